@@ -1,0 +1,31 @@
+/**
+ * The verified caller, in the MCP SDK's `AuthInfo` shape so it flows into both SDK lines
+ * (`extra.authInfo` in 1.x, the request context in 2.x) unchanged.
+ */
+export interface AuthInfo {
+  /** The access token as received. Never log it: use `extra.fingerprint`. */
+  token: string
+  /** `client_id`, else `azp` (RFC 9068 §2.2). */
+  clientId: string
+  /** Granted scopes as issued (implication is applied when checking, not here). */
+  scopes: string[]
+  /** Expiry in seconds since the epoch. */
+  expiresAt?: number
+  /** The canonical resource the token was accepted for (RFC 8707). */
+  resource?: URL
+  extra?: AuthInfoExtra
+}
+
+export interface AuthInfoExtra extends Record<string, unknown> {
+  sub?: string
+  iss?: string
+  /** A short, non-reversible token fingerprint for logs (hash prefix). */
+  fingerprint?: string
+  /** All claims of the token (JWT payload or introspection answer). */
+  claims?: Record<string, unknown>
+}
+
+/** The SDK's `OAuthTokenVerifier` shape: every Gatehouse verifier satisfies it. */
+export interface TokenVerifier {
+  verifyAccessToken(token: string): Promise<AuthInfo>
+}

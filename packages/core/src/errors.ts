@@ -1,0 +1,109 @@
+/** OAuth error codes a resource server answers with (RFC 6750 §3.1, RFC 6749 §4.1.2.1). */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable'
+  | 'server_error'
+
+/**
+ * Stable, machine-readable reasons. Adapters log them; tests assert them. Never renamed.
+ */
+export type GatehouseReason =
+  // bearer extraction
+  | 'credentials_missing'
+  | 'header_malformed'
+  | 'scheme_unsupported'
+  | 'multiple_credentials'
+  | 'token_too_large'
+  // token shape
+  | 'token_malformed'
+  | 'token_encrypted'
+  | 'token_nested'
+  | 'header_invalid'
+  | 'typ_invalid'
+  | 'crit_unsupported'
+  // signature and keys
+  | 'alg_not_allowed'
+  | 'kid_unknown'
+  | 'signature_invalid'
+  | 'key_unsuitable'
+  // claims
+  | 'claims_malformed'
+  | 'issuer_untrusted'
+  | 'issuer_mismatch'
+  | 'audience_mismatch'
+  | 'token_expired'
+  | 'token_not_yet_valid'
+  | 'issued_in_future'
+  | 'claim_missing'
+  | 'token_type_invalid'
+  | 'token_inactive'
+  | 'token_revoked'
+  // scopes
+  | 'scope_insufficient'
+  // infrastructure
+  | 'jwks_unavailable'
+  | 'introspection_unavailable'
+  | 'discovery_failed'
+  | 'internal_error'
+
+const STATUS: Record<OAuthErrorCode, number> = {
+  invalid_request: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  temporarily_unavailable: 503,
+  server_error: 500,
+}
+
+export interface GatehouseErrorOptions {
+  /** Scopes the caller is missing (insufficient_scope) or the scopes the resource needs. */
+  scopes?: readonly string[]
+  /** Seconds a client should wait before retrying (temporarily_unavailable). */
+  retryAfter?: number
+  cause?: unknown
+}
+
+/**
+ * The one error type of Gatehouse. `code` is the OAuth error, `status` the HTTP status an adapter
+ * answers with, `reason` a stable identifier for logs and tests. The message is safe to show a
+ * client: it never contains a token.
+ */
+export class GatehouseError extends Error {
+  override readonly name = 'GatehouseError'
+  readonly code: OAuthErrorCode
+  readonly reason: GatehouseReason
+  readonly status: number
+  readonly scopes: readonly string[] | undefined
+  readonly retryAfter: number | undefined
+
+  constructor(
+    code: OAuthErrorCode,
+    reason: GatehouseReason,
+    message: string,
+    options: GatehouseErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.reason = reason
+    this.status = STATUS[code]
+    this.scopes = options.scopes
+    this.retryAfter = options.retryAfter
+  }
+}
+
+export const isGatehouseError = (value: unknown): value is GatehouseError => value instanceof GatehouseError
+
+/** Shorthands: every token failure is `invalid_token` (RFC 9068 §4), every request-shape failure `invalid_request`. */
+export const invalidToken = (reason: GatehouseReason, message: string, cause?: unknown) =>
+  new GatehouseError('invalid_token', reason, message, { cause })
+
+export const invalidRequest = (reason: GatehouseReason, message: string) =>
+  new GatehouseError('invalid_request', reason, message)
+
+export const temporarilyUnavailable = (
+  reason: GatehouseReason,
+  message: string,
+  retryAfter = 5,
+  cause?: unknown,
+) => new GatehouseError('temporarily_unavailable', reason, message, { retryAfter, cause })

@@ -1,0 +1,2 @@
+export type * from './auth-info.js'
+export * from './errors.js'
