@@ -1,2 +1,6 @@
 export type * from './auth-info.js'
+export * from './bounded-fetch.js'
 export * from './errors.js'
+export * from './fingerprint.js'
+export * from './lru-cache.js'
+export * from './single-flight.js'
