@@ -1,5 +1,7 @@
 export type * from './auth-info.js'
+export * from './bearer.js'
 export * from './bounded-fetch.js'
+export * from './compact-jwt.js'
 export * from './errors.js'
 export * from './fingerprint.js'
 export * from './lru-cache.js'

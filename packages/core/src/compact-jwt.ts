@@ -1,0 +1,179 @@
+import { isUtf8 } from 'node:buffer'
+import { invalidToken } from './errors.js'
+
+/** The JOSE header of a signed JWT, as far as Gatehouse reads it. Other members are kept as-is. */
+export interface JwsHeader extends Record<string, unknown> {
+  alg: string
+  kid?: string
+  typ?: string
+  cty?: string
+  crit?: string[]
+}
+
+/** A compact JWS split and decoded, signature not yet checked. */
+export interface DecodedJwt {
+  header: JwsHeader
+  payload: Record<string, unknown>
+  /** `BASE64URL(header) || '.' || BASE64URL(payload)`: the bytes the signature covers (RFC 7515 §5.2). */
+  signingInput: string
+  signature: Buffer
+}
+
+/**
+ * Splits and decodes a compact JWS without verifying it. Strict where the specs allow a choice:
+ * exactly three parts, canonical unpadded base64url, UTF-8 JSON objects without duplicate member
+ * names, no nested JWT. Every failure is a GatehouseError `invalid_token`.
+ *
+ * @example
+ * const { header, payload } = decodeCompactJwt(token)
+ * header.alg // 'RS256'
+ */
+export function decodeCompactJwt(token: string): DecodedJwt {
+  if (typeof token !== 'string') throw invalidToken('token_malformed', 'token is not a string')
+  const first = token.indexOf('.')
+  const second = first < 0 ? -1 : token.indexOf('.', first + 1)
+  if (second < 0 || token.indexOf('.', second + 1) >= 0) {
+    // RFC 7516 §7.1: a compact JWE has five parts. Gatehouse holds no decryption keys.
+    if (token.split('.').length === 5) {
+      throw invalidToken('token_encrypted', 'encrypted tokens (JWE) are not accepted')
+    }
+    throw invalidToken('token_malformed', 'token is not a compact JWS of three parts')
+  }
+  const header = decodeJsonPart(token.slice(0, first), 'header')
+  const payload = decodeJsonPart(token.slice(first + 1, second), 'payload')
+  const signature = decodeBase64url(token.slice(second + 1))
+  if (signature === undefined || signature.length === 0) {
+    throw invalidToken('token_malformed', 'signature is not base64url')
+  }
+  return { header: checkHeader(header), payload, signingInput: token.slice(0, second), signature }
+}
+
+/**
+ * The `iss` claim of a token, unverified: only for choosing which verifier to ask. Never throws;
+ * anything unreadable gives `undefined`.
+ *
+ * @example
+ * const verifier = verifiers[peekIssuer(token) ?? ''] ?? opaqueVerifier
+ */
+export function peekIssuer(token: string): string | undefined {
+  try {
+    if (typeof token !== 'string') return undefined
+    const first = token.indexOf('.')
+    const second = first < 0 ? -1 : token.indexOf('.', first + 1)
+    if (second < 0) return undefined
+    const bytes = decodeBase64url(token.slice(first + 1, second))
+    if (bytes === undefined) return undefined
+    const payload: unknown = JSON.parse(bytes.toString('utf8'))
+    if (!isJsonObject(payload)) return undefined
+    return typeof payload.iss === 'string' ? payload.iss : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/**
+ * RFC 7515 §2: base64url without padding. Also refuses non-canonical encodings (non-zero spare
+ * bits in the last character, RFC 4648 §3.5), so one token has exactly one spelling.
+ */
+export function decodeBase64url(text: string): Buffer | undefined {
+  const rest = text.length & 3
+  if (rest === 1 || !BASE64URL.test(text)) return undefined
+  if (rest !== 0) {
+    const last = ALPHABET.indexOf(text[text.length - 1] as string)
+    if ((last & (rest === 2 ? 0x0f : 0x03)) !== 0) return undefined
+  }
+  return Buffer.from(text, 'base64url')
+}
+
+function decodeJsonPart(part: string, which: 'header' | 'payload'): Record<string, unknown> {
+  const bytes = decodeBase64url(part)
+  if (bytes === undefined || bytes.length === 0) {
+    throw invalidToken('token_malformed', `${which} is not base64url`)
+  }
+  // RFC 8725 §3.7: UTF-8 only.
+  if (!isUtf8(bytes)) throw invalidToken('token_malformed', `${which} is not UTF-8`)
+  const text = bytes.toString('utf8')
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw invalidToken('token_malformed', `${which} is not JSON`)
+  }
+  if (!isJsonObject(value)) throw invalidToken('token_malformed', `${which} is not a JSON object`)
+  // RFC 7515 §4 / RFC 7519 §4: member names must be unique; JSON.parse silently keeps the last.
+  if (countMemberNames(text) !== countProperties(value)) {
+    throw invalidToken('token_malformed', `${which} repeats a member name`)
+  }
+  return value
+}
+
+function checkHeader(header: Record<string, unknown>): JwsHeader {
+  const { alg, kid, typ, cty, crit } = header
+  if (typeof alg !== 'string' || alg === '') throw invalidToken('header_invalid', 'alg is missing')
+  if (kid !== undefined && typeof kid !== 'string')
+    throw invalidToken('header_invalid', 'kid is not a string')
+  if (typ !== undefined && typeof typ !== 'string')
+    throw invalidToken('header_invalid', 'typ is not a string')
+  if (cty !== undefined && typeof cty !== 'string')
+    throw invalidToken('header_invalid', 'cty is not a string')
+  // RFC 7515 §4.1.11: a non-empty list of non-empty names.
+  if (
+    crit !== undefined &&
+    (!Array.isArray(crit) ||
+      crit.length === 0 ||
+      crit.some((name) => typeof name !== 'string' || name === ''))
+  ) {
+    throw invalidToken('header_invalid', 'crit is not a list of names')
+  }
+  // RFC 7519 §5.2: cty "JWT" marks a nested token; RFC 8725 §3.3 would demand both layers be checked.
+  if (typeof cty === 'string' && cty.toUpperCase() === 'JWT') {
+    throw invalidToken('token_nested', 'nested tokens are not accepted')
+  }
+  return header as JwsHeader
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/**
+ * In valid JSON every ':' outside a string follows exactly one member name, so this counts the
+ * member names as written, duplicates included.
+ */
+function countMemberNames(text: string): number {
+  let count = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x3a) count++
+  }
+  return count
+}
+
+/** Own properties of every object in a parsed JSON value; iterative, so depth cannot overflow the stack. */
+function countProperties(root: unknown): number {
+  let count = 0
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value !== 'object' || value === null) continue
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) stack.push(item)
+    } else {
+      const keys = Object.keys(value)
+      count += keys.length
+      for (const key of keys) {
+        const item = (value as Record<string, unknown>)[key]
+        if (typeof item === 'object' && item !== null) stack.push(item)
+      }
+    }
+  }
+  return count
+}
