@@ -46,6 +46,17 @@ export async function boundedFetch(url: string, options: BoundedFetchOptions = {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES
   const accept = options.acceptStatus ?? ((s: number) => s >= 200 && s < 300)
+  // Only http(s): fetch also speaks data: and blob:, which would let a hostile metadata document
+  // hand us a "remote" answer without any network call.
+  let protocol: string
+  try {
+    protocol = new URL(url).protocol
+  } catch {
+    throw new FetchFailure('network', url, 'not a valid URL')
+  }
+  if (protocol !== 'https:' && protocol !== 'http:') {
+    throw new FetchFailure('network', url, `unsupported URL scheme ${protocol} (only http and https)`)
+  }
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), timeoutMs)
   timer.unref?.()
@@ -64,6 +75,11 @@ export async function boundedFetch(url: string, options: BoundedFetchOptions = {
         throw new FetchFailure('timeout', url, `no answer within ${timeoutMs} ms`)
       throw new FetchFailure('network', url, `network error: ${describe(cause)}`, undefined, { cause })
     }
+    // An unwanted status is reported as such, whatever its body: no point reading it.
+    if (!accept(res.status)) {
+      await res.body?.cancel().catch(() => {})
+      throw new FetchFailure('http_status', url, `answered HTTP ${res.status}`, res.status)
+    }
     const declared = Number(res.headers.get('content-length'))
     if (Number.isFinite(declared) && declared > maxBytes) {
       await res.body?.cancel().catch(() => {})
@@ -75,9 +91,6 @@ export async function boundedFetch(url: string, options: BoundedFetchOptions = {
       )
     }
     const text = await readCapped(res, maxBytes, url, controller)
-    if (!accept(res.status)) {
-      throw new FetchFailure('http_status', url, `answered HTTP ${res.status}`, res.status)
-    }
     return { status: res.status, headers: res.headers, text }
   } finally {
     clearTimeout(timer)
@@ -86,10 +99,11 @@ export async function boundedFetch(url: string, options: BoundedFetchOptions = {
 
 /** A bounded fetch whose body must be a JSON object. */
 export async function fetchJson(url: string, options: BoundedFetchOptions = {}): Promise<JsonResponse> {
-  const res = await boundedFetch(url, {
-    ...options,
-    headers: { accept: 'application/json', ...options.headers },
-  })
+  const headers = { ...options.headers }
+  // Header names are case-insensitive: only add ours when the caller set none.
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === 'accept'))
+    headers.accept = 'application/json'
+  const res = await boundedFetch(url, { ...options, headers })
   let json: unknown
   try {
     json = JSON.parse(res.text)

@@ -53,8 +53,9 @@ export class LruCache<V> implements CacheStore<V> {
   }
 
   set(key: string, value: V, ttlMs: number): void {
-    if (!(ttlMs > 0)) return
+    // Drop any older value first: a zero or negative TTL means "do not keep", never "keep the old one".
     this.#map.delete(key)
+    if (!(ttlMs > 0)) return
     this.#map.set(key, { value, expiresAt: this.#now() + ttlMs })
     if (this.#map.size > this.#max) {
       const oldest = this.#map.keys().next().value as string

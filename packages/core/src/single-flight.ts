@@ -12,13 +12,13 @@ export class SingleFlight<V> {
   run(key: string, fn: () => Promise<V>): Promise<V> {
     const existing = this.#inFlight.get(key)
     if (existing !== undefined) return existing
-    const promise = (async () => {
-      try {
-        return await fn()
-      } finally {
-        this.#inFlight.delete(key)
-      }
-    })()
+    // fn starts on the next microtask, after the promise is registered: a synchronous throw must
+    // still clear the slot, or every later caller would get that stale rejection forever.
+    const promise: Promise<V> = Promise.resolve()
+      .then(fn)
+      .finally(() => {
+        if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key)
+      })
     this.#inFlight.set(key, promise)
     return promise
   }
