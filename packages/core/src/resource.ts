@@ -1,0 +1,111 @@
+/**
+ * True for hosts that only this machine can reach: `localhost`, 127.0.0.0/8 and `[::1]`
+ * (RFC 6761 §6.3, RFC 1122 §3.2.1.3, RFC 4291 §2.5.3). Plain http is allowed there for development.
+ * Accepts a URL `hostname` (IPv6 in brackets) or a bare IPv6 address. A port is not allowed.
+ *
+ * @example
+ * isLoopbackHost(new URL('http://127.0.0.1:3000/mcp').hostname) // true
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase()
+  if (h === 'localhost' || h === '[::1]' || h === '::1') return true
+  return LOOPBACK_V4.test(h)
+}
+
+const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+const LOOPBACK_V4 = new RegExp(`^127(?:\\.${OCTET}){3}$`)
+
+/**
+ * The canonical form of a resource URL, the value a token's `aud` must carry (RFC 8707 §2,
+ * RFC 9728 §2, MCP "Canonical Server URI"): lower-case scheme and host, no default port, no
+ * fragment, no userinfo, query kept, and no trailing slash (`https://a.example/` and
+ * `https://a.example` are the same resource; so are `/mcp/` and `/mcp`). Trailing slashes are
+ * all removed, so the canonical form never ends in `/`.
+ *
+ * Throws a TypeError naming the problem for anything that is not an absolute https URL (http is
+ * allowed on loopback hosts only), for a fragment (RFC 9728 §1.2) and for userinfo.
+ *
+ * @example
+ * canonicalResource('HTTPS://MCP.Example.com:443/mcp/') // 'https://mcp.example.com/mcp'
+ */
+export function canonicalResource(url: string | URL): string {
+  const result = canonicalise(url)
+  if (typeof result === 'string') return result
+  throw new TypeError(result.problem)
+}
+
+/** The canonical form, or the problem that prevents one. No exceptions: audiences are checked on the hot path. */
+function canonicalise(url: string | URL): string | { problem: string } {
+  let parsed: URL
+  if (url instanceof URL) {
+    parsed = url
+  } else if (typeof url === 'string') {
+    if (!URL.canParse(url)) return { problem: `Resource URL ${quote(url)} is not an absolute URL` }
+    parsed = new URL(url)
+  } else {
+    return { problem: 'Resource URL must be a string or a URL' }
+  }
+  // RFC 9728 §1.2 / RFC 8707 §2: an identifier with a fragment is invalid. An empty fragment
+  // ("#" at the end) leaves `hash` empty, so look at href: a "#" there can only start a fragment.
+  if (parsed.href.includes('#'))
+    return { problem: `Resource URL ${quote(parsed.href)} must not contain a fragment` }
+  if (parsed.username !== '' || parsed.password !== '') {
+    return {
+      problem: `Resource URL ${quote(redactUserinfo(parsed))} must not contain credentials (userinfo)`,
+    }
+  }
+  if (parsed.protocol !== 'https:') {
+    if (parsed.protocol !== 'http:') {
+      return {
+        problem: `Resource URL ${quote(parsed.href)} must use https (got ${parsed.protocol.slice(0, -1)})`,
+      }
+    }
+    // RFC 9728 §7.1 requires TLS; plain http only where no network is crossed.
+    if (!isLoopbackHost(parsed.hostname)) {
+      return {
+        problem: `Resource URL ${quote(parsed.href)} must use https (http is allowed only on loopback hosts)`,
+      }
+    }
+  }
+  const path = parsed.pathname
+  let end = path.length
+  while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--
+  // `host` is lower-cased and drops the scheme's default port (WHATWG URL); `search` is '' for a bare '?'.
+  return `${parsed.protocol}//${parsed.host}${path.slice(0, end)}${parsed.search}`
+}
+
+/**
+ * Whether a token's `aud` claim (a string or an array of strings, RFC 7519 §4.1.3) names one of
+ * the `expected` audiences. `expected` values are given already canonical (see
+ * `canonicalResource`). Each `aud` value matches if it equals an expected value as is (non-URL
+ * audiences such as `api://notes` or `account`) or once canonicalised (`HTTPS://A.example/mcp/`).
+ * Values of other types never match.
+ *
+ * @example
+ * audienceMatches(['account', 'https://mcp.example.com/mcp/'], ['https://mcp.example.com/mcp']) // true
+ */
+export function audienceMatches(aud: unknown, expected: readonly string[]): boolean {
+  if (expected.length === 0) return false
+  if (typeof aud === 'string') return audienceValueMatches(aud, expected)
+  if (!Array.isArray(aud)) return false
+  for (const value of aud) {
+    if (typeof value === 'string' && audienceValueMatches(value, expected)) return true
+  }
+  return false
+}
+
+function audienceValueMatches(value: string, expected: readonly string[]): boolean {
+  if (expected.includes(value)) return true
+  const canonical = canonicalise(value)
+  return typeof canonical === 'string' && expected.includes(canonical)
+}
+
+// Long inputs are cut in messages: the message names the problem, not a megabyte of URL.
+const quote = (value: string) => JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}...` : value)
+
+const redactUserinfo = (url: URL) => {
+  const copy = new URL(url.href)
+  copy.username = ''
+  copy.password = ''
+  return copy.href
+}
