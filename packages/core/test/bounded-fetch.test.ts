@@ -1,9 +1,9 @@
 import { boundedFetch, FetchFailure, fetchJson } from '@gatehouse/core'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from './fixtures/loopback-server.js'
 
 /** The FetchFailure a call rejects with. */
-async function failure(t: { type: (v: unknown, c: unknown) => boolean }, promise: Promise<unknown>) {
+async function failure(t: Test, promise: Promise<unknown>) {
   const err = await rejectionOf(promise)
   t.type(err, FetchFailure)
   return err as FetchFailure
