@@ -1,6 +1,7 @@
 export type * from './auth-info.js'
 export * from './bearer.js'
 export * from './bounded-fetch.js'
+export * from './challenge.js'
 export * from './compact-jwt.js'
 export * from './discovery.js'
 export * from './errors.js'
