@@ -1,0 +1,347 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type Provider from 'oidc-provider'
+import {
+  type ClientAuthentication,
+  completeAuthorization,
+  createPkce,
+  requestToken,
+  type TokenResponse,
+} from './authorization-flow.js'
+import { registrationCors } from './cors.js'
+import { idpShapeProfile } from './idp-shapes.js'
+import { handleInteraction } from './interaction.js'
+import { loadKeyFile } from './key-file.js'
+import {
+  type DevIdpOptions,
+  type DevIdpResourceOptions,
+  type DevIdpShape,
+  type ResolvedResource,
+  resolveOptions,
+  resolveResource,
+  resourceSchema,
+} from './options.js'
+import {
+  providerConfiguration,
+  SECRET_NAMES,
+  type StaticClients,
+  staticClients,
+} from './provider-configuration.js'
+import { withoutExpectedNotices } from './quiet-notices.js'
+import { ResourceRegistry } from './resource-registry.js'
+
+/** Endpoint URLs of a running dev IdP, as its metadata advertises them. */
+export interface DevIdpEndpoints {
+  authorization: string
+  token: string
+  jwks: string
+  userinfo: string
+  registration: string
+  revocation: string
+  /** Absent for the auth0 shape (Auth0 has no RFC 7662 endpoint). */
+  introspection: string | undefined
+}
+
+/** What `userToken` asks for. */
+export interface UserTokenRequest {
+  /** User name, sent as `login_hint`. Default: the dev IdP's default user. */
+  user?: string
+  /** Resource indicator. Default: the first JWT resource. */
+  resource?: string
+  /** Space-separated scopes. Default: every scope of the resource. */
+  scope?: string
+}
+
+/** What `machineToken` asks for. */
+export interface MachineTokenRequest {
+  /** Resource indicator. Default: the first JWT resource. Pass `null` for a token without audience. */
+  resource?: string | null
+  /** Space-separated scopes. Default: every scope of the resource. */
+  scope?: string
+}
+
+/** A running dev IdP. */
+export interface DevIdp {
+  /** The issuer identifier, exactly as tokens and metadata carry it (the PRM `authorization_servers` entry). */
+  readonly issuer: string
+  /** Origin the IdP listens on, e.g. `http://127.0.0.1:40123`. */
+  readonly url: string
+  readonly port: number
+  readonly shape: DevIdpShape
+  /** OIDC discovery document (issuer + `/.well-known/openid-configuration`). */
+  readonly discoveryUrl: string
+  /** RFC 8414 metadata URL (path-inserted when the issuer has a path); undefined when not served. */
+  readonly metadataUrl: string | undefined
+  readonly endpoints: DevIdpEndpoints
+  readonly clients: StaticClients
+  /** Resources tokens can be issued for (a snapshot, including ones added later). */
+  readonly resources: ResolvedResource[]
+  /** User signed in when a request has no `login_hint`. */
+  readonly defaultUser: string
+  /** The underlying oidc-provider instance, for what this API does not cover. */
+  readonly provider: Provider
+  /** Adds a resource while running (e.g. an MCP server started after the IdP on a free port). */
+  addResource(resource: DevIdpResourceOptions): ResolvedResource
+  /** Runs the authorization-code flow with PKCE as the public client and returns the token response. */
+  userToken(request?: UserTokenRequest): Promise<TokenResponse>
+  /** Runs the client-credentials grant as the machine client and returns the token response. */
+  machineToken(request?: MachineTokenRequest): Promise<TokenResponse>
+  /** Stops listening and drops open connections. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts an OAuth 2.1 authorization server for development and tests on a loopback port: RFC 8414
+ * and OIDC discovery, PKCE S256, RFC 8707 resource indicators with JWT (RFC 9068) or opaque
+ * tokens, RFC 9207 `iss`, open dynamic registration, refresh tokens, client credentials,
+ * introspection and revocation. By default sign-in needs no page: the user is the request's
+ * `login_hint`, or the default user.
+ *
+ * @example
+ * const idp = await startDevIdp({ resources: [{ resource: 'http://127.0.0.1:3000/mcp' }] })
+ * const { access_token } = await idp.userToken({ user: 'bob', scope: 'notes:read' })
+ * await idp.close()
+ */
+export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
+  const options = resolveOptions(input)
+  const profile = idpShapeProfile(options)
+  const secrets = await loadKeyFile(options.keysFile, SECRET_NAMES)
+  const clients = staticClients(options, secrets)
+  const resources = new ResourceRegistry(options.resources)
+  const mountPath = profile.issuerPath.replace(/\/$/, '')
+
+  let dispatch: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) => {
+    sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'the dev IdP is starting' })
+  }
+  const server = createServer((req, res) => {
+    dispatch(req, res).catch((error: unknown) => {
+      console.error(`dev-idp: ${(error as Error).message}`)
+      if (!res.headersSent) sendJson(res, 500, { error: 'server_error', error_description: 'internal error' })
+      else res.destroy()
+    })
+  })
+  const port = await listen(server, options.port, options.host)
+  const origin = `http://${options.host === '::1' ? '[::1]' : options.host}:${port}`
+  const issuer = `${origin}${profile.issuerPath}`
+
+  const build = async () => {
+    const { default: ProviderClass, errors } = await import('oidc-provider')
+    const configuration = providerConfiguration({
+      options,
+      profile,
+      issuer,
+      mountPath,
+      keys: secrets.keys,
+      clients,
+      resources,
+      errors,
+    })
+    return new ProviderClass(issuer, configuration)
+  }
+  let provider: Provider
+  try {
+    provider = options.quiet ? await withoutExpectedNotices(build) : await build()
+  } catch (error) {
+    await closeServer(server)
+    throw error
+  }
+  const callback = provider.callback()
+  const routes = profile.routes
+  const interactionSettings = {
+    provider,
+    mountPath,
+    login: options.login,
+    defaultUser: options.defaultUser,
+    knownUsers: Object.keys(options.users),
+  }
+  const oauthMetadataPath = '/.well-known/oauth-authorization-server'
+  const pathInserted = options.pathInsertedMetadata ?? true
+
+  dispatch = async (req, res) => {
+    const rawUrl = req.url ?? '/'
+    if (!rawUrl.startsWith('/'))
+      return sendJson(res, 400, { error: 'invalid_request', error_description: 'bad URL' })
+    const queryAt = rawUrl.indexOf('?')
+    const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt)
+    const query = queryAt === -1 ? '' : rawUrl.slice(queryAt)
+    const request = req as IncomingMessage & { originalUrl?: string }
+
+    if (
+      path.startsWith(oauthMetadataPath) &&
+      mountPath !== '' &&
+      path === `${oauthMetadataPath}${mountPath}`
+    ) {
+      // RFC 8414 §3.1: metadata of an issuer with a path lives at the path-inserted URL.
+      if (!options.oauthMetadata || !pathInserted) return notFound(res)
+      request.originalUrl = `${mountPath}${oauthMetadataPath}${query}`
+      request.url = `${oauthMetadataPath}${query}`
+      return callback(req, res)
+    }
+    if (mountPath !== '') {
+      if (path !== mountPath && !path.startsWith(`${mountPath}/`)) return notFound(res)
+      request.originalUrl = rawUrl
+      request.url = rawUrl.slice(mountPath.length) || '/'
+    }
+    const inner = path.slice(mountPath.length) || '/'
+    if (!options.oauthMetadata && inner === oauthMetadataPath) return notFound(res)
+    if (inner === routes.registration || inner.startsWith(`${routes.registration}/`)) {
+      if (registrationCors(req, res, options.corsOrigins)) return
+    }
+    if (await handleInteraction(interactionSettings, req, res, inner)) return
+    await callback(req, res)
+  }
+
+  const endpoints: DevIdpEndpoints = {
+    authorization: provider.urlFor('authorization'),
+    token: provider.urlFor('token'),
+    jwks: provider.urlFor('jwks'),
+    userinfo: provider.urlFor('userinfo'),
+    registration: provider.urlFor('registration'),
+    revocation: provider.urlFor('revocation'),
+    introspection: profile.introspection ? provider.urlFor('introspection') : undefined,
+  }
+  const issuerBase = issuer.replace(/\/$/, '')
+  const metadataUrl = !options.oauthMetadata
+    ? undefined
+    : mountPath !== '' && !pathInserted
+      ? `${issuerBase}${oauthMetadataPath}`
+      : `${origin}${oauthMetadataPath}${mountPath}`
+
+  const defaultResource = (requested: string | undefined): ResolvedResource => {
+    const list = resources.list()
+    const entry =
+      requested === undefined ? (list.find((r) => r.format === 'jwt') ?? list[0]) : resources.find(requested)
+    if (!entry) throw new Error(`dev-idp: no resource ${requested ?? ''} is configured`)
+    return entry
+  }
+
+  return {
+    issuer,
+    url: origin,
+    port,
+    shape: options.shape,
+    discoveryUrl: `${issuerBase}/.well-known/openid-configuration`,
+    metadataUrl,
+    endpoints,
+    clients,
+    get resources() {
+      return resources.list()
+    },
+    defaultUser: options.defaultUser,
+    provider,
+    addResource(entry) {
+      const parsed = resourceSchema.safeParse(entry)
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!
+        throw new TypeError(`addResource: option "${issue.path.map(String).join('.')}": ${issue.message}`)
+      }
+      const resolved = resolveResource(parsed.data, options.accessTokenTtl)
+      resources.add(resolved)
+      return resolved
+    },
+    async userToken(request = {}) {
+      if (options.login !== 'auto') throw new Error("dev-idp: userToken needs the option login: 'auto'")
+      const target = defaultResource(request.resource)
+      const pkce = createPkce()
+      const state = randomBytes(16).toString('base64url')
+      const redirectUri = clients.public.redirect_uris[0]!
+      const url = new URL(endpoints.authorization)
+      url.search = new URLSearchParams({
+        response_type: 'code',
+        client_id: clients.public.client_id,
+        redirect_uri: redirectUri,
+        scope: request.scope ?? target.scopes.join(' '),
+        resource: request.resource ?? target.resource,
+        state,
+        code_challenge: pkce.challenge,
+        code_challenge_method: pkce.method,
+        login_hint: request.user ?? options.defaultUser,
+      }).toString()
+      const response = await completeAuthorization(url, { redirectUri })
+      if (response.error !== undefined || response.code === undefined) {
+        throw new Error(
+          `dev-idp: authorization failed: ${response.error} ${response.errorDescription ?? ''}`.trim(),
+        )
+      }
+      if (response.state !== state) throw new Error('dev-idp: authorization response state mismatch')
+      const publicClient: ClientAuthentication = { client_id: clients.public.client_id }
+      return requestToken(
+        endpoints.token,
+        {
+          grant_type: 'authorization_code',
+          code: response.code,
+          redirect_uri: redirectUri,
+          code_verifier: pkce.verifier,
+          resource: request.resource ?? target.resource,
+        },
+        publicClient,
+      )
+    },
+    async machineToken(request = {}) {
+      const target = request.resource === null ? undefined : defaultResource(request.resource)
+      return requestToken(
+        endpoints.token,
+        {
+          grant_type: 'client_credentials',
+          resource: request.resource === null ? undefined : (request.resource ?? target?.resource),
+          scope: request.scope ?? target?.scopes.join(' '),
+        },
+        clients.machine,
+      )
+    },
+    close: () => closeServer(server),
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      server.off('listening', onListening)
+      if (error.code === 'EADDRINUSE') {
+        reject(
+          Object.assign(
+            new Error(
+              `dev-idp: port ${port} on ${host} is already in use; stop the other process or pick another port`,
+            ),
+            {
+              code: error.code,
+            },
+          ),
+        )
+      } else if (error.code === 'EACCES') {
+        reject(
+          Object.assign(new Error(`dev-idp: no permission to listen on port ${port} on ${host}`), {
+            code: error.code,
+          }),
+        )
+      } else {
+        reject(error)
+      }
+    }
+    const onListening = () => {
+      server.off('error', onError)
+      resolve((server.address() as AddressInfo).port)
+    }
+    server.once('error', onError)
+    server.once('listening', onListening)
+    server.listen(port, host)
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    // fetch keeps connections alive; without this close() waits for them to time out.
+    server.closeAllConnections()
+  })
+}
+
+function notFound(res: ServerResponse): void {
+  sendJson(res, 404, { error: 'not_found', error_description: 'no such endpoint on this dev IdP' })
+}
+
+function sendJson(res: ServerResponse, status: number, body: Record<string, string>): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
+  res.end(JSON.stringify(body))
+}

@@ -1,0 +1,202 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type Provider from 'oidc-provider'
+import type { InteractionResults } from 'oidc-provider'
+import { loginPage, messagePage } from './pages.js'
+
+/** What the interaction routes need to know. */
+export interface InteractionSettings {
+  provider: Provider
+  /** Path the issuer adds to the origin, without a trailing slash ('' or '/realms/x'). */
+  mountPath: string
+  login: 'auto' | 'form'
+  defaultUser: string
+  knownUsers: readonly string[]
+}
+
+const MAX_FORM_BYTES = 8 * 1024
+const MAX_USER_NAME = 200
+const PATH = /^\/interaction\/([A-Za-z0-9_-]{1,128})$/
+
+/**
+ * The login and consent steps oidc-provider hands over to the host application. In `auto` mode
+ * the user named by `login_hint` (OIDC Core §3.1.2.1), or the default user, signs in without a
+ * page; in `form` mode a person types a user name. Consent is always granted for what was asked.
+ * Returns false when the path is not an interaction route.
+ */
+export async function handleInteraction(
+  settings: InteractionSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<boolean> {
+  const match = PATH.exec(path)
+  if (!match) return false
+  const uid = match[1]!
+  const { provider } = settings
+
+  let details: Awaited<ReturnType<Provider['interactionDetails']>>
+  try {
+    details = await provider.interactionDetails(req, res)
+  } catch (error) {
+    if ((error as { name?: string }).name === 'SessionNotFound') {
+      sendPage(res, 400, 'Sign-in request not found', {
+        problem:
+          'this sign-in request has expired, or its cookie is missing (was it started in another browser?)',
+        next: 'start again from the client application',
+      })
+      return true
+    }
+    throw error
+  }
+  if (details.uid !== uid) {
+    sendPage(res, 400, 'Sign-in request mismatch', {
+      problem: 'the cookie belongs to another sign-in request',
+    })
+    return true
+  }
+
+  const prompt = details.prompt.name
+  if (req.method === 'GET' && prompt === 'login') {
+    if (settings.login === 'form') {
+      sendLoginForm(settings, res, details)
+      return true
+    }
+    const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint.trim() : ''
+    const problem = userNameProblem(hint)
+    if (hint !== '' && problem) {
+      await finish(settings, req, res, {
+        error: 'invalid_request',
+        error_description: `login_hint ${problem}`,
+      })
+      return true
+    }
+    await finish(settings, req, res, { login: { accountId: hint || settings.defaultUser } })
+    return true
+  }
+  if (req.method === 'POST' && prompt === 'login') {
+    const form = await readForm(req)
+    if (form === undefined) {
+      sendPage(res, 413, 'Form too large', {
+        problem: `the sign-in form is limited to ${MAX_FORM_BYTES} bytes`,
+      })
+      return true
+    }
+    if (form.get('deny') !== null) {
+      await finish(settings, req, res, {
+        error: 'access_denied',
+        error_description: 'the user denied the request',
+      })
+      return true
+    }
+    const login = (form.get('login') ?? '').trim()
+    const problem = userNameProblem(login) ?? (login === '' ? 'is empty' : undefined)
+    if (problem) {
+      sendPage(res, 400, 'Invalid user name', { problem: `the user name ${problem}` })
+      return true
+    }
+    await finish(settings, req, res, { login: { accountId: login } })
+    return true
+  }
+  if (req.method === 'GET' && prompt === 'consent') {
+    await grantConsent(settings, req, res, details)
+    return true
+  }
+  res.setHeader('Allow', 'GET, POST')
+  sendPage(res, 405, 'Unexpected request', {
+    problem: `${req.method} is not expected for the "${prompt}" step`,
+  })
+  return true
+}
+
+/** Grants every scope, claim and resource scope the request still misses, as a consent screen would. */
+async function grantConsent(
+  settings: InteractionSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  details: Awaited<ReturnType<Provider['interactionDetails']>>,
+): Promise<void> {
+  const { provider } = settings
+  const accountId = details.session?.accountId
+  const clientId = details.params.client_id as string
+  const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined
+  const grant = existing ?? new provider.Grant({ accountId, clientId })
+  const missing = details.prompt.details as {
+    missingOIDCScope?: string[]
+    missingOIDCClaims?: string[]
+    missingResourceScopes?: Record<string, string[]>
+  }
+  if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '))
+  if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims)
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '))
+  }
+  const grantId = await grant.save()
+  await finish(settings, req, res, { consent: { grantId } })
+}
+
+function sendLoginForm(
+  settings: InteractionSettings,
+  res: ServerResponse,
+  details: Awaited<ReturnType<Provider['interactionDetails']>>,
+): void {
+  const { params } = details
+  const resource = params.resource
+  const body = loginPage({
+    action: `${settings.mountPath}/interaction/${details.uid}`,
+    clientId: String(params.client_id),
+    clientName: undefined,
+    scope: typeof params.scope === 'string' ? params.scope : '',
+    resources: Array.isArray(resource)
+      ? resource.map(String)
+      : typeof resource === 'string'
+        ? [resource]
+        : [],
+    loginHint: typeof params.login_hint === 'string' ? params.login_hint : settings.defaultUser,
+    users: settings.knownUsers,
+  })
+  send(res, 200, body)
+}
+
+function finish(
+  settings: InteractionSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  result: InteractionResults,
+): Promise<void> {
+  return settings.provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true })
+}
+
+function userNameProblem(name: string): string | undefined {
+  if (name.length > MAX_USER_NAME) return `is longer than ${MAX_USER_NAME} characters`
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is rejected
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains control characters'
+  return undefined
+}
+
+/** The urlencoded body, or undefined when it exceeds the limit. */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_FORM_BYTES) return undefined
+    chunks.push(chunk as Buffer)
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+}
+
+function sendPage(res: ServerResponse, status: number, title: string, lines: Record<string, string>): void {
+  send(res, status, messagePage(title, lines))
+}
+
+function send(res: ServerResponse, status: number, html: string): void {
+  res.writeHead(status, {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Cache-Control': 'no-store',
+    // The sign-in page must not be framed (clickjacking).
+    'X-Frame-Options': 'DENY',
+    // No form-action: browsers apply it to the redirect to the client after the form is posted.
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+  })
+  res.end(html)
+}

@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto'
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
+import { z } from 'zod'
+
+/** Algorithms the dev IdP always holds a key for: RS256 for ID tokens (OIDC default), ES256 for access tokens. */
+export const SIGNING_ALGORITHMS = ['ES256', 'RS256'] as const
+
+/** What a key file keeps across restarts: private signing keys and the static clients' secrets. */
+export interface DevIdpSecrets {
+  keys: JWK[]
+  clientSecrets: Record<string, string>
+}
+
+const FORMAT = 'gatehouse-dev-idp/1'
+
+const fileSchema = z.object({
+  format: z.literal(FORMAT),
+  keys: z.array(
+    z.looseObject({
+      kty: z.string(),
+      kid: z.string().min(1),
+      alg: z.string(),
+      d: z.string().min(1, { error: 'private part "d" missing' }),
+    }),
+  ),
+  clientSecrets: z.record(z.string(), z.string().min(1)),
+})
+
+/** A fresh private signing key for `alg`, with `kid` = its RFC 7638 thumbprint. */
+export async function generateSigningKey(alg: (typeof SIGNING_ALGORITHMS)[number]): Promise<JWK> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true })
+  const jwk = await exportJWK(privateKey)
+  return { ...jwk, kid: await calculateJwkThumbprint(jwk), alg, use: 'sig' }
+}
+
+/** A random client secret: 256 bits, base64url. */
+export function generateClientSecret(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/**
+ * Keys and secrets for one run: read from `path` when it exists, generated (and written there) otherwise.
+ * A key file missing a key or a secret gets one added and is rewritten. Without a path, everything is fresh.
+ *
+ * @example
+ * const secrets = await loadKeyFile('.dev-idp-keys.json', ['machine', 'resourceServer'])
+ */
+export async function loadKeyFile(
+  path: string | undefined,
+  secretNames: readonly string[],
+): Promise<DevIdpSecrets> {
+  const existing = path === undefined ? undefined : await readKeyFile(path)
+  const keys = [...(existing?.keys ?? [])]
+  const clientSecrets = { ...(existing?.clientSecrets ?? {}) }
+  let changed = existing === undefined
+
+  for (const alg of SIGNING_ALGORITHMS) {
+    if (!keys.some((key) => key.alg === alg)) {
+      keys.push(await generateSigningKey(alg))
+      changed = true
+    }
+  }
+  for (const name of secretNames) {
+    if (clientSecrets[name] === undefined) {
+      clientSecrets[name] = generateClientSecret()
+      changed = true
+    }
+  }
+  const secrets = { keys, clientSecrets }
+  if (path !== undefined && changed) await writeKeyFile(path, secrets)
+  return secrets
+}
+
+async function readKeyFile(path: string): Promise<DevIdpSecrets | undefined> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new Error(`dev-idp: cannot read key file ${path}: ${(error as Error).message}`, { cause: error })
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw new Error(`dev-idp: key file ${path} is not JSON; delete it to generate new keys`)
+  }
+  const parsed = fileSchema.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    const where = issue.path.map(String).join('.') || 'file'
+    throw new Error(
+      `dev-idp: key file ${path} is not a dev-idp key file (${where}: ${issue.message}); delete it to generate new keys`,
+    )
+  }
+  return { keys: parsed.data.keys as JWK[], clientSecrets: parsed.data.clientSecrets }
+}
+
+async function writeKeyFile(path: string, secrets: DevIdpSecrets): Promise<void> {
+  const body = {
+    format: FORMAT,
+    note: 'Development signing keys and client secrets of @gatehouse/dev-idp. Never commit this file.',
+    ...secrets,
+  }
+  // Write then rename, so a crash never leaves half a key file; private keys are for the owner only.
+  const temporary = `${path}.${process.pid}.tmp`
+  await writeFile(temporary, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 })
+  await rename(temporary, path)
+}

@@ -1,0 +1,259 @@
+import { canonicalResource } from '@gatehouse/core'
+import { z } from 'zod'
+
+/** The scopes a resource gets when its entry names none: the notes example's scopes. */
+export const DEFAULT_RESOURCE_SCOPES: readonly string[] = ['notes:read', 'notes:write', 'notes:admin']
+
+/** Who signs in when an authorization request carries no `login_hint`, unless `defaultUser` says otherwise. */
+export const DEFAULT_USERS: Readonly<Record<string, DevIdpUser>> = {
+  alice: {
+    roles: ['notes-admin', 'notes-editor'],
+    clientRoles: { 'notes-api': ['admin'] },
+    permissions: ['notes:read', 'notes:write', 'notes:admin'],
+    claims: { name: 'Alice Admin', email: 'alice@example.test' },
+  },
+  bob: {
+    roles: ['notes-reader'],
+    clientRoles: { 'notes-api': ['reader'] },
+    permissions: ['notes:read'],
+    claims: { name: 'Bob Reader', email: 'bob@example.test' },
+  },
+}
+
+/** The resources served when none are configured: one MCP server verifying JWTs, one introspecting. */
+export const DEFAULT_RESOURCES: readonly DevIdpResourceOptions[] = [
+  { resource: 'http://localhost:3000/mcp', format: 'jwt' },
+  { resource: 'http://localhost:3001/mcp', format: 'opaque' },
+]
+
+/** Which real IdP the tokens, issuer and endpoint paths imitate. */
+export type DevIdpShape = 'generic' | 'keycloak' | 'auth0'
+
+/** A user who can sign in. Any other user name can sign in too, with no roles or extra claims. */
+export interface DevIdpUser {
+  /** `roles` claim (generic shape) or `realm_access.roles` (keycloak shape). */
+  roles?: string[]
+  /** `resource_access.<client>.roles` (keycloak shape), keyed by client id. */
+  clientRoles?: Record<string, string[]>
+  /** `permissions` claim (auth0 shape). */
+  permissions?: string[]
+  /** Extra access-token and userinfo claims. They never replace a claim the server sets (`sub`, `aud`, ...). */
+  claims?: Record<string, unknown>
+}
+
+/** A protected resource (an MCP server) the IdP issues access tokens for (RFC 8707). */
+export interface DevIdpResourceOptions {
+  /** The resource indicator: the MCP server's canonical URL, also the token `aud`. */
+  resource: string
+  /** Scopes a client may obtain for this resource. Default: notes:read notes:write notes:admin. */
+  scopes?: string[]
+  /** `jwt` (RFC 9068, verified with the JWKS) or `opaque` (verified by RFC 7662 introspection). Default `jwt`. */
+  format?: 'jwt' | 'opaque'
+  /** Access-token lifetime in seconds for this resource. Default: the server-wide `accessTokenTtl`. */
+  accessTokenTtl?: number
+}
+
+/** Options of `startDevIdp`. Every option is optional. */
+export interface DevIdpOptions {
+  /** Token and issuer shape: `generic` (RFC 9068), `keycloak` or `auth0`. Default `generic`. */
+  shape?: DevIdpShape
+  /** Keycloak realm name, so the issuer is `<url>/realms/<realm>`. Keycloak shape only. Default `gatehouse`. */
+  realm?: string
+  /**
+   * Keycloak shape only: `resource` (an Audience mapper puts the resource in `aud`, the working setup),
+   * `account` (`aud: "account"` only, Keycloak's default and the classic MCP failure) or
+   * `resource+account` (both, as an array). Default `resource`.
+   */
+  keycloakAudience?: 'resource' | 'account' | 'resource+account'
+  /**
+   * Keycloak shape only: serve RFC 8414 metadata at the path-inserted URL
+   * `/.well-known/oauth-authorization-server/realms/<realm>` (Keycloak >= 26.4). Default true.
+   */
+  pathInsertedMetadata?: boolean
+  /**
+   * Auth0 shape only: the API's token dialect. `access_token_authz` (JOSE `typ: JWT`, `azp`, no `client_id`)
+   * or `rfc9068_profile_authz` (`typ: at+jwt`, `client_id`). Both carry `permissions`. Default `access_token_authz`.
+   */
+  auth0Dialect?: 'access_token_authz' | 'rfc9068_profile_authz'
+  /** Serve `/.well-known/oauth-authorization-server` at all (false imitates IdPs with OIDC discovery only). Default true. */
+  oauthMetadata?: boolean
+  /** Loopback host to listen on and to name in the issuer. Default `127.0.0.1`. */
+  host?: '127.0.0.1' | 'localhost' | '::1'
+  /** Port; 0 picks a free one. Default 0. */
+  port?: number
+  /** Resources (MCP servers) to issue tokens for. More can be added later with `addResource`. */
+  resources?: DevIdpResourceOptions[]
+  /** Users with roles and claims, keyed by user name (the token `sub`). Default: alice and bob. */
+  users?: Record<string, DevIdpUser>
+  /** User signed in when an authorization request has no `login_hint`. Default: the first of `users`. */
+  defaultUser?: string
+  /** `auto`: sign in as `login_hint` (or `defaultUser`) with no page; `form`: show a sign-in form. Default `auto`. */
+  login?: 'auto' | 'form'
+  /** Ids and secrets of the pre-registered clients. Secrets default to random ones (kept in `keysFile` if given). */
+  clients?: {
+    machine?: { clientId?: string; clientSecret?: string }
+    resourceServer?: { clientId?: string; clientSecret?: string }
+    public?: { clientId?: string; redirectUris?: string[] }
+  }
+  /** More statically registered clients, as RFC 7591 client metadata (passed to oidc-provider as is). */
+  extraClients?: Array<Record<string, unknown> & { client_id: string }>
+  /** JSON file holding the signing keys and client secrets, created when missing, so tokens survive a restart. */
+  keysFile?: string
+  /** JWS algorithm of access tokens. Default: ES256 (generic), RS256 (keycloak, auth0). */
+  signingAlg?: 'ES256' | 'RS256'
+  /** Access-token lifetime in seconds. Default 600. */
+  accessTokenTtl?: number
+  /** Refresh-token lifetime in seconds. Default 86400. */
+  refreshTokenTtl?: number
+  /** Browser origins allowed by CORS besides loopback ones (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`). */
+  corsOrigins?: string[]
+  /** Hide oidc-provider's start-up notices meant for production set-ups. Default true. */
+  quiet?: boolean
+}
+
+const seconds = z
+  .number()
+  .int()
+  .positive()
+  .max(366 * 24 * 3600)
+const nonEmpty = z.string().min(1)
+const token = z.string().regex(/^[\x21-\x7e]+$/, { error: 'must be printable ASCII without spaces' })
+
+const userSchema = z.strictObject({
+  roles: z.array(nonEmpty).optional(),
+  clientRoles: z.record(nonEmpty, z.array(nonEmpty)).optional(),
+  permissions: z.array(nonEmpty).optional(),
+  claims: z.record(z.string(), z.unknown()).optional(),
+})
+
+const resourceUrl = z.string().transform((value, ctx) => {
+  try {
+    return canonicalResource(value)
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message })
+    return z.NEVER
+  }
+})
+
+export const resourceSchema = z.strictObject({
+  resource: resourceUrl,
+  scopes: z.array(token).optional(),
+  format: z.enum(['jwt', 'opaque']).optional(),
+  accessTokenTtl: seconds.optional(),
+})
+
+const origin = z.string().refine((value) => URL.canParse(value) && new URL(value).origin === value, {
+  error: 'must be an origin such as https://app.example (scheme, host and port only)',
+})
+
+export const optionsSchema = z
+  .strictObject({
+    shape: z.enum(['generic', 'keycloak', 'auth0']).default('generic'),
+    realm: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+$/, { error: 'must be letters, digits, ".", "_" or "-"' })
+      .optional(),
+    keycloakAudience: z.enum(['resource', 'account', 'resource+account']).optional(),
+    pathInsertedMetadata: z.boolean().optional(),
+    auth0Dialect: z.enum(['access_token_authz', 'rfc9068_profile_authz']).optional(),
+    oauthMetadata: z.boolean().default(true),
+    host: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(0),
+    resources: z.array(resourceSchema).optional(),
+    users: z.record(nonEmpty, userSchema).optional(),
+    defaultUser: nonEmpty.optional(),
+    login: z.enum(['auto', 'form']).default('auto'),
+    clients: z
+      .strictObject({
+        machine: z.strictObject({ clientId: token.optional(), clientSecret: token.optional() }).optional(),
+        resourceServer: z
+          .strictObject({ clientId: token.optional(), clientSecret: token.optional() })
+          .optional(),
+        public: z
+          .strictObject({ clientId: token.optional(), redirectUris: z.array(z.url()).min(1).optional() })
+          .optional(),
+      })
+      .default({}),
+    extraClients: z.array(z.looseObject({ client_id: token })).default([]),
+    keysFile: nonEmpty.optional(),
+    signingAlg: z.enum(['ES256', 'RS256']).optional(),
+    accessTokenTtl: seconds.default(600),
+    refreshTokenTtl: seconds.default(86_400),
+    corsOrigins: z.array(origin).default([]),
+    quiet: z.boolean().default(true),
+  })
+  .superRefine((options, ctx) => {
+    const only = (key: keyof typeof options, shape: DevIdpShape) => {
+      if (options[key] !== undefined && options.shape !== shape) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `applies to shape "${shape}" only` })
+      }
+    }
+    only('realm', 'keycloak')
+    only('keycloakAudience', 'keycloak')
+    only('pathInsertedMetadata', 'keycloak')
+    only('auth0Dialect', 'auth0')
+    const users = options.users ?? DEFAULT_USERS
+    if (Object.keys(users).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['users'], message: 'must name at least one user' })
+    }
+    const resources = options.resources ?? []
+    const seen = new Set<string>()
+    resources.forEach((entry, index) => {
+      if (seen.has(entry.resource)) {
+        ctx.addIssue({ code: 'custom', path: ['resources', index, 'resource'], message: 'is listed twice' })
+      }
+      seen.add(entry.resource)
+    })
+  })
+
+/** Options after validation and defaults. */
+export type ResolvedOptions = z.output<typeof optionsSchema> & {
+  users: Record<string, DevIdpUser>
+  defaultUser: string
+  resources: ResolvedResource[]
+}
+
+/** A resource after validation: canonical URL, scopes and format decided. */
+export interface ResolvedResource {
+  resource: string
+  scopes: string[]
+  format: 'jwt' | 'opaque'
+  accessTokenTtl: number
+}
+
+/**
+ * Validates `startDevIdp` options and fills in defaults. Throws a TypeError naming the bad option.
+ *
+ * @example
+ * resolveOptions({ shape: 'keycloak', realm: 'acme' }).realm // 'acme'
+ */
+export function resolveOptions(input: DevIdpOptions = {}): ResolvedOptions {
+  const result = optionsSchema.safeParse(input)
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const path = issue.path.map(String).join('.')
+      return path === '' ? issue.message : `option "${path}": ${issue.message}`
+    })
+    throw new TypeError(`startDevIdp: ${problems.join('; ')}`)
+  }
+  const options = result.data
+  const users = options.users ?? { ...DEFAULT_USERS }
+  const defaultUser = options.defaultUser ?? Object.keys(users)[0]!
+  const resources = (options.resources ?? DEFAULT_RESOURCES.map((r) => resourceSchema.parse(r))).map((r) =>
+    resolveResource(r, options.accessTokenTtl),
+  )
+  return { ...options, users, defaultUser, resources }
+}
+
+/** Fills in a validated resource entry's defaults. */
+export function resolveResource(
+  entry: z.output<typeof resourceSchema>,
+  defaultTtl: number,
+): ResolvedResource {
+  return {
+    resource: entry.resource,
+    scopes: entry.scopes ?? [...DEFAULT_RESOURCE_SCOPES],
+    format: entry.format ?? 'jwt',
+    accessTokenTtl: entry.accessTokenTtl ?? defaultTtl,
+  }
+}

@@ -1,0 +1,47 @@
+/** Escapes text for HTML element content and double-quoted attribute values. */
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+const STYLE =
+  'body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}' +
+  'dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}dt{color:#666}dd{margin:0;word-break:break-all}' +
+  'input{font-size:1rem;padding:.4rem;width:100%;box-sizing:border-box}button{font-size:1rem;padding:.4rem 1rem;margin:.75rem .5rem 0 0}'
+
+function page(title: string, body: string): string {
+  return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`
+}
+
+/** What the sign-in page shows about the request. */
+export interface LoginPageFacts {
+  action: string
+  clientId: string
+  clientName: string | undefined
+  scope: string
+  resources: readonly string[]
+  loginHint: string
+  users: readonly string[]
+}
+
+/** The sign-in form: any user name works; known users carry roles and claims. */
+export function loginPage(facts: LoginPageFacts): string {
+  const client = facts.clientName ? `${facts.clientName} (${facts.clientId})` : facts.clientId
+  const row = (term: string, value: string) => `<dt>${escapeHtml(term)}</dt><dd>${escapeHtml(value)}</dd>`
+  return page(
+    'Sign in to the dev IdP',
+    `<dl>${row('client', client)}${row('scope', facts.scope || '(none)')}${row('resource', facts.resources.join(' ') || '(none)')}</dl>
+<form method="post" action="${escapeHtml(facts.action)}" autocomplete="off">
+<p><label>User name <input name="login" value="${escapeHtml(facts.loginHint)}" required autofocus></label></p>
+<p>Any name signs in; known users with roles: ${escapeHtml(facts.users.join(', '))}. No password.</p>
+<button type="submit">Sign in and allow</button><button type="submit" name="deny" value="1" formnovalidate>Deny</button>
+</form>`,
+  )
+}
+
+/** A plain page for errors and dead ends. */
+export function messagePage(title: string, lines: Record<string, string>): string {
+  const items = Object.entries(lines)
+    .map(([key, value]) => `<p><strong>${escapeHtml(key)}</strong>: ${escapeHtml(value)}</p>`)
+    .join('')
+  return page(title, items)
+}

@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto'
+import type {
+  AccessToken,
+  ClientCredentials,
+  ClientMetadata,
+  Configuration,
+  KoaContextWithOIDC,
+  errors as ProviderErrors,
+} from 'oidc-provider'
+import { isAllowedOrigin } from './cors.js'
+import type { IdpShapeProfile, TokenFacts } from './idp-shapes.js'
+import type { DevIdpSecrets } from './key-file.js'
+import type { ResolvedOptions } from './options.js'
+import { messagePage } from './pages.js'
+import type { ResourceRegistry } from './resource-registry.js'
+
+/** The pre-registered clients every dev IdP has. */
+export interface StaticClients {
+  /** Confidential client for the client-credentials grant (machine to machine). */
+  machine: { client_id: string; client_secret: string }
+  /** Confidential client a resource server uses to introspect tokens (RFC 7662). */
+  resourceServer: { client_id: string; client_secret: string }
+  /** Public native client for the authorization-code flow with PKCE; loopback redirects on any port. */
+  public: { client_id: string; redirect_uris: string[] }
+}
+
+/** Names under which client secrets are kept in the key file. */
+export const SECRET_NAMES = ['machine', 'resourceServer'] as const
+
+/** The static clients' ids and secrets from options, else the key file. */
+export function staticClients(options: ResolvedOptions, secrets: DevIdpSecrets): StaticClients {
+  const { machine, resourceServer, public: publicClient } = options.clients
+  return {
+    machine: {
+      client_id: machine?.clientId ?? 'dev-machine',
+      client_secret: machine?.clientSecret ?? secrets.clientSecrets.machine!,
+    },
+    resourceServer: {
+      client_id: resourceServer?.clientId ?? 'dev-resource-server',
+      client_secret: resourceServer?.clientSecret ?? secrets.clientSecrets.resourceServer!,
+    },
+    public: {
+      client_id: publicClient?.clientId ?? 'dev-public',
+      redirect_uris: publicClient?.redirectUris ?? [
+        'http://127.0.0.1/callback',
+        'http://localhost/callback',
+        'http://localhost/oauth/callback',
+      ],
+    },
+  }
+}
+
+/** Everything the provider configuration is built from. */
+export interface ConfigurationInputs {
+  options: ResolvedOptions
+  profile: IdpShapeProfile
+  issuer: string
+  mountPath: string
+  keys: DevIdpSecrets['keys']
+  clients: StaticClients
+  resources: ResourceRegistry
+  errors: typeof ProviderErrors
+}
+
+/**
+ * The oidc-provider configuration of an OAuth 2.1 authorization server as MCP clients expect it:
+ * PKCE S256 for every client, RFC 8707 resource indicators with per-resource JWT or opaque tokens,
+ * open dynamic registration, refresh tokens for clients allowed the grant, client credentials,
+ * introspection and revocation, and CORS for loopback browser clients.
+ */
+export function providerConfiguration(inputs: ConfigurationInputs): Configuration {
+  const { options, profile, clients, resources, errors } = inputs
+  const facts = (ctx: KoaContextWithOIDC | undefined, token: AccessToken | ClientCredentials): TokenFacts => {
+    const accountId = token.kind === 'AccessToken' ? token.accountId : undefined
+    // Resource-bound access tokens carry only resource scopes; OIDC scopes live on the grant.
+    const oidcScope = ctx?.oidc?.entities?.Grant?.getOIDCScope() ?? ''
+    const scopes = new Set([...(token.scope ?? '').split(' '), ...oidcScope.split(' ')].filter(Boolean))
+    return {
+      issuer: inputs.issuer,
+      clientId: token.clientId ?? '',
+      accountId,
+      user: accountId === undefined ? undefined : options.users[accountId],
+      scopes: [...scopes],
+    }
+  }
+  const isResourceServer = (clientId: string) => clientId === clients.resourceServer.client_id
+
+  const staticClientMetadata: ClientMetadata[] = [
+    {
+      ...clients.machine,
+      grant_types: ['client_credentials'],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    {
+      ...clients.resourceServer,
+      grant_types: [],
+      redirect_uris: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    {
+      ...clients.public,
+      application_type: 'native',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    },
+    ...(options.extraClients as ClientMetadata[]),
+  ]
+
+  return {
+    clients: staticClientMetadata,
+    jwks: { keys: inputs.keys as NonNullable<Configuration['jwks']>['keys'] },
+    routes: profile.routes,
+    // OAuth 2.1 §4.1: the authorization code flow only.
+    responseTypes: ['code'],
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+    },
+    // OAuth 2.1 §7.5.2, MCP authorization: PKCE for every client, public or confidential.
+    pkce: { required: () => true },
+    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    clientBasedCORS: (_ctx, origin) => isAllowedOrigin(origin, options.corsOrigins),
+    interactions: { url: (_ctx, interaction) => `${inputs.mountPath}/interaction/${interaction.uid}` },
+    async findAccount(_ctx, sub) {
+      const user = options.users[sub]
+      return {
+        accountId: sub,
+        claims: () => ({ sub, preferred_username: sub, name: sub, ...(user?.claims ?? {}) }),
+      }
+    },
+    // MCP clients rarely ask for offline_access: a client registered for the refresh_token grant gets one.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Refresh tokens outlive the browser session that created them.
+    expiresWithSession: async () => false,
+    extraTokenClaims: (ctx, token) => profile.tokenClaims(facts(ctx, token)),
+    formats: {
+      customizers: {
+        jwt(ctx, token, parts) {
+          parts.header ??= {}
+          profile.customizeJwt(parts.header, parts.payload, facts(ctx, token))
+        },
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      // RFC 7591 open registration, as MCP clients expect.
+      registration: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: profile.introspection,
+        // RFC 7662 §2.1: only the resource server, or the client the token was issued to, may look.
+        allowedPolicy: async (_ctx, client, token) =>
+          isResourceServer(client.clientId) || token.clientId === client.clientId,
+      },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: a client revokes only its own tokens.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      rpInitiatedLogout: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        // RFC 8707 §2.2: a token request may omit `resource` and still get the granted one.
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(_ctx, indicator) {
+          const entry = resources.find(indicator)
+          if (!entry) {
+            const known = resources.list().map((r) => r.resource)
+            // RFC 8707 §2: an unknown resource is invalid_target.
+            throw new errors.InvalidTarget(
+              `unknown resource ${indicator}; this IdP issues tokens for: ${known.join(', ') || '(none)'}`,
+            )
+          }
+          return {
+            scope: entry.scopes.join(' '),
+            audience: entry.resource,
+            accessTokenTTL: entry.accessTokenTtl,
+            accessTokenFormat: entry.format,
+            ...(entry.format === 'jwt' ? { jwt: { sign: { alg: profile.signingAlg } } } : {}),
+          }
+        },
+      },
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? options.accessTokenTtl,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? options.accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 600,
+      Session: 86_400,
+      // A rotated refresh token keeps its predecessor's expiry: rotation must not extend a lifetime.
+      RefreshToken: (ctx) =>
+        ctx?.oidc?.entities?.RotatedRefreshToken?.remainingTTL ?? options.refreshTokenTtl,
+      Grant: Math.max(14 * 86_400, options.refreshTokenTtl),
+    },
+    async renderError(ctx, out) {
+      ctx.type = 'html'
+      const lines = Object.entries(out).filter(
+        (entry): entry is [string, string] => typeof entry[1] === 'string',
+      )
+      ctx.body = messagePage('Authorization error', Object.fromEntries(lines))
+    },
+  }
+}
