@@ -1,0 +1,144 @@
+/**
+ * Request headers a browser MCP client sends that are not CORS-safelisted, so a preflight must
+ * allow them: the bearer token, JSON bodies, the MCP transport headers (Streamable HTTP
+ * 2025-06-18 and later) and the 2026-07-28 routing headers.
+ */
+export const CORS_ALLOWED_HEADERS: readonly string[] = [
+  'Authorization',
+  'Content-Type',
+  'Mcp-Protocol-Version',
+  'Mcp-Session-Id',
+  'Last-Event-ID',
+  'Mcp-Method',
+  'Mcp-Name',
+]
+
+/**
+ * Response headers browser JavaScript must be able to read: without `WWW-Authenticate` a browser
+ * client cannot find `resource_metadata` or the step-up `scope` (RFC 9728 §5.1).
+ */
+export const CORS_EXPOSED_HEADERS: readonly string[] = [
+  'WWW-Authenticate',
+  'Mcp-Session-Id',
+  'Mcp-Protocol-Version',
+]
+
+export interface CorsOptions {
+  /**
+   * Origins allowed to call protected routes from a browser: `'*'` (default) or a list of exact
+   * origins (`https://app.example.com`), which are reflected with `Vary: Origin`. A bearer token is
+   * not an ambient credential, so `'*'` exposes nothing a page could not already fetch with a token.
+   */
+  origin?: '*' | readonly string[]
+  /** Seconds a browser may cache a preflight answer (`Access-Control-Max-Age`). Default 7200. */
+  maxAge?: number
+  /** Request headers to allow in addition to `CORS_ALLOWED_HEADERS`. */
+  allowHeaders?: readonly string[]
+  /** Response headers to expose in addition to `CORS_EXPOSED_HEADERS`. */
+  exposeHeaders?: readonly string[]
+}
+
+/** The CORS rules of a protected resource, shared by every adapter. */
+export interface CorsPolicy {
+  /** Headers for an actual (non-preflight) response to `origin`. Empty when the origin is not allowed. */
+  responseHeaders(origin: string | undefined): Record<string, string>
+  /** The answer to a preflight from `origin` for a route that accepts `methods`. */
+  preflight(
+    origin: string | undefined,
+    methods: readonly string[],
+  ): { status: 204; headers: Record<string, string> }
+  /** The `Access-Control-Expose-Headers` names this policy adds. */
+  readonly exposeHeaders: readonly string[]
+}
+
+/**
+ * A CORS preflight is an OPTIONS request naming the method it asks for (Fetch standard §3.2.2).
+ * It never carries credentials, so it must never be authenticated.
+ *
+ * @example
+ * isPreflight(request.method, request.headers['access-control-request-method']) // true for a preflight
+ */
+export function isPreflight(method: string, accessControlRequestMethod: unknown): boolean {
+  return (
+    method === 'OPTIONS' &&
+    typeof accessControlRequestMethod === 'string' &&
+    accessControlRequestMethod !== ''
+  )
+}
+
+/**
+ * Builds the CORS rules for the protected routes of a resource.
+ *
+ * @example
+ * const cors = corsPolicy({ origin: ['https://inspector.example.com'] })
+ * cors.preflight('https://inspector.example.com', ['POST', 'GET', 'DELETE']).headers
+ */
+export function corsPolicy(options: CorsOptions = {}): CorsPolicy {
+  const origin = options.origin ?? '*'
+  const allowed = origin === '*' ? undefined : new Set(origin)
+  const maxAge = String(options.maxAge ?? 7200)
+  const allowHeaders = mergeHeaderList(undefined, [...CORS_ALLOWED_HEADERS, ...(options.allowHeaders ?? [])])
+  const exposeHeaders = mergeHeaderList(undefined, [
+    ...CORS_EXPOSED_HEADERS,
+    ...(options.exposeHeaders ?? []),
+  ])
+  const exposeList = exposeHeaders.split(', ')
+
+  // A fresh object each call: callers add to it.
+  const originHeaders = (requestOrigin: string | undefined): Record<string, string> | undefined => {
+    if (allowed === undefined) return { 'Access-Control-Allow-Origin': '*' }
+    // The answer depends on Origin, so caches must key on it (Fetch standard §3.2.5 "CORS protocol and HTTP caches").
+    if (requestOrigin === undefined || !allowed.has(requestOrigin)) return undefined
+    return { 'Access-Control-Allow-Origin': requestOrigin, Vary: 'Origin' }
+  }
+
+  return {
+    exposeHeaders: exposeList,
+    responseHeaders(requestOrigin) {
+      const headers = originHeaders(requestOrigin)
+      if (headers === undefined) return { Vary: 'Origin' }
+      headers['Access-Control-Expose-Headers'] = exposeHeaders
+      return headers
+    },
+    preflight(requestOrigin, methods) {
+      const headers = originHeaders(requestOrigin)
+      if (headers === undefined) {
+        // Not an allowed origin: an answer without Allow-Origin, which the browser treats as a refusal.
+        return { status: 204, headers: { Vary: 'Origin', 'Content-Length': '0' } }
+      }
+      headers['Access-Control-Allow-Methods'] = mergeHeaderList(undefined, methods)
+      headers['Access-Control-Allow-Headers'] = allowHeaders
+      headers['Access-Control-Max-Age'] = maxAge
+      headers['Content-Length'] = '0'
+      return { status: 204, headers }
+    },
+  }
+}
+
+/**
+ * Adds names to a comma-separated header list (`Vary`, `Access-Control-Expose-Headers`, ...)
+ * without duplicates, comparing case-insensitively (field names are case-insensitive, RFC 9110 §5.1)
+ * and keeping the existing entries first.
+ *
+ * @example
+ * mergeHeaderList('Mcp-Session-Id, X-Trace', ['WWW-Authenticate', 'mcp-session-id'])
+ * // 'Mcp-Session-Id, X-Trace, WWW-Authenticate'
+ */
+export function mergeHeaderList(
+  existing: string | readonly string[] | undefined,
+  add: readonly string[],
+): string {
+  const out: string[] = []
+  const seen = new Set<string>()
+  const push = (name: string) => {
+    const trimmed = name.trim()
+    const key = trimmed.toLowerCase()
+    if (trimmed === '' || seen.has(key)) return
+    seen.add(key)
+    out.push(trimmed)
+  }
+  const current = existing === undefined ? [] : typeof existing === 'string' ? [existing] : existing
+  for (const value of current) for (const name of value.split(',')) push(name)
+  for (const name of add) push(name)
+  return out.join(', ')
+}

@@ -1,0 +1,322 @@
+import {
+  type AuthInfo,
+  authorizationHeaders,
+  createGate,
+  GatehouseError,
+  type GateOptions,
+  invalidToken,
+  parseChallenges,
+  type TokenVerifier,
+  temporarilyUnavailable,
+  tokenFingerprint,
+} from '@gatehouse/core'
+import t from 'tap'
+
+// The gate's treatment of verifiers that misbehave in ways a real verifier can (a custom
+// verifier's database throwing, hanging, returning the wrong shape) is exercised with small
+// hand-written TokenVerifier objects: the verifier contract is the thing under test.
+
+const RESOURCE = 'https://mcp.example.com/mcp'
+const ISSUER = 'https://idp.example.com/realms/acme'
+const TOKEN = 'abc.def.ghi'
+
+const authFor = (token: string, scopes: string[], extra: Partial<AuthInfo> = {}): AuthInfo => ({
+  token,
+  clientId: 'client-1',
+  scopes,
+  expiresAt: Math.floor(Date.now() / 1000) + 300,
+  extra: { sub: 'alice', iss: ISSUER },
+  ...extra,
+})
+
+const verifierOf = (fn: (token: string) => Promise<AuthInfo>): TokenVerifier => ({ verifyAccessToken: fn })
+
+const gateWith = (verifier: TokenVerifier, more: Partial<GateOptions> = {}) =>
+  createGate({
+    resource: RESOURCE,
+    authorizationServers: [ISSUER],
+    verifier,
+    scopes: {
+      base: ['notes:read'],
+      implies: { 'notes:admin': ['notes:write'], 'notes:write': ['notes:read'] },
+    },
+    ...more,
+  })
+
+const challengeOf = (headers: Record<string, string>) => {
+  const value = headers['WWW-Authenticate']
+  if (value === undefined) throw new Error('no challenge')
+  const [challenge] = parseChallenges(value)
+  return challenge!
+}
+
+t.test('options are validated with errors that name the option', async (t) => {
+  const verifier = verifierOf(async (token) => authFor(token, []))
+  t.throws(
+    () => createGate({ resource: 'http://mcp.example.com/mcp', authorizationServers: [ISSUER], verifier }),
+    /createGate: option "resource": .*https/,
+  )
+  t.throws(
+    () => createGate({ resource: RESOURCE, authorizationServers: [], verifier }),
+    /option "authorizationServers": name at least one/,
+  )
+  t.throws(
+    () =>
+      createGate({ resource: RESOURCE, authorizationServers: ['https://idp.example.com/?x=1'], verifier }),
+    /option "authorizationServers\.0": .*no query or fragment/,
+  )
+  t.throws(
+    () => createGate({ resource: RESOURCE, authorizationServers: [ISSUER], verifier: {} as TokenVerifier }),
+    /option "verifier": must be a TokenVerifier/,
+  )
+  t.throws(
+    () =>
+      createGate({
+        resource: RESOURCE,
+        authorizationServers: [ISSUER],
+        verifier,
+        scopes: { base: ['offline_access'] },
+      }),
+    /option "scopes\.base": must not contain offline_access/,
+  )
+  t.throws(
+    () =>
+      createGate({ resource: RESOURCE, authorizationServers: [ISSUER], verifier, scopes: { base: ['a b'] } }),
+    /option "scopes\.base\.0": "a b" is not a valid scope/,
+  )
+  t.throws(
+    () =>
+      createGate({
+        resource: RESOURCE,
+        authorizationServers: [ISSUER],
+        verifier,
+        resourse: 'x',
+      } as GateOptions),
+    /createGate: .*resourse/,
+  )
+  t.throws(
+    () => createGate({ resource: RESOURCE, authorizationServers: [ISSUER], verifier, maxTokenLength: 0 }),
+    /option "maxTokenLength"/,
+  )
+})
+
+t.test('resource is canonical and metadata is derived from it', async (t) => {
+  const gate = gateWith(
+    verifierOf(async (token) => authFor(token, [])),
+    { resource: 'HTTPS://MCP.Example.com:443/mcp/', resourceName: 'Notes' },
+  )
+  t.equal(gate.resource, RESOURCE)
+  t.equal(gate.metadataUrl, 'https://mcp.example.com/.well-known/oauth-protected-resource/mcp')
+  t.ok(gate.metadataPaths.includes('/.well-known/oauth-protected-resource/mcp'))
+  t.match(gate.metadataDocument, {
+    resource: RESOURCE,
+    authorization_servers: [ISSUER],
+    scopes_supported: ['notes:read'],
+    resource_name: 'Notes',
+  })
+  t.ok(Object.isFrozen(gate.metadataDocument))
+})
+
+t.test('no credentials: 401 with a challenge that has no error attribute (RFC 6750 §3.1)', async (t) => {
+  const gate = gateWith(verifierOf(async () => t.fail('verifier must not be called') as never))
+  for (const authorization of [undefined, '', 'Basic dXNlcjpwYXNz']) {
+    const result = await gate.authenticate({ authorization })
+    t.equal(result.ok, false)
+    if (result.ok) continue
+    t.equal(result.reply.status, 401)
+    t.same(result.reply.headers, {
+      'Cache-Control': 'no-store',
+      'Content-Type': 'application/json; charset=utf-8',
+      'WWW-Authenticate': `Bearer scope="notes:read", resource_metadata="${gate.metadataUrl}"`,
+    })
+    t.equal(result.reply.body.error, 'invalid_token')
+    t.equal(result.log.severity, 'rejection')
+    t.equal(result.log.fields.fingerprint, undefined)
+  }
+})
+
+t.test('a token failure is 401 invalid_token with description, scope and resource_metadata', async (t) => {
+  const gate = gateWith(
+    verifierOf(async () => {
+      throw invalidToken('token_expired', 'The access token expired')
+    }),
+  )
+  const result = await gate.authenticate({ authorization: `Bearer ${TOKEN}` })
+  if (result.ok) return t.fail('accepted')
+  t.equal(result.reply.status, 401)
+  t.same(challengeOf(result.reply.headers).params, {
+    error: 'invalid_token',
+    error_description: 'The access token expired',
+    scope: 'notes:read',
+    resource_metadata: gate.metadataUrl,
+  })
+  t.same(result.reply.body, { error: 'invalid_token', error_description: 'The access token expired' })
+  t.same(result.log.fields, { reason: 'token_expired', status: 401, fingerprint: tokenFingerprint(TOKEN) })
+})
+
+t.test('malformed and repeated headers are 400 invalid_request with a challenge', async (t) => {
+  const gate = gateWith(verifierOf(async (token) => authFor(token, [])))
+  for (const input of [
+    { authorization: 'Bearer a b' },
+    { authorization: [`Bearer ${TOKEN}`, `Bearer ${TOKEN}`] },
+    { authorization: `Bearer ${TOKEN}`, bodyToken: TOKEN },
+  ]) {
+    const result = await gate.authenticate(input)
+    if (result.ok) return t.fail('accepted')
+    t.equal(result.reply.status, 400)
+    const challenge = challengeOf(result.reply.headers)
+    t.equal(challenge.params.error, 'invalid_request')
+    t.equal(challenge.params.resource_metadata, gate.metadataUrl)
+    t.notOk('scope' in challenge.params)
+    t.equal(result.reply.headers['Cache-Control'], 'no-store')
+  }
+})
+
+t.test('verifier unavailability is 503 with Retry-After and no challenge', async (t) => {
+  const gate = gateWith(
+    verifierOf(async () => {
+      throw temporarilyUnavailable('jwks_unavailable', 'The signing keys cannot be fetched', 7)
+    }),
+  )
+  const result = await gate.authenticate({ authorization: `Bearer ${TOKEN}` })
+  if (result.ok) return t.fail('accepted')
+  t.same(result.reply, {
+    status: 503,
+    headers: {
+      'Cache-Control': 'no-store',
+      'Content-Type': 'application/json; charset=utf-8',
+      'Retry-After': '7',
+    },
+    body: { error: 'temporarily_unavailable', error_description: 'The signing keys cannot be fetched' },
+  })
+})
+
+t.test(
+  'an unexpected verifier failure fails closed with 503 and scrubs the token from the log',
+  async (t) => {
+    const gate = gateWith(
+      verifierOf(async (token) => {
+        throw new Error(`database refused token ${token}`)
+      }),
+    )
+    const result = await gate.authenticate({ authorization: `Bearer ${TOKEN}` })
+    if (result.ok) return t.fail('accepted')
+    t.equal(result.reply.status, 503)
+    t.equal(result.reply.headers['Retry-After'], '5')
+    t.equal(result.reply.body.error, 'temporarily_unavailable')
+    t.notMatch(result.reply.body.error_description, /database/)
+    t.equal(result.log.severity, 'error')
+    t.equal(result.log.fields.reason, 'internal_error')
+    const logged = JSON.stringify(result.log)
+    t.notOk(logged.includes(TOKEN), 'token not in the log fields')
+    t.match(result.log.fields.err?.message, `database refused token [token ${tokenFingerprint(TOKEN)}]`)
+
+    const serverError = gateWith(
+      verifierOf(async () => {
+        throw new GatehouseError('server_error', 'internal_error', 'boom')
+      }),
+    )
+    const second = await serverError.authenticate({ authorization: `Bearer ${TOKEN}` })
+    t.equal(second.ok ? 200 : second.reply.status, 503, 'server_error is never a 500')
+
+    const sync = gateWith({
+      verifyAccessToken: () => {
+        throw new TypeError('sync')
+      },
+    })
+    const third = await sync.authenticate({ authorization: `Bearer ${TOKEN}` })
+    t.equal(third.ok ? 200 : third.reply.status, 503, 'a synchronous throw is caught')
+  },
+)
+
+t.test('a verifier that hangs is cut off with 503', async (t) => {
+  const gate = gateWith(
+    verifierOf(() => new Promise<AuthInfo>(() => {})),
+    { verifyTimeoutMs: 50 },
+  )
+  const started = Date.now()
+  const result = await gate.authenticate({ authorization: `Bearer ${TOKEN}` })
+  t.ok(Date.now() - started < 2000)
+  if (result.ok) return t.fail('accepted')
+  t.equal(result.reply.status, 503)
+  t.equal(result.error.reason, 'internal_error')
+})
+
+t.test('a verifier returning something other than an AuthInfo fails closed', async (t) => {
+  const gate = gateWith(
+    verifierOf(async () => ({ token: TOKEN, clientId: 'c', scopes: 'notes:read' }) as never),
+  )
+  const result = await gate.authenticate({ authorization: `Bearer ${TOKEN}` })
+  t.equal(result.ok ? 200 : result.reply.status, 503)
+})
+
+t.test('success: resource and fingerprint are set; a token for another resource is refused', async (t) => {
+  const gate = gateWith(verifierOf(async (token) => authFor(token, ['notes:read'])))
+  const result = await gate.authenticate({ authorization: `bearer ${TOKEN}` })
+  if (!result.ok) return t.fail('rejected')
+  t.equal(result.auth.resource.href, RESOURCE)
+  t.equal(result.auth.extra.fingerprint, tokenFingerprint(TOKEN))
+  t.equal(result.auth.extra.sub, 'alice')
+
+  const same = gateWith(
+    verifierOf(async (token) => authFor(token, [], { resource: new URL('https://MCP.example.com/mcp/') })),
+  )
+  t.ok((await same.authenticate({ authorization: `Bearer ${TOKEN}` })).ok, 'equal once canonical')
+
+  const other = gateWith(
+    verifierOf(async (token) => authFor(token, [], { resource: new URL('https://other.example.com/mcp') })),
+  )
+  const refused = await other.authenticate({ authorization: `Bearer ${TOKEN}` })
+  if (refused.ok) return t.fail('accepted a token for another resource')
+  t.equal(refused.reply.status, 401)
+  t.equal(refused.error.reason, 'audience_mismatch')
+})
+
+t.test('authorize: 403 with the minimal missing scopes, implication honoured', async (t) => {
+  const gate = gateWith(verifierOf(async (token) => authFor(token, [])))
+  const auth = authFor(TOKEN, ['notes:read'])
+  t.same(gate.authorize(authFor(TOKEN, ['notes:admin']), ['notes:read', 'notes:write']), { ok: true })
+  const denied = gate.authorize(auth, ['notes:read', 'notes:write', 'notes:admin'])
+  if (denied.ok) return t.fail('allowed')
+  t.equal(denied.reply.status, 403)
+  t.same(challengeOf(denied.reply.headers).params, {
+    error: 'insufficient_scope',
+    error_description: 'This operation requires the scope: notes:admin',
+    scope: 'notes:admin',
+    resource_metadata: gate.metadataUrl,
+  })
+  t.same(denied.log.fields.missingScopes, ['notes:admin'])
+  const anyOf = gate.authorize(auth, { anyOf: ['files:read', 'files:admin'] })
+  if (anyOf.ok) return t.fail('allowed')
+  t.equal(challengeOf(anyOf.reply.headers).params.scope, 'files:read')
+  t.match(anyOf.reply.body.error_description, /one of the scopes: files:read files:admin/)
+})
+
+t.test('metadata replies by method', async (t) => {
+  const gate = gateWith(
+    verifierOf(async (token) => authFor(token, [])),
+    { metadataMaxAge: 60 },
+  )
+  const get = gate.metadataReply('GET')
+  t.equal(get.status, 200)
+  t.equal(get.headers['Cache-Control'], 'public, max-age=60')
+  t.equal(get.headers['Access-Control-Allow-Origin'], '*')
+  t.equal(get.body, gate.metadataDocument)
+  t.equal(gate.metadataReply('HEAD').status, 200)
+  const options = gate.metadataReply('OPTIONS')
+  t.equal(options.status, 204)
+  t.equal(options.headers['Access-Control-Allow-Methods'], 'GET, HEAD, OPTIONS')
+  const post = gate.metadataReply('POST')
+  t.equal(post.status, 405)
+  t.equal(post.headers.Allow, 'GET, HEAD, OPTIONS')
+  t.equal(post.body, undefined)
+})
+
+t.test('authorizationHeaders reads every Authorization header from rawHeaders', async (t) => {
+  t.equal(authorizationHeaders(['Host', 'a', 'Accept', '*/*']), undefined)
+  t.equal(authorizationHeaders(['authorization', 'Bearer x']), 'Bearer x')
+  t.same(
+    authorizationHeaders(['Authorization', 'Bearer x', 'AUTHORIZATION', 'Bearer y', 'x-authorization', 'z']),
+    ['Bearer x', 'Bearer y'],
+  )
+})
