@@ -1,0 +1,35 @@
+import type { Gate, ScopeRequirement, VerifiedAuthInfo } from '@gatehouse/core'
+import type { preHandlerAsyncHookHandler } from 'fastify'
+
+/** Arguments of `requireScopes`: scope names (all required), or one `ScopeRequirement`. */
+export type RequireScopesArgs = string[] | [ScopeRequirement]
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The verified caller, set by the gate before any route hook or handler runs. `null` on routes
+     * the gate does not protect (`config: { auth: false }`, metadata routes).
+     */
+    auth: VerifiedAuthInfo
+  }
+
+  interface FastifyContextConfig {
+    /** `false` makes a route public; `true` protects it when the plugin runs with `routes: 'declared'`. */
+    auth?: boolean
+    /** Scopes the route needs: an array (all of them), `{ allOf }` or `{ anyOf }`. Implication applies. */
+    scopes?: ScopeRequirement
+  }
+
+  interface FastifyInstance {
+    /** The request pipeline of the resource this scope protects. */
+    gatehouse: Gate
+    /**
+     * A `preHandler` hook that answers 403 `insufficient_scope` unless the caller has the scopes.
+     *
+     * @example
+     * app.delete('/notes/:id', { preHandler: app.requireScopes('notes:write') }, handler)
+     * app.get('/search', { preHandler: app.requireScopes({ anyOf: ['notes:read', 'files:read'] }) }, handler)
+     */
+    requireScopes(...scopes: RequireScopesArgs): preHandlerAsyncHookHandler
+  }
+}
