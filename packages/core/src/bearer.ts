@@ -61,7 +61,10 @@ function schemeLength(value: string, limit: number): number {
  * - Two `Authorization` headers, or a header token plus a body token, is `invalid_request` /
  *   `multiple_credentials` (RFC 6750 §3.1).
  * - A token longer than `maxTokenLength` is `invalid_token` / `token_too_large`, decided from the
- *   header length before any parsing so an oversized header costs nothing.
+ *   header length before any parsing so an oversized header costs nothing (a Bearer header more
+ *   than 256 characters longer than the limit is too large whatever its padding).
+ * - Node's `IncomingMessage.headers` keeps only the first of repeated `Authorization` headers:
+ *   pass `req.headersDistinct.authorization` to detect them.
  *
  * Error messages never contain the token.
  *

@@ -1,5 +1,7 @@
+import { connect } from 'node:net'
 import { DEFAULT_MAX_TOKEN_LENGTH, GatehouseError, readBearer } from '@gatehouse/core'
 import t from 'tap'
+import { loopbackServer } from './fixtures/loopback-server.js'
 
 const JWT =
   'eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6Imh0dHBzOi8vbWNwLmV4YW1wbGUifQ.c2lnbmF0dXJl'
@@ -263,4 +265,39 @@ t.test('status codes follow the error codes', async (t) => {
     status(() => readBearer({ authorization: 'Bearer abcde', maxTokenLength: 2 })),
     401,
   )
+})
+
+t.test('headers as a real node:http server sees them', async (t) => {
+  const seen: Array<() => unknown> = []
+  const server = await loopbackServer((req, res) => {
+    seen.push(() => readBearer({ authorization: req.headersDistinct.authorization }))
+    res.end()
+  })
+  t.teardown(() => server.close())
+  // Raw requests: fetch would refuse or merge some of these headers.
+  const send = (headerLines: string) =>
+    new Promise<void>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => {
+        socket.end(
+          `GET /mcp?access_token=query HTTP/1.1\r\nHost: x\r\n${headerLines}Connection: close\r\n\r\n`,
+        )
+      })
+      socket.on('data', () => {})
+      socket.on('close', () => resolve())
+      socket.on('error', reject)
+    })
+
+  await send('Authorization: Bearer tok\r\n')
+  await send('Authorization:    bearer    tok   \r\n')
+  await send('Authorization: Bearer a\r\nAuthorization: Bearer b\r\n')
+  await send('')
+  await send('Authorization: Basic dXNlcjpwYXNz\r\n')
+  await send('Authorization: Bearer caf\u00e9\r\n')
+
+  t.same(seen[0]!(), { token: 'tok' })
+  t.same(seen[1]!(), { token: 'tok' }, 'the parser strips field whitespace')
+  t.throws(seen[2]!, multiple, 'duplicate headers are visible through headersDistinct')
+  t.same(seen[3]!(), { token: undefined, reason: 'credentials_missing' }, 'the query token is never read')
+  t.same(seen[4]!(), { token: undefined, reason: 'scheme_unsupported' })
+  t.throws(seen[5]!, malformed, 'latin-1 bytes are not token68')
 })

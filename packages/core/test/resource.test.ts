@@ -90,9 +90,9 @@ t.test('rejects schemes other than https, naming the scheme', async (t) => {
     ['urn:example:mcp', 'urn'],
     ['api://notes', 'api'],
     ['javascript:alert(1)', 'javascript'],
-  ]) {
+  ] as const) {
     t.throws(
-      () => canonicalResource(input!),
+      () => canonicalResource(input),
       { name: 'TypeError', message: `must use https (got ${scheme})` },
       input,
     )
