@@ -77,11 +77,7 @@ t.test('strict base64url', async (t) => {
     'token_malformed',
     'impossible length',
   )
-  t.equal(
-    reasonOf(() => decodeCompactJwt(compact(h, p, ''))),
-    'token_malformed',
-    'empty signature',
-  )
+  t.equal(decodeCompactJwt(compact(h, p, '')).signature.length, 0, 'empty signature (alg none) decodes')
   t.equal(
     reasonOf(() => decodeCompactJwt(compact('', p))),
     'token_malformed',

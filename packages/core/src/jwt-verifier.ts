@@ -1,0 +1,355 @@
+import { z } from 'zod'
+import type { AuthInfo, TokenVerifier } from './auth-info.js'
+import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
+import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
+import { GatehouseError, invalidToken, temporarilyUnavailable } from './errors.js'
+import {
+  type JwksKeySetOptions,
+  jwksKeySet,
+  type KeySet,
+  type KeySetStatus,
+  type StaticKey,
+  staticKeySet,
+} from './jwks.js'
+import { DEFAULT_JWS_ALGORITHMS, isJwsAlgorithm, JWS_ALGORITHMS } from './jws-algorithms.js'
+import { parseOptions } from './options.js'
+import { audienceMatches, canonicalResource } from './resource.js'
+import { scopesFromClaims } from './scopes.js'
+import { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
+
+const isFunction = (value: unknown) => typeof value === 'function'
+
+const algorithmSchema = z.string().superRefine((alg, ctx) => {
+  if (isJwsAlgorithm(alg)) return
+  const message = /^HS\d+$/.test(alg)
+    ? `${alg} is refused: HMAC needs a shared secret, a resource server verifies with public keys only (RFC 8725 §3.1)`
+    : alg.toLowerCase() === 'none'
+      ? 'none is refused: access tokens must be signed (RFC 9068 §4)'
+      : `${alg} is not supported (supported: ${JWS_ALGORITHMS.join(', ')})`
+  ctx.addIssue({ code: 'custom', message })
+})
+
+const audienceSchema = z
+  .union([z.string(), z.array(z.string()).min(1), z.literal(false)])
+  .transform((value, ctx) => {
+    if (value === false) return false as const
+    const list = typeof value === 'string' ? [value] : value
+    const out: string[] = []
+    for (const audience of list) {
+      try {
+        out.push(canonicalAudience(audience))
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message })
+      }
+    }
+    return out
+  })
+
+const jwtVerifierSchema = z
+  .strictObject({
+    issuer: z.string().min(1, 'issuer must be the exact iss value the authorization server puts in tokens'),
+    audience: audienceSchema,
+    jwksUri: z.union([z.string(), z.instanceof(URL)]).optional(),
+    keys: z
+      .array(z.custom<StaticKey>((value) => typeof value === 'object' && value !== null))
+      .min(1)
+      .optional(),
+    keySet: z
+      .custom<KeySet>(
+        (value) => typeof value === 'object' && value !== null && isFunction((value as KeySet).getKey),
+        'keySet must have getKey(header)',
+      )
+      .optional(),
+    jwks: z.custom<Omit<JwksKeySetOptions, 'jwksUri'>>((value) => typeof value === 'object').optional(),
+    discovery: z.custom<DiscoveryOptions>((value) => typeof value === 'object').optional(),
+    algorithms: z.array(algorithmSchema).min(1).optional(),
+    clockTolerance: z.number().nonnegative().max(600).default(60),
+    requiredClaims: z.array(z.string().min(1)).default(['exp']),
+    typ: z.enum(['lenient', 'strict']).default('lenient'),
+    scopeClaim: z.string().min(1).optional(),
+    maxTokenLength: z.number().int().positive().max(1_048_576).default(16_384),
+    cache: z.union([tokenCacheOptionsSchema.omit({ now: true }), z.literal(false)]).optional(),
+    validateClaims: z
+      .custom<(claims: Record<string, unknown>, header: JwsHeader) => void>(isFunction, 'must be a function')
+      .optional(),
+    now: z.custom<() => number>(isFunction, 'now must be a function').optional(),
+  })
+  .refine((o) => [o.jwksUri, o.keys, o.keySet].filter((v) => v !== undefined).length <= 1, {
+    message: 'give at most one of jwksUri, keys and keySet (none: discovered from the issuer)',
+    path: ['jwksUri'],
+  })
+  .refine((o) => o.audience !== false || o.validateClaims !== undefined, {
+    message: 'audience: false needs validateClaims to check what stands in for the audience (e.g. client_id)',
+    path: ['audience'],
+  })
+
+export type JwtVerifierOptions = z.input<typeof jwtVerifierSchema>
+
+export interface JwtVerifier extends TokenVerifier {
+  readonly issuer: string
+  /** The accepted audiences, canonical (`false` when the audience check is delegated to validateClaims). */
+  readonly audiences: readonly string[] | false
+  /** Where the keys come from; with discovery, resolved on first use. */
+  readonly keySet: KeySet
+  /** Forgets every remembered verification outcome. */
+  clearCache(): void
+}
+
+/**
+ * Verifies JWT access tokens (RFC 9068 §4, RFC 8725) against the issuer's keys, with node:crypto,
+ * and remembers outcomes by token hash. Satisfies the MCP SDK's `OAuthTokenVerifier`.
+ *
+ * Checks, in order: size; compact form (compact-jwt.ts); `alg` in the allow-list (HMAC and `none`
+ * can never be allowed); no `crit` extension; `typ`; key by `kid` from the key set only (`jku`,
+ * `x5u`, `jwk`, `x5c` headers are ignored, RFC 8725 §3.10); signature; claim types; required
+ * claims; `iss` exact; `aud`; `exp`, `nbf`, `iat` with `clockTolerance`; then `validateClaims`.
+ *
+ * Decisions: `requiredClaims` defaults to `exp` only (plus `iss` and `aud`, always checked)
+ * because real IdPs omit some RFC 9068 §2.2 claims (Keycloak: client_id, Entra v1: client_id);
+ * `typ: 'lenient'` accepts `at+jwt`, `application/at+jwt`, `JWT` or none, and `'strict'` only the
+ * first two (RFC 9068 §4). Any other `typ` (ID tokens, logout tokens, SETs) is always refused.
+ *
+ * @example
+ * const verifier = jwtVerifier({
+ *   issuer: 'https://id.example.com/realms/main',
+ *   audience: 'https://mcp.example.com/mcp',
+ * })
+ * const authInfo = await verifier.verifyAccessToken(token)
+ */
+export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
+  const o = parseOptions(jwtVerifierSchema, options, 'jwtVerifier')
+  const now = o.now ?? Date.now
+  const allowed = new Set<string>(o.algorithms ?? DEFAULT_JWS_ALGORITHMS)
+  const audiences = o.audience
+  const resources = audiences === false ? [] : audiences.map(resourceUrl)
+  const tolerance = o.clockTolerance
+  const required = [...new Set(o.requiredClaims)]
+  const strictTyp = o.typ === 'strict'
+  const cache = o.cache === false ? undefined : new TokenCache({ ...o.cache, now })
+
+  const keySet: KeySet =
+    o.keySet ??
+    (o.keys !== undefined
+      ? staticKeySet(o.keys)
+      : o.jwksUri !== undefined
+        ? jwksKeySet({ ...o.jwks, jwksUri: o.jwksUri, now: o.jwks?.now ?? now })
+        : discoveredKeySet(o.issuer, o.discovery, (jwksUri) =>
+            jwksKeySet({ ...o.jwks, jwksUri, now: o.jwks?.now ?? now }),
+          ))
+
+  const verifyUncached = async (token: string, hash: string): Promise<AuthInfo> => {
+    const { header, payload, signingInput, signature } = decodeCompactJwt(token)
+    // RFC 8725 §3.1: the allow-list decides before any key is looked at (no HMAC, no none).
+    if (!allowed.has(header.alg))
+      throw invalidToken('alg_not_allowed', `alg ${quote(header.alg)} is not allowed`)
+    // RFC 7515 §4.1.11: no extension is understood here, so any critical one is fatal.
+    if (header.crit !== undefined)
+      throw invalidToken('crit_unsupported', 'critical header extensions are not supported')
+    checkTyp(header.typ, strictTyp)
+    const key = await keySet.getKey(header)
+    // RFC 8725 §3.1: each key is used with exactly one algorithm.
+    if (key.alg !== header.alg)
+      throw invalidToken('key_unsuitable', `the key is bound to ${key.alg}, not ${header.alg}`)
+    if (!key.verify(Buffer.from(signingInput, 'latin1'), signature)) {
+      throw invalidToken('signature_invalid', 'signature does not verify')
+    }
+    const claims = payload
+    checkClaimTypes(claims)
+    for (const name of required) {
+      if (!Object.hasOwn(claims, name))
+        throw invalidToken('claim_missing', `required claim ${quote(name)} is missing`)
+    }
+    // RFC 9068 §4 item 3 / RFC 8725 §3.8: exact issuer.
+    if (claims.iss === undefined) throw invalidToken('claim_missing', 'required claim "iss" is missing')
+    if (claims.iss !== o.issuer) throw invalidToken('issuer_mismatch', 'token issued by another issuer')
+    let resource: URL | undefined
+    if (audiences !== false) {
+      // RFC 9068 §4 item 4 / RFC 8725 §3.9: aud must name this resource.
+      if (claims.aud === undefined) throw invalidToken('claim_missing', 'required claim "aud" is missing')
+      const index = matchedAudience(claims.aud, audiences)
+      if (index < 0) throw invalidToken('audience_mismatch', 'token is meant for another audience')
+      resource = resources[index]
+    }
+    const nowSeconds = Math.floor(now() / 1000)
+    const exp = claims.exp as number | undefined
+    // RFC 7519 §4.1.4 and RFC 9068 §4 item 6, with leeway.
+    if (exp !== undefined && exp <= nowSeconds - tolerance)
+      throw invalidToken('token_expired', 'token has expired')
+    if (claims.nbf !== undefined && (claims.nbf as number) > nowSeconds + tolerance) {
+      throw invalidToken('token_not_yet_valid', 'token is not valid yet (nbf)') // RFC 7519 §4.1.5
+    }
+    if (claims.iat !== undefined && (claims.iat as number) > nowSeconds + tolerance) {
+      throw invalidToken('issued_in_future', 'token is issued in the future (iat)') // RFC 7519 §4.1.6
+    }
+    if (o.validateClaims !== undefined) {
+      try {
+        o.validateClaims(claims, header)
+      } catch (error) {
+        if (error instanceof GatehouseError) throw error
+        throw invalidToken('claims_malformed', 'token claims rejected by policy', error)
+      }
+    }
+    return freezeAuthInfo({
+      token,
+      // RFC 9068 §2.2: client_id; azp where an IdP (Keycloak, Entra v2) names the client that way.
+      clientId:
+        typeof claims.client_id === 'string'
+          ? claims.client_id
+          : typeof claims.azp === 'string'
+            ? claims.azp
+            : '',
+      scopes: scopesFromClaims(claims, o.scopeClaim),
+      expiresAt: exp,
+      resource,
+      extra: {
+        sub: claims.sub as string | undefined,
+        iss: claims.iss as string,
+        fingerprint: hash.slice(0, 16),
+        claims,
+      },
+    })
+  }
+
+  const verifyAccessToken = (token: string): Promise<AuthInfo> => {
+    if (typeof token !== 'string' || token === '') {
+      return Promise.reject(invalidToken('token_malformed', 'token is empty'))
+    }
+    if (token.length > o.maxTokenLength) {
+      return Promise.reject(
+        invalidToken('token_too_large', `token is longer than ${o.maxTokenLength} characters`),
+      )
+    }
+    if (cache !== undefined) return cache.verify(token, tolerance, (hash) => verifyUncached(token, hash))
+    return verifyUncached(token, TokenCache.keyOf(token))
+  }
+
+  return {
+    issuer: o.issuer,
+    audiences: audiences === false ? false : Object.freeze([...audiences]),
+    keySet,
+    verifyAccessToken,
+    clearCache: () => cache?.clear(),
+  }
+}
+
+/** URL audiences are compared in canonical form; other identifiers (`api://x`, a GUID) verbatim. */
+function canonicalAudience(audience: string): string {
+  if (audience === '') throw new TypeError('an audience must not be empty')
+  return /^https?:\/\//i.test(audience) ? canonicalResource(audience) : audience
+}
+
+function resourceUrl(audience: string): URL | undefined {
+  return URL.canParse(audience) ? new URL(audience) : undefined
+}
+
+function matchedAudience(aud: unknown, audiences: readonly string[]): number {
+  if (audiences.length === 1) return audienceMatches(aud, audiences) ? 0 : -1
+  for (let i = 0; i < audiences.length; i++) {
+    if (audienceMatches(aud, [audiences[i] as string])) return i
+  }
+  return -1
+}
+
+const LENIENT_TYP = new Set(['at+jwt', 'application/at+jwt', 'jwt', 'application/jwt'])
+const STRICT_TYP = new Set(['at+jwt', 'application/at+jwt'])
+
+/** RFC 9068 §4 item 1 and RFC 8725 §3.11: explicit typing keeps ID tokens and the like out. */
+function checkTyp(typ: string | undefined, strict: boolean): void {
+  if (typ === undefined) {
+    if (strict) throw invalidToken('typ_invalid', 'typ must be at+jwt')
+    return
+  }
+  // RFC 7515 §4.1.9: media type names are case-insensitive.
+  const value = typ.toLowerCase()
+  if (!(strict ? STRICT_TYP : LENIENT_TYP).has(value)) {
+    throw invalidToken('typ_invalid', `typ ${quote(typ)} is not an access token type`)
+  }
+}
+
+const STRING_CLAIMS = ['iss', 'sub', 'jti', 'client_id', 'azp'] as const
+const DATE_CLAIMS = ['exp', 'nbf', 'iat'] as const
+
+/** RFC 7519 §4.1: registered claims have fixed JSON types; NumericDate must be finite. */
+function checkClaimTypes(claims: Record<string, unknown>): void {
+  for (const name of STRING_CLAIMS) {
+    const value = claims[name]
+    if (value !== undefined && typeof value !== 'string') throw malformed(name, 'a string')
+  }
+  for (const name of DATE_CLAIMS) {
+    const value = claims[name]
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value)))
+      throw malformed(name, 'a number')
+  }
+  const aud = claims.aud
+  if (aud !== undefined && typeof aud !== 'string') {
+    if (!Array.isArray(aud) || aud.some((value) => typeof value !== 'string')) {
+      throw malformed('aud', 'a string or a list of strings')
+    }
+  }
+}
+
+const malformed = (name: string, what: string) =>
+  invalidToken('claims_malformed', `claim "${name}" must be ${what}`)
+
+const quote = (value: string) => JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value)
+
+/** Outcomes are shared between requests that present the same token, so they are read-only. */
+function freezeAuthInfo(authInfo: AuthInfo): AuthInfo {
+  Object.freeze(authInfo.scopes)
+  if (authInfo.extra !== undefined) {
+    Object.freeze(authInfo.extra.claims)
+    Object.freeze(authInfo.extra)
+  }
+  return Object.freeze(authInfo)
+}
+
+/** A key set found through the issuer's metadata (RFC 8414 `jwks_uri`) on first use. */
+function discoveredKeySet(
+  issuer: string,
+  discovery: DiscoveryOptions | undefined,
+  create: (jwksUri: string) => KeySet,
+): KeySet {
+  let resolved: KeySet | undefined
+  let pending: Promise<KeySet> | undefined
+  const resolve = (): Promise<KeySet> => {
+    pending ??= (async () => {
+      try {
+        const { metadata } = await discoverAuthorizationServer(issuer, discovery)
+        // RFC 8725 §3.8: the keys must belong to the issuer: they come from its own metadata.
+        if (typeof metadata.jwks_uri !== 'string') {
+          throw temporarilyUnavailable(
+            'discovery_failed',
+            'the authorization server metadata has no jwks_uri',
+          )
+        }
+        let keySet: KeySet
+        try {
+          keySet = create(metadata.jwks_uri)
+        } catch (cause) {
+          throw temporarilyUnavailable(
+            'discovery_failed',
+            'the jwks_uri in the metadata is unusable',
+            5,
+            cause,
+          )
+        }
+        resolved = keySet
+        return keySet
+      } finally {
+        pending = undefined
+      }
+    })()
+    return pending
+  }
+  return {
+    getKey: async (header) => (resolved ?? (await resolve())).getKey(header),
+    status: (): KeySetStatus =>
+      resolved?.status() ?? {
+        lastFetchAt: undefined,
+        lastError: undefined,
+        stale: false,
+        keys: 0,
+        ignored: [],
+      },
+  }
+}
