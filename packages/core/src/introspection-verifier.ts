@@ -1,0 +1,409 @@
+import { z } from 'zod'
+import type { AuthInfo, TokenVerifier } from './auth-info.js'
+import { FetchFailure, fetchJson } from './bounded-fetch.js'
+import { authorizationServerMetadataUrls, discoverAuthorizationServer } from './discovery.js'
+import { type GatehouseError, invalidToken, temporarilyUnavailable } from './errors.js'
+import { tokenFingerprint, tokenHash } from './fingerprint.js'
+import { LruCache } from './lru-cache.js'
+import { parseOptions } from './options.js'
+import { audienceMatches, canonicalResource, isLoopbackHost } from './resource.js'
+import { scopesFromClaims } from './scopes.js'
+import { SingleFlight } from './single-flight.js'
+
+/** An introspection answer (RFC 7662 §2.2) as received: `active` plus the claims. */
+export type IntrospectionAnswer = Readonly<Record<string, unknown>> & { readonly active: boolean }
+
+/**
+ * Where introspection answers are kept between requests: the built-in bounded LRU cache, or a
+ * shared store (Redis) so several instances reuse one answer. Methods may return values or
+ * promises. Keys are token hashes, never tokens. A store that fails is treated as a miss.
+ */
+export interface IntrospectionCache {
+  get(key: string): IntrospectionAnswer | undefined | Promise<IntrospectionAnswer | undefined>
+  set(key: string, value: IntrospectionAnswer, ttlMs: number): unknown
+  delete(key: string): unknown
+}
+
+const secureUrl = (name: string) =>
+  z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
+    const text = String(value)
+    const problem = urlProblem(text)
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${name} ${problem}` })
+    return text
+  })
+
+const seconds = (fallback: number, max: number) => z.number().nonnegative().max(max).default(fallback)
+
+const cacheSchema = z.strictObject({
+  maxEntries: z.number().int().positive().max(10_000_000).default(10_000),
+  /** Longest time an active answer is reused, in seconds (never past the token's `exp`). */
+  ttl: seconds(60, 86_400),
+  /** How long an inactive answer is reused, in seconds. */
+  inactiveTtl: seconds(5, 3600),
+  store: z
+    .custom<IntrospectionCache>(
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as IntrospectionCache).get === 'function' &&
+        typeof (v as IntrospectionCache).set === 'function' &&
+        typeof (v as IntrospectionCache).delete === 'function',
+      'store must have get, set and delete methods',
+    )
+    .optional(),
+})
+
+const introspectionVerifierSchema = z.strictObject({
+  issuer: z.string().superRefine((value, ctx) => {
+    try {
+      authorizationServerMetadataUrls(value)
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message })
+    }
+  }),
+  endpoint: secureUrl('endpoint').optional(),
+  clientId: z.string().min(1, 'clientId must not be empty'),
+  clientSecret: z.string().min(1, 'clientSecret must not be empty'),
+  clientAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  audience: z
+    .union([z.string(), z.array(z.string()).min(1, 'audience needs at least one value')])
+    .transform((value, ctx) => {
+      const list = typeof value === 'string' ? [value] : value
+      try {
+        return list.map((item) => canonicalResource(item))
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message })
+        return z.NEVER
+      }
+    }),
+  requireAudience: z.boolean().default(true),
+  scopeClaim: z.string().min(1).optional(),
+  fetchTimeoutMs: z.number().int().positive().max(60_000).default(5000),
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
+  // Not a z.union: its error would not say which member of `cache` is wrong.
+  cache: z
+    .custom<false | z.input<typeof cacheSchema>>(() => true)
+    .transform((value, ctx): false | z.output<typeof cacheSchema> => {
+      if (value === false) return false
+      const result = cacheSchema.safeParse(value)
+      if (result.success) return result.data
+      for (const issue of result.error.issues)
+        ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+      return z.NEVER
+    })
+    .optional(),
+  /** Leeway for `exp` and `nbf`, in seconds. */
+  clockTolerance: seconds(60, 600),
+  /** Seconds a client is told to wait when the endpoint cannot be used. */
+  retryAfter: z.number().int().positive().max(3600).default(5),
+  /** Clock in milliseconds (tests). */
+  now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional(),
+})
+
+export type IntrospectionVerifierOptions = z.input<typeof introspectionVerifierSchema>
+
+export interface IntrospectionVerifier extends TokenVerifier {
+  /** The introspection endpoint in use, once known (configured, or found by discovery). */
+  readonly endpoint: string | undefined
+  /** Forgets a cached answer for a token, e.g. after a revocation notice. */
+  forget(token: string): Promise<void>
+}
+
+// RFC 6750 §2.1 b64token: anything else is not a bearer token, so it is not sent anywhere.
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+const MAX_TOKEN_LENGTH = 16 * 1024
+// Keycloak marks non-access tokens in `typ` (Refresh, Offline, ID, Logout).
+const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'id', 'logout'])
+
+/**
+ * A token verifier that asks the authorization server about each token (OAuth 2.0 Token
+ * Introspection, RFC 7662): for opaque tokens, or JWTs whose revocation must be seen at once.
+ *
+ * - The endpoint is `endpoint`, else the `introspection_endpoint` of the issuer's metadata
+ *   (discovered on first use).
+ * - The resource server authenticates as `clientId`/`clientSecret` with HTTP Basic (each part
+ *   form-urlencoded first, RFC 6749 §2.3.1) or in the body (`client_secret_post`).
+ * - An active answer is then checked like a JWT: `iss` (when present) equals `issuer`, `aud`
+ *   names `audience` (an answer without `aud` is refused unless `requireAudience: false`: MCP
+ *   requires audience binding though RFC 7662 makes `aud` optional), `exp`/`nbf` with
+ *   `clockTolerance` leeway, and the token is an access token (`token_type` bearer when present,
+ *   not sender-constrained).
+ * - Answers are cached by token hash: active ones until the earlier of `exp` and `cache.ttl`
+ *   (60 s, the revocation delay budget of RFC 7662 §4), inactive ones for `cache.inactiveTtl`
+ *   (5 s). Concurrent requests with one token make one call.
+ * - An endpoint that is down, slow, refuses our credentials or answers junk is not an inactive
+ *   token: the verifier throws `temporarily_unavailable` (reason `introspection_unavailable`,
+ *   HTTP 503 with Retry-After), and nothing is cached.
+ *
+ * @example
+ * const verifier = introspectionVerifier({
+ *   issuer: 'https://id.example.com/realms/acme',
+ *   clientId: 'mcp-server',
+ *   clientSecret: process.env.INTROSPECTION_SECRET!,
+ *   audience: 'https://mcp.example.com/mcp',
+ * })
+ * const auth = await verifier.verifyAccessToken(token)
+ */
+export function introspectionVerifier(options: IntrospectionVerifierOptions): IntrospectionVerifier {
+  const o = parseOptions(introspectionVerifierSchema, options, 'introspectionVerifier')
+  const now = o.now ?? Date.now
+  const leewayMs = o.clockTolerance * 1000
+  const expected = o.audience
+  const cache = o.cache ?? cacheSchema.parse({})
+  const store: IntrospectionCache | undefined =
+    cache === false
+      ? undefined
+      : (cache.store ?? new LruCache<IntrospectionAnswer>({ maxEntries: cache.maxEntries, now }))
+  const activeTtlMs = cache === false ? 0 : cache.ttl * 1000
+  const inactiveTtlMs = cache === false ? 0 : cache.inactiveTtl * 1000
+  const flight = new SingleFlight<IntrospectionAnswer>()
+  let endpoint = o.endpoint
+
+  const unavailable = (message: string, cause?: unknown): GatehouseError =>
+    temporarilyUnavailable('introspection_unavailable', message, o.retryAfter, cause)
+
+  async function resolveEndpoint(): Promise<string> {
+    if (endpoint !== undefined) return endpoint
+    const { metadata, metadataUrl } = await discoverAuthorizationServer(o.issuer, {
+      fetchTimeoutMs: o.fetchTimeoutMs,
+    })
+    const found = metadata.introspection_endpoint
+    if (found === undefined) {
+      throw temporarilyUnavailable(
+        'discovery_failed',
+        `the metadata of ${o.issuer} (${metadataUrl}) has no introspection_endpoint; configure endpoint`,
+        o.retryAfter,
+      )
+    }
+    endpoint = found
+    return found
+  }
+
+  function requestFor(token: string): { headers: Record<string, string>; body: string } {
+    const form = new URLSearchParams({ token, token_type_hint: 'access_token' })
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    }
+    if (o.clientAuth === 'client_secret_basic') {
+      // RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined and base64-encoded.
+      const credentials = `${formEncode(o.clientId)}:${formEncode(o.clientSecret)}`
+      headers.authorization = `Basic ${Buffer.from(credentials, 'utf8').toString('base64')}`
+    } else {
+      form.set('client_id', o.clientId)
+      form.set('client_secret', o.clientSecret)
+    }
+    return { headers, body: form.toString() }
+  }
+
+  async function introspect(token: string): Promise<IntrospectionAnswer> {
+    const url = await resolveEndpoint()
+    let json: unknown
+    try {
+      ;({ json } = await fetchJson(url, {
+        method: 'POST',
+        ...requestFor(token),
+        timeoutMs: o.fetchTimeoutMs,
+        maxBytes: o.maxBytes,
+      }))
+    } catch (error) {
+      throw unavailable(describeFailure(url, error), error)
+    }
+    const answer = json as Record<string, unknown>
+    // RFC 7662 §2.2: `active` is REQUIRED and boolean; without it the answer says nothing.
+    if (typeof answer.active !== 'boolean') {
+      throw unavailable(`introspection endpoint ${url} answered without a boolean "active" member`)
+    }
+    return deepFreeze(answer) as IntrospectionAnswer
+  }
+
+  async function answerFor(token: string, key: string): Promise<IntrospectionAnswer> {
+    if (store !== undefined) {
+      const cached = await cacheGet(store, key)
+      if (cached !== undefined) return cached
+    }
+    // The cache write happens inside the flight, so callers that join it never call again.
+    return flight.run(key, async () => {
+      const answer = await introspect(token)
+      if (store !== undefined) {
+        const ttl = answer.active ? activeLifetime(answer) : inactiveTtlMs
+        if (ttl > 0) await cacheSet(store, key, answer, ttl)
+      }
+      return answer
+    })
+  }
+
+  // RFC 7662 §4: never reuse an answer past the token's own expiry.
+  function activeLifetime(answer: IntrospectionAnswer): number {
+    const exp = answer.exp
+    if (typeof exp !== 'number') return activeTtlMs
+    return Math.min(activeTtlMs, exp * 1000 - now())
+  }
+
+  function check(token: string, answer: IntrospectionAnswer): AuthInfo {
+    if (!answer.active) throw invalidToken('token_inactive', 'token is not active')
+    const { iss, aud, exp, nbf, token_type: tokenType, typ, cnf } = answer
+    if (iss !== undefined && iss !== o.issuer) {
+      throw invalidToken('issuer_mismatch', `token issuer ${describe(iss)} is not the expected ${o.issuer}`)
+    }
+    if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
+      // RFC 7662 §2.2 token_type; a refresh token (or a DPoP-bound one, RFC 9449 §6.2) is no bearer access token.
+      throw invalidToken(
+        'token_type_invalid',
+        `token_type ${describe(tokenType)} is not a bearer access token`,
+      )
+    }
+    if (typeof typ === 'string' && NON_ACCESS_TYP.has(typ.toLowerCase())) {
+      throw invalidToken('token_type_invalid', `token typ ${describe(typ)} is not an access token`)
+    }
+    // RFC 7800 / RFC 8705 §3 / RFC 9449 §6: a sender-constrained token needs a proof this server does not check.
+    if (cnf !== undefined) {
+      throw invalidToken(
+        'token_type_invalid',
+        'token is sender-constrained (cnf); only bearer tokens are accepted',
+      )
+    }
+    const resource = audienceCheck(aud)
+    const nowMs = now()
+    if (exp !== undefined) {
+      if (typeof exp !== 'number' || !Number.isFinite(exp))
+        throw invalidToken('claims_malformed', 'exp is not a number')
+      if (exp * 1000 + leewayMs <= nowMs) throw invalidToken('token_expired', 'token has expired')
+    }
+    if (nbf !== undefined) {
+      if (typeof nbf !== 'number' || !Number.isFinite(nbf))
+        throw invalidToken('claims_malformed', 'nbf is not a number')
+      if (nbf * 1000 - leewayMs > nowMs) throw invalidToken('token_not_yet_valid', 'token is not valid yet')
+    }
+    const clientId = stringOr(answer.client_id, stringOr(answer.azp, ''))
+    const sub = typeof answer.sub === 'string' ? answer.sub : undefined
+    const claims = answer as Record<string, unknown>
+    return {
+      token,
+      clientId,
+      scopes: scopesFromClaims(claims, o.scopeClaim),
+      expiresAt: typeof exp === 'number' ? exp : undefined,
+      resource: URL.canParse(resource) ? new URL(resource) : undefined,
+      extra: {
+        sub,
+        iss: typeof iss === 'string' ? iss : o.issuer,
+        fingerprint: tokenFingerprint(token),
+        claims,
+      },
+    }
+  }
+
+  /** The configured audience the answer was issued for, or a thrown `audience_mismatch`. */
+  function audienceCheck(aud: unknown): string {
+    if (aud === undefined) {
+      // RFC 7662 makes aud optional; MCP (RFC 8707 audience binding) does not.
+      if (o.requireAudience) {
+        throw invalidToken(
+          'audience_mismatch',
+          `the introspection answer has no aud; the token must be issued for ${expected.join(' or ')}`,
+        )
+      }
+      return expected[0]!
+    }
+    const matched = expected.find((value) => audienceMatches(aud, [value]))
+    if (matched === undefined) {
+      throw invalidToken(
+        'audience_mismatch',
+        `token audience ${describe(aud)} does not include ${expected.join(' or ')}`,
+      )
+    }
+    return matched
+  }
+
+  return {
+    get endpoint() {
+      return endpoint
+    },
+    async verifyAccessToken(token: string): Promise<AuthInfo> {
+      if (
+        typeof token !== 'string' ||
+        token.length === 0 ||
+        token.length > MAX_TOKEN_LENGTH ||
+        !B64TOKEN.test(token)
+      ) {
+        throw invalidToken('token_malformed', 'token is not a bearer token (RFC 6750 §2.1)')
+      }
+      return check(token, await answerFor(token, tokenHash(token)))
+    },
+    async forget(token: string): Promise<void> {
+      if (store !== undefined) await Promise.resolve(store.delete(tokenHash(token))).catch(() => {})
+    },
+  }
+}
+
+async function cacheGet(store: IntrospectionCache, key: string): Promise<IntrospectionAnswer | undefined> {
+  try {
+    const value = await store.get(key)
+    return value !== undefined && value !== null && typeof value.active === 'boolean' ? value : undefined
+  } catch {
+    return undefined // a failing shared store costs a call, not the request
+  }
+}
+
+async function cacheSet(store: IntrospectionCache, key: string, value: IntrospectionAnswer, ttlMs: number) {
+  try {
+    await store.set(key, value, ttlMs)
+  } catch {
+    // as above: the answer is still good for this request
+  }
+}
+
+function describeFailure(url: string, error: unknown): string {
+  if (!(error instanceof FetchFailure)) return `introspection endpoint ${url} failed`
+  switch (error.kind) {
+    case 'http_status':
+      if (error.status === 401 || error.status === 403) {
+        return `introspection endpoint ${url} refused the resource server's client credentials (HTTP ${error.status}); check clientId, clientSecret and clientAuth`
+      }
+      return `introspection endpoint ${url} answered HTTP ${error.status}`
+    case 'timeout':
+      return `introspection endpoint ${url} did not answer in time (${error.message})`
+    case 'malformed':
+      return `introspection endpoint ${url} did not answer a JSON object`
+    case 'too_large':
+      return `introspection endpoint ${url} answered too much (${error.message})`
+    case 'network':
+      return `introspection endpoint ${url} is unreachable (${error.message})`
+  }
+}
+
+function urlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return 'is not an absolute URL'
+  const url = new URL(value)
+  if (url.protocol === 'https:') return undefined
+  // Client secrets travel to this URL: plain http only where no network is crossed.
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined
+  return 'must be https (http only on loopback hosts)'
+}
+
+/** application/x-www-form-urlencoded encoding of one value (space as "+"). */
+const formEncode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2)
+
+const stringOr = (value: unknown, fallback: string) => (typeof value === 'string' ? value : fallback)
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text
+}
+
+/** Cached answers are shared between requests: nobody may change one in place. */
+function deepFreeze<T>(root: T): T {
+  const stack: unknown[] = [root]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value !== 'object' || value === null || Object.isFrozen(value)) continue
+    Object.freeze(value)
+    for (const item of Object.values(value)) stack.push(item)
+  }
+  return root
+}
