@@ -1,0 +1,113 @@
+import { z } from 'zod'
+import type { AuthInfo, TokenVerifier } from './auth-info.js'
+import { decodeBase64url, peekIssuer } from './compact-jwt.js'
+import { invalidToken } from './errors.js'
+import { parseOptions } from './options.js'
+
+const verifierSchema = z.custom<TokenVerifier>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as TokenVerifier).verifyAccessToken === 'function',
+  'must be a token verifier (an object with verifyAccessToken)',
+)
+
+const issuerRouterSchema = z
+  .strictObject({
+    issuers: z.record(z.string().min(1, 'an issuer must not be empty'), verifierSchema),
+    opaque: verifierSchema.optional(),
+  })
+  .refine((o) => Object.keys(o.issuers).length > 0 || o.opaque !== undefined, {
+    message: 'give at least one issuer, or an opaque verifier',
+    path: ['issuers'],
+  })
+
+export type IssuerRouterOptions = z.input<typeof issuerRouterSchema>
+
+export interface IssuerRouter extends TokenVerifier {
+  /** The trusted issuers, exactly as configured. */
+  readonly issuers: readonly string[]
+}
+
+const BASE64URL_PART = /^[A-Za-z0-9_-]+$/
+
+/**
+ * Whether a token has the shape of a signed JWT (RFC 7515 §7.1 compact serialization): three
+ * base64url parts, the first a JSON object (the JOSE header). Nothing is verified. An opaque
+ * token that merely contains two dots is not taken for a JWT.
+ *
+ * @example
+ * looksLikeJwt('eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcCJ9.c2ln') // true
+ * looksLikeJwt('2YotnFZFEjr1zCsicMWpAA') // false
+ */
+export function looksLikeJwt(token: string): boolean {
+  if (typeof token !== 'string') return false
+  const parts = token.split('.')
+  if (parts.length !== 3) return false
+  const [header, payload, signature] = parts as [string, string, string]
+  if (!BASE64URL_PART.test(header) || !BASE64URL_PART.test(payload)) return false
+  // An empty signature is still JWT-shaped (alg "none"): the JWT verifier refuses it.
+  if (signature !== '' && !BASE64URL_PART.test(signature)) return false
+  const bytes = decodeBase64url(header)
+  if (bytes === undefined) return false
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'))
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * One verifier for several authorization servers: a JWT goes to the verifier of its `iss`, read
+ * unverified before anything else happens, so a token naming an issuer that is not configured is
+ * refused (`issuer_untrusted`) without any network call: no JWKS fetch, no discovery, no
+ * introspection on an attacker's say-so. The chosen verifier then checks everything, `iss`
+ * included. Tokens that are not JWTs go to `opaque` (usually an `introspectionVerifier`) when
+ * configured, else they are `token_malformed`.
+ *
+ * Issuers are matched exactly as written (RFC 8414 §3.3: a trailing slash matters).
+ *
+ * @example
+ * const verifier = issuerRouter({
+ *   issuers: {
+ *     'https://id.example.com/realms/staff': jwtVerifier({ issuer: 'https://id.example.com/realms/staff', audience }),
+ *     'https://partner.example/': jwtVerifier({ issuer: 'https://partner.example/', audience }),
+ *   },
+ *   opaque: introspectionVerifier({ issuer: 'https://id.example.com/realms/staff', clientId, clientSecret, audience }),
+ * })
+ */
+export function issuerRouter(options: IssuerRouterOptions): IssuerRouter {
+  const o = parseOptions(issuerRouterSchema, options, 'issuerRouter')
+  // A Map, not the options object: an `iss` of "__proto__" or "constructor" must find nothing.
+  const byIssuer = new Map<string, TokenVerifier>(Object.entries(o.issuers))
+  const opaque = o.opaque
+  return {
+    issuers: Object.freeze([...byIssuer.keys()]),
+    async verifyAccessToken(token: string): Promise<AuthInfo> {
+      if (typeof token !== 'string' || token === '') throw invalidToken('token_malformed', 'token is empty')
+      if (looksLikeJwt(token)) {
+        const iss = peekIssuer(token)
+        const verifier = iss === undefined ? undefined : byIssuer.get(iss)
+        if (verifier === undefined) {
+          throw invalidToken(
+            'issuer_untrusted',
+            iss === undefined ? 'token has no issuer (iss)' : `token issuer ${describe(iss)} is not trusted`,
+          )
+        }
+        return verifier.verifyAccessToken(token)
+      }
+      if (opaque !== undefined) return opaque.verifyAccessToken(token)
+      // RFC 7516 §7.1: five parts is a JWE, which no configured verifier can read.
+      if (token.split('.').length === 5) {
+        throw invalidToken('token_encrypted', 'encrypted tokens (JWE) are not accepted')
+      }
+      throw invalidToken('token_malformed', 'token is not a JWT and no opaque-token verifier is configured')
+    },
+  }
+}
+
+function describe(value: string): string {
+  const text = JSON.stringify(value)
+  return text.length > 200 ? `${text.slice(0, 200)}..."` : text
+}
