@@ -1,0 +1,187 @@
+import cors from '@fastify/cors'
+import gatehouse from '@gatehouse/fastify'
+import Fastify from 'fastify'
+import t from 'tap'
+import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
+import { tokenKit } from './fixtures/tokens.js'
+
+const kit = await tokenKit()
+const ORIGIN = 'https://inspector.example'
+const ALLOW_HEADERS =
+  'Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name'
+const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
+
+const preflight = (method = 'POST', origin = ORIGIN) => ({
+  origin,
+  'access-control-request-method': method,
+  'access-control-request-headers': 'authorization, content-type, mcp-protocol-version',
+})
+
+t.test('a preflight on a protected route is answered, never gated', async (t) => {
+  const app = await notesApp(kit)
+  t.teardown(() => app.close())
+  const response = await app.inject({ method: 'OPTIONS', url: '/notes', headers: preflight() })
+  t.equal(response.statusCode, 204)
+  t.equal(response.body, '')
+  t.same(stableHeaders(response), {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'GET, OPTIONS, HEAD, POST',
+    'access-control-allow-headers': ALLOW_HEADERS,
+    'access-control-max-age': '7200',
+    'content-length': '0',
+    connection: 'keep-alive',
+  })
+})
+
+t.test('a plain OPTIONS request is an ordinary protected request', async (t) => {
+  const app = await notesApp(kit)
+  t.teardown(() => app.close())
+  const anonymous = await app.inject({ method: 'OPTIONS', url: '/notes' })
+  t.equal(anonymous.statusCode, 401)
+  const token = await kit.mint()
+  const allowed = await app.inject({
+    method: 'OPTIONS',
+    url: '/notes',
+    headers: { authorization: `Bearer ${token}` },
+  })
+  t.equal(allowed.statusCode, 204)
+  t.equal(allowed.headers.allow, 'GET, OPTIONS, HEAD, POST')
+})
+
+t.test('a route that handles OPTIONS itself still gets its preflight answered by the gate', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(gatehouse, notesOptions(kit))
+  app.route({ method: ['GET', 'POST', 'DELETE', 'OPTIONS'], url: '/mcp', handler: async () => 'handled' })
+  const response = await app.inject({ method: 'OPTIONS', url: '/mcp', headers: preflight('DELETE') })
+  t.equal(response.statusCode, 204)
+  t.equal(response.headers['access-control-allow-methods'], 'GET, POST, DELETE, OPTIONS, HEAD')
+})
+
+t.test('restricted origins are reflected with Vary: Origin; others get no grant', async (t) => {
+  const app = await notesApp(kit, {
+    cors: { origin: [ORIGIN], maxAge: 600, exposeHeaders: ['X-Request-Id'] },
+  })
+  t.teardown(() => app.close())
+  const allowed = await app.inject({ method: 'OPTIONS', url: '/notes', headers: preflight('GET') })
+  t.equal(allowed.headers['access-control-allow-origin'], ORIGIN)
+  t.equal(allowed.headers.vary, 'Origin')
+  t.equal(allowed.headers['access-control-max-age'], '600')
+
+  const other = await app.inject({
+    method: 'OPTIONS',
+    url: '/notes',
+    headers: preflight('GET', 'https://evil.example'),
+  })
+  t.equal(other.statusCode, 204)
+  t.equal(other.headers['access-control-allow-origin'], undefined)
+  t.equal(other.headers['access-control-allow-headers'], undefined)
+
+  const rejected = await app.inject({ method: 'GET', url: '/notes', headers: { origin: ORIGIN } })
+  t.equal(rejected.statusCode, 401)
+  t.equal(rejected.headers['access-control-allow-origin'], ORIGIN)
+  t.equal(rejected.headers['access-control-expose-headers'], `${EXPOSE}, X-Request-Id`)
+  t.equal(rejected.headers.vary, 'Origin')
+
+  const foreign = await app.inject({
+    method: 'GET',
+    url: '/notes',
+    headers: { origin: 'https://evil.example' },
+  })
+  t.equal(foreign.statusCode, 401)
+  t.equal(foreign.headers['access-control-allow-origin'], undefined)
+})
+
+t.test('cors: false leaves CORS entirely to the application', async (t) => {
+  const app = await notesApp(kit, { cors: false })
+  t.teardown(() => app.close())
+  const rejected = await app.inject({ method: 'GET', url: '/notes', headers: { origin: ORIGIN } })
+  t.equal(rejected.statusCode, 401)
+  t.equal(rejected.headers['access-control-allow-origin'], undefined)
+  t.equal(rejected.headers['access-control-expose-headers'], undefined)
+  const pre = await app.inject({ method: 'OPTIONS', url: '/notes', headers: preflight() })
+  t.equal(pre.statusCode, 404, 'no OPTIONS route is added, and the preflight is not gated')
+})
+
+t.test(
+  'with @fastify/cors registered first: it answers preflights, the gate only adds exposed headers',
+  async (t) => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(cors, { origin: [ORIGIN], exposedHeaders: ['X-Trace', 'mcp-session-id'] })
+    await app.register(gatehouse, notesOptions(kit))
+    app.post('/mcp', async (request) => request.auth.extra.sub)
+
+    const pre = await app.inject({ method: 'OPTIONS', url: '/mcp', headers: preflight() })
+    t.equal(pre.statusCode, 204)
+    t.equal(pre.headers['access-control-allow-origin'], ORIGIN)
+    t.equal(pre.headers['access-control-allow-headers'], 'authorization, content-type, mcp-protocol-version')
+    t.equal(pre.headers['access-control-max-age'], undefined, "@fastify/cors's answer, not the gate's")
+
+    const rejected = await app.inject({ method: 'POST', url: '/mcp', headers: { origin: ORIGIN } })
+    t.equal(rejected.statusCode, 401)
+    for (const [name, value] of Object.entries(rejected.headers)) {
+      t.notOk(Array.isArray(value), `${name} is sent once`)
+    }
+    t.equal(rejected.headers['access-control-allow-origin'], ORIGIN)
+    t.equal(
+      rejected.headers['access-control-expose-headers'],
+      'X-Trace, mcp-session-id, WWW-Authenticate, Mcp-Protocol-Version',
+      'merged without duplicates',
+    )
+    t.match(rejected.headers['www-authenticate'], /^Bearer /)
+
+    const token = await kit.mint()
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/mcp',
+      headers: { origin: ORIGIN, authorization: `Bearer ${token}` },
+    })
+    t.equal(ok.body, 'alice')
+    t.equal(ok.headers['access-control-allow-origin'], ORIGIN)
+    t.match(ok.headers['access-control-expose-headers'], 'WWW-Authenticate')
+
+    const foreign = await app.inject({
+      method: 'POST',
+      url: '/mcp',
+      headers: { origin: 'https://evil.example' },
+    })
+    t.equal(
+      foreign.headers['access-control-allow-origin'],
+      undefined,
+      "@fastify/cors's origin decision stands",
+    )
+
+    const metadata = await app.inject({
+      method: 'GET',
+      url: '/.well-known/oauth-protected-resource/mcp',
+      headers: { origin: 'https://evil.example' },
+    })
+    t.equal(metadata.headers['access-control-allow-origin'], '*', 'metadata is public to every origin')
+  },
+)
+
+t.test('@fastify/cors at the root and the gate in a child scope compose', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(async (scope) => {
+    await scope.register(gatehouse, notesOptions(kit))
+    scope.post('/mcp', async () => 'ok')
+  })
+  await app.register(cors, { origin: '*' })
+  const pre = await app.inject({ method: 'OPTIONS', url: '/mcp', headers: preflight() })
+  t.equal(pre.statusCode, 204)
+  t.equal(pre.headers['access-control-allow-origin'], '*')
+  const rejected = await app.inject({ method: 'POST', url: '/mcp', headers: { origin: ORIGIN } })
+  t.equal(rejected.statusCode, 401)
+  t.equal(rejected.headers['access-control-allow-origin'], '*')
+  t.equal(rejected.headers['access-control-expose-headers'], EXPOSE)
+})
+
+t.test('@fastify/cors registered after the gate in the same scope is refused at startup', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(gatehouse, notesOptions(kit))
+  await app.register(cors)
+  await t.rejects(async () => app.ready(), /@fastify\/cors is registered after @gatehouse\/fastify/)
+})

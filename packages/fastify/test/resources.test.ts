@@ -1,0 +1,161 @@
+import { createGate, jwtVerifier } from '@gatehouse/core'
+import gatehouse, { gatehouseMetadata } from '@gatehouse/fastify'
+import Fastify from 'fastify'
+import t from 'tap'
+import { notesOptions } from './fixtures/app.js'
+import { ISSUER, tokenKit } from './fixtures/tokens.js'
+
+const kit = await tokenKit()
+
+const A = 'https://mcp.example.com/a/mcp'
+const B = 'https://mcp.example.com/b/mcp'
+
+const optionsFor = (resource: string) => ({
+  resource,
+  authorizationServers: [ISSUER],
+  verifier: jwtVerifier({ issuer: ISSUER, audience: resource, keys: [kit.publicJwk] }),
+  scopes: { base: [resource === A ? 'a:read' : 'b:read'] },
+})
+
+t.test('two resources in one app: each scope has its own gate and metadata document', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(async (scope) => {
+    await scope.register(gatehouse, optionsFor(A))
+    scope.post('/a/mcp', async (request) => ({ resource: request.auth.resource.href }))
+  })
+  await app.register(async (scope) => {
+    await scope.register(gatehouse, optionsFor(B))
+    scope.post('/b/mcp', async (request) => ({ resource: request.auth.resource.href }))
+  })
+  app.get('/', async (request) => ({ public: true, auth: request.auth ?? null }))
+
+  const forA = await kit.mint({ aud: A })
+  const forB = await kit.mint({ aud: B })
+  const post = (url: string, token?: string) =>
+    app.inject({
+      method: 'POST',
+      url,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    })
+
+  t.same((await post('/a/mcp', forA)).json(), { resource: A })
+  t.same((await post('/b/mcp', forB)).json(), { resource: B })
+  const crossed = await post('/a/mcp', forB)
+  t.equal(crossed.statusCode, 401, 'a token for B is refused by A')
+  t.match(crossed.headers['www-authenticate'], /error="invalid_token"/)
+  t.match(
+    (await post('/b/mcp')).headers['www-authenticate'],
+    'resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource/b/mcp"',
+  )
+  t.match((await post('/b/mcp')).headers['www-authenticate'], 'scope="b:read"')
+  t.equal((await app.inject('/')).statusCode, 200, 'the root scope stays public')
+
+  const docA = await app.inject('/.well-known/oauth-protected-resource/a/mcp')
+  const docB = await app.inject('/.well-known/oauth-protected-resource/b/mcp')
+  t.same(docA.json(), {
+    resource: A,
+    authorization_servers: [ISSUER],
+    scopes_supported: ['a:read'],
+    bearer_methods_supported: ['header'],
+  })
+  t.equal(docB.json().resource, B)
+})
+
+t.test('registering twice in one scope, or below a protected scope, is an error', async (t) => {
+  const same = Fastify()
+  t.teardown(() => same.close())
+  await same.register(gatehouse, optionsFor(A))
+  await t.rejects(
+    async () => same.register(gatehouse, optionsFor(B)),
+    /already registered in this scope or a parent scope/,
+  )
+
+  const nested = Fastify()
+  t.teardown(() => nested.close())
+  await nested.register(gatehouse, optionsFor(A))
+  nested.register(async (child) => {
+    await child.register(gatehouse, optionsFor(B))
+  })
+  await t.rejects(nested.ready(), /already registered in this scope or a parent scope/)
+})
+
+t.test('a "prefix" option is refused: fastify-plugin would ignore it', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(
+    async () => app.register(gatehouse, { ...optionsFor(A), prefix: '/a' } as never),
+    /option "prefix" has no effect/,
+  )
+})
+
+t.test(
+  'under a route prefix: metadata served at the root with gatehouseMetadata and a shared gate',
+  async (t) => {
+    const refused = Fastify()
+    t.teardown(() => refused.close())
+    refused.register(
+      async (api) => {
+        await api.register(gatehouse, optionsFor(A))
+      },
+      { prefix: '/a' },
+    )
+    await t.rejects(refused.ready(), /route prefix "\/a".*metadataRoutes: false/)
+
+    const app = Fastify()
+    t.teardown(() => app.close())
+    const gate = createGate(optionsFor(A))
+    await app.register(gatehouseMetadata, { gate })
+    await app.register(
+      async (api) => {
+        await api.register(gatehouse, { gate, metadataRoutes: false })
+        api.post('/mcp', async (request) => request.auth.extra.sub)
+      },
+      { prefix: '/a' },
+    )
+    const token = await kit.mint({ aud: A })
+    t.equal(
+      (await app.inject({ method: 'POST', url: '/a/mcp', headers: { authorization: `Bearer ${token}` } }))
+        .body,
+      'alice',
+    )
+    t.equal((await app.inject({ method: 'POST', url: '/a/mcp' })).statusCode, 401)
+    const doc = await app.inject('/.well-known/oauth-protected-resource/a/mcp')
+    t.equal(doc.statusCode, 200)
+    t.equal(doc.json().resource, A)
+    t.equal(app.hasRoute({ method: 'GET', url: '/a/.well-known/oauth-protected-resource/a/mcp' }), false)
+  },
+)
+
+t.test('options are validated at register time with errors naming the option', async (t) => {
+  const cases: Array<[object, RegExp]> = [
+    [
+      { ...notesOptions(kit), resource: 'http://mcp.example.com/mcp' },
+      /@gatehouse\/fastify: option "resource": .*https/,
+    ],
+    [{ ...notesOptions(kit), authorizationServers: [] }, /option "authorizationServers": name at least one/],
+    [{ ...notesOptions(kit), verifier: undefined }, /option "verifier"/],
+    [{ ...notesOptions(kit), routes: 'some' }, /option "routes"/],
+    [{ ...notesOptions(kit), logLevel: 'loud' }, /option "logLevel"/],
+    [{ ...notesOptions(kit), cors: { origin: ['not an origin'] } }, /option "cors/],
+    [
+      { ...notesOptions(kit), scopes: { base: ['offline_access'] } },
+      /option "scopes\.base": must not contain offline_access/,
+    ],
+    [{ ...notesOptions(kit), scope: {} }, /Unrecognized key: "scope"/],
+    [{ gate: {} }, /option "gate": must be a gate made by createGate/],
+  ]
+  for (const [options, error] of cases) {
+    const app = Fastify()
+    await t.rejects(async () => app.register(gatehouse, options as never), error)
+    await app.close()
+  }
+})
+
+t.test('app.gatehouse exposes the gate of the scope', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(gatehouse, optionsFor(A))
+  t.equal(app.gatehouse.resource, A)
+  t.equal(app.gatehouse.metadataUrl, 'https://mcp.example.com/.well-known/oauth-protected-resource/a/mcp')
+})
