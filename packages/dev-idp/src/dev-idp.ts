@@ -79,6 +79,8 @@ export interface DevIdp {
   readonly resources: ResolvedResource[]
   /** User signed in when a request has no `login_hint`. */
   readonly defaultUser: string
+  /** Names of the configured users (any other name can sign in too, without roles). */
+  readonly users: string[]
   /** The underlying oidc-provider instance, for what this API does not cover. */
   readonly provider: Provider
   /** Adds a resource while running (e.g. an MCP server started after the IdP on a free port). */
@@ -208,12 +210,14 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
       ? `${issuerBase}${oauthMetadataPath}`
       : `${origin}${oauthMetadataPath}${mountPath}`
 
-  const defaultResource = (requested: string | undefined): ResolvedResource => {
+  /** The resource and scopes a token helper asks for: as given, else the first JWT resource and all its scopes. */
+  const target = (resource: string | undefined, scope: string | undefined) => {
+    if (resource !== undefined)
+      return { resource, scope: scope ?? resources.find(resource)?.scopes.join(' ') }
     const list = resources.list()
-    const entry =
-      requested === undefined ? (list.find((r) => r.format === 'jwt') ?? list[0]) : resources.find(requested)
-    if (!entry) throw new Error(`dev-idp: no resource ${requested ?? ''} is configured`)
-    return entry
+    const entry = list.find((r) => r.format === 'jwt') ?? list[0]
+    if (!entry) throw new Error('dev-idp: no resource is configured')
+    return { resource: entry.resource, scope: scope ?? entry.scopes.join(' ') }
   }
 
   return {
@@ -229,6 +233,7 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
       return resources.list()
     },
     defaultUser: options.defaultUser,
+    users: Object.keys(options.users),
     provider,
     addResource(entry) {
       const parsed = resourceSchema.safeParse(entry)
@@ -242,7 +247,7 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     },
     async userToken(request = {}) {
       if (options.login !== 'auto') throw new Error("dev-idp: userToken needs the option login: 'auto'")
-      const target = defaultResource(request.resource)
+      const { resource, scope } = target(request.resource, request.scope)
       const pkce = createPkce()
       const state = randomBytes(16).toString('base64url')
       const redirectUri = clients.public.redirect_uris[0]!
@@ -251,8 +256,8 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
         response_type: 'code',
         client_id: clients.public.client_id,
         redirect_uri: redirectUri,
-        scope: request.scope ?? target.scopes.join(' '),
-        resource: request.resource ?? target.resource,
+        ...(scope === undefined ? {} : { scope }),
+        resource,
         state,
         code_challenge: pkce.challenge,
         code_challenge_method: pkce.method,
@@ -273,20 +278,19 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
           code: response.code,
           redirect_uri: redirectUri,
           code_verifier: pkce.verifier,
-          resource: request.resource ?? target.resource,
+          resource,
         },
         publicClient,
       )
     },
     async machineToken(request = {}) {
-      const target = request.resource === null ? undefined : defaultResource(request.resource)
+      const { resource, scope } =
+        request.resource === null
+          ? { resource: undefined, scope: request.scope }
+          : target(request.resource, request.scope)
       return requestToken(
         endpoints.token,
-        {
-          grant_type: 'client_credentials',
-          resource: request.resource === null ? undefined : (request.resource ?? target?.resource),
-          scope: request.scope ?? target?.scopes.join(' '),
-        },
+        { grant_type: 'client_credentials', resource, scope },
         clients.machine,
       )
     },
