@@ -77,7 +77,7 @@ t.test('registering twice in one scope, or below a protected scope, is an error'
   nested.register(async (child) => {
     await child.register(gatehouse, optionsFor(B))
   })
-  await t.rejects(nested.ready(), /already registered in this scope or a parent scope/)
+  await t.rejects(async () => nested.ready(), /already registered in this scope or a parent scope/)
 })
 
 t.test('a "prefix" option is refused: fastify-plugin would ignore it', async (t) => {
@@ -100,7 +100,7 @@ t.test(
       },
       { prefix: '/a' },
     )
-    await t.rejects(refused.ready(), /route prefix "\/a".*metadataRoutes: false/)
+    await t.rejects(async () => refused.ready(), /route prefix "\/a".*metadataRoutes: false/)
 
     const app = Fastify()
     t.teardown(() => app.close())
