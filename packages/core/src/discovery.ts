@@ -57,7 +57,7 @@ export interface DiscoveryOptions {
 }
 
 const optionsSchema = z.strictObject({
-  fetchTimeoutMs: z.number().int().positive().max(120_000).optional(),
+  fetchTimeoutMs: z.number().int().positive().max(60_000).optional(),
   maxBytes: z.number().int().positive().optional(),
   cache: z
     .custom<CacheStore<DiscoveryCacheEntry>>(
