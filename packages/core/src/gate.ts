@@ -53,6 +53,12 @@ export interface GateOptions {
   metadataMaxAge?: number
   /** Longest a verifier may take before the request is answered 503. Default 10000 ms. */
   verifyTimeoutMs?: number
+  /**
+   * A plain description of where tokens come from and how they are checked, as an `@gatehouse/idp`
+   * preset gives it (issuer, audience strategy, claim paths). The gate verifies nothing with it
+   * (`verifier` does); it is kept as `gate.idp` for start-up diagnostics and logs.
+   */
+  idp?: Readonly<Record<string, unknown>>
 }
 
 /** An HTTP answer as plain data, for an adapter to send unchanged. */
@@ -117,6 +123,8 @@ export interface Gate {
   readonly policy: ScopePolicy
   /** CORS rules for protected routes, `undefined` when disabled. */
   readonly cors: CorsPolicy | undefined
+  /** The `idp` description given in the options, if any. */
+  readonly idp: Readonly<Record<string, unknown>> | undefined
   authenticate(input: AuthenticateInput): Promise<AuthenticateResult>
   authorize(
     auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>,
@@ -193,6 +201,12 @@ export const gateOptionsSchema = z.strictObject({
   cors: z.union([z.boolean(), corsOptionsSchema]).optional(),
   metadataMaxAge: z.number().int().min(0).max(31_536_000).optional(),
   verifyTimeoutMs: z.number().int().min(1).max(120_000).optional(),
+  idp: z
+    .custom<Readonly<Record<string, unknown>>>(
+      (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+      { error: 'must be a plain object describing the token issuer (an @gatehouse/idp preset sets it)' },
+    )
+    .optional(),
 })
 
 const NO_STORE = 'no-store'
@@ -417,6 +431,7 @@ export function createGate(options: GateOptions): Gate {
     metadataDocument,
     policy,
     cors,
+    idp: parsed.idp,
     authenticate,
     authorize,
     reply,

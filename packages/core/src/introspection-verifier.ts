@@ -53,57 +53,69 @@ const cacheSchema = z.strictObject({
     .optional(),
 })
 
-const introspectionVerifierSchema = z.strictObject({
-  issuer: z.string().superRefine((value, ctx) => {
-    try {
-      authorizationServerMetadataUrls(value)
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message })
-    }
-  }),
-  endpoint: secureUrl('endpoint').optional(),
-  clientId: z.string().min(1, 'clientId must not be empty'),
-  clientSecret: z.string().min(1, 'clientSecret must not be empty'),
-  clientAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
-  audience: z
-    .union([z.string(), z.array(z.string()).min(1, 'audience needs at least one value')])
-    .transform((value, ctx) => {
-      const list = typeof value === 'string' ? [value] : value
+const introspectionVerifierSchema = z
+  .strictObject({
+    issuer: z.string().superRefine((value, ctx) => {
       try {
-        return list.map((item) => canonicalResource(item))
+        authorizationServerMetadataUrls(value)
       } catch (error) {
         ctx.addIssue({ code: 'custom', message: (error as Error).message })
-        return z.NEVER
       }
     }),
-  requireAudience: z.boolean().default(true),
-  scopeClaim: z.string().min(1).optional(),
-  fetchTimeoutMs: z.number().int().positive().max(60_000).default(5000),
-  maxBytes: z
-    .number()
-    .int()
-    .positive()
-    .max(16 * 1024 * 1024)
-    .default(64 * 1024),
-  // Not a z.union: its error would not say which member of `cache` is wrong.
-  cache: z
-    .custom<false | z.input<typeof cacheSchema>>(() => true)
-    .transform((value, ctx): false | z.output<typeof cacheSchema> => {
-      if (value === false) return false
-      const result = cacheSchema.safeParse(value)
-      if (result.success) return result.data
-      for (const issue of result.error.issues)
-        ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
-      return z.NEVER
-    })
-    .optional(),
-  /** Leeway for `exp` and `nbf`, in seconds. */
-  clockTolerance: seconds(60, 600),
-  /** Seconds a client is told to wait when the endpoint cannot be used. */
-  retryAfter: z.number().int().positive().max(3600).default(5),
-  /** Clock in milliseconds (tests). */
-  now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional(),
-})
+    endpoint: secureUrl('endpoint').optional(),
+    clientId: z.string().min(1, 'clientId must not be empty'),
+    clientSecret: z.string().min(1, 'clientSecret must not be empty'),
+    clientAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+    audience: z
+      .union([z.string(), z.array(z.string()).min(1, 'audience needs at least one value')])
+      .transform((value, ctx) => {
+        const list = typeof value === 'string' ? [value] : value
+        try {
+          return list.map((item) => canonicalResource(item))
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message })
+          return z.NEVER
+        }
+      }),
+    requireAudience: z.boolean().default(true),
+    scopeClaim: z.string().min(1).optional(),
+    /** Turns the answer's claims into scopes (see `scopeMapper`), instead of reading `scope`/`scp`. */
+    claimsToScopes: z
+      .custom<(claims: Record<string, unknown>) => readonly string[]>(
+        (v) => typeof v === 'function',
+        'must be a function',
+      )
+      .optional(),
+    fetchTimeoutMs: z.number().int().positive().max(60_000).default(5000),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024),
+    // Not a z.union: its error would not say which member of `cache` is wrong.
+    cache: z
+      .custom<false | z.input<typeof cacheSchema>>(() => true)
+      .transform((value, ctx): false | z.output<typeof cacheSchema> => {
+        if (value === false) return false
+        const result = cacheSchema.safeParse(value)
+        if (result.success) return result.data
+        for (const issue of result.error.issues)
+          ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+        return z.NEVER
+      })
+      .optional(),
+    /** Leeway for `exp` and `nbf`, in seconds. */
+    clockTolerance: seconds(60, 600),
+    /** Seconds a client is told to wait when the endpoint cannot be used. */
+    retryAfter: z.number().int().positive().max(3600).default(5),
+    /** Clock in milliseconds (tests). */
+    now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional(),
+  })
+  .refine((o) => o.scopeClaim === undefined || o.claimsToScopes === undefined, {
+    message: 'give scopeClaim or claimsToScopes, not both',
+    path: ['claimsToScopes'],
+  })
 
 export type IntrospectionVerifierOptions = z.input<typeof introspectionVerifierSchema>
 
@@ -283,10 +295,19 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     const clientId = stringOr(answer.client_id, stringOr(answer.azp, ''))
     const sub = typeof answer.sub === 'string' ? answer.sub : undefined
     const claims = answer as Record<string, unknown>
+    let scopes: string[]
+    if (o.claimsToScopes === undefined) scopes = scopesFromClaims(claims, o.scopeClaim)
+    else {
+      try {
+        scopes = o.claimsToScopes(claims).filter((scope) => typeof scope === 'string')
+      } catch (error) {
+        throw invalidToken('claims_malformed', 'token claims could not be turned into scopes', error)
+      }
+    }
     return {
       token,
       clientId,
-      scopes: scopesFromClaims(claims, o.scopeClaim),
+      scopes,
       expiresAt: typeof exp === 'number' ? exp : undefined,
       resource: URL.canParse(resource) ? new URL(resource) : undefined,
       extra: {

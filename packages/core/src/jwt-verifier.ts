@@ -67,6 +67,11 @@ const jwtVerifierSchema = z
     requiredClaims: z.array(z.string().min(1)).default(['exp']),
     typ: z.enum(['lenient', 'strict']).default('lenient'),
     scopeClaim: z.string().min(1).optional(),
+    claimsToScopes: z
+      .custom<(claims: Record<string, unknown>) => readonly string[]>(isFunction, 'must be a function')
+      .optional(),
+    audienceClaim: z.enum(['aud', 'client_id', 'azp']).default('aud'),
+    clientIdClaims: z.array(z.string().min(1)).min(1).optional(),
     maxTokenLength: z.number().int().positive().max(1_048_576).default(16_384),
     cache: z.union([tokenCacheOptionsSchema.omit({ now: true }), z.literal(false)]).optional(),
     validateClaims: z
@@ -77,6 +82,14 @@ const jwtVerifierSchema = z
   .refine((o) => [o.jwksUri, o.keys, o.keySet].filter((v) => v !== undefined).length <= 1, {
     message: 'give at most one of jwksUri, keys and keySet (none: discovered from the issuer)',
     path: ['jwksUri'],
+  })
+  .refine((o) => o.scopeClaim === undefined || o.claimsToScopes === undefined, {
+    message: 'give scopeClaim or claimsToScopes, not both',
+    path: ['claimsToScopes'],
+  })
+  .refine((o) => o.audienceClaim === 'aud' || o.audience !== false, {
+    message: 'audienceClaim names the claim the audience values are checked against: give them',
+    path: ['audience'],
   })
   .refine((o) => o.audience !== false || o.validateClaims !== undefined, {
     message: 'audience: false needs validateClaims to check what stands in for the audience (e.g. client_id)',
@@ -89,6 +102,8 @@ export interface JwtVerifier extends TokenVerifier {
   readonly issuer: string
   /** The accepted audiences, canonical (`false` when the audience check is delegated to validateClaims). */
   readonly audiences: readonly string[] | false
+  /** The claim the audiences are checked against: `aud`, or `client_id` / `azp` for IdPs without one. */
+  readonly audienceClaim: 'aud' | 'client_id' | 'azp'
   /** Where the keys come from; with discovery, resolved on first use. */
   readonly keySet: KeySet
   /** Forgets every remembered verification outcome. */
@@ -109,6 +124,12 @@ export interface JwtVerifier extends TokenVerifier {
  * `typ: 'lenient'` accepts `at+jwt`, `application/at+jwt`, `JWT` or none, and `'strict'` only the
  * first two (RFC 9068 §4). Any other `typ` (ID tokens, logout tokens, SETs) is always refused.
  *
+ * Some IdPs bind a token to its recipient by client rather than by `aud` (Cognito access tokens
+ * carry no `aud`, only `client_id`): `audienceClaim: 'client_id'` (or `'azp'`) checks that claim
+ * against `audience` instead, by exact string comparison. `claimsToScopes` (see `scopeMapper`)
+ * replaces the `scope`/`scp` reading, e.g. to grant scopes through roles; `clientIdClaims` names
+ * where `AuthInfo.clientId` comes from (default `client_id`, then `azp`).
+ *
  * @example
  * const verifier = jwtVerifier({
  *   issuer: 'https://id.example.com/realms/main',
@@ -121,7 +142,14 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const now = o.now ?? Date.now
   const allowed = new Set<string>(o.algorithms ?? DEFAULT_JWS_ALGORITHMS)
   const audiences = o.audience
-  const resources = audiences === false ? [] : audiences.map(resourceUrl)
+  const audienceClaim = o.audienceClaim
+  // Client ids are compared exactly as configured (RFC 6749 §2.2), never canonicalised.
+  const clients =
+    audienceClaim === 'aud' || options.audience === false
+      ? undefined
+      : new Set(typeof options.audience === 'string' ? [options.audience] : options.audience)
+  const resources = audiences === false || clients !== undefined ? [] : audiences.map(resourceUrl)
+  const clientIdClaims = o.clientIdClaims ?? ['client_id', 'azp']
   const tolerance = o.clockTolerance
   const required = [...new Set(o.requiredClaims)]
   const strictTyp = o.typ === 'strict'
@@ -163,7 +191,18 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     if (claims.iss === undefined) throw invalidToken('claim_missing', 'required claim "iss" is missing')
     if (claims.iss !== o.issuer) throw invalidToken('issuer_mismatch', 'token issued by another issuer')
     let resource: URL | undefined
-    if (audiences !== false) {
+    if (clients !== undefined) {
+      // A client-bound token names no resource: the gate's own resource stands for it.
+      const client = claims[audienceClaim]
+      if (client === undefined)
+        throw invalidToken('claim_missing', `required claim ${quote(audienceClaim)} is missing`)
+      if (typeof client !== 'string' || !clients.has(client)) {
+        throw invalidToken(
+          'audience_mismatch',
+          `token was issued to a client that is not allowed (${audienceClaim})`,
+        )
+      }
+    } else if (audiences !== false) {
       // RFC 9068 §4 item 4 / RFC 8725 §3.9: aud must name this resource.
       if (claims.aud === undefined) throw invalidToken('claim_missing', 'required claim "aud" is missing')
       const index = matchedAudience(claims.aud, audiences)
@@ -189,16 +228,20 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         throw invalidToken('claims_malformed', 'token claims rejected by policy', error)
       }
     }
+    let scopes: string[]
+    if (o.claimsToScopes === undefined) scopes = scopesFromClaims(claims, o.scopeClaim)
+    else {
+      try {
+        scopes = o.claimsToScopes(claims).filter((scope) => typeof scope === 'string')
+      } catch (error) {
+        throw invalidToken('claims_malformed', 'token claims could not be turned into scopes', error)
+      }
+    }
     return freezeAuthInfo({
       token,
       // RFC 9068 §2.2: client_id; azp where an IdP (Keycloak, Entra v2) names the client that way.
-      clientId:
-        typeof claims.client_id === 'string'
-          ? claims.client_id
-          : typeof claims.azp === 'string'
-            ? claims.azp
-            : '',
-      scopes: scopesFromClaims(claims, o.scopeClaim),
+      clientId: firstString(claims, clientIdClaims),
+      scopes,
       expiresAt: exp,
       resource,
       extra: {
@@ -225,7 +268,8 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
 
   return {
     issuer: o.issuer,
-    audiences: audiences === false ? false : Object.freeze([...audiences]),
+    audiences: audiences === false ? false : Object.freeze([...(clients ?? audiences)]),
+    audienceClaim,
     keySet,
     verifyAccessToken,
     clearCache: () => cache?.clear(),
@@ -238,8 +282,21 @@ function canonicalAudience(audience: string): string {
   return /^https?:\/\//i.test(audience) ? canonicalResource(audience) : audience
 }
 
+/**
+ * The resource an audience names: only http(s) URLs are resources (RFC 8707 §2). Identifiers such
+ * as `api://default` (Okta) or an App ID URI (Entra v1) parse as URLs but name no resource: the
+ * token is then accepted for whatever resource the verifier serves.
+ */
 function resourceUrl(audience: string): URL | undefined {
-  return URL.canParse(audience) ? new URL(audience) : undefined
+  return /^https?:\/\//i.test(audience) && URL.canParse(audience) ? new URL(audience) : undefined
+}
+
+function firstString(claims: Record<string, unknown>, names: readonly string[]): string {
+  for (const name of names) {
+    const value = Object.hasOwn(claims, name) ? claims[name] : undefined
+    if (typeof value === 'string') return value
+  }
+  return ''
 }
 
 function matchedAudience(aud: unknown, audiences: readonly string[]): number {

@@ -4,6 +4,7 @@ import {
   type IntrospectionCache,
   type IntrospectionVerifierOptions,
   introspectionVerifier,
+  scopeMapper,
 } from '@gatehouse/core'
 import t, { type Test } from 'tap'
 import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from './fixtures/introspection-server.js'
@@ -102,6 +103,31 @@ t.test('an active token becomes AuthInfo; the request follows RFC 7662 with Basi
   ).toString('base64')
   t.equal(seen.headers.authorization, `Basic ${expected}`)
   t.same(as.auth, ['basic'])
+})
+
+t.test('claimsToScopes turns the roles of an answer into scopes', async (t) => {
+  const { as, verifier, activeAnswer } = await setup(t, {
+    claimsToScopes: scopeMapper({
+      scopeClaims: ['scope'],
+      roleClaims: [['resource_access', 'notes.api', 'roles']],
+      roles: { admin: ['notes:admin'] },
+    }),
+  })
+  as.answers.set('tok-roles', activeAnswer({ resource_access: { 'notes.api': { roles: ['admin'] } } }))
+  const auth = await verifier.verifyAccessToken('tok-roles')
+  t.same(auth.scopes, ['notes:read', 'notes:write', 'notes:admin'])
+  t.throws(
+    () =>
+      introspectionVerifier({
+        issuer: 'https://id.example.com',
+        clientId: 'rs',
+        clientSecret: 's',
+        audience: RESOURCE,
+        scopeClaim: 'scp',
+        claimsToScopes: () => [],
+      }),
+    /scopeClaim or claimsToScopes, not both/,
+  )
 })
 
 t.test('client_secret_post puts the credentials in the body', async (t) => {

@@ -6,6 +6,7 @@ import {
   jwtVerifier,
   type KeySet,
   LruCache,
+  scopeMapper,
   staticKeySet,
   TokenCache,
   temporarilyUnavailable,
@@ -439,8 +440,9 @@ t.test('AuthInfo', async (t) => {
 
   const multi = verifierWith({ audience: ['api://notes', AUDIENCE] })
   t.equal(
-    (await multi.verifyAccessToken(await mint({ claims: { aud: 'api://notes' } }))).resource?.href,
-    'api://notes',
+    (await multi.verifyAccessToken(await mint({ claims: { aud: 'api://notes' } }))).resource,
+    undefined,
+    'an identifier that is no http(s) URL names no resource: the gate fills in its own',
   )
   t.equal((await multi.verifyAccessToken(await mint())).resource?.href, AUDIENCE)
   t.same(multi.audiences, ['api://notes', AUDIENCE])
@@ -462,6 +464,71 @@ t.test('audience: false hands the audience check to validateClaims', async (t) =
     'invalid_token/claims_malformed',
   )
   t.equal((await verifier.verifyAccessToken(await mint())).resource, undefined)
+})
+
+t.test('audienceClaim: client_id / azp bind the token to allowed clients (tokens without aud)', async (t) => {
+  const cognito = verifierWith({ audience: ['client-1', 'client-2'], audienceClaim: 'client_id' })
+  t.equal(cognito.audienceClaim, 'client_id')
+  t.same(cognito.audiences, ['client-1', 'client-2'])
+  const info = await cognito.verifyAccessToken(await mint({ drop: ['aud'] }))
+  t.equal(info.resource, undefined, 'no resource: the token is bound to a client, not a URL')
+  t.equal(await outcome(cognito, await mint({ drop: ['aud'], claims: { client_id: 'client-2' } })), 'ok')
+  t.equal(
+    await outcome(cognito, await mint({ drop: ['aud'], claims: { client_id: 'client-3' } })),
+    'invalid_token/audience_mismatch',
+  )
+  t.equal(await outcome(cognito, await mint({ drop: ['aud', 'client_id'] })), 'invalid_token/claim_missing')
+  t.equal(
+    await outcome(cognito, await mint({ drop: ['aud'], claims: { client_id: 'CLIENT-1' } })),
+    'invalid_token/audience_mismatch',
+    'client ids compare exactly',
+  )
+  const azp = verifierWith({ audience: 'kc-client', audienceClaim: 'azp' })
+  t.equal(await outcome(azp, await mint({ claims: { aud: 'account', azp: 'kc-client' } })), 'ok')
+  t.equal(
+    await outcome(azp, await mint({ claims: { azp: 'other' } })),
+    'invalid_token/audience_mismatch',
+    'an aud naming this resource does not stand in for the client',
+  )
+  t.throws(
+    () =>
+      jwtVerifier({
+        issuer: ISSUER,
+        audience: false,
+        audienceClaim: 'azp',
+        keys: allKeys,
+        validateClaims() {},
+      }),
+    /audienceClaim names the claim/,
+  )
+})
+
+t.test('claimsToScopes and clientIdClaims shape the AuthInfo', async (t) => {
+  const verifier = verifierWith({
+    claimsToScopes: scopeMapper({
+      scopeClaims: ['scope'],
+      roleClaims: ['realm_access.roles'],
+      roles: { 'mcp-admin': ['notes:admin'] },
+    }),
+    clientIdClaims: ['cid'],
+  })
+  const info = await verifier.verifyAccessToken(
+    await mint({
+      claims: { scope: 'notes:read', realm_access: { roles: ['mcp-admin', 'other'] }, cid: 'okta-app' },
+    }),
+  )
+  t.same(info.scopes, ['notes:read', 'notes:admin'])
+  t.equal(info.clientId, 'okta-app', 'from the named claim, not client_id')
+  const failing = verifierWith({
+    claimsToScopes: () => {
+      throw new Error('boom')
+    },
+  })
+  t.equal(await outcome(failing, await mint()), 'invalid_token/claims_malformed')
+  t.throws(
+    () => verifierWith({ scopeClaim: 'scp', claimsToScopes: () => [] }),
+    /scopeClaim or claimsToScopes/,
+  )
 })
 
 /** A key set that counts lookups and can be told to fail. */
