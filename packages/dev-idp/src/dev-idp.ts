@@ -29,6 +29,7 @@ import {
   staticClients,
 } from './provider-configuration.js'
 import { withoutExpectedNotices } from './quiet-notices.js'
+import { dropRegisteredScope } from './registration-request.js'
 import { ResourceRegistry } from './resource-registry.js'
 
 /** Endpoint URLs of a running dev IdP, as its metadata advertises them. */
@@ -189,6 +190,12 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     if (!options.oauthMetadata && inner === oauthMetadataPath) return notFound(res)
     if (inner === routes.registration || inner.startsWith(`${routes.registration}/`)) {
       if (registrationCors(req, res, options.corsOrigins)) return
+      if (inner === routes.registration && !(await dropRegisteredScope(req))) {
+        return sendJson(res, 400, {
+          error: 'invalid_request',
+          error_description: 'registration request too large',
+        })
+      }
     }
     if (await handleInteraction(interactionSettings, req, res, inner)) return
     await callback(req, res)

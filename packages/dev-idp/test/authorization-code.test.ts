@@ -54,6 +54,56 @@ t.test('dynamic registration of a public client', async (t) => {
   t.equal(bad.body?.error, 'invalid_redirect_uri')
 })
 
+t.test(
+  'registration with resource scopes, as MCP SDK clients send it, leaves room for step-up',
+  async (t) => {
+    const idp = await startIdp(t)
+    const registered = await postJson(idp.endpoints.registration, {
+      client_name: 'sdk-like client',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      scope: 'notes:read',
+    })
+    t.equal(registered.status, 201)
+    const clientId = registered.body?.client_id as string
+    // A later authorization asks for more than was registered (MCP step-up after 403 insufficient_scope).
+    const pkce = createPkce()
+    const { code, error } = await completeAuthorization(
+      authorizationUrl(idp, {
+        client_id: clientId,
+        resource: RESOURCE,
+        scope: 'notes:read notes:write',
+        code_challenge: pkce.challenge,
+        code_challenge_method: 'S256',
+      }),
+    )
+    t.equal(error, undefined)
+    const token = await postForm(idp.endpoints.token, {
+      grant_type: 'authorization_code',
+      code: code!,
+      redirect_uri: REDIRECT,
+      code_verifier: pkce.verifier,
+      client_id: clientId,
+    })
+    t.equal((await verify(idp, token.body?.access_token)).payload.scope, 'notes:read notes:write')
+
+    const malformed = await fetch(idp.endpoints.registration, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"redirect_uris": [',
+    })
+    t.equal(malformed.status, 400)
+    t.equal(((await malformed.json()) as { error: string }).error, 'invalid_request')
+    const huge = await postJson(idp.endpoints.registration, {
+      redirect_uris: [REDIRECT],
+      padding: 'x'.repeat(60_000),
+    })
+    t.equal(huge.status, 400)
+  },
+)
+
 t.test('authorization code + PKCE + resource with plain fetch, headless login from login_hint', async (t) => {
   const idp = await startIdp(t)
   const client = await registerPublicClient(idp)
