@@ -1,0 +1,124 @@
+import type { McpScopeRules, McpTarget } from '@gatehouse/core'
+import { authInfoFrom, markHosted, scopeDeclarationsOf } from './mcp-scopes.js'
+
+type Handler = (request: unknown, context: unknown) => unknown
+
+/** The list methods whose results show only what the caller may use, and how to read an item. */
+const LISTS: Record<
+  string,
+  { field: string; target: (item: Record<string, unknown>) => McpTarget | undefined }
+> = {
+  'tools/list': { field: 'tools', target: (item) => named('tool', item.name) },
+  'prompts/list': { field: 'prompts', target: (item) => named('prompt', item.name) },
+  'resources/list': { field: 'resources', target: (item) => addressed(item.uri) },
+  // A completion or a read names the template itself; the rules match the template text exactly.
+  'resources/templates/list': { field: 'resourceTemplates', target: (item) => addressed(item.uriTemplate) },
+}
+
+const named = (kind: 'tool' | 'prompt', name: unknown): McpTarget | undefined =>
+  typeof name === 'string' ? { kind, name } : undefined
+const addressed = (uri: unknown): McpTarget | undefined =>
+  typeof uri === 'string' ? { kind: 'resource', uri } : undefined
+
+const filtered = new WeakSet<Handler>()
+const watched = new WeakSet<object>()
+
+export interface HostOptions {
+  /** Show every tool, prompt and resource in lists, not only those the caller may use. */
+  listAll: boolean
+}
+
+/**
+ * Prepares a server instance (either SDK line) for serving behind the route: its `withScopes`
+ * declarations join the route's rules, its guarded handlers check against those rules, and (unless
+ * `listAll`) its list handlers show each caller only what its token may use.
+ *
+ * The list filter wraps the handlers the SDK's `McpServer` installs for `tools/list` and the other
+ * lists: the SDKs offer no public hook to change a list per caller, so this reaches into the
+ * protocol's handler table (`_requestHandlers`, present in `@modelcontextprotocol/sdk` 1.x and
+ * `@modelcontextprotocol/server` 2.x). If a future SDK moves it, this throws rather than serve
+ * unfiltered lists.
+ */
+export function hostServer(server: object, rules: McpScopeRules, options: HostOptions): void {
+  for (const declaration of scopeDeclarationsOf(server)) {
+    const { target, requirement } = declaration
+    if (target.kind === 'tool') rules.declareTool(target.name, requirement)
+    else if (target.kind === 'prompt') rules.declarePrompt(target.name, requirement)
+    else rules.declareResource(target.uri, requirement, { template: declaration.template })
+  }
+  markHosted(server, rules)
+  if (options.listAll || watched.has(server)) return
+  const protocol = protocolOf(server)
+  if (protocol === undefined) {
+    throw new Error(
+      '@gatehouse/fastify mcpRoute: cannot filter tools/list on this MCP server (no request handler table ' +
+        'found; an unsupported SDK version?). Set listAll: true to serve unfiltered lists',
+    )
+  }
+  watched.add(server)
+  const handlers = protocol._requestHandlers
+  const wrapAll = () => {
+    for (const [method, list] of Object.entries(LISTS)) {
+      const handler = handlers.get(method)
+      if (handler === undefined || filtered.has(handler)) continue
+      const wrapper: Handler = async (request, context) =>
+        filterList(await handler(request, context), list, rules, context)
+      filtered.add(wrapper)
+      handlers.set(method, wrapper)
+    }
+  }
+  wrapAll()
+  // McpServer installs a list handler when the first item of its kind is registered, which may
+  // happen after this (tools added while serving): wrap those as they come.
+  const setRequestHandler = protocol.setRequestHandler
+  if (typeof setRequestHandler === 'function') {
+    protocol.setRequestHandler = function watchedSetRequestHandler(this: unknown, ...args: unknown[]) {
+      const result = setRequestHandler.apply(this, args)
+      wrapAll()
+      return result
+    }
+  }
+}
+
+interface ProtocolLike {
+  _requestHandlers: Map<string, Handler>
+  setRequestHandler?: (...args: unknown[]) => unknown
+}
+
+/** The protocol object holding the handler table: `McpServer.server`, or a low-level `Server` itself. */
+function protocolOf(server: object): ProtocolLike | undefined {
+  const inner = (server as { server?: unknown }).server
+  for (const candidate of [inner, server]) {
+    if (typeof candidate !== 'object' || candidate === null) continue
+    if ((candidate as Partial<ProtocolLike>)._requestHandlers instanceof Map) return candidate as ProtocolLike
+  }
+  return undefined
+}
+
+function filterList(
+  result: unknown,
+  list: (typeof LISTS)[string],
+  rules: McpScopeRules,
+  context: unknown,
+): unknown {
+  if (typeof result !== 'object' || result === null) return result
+  const items = (result as Record<string, unknown>)[list.field]
+  if (!Array.isArray(items)) return result
+  // No caller (a server used outside the route): only what needs no scope is listed.
+  const granted = authInfoFrom(context)?.scopes ?? []
+  const visible = items.filter((item) => {
+    const target =
+      typeof item === 'object' && item !== null ? list.target(item as Record<string, unknown>) : undefined
+    return target === undefined || rules.allows(target, granted)
+  })
+  const out: Record<string, unknown> = { ...(result as Record<string, unknown>), [list.field]: visible }
+  // MCP 2026-07-28 (SEP-2549): a list that depends on the caller must not go into shared caches.
+  if (isModernRequest(context) && out.cacheScope === undefined) out.cacheScope = 'private'
+  return out
+}
+
+/** A 2026-07-28 request carries the per-request `_meta` envelope (2.x `ctx.mcpReq.envelope`). */
+function isModernRequest(context: unknown): boolean {
+  const mcpReq = (context as { mcpReq?: { envelope?: unknown } } | null)?.mcpReq
+  return typeof mcpReq === 'object' && mcpReq !== null && mcpReq.envelope !== undefined
+}
