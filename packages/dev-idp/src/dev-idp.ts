@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { parseOptions } from '@gatehouse/core'
 import type Provider from 'oidc-provider'
 import {
   type ClientAuthentication,
@@ -243,12 +244,8 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     users: Object.keys(options.users),
     provider,
     addResource(entry) {
-      const parsed = resourceSchema.safeParse(entry)
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!
-        throw new TypeError(`addResource: option "${issue.path.map(String).join('.')}": ${issue.message}`)
-      }
-      const resolved = resolveResource(parsed.data, options.accessTokenTtl)
+      const parsed = parseOptions(resourceSchema, entry, 'addResource')
+      const resolved = resolveResource(parsed, options.accessTokenTtl)
       resources.add(resolved)
       return resolved
     },

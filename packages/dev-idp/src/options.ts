@@ -1,4 +1,4 @@
-import { canonicalResource } from '@gatehouse/core'
+import { canonicalResource, parseOptions } from '@gatehouse/core'
 import { z } from 'zod'
 
 /** The scopes a resource gets when its entry names none: the notes example's scopes. */
@@ -228,15 +228,7 @@ export interface ResolvedResource {
  * resolveOptions({ shape: 'keycloak', realm: 'acme' }).realm // 'acme'
  */
 export function resolveOptions(input: DevIdpOptions = {}): ResolvedOptions {
-  const result = optionsSchema.safeParse(input)
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const path = issue.path.map(String).join('.')
-      return path === '' ? issue.message : `option "${path}": ${issue.message}`
-    })
-    throw new TypeError(`startDevIdp: ${problems.join('; ')}`)
-  }
-  const options = result.data
+  const options = parseOptions(optionsSchema, input, 'startDevIdp')
   const users = options.users ?? { ...DEFAULT_USERS }
   const defaultUser = options.defaultUser ?? Object.keys(users)[0]!
   const resources = (options.resources ?? DEFAULT_RESOURCES.map((r) => resourceSchema.parse(r))).map((r) =>
