@@ -25,6 +25,7 @@ export const gatehouseLogRedaction = Object.freeze({
 })
 
 export interface SerializedRequest {
+  [key: string]: unknown
   method: string | undefined
   url: string
   host: string | undefined
