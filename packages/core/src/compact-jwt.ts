@@ -70,21 +70,15 @@ export function peekIssuer(token: string): string | undefined {
   }
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]*$/
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-
 /**
- * RFC 7515 §2: base64url without padding. Also refuses non-canonical encodings (non-zero spare
- * bits in the last character, RFC 4648 §3.5), so one token has exactly one spelling.
+ * RFC 7515 §2: base64url without padding, strictly: Node's decoder skips what it does not
+ * understand (padding, `+/`, whitespace, stray characters) and ignores non-zero spare bits, so the
+ * input is accepted only if it is exactly the canonical encoding of what it decodes to (RFC 4648
+ * §3.5). One token has exactly one spelling. Cheaper than a regular expression over the text.
  */
 export function decodeBase64url(text: string): Buffer | undefined {
-  const rest = text.length & 3
-  if (rest === 1 || !BASE64URL.test(text)) return undefined
-  if (rest !== 0) {
-    const last = ALPHABET.indexOf(text[text.length - 1] as string)
-    if ((last & (rest === 2 ? 0x0f : 0x03)) !== 0) return undefined
-  }
-  return Buffer.from(text, 'base64url')
+  const bytes = Buffer.from(text, 'base64url')
+  return bytes.toString('base64url') === text ? bytes : undefined
 }
 
 function decodeJsonPart(part: string, which: 'header' | 'payload'): Record<string, unknown> {
@@ -140,18 +134,27 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * In valid JSON every ':' outside a string follows exactly one member name, so this counts the
- * member names as written, duplicates included.
+ * member names as written, duplicates included. Strings are skipped with indexOf (native), so
+ * the JavaScript loop only walks the short stretches between strings.
  */
 function countMemberNames(text: string): number {
   let count = 0
-  let inString = false
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x3a) count++
+  let i = 0
+  const n = text.length
+  while (i < n) {
+    const open = text.indexOf('"', i)
+    const end = open < 0 ? n : open
+    for (let j = i; j < end; j++) if (text.charCodeAt(j) === 0x3a) count++
+    if (open < 0) break
+    let close = open
+    for (;;) {
+      close = text.indexOf('"', close + 1)
+      if (close < 0) return count // unterminated: cannot happen after JSON.parse succeeded
+      let backslashes = 0
+      while (text.charCodeAt(close - 1 - backslashes) === 0x5c) backslashes++
+      if ((backslashes & 1) === 0) break // an even run of backslashes escapes itself, not the quote
+    }
+    i = close + 1
   }
   return count
 }

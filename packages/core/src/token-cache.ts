@@ -4,7 +4,6 @@ import type { AuthInfo } from './auth-info.js'
 import { GatehouseError } from './errors.js'
 import { LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
-import { SingleFlight } from './single-flight.js'
 
 export const tokenCacheOptionsSchema = z.strictObject({
   /** Most tokens remembered. */
@@ -48,7 +47,8 @@ const sha256 = oneShotHash
  */
 export class TokenCache {
   readonly #entries: LruCache<Entry>
-  readonly #flight = new SingleFlight<AuthInfo>()
+  /** Verifications under way, so concurrent first sightings of one token share one. */
+  readonly #pending = new Map<string, Promise<AuthInfo>>()
   readonly #maxTtlMs: number
   readonly #negativeTtlMs: number
   readonly #now: () => number
@@ -87,11 +87,18 @@ export class TokenCache {
       }
       this.#entries.delete(key)
     }
-    return this.#flight.run(key, () => this.#verifyAndRemember(key, leeway, verify))
+    // A lean single-flight (SingleFlight's promise chain costs more than this whole cold path
+    // outside the signature check): the map entry is set before the async body can finish.
+    const pending = this.#pending.get(key)
+    if (pending !== undefined) return pending
+    const promise = this.#verifyAndRemember(key, leeway, verify)
+    this.#pending.set(key, promise)
+    return promise
   }
 
   async #verifyAndRemember(key: string, leeway: number, verify: (key: string) => Promise<AuthInfo>) {
     try {
+      await undefined // yield once: the caller registers this promise before any outcome settles it
       const authInfo = await verify(key)
       const now = this.#now()
       const validUntil =
@@ -106,6 +113,8 @@ export class TokenCache {
         this.#entries.set(key, { authInfo: undefined, error, validUntil }, this.#negativeTtlMs)
       }
       throw error
+    } finally {
+      this.#pending.delete(key)
     }
   }
 }

@@ -153,6 +153,10 @@ t.test('duplicate member names', async (t) => {
     undefined,
     'colons in strings',
   )
+  t.equal(dup('{"a":"\\\\","a":1}'), 'token_malformed', 'duplicate after a string ending in a backslash')
+  t.equal(dup('{"a":"\\\\\\":","b":1}'), undefined, 'escaped quote after escaped backslash')
+  t.equal(dup('{ "a" : 1 , "b" : { "c" : [ 1 , { "d" : ":" } ] } }'), undefined, 'whitespace')
+  t.equal(dup('{ "a" : 1 , "b" : 2 , "a" : 3 }'), 'token_malformed', 'duplicate with whitespace')
   t.equal(dup('{}'), undefined)
   const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)
   t.equal(dup(deep), undefined, 'deep nesting does not overflow')
