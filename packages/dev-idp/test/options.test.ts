@@ -1,6 +1,33 @@
 import { startDevIdp } from '@gatehouse/dev-idp'
 import t from 'tap'
 
+// First in this file: oidc-provider prints its runtime notice on the first import in a process.
+t.test('quiet by default: no oidc-provider notices while starting and serving', async (t) => {
+  const seen: string[] = []
+  const { warn, info } = console
+  console.warn = (...args: unknown[]) => void seen.push(String(args[0]))
+  console.info = (...args: unknown[]) => void seen.push(String(args[0]))
+  try {
+    const idp = await startDevIdp()
+    t.teardown(idp.close)
+    await idp.userToken()
+    await idp.machineToken({ resource: 'http://localhost:3001/mcp' })
+    const registration = await fetch(idp.endpoints.registration, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'http://localhost:6274' },
+      body: JSON.stringify({
+        redirect_uris: ['http://localhost:6274/cb'],
+        token_endpoint_auth_method: 'none',
+      }),
+    })
+    t.equal(registration.status, 201)
+  } finally {
+    console.warn = warn
+    console.info = info
+  }
+  t.same(seen, [])
+})
+
 t.test('bad options are TypeErrors naming the option and the problem', async (t) => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ realm: 'acme' }, /option "realm": applies to shape "keycloak" only/],
