@@ -266,6 +266,8 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
   const exposeHeaders: onSendAsyncHookHandler = async function exposeHeaders(request, reply, payload) {
     if (gate.cors === undefined || request.is404 || !isProtected(request.routeOptions.config)) return payload
     if (isPreflight(request.method, request.headers['access-control-request-method'])) return payload
+    // No grant for this origin: nothing to expose (as corsPolicy.responseHeaders answers).
+    if (!reply.hasHeader('access-control-allow-origin')) return payload
     // Merged at the end so another CORS layer (@fastify/cors exposedHeaders) cannot drop WWW-Authenticate.
     const current = headerText(reply.getHeader('access-control-expose-headers'))
     reply.header('Access-Control-Expose-Headers', mergeHeaderList(current, gate.cors.exposeHeaders))
