@@ -1,0 +1,367 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  type AuthenticateResult,
+  type AuthorizeResult,
+  authorizationHeaders,
+  createGate,
+  type Gate,
+  type GateOptions,
+  gateOptionsSchema,
+  isPreflight,
+  mergeHeaderList,
+  parseOptions,
+  parseScopeRequirement,
+  type RejectionLog,
+  type ScopeRequirement,
+} from '@gatehouse/core'
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { z } from 'zod'
+import {
+  type GateBinding,
+  gatesSeen,
+  markVerified,
+  type RejectionListener,
+  rememberGate,
+  verifiedBy,
+} from './request-state.js'
+import { FALLBACK_METHODS, pathOf, routeMethods } from './route-methods.js'
+import { sendReply } from './send-reply.js'
+
+export const OWNER = '@gatehouse/express'
+
+/** Arguments of `requireScopes`: scope names (all required), or one `ScopeRequirement`. */
+export type RequireScopesArgs = string[] | [ScopeRequirement]
+
+/** Options of the middleware that are not options of the gate. */
+export interface GatehouseMiddlewareOptions {
+  /**
+   * Which requests the middleware authenticates: `'all'` (default) every request it sees except
+   * `public` ones; `'declared'` none by itself, only routes with `protect()` or `requireScopes()`.
+   */
+  routes?: 'all' | 'declared'
+  /**
+   * Requests that need no token: exact paths (`'/health'`, compared with the request path as sent,
+   * case and trailing slash included), regular expressions tested against the path, or a function
+   * of the request. Their `req.auth` stays `undefined`.
+   */
+  public?: ReadonlyArray<string | RegExp> | ((req: Request) => boolean)
+  /**
+   * Serve the metadata document at its well-known path(s). Default `true`, which needs the
+   * middleware mounted at the root (`app.use(gatehouse(...))`). When it is mounted under a path,
+   * set `false` and mount `middleware.metadata` at the root.
+   */
+  metadataRoutes?: boolean
+  /**
+   * Called for each rejected request with `{ severity, fields: { reason, status, fingerprint,
+   * missingScopes, err } }` (never the token). Default: unexpected verifier failures
+   * (`severity: 'error'`) go to `console.error`, ordinary rejections are not reported.
+   */
+  onRejection?: RejectionListener
+}
+
+/** Middleware options: the gate's options (or a gate made with `createGate`), plus the middleware's own. */
+export type GatehouseOptions = (GateOptions | { gate: Gate }) & GatehouseMiddlewareOptions
+
+/** The middleware `gatehouse()` returns, with the pieces to mount elsewhere. */
+export interface GatehouseMiddleware extends RequestHandler {
+  /** The request pipeline of the protected resource (shareable with `@gatehouse/fastify`). */
+  readonly gate: Gate
+  /** Serves only the metadata document; mount it at the root when the middleware is not. */
+  readonly metadata: RequestHandler
+  /** `protect()` bound to this gate: for apps with several protected resources. */
+  protect(): RequestHandler
+  /** `requireScopes()` bound to this gate: for apps with several protected resources. */
+  requireScopes(...scopes: RequireScopesArgs): RequestHandler
+}
+
+const middlewareOptionsShape = {
+  routes: z.enum(['all', 'declared']).optional(),
+  public: z
+    .union([
+      z.array(z.union([z.string().startsWith('/', 'a public path starts with /'), z.instanceof(RegExp)])),
+      z.custom<(req: Request) => boolean>((value) => typeof value === 'function', {
+        error: 'must be a list of paths and regular expressions, or a function of the request',
+      }),
+    ])
+    .optional(),
+  metadataRoutes: z.boolean().optional(),
+  onRejection: z
+    .custom<RejectionListener>((value) => typeof value === 'function', { error: 'must be a function' })
+    .optional(),
+}
+
+const gateSchema = z.custom<Gate>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Gate).authenticate === 'function' &&
+    typeof (value as Gate).metadataReply === 'function',
+  { error: 'must be a gate made by createGate()' },
+)
+
+const withGateSchema = z.strictObject({ gate: gateSchema, ...middlewareOptionsShape })
+const withGateOptionsSchema = gateOptionsSchema.extend(middlewareOptionsShape)
+
+const FORM_TYPE = 'application/x-www-form-urlencoded'
+
+/** The default rejection report: unexpected failures only, the token already replaced by its fingerprint. */
+const reportFailures: RejectionListener = (event) => {
+  if (event.severity === 'error')
+    console.error(`${OWNER}: access token verification failed unexpectedly`, event.fields)
+}
+
+/**
+ * Makes an Express app an OAuth 2.1 protected resource (MCP authorization, RFC 6750, RFC 9728):
+ *
+ * - serves the RFC 9728 metadata document at its well-known path(s), public, with CORS;
+ * - authenticates every other request (or, with `routes: 'declared'`, those with `protect()` /
+ *   `requireScopes()`), setting `req.auth` or answering 401/400/503 with the right
+ *   `WWW-Authenticate` challenge; `public` paths are let through;
+ * - CORS for browser clients: preflights are never authenticated and are answered (unless another
+ *   CORS middleware mounted before this one already answered or set `Access-Control-Allow-Origin`),
+ *   and `WWW-Authenticate` is exposed.
+ *
+ * Mount it at the root, before the routes it protects. Scopes per route: `requireScopes(...)`.
+ * The same gate (status, headers and body of every answer) backs `@gatehouse/fastify`.
+ *
+ * @example
+ * const app = express()
+ * app.use(gatehouse({
+ *   resource: 'https://mcp.example.com/mcp',
+ *   authorizationServers: ['https://idp.example.com/realms/acme'],
+ *   verifier: jwtVerifier({ issuer: 'https://idp.example.com/realms/acme', audience: 'https://mcp.example.com/mcp' }),
+ *   scopes: { implies: { 'reports:admin': ['reports:read'] } },
+ *   public: ['/health'],
+ * }))
+ * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(req.auth.extra.sub))
+ */
+export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
+  const hasGate = options !== null && typeof options === 'object' && 'gate' in options
+  const parsed = hasGate
+    ? parseOptions(withGateSchema, options, OWNER)
+    : parseOptions(withGateOptionsSchema, options, OWNER)
+  const { routes, public: publicOption, metadataRoutes, onRejection, ...gateOptions } = parsed
+  const gate = 'gate' in gateOptions ? gateOptions.gate : createGate(gateOptions as GateOptions)
+  const binding: GateBinding = { gate, onRejection: onRejection ?? reportFailures }
+  const gateAll = (routes ?? 'all') === 'all'
+  const serveMetadata = metadataRoutes ?? true
+  const metadataPaths = new Set(gate.metadataPaths)
+  const isPublic = publicMatcher(publicOption)
+
+  const metadata: RequestHandler = function gatehouseMetadata(req, res, next) {
+    if (!metadataPaths.has(pathOf(req.originalUrl))) return next()
+    // RFC 9728 §3.1: clients read the document before they have a token; it is never gated.
+    res.removeHeader('Access-Control-Allow-Credentials')
+    sendReply(res, gate.metadataReply(req.method))
+  }
+
+  const middleware = function gatehouseGate(req: Request, res: Response, next: NextFunction) {
+    if (serveMetadata) {
+      if (req.baseUrl !== '') return next(mountedUnderPath(req.baseUrl, gate))
+      if (metadataPaths.has(pathOf(req.originalUrl))) return metadata(req, res, next)
+    }
+    rememberGate(req, binding)
+    if (isPublic(req)) return next()
+    if (isPreflight(req.method, req.headers['access-control-request-method'])) {
+      return answerPreflight(gate, req, res, next)
+    }
+    if (!gateAll || verifiedBy(req) === gate) return next()
+    guard(binding, req, res, next, undefined)
+  } as GatehouseMiddleware
+
+  Object.defineProperties(middleware, {
+    gate: { value: gate, enumerable: true },
+    metadata: { value: metadata, enumerable: true },
+    protect: { value: () => scopeGuard([binding], undefined), enumerable: true },
+    requireScopes: {
+      value: (...scopes: RequireScopesArgs) => scopeGuard([binding], requirementOf(scopes)),
+      enumerable: true,
+    },
+  })
+  return middleware
+}
+
+/**
+ * Authenticates the request (unless the gate already did) and checks `requirement`, then calls
+ * `next()`; otherwise answers with the gate's rejection. `bindings` is where the gate comes from:
+ * one fixed gate, or `undefined` for the gate of the gatehouse middleware the request went through.
+ */
+export function scopeGuard(
+  bindings: readonly GateBinding[] | undefined,
+  requirement: ScopeRequirement | undefined,
+): RequestHandler {
+  return function gatehouseScopeGuard(req: Request, res: Response, next: NextFunction) {
+    const binding = bindings?.[0] ?? bindingOf(req)
+    if (binding instanceof Error) return next(binding)
+    if (verifiedBy(req) === binding.gate) {
+      if (requirement === undefined) return next()
+      const decision = binding.gate.authorize(req.auth, requirement)
+      if (!decision.ok) return reject(binding, req, res, decision)
+      return next()
+    }
+    // The gatehouse middleware let this request through (public path, `routes: 'declared'`):
+    // authenticate here rather than let it pass (fail closed).
+    guard(binding, req, res, next, requirement)
+  }
+}
+
+/** Authenticates `req` with the binding's gate, then checks `requirement`; `next()` only on success. */
+function guard(
+  binding: GateBinding,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  requirement: ScopeRequirement | undefined,
+): void {
+  const { gate } = binding
+  applyCors(gate, req, res)
+  gate
+    .authenticate({ authorization: authorizationHeaders(req.rawHeaders), bodyToken: formBodyToken(req) })
+    .then((result) => {
+      if (!result.ok) return reject(binding, req, res, result)
+      req.auth = result.auth
+      markVerified(req, gate)
+      if (requirement !== undefined) {
+        const decision = gate.authorize(result.auth, requirement)
+        if (!decision.ok) return reject(binding, req, res, decision)
+      }
+      next()
+    })
+    .catch(next)
+}
+
+function reject(
+  binding: GateBinding,
+  req: Request,
+  res: ServerResponse,
+  result: Exclude<AuthenticateResult | AuthorizeResult, { ok: true }>,
+): void {
+  report(binding, result.log, req)
+  sendReply(res, result.reply)
+}
+
+function report(binding: GateBinding, event: RejectionLog, req: Request): void {
+  try {
+    binding.onRejection(event, req)
+  } catch {
+    // A failing listener must not turn a rejection into a crash.
+  }
+}
+
+/** The CORS headers of a protected answer, unless another CORS middleware already chose them. */
+function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void {
+  if (gate.cors === undefined) return
+  const exposed = mergeHeaderList(
+    headerText(res.getHeader('access-control-expose-headers')),
+    gate.cors.exposeHeaders,
+  )
+  if (res.hasHeader('access-control-allow-origin')) {
+    // Another layer (the `cors` package) decided the origin; only make sure the challenge is readable.
+    res.setHeader('Access-Control-Expose-Headers', exposed)
+    return
+  }
+  const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
+  for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
+    if (name === 'Vary') res.setHeader('Vary', mergeHeaderList(headerText(res.getHeader('vary')), [value]))
+    else if (name === 'Access-Control-Expose-Headers') res.setHeader(name, exposed)
+    else res.setHeader(name, value)
+  }
+}
+
+/** A preflight never carries credentials (Fetch standard §3.2.5): answer it, never gate it. */
+function answerPreflight(gate: Gate, req: Request, res: Response, next: NextFunction) {
+  if (gate.cors === undefined || res.hasHeader('access-control-allow-origin')) return next()
+  const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
+  sendReply(res, gate.cors.preflight(origin, routeMethods(req) ?? FALLBACK_METHODS))
+}
+
+/** The `access_token` of a parsed form body (RFC 6750 §2.2), so header plus body can be refused (§3.1). */
+function formBodyToken(req: Request): unknown {
+  const body: unknown = req.body
+  if (body === null || typeof body !== 'object') return undefined
+  const type = req.headers['content-type']
+  if (typeof type !== 'string') return undefined
+  const semicolon = type.indexOf(';')
+  const media = (semicolon < 0 ? type : type.slice(0, semicolon)).trim().toLowerCase()
+  if (media !== FORM_TYPE || !Object.hasOwn(body, 'access_token')) return undefined
+  return (body as Record<string, unknown>).access_token
+}
+
+function publicMatcher(option: GatehouseMiddlewareOptions['public']): (req: Request) => boolean {
+  if (option === undefined) return () => false
+  if (typeof option === 'function') return (req) => option(req) === true
+  const paths = new Set(option.filter((entry): entry is string => typeof entry === 'string'))
+  const patterns = option.filter((entry): entry is RegExp => entry instanceof RegExp)
+  return (req) => {
+    const path = pathOf(req.originalUrl)
+    if (paths.has(path)) return true
+    return patterns.some((pattern) => {
+      // A global or sticky pattern keeps state between tests; start each test afresh.
+      pattern.lastIndex = 0
+      return pattern.test(path)
+    })
+  }
+}
+
+/** The gate for a guard that names none: the one gatehouse middleware the request went through. */
+function bindingOf(req: Request): GateBinding | Error {
+  const verified = verifiedBy(req)
+  const seen = gatesSeen(req)
+  if (verified !== undefined)
+    return seen.find((b) => b.gate === verified) ?? { gate: verified, onRejection: reportFailures }
+  if (seen.length === 1) return seen[0]!
+  if (seen.length === 0) {
+    return new Error(
+      `${OWNER}: protect() / requireScopes() on a route no gatehouse() middleware covers; mount app.use(gatehouse(...)) before the route`,
+    )
+  }
+  return new Error(
+    `${OWNER}: this request went through ${seen.length} gatehouse() middlewares; use the bound guard of the one that protects the route (auth.requireScopes(...), auth.protect())`,
+  )
+}
+
+function requirementOf(scopes: RequireScopesArgs): ScopeRequirement {
+  return parseScopeRequirement(
+    scopes.length === 1 && typeof scopes[0] !== 'string' ? scopes[0] : scopes,
+    `${OWNER}: requireScopes`,
+  )
+}
+
+function mountedUnderPath(baseUrl: string, gate: Gate): Error {
+  return new Error(
+    `${OWNER}: gatehouse() is mounted under "${baseUrl}", where the metadata document cannot be served at ` +
+      `${gate.metadataPaths.join(', ')}. Mount it at the root (choose the protected routes with public or ` +
+      "routes: 'declared'), or set metadataRoutes: false and mount app.use(auth.metadata) at the root",
+  )
+}
+
+function headerText(value: string | number | string[] | undefined): string | string[] | undefined {
+  return typeof value === 'number' ? String(value) : value
+}
+
+/**
+ * Authenticates requests that reach it, with the gate of the `gatehouse()` middleware they went
+ * through: for routes that `routes: 'declared'` or `public` leave open. A no-op after the gate
+ * already verified the caller.
+ *
+ * @example
+ * app.use(gatehouse({ ...options, routes: 'declared' }))
+ * app.post('/mcp', protect(), mcpHandler)
+ */
+export function protect(): RequestHandler {
+  return scopeGuard(undefined, undefined)
+}
+
+/**
+ * Answers 403 `insufficient_scope` (with every missing scope in the challenge, MCP 2026-07-28
+ * §Runtime Insufficient Scope Errors) unless the caller's token has the scopes: names (all of
+ * them), or `{ anyOf }` / `{ allOf }`. Scope implication (`scopes.implies`) applies. On a route the
+ * gatehouse middleware left open, it authenticates first (fail closed).
+ *
+ * @example
+ * app.delete('/notes/:id', requireScopes('notes:write'), handler)
+ * app.get('/search', requireScopes({ anyOf: ['notes:read', 'files:read'] }), handler)
+ */
+export function requireScopes(...scopes: RequireScopesArgs): RequestHandler {
+  return scopeGuard(undefined, requirementOf(scopes))
+}

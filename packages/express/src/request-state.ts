@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http'
+import type { Gate, RejectionLog } from '@gatehouse/core'
+import type { Request } from 'express'
+
+/** Where rejections are reported. `req` is the rejected request (never log its headers: they hold the token). */
+export type RejectionListener = (event: RejectionLog, req: Request) => void
+
+/** A gate as a request meets it: the gate and how its middleware reports rejections. */
+export interface GateBinding {
+  gate: Gate
+  onRejection: RejectionListener
+}
+
+/** What the gatehouse middlewares a request passed through know about it. */
+interface RequestState {
+  /** Each distinct gate whose middleware saw the request, in order. */
+  seen: GateBinding[]
+  /** The gate that verified the caller (`req.auth`), once one has. */
+  verifiedBy?: Gate
+}
+
+// Keyed by the request object, so nothing is added to the request the application can see.
+const states = new WeakMap<IncomingMessage, RequestState>()
+
+/** Records that the middleware of `binding` saw `req`; `protect()` and `requireScopes()` look it up. */
+export function rememberGate(req: IncomingMessage, binding: GateBinding): void {
+  const state = states.get(req)
+  if (state === undefined) states.set(req, { seen: [binding] })
+  else if (!state.seen.some((known) => known.gate === binding.gate)) state.seen.push(binding)
+}
+
+/** Records that `gate` verified the caller of `req`. */
+export function markVerified(req: IncomingMessage, gate: Gate): void {
+  const state = states.get(req)
+  if (state === undefined) states.set(req, { seen: [], verifiedBy: gate })
+  else state.verifiedBy = gate
+}
+
+/** The gate that verified the caller of `req`, if one has. */
+export function verifiedBy(req: IncomingMessage): Gate | undefined {
+  return states.get(req)?.verifiedBy
+}
+
+/** The gates whose middleware saw `req`. */
+export function gatesSeen(req: IncomingMessage): readonly GateBinding[] {
+  return states.get(req)?.seen ?? []
+}
