@@ -1,0 +1,597 @@
+import type { JWTPayload } from 'jose'
+import { ISSUER, METADATA_URL, RESOURCE } from '../../packages/fastify/test/fixtures/tokens.js'
+import type { MatrixOptions } from './app-spec.js'
+
+// Every request/response case both adapters must answer identically: a request, and the exact
+// status, headers and body expected. Transport headers (date, connection, keep-alive) are not
+// compared; `content-length` is, computed from the expected body unless a case gives it.
+
+/** A token the runner mints (see tokenKit): default claims are a valid token for the resource. */
+export interface TokenSpec {
+  claims?: JWTPayload
+  forged?: boolean
+  typ?: string
+}
+
+export interface MatrixCase {
+  name: string
+  /** Gate options of the app that answers (overrides of the notes resource). */
+  options?: MatrixOptions
+  request: {
+    method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS'
+    path: string
+    /** `$TOKEN` in a value (or in the path or body) is replaced by the minted `token`. */
+    headers?: Record<string, string | string[]>
+    token?: TokenSpec
+    body?: string
+  }
+  expect: {
+    status: number
+    headers: Record<string, string>
+    /** A JSON value, or `''` for an empty body. */
+    body: unknown
+  }
+}
+
+const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
+const ALLOW_HEADERS =
+  'Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name'
+const ORIGIN = 'https://inspector.example'
+const BEARER = { authorization: 'Bearer $TOKEN' }
+const now = Math.floor(Date.now() / 1000)
+
+const rejectionHeaders = (challenge: string | undefined, more: Record<string, string> = {}) => ({
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': EXPOSE,
+  'cache-control': 'no-store',
+  'content-type': 'application/json; charset=utf-8',
+  ...(challenge === undefined ? {} : { 'www-authenticate': challenge }),
+  ...more,
+})
+
+const okHeaders = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': EXPOSE,
+  'content-type': 'application/json; charset=utf-8',
+}
+
+const noCredentials = `Bearer scope="notes:read", resource_metadata="${METADATA_URL}"`
+const invalidToken = (description: string) =>
+  `Bearer error="invalid_token", error_description="${description}", scope="notes:read", resource_metadata="${METADATA_URL}"`
+const insufficientScope = (description: string, scope: string) =>
+  `Bearer error="insufficient_scope", error_description="${description}", scope="${scope}", resource_metadata="${METADATA_URL}"`
+const invalidRequest = (description: string) =>
+  `Bearer error="invalid_request", error_description="${description}", resource_metadata="${METADATA_URL}"`
+
+const MALFORMED =
+  'Malformed Authorization header: the Bearer credential must be a single token68 value (RFC 6750 §2.1)'
+const MISSING = 'An access token is required in the Authorization header (Bearer scheme)'
+
+const rejected = (
+  name: string,
+  request: MatrixCase['request'],
+  status: number,
+  challenge: string | undefined,
+  body: { error: string; error_description: string },
+  options?: MatrixOptions,
+): MatrixCase => ({
+  name,
+  ...(options === undefined ? {} : { options }),
+  request,
+  expect: { status, headers: rejectionHeaders(challenge), body },
+})
+
+const tokenFailure = (name: string, token: TokenSpec, description: string): MatrixCase =>
+  rejected(
+    name,
+    { method: 'GET', path: '/notes', headers: BEARER, token },
+    401,
+    invalidToken(description.replaceAll('"', "'")),
+    { error: 'invalid_token', error_description: description },
+  )
+
+const scopeDenied = (name: string, path: string, scope: string, description: string, granted: string) =>
+  ({
+    name,
+    request: { method: 'GET', path, headers: BEARER, token: { claims: { scope: granted } } },
+    expect: {
+      status: 403,
+      headers: rejectionHeaders(insufficientScope(description, scope)),
+      body: { error: 'insufficient_scope', error_description: description },
+    },
+  }) satisfies MatrixCase
+
+const DOCUMENT = {
+  resource: RESOURCE,
+  authorization_servers: [ISSUER],
+  scopes_supported: ['notes:read'],
+  bearer_methods_supported: ['header'],
+  resource_name: 'Notes',
+}
+const METADATA_PATH = '/.well-known/oauth-protected-resource/mcp'
+const metadataHeaders = {
+  'access-control-allow-origin': '*',
+  'cache-control': 'public, max-age=3600',
+  'content-type': 'application/json; charset=utf-8',
+}
+const METADATA_NOT_ALLOWED = {
+  'access-control-allow-origin': '*',
+  allow: 'GET, HEAD, OPTIONS',
+  'cache-control': 'no-store',
+}
+
+export const CASES: readonly MatrixCase[] = [
+  // The bearer gate (RFC 6750 §3.1, RFC 9728 §5.1).
+  rejected(
+    'no token: 401 without error, base scope and resource_metadata',
+    { method: 'GET', path: '/notes' },
+    401,
+    noCredentials,
+    {
+      error: 'invalid_token',
+      error_description: MISSING,
+    },
+  ),
+  rejected(
+    'another scheme counts as no bearer credentials',
+    { method: 'GET', path: '/notes', headers: { authorization: 'Basic YWxpY2U6c2VjcmV0' } },
+    401,
+    noCredentials,
+    { error: 'invalid_token', error_description: 'Only Bearer access tokens are accepted' },
+  ),
+  rejected(
+    'a token in the query string is ignored (OAuth 2.1 §5.1)',
+    { method: 'GET', path: '/notes?access_token=$TOKEN', token: {} },
+    401,
+    noCredentials,
+    { error: 'invalid_token', error_description: MISSING },
+  ),
+  rejected(
+    'a malformed header: 400 invalid_request',
+    { method: 'GET', path: '/notes', headers: { authorization: 'Bearer a b' } },
+    400,
+    // RFC 6750 §3: the header description is printable ASCII without '"' and '\\'.
+    invalidRequest(MALFORMED.replace('§', '?')),
+    { error: 'invalid_request', error_description: MALFORMED },
+  ),
+  rejected(
+    'Bearer with no token: 400',
+    { method: 'GET', path: '/notes', headers: { authorization: 'Bearer' } },
+    400,
+    invalidRequest('Malformed Authorization header: the Bearer scheme carries no token'),
+    {
+      error: 'invalid_request',
+      error_description: 'Malformed Authorization header: the Bearer scheme carries no token',
+    },
+  ),
+  rejected(
+    'two Authorization headers: 400 invalid_request',
+    {
+      method: 'GET',
+      path: '/notes',
+      headers: { authorization: ['Bearer $TOKEN', 'Bearer $TOKEN'] },
+      token: {},
+    },
+    400,
+    invalidRequest('The request carries more than one Authorization header'),
+    { error: 'invalid_request', error_description: 'The request carries more than one Authorization header' },
+  ),
+  rejected(
+    'an oversized token: 401, decided before verification (within the 16 KiB header limit of Node)',
+    { method: 'GET', path: '/notes', headers: { authorization: `Bearer ${'a'.repeat(10_000)}` } },
+    401,
+    invalidToken('The access token is longer than 8192 characters'),
+    { error: 'invalid_token', error_description: 'The access token is longer than 8192 characters' },
+  ),
+  tokenFailure(
+    'an expired token: 401',
+    { claims: { exp: now - 3600, iat: now - 7200 } },
+    'token has expired',
+  ),
+  tokenFailure('a forged token: 401', { forged: true }, 'signature does not verify'),
+  tokenFailure(
+    'a token for another audience: 401',
+    { claims: { aud: 'https://other.example.com/mcp' } },
+    'token is meant for another audience',
+  ),
+  tokenFailure(
+    'a token from another issuer: 401',
+    { claims: { iss: 'https://evil.example.com' } },
+    'token issued by another issuer',
+  ),
+  tokenFailure('an ID token: 401', { typ: 'id_token+jwt' }, 'typ "id_token+jwt" is not an access token type'),
+  {
+    name: 'a valid token: 200, the caller reaches the handler',
+    request: {
+      method: 'GET',
+      path: '/notes',
+      headers: BEARER,
+      token: { claims: { scope: 'notes:read notes:write' } },
+    },
+    expect: {
+      status: 200,
+      headers: okHeaders,
+      body: { route: 'GET /notes', sub: 'alice', scopes: ['notes:read', 'notes:write'] },
+    },
+  },
+  {
+    name: 'the scheme name is case-insensitive (RFC 9110 §11.1)',
+    request: { method: 'GET', path: '/notes', headers: { authorization: 'bEaReR $TOKEN' }, token: {} },
+    expect: {
+      status: 200,
+      headers: okHeaders,
+      body: { route: 'GET /notes', sub: 'alice', scopes: ['notes:read'] },
+    },
+  },
+  {
+    name: 'HEAD of a protected GET route is gated too',
+    request: { method: 'HEAD', path: '/reports' },
+    expect: {
+      status: 401,
+      headers: rejectionHeaders(noCredentials, {
+        'content-length': String(
+          JSON.stringify({ error: 'invalid_token', error_description: MISSING }).length,
+        ),
+      }),
+      body: '',
+    },
+  },
+  rejected(
+    'a form-body token next to a header token: 400 (RFC 6750 §3.1)',
+    {
+      method: 'POST',
+      path: '/notes',
+      headers: { ...BEARER, 'content-type': 'application/x-www-form-urlencoded' },
+      token: { claims: { scope: 'notes:write' } },
+      body: 'access_token=$TOKEN&title=x',
+    },
+    400,
+    invalidRequest(
+      'The request sends the access token by more than one method (Authorization header and body)',
+    ),
+    {
+      error: 'invalid_request',
+      error_description:
+        'The request sends the access token by more than one method (Authorization header and body)',
+    },
+  ),
+  rejected(
+    'a form-body token alone is not accepted',
+    {
+      method: 'POST',
+      path: '/notes',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      token: {},
+      body: 'access_token=$TOKEN',
+    },
+    401,
+    noCredentials,
+    { error: 'invalid_token', error_description: MISSING },
+  ),
+  {
+    name: 'access_token in a JSON body is not a form token: the header token is used',
+    request: {
+      method: 'POST',
+      path: '/notes',
+      headers: { ...BEARER, 'content-type': 'application/json' },
+      token: { claims: { scope: 'notes:write' } },
+      body: '{"access_token":"x"}',
+    },
+    expect: {
+      status: 200,
+      headers: okHeaders,
+      body: { route: 'POST /notes', sub: 'alice', scopes: ['notes:write'] },
+    },
+  },
+
+  // Failures of the verifier: 503, fail closed, nothing internal leaks.
+  {
+    name: 'a key set that cannot be reached: 503 with Retry-After',
+    options: { verifier: 'unreachable' },
+    request: { method: 'GET', path: '/notes', headers: BEARER, token: {} },
+    expect: {
+      status: 503,
+      headers: rejectionHeaders(undefined, { 'retry-after': '5' }),
+      body: {
+        error: 'temporarily_unavailable',
+        error_description: 'the signing keys of the authorization server are unavailable',
+      },
+    },
+  },
+  {
+    name: 'a verifier that throws something unexpected: 503, generic description',
+    options: { verifier: 'throws' },
+    request: { method: 'GET', path: '/notes', headers: BEARER, token: {} },
+    expect: {
+      status: 503,
+      headers: rejectionHeaders(undefined, { 'retry-after': '5' }),
+      body: {
+        error: 'temporarily_unavailable',
+        error_description: 'The access token could not be verified right now; retry later',
+      },
+    },
+  },
+
+  // Scopes: 403 with the minimal missing set, implication honoured.
+  scopeDenied(
+    'route scopes: 403 naming the missing scope',
+    '/reports',
+    'reports:read',
+    'This operation requires the scope: reports:read',
+    'notes:read',
+  ),
+  scopeDenied(
+    'one challenge names every missing scope, minus those implied by another missing one',
+    '/export',
+    'notes:write reports:read',
+    'This operation requires the scopes: notes:write reports:read',
+    'profile',
+  ),
+  scopeDenied(
+    'anyOf: 403 names one scope that would do',
+    '/search',
+    'files:read',
+    'This operation requires one of the scopes: files:read notes:read',
+    'profile',
+  ),
+  scopeDenied(
+    'allOf: 403 names what is missing',
+    '/sync',
+    'files:read',
+    'This operation requires the scope: files:read',
+    'notes:read',
+  ),
+  {
+    name: 'anyOf: either scope will do',
+    request: { method: 'GET', path: '/search', headers: BEARER, token: { claims: { scope: 'files:read' } } },
+    expect: {
+      status: 200,
+      headers: okHeaders,
+      body: { route: 'GET /search', sub: 'alice', scopes: ['files:read'] },
+    },
+  },
+  {
+    name: 'implication: notes:admin satisfies notes:write',
+    request: { method: 'POST', path: '/notes', headers: BEARER, token: { claims: { scope: 'notes:admin' } } },
+    expect: {
+      status: 200,
+      headers: okHeaders,
+      body: { route: 'POST /notes', sub: 'alice', scopes: ['notes:admin'] },
+    },
+  },
+  {
+    name: 'implication does not run backwards: notes:read does not satisfy notes:write',
+    request: { method: 'POST', path: '/notes', headers: BEARER, token: { claims: { scope: 'notes:read' } } },
+    expect: {
+      status: 403,
+      headers: rejectionHeaders(
+        insufficientScope('This operation requires the scope: notes:write', 'notes:write'),
+      ),
+      body: {
+        error: 'insufficient_scope',
+        error_description: 'This operation requires the scope: notes:write',
+      },
+    },
+  },
+  {
+    name: 'a public route: no token needed, no auth, no CORS of the gate',
+    request: { method: 'GET', path: '/health' },
+    expect: {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: { ok: true, auth: null },
+    },
+  },
+  {
+    name: 'a public route ignores a bad token',
+    request: { method: 'GET', path: '/health', headers: { authorization: 'Bearer a b' } },
+    expect: {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: { ok: true, auth: null },
+    },
+  },
+
+  // The metadata document (RFC 9728).
+  {
+    name: 'metadata GET: 200 JSON, public, cacheable, any origin',
+    options: { resourceName: 'Notes' },
+    request: { method: 'GET', path: METADATA_PATH, headers: { origin: ORIGIN } },
+    expect: { status: 200, headers: metadataHeaders, body: DOCUMENT },
+  },
+  {
+    name: 'metadata GET with a bad token still answers: never gated',
+    options: { resourceName: 'Notes' },
+    request: { method: 'GET', path: METADATA_PATH, headers: { authorization: 'Bearer x y' } },
+    expect: { status: 200, headers: metadataHeaders, body: DOCUMENT },
+  },
+  {
+    name: 'metadata GET with a query string',
+    options: { resourceName: 'Notes' },
+    request: { method: 'GET', path: `${METADATA_PATH}?x=1` },
+    expect: { status: 200, headers: metadataHeaders, body: DOCUMENT },
+  },
+  {
+    name: 'metadata HEAD: the headers of GET, no body',
+    options: { resourceName: 'Notes' },
+    request: { method: 'HEAD', path: METADATA_PATH },
+    expect: {
+      status: 200,
+      headers: { ...metadataHeaders, 'content-length': String(JSON.stringify(DOCUMENT).length) },
+      body: '',
+    },
+  },
+  {
+    name: 'metadata OPTIONS: a preflight answer for GET',
+    request: {
+      method: 'OPTIONS',
+      path: METADATA_PATH,
+      headers: { origin: ORIGIN, 'access-control-request-method': 'GET' },
+    },
+    expect: {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': '*',
+        allow: 'GET, HEAD, OPTIONS',
+        'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+        'access-control-max-age': '86400',
+        'content-length': '0',
+      },
+      body: '',
+    },
+  },
+  ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map(
+    (method): MatrixCase => ({
+      name: `metadata ${method}: 405 with Allow (RFC 9110 §15.5.6)`,
+      request: {
+        method,
+        path: METADATA_PATH,
+        ...(method === 'DELETE' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }),
+      },
+      expect: { status: 405, headers: METADATA_NOT_ALLOWED, body: '' },
+    }),
+  ),
+  {
+    name: 'scopes_supported follows scopes.supported; max-age follows metadataMaxAge',
+    options: {
+      scopes: { base: ['notes:read'], supported: ['notes:read', 'notes:write'] },
+      metadataMaxAge: 60,
+    },
+    request: { method: 'GET', path: METADATA_PATH },
+    expect: {
+      status: 200,
+      headers: { ...metadataHeaders, 'cache-control': 'public, max-age=60' },
+      body: {
+        resource: RESOURCE,
+        authorization_servers: [ISSUER],
+        scopes_supported: ['notes:read', 'notes:write'],
+        bearer_methods_supported: ['header'],
+      },
+    },
+  },
+  {
+    name: 'a resource at the origin root: the root well-known path',
+    options: { resource: 'https://mcp.example.com/' },
+    request: { method: 'GET', path: '/.well-known/oauth-protected-resource' },
+    expect: {
+      status: 200,
+      headers: metadataHeaders,
+      body: {
+        resource: 'https://mcp.example.com',
+        authorization_servers: [ISSUER],
+        scopes_supported: ['notes:read'],
+        bearer_methods_supported: ['header'],
+      },
+    },
+  },
+  rejected(
+    'a resource at the origin root: challenges point at the root well-known URL',
+    { method: 'GET', path: '/notes' },
+    401,
+    'Bearer scope="notes:read", resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource"',
+    { error: 'invalid_token', error_description: MISSING },
+    { resource: 'https://mcp.example.com/' },
+  ),
+
+  // CORS for browser clients.
+  {
+    name: 'a preflight on a protected route is answered, never gated',
+    request: {
+      method: 'OPTIONS',
+      path: '/notes',
+      headers: {
+        origin: ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type, mcp-protocol-version',
+      },
+    },
+    expect: {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': 'GET, OPTIONS, HEAD, POST',
+        'access-control-allow-headers': ALLOW_HEADERS,
+        'access-control-max-age': '7200',
+        'content-length': '0',
+      },
+      body: '',
+    },
+  },
+  {
+    name: 'restricted origins: an allowed origin is reflected with Vary on the preflight',
+    options: { cors: { origin: [ORIGIN], maxAge: 600, exposeHeaders: ['X-Request-Id'] } },
+    request: {
+      method: 'OPTIONS',
+      path: '/reports',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'GET' },
+    },
+    expect: {
+      status: 204,
+      headers: {
+        'access-control-allow-origin': ORIGIN,
+        vary: 'Origin',
+        'access-control-allow-methods': 'GET, OPTIONS, HEAD',
+        'access-control-allow-headers': ALLOW_HEADERS,
+        'access-control-max-age': '600',
+        'content-length': '0',
+      },
+      body: '',
+    },
+  },
+  {
+    name: 'restricted origins: another origin gets a preflight answer without a grant',
+    options: { cors: { origin: [ORIGIN] } },
+    request: {
+      method: 'OPTIONS',
+      path: '/notes',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    },
+    expect: { status: 204, headers: { vary: 'Origin', 'content-length': '0' }, body: '' },
+  },
+  {
+    name: 'restricted origins: a rejection to an allowed origin carries the grant and the exposed headers',
+    options: { cors: { origin: [ORIGIN], exposeHeaders: ['X-Request-Id'] } },
+    request: { method: 'GET', path: '/notes', headers: { origin: ORIGIN } },
+    expect: {
+      status: 401,
+      headers: {
+        'access-control-allow-origin': ORIGIN,
+        vary: 'Origin',
+        'access-control-expose-headers': `${EXPOSE}, X-Request-Id`,
+        'cache-control': 'no-store',
+        'content-type': 'application/json; charset=utf-8',
+        'www-authenticate': noCredentials,
+      },
+      body: { error: 'invalid_token', error_description: MISSING },
+    },
+  },
+  {
+    name: 'restricted origins: a rejection to another origin carries no grant',
+    options: { cors: { origin: [ORIGIN] } },
+    request: { method: 'GET', path: '/notes', headers: { origin: 'https://evil.example' } },
+    expect: {
+      status: 401,
+      headers: {
+        vary: 'Origin',
+        'cache-control': 'no-store',
+        'content-type': 'application/json; charset=utf-8',
+        'www-authenticate': noCredentials,
+      },
+      body: { error: 'invalid_token', error_description: MISSING },
+    },
+  },
+  {
+    name: 'cors: false leaves CORS to the application',
+    options: { cors: false },
+    request: { method: 'GET', path: '/notes', headers: { origin: ORIGIN } },
+    expect: {
+      status: 401,
+      headers: {
+        'cache-control': 'no-store',
+        'content-type': 'application/json; charset=utf-8',
+        'www-authenticate': noCredentials,
+      },
+      body: { error: 'invalid_token', error_description: MISSING },
+    },
+  },
+]
