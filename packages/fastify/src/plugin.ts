@@ -221,6 +221,8 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
 
   const applyCors = (request: FastifyRequest, reply: FastifyReply) => {
     if (gate.cors === undefined || corsDelegated) return
+    // A CORS layer whose hook ran first (e.g. @fastify/cors in a parent scope) has decided already.
+    if (reply.hasHeader('access-control-allow-origin')) return
     const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
     for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
       if (name === 'Vary') reply.header('Vary', mergeHeaderList(headerText(reply.getHeader('vary')), [value]))

@@ -164,18 +164,29 @@ t.test(
 t.test('@fastify/cors at the root and the gate in a child scope compose', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
+  await app.register(cors, { origin: [ORIGIN] })
   await app.register(async (scope) => {
     await scope.register(gatehouse, notesOptions(kit))
     scope.post('/mcp', async () => 'ok')
   })
-  await app.register(cors, { origin: '*' })
   const pre = await app.inject({ method: 'OPTIONS', url: '/mcp', headers: preflight() })
   t.equal(pre.statusCode, 204)
-  t.equal(pre.headers['access-control-allow-origin'], '*')
+  t.equal(pre.headers['access-control-allow-origin'], ORIGIN)
+  t.equal(pre.headers['access-control-max-age'], undefined, "@fastify/cors's answer")
   const rejected = await app.inject({ method: 'POST', url: '/mcp', headers: { origin: ORIGIN } })
   t.equal(rejected.statusCode, 401)
-  t.equal(rejected.headers['access-control-allow-origin'], '*')
+  t.equal(
+    rejected.headers['access-control-allow-origin'],
+    ORIGIN,
+    "@fastify/cors's value, not the gate's '*'",
+  )
   t.equal(rejected.headers['access-control-expose-headers'], EXPOSE)
+  const foreign = await app.inject({
+    method: 'POST',
+    url: '/mcp',
+    headers: { origin: 'https://evil.example' },
+  })
+  t.equal(foreign.headers['access-control-allow-origin'], undefined)
 })
 
 t.test('@fastify/cors registered after the gate in the same scope is refused at startup', async (t) => {
