@@ -94,6 +94,11 @@ const jwksKeySetSchema = z
 
 export type JwksKeySetOptions = z.input<typeof jwksKeySetSchema>
 
+/** Validates key set options without a jwksUri (known only after discovery); throws like jwksKeySet. */
+export function checkJwksKeySetOptions(options: Omit<JwksKeySetOptions, 'jwksUri'>, owner: string): void {
+  parseOptions(jwksKeySetSchema, { ...options, jwksUri: 'https://jwks-uri.invalid/' }, owner)
+}
+
 /**
  * A remote JSON Web Key Set (RFC 7517 §5), fetched lazily, bounded and kept fresh:
  * - cached for the response's `Cache-Control: max-age`, clamped to [cacheMinAge, cacheMaxAge]

@@ -4,6 +4,7 @@ import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { GatehouseError, invalidToken, temporarilyUnavailable } from './errors.js'
 import {
+  checkJwksKeySetOptions,
   type JwksKeySetOptions,
   jwksKeySet,
   type KeySet,
@@ -155,6 +156,8 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   const strictTyp = o.typ === 'strict'
   const cache = o.cache === false ? undefined : new TokenCache({ ...o.cache, now })
 
+  // With discovery the key set is made on first use: check its options now, not at the first request.
+  if (o.jwks !== undefined) checkJwksKeySetOptions(o.jwks, 'jwtVerifier: option "jwks"')
   const keySet: KeySet =
     o.keySet ??
     (o.keys !== undefined
@@ -262,7 +265,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         invalidToken('token_too_large', `token is longer than ${o.maxTokenLength} characters`),
       )
     }
-    if (cache !== undefined) return cache.verify(token, tolerance, (hash) => verifyUncached(token, hash))
+    if (cache !== undefined) return cache.verify(token, tolerance, verifyUncached)
     return verifyUncached(token, TokenCache.keyOf(token))
   }
 

@@ -43,7 +43,7 @@ const sha256 = oneShotHash
  *
  * @example
  * const cache = new TokenCache({ maxEntries: 10_000 })
- * const authInfo = await cache.verify(token, 60, () => verifyUncached(token))
+ * const authInfo = await cache.verify(token, 60, (token, key) => verifyUncached(token, key))
  */
 export class TokenCache {
   readonly #entries: LruCache<Entry>
@@ -75,10 +75,15 @@ export class TokenCache {
   }
 
   /**
-   * The remembered outcome for `token`, else the outcome of `verify(key)`, remembered.
-   * `leeway` (seconds) is the clock tolerance the verifier applies to `exp`.
+   * The remembered outcome for `token`, else the outcome of `verify(token, key)`, remembered.
+   * `leeway` (seconds) is the clock tolerance the verifier applies to `exp`. `verify` gets the
+   * token back so callers need no per-call closure (the hit path allocates nothing).
    */
-  verify(token: string, leeway: number, verify: (key: string) => Promise<AuthInfo>): Promise<AuthInfo> {
+  verify(
+    token: string,
+    leeway: number,
+    verify: (token: string, key: string) => Promise<AuthInfo>,
+  ): Promise<AuthInfo> {
     const key = sha256(token)
     const entry = this.#entries.get(key)
     if (entry !== undefined) {
@@ -91,15 +96,20 @@ export class TokenCache {
     // outside the signature check): the map entry is set before the async body can finish.
     const pending = this.#pending.get(key)
     if (pending !== undefined) return pending
-    const promise = this.#verifyAndRemember(key, leeway, verify)
+    const promise = this.#verifyAndRemember(token, key, leeway, verify)
     this.#pending.set(key, promise)
     return promise
   }
 
-  async #verifyAndRemember(key: string, leeway: number, verify: (key: string) => Promise<AuthInfo>) {
+  async #verifyAndRemember(
+    token: string,
+    key: string,
+    leeway: number,
+    verify: (token: string, key: string) => Promise<AuthInfo>,
+  ) {
     try {
       await undefined // yield once: the caller registers this promise before any outcome settles it
-      const authInfo = await verify(key)
+      const authInfo = await verify(token, key)
       const now = this.#now()
       const validUntil =
         authInfo.expiresAt === undefined ? Number.POSITIVE_INFINITY : (authInfo.expiresAt + leeway) * 1000

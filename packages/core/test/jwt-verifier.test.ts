@@ -615,6 +615,23 @@ t.test('verified-token cache', async (t) => {
   t.notOk(token.includes(key) || key.includes(token.slice(0, 20)))
 })
 
+t.test('refused algorithms and header shapes never reach the key set', async (t) => {
+  const { keySet, state } = countingKeySet(staticKeySet(allKeys))
+  const verifier = jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, keySet, now: clockMs, cache: false })
+  const hs256 = await new SignJWT(baseClaims())
+    .setProtectedHeader({ alg: 'HS256', kid: 'rs256' })
+    .sign(rsaPublicPem)
+  t.equal(await outcome(verifier, hs256), 'invalid_token/alg_not_allowed')
+  t.equal(await outcome(verifier, await mint({ header: { typ: 'logout+jwt' } })), 'invalid_token/typ_invalid')
+  t.equal(
+    await outcome(verifier, await mint({ header: { crit: ['b64'], b64: true } })),
+    'invalid_token/crit_unsupported',
+  )
+  t.equal(state.lookups, 0, 'no key lookup for any of them')
+  t.equal(await outcome(verifier, await mint()), 'ok')
+  t.equal(state.lookups, 1)
+})
+
 t.test('cache: false verifies every time', async (t) => {
   const { keySet, state } = countingKeySet(staticKeySet(allKeys))
   const verifier = jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, keySet, now: clockMs, cache: false })
@@ -648,6 +665,11 @@ t.test('options are validated at creation, naming the option', async (t) => {
     /at most one of jwksUri, keys/,
   )
   t.throws(() => jwtVerifier({ ...base, audiance: AUDIENCE } as never), /audiance/)
+  t.throws(
+    () => jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, jwks: { cooldown: -5 } }),
+    /jwtVerifier: option "jwks": option "cooldown"/,
+    'key set options are checked at creation even when the jwks_uri comes from discovery',
+  )
   t.throws(() => jwtVerifier({ ...base, keys: [{ kty: 'oct', k: 'AAAA' }] }), /symmetric/)
   t.throws(() => jwtVerifier({ ...base, keys: undefined, jwksUri: 'http://as.example.com/jwks' }), /https/)
   t.same(jwtVerifier({ ...base, audience: 'HTTPS://MCP.example.com/mcp/' }).audiences, [AUDIENCE])
