@@ -49,6 +49,38 @@ for (const sdk of ['v1', 'v2'] as const) {
       t.equal(metadata.resource, notes.url)
     })
 
+    t.test('a rebound host name is refused before any token check (DNS rebinding)', async (t) => {
+      const { request } = await import('node:http')
+      const target = new URL(notes.url)
+      const answer = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+        (resolve, reject) => {
+          const req = request(
+            {
+              host: target.hostname,
+              port: target.port,
+              path: target.pathname,
+              method: 'POST',
+              headers: {
+                host: 'attacker.example',
+                'content-type': 'application/json',
+                authorization: 'Bearer x',
+              },
+            },
+            (res) => {
+              let body = ''
+              res.on('data', (chunk) => (body += chunk))
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+            },
+          )
+          req.on('error', reject)
+          req.end('{}')
+        },
+      )
+      t.equal(answer.status, 403)
+      t.notOk(answer.headers['www-authenticate'], 'not an authorization answer')
+      t.match(JSON.parse(answer.body), { jsonrpc: '2.0', error: { code: -32000 }, id: null })
+    })
+
     t.test('1.x client: tools/list shows what the token may call; whoami sees the caller', async (t) => {
       const expected: Array<[string, string[]]> = [
         ['notes:read', ['list_notes', 'whoami']],
