@@ -138,7 +138,11 @@ t.test('the classic misconfigurations are refused, and the refusal says what to 
   })
   t.teardown(() => otherRealm.close())
   const wrongRealm = await refusal(preset.verifier, (await otherRealm.machineToken()).access_token)
-  t.equal(wrongRealm.reason, 'kid_unknown', 'token of another realm: its key is not in this realm (keys come first)')
+  t.equal(
+    wrongRealm.reason,
+    'kid_unknown',
+    'token of another realm: its key is not in this realm (keys come first)',
+  )
   t.match(wrongRealm.message, /realms\/other.*expected .*realms\/acme/)
 })
 
