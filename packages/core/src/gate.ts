@@ -444,6 +444,21 @@ export function parseScopeRequirement(value: unknown, owner: string): ScopeRequi
   return parseOptions(scopeRequirementSchema, value, owner) as ScopeRequirement
 }
 
+/** Scopes as a guard takes them: scope names (all required), or one `ScopeRequirement`. */
+export type ScopeArgs = string[] | [ScopeRequirement]
+
+/**
+ * The requirement of a guard's arguments (`requireScopes('a', 'b')`, `requireScopes({ anyOf })`),
+ * validated, naming the owner in the error.
+ *
+ * @example
+ * parseScopeArgs(['notes:read', 'notes:write'], 'requireScopes') // ['notes:read', 'notes:write']
+ * parseScopeArgs([{ anyOf: ['a', 'b'] }], 'requireScopes') // { anyOf: ['a', 'b'] }
+ */
+export function parseScopeArgs(args: ScopeArgs, owner: string): ScopeRequirement {
+  return parseScopeRequirement(args.length === 1 && typeof args[0] !== 'string' ? args[0] : args, owner)
+}
+
 /**
  * The `Authorization` header values of a Node.js request, from `rawHeaders`: Node keeps only the
  * first of repeated `Authorization` headers in `headers`, which would hide a second credential

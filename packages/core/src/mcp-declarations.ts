@@ -1,12 +1,8 @@
-import {
-  type AuthInfo,
-  type McpScopeRules,
-  type McpTarget,
-  parseScopeRequirement,
-  principalKey,
-  type ScopeRequirement,
-} from '@gatehouse/core'
-import type { RequireScopesArgs } from './types.js'
+import type { AuthInfo } from './auth-info.js'
+import { parseScopeArgs, type ScopeArgs } from './gate.js'
+import type { McpScopeRules, McpTarget } from './mcp-request.js'
+import { principalKey } from './principal.js'
+import type { ScopeRequirement } from './scopes.js'
 
 type RegisterMethod = 'registerTool' | 'registerPrompt' | 'registerResource'
 
@@ -27,7 +23,7 @@ export interface McpDeclaration {
 const declarations = new WeakMap<object, McpDeclaration[]>()
 const hostedBy = new WeakMap<object, McpScopeRules>()
 
-const OWNER = '@gatehouse/fastify withScopes'
+const OWNER = 'withScopes'
 
 /**
  * Declares the scopes of the tool, prompt or resource registered next: `withScopes(server, ...)`
@@ -47,12 +43,9 @@ const OWNER = '@gatehouse/fastify withScopes'
  * withScopes(server, { anyOf: ['notes:read', 'notes:admin'] }).registerPrompt('summary', {}, summary)
  * withScopes(server).registerTool('whoami', {}, whoami) // any valid token
  */
-export function withScopes<S extends object>(server: S, ...scopes: RequireScopesArgs): ScopedRegistrar<S> {
+export function withScopes<S extends object>(server: S, ...scopes: ScopeArgs): ScopedRegistrar<S> {
   if (typeof server !== 'object' || server === null) throw new TypeError(`${OWNER}: expected an McpServer`)
-  const requirement = parseScopeRequirement(
-    scopes.length === 1 && typeof scopes[0] !== 'string' ? scopes[0] : scopes,
-    OWNER,
-  )
+  const requirement = parseScopeArgs(scopes, OWNER)
   const target = server as Record<RegisterMethod, ((...args: unknown[]) => unknown) | undefined>
 
   const register = (method: RegisterMethod, declaration: McpDeclaration, args: unknown[]) => {

@@ -1,5 +1,5 @@
-import type { McpScopeRules, McpTarget } from '@gatehouse/core'
-import { authInfoFrom, markHosted, scopeDeclarationsOf } from './mcp-scopes.js'
+import { authInfoFrom, markHosted, scopeDeclarationsOf } from './mcp-declarations.js'
+import type { McpScopeRules, McpTarget } from './mcp-request.js'
 
 type Handler = (request: unknown, context: unknown) => unknown
 
@@ -26,6 +26,8 @@ const watched = new WeakSet<object>()
 export interface HostOptions {
   /** Show every tool, prompt and resource in lists, not only those the caller may use. */
   listAll: boolean
+  /** Who hosts the server, for the error message. Default `mcpRoute`. */
+  owner?: string
 }
 
 /**
@@ -51,7 +53,7 @@ export function hostServer(server: object, rules: McpScopeRules, options: HostOp
   const protocol = protocolOf(server)
   if (protocol === undefined) {
     throw new Error(
-      '@gatehouse/fastify mcpRoute: cannot filter tools/list on this MCP server (no request handler table ' +
+      `${options.owner ?? 'mcpRoute'}: cannot filter tools/list on this MCP server (no request handler table ` +
         'found; an unsupported SDK version?). Set listAll: true to serve unfiltered lists',
     )
   }

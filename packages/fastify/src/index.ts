@@ -1,24 +1,28 @@
 import { gatehouse } from './plugin.js'
 
+// The MCP route's options and the tool-declaration helpers live in core (shared with @gatehouse/express).
 export {
-  gatehouseLogRedaction,
-  gatehouseRequestSerializer,
-  redactQueryTokens,
-  type SerializedRequest,
-} from './log-redaction.js'
-export {
+  authInfoFrom,
   type McpFactoryContext,
   type McpNodeHandler,
   type McpRouteFactory,
   type McpRouteOptions,
   type McpServerFactory,
   type McpServerLike,
+  type McpSessionLimits,
   type McpTransportClass,
   type McpTransportLike,
-  mcpRoute,
-} from './mcp-route.js'
-export { authInfoFrom, principalBinding, type ScopedRegistrar, withScopes } from './mcp-scopes.js'
-export type { McpSessionLimits } from './mcp-sessions.js'
+  principalBinding,
+  type ScopedRegistrar,
+  withScopes,
+} from '@gatehouse/core'
+export {
+  gatehouseLogRedaction,
+  gatehouseRequestSerializer,
+  redactQueryTokens,
+  type SerializedRequest,
+} from './log-redaction.js'
+export { mcpRoute } from './mcp-route.js'
 export { registerMetadataRoutes } from './metadata-routes.js'
 export { type GatehouseOptions, type GatehousePluginOptions, gatehouse, gatehouseMetadata } from './plugin.js'
 export type { RequireScopesArgs } from './types.js'

@@ -1,172 +1,7 @@
-import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import {
-  type AuthInfo,
-  type Gate,
-  GatehouseError,
-  type McpScopeRules,
-  type McpTarget,
-  mcpScopeRules,
-  mergeHeaderList,
-  parseOptions,
-  principalKey,
-  type ScopeRequirement,
-  scopeRequirementSchema,
-} from '@gatehouse/core'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { z } from 'zod'
-import { hostServer } from './mcp-hosting.js'
-import { type McpSession, type McpSessionLimits, McpSessionStore } from './mcp-sessions.js'
-
-/** What the route hands a server factory: the caller (absent only for the startup probe) and the protocol era. */
-export interface McpFactoryContext {
-  /** `legacy` for 2025-era traffic (sessions, stateless), `modern` for 2026-07-28. */
-  era: 'legacy' | 'modern'
-  /** The verified caller. Undefined when the route calls the factory at startup to learn its declarations. */
-  authInfo?: AuthInfo
-}
-
-/** The part of an MCP server (`McpServer` of either SDK line, or a low-level `Server`) the route uses. */
-export interface McpServerLike {
-  connect(transport: never): Promise<void>
-  close(): Promise<void>
-}
-
-/** Builds a fresh MCP server. The same function serves sessions, stateless requests and `handler`. */
-export type McpServerFactory = (context: McpFactoryContext) => McpServerLike | Promise<McpServerLike>
-
-/**
- * The route's server factory as `handler` receives it: your `server` function, with each server
- * it builds prepared for the route. It resolves to what `server` returns (typed loosely so it fits
- * either SDK's factory type, e.g. `createMcpHandler(factory)`).
- */
-export type McpRouteFactory = (context: McpFactoryContext) => Promise<any>
-
-/** A Streamable HTTP server transport instance: 1.x `StreamableHTTPServerTransport`, 2.x `NodeStreamableHTTPServerTransport`. */
-export interface McpTransportLike {
-  readonly sessionId?: string | undefined
-  onclose?: (() => void) | undefined
-  handleRequest(
-    req: IncomingMessage & { auth?: AuthInfo },
-    res: ServerResponse,
-    parsedBody?: unknown,
-  ): Promise<void>
-  close(): Promise<void>
-}
-
-/** A transport class of either SDK line (the route passes the session options). */
-export type McpTransportClass = new (options: never) => McpTransportLike
-
-/** A Node request handler that reads the caller from `req.auth`, e.g. `toNodeHandler(createMcpHandler(factory))`. */
-export type McpNodeHandler = (
-  req: IncomingMessage & { auth?: AuthInfo },
-  res: ServerResponse,
-  parsedBody?: unknown,
-) => Promise<void>
-
-export interface McpRouteOptions {
-  /** URL path of the endpoint. Default: the path of the gate's resource URL (`/mcp` for `https://host/mcp`). */
-  path?: string
-  /** Builds an MCP server, of either SDK line. Tools declared with `withScopes` carry their scopes. */
-  server: McpServerFactory
-  /**
-   * The Streamable HTTP server transport class to serve with: `StreamableHTTPServerTransport`
-   * (`@modelcontextprotocol/sdk/server/streamableHttp.js`) or `NodeStreamableHTTPServerTransport`
-   * (`@modelcontextprotocol/node`).
-   */
-  transport?: McpTransportClass
-  /**
-   * With `transport`: 2025-era sessions bound to the caller (default `true`, or the limits), or
-   * `false` for a fresh server and transport per request.
-   */
-  sessions?: boolean | Partial<McpSessionLimits>
-  /** More options for the transport constructor (`enableJsonResponse`, `eventStore`, ...). */
-  transportOptions?: Record<string, unknown>
-  /**
-   * Serves every request that is not part of a session, given the route's server factory. For the
-   * 2.x SDK's 2026-07-28 entry: `(factory) => toNodeHandler(createMcpHandler(factory))`. With
-   * `transport`, sessions still go to the transport and the rest to this handler.
-   */
-  handler?: (factory: McpRouteFactory) => McpNodeHandler
-  /** Scopes of tools, prompts and resources registered without `withScopes` (tools you don't own), and a default. */
-  scopes?: {
-    tools?: Record<string, ScopeRequirement>
-    prompts?: Record<string, ScopeRequirement>
-    resources?: Record<string, ScopeRequirement>
-    /** For whatever nothing declares. Default: none (any valid token). */
-    undeclared?: ScopeRequirement
-  }
-  /** List every tool, prompt and resource, not only those the caller may use. Default false. */
-  listAll?: boolean
-  /** Most messages in a JSON-RPC batch (more: 413). Default 128. */
-  maxBatch?: number
-  /** Call the factory once at startup to learn the declared scopes. Default true. */
-  probe?: boolean
-  /**
-   * Check at startup that every scope the metadata document advertises (`scopes_supported`) is one
-   * a tool, prompt or resource needs, so the two cannot drift apart. Default true.
-   */
-  checkScopesSupported?: boolean
-}
+import { createMcpEndpoint, type Gate, type McpRouteOptions, mergeHeaderList } from '@gatehouse/core'
+import type { FastifyInstance } from 'fastify'
 
 const OWNER = '@gatehouse/fastify mcpRoute'
-const RESERVED_TRANSPORT_OPTIONS = ['sessionIdGenerator', 'onsessioninitialized', 'onsessionclosed']
-const isFunction = (value: unknown) => typeof value === 'function'
-
-const optionsSchema = z
-  .strictObject({
-    path: z.string().startsWith('/', 'must start with /').optional(),
-    server: z.custom<McpServerFactory>(isFunction, {
-      error: 'must be a function that returns an MCP server',
-    }),
-    transport: z
-      .custom<McpTransportClass>(isFunction, { error: 'must be a Streamable HTTP server transport class' })
-      .optional(),
-    sessions: z
-      .union([
-        z.boolean(),
-        z.strictObject({
-          maxSessions: z.number().int().min(1).max(1_000_000).optional(),
-          maxSessionsPerPrincipal: z.number().int().min(1).max(10_000).optional(),
-          idleTimeoutMs: z.number().int().min(1000).max(86_400_000).optional(),
-        }),
-      ])
-      .optional(),
-    transportOptions: z
-      .record(z.string(), z.unknown())
-      .refine((value) => RESERVED_TRANSPORT_OPTIONS.every((key) => !Object.hasOwn(value, key)), {
-        error: `must not set ${RESERVED_TRANSPORT_OPTIONS.join(', ')}: the route manages sessions`,
-      })
-      .optional(),
-    handler: z
-      .custom<(factory: McpRouteFactory) => McpNodeHandler>(isFunction, { error: 'must be a function' })
-      .optional(),
-    scopes: z
-      .strictObject({
-        tools: z.record(z.string(), scopeRequirementSchema).optional(),
-        prompts: z.record(z.string(), scopeRequirementSchema).optional(),
-        resources: z.record(z.string(), scopeRequirementSchema).optional(),
-        undeclared: scopeRequirementSchema.optional(),
-      })
-      .optional(),
-    listAll: z.boolean().optional(),
-    maxBatch: z.number().int().min(1).max(100_000).optional(),
-    probe: z.boolean().optional(),
-    checkScopesSupported: z.boolean().optional(),
-  })
-  .refine((value) => value.transport !== undefined || value.handler !== undefined, {
-    error: 'give a transport class (transport) or a handler (handler), or both',
-  })
-  .refine((value) => value.sessions === undefined || value.transport !== undefined, {
-    path: ['sessions'],
-    error: 'sessions need a transport class (transport)',
-  })
-
-const DEFAULT_LIMITS: McpSessionLimits = {
-  maxSessions: 1000,
-  maxSessionsPerPrincipal: 20,
-  idleTimeoutMs: 30 * 60_000,
-}
 
 /**
  * Hosts an MCP Streamable HTTP endpoint behind the Gatehouse gate, for either MCP SDK line. Register
@@ -177,6 +12,7 @@ const DEFAULT_LIMITS: McpSessionLimits = {
  * Scope Errors). The caller reaches handlers as the SDK expects it (`req.auth` → `extra.authInfo` in
  * 1.x, `ctx.http.authInfo` in 2.x); lists show only what the caller may use; 2025-era sessions are
  * bound to the principal that created them (another principal gets 404, as for an unknown session).
+ * Every rule lives in core's `createMcpEndpoint`, shared with `@gatehouse/express`.
  *
  * @example
  * // @modelcontextprotocol/sdk 1.x, with sessions
@@ -187,261 +23,45 @@ const DEFAULT_LIMITS: McpSessionLimits = {
  * await app.register(mcpRoute, { server: buildServer, handler: (factory) => toNodeHandler(createMcpHandler(factory)) })
  */
 export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOptions): Promise<void> {
-  const parsed = parseOptions(optionsSchema, options, OWNER)
   if (!fastify.hasDecorator('gatehouse')) {
     throw new Error(`${OWNER}: register the gatehouse plugin first, in this scope or a parent scope`)
   }
   const gate: Gate = fastify.gatehouse
-  const rules = mcpScopeRules({
-    policy: gate.policy,
-    ...(parsed.scopes as Omit<McpRouteOptions['scopes'], never>),
-    ...(parsed.maxBatch === undefined ? {} : { maxBatch: parsed.maxBatch }),
-  })
-  const listAll = parsed.listAll ?? false
-  const factory = async (context: McpFactoryContext): Promise<McpServerLike> => {
-    const server = await parsed.server(context)
-    hostServer(server, rules, { listAll })
-    return server
-  }
-
-  if (parsed.probe ?? true) await learnDeclarations(parsed.server, rules)
-  if (parsed.checkScopesSupported ?? true) checkScopesSupported(gate, rules)
-
-  const Transport = parsed.transport
-  const store =
-    Transport !== undefined && parsed.sessions !== false
-      ? new McpSessionStore<McpSession & { transport: McpTransportLike }>({
-          ...DEFAULT_LIMITS,
-          ...(typeof parsed.sessions === 'object' ? parsed.sessions : {}),
-        })
-      : undefined
-  const handler = parsed.handler?.(factory)
-  const transportOptions = parsed.transportOptions ?? {}
-  if (store !== undefined) fastify.addHook('onClose', () => store.closeAll())
-
-  const newTransport = (settings: Record<string, unknown>) =>
-    new (Transport as unknown as new (o: Record<string, unknown>) => McpTransportLike)({
-      ...transportOptions,
-      ...settings,
-    })
-
-  /** A new 2025-era session for this caller, created by its `initialize` request. */
-  const openSession = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    auth: AuthInfo,
-    principal: string,
-  ) => {
-    const server = await factory({ era: 'legacy', authInfo: auth })
-    const close = () => server.close().catch(() => {})
-    const transport: McpTransportLike = newTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id: string) => store!.add({ id, principal, transport, close }),
-      onsessionclosed: (id: string) => store!.forget(id),
-    })
-    transport.onclose = () => {
-      if (transport.sessionId !== undefined) store!.forget(transport.sessionId)
-    }
-    await server.connect(transport as never)
-    await dispatch(request, reply, auth, (req, res, body) => transport.handleRequest(req, res, body))
-    // A refused initialize opens no session: nothing keeps the pair.
-    if (transport.sessionId === undefined) await close()
-  }
-
-  const serveStateless = async (request: FastifyRequest, reply: FastifyReply, auth: AuthInfo) => {
-    const server = await factory({ era: 'legacy', authInfo: auth })
-    const transport = newTransport({ sessionIdGenerator: undefined })
-    reply.raw.on('close', () => {
-      transport.close().catch(() => {})
-      server.close().catch(() => {})
-    })
-    await server.connect(transport as never)
-    await dispatch(request, reply, auth, (req, res, body) => transport.handleRequest(req, res, body))
-  }
-
-  const sendInsufficientScope = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    auth: AuthInfo,
-    missing: string[],
-    denied: McpTarget[],
-  ) => {
-    const error = new GatehouseError(
-      'insufficient_scope',
-      'scope_insufficient',
-      describeDenial(missing, denied),
-      {
-        scopes: missing,
-      },
-    )
-    const answer = gate.reply(error)
-    request.log.info(
-      {
-        reason: error.reason,
-        status: answer.status,
-        fingerprint: auth.extra?.fingerprint,
-        missingScopes: missing,
-      },
-      'request rejected by gatehouse',
-    )
-    return reply.code(answer.status).headers(answer.headers).send(answer.body)
-  }
+  const endpoint = await createMcpEndpoint(gate, options, OWNER)
+  fastify.addHook('onClose', () => endpoint.close())
 
   fastify.route({
     method: ['POST', 'GET', 'DELETE'],
-    url: parsed.path ?? (new URL(gate.resource).pathname || '/'),
+    url: endpoint.path,
     config: { auth: true },
     handler: async function mcpEndpoint(request, reply) {
-      const auth = request.auth
-      if (auth === null || auth === undefined) {
-        // The gate protects this route; without a caller something is misconfigured: fail closed.
-        const answer = gate.reply(
-          new GatehouseError('invalid_token', 'credentials_missing', 'An access token is required'),
+      const decision = endpoint.handle({
+        method: request.method,
+        sessionId: request.headers['mcp-session-id'],
+        body: request.body,
+        auth: request.auth,
+      })
+      if (decision.kind === 'reply') {
+        if (decision.log !== undefined) request.log.info(decision.log.fields, 'request rejected by gatehouse')
+        return reply.code(decision.status).headers(decision.headers).send(decision.body)
+      }
+      // Fastify lets go of the reply; headers it already set (CORS) are copied over.
+      reply.hijack()
+      const res = reply.raw
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined) res.setHeader(name, value as string | number | string[])
+      }
+      if (gate.cors !== undefined && res.hasHeader('access-control-allow-origin')) {
+        // What the gatehouse plugin does in onSend, which a hijacked reply skips.
+        const current = res.getHeader('access-control-expose-headers')
+        res.setHeader(
+          'Access-Control-Expose-Headers',
+          mergeHeaderList(typeof current === 'number' ? String(current) : current, gate.cors.exposeHeaders),
         )
-        return reply.code(answer.status).headers(answer.headers).send(answer.body)
       }
-      const principal = principalKey(auth)
-      const sessionHeader = request.headers['mcp-session-id']
-      if (Array.isArray(sessionHeader))
-        return jsonRpcError(reply, 400, -32600, 'Bad Request: one Mcp-Session-Id header at most')
-
-      let session: McpTransportLike | undefined
-      if (store !== undefined && sessionHeader !== undefined) {
-        // Another principal's session is answered exactly as an unknown one (the SDK's own 404).
-        session = store.find(sessionHeader, principal)?.transport
-        if (session === undefined) return jsonRpcError(reply, 404, -32001, 'Session not found')
-      }
-
-      let initialize = false
-      if (request.method === 'POST') {
-        const checked = rules.check(request.body, auth.scopes)
-        if (checked.body.kind === 'too_large') {
-          return jsonRpcError(
-            reply,
-            413,
-            -32600,
-            `A JSON-RPC batch of more than ${checked.body.limit} messages`,
-          )
-        }
-        if (checked.missing.length > 0) {
-          const denied =
-            checked.body.kind === 'messages'
-              ? checked.body.messages.flatMap((m) =>
-                  m.type === 'request' && m.target !== undefined && !rules.allows(m.target, auth.scopes)
-                    ? [m.target]
-                    : [],
-                )
-              : []
-          return sendInsufficientScope(request, reply, auth, checked.missing, denied)
-        }
-        initialize =
-          checked.body.kind === 'messages' &&
-          checked.body.messages.some((m) => m.type === 'request' && m.method === 'initialize')
-      }
-
-      if (session !== undefined) {
-        const target = session
-        return dispatch(request, reply, auth, (req, res, body) => target.handleRequest(req, res, body))
-      }
-      if (store !== undefined && initialize) return openSession(request, reply, auth, principal)
-      if (handler !== undefined) return dispatch(request, reply, auth, handler)
-      if (store !== undefined) {
-        return request.method === 'POST'
-          ? jsonRpcError(reply, 400, -32000, 'Bad Request: No valid session ID provided')
-          : jsonRpcError(reply, 400, -32000, 'Bad Request: Mcp-Session-Id header is required')
-      }
-      if (request.method !== 'POST') {
-        reply.header('Allow', 'POST')
-        return jsonRpcError(reply, 405, -32000, 'Method not allowed.')
-      }
-      return serveStateless(request, reply, auth)
+      await decision.serve(request.raw, res, (error) =>
+        request.log.error({ err: error }, 'the MCP server failed to handle a request'),
+      )
     },
   })
-
-  /**
-   * Hands the request to the SDK: Fastify lets go of the reply (headers it already set, such as
-   * CORS, are copied over), and the caller rides on `req.auth` where both SDK lines read it.
-   */
-  async function dispatch(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    auth: AuthInfo,
-    serve: McpNodeHandler,
-  ) {
-    reply.hijack()
-    const res = reply.raw
-    for (const [name, value] of Object.entries(reply.getHeaders())) {
-      if (value !== undefined) res.setHeader(name, value as string | number | string[])
-    }
-    if (gate.cors !== undefined && res.hasHeader('access-control-allow-origin')) {
-      // What the gatehouse plugin does in onSend, which a hijacked reply skips.
-      const current = res.getHeader('access-control-expose-headers')
-      res.setHeader(
-        'Access-Control-Expose-Headers',
-        mergeHeaderList(typeof current === 'number' ? String(current) : current, gate.cors.exposeHeaders),
-      )
-    }
-    const req = request.raw as IncomingMessage & { auth?: AuthInfo }
-    req.auth = auth
-    try {
-      await serve(req, res, request.body)
-    } catch (error) {
-      request.log.error({ err: error }, 'the MCP server failed to handle a request')
-      if (!res.headersSent) {
-        res.writeHead(500, { 'Content-Type': 'application/json' })
-        res.end(
-          JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null }),
-        )
-      } else if (!res.writableEnded) {
-        res.end()
-      }
-    }
-  }
-}
-
-/** Calls the factory once, without a caller, so the declared scopes are known before the first request. */
-async function learnDeclarations(factory: McpServerFactory, rules: McpScopeRules): Promise<void> {
-  let server: McpServerLike
-  try {
-    server = await factory({ era: 'legacy' })
-  } catch (error) {
-    throw new Error(
-      `${OWNER}: the server factory failed when called at startup without a caller (to learn the declared ` +
-        `scopes): ${(error as Error).message}. Make it work without authInfo, or set probe: false`,
-      { cause: error },
-    )
-  }
-  hostServer(server, rules, { listAll: true })
-  await server.close().catch(() => {})
-}
-
-function checkScopesSupported(gate: Gate, rules: McpScopeRules): void {
-  const advertised = gate.metadataDocument.scopes_supported
-  if (!Array.isArray(advertised)) return
-  const declared = new Set(rules.declaredScopes())
-  const stray = advertised.filter((scope) => !declared.has(scope))
-  if (stray.length === 0) return
-  throw new Error(
-    `${OWNER}: scopes_supported advertises ${stray.join(', ')}, which no tool, prompt or resource needs ` +
-      `(declared: ${[...declared].join(', ') || 'none'}). Fix the gate's scopes.base / scopes.supported, ` +
-      'or set checkScopesSupported: false if other routes need them',
-  )
-}
-
-function describeDenial(missing: readonly string[], denied: readonly McpTarget[]): string {
-  const scopes = `the scope${missing.length === 1 ? '' : 's'} ${missing.join(' ')}`
-  if (denied.length !== 1) return `This request requires ${scopes}`
-  const target = denied[0]!
-  const what =
-    target.kind === 'resource'
-      ? `Resource ${target.uri}`
-      : `${target.kind === 'tool' ? 'Tool' : 'Prompt'} ${target.name}`
-  return `${what} requires ${scopes}`
-}
-
-function jsonRpcError(reply: FastifyReply, status: number, code: number, message: string) {
-  return reply
-    .code(status)
-    .header('Content-Type', 'application/json')
-    .send({ jsonrpc: '2.0', error: { code, message }, id: null })
 }
