@@ -421,14 +421,14 @@ async function checkSampleToken(token: string, preset: IdpPreset, resource: stri
       const advice = adviceFor(idp, error, token)
       add(
         'error',
-        `token_${error.reason}`,
+        `sample_token_${error.reason.replace(/^token_/, '')}`,
         `the sample token fails the ${CHECKS[error.reason] ?? error.reason} check: ${error.message}`,
         advice?.fix ?? 'Obtain a token from the configured issuer, for this resource.',
       )
     } else {
       add(
         'error',
-        'token_unverifiable',
+        'sample_token_unverifiable',
         `the sample token could not be checked: ${error instanceof Error ? error.message : String(error)}`,
         'Make the keys (or the introspection endpoint) reachable, then diagnose again.',
       )
@@ -438,7 +438,7 @@ async function checkSampleToken(token: string, preset: IdpPreset, resource: stri
   if (auth.resource !== undefined && resource !== undefined && !sameResource(auth.resource.href, resource)) {
     add(
       'error',
-      'token_for_another_resource',
+      'sample_token_for_another_resource',
       `the sample token was accepted for ${auth.resource.href}, not for ${resource}`,
       "Request the token with resource set to this server's URL.",
     )
