@@ -57,7 +57,22 @@ export function uriTemplateMatcher(template: string): UriTemplateMatcher {
     throw new TypeError(`URI template is longer than ${MAX_TEMPLATE_LENGTH} characters`)
   }
   const tokens = compile(template)
-  return Object.freeze({ template, matches: (uri: string) => typeof uri === 'string' && run(tokens, uri) })
+  // The literal text before the first expression and after the last: a cheap first filter.
+  const literalRun = (list: readonly Token[]) => {
+    let text = ''
+    for (const token of list) {
+      if (token.kind !== 'literal') break
+      text += String.fromCharCode(token.code)
+    }
+    return text
+  }
+  const prefix = literalRun(tokens)
+  const suffix = [...literalRun([...tokens].reverse())].reverse().join('')
+  return Object.freeze({
+    template,
+    matches: (uri: string) =>
+      typeof uri === 'string' && uri.startsWith(prefix) && uri.endsWith(suffix) && run(tokens, uri),
+  })
 }
 
 function compile(template: string): Token[] {
@@ -122,47 +137,61 @@ const isLineTerminator = (code: number) =>
 /**
  * Runs the template's automaton over the URI (Thompson simulation: every reachable state at once).
  * State `3 * t + phase` is "at token t": phase 0 before it, 1 after at least one character of a
- * class (may leave), 2 right after a comma inside a list (needs another character).
+ * class (may leave), 2 right after a comma inside a list (needs another character). State sets are
+ * arrays with a generation mark per state, so a step allocates nothing.
  */
 function run(tokens: readonly Token[], uri: string): boolean {
   const accept = 3 * tokens.length
-  let current = new Set<number>()
-  let next = new Set<number>()
-  const add = (set: Set<number>, state: number) => {
-    set.add(state)
+  const size = accept + 1
+  let current = new Int32Array(size)
+  let next = new Int32Array(size)
+  let currentCount = 0
+  let nextCount = 0
+  const mark = new Uint32Array(size)
+  let generation = 1
+  const add = (state: number) => {
+    if (mark[state] === generation) return
+    mark[state] = generation
+    next[nextCount++] = state
     // A class that has matched at least one character may end here: the next token starts.
-    if (state % 3 === 1) set.add(state + 2)
+    if (state % 3 === 1) add(state + 2)
   }
-  add(current, 0)
-  for (let i = 0; i < uri.length && current.size > 0; i++) {
+  add(0)
+  ;[current, next] = [next, current]
+  currentCount = nextCount
+  for (let i = 0; i < uri.length && currentCount > 0; i++) {
     const code = uri.charCodeAt(i)
-    next.clear()
-    for (const state of current) {
+    generation++
+    nextCount = 0
+    for (let k = 0; k < currentCount; k++) {
+      const state = current[k]!
       if (state === accept) continue
-      const index = Math.floor(state / 3)
-      const phase = state % 3
+      const index = (state / 3) | 0
+      const phase = state - 3 * index
       const token = tokens[index]!
       switch (token.kind) {
         case 'literal':
-          if (phase === 0 && code === token.code) add(next, 3 * (index + 1))
+          if (phase === 0 && code === token.code) add(3 * (index + 1))
           break
         case 'segment':
-          if (code !== SLASH && code !== COMMA) add(next, 3 * index + 1)
+          if (code !== SLASH && code !== COMMA) add(3 * index + 1)
           break
         case 'list':
           if (code === SLASH) break
-          if (code !== COMMA) add(next, 3 * index + 1)
-          else if (phase === 1) next.add(3 * index + 2)
+          if (code !== COMMA) add(3 * index + 1)
+          else if (phase === 1) add(3 * index + 2)
           break
         case 'any':
-          if (!isLineTerminator(code)) add(next, 3 * index + 1)
+          if (!isLineTerminator(code)) add(3 * index + 1)
           break
         case 'query-value':
-          if (code !== AMPERSAND) add(next, 3 * index + 1)
+          if (code !== AMPERSAND) add(3 * index + 1)
           break
       }
     }
     ;[current, next] = [next, current]
+    currentCount = nextCount
   }
-  return current.has(accept)
+  for (let k = 0; k < currentCount; k++) if (current[k] === accept) return true
+  return false
 }
