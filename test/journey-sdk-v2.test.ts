@@ -1,0 +1,273 @@
+// The whole MCP authorization journey with the 2.x client (@modelcontextprotocol/client) against
+// the notes server and a real authorization server (@gatehouse/dev-idp on oidc-provider): first
+// contact, step-up on 403, expiry and refresh, client credentials, a token for another resource.
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  Client,
+  ClientCredentialsProvider,
+  OAuthError,
+  refreshAuthorization,
+  StreamableHTTPClientTransport,
+  UnauthorizedError,
+} from '@modelcontextprotocol/client'
+import t from 'tap'
+import {
+  exchangeRecorder,
+  HeadlessOAuthProvider,
+  withoutEventStreams,
+} from './fixtures/headless-oauth-client.js'
+import { assertSignInJourney, bearerParams } from './fixtures/journey-assertions.js'
+import { notesEndpoint, startJourneyIdp } from './fixtures/journey-stack.js'
+import { type Era, signInV2, toolResult } from './fixtures/sdk-clients.js'
+
+const scopeSet = (scope: string | null | undefined) => new Set((scope ?? '').split(' ').filter(Boolean))
+
+t.test('2.x client: first contact, then step-up on 403 insufficient_scope', async (t) => {
+  const idp = await startJourneyIdp(t)
+  const cases: Array<{ sdk: 'v1' | 'v2'; era: Era }> = [
+    { sdk: 'v2', era: 'modern' },
+    { sdk: 'v2', era: 'legacy' },
+    { sdk: 'v1', era: 'legacy' },
+  ]
+  for (const { sdk, era } of cases) {
+    t.test(
+      `notes server on the ${sdk} SDK, ${era === 'modern' ? '2026-07-28' : '2025'} protocol`,
+      async (t) => {
+        const notes = await notesEndpoint(t, idp, { sdk })
+        const provider = new HeadlessOAuthProvider({ user: 'bob', clientName: `journey 2.x ${sdk} ${era}` })
+        const recorder = exchangeRecorder()
+
+        // Step 1: 401 → metadata → AS metadata → registration → authorization → token → MCP.
+        const { client, transport } = await signInV2(notes.url, provider, recorder.fetch, era)
+        t.teardown(() => client.close())
+        assertSignInJourney(t, {
+          log: recorder.log,
+          provider,
+          notes,
+          idp,
+          firstRpc: era === 'modern' ? 'server/discover' : 'initialize',
+        })
+        const clientId = provider.registeredClient?.client_id
+        const listed = await client.listTools()
+        t.same(
+          listed.tools.map((tool) => tool.name).sort(),
+          ['list_notes', 'whoami'],
+          'tools/list: only what notes:read may call',
+        )
+        t.same(toolResult(await client.callTool({ name: 'whoami', arguments: {} })), {
+          sub: 'bob',
+          client: clientId,
+          scopes: ['notes:read'],
+        })
+        t.same(toolResult(await client.callTool({ name: 'list_notes', arguments: {} })), { notes: [] })
+
+        // Step 2: add_note needs notes:write. The 2.x transport answers the 403 itself: it asks for
+        // the union of the scopes it had and the challenged one, bypassing refresh (which cannot
+        // widen a grant, RFC 6749 §6), and stops at the browser step like any authorization.
+        recorder.clear()
+        const stepUp = await client.callTool({ name: 'add_note', arguments: { text: 'first' } }).then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+        t.ok(
+          stepUp instanceof UnauthorizedError,
+          'the SDK started a new authorization and waits for its callback',
+        )
+        const [forbidden, ...others] = withoutEventStreams(recorder.log)
+        t.same(others, [], 'no refresh was tried')
+        t.match(forbidden, { method: 'POST', url: notes.resource, status: 403, rpc: 'tools/call' })
+        t.match(bearerParams(forbidden), {
+          error: 'insufficient_scope',
+          scope: 'notes:write',
+          resource_metadata: notes.metadataUrl,
+          error_description: /add_note/,
+        })
+        t.equal(provider.authorizationRequests.length, 2, 'a second authorization request')
+        const requested = scopeSet(provider.authorizationRequests[1]!.searchParams.get('scope'))
+        t.ok(
+          requested.has('notes:read') && requested.has('notes:write'),
+          'it asks for the union of the scopes',
+        )
+        t.equal(provider.authorizationRequests[1]!.searchParams.get('resource'), notes.resource)
+
+        await transport.finishAuth(provider.takeCallback().params)
+        t.match(withoutEventStreams(recorder.log).at(-1), {
+          url: idp.endpoints.token,
+          status: 200,
+          form: { grant_type: 'authorization_code', resource: notes.resource },
+        })
+        const added = toolResult(await client.callTool({ name: 'add_note', arguments: { text: 'first' } }))
+        t.match(added, { note: { id: 1, text: 'first' } }, 'the retried call succeeds')
+        const who = toolResult(await client.callTool({ name: 'whoami', arguments: {} }))
+        t.same(who.scopes.sort(), ['notes:read', 'notes:write'], 'the new token carries both scopes')
+        t.equal(who.sub, 'bob')
+        t.same(
+          toolResult(await client.callTool({ name: 'list_notes', arguments: {} })).notes.map(
+            (n: { text: string }) => n.text,
+          ),
+          ['first'],
+        )
+        const relisted = await client.listTools({}, { cacheMode: 'refresh' } as never)
+        t.same(
+          relisted.tools.map((tool) => tool.name).sort(),
+          ['add_note', 'list_notes', 'whoami'],
+          'add_note is listed now',
+        )
+      },
+    )
+  }
+})
+
+t.test('2.x client: an expired access token is refreshed; a refresh token used twice fails', async (t) => {
+  const idp = await startJourneyIdp(t)
+  // Opaque tokens are checked by introspection, where the AS itself says "expired" with no leeway;
+  // a JWT would be accepted for the verifier's 60 s clock tolerance after `exp`.
+  const notes = await notesEndpoint(t, idp, { format: 'opaque', accessTokenTtl: 2 })
+  const provider = new HeadlessOAuthProvider({ user: 'alice', clientName: 'journey 2.x refresh' })
+  const recorder = exchangeRecorder()
+  const { client } = await signInV2(notes.url, provider, recorder.fetch, 'modern')
+  t.teardown(() => client.close())
+  t.match(toolResult(await client.callTool({ name: 'whoami', arguments: {} })), {
+    sub: 'alice',
+    scopes: ['notes:read'],
+  })
+  const first = provider.tokens()
+  t.equal(first.expires_in, 2, 'a 2-second access token')
+  t.ok(first.refresh_token, 'and a refresh token')
+
+  await sleep(3100)
+  recorder.clear()
+  t.match(
+    toolResult(await client.callTool({ name: 'whoami', arguments: {} })),
+    { sub: 'alice' },
+    'the call succeeds',
+  )
+  const [expired, refresh, retried, ...rest] = withoutEventStreams(recorder.log)
+  t.match(expired, { url: notes.resource, status: 401 }, 'the expired token is refused')
+  t.match(bearerParams(expired), { error: 'invalid_token', resource_metadata: notes.metadataUrl })
+  t.match(
+    refresh,
+    {
+      url: idp.endpoints.token,
+      status: 200,
+      form: { grant_type: 'refresh_token', resource: notes.resource },
+    },
+    'the SDK refreshes on 401',
+  )
+  t.match(retried, { url: notes.resource, status: 200, rpc: 'tools/call' }, 'and retries once')
+  t.same(rest, [], 'nothing else')
+  const second = provider.tokens()
+  t.not(second.access_token, first.access_token, 'a new access token')
+  t.not(second.refresh_token, first.refresh_token, 'the refresh token rotated (public client)')
+
+  // OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: a rotated refresh token presented again is refused.
+  const reuse = await refreshAuthorization(idp.issuer, {
+    metadata: provider.authorizationServerMetadata as never,
+    clientInformation: provider.registeredClient as never,
+    refreshToken: first.refresh_token,
+    resource: notes.resource,
+  }).then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  t.ok(reuse instanceof OAuthError, 'the reused refresh token is refused')
+  t.equal((reuse as OAuthError).code, 'invalid_grant')
+  // RFC 9700 §4.14.2: a replayed refresh token revokes the grant, so the current one dies with it.
+  const after = await refreshAuthorization(idp.issuer, {
+    metadata: provider.authorizationServerMetadata as never,
+    clientInformation: provider.registeredClient as never,
+    refreshToken: second.refresh_token,
+    resource: notes.resource,
+  }).then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  t.equal((after as OAuthError | undefined)?.code, 'invalid_grant', 'the latest refresh token is revoked too')
+})
+
+t.test('2.x client: client credentials token calls whoami as the client itself', async (t) => {
+  const idp = await startJourneyIdp(t)
+  const notes = await notesEndpoint(t, idp)
+  const machine = new ClientCredentialsProvider({
+    clientId: idp.clients.machine.client_id,
+    clientSecret: idp.clients.machine.client_secret,
+    expectedIssuer: idp.issuer,
+  })
+  const recorder = exchangeRecorder()
+  const transport = new StreamableHTTPClientTransport(notes.url, {
+    authProvider: machine,
+    fetch: recorder.fetch,
+  })
+  const client = new Client(
+    { name: 'journey-machine', version: '1.0.0' },
+    { versionNegotiation: { mode: 'auto' } },
+  )
+  await client.connect(transport)
+  t.teardown(() => client.close())
+  const token = recorder.log.find((exchange) => exchange.url === idp.endpoints.token)
+  // 2.x hands the challenged scope to the non-interactive provider.
+  t.match(token, {
+    status: 200,
+    form: { grant_type: 'client_credentials', resource: notes.resource, scope: 'notes:read' },
+  })
+  t.notOk(
+    recorder.log.some((exchange) => exchange.url === idp.endpoints.registration),
+    'no registration',
+  )
+  t.same(
+    toolResult(await client.callTool({ name: 'whoami', arguments: {} })),
+    {
+      sub: idp.clients.machine.client_id,
+      client: idp.clients.machine.client_id,
+      scopes: ['notes:read'],
+    },
+    'no user: the subject is the client',
+  )
+})
+
+t.test('2.x client: a token issued for another resource is refused with 401 invalid_token', async (t) => {
+  const idp = await startJourneyIdp(t)
+  const notes = await notesEndpoint(t, idp)
+  const elsewhere = await notesEndpoint(t, idp)
+  const { access_token: foreign } = await idp.userToken({
+    user: 'bob',
+    resource: elsewhere.resource,
+    scope: 'notes:read',
+  })
+
+  const recorder = exchangeRecorder()
+  const transport = new StreamableHTTPClientTransport(notes.url, {
+    authProvider: { token: async () => foreign },
+    fetch: recorder.fetch,
+  })
+  const client = new Client(
+    { name: 'journey-foreign', version: '1.0.0' },
+    { versionNegotiation: { mode: 'auto' } },
+  )
+  const refused = await client.connect(transport).then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  t.ok(refused instanceof UnauthorizedError, 'a token-only AuthProvider gets UnauthorizedError')
+  t.match(recorder.log[0], { url: notes.resource, status: 401 })
+  t.match(bearerParams(recorder.log[0]), {
+    error: 'invalid_token',
+    resource_metadata: notes.metadataUrl,
+    error_description: /audience|aud/i,
+  })
+
+  const accepted = new StreamableHTTPClientTransport(elsewhere.url, {
+    authProvider: { token: async () => foreign },
+  })
+  const other = new Client(
+    { name: 'journey-foreign', version: '1.0.0' },
+    { versionNegotiation: { mode: 'auto' } },
+  )
+  await other.connect(accepted)
+  t.teardown(() => other.close())
+  t.match(
+    toolResult(await other.callTool({ name: 'whoami', arguments: {} })),
+    { sub: 'bob' },
+    'where it was issued for, it works',
+  )
+})
