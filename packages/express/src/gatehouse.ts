@@ -10,8 +10,9 @@ import {
   isPreflight,
   mergeHeaderList,
   parseOptions,
-  parseScopeRequirement,
+  parseScopeArgs,
   type RejectionLog,
+  type ScopeArgs,
   type ScopeRequirement,
 } from '@gatehouse/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
@@ -30,7 +31,7 @@ import { sendReply } from './send-reply.js'
 export const OWNER = '@gatehouse/express'
 
 /** Arguments of `requireScopes`: scope names (all required), or one `ScopeRequirement`. */
-export type RequireScopesArgs = string[] | [ScopeRequirement]
+export type RequireScopesArgs = ScopeArgs
 
 /** Options of the middleware that are not options of the gate. */
 export interface GatehouseMiddlewareOptions {
@@ -169,6 +170,7 @@ export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
     guard(binding, req, res, next, undefined)
   } as GatehouseMiddleware
 
+  bindings.set(middleware, binding)
   Object.defineProperties(middleware, {
     gate: { value: gate, enumerable: true },
     metadata: { value: metadata, enumerable: true },
@@ -179,6 +181,13 @@ export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
     },
   })
   return middleware
+}
+
+const bindings = new WeakMap<GatehouseMiddleware, GateBinding>()
+
+/** The gate and rejection listener of a middleware made by `gatehouse()`. */
+export function bindingOfMiddleware(middleware: GatehouseMiddleware): GateBinding | undefined {
+  return bindings.get(middleware)
 }
 
 /**
@@ -240,7 +249,7 @@ function reject(
   sendReply(res, result.reply)
 }
 
-function report(binding: GateBinding, event: RejectionLog, req: Request): void {
+export function report(binding: GateBinding, event: RejectionLog, req: Request): void {
   try {
     binding.onRejection(event, req)
   } catch {
@@ -321,10 +330,7 @@ function bindingOf(req: Request): GateBinding | Error {
 }
 
 function requirementOf(scopes: RequireScopesArgs): ScopeRequirement {
-  return parseScopeRequirement(
-    scopes.length === 1 && typeof scopes[0] !== 'string' ? scopes[0] : scopes,
-    `${OWNER}: requireScopes`,
-  )
+  return parseScopeArgs(scopes, `${OWNER}: requireScopes`)
 }
 
 function mountedUnderPath(baseUrl: string, gate: Gate): Error {

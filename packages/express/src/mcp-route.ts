@@ -1,0 +1,91 @@
+import { createMcpEndpoint, type McpEndpoint, type McpRouteOptions } from '@gatehouse/core'
+import express, { type Request, type RequestHandler, type Router } from 'express'
+import { bindingOfMiddleware, type GatehouseMiddleware, OWNER, report } from './gatehouse.js'
+import { verifiedBy } from './request-state.js'
+import { sendReply } from './send-reply.js'
+
+const ROUTE_OWNER = `${OWNER} mcpRoute`
+
+// Fastify's default body limit, so both adapters accept the same messages. An application that
+// mounts its own `express.json({ limit })` first decides instead (body-parser parses a body once).
+const JSON_LIMIT = 1_048_576
+
+/** Options of the Express MCP route: those of every adapter, plus where server failures go. */
+export interface ExpressMcpRouteOptions extends McpRouteOptions {
+  /** Called when the MCP server throws while serving a request (answered 500). Default `console.error`. */
+  onError?: (error: unknown, req: Request) => void
+}
+
+/** The router `mcpRoute` returns: mount it with `app.use(...)`; `close()` ends every open session. */
+export interface McpRouter extends Router {
+  readonly endpoint: McpEndpoint
+  close(): Promise<void>
+}
+
+/**
+ * An Express router hosting an MCP Streamable HTTP endpoint behind a `gatehouse()` gate, for
+ * either MCP SDK line, with the rules of `@gatehouse/fastify`'s `mcpRoute` (both run core's
+ * `createMcpEndpoint`): a `tools/call`, `prompts/get` or `resources/read` the token lacks scopes
+ * for is answered 403 with one `insufficient_scope` challenge before the SDK runs anything;
+ * `tools/list` and the other lists show only what the caller may use; 2025-era sessions are bound
+ * to the caller that opened them. The caller reaches tools on `req.auth` (1.x `extra.authInfo`,
+ * 2.x `ctx.http.authInfo`). Tools declare their scopes with `withScopes` where they are registered.
+ *
+ * The route authenticates on its own when the gatehouse middleware left it open
+ * (`routes: 'declared'`), and parses JSON bodies unless the app already did.
+ *
+ * @example
+ * const auth = gatehouse({ resource, authorizationServers: [issuer], verifier })
+ * app.use(auth)
+ * // @modelcontextprotocol/sdk 1.x, with sessions
+ * app.use(await mcpRoute(auth, { server: buildServer, transport: StreamableHTTPServerTransport }))
+ * // @modelcontextprotocol/server 2.x: 2026-07-28 requests, 2025-era clients in sessions
+ * app.use(await mcpRoute(auth, {
+ *   server: buildServer,
+ *   transport: NodeStreamableHTTPServerTransport,
+ *   handler: (factory) => toNodeHandler(createMcpHandler(factory)),
+ * }))
+ */
+export async function mcpRoute(
+  gatehouse: GatehouseMiddleware,
+  options: ExpressMcpRouteOptions,
+): Promise<McpRouter> {
+  const binding = typeof gatehouse === 'function' ? bindingOfMiddleware(gatehouse) : undefined
+  if (binding === undefined) {
+    throw new TypeError(`${ROUTE_OWNER}: the first argument must be the middleware gatehouse() returned`)
+  }
+  const { onError, ...routeOptions } = options ?? ({} as ExpressMcpRouteOptions)
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new TypeError(`${ROUTE_OWNER}: option "onError": must be a function`)
+  }
+  const reportError =
+    onError ?? ((error: unknown) => console.error(`${ROUTE_OWNER}: the MCP server failed`, error))
+  const endpoint = await createMcpEndpoint(binding.gate, routeOptions, ROUTE_OWNER)
+
+  const serve: RequestHandler = (req, res, next) => {
+    const decision = endpoint.handle({
+      method: req.method,
+      sessionId: req.headers['mcp-session-id'],
+      // A POST body that no parser read goes to the SDK as `null`, never unread: the SDK must not
+      // parse a body whose scopes were not checked.
+      body: req.method === 'POST' ? (req.body ?? null) : req.body,
+      auth: verifiedBy(req) === binding.gate ? req.auth : undefined,
+    })
+    if (decision.kind === 'reply') {
+      if (decision.log !== undefined) report(binding, decision.log, req)
+      sendReply(res, decision)
+      return
+    }
+    decision.serve(req, res, (error) => reportError(error, req)).catch(next)
+  }
+
+  const guard = gatehouse.protect()
+  const json = express.json({ limit: JSON_LIMIT })
+  const router = express.Router() as McpRouter
+  router.route(endpoint.path).post(guard, json, serve).get(guard, serve).delete(guard, serve)
+  Object.defineProperties(router, {
+    endpoint: { value: endpoint, enumerable: true },
+    close: { value: () => endpoint.close(), enumerable: true },
+  })
+  return router
+}
