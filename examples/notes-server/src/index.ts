@@ -1,4 +1,5 @@
 export { configFromEnv, main } from './main.js'
 export { createNotesServer, type NotesServerConfig } from './notes-server.js'
+export { createExpressNotesServer, type ExpressNotesServer } from './notes-server-express.js'
 export { type Note, NotesStore } from './notes-store.js'
 export { NOTES_SCOPES, registerNotesTools } from './notes-tools.js'

@@ -30,7 +30,7 @@ export interface NotesServerConfig {
   fastify?: FastifyServerOptions
 }
 
-const SERVER_INFO = { name: 'gatehouse-notes', version: '0.1.0' }
+export const SERVER_INFO = { name: 'gatehouse-notes', version: '0.1.0' }
 
 /**
  * The notes MCP server on Fastify, not yet listening: `whoami`, `list_notes`, `add_note` and
@@ -91,7 +91,7 @@ export async function createNotesServer(config: NotesServerConfig): Promise<Fast
 }
 
 /** JWTs against the issuer's keys; with introspection credentials, opaque tokens too (routed by shape). */
-function notesVerifier(config: NotesServerConfig): TokenVerifier {
+export function notesVerifier(config: NotesServerConfig): TokenVerifier {
   const jwt = jwtVerifier({
     issuer: config.issuer,
     audience: config.resource,
