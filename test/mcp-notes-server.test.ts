@@ -24,9 +24,14 @@ const SESSION_NOT_FOUND = { jsonrpc: '2.0', error: { code: -32001, message: 'Ses
 const structured = (result: unknown) =>
   (result as { structuredContent: Record<string, unknown> }).structuredContent
 
-for (const sdk of ['v1', 'v2'] as const) {
-  t.test(`notes server on the ${sdk} SDK`, async (t) => {
-    const notes = await startNotesServer(issuer, sdk)
+// The same tests for each adapter: @gatehouse/fastify and @gatehouse/express share every rule.
+const servers = (['fastify', 'express'] as const).flatMap((framework) =>
+  (['v1', 'v2'] as const).map((sdk) => ({ framework, sdk })),
+)
+
+for (const { framework, sdk } of servers) {
+  t.test(`notes server on ${framework}, ${sdk} SDK`, async (t) => {
+    const notes = await startNotesServer(issuer, sdk, framework)
     t.teardown(notes.close)
     const token = (sub: string, scope: string, client_id = 'notes-client') =>
       issuer.mint({ sub, scope, aud: notes.url, client_id })
