@@ -449,14 +449,18 @@ function checkScopesSupported(gate: Gate, rules: McpScopeRules, owner: string): 
 
 function describeDenial(missing: readonly string[], denied: readonly McpTarget[]): string {
   const scopes = `the scope${missing.length === 1 ? '' : 's'} ${missing.join(' ')}`
-  if (denied.length !== 1) return `This request requires ${scopes}`
+  const distinct = new Set(denied.map((t) => (t.kind === 'resource' ? `r:${t.uri}` : `${t.kind}:${t.name}`)))
+  if (distinct.size !== 1) return `This request requires ${scopes}`
   const target = denied[0]!
   const what =
     target.kind === 'resource'
-      ? `Resource ${target.uri}`
-      : `${target.kind === 'tool' ? 'Tool' : 'Prompt'} ${target.name}`
+      ? `Resource ${shown(target.uri)}`
+      : `${target.kind === 'tool' ? 'Tool' : 'Prompt'} ${shown(target.name)}`
   return `${what} requires ${scopes}`
 }
+
+/** A client-chosen name in a description: echoed, but not at any length. */
+const shown = (text: string) => (text.length <= 80 ? text : `${text.slice(0, 77)}...`)
 
 function jsonRpcError(
   status: number,

@@ -445,3 +445,31 @@ t.test('conflicting declarations of one tool fail at startup', async (t) => {
   )
   await instance.close()
 })
+
+t.test('the 403 description names one target once, and a long client-chosen name only in part', async (t) => {
+  const { app, url } = await mcpApp(kit, {
+    server: libraryServer,
+    transport: StreamableHTTPServerTransport,
+    sessions: false,
+    scopes: { undeclared: ['mcp:tools'] },
+  })
+  t.teardown(() => app.close())
+  const token = await kit.mint({ scope: 'notes:read' })
+  const call = (id: number, name: string) => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name, arguments: {} },
+  })
+  const twice = await post(url, token, [call(1, 'write'), call(2, 'write')])
+  t.same(await twice.json(), {
+    error: 'insufficient_scope',
+    error_description: 'Tool write requires the scope notes:write',
+  })
+  const long = 'x'.repeat(5000)
+  const response = await post(url, token, call(1, long))
+  t.equal(response.status, 403)
+  const { error_description } = await response.json()
+  t.equal(error_description, `Tool ${'x'.repeat(77)}... requires the scope mcp:tools`)
+  t.ok((response.headers.get('www-authenticate') ?? '').length < 400, 'the challenge stays short')
+})
