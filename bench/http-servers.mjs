@@ -1,0 +1,251 @@
+// The servers the HTTP benchmarks load, one per child process: `node http-servers.mjs <kind>`.
+// Each listens on 127.0.0.1, port 0, and reports its port to the parent over IPC. Every server
+// answers the same route the same way, so the only difference between two of them is the auth layer.
+//
+// Environment (set by http.mjs): BENCH_ISSUER, BENCH_JWKS_URI, BENCH_RESOURCE, BENCH_SCOPE, and
+// BENCH_EXPRESS_ENTRY (the built @gatehouse/express, for the express-gatehouse server).
+import { pathToFileURL } from 'node:url'
+
+const ISSUER = requiredEnv('BENCH_ISSUER')
+const JWKS_URI = requiredEnv('BENCH_JWKS_URI')
+const RESOURCE = requiredEnv('BENCH_RESOURCE')
+const SCOPE = requiredEnv('BENCH_SCOPE')
+const HELLO = { hello: 'world' }
+
+const servers = {
+  /** The limit: a Fastify route with nothing in front of it. */
+  'fastify-bare': async () => {
+    const app = (await import('fastify')).default()
+    app.get('/hello', async () => HELLO)
+    return listenFastify(app)
+  },
+
+  /** The route behind the Gatehouse plugin, JWKS from the issuer, scope required on the route. */
+  'fastify-gatehouse': async () => {
+    const app = (await import('fastify')).default()
+    await registerGatehouse(app)
+    app.get('/hello', { config: { scopes: [SCOPE] } }, async () => HELLO)
+    return listenFastify(app)
+  },
+
+  /** What users write today: an onRequest hook calling jose's jwtVerify with a remote JWKS. */
+  'fastify-jose-hook': async () => {
+    const { createRemoteJWKSet, jwtVerify } = await import('jose')
+    const app = (await import('fastify')).default()
+    const jwks = createRemoteJWKSet(new URL(JWKS_URI))
+    app.decorateRequest('user', null)
+    app.addHook('onRequest', async (request, reply) => {
+      const header = request.headers.authorization
+      if (typeof header !== 'string' || !header.startsWith('Bearer ')) {
+        return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'invalid_token' })
+      }
+      try {
+        const { payload } = await jwtVerify(header.slice(7), jwks, {
+          issuer: ISSUER,
+          audience: RESOURCE,
+          algorithms: ['ES256'],
+        })
+        request.user = payload
+      } catch {
+        return reply.code(401).header('WWW-Authenticate', 'Bearer error="invalid_token"').send({
+          error: 'invalid_token',
+        })
+      }
+    })
+    app.get('/hello', async (request, reply) => {
+      const scopes = typeof request.user.scope === 'string' ? request.user.scope.split(' ') : []
+      if (!scopes.includes(SCOPE)) return reply.code(403).send({ error: 'insufficient_scope' })
+      return HELLO
+    })
+    return listenFastify(app)
+  },
+
+  /** The anchor: Express 5 with the MCP SDK 1.x requireBearerAuth and a jose verifier. */
+  'express-sdk': async () => {
+    const { requireBearerAuth } = await import(
+      '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js'
+    )
+    const app = await expressApp()
+    app.get(
+      '/hello',
+      requireBearerAuth({
+        verifier: await joseSdkVerifier(),
+        requiredScopes: [SCOPE],
+        resourceMetadataUrl: `${RESOURCE}/.well-known/oauth-protected-resource`,
+      }),
+      (_req, res) => res.json(HELLO),
+    )
+    return listenNode(app)
+  },
+
+  'express-bare': async () => {
+    const app = await expressApp()
+    app.get('/hello', (_req, res) => res.json(HELLO))
+    return listenNode(app)
+  },
+
+  /** Express behind the Gatehouse middleware (when packages/express is built). */
+  'express-gatehouse': async () => {
+    const module = await import(pathToFileURL(requiredEnv('BENCH_EXPRESS_ENTRY')).href)
+    const gatehouse = module.gatehouse ?? module.default
+    const app = await expressApp()
+    app.use(gatehouse(await gatehouseOptions()))
+    const guard = typeof module.requireScopes === 'function' ? [module.requireScopes(SCOPE)] : []
+    app.get('/hello', ...guard, (_req, res) => res.json(HELLO))
+    return listenNode(app)
+  },
+
+  /** An MCP tools/call through the SDK 1.x Streamable HTTP transport on Fastify, no auth. */
+  'mcp-fastify-bare': async () => {
+    const app = (await import('fastify')).default()
+    const { StreamableHTTPServerTransport } = await import(
+      '@modelcontextprotocol/sdk/server/streamableHttp.js'
+    )
+    const buildServer = await mcpServerFactory((server) => server)
+    // Stateless with JSON responses, as the SDK 1.x documents it: a new server and transport per request.
+    app.post('/mcp', async (request, reply) => {
+      const server = buildServer()
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
+      })
+      reply.hijack()
+      reply.raw.on('close', () => {
+        transport.close()
+        server.close()
+      })
+      await server.connect(transport)
+      await transport.handleRequest(request.raw, reply.raw, request.body)
+    })
+    return listenFastify(app)
+  },
+
+  /**
+   * The same server and transport behind Gatehouse: the plugin's gate, then mcpRoute (JSON-RPC
+   * inspection, per-tool scopes, the caller handed to the SDK), stateless, JSON responses.
+   */
+  'mcp-fastify-gatehouse': async () => {
+    const app = (await import('fastify')).default()
+    const { mcpRoute, withScopes } = await import('@gatehouse/fastify')
+    const { StreamableHTTPServerTransport } = await import(
+      '@modelcontextprotocol/sdk/server/streamableHttp.js'
+    )
+    await registerGatehouse(app)
+    const buildServer = await mcpServerFactory((server) => withScopes(server, SCOPE))
+    await app.register(mcpRoute, {
+      path: '/mcp',
+      server: buildServer,
+      transport: StreamableHTTPServerTransport,
+      sessions: false,
+      transportOptions: { enableJsonResponse: true },
+    })
+    return listenFastify(app)
+  },
+}
+
+async function gatehouseOptions() {
+  const { jwtVerifier } = await import('@gatehouse/core')
+  return {
+    resource: RESOURCE,
+    authorizationServers: [ISSUER],
+    verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, jwksUri: JWKS_URI }),
+    scopes: { implies: { 'bench:admin': [SCOPE] } },
+  }
+}
+
+async function registerGatehouse(app) {
+  const { default: gatehouse } = await import('@gatehouse/fastify')
+  await app.register(gatehouse, await gatehouseOptions())
+}
+
+/** An SDK `OAuthTokenVerifier` the way the SDK's examples build one on jose. */
+async function joseSdkVerifier() {
+  const { createRemoteJWKSet, jwtVerify } = await import('jose')
+  const { InvalidTokenError } = await import('@modelcontextprotocol/sdk/server/auth/errors.js')
+  const jwks = createRemoteJWKSet(new URL(JWKS_URI))
+  return {
+    async verifyAccessToken(token) {
+      try {
+        const { payload } = await jwtVerify(token, jwks, {
+          issuer: ISSUER,
+          audience: RESOURCE,
+          algorithms: ['ES256'],
+        })
+        return {
+          token,
+          clientId: String(payload.client_id ?? ''),
+          scopes: typeof payload.scope === 'string' ? payload.scope.split(' ') : [],
+          expiresAt: payload.exp,
+        }
+      } catch {
+        throw new InvalidTokenError('Invalid access token')
+      }
+    },
+  }
+}
+
+async function expressApp() {
+  const { default: express } = await import('express')
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('etag', false)
+  return app
+}
+
+/**
+ * Builds an McpServer (SDK 1.x) with one tool that echoes its text and the caller's client id.
+ * `registrar(server)` gives what the tool is registered on: the server, or `withScopes(server, ...)`.
+ */
+async function mcpServerFactory(registrar) {
+  const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js')
+  const { z } = await import('zod')
+  return () => {
+    const server = new McpServer({ name: 'bench', version: '1.0.0' })
+    registrar(server).registerTool(
+      'echo',
+      { description: 'Echoes its text', inputSchema: { text: z.string() } },
+      async ({ text }, extra) => ({
+        content: [{ type: 'text', text: `${text} from ${extra.authInfo?.clientId ?? 'anonymous'}` }],
+      }),
+    )
+    return server
+  }
+}
+
+async function listenFastify(app) {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return app.server.address().port
+}
+
+async function listenNode(app) {
+  const { createServer } = await import('node:http')
+  const server = createServer(app)
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  return server.address().port
+}
+
+function requiredEnv(name) {
+  const value = process.env[name]
+  if (value === undefined || value === '') throw new Error(`http-servers: ${name} is not set`)
+  return value
+}
+
+const kind = process.argv[2]
+const start = servers[kind]
+if (start === undefined) {
+  console.error(`http-servers: unknown server "${kind}" (known: ${Object.keys(servers).join(', ')})`)
+  process.exit(2)
+}
+const port = await start()
+process.send?.({ ready: true, port })
+// The parent reads this process's CPU time (all threads, thread pool included) around a measured run.
+process.on('message', (message) => {
+  if (message === 'cpu-usage') process.send?.({ cpuUsage: process.cpuUsage() })
+})
+// The parent ends this process when the scenario is done; losing the parent ends it too. A normal
+// exit lets --cpu-prof write its profile.
+process.on('SIGTERM', () => process.exit(0))
+process.on('disconnect', () => process.exit(0))

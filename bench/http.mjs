@@ -1,0 +1,599 @@
+// HTTP-level benchmarks: each scenario's server runs in its own child process (http-servers.mjs),
+// autocannon drives it from this process over loopback, and the results are printed as a table
+// with the ratios the issue targets, and written as JSON to bench/results/.
+//
+//   node bench/http.mjs [--duration 8] [--warmup 2] [--connections 50] [--tokens N]
+//                       [--only name,name] [--no-build]
+import { execFileSync, fork } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { availableParallelism, cpus, loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { benchKeyPair, mintToken, mintTokens } from './token-mint.mjs'
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
+const ROOT = dirname(BENCH_DIR)
+const EXPRESS_PACKAGE = join(ROOT, 'packages/express')
+const EXPRESS_ENTRY = join(EXPRESS_PACKAGE, 'dist/index.js')
+const RESOURCE = 'https://bench.example'
+const SCOPE = 'bench:read'
+const JSON_HEADERS = { 'content-type': 'application/json' }
+const MCP_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2025-06-18',
+}
+const MCP_CALL = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'tools/call',
+  params: { name: 'echo', arguments: { text: 'ping' } },
+})
+// Throughput guess for sizing the distinct-token pool; a pool above the verifier cache size (10,000
+// entries) and replayed in order still misses the LRU on every request, see README.
+const COLD_RPS_GUESS = 12_000
+const MIN_POOL = 20_000
+const MAX_POOL = 250_000
+const SERVER_START_TIMEOUT_MS = 20_000
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '1' },
+    tokens: { type: 'string' },
+    only: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+})
+
+if (args.help) {
+  console.log(`Usage: node bench/http.mjs [options]
+  --duration <s>      measured seconds per scenario (default 8)
+  --warmup <s>        unmeasured seconds per scenario before that (default 2)
+  --connections <n>   concurrent connections (default 50)
+  --rounds <n>        run every scenario n times, alternating the order; report medians (default 1)
+  --tokens <n>        distinct tokens to mint for the cold scenarios (default: sized to the run)
+  --only <names>      comma-separated scenario names (default: all)
+  --no-build          skip the TypeScript build of the packages
+  --cpu-prof          write a V8 CPU profile of each server to bench/results/profiles/
+Scenarios: ${scenarioList({ expressAvailable: true })
+    .map((s) => s.name)
+    .join(', ')}`)
+  process.exit(0)
+}
+
+const duration = positiveNumber('duration', args.duration)
+const warmup = nonNegativeNumber('warmup', args.warmup)
+const connections = Math.round(positiveNumber('connections', args.connections))
+const rounds = Math.round(positiveNumber('rounds', args.rounds))
+
+const expressStatus = args['no-build'] ? expressBuiltStatus() : build()
+const expressAvailable = expressStatus.available
+let scenarios = scenarioList({ expressAvailable })
+if (args.only !== undefined) {
+  const wanted = new Set(args.only.split(',').map((name) => name.trim()))
+  const known = new Set(scenarioList({ expressAvailable: true }).map((s) => s.name))
+  for (const name of wanted) if (!known.has(name)) fail(`--only: unknown scenario "${name}"`)
+  scenarios = scenarios.filter((s) => wanted.has(s.name))
+}
+
+const startedAt = new Date()
+const loadBefore = loadavg()
+const keys = benchKeyPair()
+const jwksServer = await serveJwks(keys.jwks)
+const issuer = `http://127.0.0.1:${jwksServer.address().port}`
+const nowSeconds = Math.floor(Date.now() / 1000)
+const claims = {
+  iss: issuer,
+  aud: RESOURCE,
+  client_id: 'bench-client',
+  scope: `${SCOPE} bench:write`,
+  iat: nowSeconds,
+  exp: nowSeconds + 3600,
+}
+const warmToken = mintToken({ privateJwk: keys.privateJwk, claims, index: -1 })
+
+let pool = []
+let mintSeconds = 0
+if (scenarios.some((s) => s.tokens === 'distinct')) {
+  const count =
+    args.tokens !== undefined
+      ? Math.round(positiveNumber('tokens', args.tokens))
+      : Math.min(MAX_POOL, Math.max(MIN_POOL, Math.ceil((warmup + duration) * COLD_RPS_GUESS)))
+  const began = performance.now()
+  pool = await mintTokens({ privateJwk: keys.privateJwk, claims, count })
+  mintSeconds = (performance.now() - began) / 1000
+  console.log(`minted ${pool.length} distinct ES256 tokens in ${mintSeconds.toFixed(1)} s`)
+}
+
+const env = {
+  ...process.env,
+  BENCH_ISSUER: issuer,
+  BENCH_JWKS_URI: `${issuer}/jwks`,
+  BENCH_RESOURCE: RESOURCE,
+  BENCH_SCOPE: SCOPE,
+  BENCH_EXPRESS_ENTRY: EXPRESS_ENTRY,
+  NODE_ENV: 'production',
+}
+
+console.log(
+  `${scenarios.length} scenarios, ${warmup} s warm-up + ${duration} s measured each, ${connections} connections, ` +
+    `${availableParallelism()} CPUs, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
+)
+if (!expressAvailable) console.log(`express scenarios skipped: ${expressStatus.reason}`)
+
+const runsByName = new Map(scenarios.map((scenario) => [scenario.name, []]))
+let failed = false
+try {
+  for (let round = 0; round < rounds; round++) {
+    if (rounds > 1) console.log(`round ${round + 1} of ${rounds}`)
+    // Every other round runs backwards, so load that drifts during a run weighs on all scenarios alike.
+    for (const scenario of round % 2 === 0 ? scenarios : [...scenarios].reverse()) {
+      process.stdout.write(`  ${scenario.name.padEnd(24)} `)
+      try {
+        const run = await runScenario(scenario)
+        runsByName.get(scenario.name).push(run)
+        console.log(
+          `${fmtInt(run.rps).padStart(8)} req/s  p99 ${run.p99Ms} ms` +
+            (run.tokens
+              ? `  (${run.tokens.presented} tokens presented, ${run.tokens.distinct} distinct)`
+              : ''),
+        )
+        if (run.problems.length > 0) {
+          failed = true
+          console.log(`    PROBLEM: ${run.problems.join('; ')}`)
+        }
+      } catch (error) {
+        failed = true
+        runsByName.get(scenario.name).push({ error: error.message })
+        console.log(`FAILED: ${error.message}`)
+      }
+    }
+  }
+} finally {
+  jwksServer.close()
+}
+
+const results = scenarios.map((scenario) => summarize(scenario, runsByName.get(scenario.name)))
+const ratios = computeRatios(results)
+printTables(results, ratios)
+
+const report = {
+  startedAt: startedAt.toISOString(),
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  cpus: { count: availableParallelism(), model: cpus()[0]?.model },
+  loadAverage: { before: loadBefore, after: loadavg() },
+  settings: { duration, warmup, connections, rounds, algorithm: 'ES256', resource: RESOURCE },
+  tokenPool: pool.length === 0 ? undefined : { minted: pool.length, mintSeconds },
+  express: expressStatus,
+  scenarios: results,
+  ratios,
+}
+const resultsDir = join(BENCH_DIR, 'results')
+mkdirSync(resultsDir, { recursive: true })
+const file = join(resultsDir, `http-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`)
+writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`)
+console.log(`\nresults written to ${file}`)
+process.exit(failed ? 1 : 0)
+
+// ---------------------------------------------------------------------------------------------
+
+function scenarioList({ expressAvailable }) {
+  const hello = { method: 'GET', path: '/hello', expect: (body) => body?.hello === 'world' }
+  const mcp = {
+    method: 'POST',
+    path: '/mcp',
+    headers: MCP_HEADERS,
+    body: MCP_CALL,
+  }
+  const list = [
+    { name: 'fastify-bare', label: 'Fastify, bare route', server: 'fastify-bare', tokens: 'none', ...hello },
+    {
+      name: 'gatehouse-warm',
+      label: 'Fastify + Gatehouse, one token (warm)',
+      server: 'fastify-gatehouse',
+      tokens: 'one',
+      ...hello,
+    },
+    {
+      name: 'gatehouse-cold',
+      label: 'Fastify + Gatehouse, distinct tokens (cold)',
+      server: 'fastify-gatehouse',
+      tokens: 'distinct',
+      ...hello,
+    },
+    {
+      name: 'jose-hook',
+      label: 'Fastify + jose jwtVerify hook, distinct tokens',
+      server: 'fastify-jose-hook',
+      tokens: 'distinct',
+      ...hello,
+    },
+    {
+      name: 'express-sdk',
+      label: 'Express 5 + SDK requireBearerAuth (jose), one token',
+      server: 'express-sdk',
+      tokens: 'one',
+      ...hello,
+    },
+  ]
+  if (expressAvailable) {
+    list.push(
+      {
+        name: 'express-bare',
+        label: 'Express 5, bare route',
+        server: 'express-bare',
+        tokens: 'none',
+        ...hello,
+      },
+      {
+        name: 'express-gatehouse-warm',
+        label: 'Express 5 + Gatehouse, one token (warm)',
+        server: 'express-gatehouse',
+        tokens: 'one',
+        ...hello,
+      },
+    )
+  }
+  list.push(
+    {
+      name: 'mcp-bare',
+      label: 'MCP tools/call, SDK 1.x transport on Fastify',
+      server: 'mcp-fastify-bare',
+      tokens: 'none',
+      ...mcp,
+      expect: (body) => body?.result?.content?.[0]?.text === 'ping from anonymous',
+    },
+    {
+      name: 'mcp-gatehouse',
+      label: 'MCP tools/call, same + Gatehouse mcpRoute (warm)',
+      server: 'mcp-fastify-gatehouse',
+      tokens: 'one',
+      ...mcp,
+      // The tool sees the caller: proof the verified AuthInfo reached the SDK.
+      expect: (body) => body?.result?.content?.[0]?.text === 'ping from bench-client',
+    },
+  )
+  return list
+}
+
+async function runScenario(scenario) {
+  const child = await startServer(scenario.server)
+  try {
+    const url = `http://127.0.0.1:${child.port}`
+    await sanityCheck(url, scenario)
+
+    let next = 0
+    const request = { method: scenario.method, path: scenario.path, headers: { ...scenario.headers } }
+    if (scenario.body !== undefined) request.body = scenario.body
+    if (scenario.tokens === 'one') request.headers.authorization = `Bearer ${warmToken}`
+    if (scenario.tokens === 'distinct') {
+      // One shared counter for all connections: every request built takes the next token of the pool.
+      request.setupRequest = (req) => {
+        req.headers.authorization = `Bearer ${pool[next++ % pool.length]}`
+        return req
+      }
+    }
+    const load = (seconds) =>
+      autocannon({ url, connections, duration: seconds, timeout: 10, requests: [request] })
+
+    const problems = []
+    if (warmup > 0) problems.push(...checkRun('warm-up', await load(warmup)))
+    const cpuBefore = await child.cpuUsage()
+    const run = await load(duration)
+    const cpuAfter = await child.cpuUsage()
+    problems.push(...checkRun('measured', run))
+    const cpuMicros = cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system
+    const seconds = run.duration
+    return {
+      name: scenario.name,
+      label: scenario.label,
+      rps: run.requests.total / seconds,
+      p99Ms: run.latency.p99,
+      p50Ms: run.latency.p50,
+      // Server CPU per request: what the server spent, whatever share of the machine it got.
+      cpuUsPerRequest: run.requests.total > 0 ? cpuMicros / run.requests.total : undefined,
+      cpuUserUsPerRequest:
+        run.requests.total > 0 ? (cpuAfter.user - cpuBefore.user) / run.requests.total : undefined,
+      requests: run.requests.total,
+      seconds,
+      non2xx: run.non2xx,
+      errors: run.errors,
+      timeouts: run.timeouts,
+      tokens:
+        scenario.tokens === 'distinct'
+          ? { pool: pool.length, presented: next, distinct: Math.min(next, pool.length) }
+          : undefined,
+      problems,
+    }
+  } finally {
+    await child.stop()
+  }
+}
+
+/** One scenario over all rounds: the median run's figures, every run kept for the JSON report. */
+function summarize(scenario, runs) {
+  const base = { name: scenario.name, label: scenario.label }
+  const errors = runs.filter((run) => run.error !== undefined)
+  if (errors.length > 0) return { ...base, error: errors.map((run) => run.error).join('; '), runs }
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const middle = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+  }
+  return {
+    ...base,
+    rps: median(runs.map((run) => run.rps)),
+    p99Ms: median(runs.map((run) => run.p99Ms)),
+    cpuUsPerRequest: median(runs.map((run) => run.cpuUsPerRequest)),
+    requests: runs.reduce((sum, run) => sum + run.requests, 0),
+    problems: runs.flatMap((run) => run.problems),
+    tokens:
+      runs[0].tokens === undefined
+        ? undefined
+        : {
+            pool: runs[0].tokens.pool,
+            presented: runs.reduce((sum, run) => sum + run.tokens.presented, 0),
+            distinct: runs.reduce((sum, run) => sum + run.tokens.distinct, 0),
+          },
+    runs: runs.map(({ name: _name, label: _label, ...run }) => run),
+  }
+}
+
+function checkRun(phase, run) {
+  const problems = []
+  if (run.non2xx > 0) problems.push(`${phase}: ${run.non2xx} responses not 2xx`)
+  if (run.errors > 0) problems.push(`${phase}: ${run.errors} connection errors`)
+  if (run.timeouts > 0) problems.push(`${phase}: ${run.timeouts} timeouts`)
+  if (run.requests.total === 0) problems.push(`${phase}: no request completed`)
+  return problems
+}
+
+/** Before loading a server, prove it answers as the scenario claims (and that the gate is really on). */
+async function sanityCheck(url, scenario) {
+  const send = (authorization) =>
+    fetch(`${url}${scenario.path}`, {
+      method: scenario.method,
+      headers: { ...(scenario.headers ?? JSON_HEADERS), ...(authorization ? { authorization } : {}) },
+      body: scenario.body,
+      signal: AbortSignal.timeout(10_000),
+    })
+  // The warm token is not in the pool, so the check leaves no pool token in the verifier's cache.
+  const ok = await send(scenario.tokens === 'none' ? undefined : `Bearer ${warmToken}`)
+  const text = await ok.text()
+  if (ok.status !== 200)
+    throw new Error(`sanity check: expected 200, got ${ok.status}: ${text.slice(0, 200)}`)
+  const body = parseJson(text)
+  if (!scenario.expect(body)) throw new Error(`sanity check: unexpected body ${text.slice(0, 200)}`)
+  if (scenario.tokens !== 'none') {
+    const denied = await send(undefined)
+    await denied.arrayBuffer()
+    if (denied.status !== 401 || !denied.headers.get('www-authenticate')?.startsWith('Bearer')) {
+      throw new Error(
+        `sanity check: a request without a token got ${denied.status}, not a 401 Bearer challenge`,
+      )
+    }
+  }
+}
+
+/** Starts one server in a child process and waits for its port. */
+function startServer(kind) {
+  return new Promise((resolve, reject) => {
+    const child = fork(join(BENCH_DIR, 'http-servers.mjs'), [kind], {
+      cwd: BENCH_DIR,
+      env,
+      execArgv: args['cpu-prof']
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${join(BENCH_DIR, 'results/profiles')}`,
+            `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`,
+          ]
+        : [],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    const exited = new Promise((done) => child.once('exit', done))
+    const stop = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+    const timer = setTimeout(() => {
+      stop()
+      reject(new Error(`server ${kind} did not start within ${SERVER_START_TIMEOUT_MS} ms`))
+    }, SERVER_START_TIMEOUT_MS)
+    child.once('message', (message) => {
+      clearTimeout(timer)
+      const cpuUsage = () =>
+        new Promise((answer, refuse) => {
+          const timer = setTimeout(
+            () => refuse(new Error(`server ${kind} did not report its CPU time`)),
+            10_000,
+          )
+          child.once('message', (reply) => {
+            clearTimeout(timer)
+            answer(reply.cpuUsage)
+          })
+          child.send('cpu-usage')
+        })
+      resolve({ port: message.port, stop, cpuUsage })
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`server ${kind} exited early (${signal ?? code})`))
+    })
+  })
+}
+
+/** The issuer's JWKS endpoint, served from this process (fetched once per server). */
+function serveJwks(jwks) {
+  const body = JSON.stringify(jwks)
+  const server = createServer((req, res) => {
+    if (req.url !== '/jwks') {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' }).end(body)
+  })
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve(server))
+  })
+}
+
+function computeRatios(results) {
+  const byName = new Map(results.filter((r) => r.rps !== undefined).map((r) => [r.name, r]))
+  const ratio = (name, label, over, under, target, kind = 'atLeast') => {
+    const a = byName.get(over)
+    const b = byName.get(under)
+    if (a === undefined || b === undefined) return undefined
+    // Throughput ratio from req/s, and the same ratio from server CPU per request (b's cost over a's),
+    // which holds up better when other work on the machine takes CPU away from the servers.
+    const throughput = a.rps / b.rps
+    const cpu =
+      a.cpuUsPerRequest > 0 && b.cpuUsPerRequest > 0 ? b.cpuUsPerRequest / a.cpuUsPerRequest : undefined
+    const value = kind === 'overhead' ? 1 - throughput : throughput
+    const byCpu = cpu === undefined ? undefined : kind === 'overhead' ? 1 - cpu : cpu
+    const meets = (v) => (kind === 'overhead' ? v <= target : v >= target)
+    return {
+      name,
+      label,
+      value,
+      byCpu,
+      target,
+      kind,
+      met: meets(value),
+      metByCpu: byCpu === undefined ? undefined : meets(byCpu),
+    }
+  }
+  return [
+    ratio('warm-vs-bare-fastify', 'Gatehouse warm / bare Fastify', 'gatehouse-warm', 'fastify-bare', 0.85),
+    ratio('warm-vs-express-sdk', 'Gatehouse warm / Express + SDK', 'gatehouse-warm', 'express-sdk', 5),
+    ratio('cold-vs-jose-hook', 'Gatehouse cold / jose hook', 'gatehouse-cold', 'jose-hook', 2),
+    ratio('mcp-overhead', 'MCP overhead of Gatehouse', 'mcp-gatehouse', 'mcp-bare', 0.1, 'overhead'),
+    ratio(
+      'express-vs-bare-express',
+      'Express + Gatehouse / bare Express',
+      'express-gatehouse-warm',
+      'express-bare',
+      0.85,
+    ),
+    ratio(
+      'express-vs-express-sdk',
+      'Express + Gatehouse / Express + SDK',
+      'express-gatehouse-warm',
+      'express-sdk',
+      1.5,
+    ),
+  ].filter((r) => r !== undefined)
+}
+
+function printTables(results, ratios) {
+  console.log('\n| scenario | req/s | p99 ms | server CPU µs/req | requests |')
+  console.log('|---|---:|---:|---:|---:|')
+  for (const r of results) {
+    if (r.error !== undefined) console.log(`| ${r.label} | failed: ${r.error} | | | |`)
+    else {
+      const cpu = r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0)
+      console.log(`| ${r.label} | ${fmtInt(r.rps)} | ${r.p99Ms} | ${cpu} | ${fmtInt(r.requests)} |`)
+    }
+  }
+  for (const r of results.filter((result) => result.tokens !== undefined)) {
+    const runs = r.runs.filter((run) => run.tokens !== undefined)
+    for (const [index, run] of runs.entries()) {
+      const { pool, presented, distinct } = run.tokens
+      const replayed = presented - distinct
+      console.log(
+        `${r.name}${runs.length > 1 ? ` (round ${index + 1})` : ''}: ${fmtInt(presented)} requests (warm-up + measured) ` +
+          `with ${fmtInt(distinct)} distinct tokens of a pool of ${fmtInt(pool)}` +
+          (replayed > 0 ? `, ${fmtInt(replayed)} tokens replayed in pool order` : ', none replayed'),
+      )
+    }
+  }
+  if (ratios.length === 0) return
+  console.log('\n| ratio | by req/s | by server CPU | target | |')
+  console.log('|---|---:|---:|---:|---|')
+  const show = (kind, value) =>
+    value === undefined
+      ? 'n/a'
+      : kind === 'overhead'
+        ? `${(value * 100).toFixed(1)} %`
+        : `${value.toFixed(2)}x`
+  for (const r of ratios) {
+    const target = r.kind === 'overhead' ? `<= ${r.target * 100} %` : `>= ${r.target}x`
+    const verdict = (met) => (met === undefined ? 'n/a' : met ? 'met' : 'below')
+    console.log(
+      `| ${r.label} | ${show(r.kind, r.value)} | ${show(r.kind, r.byCpu)} | ${target} | ` +
+        `${verdict(r.met)} / ${verdict(r.metByCpu)} |`,
+    )
+  }
+}
+
+/** Builds core and fastify (required) and express (when its package has sources). */
+function build() {
+  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc')
+  const projects = ['packages/core/tsconfig.json', 'packages/fastify/tsconfig.json']
+  console.log(`building ${projects.join(', ')}`)
+  try {
+    execFileSync(process.execPath, [tsc, '-b', ...projects], { cwd: ROOT, stdio: 'inherit' })
+  } catch {
+    fail('the TypeScript build failed')
+  }
+  if (!existsSync(join(EXPRESS_PACKAGE, 'src/index.ts'))) {
+    return { available: false, reason: 'packages/express has no src/index.ts yet' }
+  }
+  try {
+    execFileSync(process.execPath, [tsc, '-b', 'packages/express/tsconfig.json'], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    })
+  } catch (error) {
+    const output = `${error.stdout ?? ''}${error.stderr ?? ''}`.trim().split('\n').slice(0, 5).join('\n')
+    return { available: false, reason: `packages/express does not build:\n${output}` }
+  }
+  return expressBuiltStatus()
+}
+
+function expressBuiltStatus() {
+  return existsSync(EXPRESS_ENTRY)
+    ? { available: true }
+    : { available: false, reason: 'packages/express/dist/index.js is missing (build it)' }
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+function positiveNumber(name, value) {
+  const number = Number(value)
+  if (!Number.isFinite(number) || number <= 0) fail(`--${name} must be a positive number, got "${value}"`)
+  return number
+}
+
+function nonNegativeNumber(name, value) {
+  const number = Number(value)
+  if (!Number.isFinite(number) || number < 0) fail(`--${name} must be a number >= 0, got "${value}"`)
+  return number
+}
+
+function fmtInt(value) {
+  return Math.round(value).toLocaleString('en-US')
+}
+
+function fail(message) {
+  console.error(`bench/http: ${message}`)
+  process.exit(2)
+}
