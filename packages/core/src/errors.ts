@@ -40,12 +40,15 @@ export type GatehouseReason =
   | 'token_type_invalid'
   | 'token_inactive'
   | 'token_revoked'
+  // abuse limits
+  | 'attempts_exceeded'
   // scopes
   | 'scope_insufficient'
   // infrastructure
   | 'jwks_unavailable'
   | 'introspection_unavailable'
   | 'discovery_failed'
+  | 'revocation_unavailable'
   | 'internal_error'
 
 const STATUS: Record<OAuthErrorCode, number> = {
@@ -61,6 +64,8 @@ export interface GatehouseErrorOptions {
   scopes?: readonly string[]
   /** Seconds a client should wait before retrying (temporarily_unavailable). */
   retryAfter?: number
+  /** The HTTP status, when it is not the code's usual one (429 for `temporarily_unavailable` after too many attempts). */
+  status?: number
   cause?: unknown
 }
 
@@ -86,7 +91,7 @@ export class GatehouseError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.reason = reason
-    this.status = STATUS[code]
+    this.status = options.status ?? STATUS[code]
     this.scopes = options.scopes
     this.retryAfter = options.retryAfter
   }

@@ -1,8 +1,10 @@
 import { z } from 'zod'
+import { type AttemptLimiter, clientAddressKey } from './attempt-limiter.js'
 import type { AuthInfo, AuthInfoExtra, TokenVerifier } from './auth-info.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
+import type { DenyList } from './deny-list.js'
 import { GatehouseError, isGatehouseError } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import {
@@ -59,6 +61,18 @@ export interface GateOptions {
    * (`verifier` does); it is kept as `gate.idp` for start-up diagnostics and logs.
    */
   idp?: Readonly<Record<string, unknown>>
+  /**
+   * Revoked tokens to refuse (401 `invalid_token`, reason `token_revoked`) even while their
+   * signature or introspection answer is good: asked on every request, cache hits included. A
+   * `MemoryDenyList`, or a shared one such as `@gatehouse/redis`'s `redisDenyList`.
+   */
+  denyList?: DenyList
+  /**
+   * Limits refused tokens per client address: past the limit, requests that carry a token get 429
+   * with `Retry-After` before the token is verified. Needs the adapter to pass `clientAddress`.
+   * An `AttemptWindows`, or a shared one such as `@gatehouse/redis`'s `redisAttemptLimiter`.
+   */
+  attemptLimiter?: AttemptLimiter
 }
 
 /** An HTTP answer as plain data, for an adapter to send unchanged. */
@@ -105,6 +119,8 @@ export interface AuthenticateInput {
   authorization?: string | string[] | undefined
   /** The `access_token` form-body parameter, when the request has a form body (RFC 6750 §2.2). */
   bodyToken?: unknown
+  /** The client's address as the framework resolves it (proxy settings applied), for `attemptLimiter`. */
+  clientAddress?: string | undefined
 }
 
 /**
@@ -207,6 +223,25 @@ export const gateOptionsSchema = z.strictObject({
       { error: 'must be a plain object describing the token issuer (an @gatehouse/idp preset sets it)' },
     )
     .optional(),
+  denyList: z
+    .custom<DenyList>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        typeof (value as { isDenied?: unknown }).isDenied === 'function',
+      { error: 'must be a DenyList (an object with isDenied(auth))' },
+    )
+    .optional(),
+  attemptLimiter: z
+    .custom<AttemptLimiter>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        typeof (value as { retryAfter?: unknown }).retryAfter === 'function' &&
+        typeof (value as { recordFailure?: unknown }).recordFailure === 'function',
+      { error: 'must be an AttemptLimiter (an object with retryAfter(address) and recordFailure(address))' },
+    )
+    .optional(),
 })
 
 const NO_STORE = 'no-store'
@@ -259,6 +294,8 @@ export function createGate(options: GateOptions): Gate {
   ) as Readonly<Record<string, unknown>>
   const cors = parsed.cors === false ? undefined : corsPolicy(parsed.cors === true ? {} : (parsed.cors ?? {}))
   const metadataCacheControl = `public, max-age=${parsed.metadataMaxAge ?? 3600}`
+  const denyList = parsed.denyList
+  const limiter = parsed.attemptLimiter
 
   const reply = (error: GatehouseError): GateReply => {
     const headers: Record<string, string> = { 'Cache-Control': NO_STORE, 'Content-Type': JSON_TYPE }
@@ -337,6 +374,21 @@ export function createGate(options: GateOptions): Gate {
     }
 
     const fingerprint = tokenFingerprint(token)
+    const address =
+      limiter === undefined || input.clientAddress === undefined
+        ? undefined
+        : clientAddressKey(input.clientAddress)
+    if (address !== undefined) {
+      const wait = retryAfterOf(limiter!, address)
+      if (wait > 0) return reject(tooManyAttempts(wait), { fingerprint })
+    }
+    /** A refused token, counted against its address before the answer goes out. */
+    const refuse = async (error: GatehouseError) => {
+      if (address !== undefined && error.code === 'invalid_token')
+        await recordFailure(limiter!, address, verifyTimeoutMs)
+      return reject(error, { fingerprint })
+    }
+
     let auth: AuthInfo
     try {
       auth = await withTimeout(verifier.verifyAccessToken(token), verifyTimeoutMs)
@@ -349,7 +401,7 @@ export function createGate(options: GateOptions): Gate {
           { fingerprint },
         )
       }
-      if (isGatehouseError(error) && error.code !== 'server_error') return reject(error, { fingerprint })
+      if (isGatehouseError(error) && error.code !== 'server_error') return refuse(error)
       return reject(internalError(), { fingerprint, err: describeFailure(error, token) })
     }
 
@@ -361,19 +413,33 @@ export function createGate(options: GateOptions): Gate {
     }
     // RFC 8707 §2 / MCP "Token Handling": a token accepted for another resource is not ours to serve.
     if (auth.resource !== undefined && !sameResource(auth.resource, resource)) {
-      return reject(
+      return refuse(
         new GatehouseError(
           'invalid_token',
           'audience_mismatch',
           'The access token was issued for another resource',
         ),
-        { fingerprint },
       )
     }
     const verified: VerifiedAuthInfo = {
       ...auth,
       resource: auth.resource ?? new URL(resource),
       extra: { ...auth.extra, fingerprint },
+    }
+    if (denyList !== undefined) {
+      // After the verifier (whose answer may come from a cache), so a revocation counts at once.
+      let denied: boolean
+      try {
+        denied = denyList.isDenied(verified)
+      } catch (error) {
+        if (isGatehouseError(error) && error.code !== 'server_error') return reject(error, { fingerprint })
+        return reject(internalError(), { fingerprint, err: describeFailure(error, token) })
+      }
+      if (denied) {
+        return refuse(
+          new GatehouseError('invalid_token', 'token_revoked', 'The access token has been revoked'),
+        )
+      }
     }
     return { ok: true, auth: verified }
   }
@@ -479,6 +545,34 @@ export function authorizationHeaders(rawHeaders: readonly string[]): string | st
 }
 
 const scopeParam = (scopes: readonly string[]) => (scopes.length === 0 ? {} : { scope: scopes })
+
+// RFC 6585 §4: 429 with Retry-After. The OAuth error stays temporarily_unavailable (RFC 6749
+// §4.1.2.1), the one registered code that says "later"; no challenge, the token was not judged.
+const tooManyAttempts = (retryAfter: number) =>
+  new GatehouseError(
+    'temporarily_unavailable',
+    'attempts_exceeded',
+    `Too many refused access tokens from this client address; retry after ${retryAfter} s`,
+    { retryAfter, status: 429 },
+  )
+
+/** A limiter that fails never stops a request: it is a brake, not a lock (it logs through its owner). */
+function retryAfterOf(limiter: AttemptLimiter, address: string): number {
+  try {
+    const wait = limiter.retryAfter(address)
+    return Number.isFinite(wait) && wait > 0 ? Math.ceil(wait) : 0
+  } catch {
+    return 0
+  }
+}
+
+async function recordFailure(limiter: AttemptLimiter, address: string, timeoutMs: number): Promise<void> {
+  try {
+    await withTimeout(Promise.resolve(limiter.recordFailure(address)), timeoutMs)
+  } catch {
+    // as above; a slow limiter delays a refusal by at most timeoutMs
+  }
+}
 
 const internalError = () =>
   new GatehouseError(

@@ -4,7 +4,7 @@ import { FetchFailure, fetchJson } from './bounded-fetch.js'
 import { authorizationServerMetadataUrls, discoverAuthorizationServer } from './discovery.js'
 import { type GatehouseError, invalidToken, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
-import { LruCache } from './lru-cache.js'
+import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { audienceMatches, canonicalResource, isLoopbackHost } from './resource.js'
 import { scopesFromClaims } from './scopes.js'
@@ -22,6 +22,8 @@ export interface IntrospectionCache {
   get(key: string): IntrospectionAnswer | undefined | Promise<IntrospectionAnswer | undefined>
   set(key: string, value: IntrospectionAnswer, ttlMs: number): unknown
   delete(key: string): unknown
+  /** How full the store's bounded part is, for `stats()`. */
+  stats?(): CacheStats
 }
 
 const secureUrl = (name: string) =>
@@ -124,6 +126,8 @@ export interface IntrospectionVerifier extends TokenVerifier {
   readonly endpoint: string | undefined
   /** Forgets a cached answer for a token, e.g. after a revocation notice. */
   forget(token: string): Promise<void>
+  /** How full the answer cache is (`undefined` with `cache: false` or a store without `stats`), and calls under way. */
+  stats(): { cache: CacheStats | undefined; inFlight: number }
 }
 
 // RFC 6750 §2.1 b64token: anything else is not a bearer token, so it is not sent anywhere.
@@ -358,6 +362,11 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     },
     async forget(token: string): Promise<void> {
       if (store !== undefined) await Promise.resolve(store.delete(tokenHash(token))).catch(() => {})
+    },
+    stats() {
+      const cacheStats =
+        store instanceof LruCache ? { entries: store.size, maxEntries: store.maxEntries } : store?.stats?.()
+      return { cache: cacheStats, inFlight: flight.pending }
     },
   }
 }

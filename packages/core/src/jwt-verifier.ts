@@ -13,6 +13,7 @@ import {
   staticKeySet,
 } from './jwks.js'
 import { DEFAULT_JWS_ALGORITHMS, isJwsAlgorithm, JWS_ALGORITHMS } from './jws-algorithms.js'
+import type { CacheStats } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { audienceMatches, canonicalResource } from './resource.js'
 import { scopesFromClaims } from './scopes.js'
@@ -109,6 +110,8 @@ export interface JwtVerifier extends TokenVerifier {
   readonly keySet: KeySet
   /** Forgets every remembered verification outcome. */
   clearCache(): void
+  /** How full the outcome cache is (`undefined` with `cache: false`). */
+  stats(): { cache: (CacheStats & { pending: number }) | undefined }
 }
 
 /**
@@ -276,6 +279,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     keySet,
     verifyAccessToken,
     clearCache: () => cache?.clear(),
+    stats: () => ({ cache: cache?.stats() }),
   }
 }
 

@@ -10,6 +10,12 @@ export interface CacheStore<V> {
   readonly size: number
 }
 
+/** How full a bounded cache is: for `stats()` and soak tests. */
+export interface CacheStats {
+  entries: number
+  maxEntries: number
+}
+
 interface Entry<V> {
   value: V
   expiresAt: number
@@ -37,6 +43,10 @@ export class LruCache<V> implements CacheStore<V> {
 
   get size(): number {
     return this.#map.size
+  }
+
+  get maxEntries(): number {
+    return this.#max
   }
 
   get(key: string): V | undefined {

@@ -2,7 +2,7 @@ import * as nodeCrypto from 'node:crypto'
 import { z } from 'zod'
 import type { AuthInfo } from './auth-info.js'
 import { GatehouseError } from './errors.js'
-import { LruCache } from './lru-cache.js'
+import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
 
 export const tokenCacheOptionsSchema = z.strictObject({
@@ -68,6 +68,11 @@ export class TokenCache {
 
   get size(): number {
     return this.#entries.size
+  }
+
+  /** Outcomes held (verified and refused), the bound, and first verifications under way. */
+  stats(): CacheStats & { pending: number } {
+    return { entries: this.#entries.size, maxEntries: this.#entries.maxEntries, pending: this.#pending.size }
   }
 
   clear(): void {
