@@ -209,6 +209,8 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     const result = await gate.authenticate({
       authorization: authorizationHeaders(request.raw.rawHeaders),
       bodyToken,
+      // Resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
+      clientAddress: request.ip,
     })
     if (!result.ok) return sendRejection(request, reply, result)
     request.auth = result.auth
