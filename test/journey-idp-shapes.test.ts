@@ -23,7 +23,7 @@ for (const shape of shapes) {
     t.match(idp.issuer, shape.issuer)
     const notes = await notesEndpoint(t, idp)
 
-    const metadata = await (await fetch(notes.metadataUrl)).json()
+    const metadata = (await (await fetch(notes.metadataUrl)).json()) as { authorization_servers?: string[] }
     t.same(metadata.authorization_servers, [idp.issuer], 'the notes server names the issuer exactly')
 
     for (const line of ['2.x', '1.x'] as const) {
