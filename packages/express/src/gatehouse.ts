@@ -265,10 +265,12 @@ function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void 
     gate.cors.exposeHeaders,
   )
   if (res.hasHeader('access-control-allow-origin')) {
-    // Another layer (the `cors` package) decided the origin; only make sure the challenge is readable.
+    // Another layer (the `cors` package) granted the origin; only make sure the challenge is readable.
     res.setHeader('Access-Control-Expose-Headers', exposed)
     return
   }
+  // A CORS layer that ran first and refused this origin leaves only `Vary: Origin`: its refusal stands.
+  if (variesByOrigin(res.getHeader('vary'))) return
   const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
   for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
     if (name === 'Vary') res.setHeader('Vary', mergeHeaderList(headerText(res.getHeader('vary')), [value]))
@@ -339,6 +341,13 @@ function mountedUnderPath(baseUrl: string, gate: Gate): Error {
       `${gate.metadataPaths.join(', ')}. Mount it at the root (choose the protected routes with public or ` +
       "routes: 'declared'), or set metadataRoutes: false and mount app.use(auth.metadata) at the root",
   )
+}
+
+function variesByOrigin(vary: string | number | string[] | undefined): boolean {
+  if (vary === undefined || typeof vary === 'number') return false
+  return ([] as string[])
+    .concat(vary)
+    .some((value) => value.split(',').some((name) => name.trim().toLowerCase() === 'origin'))
 }
 
 function headerText(value: string | number | string[] | undefined): string | string[] | undefined {

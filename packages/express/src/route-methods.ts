@@ -19,6 +19,8 @@ interface LayerLike {
 }
 
 const MAX_DEPTH = 16
+// More methods than any route lists by hand: a route for every method.
+const ALL_METHODS_THRESHOLD = 16
 
 /**
  * The methods the application's routes accept at the path of `req`, for a preflight's
@@ -42,11 +44,10 @@ export function routeMethods(req: Request): string[] | undefined {
       if (!methods.includes(method)) methods.push(method)
     }
     collect(root.stack as LayerLike[], pathOf(req.originalUrl), 0, (route) => {
-      const declared = Object.keys(route)
-      for (const name of declared) {
-        if (name === '_all') FALLBACK_METHODS.forEach(add)
-        else if (route[name] === true) add(name.toUpperCase())
-      }
+      const declared = Object.keys(route).filter((name) => route[name] === true)
+      // `app.all()`: Express 4 marks it `_all`, Express 5 registers every method Node knows.
+      if (declared.includes('_all') || declared.length > ALL_METHODS_THRESHOLD) FALLBACK_METHODS.forEach(add)
+      else for (const name of declared) add(name.toUpperCase())
       add('OPTIONS')
       if (route.get === true) add('HEAD')
     })
