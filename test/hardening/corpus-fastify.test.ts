@@ -1,0 +1,13 @@
+import t from 'tap'
+import { startFastifyCorpusApp } from './corpus-apps.js'
+import { startHardeningStack } from './hardening-stack.js'
+import { runCorpus } from './run-corpus.js'
+
+// The bad-input corpus (corpus.ts) against @gatehouse/fastify on a real socket.
+
+const stack = await startHardeningStack()
+t.teardown(() => stack.close())
+const app = await startFastifyCorpusApp(stack)
+t.teardown(() => app.close())
+
+await runCorpus(t, stack, app)
