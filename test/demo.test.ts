@@ -1,0 +1,271 @@
+// `pnpm start` as a user meets it: the launcher builds nothing itself, so the test runs the build
+// half of the start script first, then the launcher on free ports; it waits for the banner, runs
+// the printed curl commands as printed, repeats their flow with fetch, checks what MCP Inspector
+// needs from a browser, and stops the demo with SIGINT.
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { parseChallenges } from '@gatehouse/core'
+import t from 'tap'
+import { freePort } from './fixtures/journey-stack.js'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const run = promisify(execFile)
+const INSPECTOR_ORIGIN = 'http://localhost:6274'
+
+const { scripts } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+  scripts: Record<string, string>
+}
+const [buildCommand, launchCommand, ...more] = (scripts.start ?? '').split(' && ')
+
+t.test('the start script builds, then runs the launcher', async (t) => {
+  t.same(more, [])
+  t.equal(launchCommand, 'node scripts/demo.mjs')
+  t.match(buildCommand, /^tsc -b /)
+  // What `pnpm start` does first, so the launcher runs the code in this working tree.
+  const [tsc, ...args] = buildCommand!.split(' ')
+  await run(join(ROOT, 'node_modules/.bin', tsc!), args, { cwd: ROOT, timeout: 120_000 })
+})
+
+interface Demo {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  exited: Promise<number | null>
+}
+
+function launch(env: Record<string, string>): Demo {
+  const child = spawn(process.execPath, [join(ROOT, 'scripts/demo.mjs')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk
+  })
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk
+  })
+  const exited = new Promise<number | null>((done) => child.once('close', (code) => done(code)))
+  return { child, stdout: () => stdout, stderr: () => stderr, exited }
+}
+
+/** Resolves once `stdout` matches, rejects when the launcher exits first or time runs out. */
+async function waitFor(demo: Demo, pattern: RegExp, timeoutMs = 40_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs
+  let exited = false
+  demo.exited.then(() => {
+    exited = true
+  })
+  while (Date.now() < deadline) {
+    const match = demo.stdout().match(pattern)
+    if (match) return match
+    if (exited) throw new Error(`the launcher exited:\n${demo.stdout()}\n${demo.stderr()}`)
+    await new Promise((done) => setTimeout(done, 50))
+  }
+  throw new Error(`no ${pattern} in the launcher's output:\n${demo.stdout()}\n${demo.stderr()}`)
+}
+
+const isRunning = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The JSON-RPC message of a Streamable HTTP answer: a JSON body or the `data:` of one SSE event. */
+function rpcMessage(body: string): { result?: { structuredContent?: unknown }; error?: unknown } {
+  const data = body.split('\n').find((line) => line.startsWith('data: '))
+  return JSON.parse(data === undefined ? body : data.slice('data: '.length))
+}
+
+for (const sdk of ['v2', 'v1'] as const) {
+  t.test(`the demo on the ${sdk} MCP SDK: banner, printed commands, Ctrl-C`, async (t) => {
+    const directory = await mkdtemp(join(tmpdir(), 'gatehouse-demo-'))
+    t.teardown(() => rm(directory, { recursive: true, force: true }))
+    const [mcpPort, idpPort] = [await freePort(), await freePort()]
+    const demo = launch({
+      GATEHOUSE_DEMO_MCP_PORT: String(mcpPort),
+      GATEHOUSE_DEMO_IDP_PORT: String(idpPort),
+      GATEHOUSE_DEMO_KEYS_FILE: join(directory, 'keys.json'),
+      GATEHOUSE_SDK: sdk,
+    })
+    t.teardown(() => {
+      if (demo.child.exitCode === null) demo.child.kill('SIGKILL')
+    })
+    const [, idpPid, mcpPid] = await waitFor(
+      demo,
+      /Ctrl-C stops both \(dev IdP pid (\d+), MCP server pid (\d+)\)/,
+    )
+    const banner = demo.stdout()
+    const resource = `http://127.0.0.1:${mcpPort}/mcp`
+    const issuer = `http://127.0.0.1:${idpPort}`
+
+    t.match(banner, `MCP server          ${resource}   (notes tools, MCP SDK ${sdk})`)
+    t.match(banner, `authorization       ${issuer}`)
+    t.match(banner, 'npx @modelcontextprotocol/inspector')
+    t.match(banner, `URL ${resource}`)
+    t.match(banner, /alice .* bob/)
+    t.match(banner, 'notes:read notes:write notes:admin')
+    t.notMatch(banner, /eyJ[\w-]+\.[\w-]+\./, 'no token in the banner')
+
+    // The printed commands, run as printed.
+    const block = banner.split('with curl:\n')[1]!.split('\n\n')[0]!
+    const commands = block
+      .split('\n')
+      .map((line) => line.replace(/^ {2}/, ''))
+      .join('\n')
+    t.equal(commands.split('\n').length, sdk === 'v2' ? 2 : 3, 'a token command and the MCP requests')
+    const { stdout: shellOutput } = await run('sh', ['-e', '-c', commands], { timeout: 20_000 })
+    t.same(
+      rpcMessage(shellOutput).result?.structuredContent,
+      {
+        sub: 'dev-machine',
+        client: 'dev-machine',
+        scopes: ['notes:read'],
+      },
+      'whoami answers for the machine client',
+    )
+    await waitFor(demo, /\[notes\] POST \/mcp -> 200/)
+
+    // The same flow with fetch, from the values the banner printed.
+    const credentials = /-u '([^':]+):([^']+)'/.exec(block)
+    t.ok(credentials, 'client id and secret are printed')
+    t.equal(credentials?.[1], 'dev-machine')
+    const secret = JSON.parse(await readFile(join(directory, 'keys.json'), 'utf8')).clientSecrets.machine
+    t.equal(credentials?.[2], secret, 'the secret the dev IdP keeps in its key file')
+    const tokenResponse = await fetch(`${issuer}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${credentials?.[1]}:${credentials?.[2]}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'notes:read', resource }),
+    })
+    t.equal(tokenResponse.status, 200)
+    const { access_token: token } = (await tokenResponse.json()) as { access_token: string }
+    const mcp = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(resource, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...headers,
+        },
+        body: JSON.stringify(body),
+      })
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', arguments: {} } }
+    let answer: Response
+    if (sdk === 'v2') answer = await mcp(call)
+    else {
+      const initialized = await mcp({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'test', version: '1.0.0' },
+        },
+      })
+      t.equal(initialized.status, 200)
+      await initialized.body?.cancel()
+      const session = initialized.headers.get('mcp-session-id')
+      t.ok(session, 'a session')
+      answer = await mcp(call, { 'mcp-session-id': session!, 'mcp-protocol-version': '2025-06-18' })
+    }
+    t.equal(answer.status, 200)
+    t.same(rpcMessage(await answer.text()).result?.structuredContent, {
+      sub: 'dev-machine',
+      client: 'dev-machine',
+      scopes: ['notes:read'],
+    })
+
+    // What MCP Inspector does from the browser: the 401, the metadata, the registration preflight.
+    const anonymous = await fetch(resource, {
+      method: 'POST',
+      headers: {
+        origin: INSPECTOR_ORIGIN,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ ...call, method: 'initialize', params: {} }),
+    })
+    t.equal(anonymous.status, 401)
+    t.ok(anonymous.headers.get('access-control-allow-origin'), 'CORS on the 401')
+    t.match(anonymous.headers.get('access-control-expose-headers'), /WWW-Authenticate/i)
+    const challenge = parseChallenges(anonymous.headers.get('www-authenticate')!)[0]!.params
+    const metadata = await fetch(challenge.resource_metadata!, { headers: { origin: INSPECTOR_ORIGIN } })
+    t.ok(metadata.headers.get('access-control-allow-origin'), 'CORS on the metadata document')
+    t.match(await metadata.json(), { resource, authorization_servers: [issuer] })
+    const preflight = await fetch(`${issuer}/register`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: INSPECTOR_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    })
+    t.equal(
+      preflight.headers.get('access-control-allow-origin'),
+      INSPECTOR_ORIGIN,
+      'registration allows the Inspector origin',
+    )
+
+    // Ctrl-C: the launcher stops both servers and exits 0.
+    t.ok(isRunning(Number(idpPid)) && isRunning(Number(mcpPid)), 'both servers run')
+    demo.child.kill('SIGINT')
+    t.equal(await demo.exited, 0, 'the launcher exits 0')
+    t.match(demo.stdout(), /gatehouse demo: stopped\n$/)
+    t.notOk(isRunning(Number(idpPid)), 'the dev IdP process is gone')
+    t.notOk(isRunning(Number(mcpPid)), 'the MCP server process is gone')
+    for (const port of [mcpPort, idpPort]) {
+      const refused = await fetch(`http://127.0.0.1:${port}/`).then(
+        () => false,
+        () => true,
+      )
+      t.ok(refused, `nothing listens on ${port} any more`)
+    }
+    t.equal(demo.stderr(), '', 'nothing on stderr')
+  })
+}
+
+t.test('a port in use: one clear line, no stack trace, nothing started', async (t) => {
+  const [mcpPort, idpPort] = [await freePort(), await freePort()]
+  for (const [busy, what, variable] of [
+    [mcpPort, 'MCP server', 'GATEHOUSE_DEMO_MCP_PORT'],
+    [idpPort, 'dev IdP', 'GATEHOUSE_DEMO_IDP_PORT'],
+  ] as const) {
+    const blocker = createServer()
+    await new Promise<void>((done) => blocker.listen(busy, '127.0.0.1', done))
+    const demo = launch({
+      GATEHOUSE_DEMO_MCP_PORT: String(mcpPort),
+      GATEHOUSE_DEMO_IDP_PORT: String(idpPort),
+    })
+    t.equal(await demo.exited, 1, `${what} port busy: exit code 1`)
+    await new Promise<void>((done) => blocker.close(() => done()))
+    t.equal(
+      demo.stderr(),
+      `gatehouse demo: port ${busy} on 127.0.0.1 for the ${what} is already in use (another demo still running?). Stop what uses it, or pick another port: ${variable}=<port> pnpm start\n`,
+    )
+    t.equal(demo.stdout(), '')
+  }
+})
+
+t.test('a bad port setting is named', async (t) => {
+  const demo = launch({ GATEHOUSE_DEMO_MCP_PORT: 'http', GATEHOUSE_DEMO_IDP_PORT: '4000' })
+  t.equal(await demo.exited, 1)
+  t.equal(
+    demo.stderr(),
+    'gatehouse demo: GATEHOUSE_DEMO_MCP_PORT must be a port number from 1 to 65535, got "http"\n',
+  )
+})
