@@ -36,7 +36,8 @@ export interface ClaimSources {
  * What a preset decided, as plain data: enough to read in a log, to diff against the IdP's
  * console, and for `diagnose` to check against the IdP. Nothing here holds a secret.
  */
-export interface IdpDescription {
+// A type alias, not an interface: it must be assignable to the gate's `idp` (a plain record).
+export type IdpDescription = {
   name: IdpName
   /** Every `iss` value a token may carry, exactly (RFC 8414 §3.3: a trailing slash matters). */
   issuers: readonly string[]
@@ -190,7 +191,10 @@ export function describePreset(
       roles: claims.roles ?? defaults.claims.roles,
       clientId: claims.clientId ?? defaults.claims.clientId,
     },
-    roles: { ...(overrides.roles ?? {}) },
+    // Copies: freezing the description must not freeze the caller's own arrays.
+    roles: Object.fromEntries(
+      Object.entries(overrides.roles ?? {}).map(([role, scopes]) => [role, [...scopes]]),
+    ),
     algorithms: overrides.algorithms,
     clockTolerance: overrides.clockTolerance ?? 60,
     typ: overrides.typ ?? defaults.typ,

@@ -10,7 +10,7 @@ import {
   logDiagnosis,
   oidc,
 } from '@gatehouse/idp'
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 import { json, loopback } from './fixtures/loopback.js'
 import { signer } from './fixtures/signer.js'
 
@@ -101,7 +101,6 @@ async function metadataServer(t: Tap, doc: (origin: string) => Record<string, un
   t.teardown(() => server.close())
   return server
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 const key = await signer('ES256')
 

@@ -1,5 +1,5 @@
 import { auth0, diagnose, entra, type IdpPreset, keycloak } from '@gatehouse/idp'
-import t from 'tap'
+import t, { type Test as Tap } from 'tap'
 
 // The opt-in live lane: the same checks against a real Keycloak, Auth0 tenant or Entra tenant,
 // when its environment variables are set. Without them the lane says so in a comment and only
@@ -19,7 +19,6 @@ interface Lane {
   optional: string[]
   run(t: Tap, env: Record<string, string>): Promise<void>
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 /** Client credentials at a token endpoint (RFC 6749 §4.4), bounded in time. */
 async function clientCredentials(tokenEndpoint: string, params: Record<string, string>): Promise<string> {
