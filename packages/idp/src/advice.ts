@@ -20,6 +20,9 @@ export interface PeekedToken {
 /**
  * Reads a token's header and claims without verifying anything: only to explain a refusal
  * already decided. Never throws.
+ *
+ * @example
+ * peekToken(token).claims?.aud // 'account'
  */
 export function peekToken(token: string): PeekedToken {
   if (typeof token !== 'string') return { form: 'other' }
@@ -44,6 +47,10 @@ const GRAPH_AUDIENCES = ['00000003-0000-0000-c000-000000000000', 'https://graph.
 /**
  * The IdP-specific explanation of a refused token: what the token shows, and which console setting
  * produces the token this resource server expects. `undefined` when there is nothing to add.
+ *
+ * @example
+ * const advice = adviceFor(preset.idp, error, token)
+ * log.warn({ fix: advice?.fix }, error.message)
  */
 export function adviceFor(idp: IdpDescription, error: GatehouseError, token: string): Advice | undefined {
   const peeked = peekToken(token)

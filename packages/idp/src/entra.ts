@@ -99,6 +99,7 @@ export function entra(options: EntraOptions): IdpPreset {
       jwksUri: jwksOf(tenants[0]!),
       audienceStrategy: { type: 'aud', values: o.audience },
       claims: { scopes: ['scp'], roles: ['roles'], clientId: ['azp', 'appid'] },
+      // Entra types access tokens "JWT", never "at+jwt"; ID tokens fail the audience check instead.
       typ: 'lenient',
       requiredClaims: ['exp'],
       checks: ['tid names the tenant of the issuer'],
