@@ -107,7 +107,7 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
           ),
           ['first'],
         )
-        const relisted = await client.listTools({}, { cacheMode: 'refresh' } as never)
+        const relisted = await client.listTools()
         t.same(
           relisted.tools.map((tool) => tool.name).sort(),
           ['add_note', 'list_notes', 'whoami'],
