@@ -10,6 +10,7 @@ import {
   RSA_JWS_ALGORITHMS,
   signatureVerifier,
 } from './jws-algorithms.js'
+import { publishKeySetEvent } from './key-set-events.js'
 import { parseOptions } from './options.js'
 import { isLoopbackHost } from './resource.js'
 import { SingleFlight } from './single-flight.js'
@@ -107,7 +108,8 @@ export function checkJwksKeySetOptions(options: Omit<JwksKeySetOptions, 'jwksUri
  *   costs one fetch per cooldown;
  * - concurrent callers share one fetch;
  * - if a refresh fails, the keys held keep working for `staleIfError` (24 h) past their lifetime,
- *   and `status()` says so;
+ *   and `status()` says so; each failed fetch and the first success after one are published as
+ *   a `KeySetEvent` (see `onKeySetEvent`);
  * - each key is imported once and bound to one algorithm: its `alg`, else inferred (EC by curve,
  *   OKP EdDSA, RSA `rsaAlgorithm` = RS256). Keys for encryption, private or symmetric keys, weak or
  *   inconsistent keys are left out and listed in `status().ignored`.
@@ -153,9 +155,19 @@ export function jwksKeySet(options: JwksKeySetOptions): RemoteKeySet {
       ignored = imported.ignored
       fetchedAt = at
       freshUntil = at + lifetimeMs(res.headers, o.cacheMinAge, o.cacheMaxAge)
+      const recovered = lastError !== undefined
       lastError = undefined
+      if (recovered) publishKeySetEvent({ type: 'refresh_recovered', jwksUri, keys: held.size, stale: false })
     } catch (error) {
       lastError = error instanceof Error ? error.message : String(error)
+      // Held keys keep serving (stale-if-error), so the outage is reported rather than felt.
+      publishKeySetEvent({
+        type: 'refresh_failed',
+        jwksUri,
+        error: lastError,
+        keys: held?.size ?? 0,
+        stale: held !== undefined && now() >= freshUntil,
+      })
       throw error
     }
   }

@@ -8,6 +8,7 @@ import {
   gateOptionsSchema,
   isPreflight,
   mergeHeaderList,
+  onKeySetEvent,
   parseOptions,
   parseScopeRequirement,
   type ScopeRequirement,
@@ -71,6 +72,9 @@ const withGateOptionsSchema = gateOptionsSchema.extend(pluginOptionsShape)
 const OWNER = '@gatehouse/fastify'
 const FORM_TYPE = 'application/x-www-form-urlencoded'
 
+/** HTTP servers whose logger already reports key set events (once per server, not per scope). */
+const keySetReporting = new WeakSet<object>()
+
 /**
  * Makes every route of the Fastify scope it is registered in an OAuth 2.1 protected resource
  * (MCP authorization, RFC 6750, RFC 9728):
@@ -81,7 +85,9 @@ const FORM_TYPE = 'application/x-www-form-urlencoded'
  *   `requireScopes(...)` preHandler, answering 403 `insufficient_scope` with the missing scopes;
  * - the RFC 9728 metadata document at its well-known path(s), public, with CORS;
  * - CORS for browser clients: preflights are never authenticated and are answered (unless
- *   `@fastify/cors` is registered, which then answers them), and `WWW-Authenticate` is exposed.
+ *   `@fastify/cors` is registered, which then answers them), and `WWW-Authenticate` is exposed;
+ * - a warn log line when a remote key set cannot be refreshed (held keys keep serving, so no
+ *   request shows it) and an info line when it recovers (`onKeySetEvent`).
  *
  * The plugin uses `fastify-plugin`, so it protects the scope it is registered in, not a child of
  * it: register it at the root to protect the whole app, or inside an encapsulated plugin to
@@ -129,6 +135,7 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
   }
 
   fastify.decorate('gatehouse', gate)
+  reportKeySetEvents(fastify)
   // null until the gate verifies the caller (Fastify wants decorators declared up front, V8 likes stable shapes).
   if (!fastify.hasRequestDecorator('auth'))
     fastify.decorateRequest('auth', null as unknown as VerifiedAuthInfo)
@@ -303,6 +310,26 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
   )
 
   if (serveMetadata) registerMetadataRoutes(fastify, gate)
+}
+
+/**
+ * Logs the key set events of the process (see `onKeySetEvent`): while held keys serve after a
+ * failed refresh, no request fails, so the log is where an outage of the key endpoint shows.
+ */
+function reportKeySetEvents(fastify: FastifyInstance): void {
+  if (keySetReporting.has(fastify.server)) return
+  keySetReporting.add(fastify.server)
+  const stop = onKeySetEvent(({ type, ...keySet }) => {
+    if (type === 'refresh_failed') {
+      fastify.log.warn({ keySet }, 'the signing keys of the authorization server could not be refreshed')
+    } else {
+      fastify.log.info({ keySet }, 'the signing keys of the authorization server were refreshed again')
+    }
+  })
+  fastify.addHook('onClose', async () => {
+    stop()
+    keySetReporting.delete(fastify.server)
+  })
 }
 
 /** True for a body-carrying request in `application/x-www-form-urlencoded` that this scope can parse. */
