@@ -374,7 +374,9 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
 async function cacheGet(store: IntrospectionCache, key: string): Promise<IntrospectionAnswer | undefined> {
   try {
     const value = await store.get(key)
-    return value !== undefined && value !== null && typeof value.active === 'boolean' ? value : undefined
+    if (value === undefined || value === null || typeof value.active !== 'boolean') return undefined
+    // A shared store hands back a fresh object per read: freeze it like a fetched answer.
+    return deepFreeze(value)
   } catch {
     return undefined // a failing shared store costs a call, not the request
   }

@@ -1,0 +1,114 @@
+import { type AttemptLimiter, AttemptWindows, parseOptions } from '@gatehouse/core'
+import { z } from 'zod'
+import type { RedisConnection } from './redis-connection.js'
+
+const optionsSchema = z.strictObject({
+  /** Refused tokens one address may present per window, across all instances. */
+  maxAttempts: z.number().int().positive().max(1_000_000),
+  /** Window length, in seconds. */
+  window: z.number().int().positive().max(86_400),
+  /** Most addresses each instance tracks locally (blocked ones, and counts while Redis is down). */
+  maxAddresses: z.number().int().positive().max(10_000_000).default(100_000),
+  now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional(),
+})
+
+export type RedisAttemptLimiterOptions = z.input<typeof optionsSchema>
+
+export interface RedisAttemptLimiterStats {
+  /** Addresses this instance tracks now (bounded by `maxAddresses`). */
+  addresses: number
+  maxAddresses: number
+  /** Failures counted here only because Redis did not answer. */
+  countedLocally: number
+}
+
+// One round trip: count, start the window on the first failure, and say when it closes.
+const COUNT_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+if count == tonumber(ARGV[2]) then redis.call('PUBLISH', ARGV[4], cjson.encode({ARGV[3], count, ttl})) end
+return {count, ttl}
+`
+
+const MAX_MESSAGE_BYTES = 1024
+
+/**
+ * An `AttemptLimiter` shared through Redis: refused tokens are counted per client address in a
+ * fixed window (`INCR` + `PEXPIRE`, one script call per refusal, nothing on accepted requests).
+ *
+ * The address that reaches the limit is announced by pub/sub, so every instance answers it 429
+ * from then on without asking Redis: the check on each request stays a local map read. An instance
+ * that missed the announcement learns at that address's next refusal there.
+ *
+ * Redis down: each instance counts on its own (so an address may get up to `maxAttempts` per
+ * instance) and says so through the connection's status; the limiter never refuses a request
+ * because Redis is unreachable.
+ *
+ * @example
+ * const attemptLimiter = redisAttemptLimiter(redis, { maxAttempts: 20, window: 60 })
+ * await app.register(gatehouse, { resource, authorizationServers, verifier, attemptLimiter })
+ */
+export function redisAttemptLimiter(
+  connection: RedisConnection,
+  options: RedisAttemptLimiterOptions,
+): AttemptLimiter & { stats(): RedisAttemptLimiterStats } {
+  const o = parseOptions(optionsSchema, options, '@gatehouse/redis redisAttemptLimiter')
+  const windows = new AttemptWindows({
+    maxAttempts: o.maxAttempts,
+    window: o.window,
+    maxAddresses: o.maxAddresses,
+    ...(o.now === undefined ? {} : { now: o.now }),
+  })
+  const windowMs = o.window * 1000
+  const channel = connection.key('attempts')
+  let countedLocally = 0
+
+  connection.subscribe(
+    channel,
+    (message) => {
+      const blocked = parseMessage(message)
+      if (blocked !== undefined) windows.observe(blocked.address, blocked.count, blocked.resetInMs)
+    },
+    () => {},
+  )
+
+  return {
+    retryAfter: (address: string) => windows.retryAfter(address),
+
+    async recordFailure(address: string): Promise<void> {
+      try {
+        const [count, resetInMs] = (await connection.client.eval(
+          COUNT_SCRIPT,
+          1,
+          connection.key(`attempts:${address}`),
+          windowMs,
+          o.maxAttempts,
+          address,
+          channel,
+        )) as [number, number]
+        connection.succeeded()
+        windows.observe(address, count, resetInMs)
+      } catch (error) {
+        connection.failed(error)
+        countedLocally++
+        windows.recordFailure(address)
+      }
+    },
+
+    stats: () => ({ addresses: windows.size, maxAddresses: o.maxAddresses, countedLocally }),
+  }
+}
+
+function parseMessage(message: string): { address: string; count: number; resetInMs: number } | undefined {
+  if (message.length > MAX_MESSAGE_BYTES) return undefined
+  try {
+    const [address, count, resetInMs] = JSON.parse(message) as unknown[]
+    if (typeof address !== 'string' || typeof count !== 'number' || typeof resetInMs !== 'number')
+      return undefined
+    return { address, count, resetInMs }
+  } catch {
+    return undefined
+  }
+}

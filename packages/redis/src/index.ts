@@ -1,0 +1,24 @@
+export {
+  type RedisAttemptLimiterOptions,
+  type RedisAttemptLimiterStats,
+  redisAttemptLimiter,
+} from './attempt-limiter.js'
+export {
+  type RedisDenyList,
+  type RedisDenyListOptions,
+  type RedisDenyListStats,
+  redisDenyList,
+} from './deny-list.js'
+export {
+  type RedisIntrospectionCacheOptions,
+  type RedisIntrospectionCacheStats,
+  redisIntrospectionCache,
+} from './introspection-cache.js'
+export {
+  RedisConnection,
+  type RedisConnectionEvents,
+  type RedisConnectionOptions,
+  type RedisLogger,
+  type RedisStatus,
+  redisConnection,
+} from './redis-connection.js'

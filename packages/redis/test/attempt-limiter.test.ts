@@ -1,0 +1,82 @@
+import { redisAttemptLimiter, redisConnection } from '@gatehouse/redis'
+import t from 'tap'
+import { authorizationServer, startInstance, within } from './fixtures/instances.js'
+import { redisServer } from './fixtures/redis-server.js'
+
+const server = await redisServer(t)
+t.beforeEach(() => server.flush())
+
+t.test('options are validated with errors that name the option', async (t) => {
+  const redis = redisConnection({ url: server.url })
+  t.teardown(() => redis.close())
+  t.throws(
+    () => redisAttemptLimiter(redis, { maxAttempts: 0, window: 60 }),
+    /redisAttemptLimiter: option "maxAttempts"/,
+  )
+  t.throws(() => redisAttemptLimiter(redis, { maxAttempts: 5 } as never), /option "window"/)
+})
+
+t.test('refused tokens are counted across instances; past the limit both answer 429', async (t) => {
+  const as = await authorizationServer(t)
+  const limiter = { maxAttempts: 4, window: 30 }
+  const a = await startInstance(t, { redisUrl: server.url, as, limiter })
+  const b = await startInstance(t, { redisUrl: server.url, as, limiter })
+  as.active('tok-good')
+  const attacker = '203.0.113.66'
+
+  for (const [instance, n] of [
+    [a, 1],
+    [b, 2],
+    [a, 3],
+    [b, 4],
+  ] as const) {
+    t.equal((await instance.call(`tok-made-up-${n}`, attacker)).status, 401, `refusal ${n} is judged`)
+  }
+  t.equal(await a.redis.client.get(`gatehouse:attempts:${attacker}`), '4', 'one counter in Redis')
+
+  // The instance that counted the 4th announced it: both block without asking Redis.
+  const calls = as.calls()
+  for (const instance of [a, b]) {
+    const limited = await within(
+      500,
+      async () => (await instance.call('tok-made-up-5', attacker)).status === 429,
+    )
+    t.ok(limited >= 0)
+    const res = await instance.call('tok-good', attacker)
+    t.equal(res.status, 429, 'every token from the address waits, a valid one too')
+    const retryAfter = Number(res.headers.get('retry-after'))
+    t.ok(retryAfter > 0 && retryAfter <= 30, `Retry-After ${retryAfter}`)
+    t.same(res.body, {
+      error: 'temporarily_unavailable',
+      error_description: `Too many refused access tokens from this client address; retry after ${retryAfter} s`,
+    })
+    t.equal(res.headers.get('www-authenticate'), null)
+  }
+  t.equal(as.calls(), calls, 'nothing from the blocked address reached the authorization server')
+
+  t.equal((await a.call(undefined, attacker)).status, 401, 'without a token: the usual 401 challenge')
+  t.equal((await b.call('tok-good', '198.51.100.9')).status, 200, 'other addresses go on')
+  t.equal((await b.call('tok-good', '2001:db8:1:2::5')).status, 200)
+})
+
+t.test('IPv6 clients are counted by /64', async (t) => {
+  const as = await authorizationServer(t)
+  const a = await startInstance(t, { redisUrl: server.url, as, limiter: { maxAttempts: 2, window: 30 } })
+  as.active('tok-good')
+  t.equal((await a.call('bad-1', '2001:db8:aa:bb::1')).status, 401)
+  t.equal((await a.call('bad-2', '2001:db8:aa:bb:ffff::2')).status, 401)
+  t.equal((await a.call('tok-good', '2001:db8:aa:bb::99')).status, 429, 'another address of the same /64')
+  t.equal((await a.call('tok-good', '2001:db8:aa:cc::1')).status, 200, 'another /64')
+  t.equal(await a.redis.client.get('gatehouse:attempts:2001:db8:aa:bb::/64'), '2')
+})
+
+t.test('the window closes: the address may try again', async (t) => {
+  const as = await authorizationServer(t)
+  const a = await startInstance(t, { redisUrl: server.url, as, limiter: { maxAttempts: 1, window: 1 } })
+  as.active('tok-good')
+  t.equal((await a.call('bad', '192.0.2.1')).status, 401)
+  t.equal((await a.call('tok-good', '192.0.2.1')).status, 429)
+  await within(2500, async () => (await a.call('tok-good', '192.0.2.1')).status === 200)
+  t.equal(await a.redis.client.exists('gatehouse:attempts:192.0.2.1'), 0, 'the counter expired in Redis')
+  t.match(a.limiter?.stats(), { maxAddresses: 100_000, countedLocally: 0 })
+})

@@ -1,0 +1,125 @@
+import { tokenHash } from '@gatehouse/core'
+import { redisConnection, redisIntrospectionCache } from '@gatehouse/redis'
+import t from 'tap'
+import { authorizationServer, nowS, startInstance } from './fixtures/instances.js'
+import { redisServer } from './fixtures/redis-server.js'
+
+const server = await redisServer(t)
+t.beforeEach(() => server.flush())
+
+t.test('options are validated with errors that name the option', async (t) => {
+  const redis = redisConnection({ url: server.url })
+  t.teardown(() => redis.close())
+  t.throws(
+    () => redisIntrospectionCache(redis, { local: { maxEntries: 0 } }),
+    /@gatehouse\/redis redisIntrospectionCache: option "local.maxEntries"/,
+  )
+  t.throws(() => redisIntrospectionCache(redis, { lock: { waitMs: -1 } }), /option "lock.waitMs"/)
+  t.throws(() => redisIntrospectionCache(redis, { lockTtl: 1 } as never), /Unrecognized key: "lockTtl"/)
+  t.throws(() => redisConnection({ url: 'http://127.0.0.1:6379' }), /option "url": must be a redis:\/\//)
+  t.throws(() => redisConnection({ commandTimeoutMs: 0 }), /option "commandTimeoutMs"/)
+  t.throws(() => redisConnection({ keyPrefix: 'a b' }), /option "keyPrefix"/)
+  t.throws(() => redisConnection({ log: console as never, url: 5 as never }), /option "url"/)
+})
+
+t.test('two instances make one introspection call for a token; the second reads it from Redis', async (t) => {
+  const as = await authorizationServer(t)
+  const a = await startInstance(t, { redisUrl: server.url, as })
+  const b = await startInstance(t, { redisUrl: server.url, as })
+  as.active('tok-shared')
+
+  const first = await a.call('tok-shared')
+  t.equal(first.status, 200)
+  t.same(first.body, { sub: 'alice' })
+  const second = await b.call('tok-shared')
+  t.equal(second.status, 200)
+  t.equal(as.callsFor('tok-shared'), 1, 'one call across both instances')
+  t.equal(b.cache.stats().redisHits, 1)
+
+  for (let i = 0; i < 5; i++) t.equal((await b.call('tok-shared')).status, 200)
+  t.equal(as.callsFor('tok-shared'), 1)
+  t.equal(b.cache.stats().localHits, 5, 'later hits cost no round trip')
+  t.match(b.verifier.stats(), { cache: { entries: 1, maxEntries: 10_000 }, inFlight: 0 })
+
+  as.answers.set('tok-inactive', { active: false })
+  t.equal((await a.call('tok-inactive')).status, 401)
+  t.equal((await b.call('tok-inactive')).status, 401)
+  t.equal(as.callsFor('tok-inactive'), 1, 'inactive answers are shared too')
+})
+
+t.test('concurrent first sightings on both instances make one call (SET NX lock)', async (t) => {
+  const as = await authorizationServer(t)
+  const a = await startInstance(t, { redisUrl: server.url, as })
+  const b = await startInstance(t, { redisUrl: server.url, as })
+  as.active('tok-race')
+  as.delayMs = 150
+  const results = await Promise.all([
+    ...Array.from({ length: 5 }, () => a.call('tok-race')),
+    ...Array.from({ length: 5 }, () => b.call('tok-race')),
+  ])
+  t.same(
+    results.map((r) => r.status),
+    Array(10).fill(200),
+  )
+  t.equal(as.callsFor('tok-race'), 1, 'ten concurrent requests, two instances, one call')
+  t.equal(a.cache.stats().joined + b.cache.stats().joined, 1, 'the other instance waited for the answer')
+})
+
+t.test('keys are token hashes, and an answer lives no longer than its token', async (t) => {
+  const as = await authorizationServer(t)
+  const a = await startInstance(t, { redisUrl: server.url, as, ttl: 300 })
+  as.active('tok-short', { exp: nowS() + 20 })
+  as.active('tok-long', { exp: nowS() + 3600 })
+  t.equal((await a.call('tok-short')).status, 200)
+  t.equal((await a.call('tok-long')).status, 200)
+
+  const keys = await a.redis.client.keys('gatehouse:introspection:*')
+  t.ok(keys.includes(`gatehouse:introspection:${tokenHash('tok-short')}`))
+  t.notOk(
+    keys.some((key) => key.includes('tok-')),
+    'no token in any key',
+  )
+  const short = await a.redis.client.pttl(`gatehouse:introspection:${tokenHash('tok-short')}`)
+  const long = await a.redis.client.pttl(`gatehouse:introspection:${tokenHash('tok-long')}`)
+  t.ok(short > 0 && short <= 20_000, `until exp (${short} ms)`)
+  t.ok(long > 200_000 && long <= 300_000, `until the cache ttl (${long} ms)`)
+  const stored = await a.redis.client.get(`gatehouse:introspection:${tokenHash('tok-short')}`)
+  t.notMatch(stored, /tok-short/, 'the answer, not the token, is stored')
+})
+
+t.test('junk in Redis is a miss, not an answer', async (t) => {
+  const as = await authorizationServer(t)
+  const a = await startInstance(t, { redisUrl: server.url, as })
+  const key = `gatehouse:introspection:${tokenHash('tok-junk')}`
+  as.answers.set('tok-junk', { active: false })
+  for (const junk of [
+    'not json',
+    '{"x":1}',
+    JSON.stringify({ x: Date.now() + 60_000, a: { active: 'true', sub: 'mallory' } }),
+    JSON.stringify({ x: Date.now() - 1, a: { active: true } }),
+    JSON.stringify({ x: Date.now() + 60_000, a: { active: true, pad: 'x'.repeat(70_000) } }),
+  ]) {
+    await a.cache.delete(tokenHash('tok-junk')) // the local copy too
+    await a.redis.client.set(key, junk, 'PX', 60_000)
+    const before = as.callsFor('tok-junk')
+    t.equal((await a.call('tok-junk')).status, 401, junk.slice(0, 40))
+    t.equal(as.callsFor('tok-junk'), before + 1, 'asked the authorization server')
+  }
+})
+
+t.test('a lock whose holder never answers delays others by at most lock.waitMs', async (t) => {
+  const as = await authorizationServer(t)
+  const a = await startInstance(t, {
+    redisUrl: server.url,
+    as,
+    cache: { lock: { ttlMs: 5000, waitMs: 300 } },
+  })
+  as.active('tok-orphan')
+  // Another instance took the lock and died before answering.
+  await a.redis.client.set(`gatehouse:introspection-lock:${tokenHash('tok-orphan')}`, 'gone', 'PX', 5000)
+  const started = Date.now()
+  t.equal((await a.call('tok-orphan')).status, 200)
+  const took = Date.now() - started
+  t.ok(took >= 250 && took < 2000, `waited, then asked itself (${took} ms)`)
+  t.equal(as.callsFor('tok-orphan'), 1)
+})
