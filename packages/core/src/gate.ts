@@ -244,6 +244,16 @@ export const gateOptionsSchema = z.strictObject({
     .optional(),
 })
 
+/** zod schema of a `Gate` passed as an option (`{ gate }`), so adapters can share one gate. */
+export const gateSchema = z.custom<Gate>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Gate).authenticate === 'function' &&
+    typeof (value as Gate).metadataReply === 'function',
+  { error: 'must be a gate made by createGate()' },
+)
+
 const NO_STORE = 'no-store'
 const JSON_TYPE = 'application/json; charset=utf-8'
 const METADATA_METHODS = 'GET, HEAD, OPTIONS'

@@ -7,6 +7,7 @@ import {
   type Gate,
   type GateOptions,
   gateOptionsSchema,
+  gateSchema,
   isPreflight,
   mergeHeaderList,
   parseOptions,
@@ -90,15 +91,6 @@ const middlewareOptionsShape = {
     .custom<RejectionListener>((value) => typeof value === 'function', { error: 'must be a function' })
     .optional(),
 }
-
-const gateSchema = z.custom<Gate>(
-  (value) =>
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Gate).authenticate === 'function' &&
-    typeof (value as Gate).metadataReply === 'function',
-  { error: 'must be a gate made by createGate()' },
-)
 
 const withGateSchema = z.strictObject({ gate: gateSchema, ...middlewareOptionsShape })
 const withGateOptionsSchema = gateOptionsSchema.extend(middlewareOptionsShape)

@@ -6,6 +6,7 @@ import {
   type Gate,
   type GateOptions,
   gateOptionsSchema,
+  gateSchema,
   isPreflight,
   mergeHeaderList,
   onKeySetEvent,
@@ -56,15 +57,6 @@ const pluginOptionsShape = {
   logLevel: z.enum(LOG_LEVELS).optional(),
   metadataRoutes: z.boolean().optional(),
 }
-
-const gateSchema = z.custom<Gate>(
-  (value) =>
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Gate).authenticate === 'function' &&
-    typeof (value as Gate).metadataReply === 'function',
-  { error: 'must be a gate made by createGate()' },
-)
 
 const withGateSchema = z.strictObject({ gate: gateSchema, ...pluginOptionsShape })
 const withGateOptionsSchema = gateOptionsSchema.extend(pluginOptionsShape)
