@@ -11,6 +11,7 @@ import {
   mergeHeaderList,
   onKeySetEvent,
   parseOptions,
+  parseScopeArgs,
   parseScopeRequirement,
   type ScopeRequirement,
   type VerifiedAuthInfo,
@@ -284,10 +285,7 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
   fastify.decorate(
     'requireScopes',
     function requireScopes(...args: RequireScopesArgs): preHandlerAsyncHookHandler {
-      const requirement = parseScopeRequirement(
-        args.length === 1 && typeof args[0] !== 'string' ? args[0] : args,
-        `${OWNER}: requireScopes`,
-      )
+      const requirement = parseScopeArgs(args, `${OWNER}: requireScopes`)
       return async function scopeGuard(request, reply) {
         // On a route the gate does not protect, authenticate here rather than let it through (fail closed).
         if (request.auth === null) {

@@ -1,8 +1,8 @@
-import type { Gate, ScopeRequirement, VerifiedAuthInfo } from '@gatehouse/core'
+import type { Gate, ScopeArgs, ScopeRequirement, VerifiedAuthInfo } from '@gatehouse/core'
 import type { preHandlerAsyncHookHandler } from 'fastify'
 
 /** Arguments of `requireScopes`: scope names (all required), or one `ScopeRequirement`. */
-export type RequireScopesArgs = string[] | [ScopeRequirement]
+export type RequireScopesArgs = ScopeArgs
 
 declare module 'fastify' {
   interface FastifyRequest {
