@@ -18,6 +18,7 @@ import {
 } from '@gatehouse/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { z } from 'zod'
+import { type KeySetListener, reportKeySetEvents } from './key-set-reporting.js'
 import {
   type GateBinding,
   gatesSeen,
@@ -59,6 +60,12 @@ export interface GatehouseMiddlewareOptions {
    * (`severity: 'error'`) go to `console.error`, ordinary rejections are not reported.
    */
   onRejection?: RejectionListener
+  /**
+   * Hears the key set events of the process (a remote key set that cannot be refreshed, and its
+   * recovery; see core's `onKeySetEvent`). Default: printed with `console.warn` / `console.info`,
+   * once per process. `false`: not reported.
+   */
+  onKeySetEvent?: KeySetListener | false
 }
 
 /** Middleware options: the gate's options (or a gate made with `createGate`), plus the middleware's own. */
@@ -90,6 +97,14 @@ const middlewareOptionsShape = {
   onRejection: z
     .custom<RejectionListener>((value) => typeof value === 'function', { error: 'must be a function' })
     .optional(),
+  onKeySetEvent: z
+    .union([
+      z.literal(false),
+      z.custom<KeySetListener>((value) => typeof value === 'function', {
+        error: 'must be a function or false',
+      }),
+    ])
+    .optional(),
 }
 
 const withGateSchema = z.strictObject({ gate: gateSchema, ...middlewareOptionsShape })
@@ -112,7 +127,8 @@ const reportFailures: RejectionListener = (event) => {
  *   `WWW-Authenticate` challenge; `public` paths are let through;
  * - CORS for browser clients: preflights are never authenticated and are answered (unless another
  *   CORS middleware mounted before this one already answered or set `Access-Control-Allow-Origin`),
- *   and `WWW-Authenticate` is exposed.
+ *   and `WWW-Authenticate` is exposed;
+ * - a report when a remote key set cannot be refreshed, and when it recovers (`onKeySetEvent`).
  *
  * Mount it at the root, before the routes it protects. Scopes per route: `requireScopes(...)`.
  * The same gate (status, headers and body of every answer) backs `@gatehouse/fastify`.
@@ -133,9 +149,10 @@ export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
   const parsed = hasGate
     ? parseOptions(withGateSchema, options, OWNER)
     : parseOptions(withGateOptionsSchema, options, OWNER)
-  const { routes, public: publicOption, metadataRoutes, onRejection, ...gateOptions } = parsed
+  const { routes, public: publicOption, metadataRoutes, onRejection, onKeySetEvent, ...gateOptions } = parsed
   const gate = 'gate' in gateOptions ? gateOptions.gate : createGate(gateOptions as GateOptions)
   const binding: GateBinding = { gate, onRejection: onRejection ?? reportFailures }
+  reportKeySetEvents(onKeySetEvent)
   const gateAll = (routes ?? 'all') === 'all'
   const serveMetadata = metadataRoutes ?? true
   const metadataPaths = new Set(gate.metadataPaths)

@@ -407,3 +407,43 @@ t.test('a plain OPTIONS request (no preflight) and an unknown path are gated lik
   t.equal(unknown.status, 401)
   t.equal((await server.request('GET', '/nope', bearer(await kit.mint()))).status, 404)
 })
+
+t.test('key set outages are reported: to onKeySetEvent, or printed by default', async (t) => {
+  const { createServer } = await import('node:net')
+  const closed = createServer()
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+  const port = (closed.address() as { port: number }).port
+  await new Promise<void>((resolve) => closed.close(() => resolve()))
+  const jwksUri = `http://127.0.0.1:${port}/jwks`
+  const unreachable = () =>
+    jwtVerifier({
+      issuer: ISSUER,
+      audience: 'https://mcp.example.com/mcp',
+      jwksUri,
+      jwks: { fetchTimeoutMs: 2000 },
+    })
+
+  const heard: Array<{ type: string; jwksUri: string }> = []
+  const printed = t.capture(console, 'warn')
+  const app = express()
+  app.use(
+    gatehouse(notesOptions(kit, { verifier: unreachable(), onKeySetEvent: (event) => heard.push(event) })),
+  )
+  app.get('/notes', (_req, res) => res.send('notes'))
+  const server = await listen(app)
+  t.teardown(server.close)
+  t.equal((await server.request('GET', '/notes', bearer(await kit.mint()))).status, 503)
+  t.match(heard, [{ type: 'refresh_failed', jwksUri }])
+  printed() // the default printer is process-wide: earlier middlewares of this file subscribed it
+
+  const quiet = express()
+  quiet.use(gatehouse(notesOptions(kit, { verifier: unreachable() })))
+  quiet.get('/notes', (_req, res) => res.send('notes'))
+  const other = await listen(quiet)
+  t.teardown(other.close)
+  t.equal((await other.request('GET', '/notes', bearer(await kit.mint()))).status, 503)
+  const lines = printed()
+  t.ok(lines.length >= 1)
+  t.match(String(lines[0]?.args[0]), 'the signing keys of the authorization server could not be refreshed')
+  t.throws(() => gatehouse(notesOptions(kit, { onKeySetEvent: 'yes' as never })), /option "onKeySetEvent"/)
+})
