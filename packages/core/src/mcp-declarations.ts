@@ -20,8 +20,20 @@ export interface McpDeclaration {
   requirement: ScopeRequirement
 }
 
-const declarations = new WeakMap<object, McpDeclaration[]>()
-const hostedBy = new WeakMap<object, McpScopeRules>()
+interface DeclarationRegistry {
+  declarations: WeakMap<object, McpDeclaration[]>
+  hostedBy: WeakMap<object, McpScopeRules>
+}
+
+// One registry per process, shared by every loaded copy of this module (two installed versions of
+// @gatehouse/core, one through each adapter; test loaders): a tool declared through one copy must
+// be seen by a route hosted through another, or its scopes would be lost.
+const REGISTRY = Symbol.for('@gatehouse/core mcp declarations')
+const registry: DeclarationRegistry = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??= {
+  declarations: new WeakMap(),
+  hostedBy: new WeakMap(),
+}) as DeclarationRegistry
+const { declarations, hostedBy } = registry
 
 const OWNER = 'withScopes'
 
