@@ -234,7 +234,12 @@ function guard(
   const { gate } = binding
   applyCors(gate, req, res)
   gate
-    .authenticate({ authorization: authorizationHeaders(req.rawHeaders), bodyToken: formBodyToken(req) })
+    .authenticate({
+      authorization: authorizationHeaders(req.rawHeaders),
+      bodyToken: formBodyToken(req),
+      // Resolved by Express's "trust proxy" setting; only the attempt limiter reads it.
+      clientAddress: req.ip,
+    })
     .then((result) => {
       if (!result.ok) return reject(binding, req, res, result)
       req.auth = result.auth
