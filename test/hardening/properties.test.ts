@@ -63,6 +63,7 @@ t.test('readBearer never throws anything but a GatehouseError', async (t) => {
 
 t.test('readBearer accepts exactly an RFC 6750 b64token (RFC 9110 token68) after Bearer', async (t) => {
   const maxTokenLength = 64
+  let accepted = 0
   fc.assert(
     fc.property(schemeCase, headerText(120), (scheme, credential) => {
       const header = `${scheme} ${credential}`
@@ -78,7 +79,10 @@ t.test('readBearer accepts exactly an RFC 6750 b64token (RFC 9110 token68) after
         if (!(error instanceof GatehouseError)) throw error
         result = error
       }
-      if (acceptable) return !(result instanceof GatehouseError) && result.token === token
+      if (acceptable) {
+        accepted++
+        return !(result instanceof GatehouseError) && result.token === token
+      }
       // Refused: an error of the request or the token, never "no credentials" for a Bearer header.
       return (
         result instanceof GatehouseError && ['header_malformed', 'token_too_large'].includes(result.reason)
@@ -86,7 +90,7 @@ t.test('readBearer accepts exactly an RFC 6750 b64token (RFC 9110 token68) after
     }),
     { numRuns: 20_000 },
   )
-  t.pass('20000 Bearer headers')
+  t.ok(accepted > 2000, `both sides of the grammar were tried (${accepted} of 20000 accepted)`)
 })
 
 t.test('readBearer never reads a token out of another scheme', async (t) => {
