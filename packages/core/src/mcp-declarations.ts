@@ -29,10 +29,9 @@ interface DeclarationRegistry {
 // @gatehouse/core, one through each adapter; test loaders): a tool declared through one copy must
 // be seen by a route hosted through another, or its scopes would be lost.
 const REGISTRY = Symbol.for('@gatehouse/core mcp declarations')
-const registry: DeclarationRegistry = ((globalThis as Record<symbol, unknown>)[REGISTRY] ??= {
-  declarations: new WeakMap(),
-  hostedBy: new WeakMap(),
-}) as DeclarationRegistry
+const globalSlots = globalThis as Record<symbol, unknown>
+globalSlots[REGISTRY] ??= { declarations: new WeakMap(), hostedBy: new WeakMap() }
+const registry = globalSlots[REGISTRY] as DeclarationRegistry
 const { declarations, hostedBy } = registry
 
 const OWNER = 'withScopes'
