@@ -28,7 +28,7 @@ const { values: args } = parseArgs({
   options: {
     rate: { type: 'string', default: '2000' },
     duration: { type: 'string', default: '30' },
-    distinct: { type: 'string', default: '20000' },
+    distinct: { type: 'string', default: '18000' },
     'distinct-share': { type: 'string', default: '0.3' },
     'signed-fraction': { type: 'string', default: '0.1' },
     addresses: { type: 'string', default: '50000' },
@@ -44,7 +44,7 @@ if (args.help) {
   console.log(`Usage: node bench/soak.mjs [options]
   --rate <n>             requests per second, held fixed (default 2000)
   --duration <s>         seconds (default 30; lengthened when --distinct needs more requests)
-  --distinct <n>         distinct tokens to present over the run (default 20000)
+  --distinct <n>         distinct tokens to present over the run (default 18000)
   --distinct-share <f>   share of requests that present the next distinct token (default 0.3)
   --signed-fraction <f>  share of the distinct tokens that are validly signed, in tenths (default 0.1);
                          the rest are forged: a bad signature, an unknown kid, or not a JWT at all
@@ -332,7 +332,12 @@ jwksServer.close()
 const sorted = latencies.slice(0, Math.min(latencySeen, LATENCY_SAMPLES)).sort()
 const pct = (p) =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
-const warm = samples.filter((s) => s.at - samples[0].at >= Math.min(10_000, durationMs / 5))
+// Memory grows while the caches fill up to their bounds: the trend is taken from the moment the
+// token cache is full (else over the second half), when steady memory means no leak.
+const fullAt = samples.find((s) => s.caches.tokenCache.entries >= s.caches.tokenCache.maxEntries)?.at
+const trendFrom = fullAt ?? samples[0].at + durationMs / 2
+const warm = samples.filter((s) => s.at >= trendFrom)
+const trendLabel = `trend from ${((trendFrom - samples[0].at) / 1000).toFixed(0)} s${fullAt === undefined ? ' (half-way)' : ' (token cache full)'}`
 const trend = (field) => slopePerMinute(warm.map((s) => [s.at / 60_000, s[field] / 2 ** 20]))
 const bounds = {}
 for (const s of samples) {
@@ -347,7 +352,7 @@ const memory = (field) => {
   const values = samples.map((s) => s[field])
   return {
     first: mb(values[0]),
-    afterWarmup: mb(warm[0]?.[field] ?? values[0]),
+    atTrendStart: mb(warm[0]?.[field] ?? values[0]),
     last: mb(values.at(-1)),
     max: mb(Math.max(...values)),
     trendMbPerMin: Number(trend(field).toFixed(2)),
@@ -403,8 +408,8 @@ console.log(`
 | errors (wrong status, 5xx, connection) | ${errors} |
 | distinct tokens presented | ${report.distinctPresented} |
 | latency p50 / p95 / p99 / max | ${report.latencyMs.p50} / ${report.latencyMs.p95} / ${report.latencyMs.p99} / ${report.latencyMs.max} ms |
-| RSS first / after warm-up / last / max | ${Object.values(report.memory.rss).slice(0, 4).join(' / ')} MB, trend ${report.memory.rss.trendMbPerMin} MB/min |
-| heap used first / after warm-up / last / max | ${Object.values(report.memory.heapUsed).slice(0, 4).join(' / ')} MB, trend ${report.memory.heapUsed.trendMbPerMin} MB/min |
+| RSS first / at trend start / last / max | ${Object.values(report.memory.rss).slice(0, 4).join(' / ')} MB; ${trendLabel}: ${report.memory.rss.trendMbPerMin} MB/min |
+| heap used first / at trend start / last / max | ${Object.values(report.memory.heapUsed).slice(0, 4).join(' / ')} MB; ${trendLabel}: ${report.memory.heapUsed.trendMbPerMin} MB/min |
 ${Object.entries(bounds)
   .map(
     ([name, b]) =>
