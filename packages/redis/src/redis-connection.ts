@@ -3,6 +3,11 @@ import { parseOptions } from '@gatehouse/core'
 import { Redis, type RedisOptions } from 'ioredis'
 import { z } from 'zod'
 
+interface ChannelListener {
+  onMessage(message: string): void
+  onSubscribed(): void
+}
+
 /** A pino-style logger (Fastify's `app.log` fits): `(fields, message)`. */
 export interface RedisLogger {
   info(fields: Record<string, unknown>, message: string): void
@@ -80,7 +85,8 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
   /** The logger given in the options, for the parts' own notices. */
   readonly log: RedisLogger | undefined
   #subscriber: Redis | undefined
-  readonly #channels = new Map<string, { onMessage: (message: string) => void; onSubscribed: () => void }>()
+  /** Listeners per channel: several parts (or several deny lists) may share one connection. */
+  readonly #channels = new Map<string, Set<ChannelListener>>()
   #status: RedisStatus = { state: 'connecting', since: Date.now(), lastError: undefined, outages: 0 }
   #closed = false
 
@@ -182,7 +188,14 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
    * the subscriber was away are lost, so that is when to resync.
    */
   subscribe(channel: string, onMessage: (message: string) => void, onSubscribed: () => void): void {
-    this.#channels.set(channel, { onMessage, onSubscribed })
+    const listener = { onMessage, onSubscribed }
+    const listeners = this.#channels.get(channel)
+    if (listeners !== undefined) {
+      listeners.add(listener)
+      if (this.#subscriber?.status === 'ready') onSubscribed()
+      return
+    }
+    this.#channels.set(channel, new Set([listener]))
     const subscriber = this.#subscriberConnection()
     if (subscriber.status === 'ready') this.#subscribeOn(subscriber, channel)
   }
@@ -207,7 +220,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     })
     subscriber.on('error', (error) => this.#lost(error))
     subscriber.on('message', (channel: string, message: string) => {
-      this.#channels.get(channel)?.onMessage(message)
+      for (const listener of this.#channels.get(channel) ?? []) listener.onMessage(message)
     })
     this.#subscriber = subscriber
     return subscriber
@@ -215,7 +228,9 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
 
   #subscribeOn(subscriber: Redis, channel: string): void {
     subscriber.subscribe(channel).then(
-      () => this.#channels.get(channel)?.onSubscribed(),
+      () => {
+        for (const listener of this.#channels.get(channel) ?? []) listener.onSubscribed()
+      },
       (error: unknown) => this.failed(error),
     )
   }

@@ -114,3 +114,27 @@ t.test('expired revocations lapse, locally and in Redis', async (t) => {
     'trimmed',
   )
 })
+
+t.test('several deny lists on one connection each hear every revocation', async (t) => {
+  const redis = redisConnection({ url: server.url })
+  const other = redisConnection({ url: server.url })
+  t.teardown(async () => {
+    await redis.close()
+    await other.close()
+  })
+  await redis.ready()
+  // A long resync interval: only pub/sub can deliver within the test's bound.
+  const lists = [
+    redisDenyList(redis, { resyncInterval: 3600 }),
+    redisDenyList(redis, { resyncInterval: 3600 }),
+  ]
+  const writer = redisDenyList(other, { resyncInterval: 3600 })
+  t.teardown(() => {
+    for (const list of [...lists, writer]) list.close()
+  })
+  await within(2000, async () => Number((await redis.client.pubsub('NUMSUB', 'gatehouse:deny'))[1]) === 2)
+  await writer.revoke({ token: 'tok-fanout' })
+  const auth = { token: 'tok-fanout', clientId: '', scopes: [] }
+  await within(1000, () => lists.every((list) => list.isDenied(auth)))
+  t.pass('both lists refuse it')
+})
