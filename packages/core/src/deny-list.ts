@@ -72,14 +72,23 @@ export function revocationOf(
 
 /**
  * A stable text form of a revocation without its expiry, one per token: the member of a shared
- * set (Redis) and the local map key. JSON, so issuer and jti can hold any character.
+ * set (Redis). JSON, so issuer and jti can hold any character.
+ *
+ * @example
+ * revocationKey({ jti: 'a1', issuer: 'https://id.example.com', expiresAt: 1_900_000_000 })
+ * // '["j","https://id.example.com","a1"]'
  */
 export function revocationKey(revocation: Revocation): string {
   if ('fingerprint' in revocation) return JSON.stringify(['f', revocation.fingerprint])
   return JSON.stringify(['j', revocation.issuer ?? '', revocation.jti])
 }
 
-/** The revocation a `revocationKey` names, or `undefined` when the text is not one. */
+/**
+ * The revocation a `revocationKey` names, or `undefined` when the text is not one.
+ *
+ * @example
+ * revocationFromKey('["f","q3M1b2xY4n8AaC0d"]', 1_900_000_000) // { fingerprint: 'q3M1b2xY4n8AaC0d', expiresAt: 1_900_000_000 }
+ */
 export function revocationFromKey(key: string, expiresAt: number): Revocation | undefined {
   let value: unknown
   try {
