@@ -17,7 +17,7 @@ import {
   withoutEventStreams,
 } from './fixtures/headless-oauth-client.js'
 import { assertSignInJourney, bearerParams } from './fixtures/journey-assertions.js'
-import { notesEndpoint, startJourneyIdp } from './fixtures/journey-stack.js'
+import { ADAPTERS, notesEndpoint, startJourneyIdp } from './fixtures/journey-stack.js'
 import { asV1, signInV1, toolResult } from './fixtures/sdk-clients.js'
 
 const scopeSet = (scope: string | null | undefined) => new Set((scope ?? '').split(' ').filter(Boolean))
@@ -29,10 +29,10 @@ const failure = (promise: Promise<unknown>) =>
 
 t.test('1.x client: first contact, then step-up on 403 insufficient_scope', async (t) => {
   const idp = await startJourneyIdp(t)
-  for (const sdk of ['v2', 'v1'] as const) {
-    t.test(`notes server on the ${sdk} SDK`, async (t) => {
-      const notes = await notesEndpoint(t, idp, { sdk })
-      const provider = new HeadlessOAuthProvider({ user: 'bob', clientName: `journey 1.x ${sdk}` })
+  for (const [adapter, sdk] of ADAPTERS.flatMap((a) => (['v2', 'v1'] as const).map((s) => [a, s] as const))) {
+    t.test(`${adapter} notes server on the ${sdk} SDK`, async (t) => {
+      const notes = await notesEndpoint(t, idp, { sdk, adapter })
+      const provider = new HeadlessOAuthProvider({ user: 'bob', clientName: `journey 1.x ${adapter} ${sdk}` })
       const recorder = exchangeRecorder()
 
       // Step 1: 401 → metadata → AS metadata → registration → authorization → token → MCP.
@@ -226,70 +226,82 @@ t.test('1.x client: an expired access token is refreshed; a refresh token used t
   )
 })
 
-t.test('1.x client: client credentials token calls whoami as the client itself', async (t) => {
-  const idp = await startJourneyIdp(t)
-  const notes = await notesEndpoint(t, idp)
-  const machine = new ClientCredentialsProvider({
-    clientId: idp.clients.machine.client_id,
-    clientSecret: idp.clients.machine.client_secret,
-    expectedIssuer: idp.issuer,
+for (const adapter of ADAPTERS) {
+  t.test(`1.x client: client credentials token calls whoami as the client itself (${adapter})`, async (t) => {
+    const idp = await startJourneyIdp(t)
+    const notes = await notesEndpoint(t, idp, { adapter })
+    const machine = new ClientCredentialsProvider({
+      clientId: idp.clients.machine.client_id,
+      clientSecret: idp.clients.machine.client_secret,
+      expectedIssuer: idp.issuer,
+    })
+    const recorder = exchangeRecorder()
+    const transport = new StreamableHTTPClientTransport(notes.url, {
+      authProvider: machine,
+      fetch: recorder.fetch,
+    })
+    const client = new Client({ name: 'journey-machine', version: '1.0.0' })
+    await client.connect(transport)
+    t.teardown(() => client.close())
+    const token = recorder.log.find((exchange) => exchange.url === idp.endpoints.token)
+    t.match(token, { status: 200, form: { grant_type: 'client_credentials', resource: notes.resource } })
+    // Unlike 2.x, 1.x's auth() does not pass the challenged scope to a non-interactive provider: it
+    // sends the scope configured on the provider, here none, so the token carries no scope.
+    t.notOk(token?.form && 'scope' in token.form, 'no scope requested')
+    t.notOk(
+      recorder.log.some((exchange) => exchange.url === idp.endpoints.registration),
+      'no registration',
+    )
+    t.same(
+      toolResult(await client.callTool({ name: 'whoami', arguments: {} })),
+      { sub: idp.clients.machine.client_id, client: idp.clients.machine.client_id, scopes: [] },
+      'no user: the subject is the client (whoami needs no scope)',
+    )
   })
-  const recorder = exchangeRecorder()
-  const transport = new StreamableHTTPClientTransport(notes.url, {
-    authProvider: machine,
-    fetch: recorder.fetch,
-  })
-  const client = new Client({ name: 'journey-machine', version: '1.0.0' })
-  await client.connect(transport)
-  t.teardown(() => client.close())
-  const token = recorder.log.find((exchange) => exchange.url === idp.endpoints.token)
-  t.match(token, { status: 200, form: { grant_type: 'client_credentials', resource: notes.resource } })
-  // Unlike 2.x, 1.x's auth() does not pass the challenged scope to a non-interactive provider: it
-  // sends the scope configured on the provider, here none, so the token carries no scope.
-  t.notOk(token?.form && 'scope' in token.form, 'no scope requested')
-  t.notOk(
-    recorder.log.some((exchange) => exchange.url === idp.endpoints.registration),
-    'no registration',
-  )
-  t.same(
-    toolResult(await client.callTool({ name: 'whoami', arguments: {} })),
-    { sub: idp.clients.machine.client_id, client: idp.clients.machine.client_id, scopes: [] },
-    'no user: the subject is the client (whoami needs no scope)',
-  )
-})
+}
 
-t.test('1.x client: a token issued for another resource is refused with 401 invalid_token', async (t) => {
-  const idp = await startJourneyIdp(t)
-  const notes = await notesEndpoint(t, idp, { sdk: 'v1' })
-  const elsewhere = await notesEndpoint(t, idp, { sdk: 'v1' })
-  const { access_token: foreign } = await idp.userToken({
-    user: 'bob',
-    resource: elsewhere.resource,
-    scope: 'notes:read',
-  })
-  const headers = { authorization: `Bearer ${foreign}` }
+for (const adapter of ADAPTERS) {
+  t.test(
+    `1.x client: a token issued for another resource is refused with 401 invalid_token (${adapter})`,
+    async (t) => {
+      const idp = await startJourneyIdp(t)
+      const notes = await notesEndpoint(t, idp, { sdk: 'v1', adapter })
+      const elsewhere = await notesEndpoint(t, idp, { sdk: 'v1', adapter })
+      const { access_token: foreign } = await idp.userToken({
+        user: 'bob',
+        resource: elsewhere.resource,
+        scope: 'notes:read',
+      })
+      const headers = { authorization: `Bearer ${foreign}` }
 
-  const recorder = exchangeRecorder()
-  const transport = new StreamableHTTPClientTransport(notes.url, {
-    requestInit: { headers },
-    fetch: recorder.fetch,
-  })
-  const refused = await failure(new Client({ name: 'journey-foreign', version: '1.0.0' }).connect(transport))
-  t.ok(refused instanceof StreamableHTTPError, 'a client without an auth provider gets StreamableHTTPError')
-  t.equal((refused as StreamableHTTPError).code, 401)
-  t.match(recorder.log[0], { url: notes.resource, status: 401 })
-  t.match(bearerParams(recorder.log[0]), {
-    error: 'invalid_token',
-    resource_metadata: notes.metadataUrl,
-    error_description: /audience|aud/i,
-  })
+      const recorder = exchangeRecorder()
+      const transport = new StreamableHTTPClientTransport(notes.url, {
+        requestInit: { headers },
+        fetch: recorder.fetch,
+      })
+      const refused = await failure(
+        new Client({ name: 'journey-foreign', version: '1.0.0' }).connect(transport),
+      )
+      t.ok(
+        refused instanceof StreamableHTTPError,
+        'a client without an auth provider gets StreamableHTTPError',
+      )
+      t.equal((refused as StreamableHTTPError).code, 401)
+      t.match(recorder.log[0], { url: notes.resource, status: 401 })
+      t.match(bearerParams(recorder.log[0]), {
+        error: 'invalid_token',
+        resource_metadata: notes.metadataUrl,
+        error_description: /audience|aud/i,
+      })
 
-  const other = new Client({ name: 'journey-foreign', version: '1.0.0' })
-  await other.connect(new StreamableHTTPClientTransport(elsewhere.url, { requestInit: { headers } }))
-  t.teardown(() => other.close())
-  t.match(
-    toolResult(await other.callTool({ name: 'whoami', arguments: {} })),
-    { sub: 'bob' },
-    'where it was issued for, it works',
+      const other = new Client({ name: 'journey-foreign', version: '1.0.0' })
+      await other.connect(new StreamableHTTPClientTransport(elsewhere.url, { requestInit: { headers } }))
+      t.teardown(() => other.close())
+      t.match(
+        toolResult(await other.callTool({ name: 'whoami', arguments: {} })),
+        { sub: 'bob' },
+        'where it was issued for, it works',
+      )
+    },
   )
-})
+}

@@ -17,7 +17,7 @@ import {
   withoutEventStreams,
 } from './fixtures/headless-oauth-client.js'
 import { assertSignInJourney, bearerParams } from './fixtures/journey-assertions.js'
-import { notesEndpoint, startJourneyIdp } from './fixtures/journey-stack.js'
+import { ADAPTERS, notesEndpoint, startJourneyIdp } from './fixtures/journey-stack.js'
 import { type Era, signInV2, toolResult } from './fixtures/sdk-clients.js'
 
 const scopeSet = (scope: string | null | undefined) => new Set((scope ?? '').split(' ').filter(Boolean))
@@ -29,12 +29,15 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
     { sdk: 'v2', era: 'legacy' },
     { sdk: 'v1', era: 'legacy' },
   ]
-  for (const { sdk, era } of cases) {
+  for (const [adapter, { sdk, era }] of ADAPTERS.flatMap((a) => cases.map((c) => [a, c] as const))) {
     t.test(
-      `notes server on the ${sdk} SDK, ${era === 'modern' ? '2026-07-28' : '2025'} protocol`,
+      `${adapter} notes server on the ${sdk} SDK, ${era === 'modern' ? '2026-07-28' : '2025'} protocol`,
       async (t) => {
-        const notes = await notesEndpoint(t, idp, { sdk })
-        const provider = new HeadlessOAuthProvider({ user: 'bob', clientName: `journey 2.x ${sdk} ${era}` })
+        const notes = await notesEndpoint(t, idp, { sdk, adapter })
+        const provider = new HeadlessOAuthProvider({
+          user: 'bob',
+          clientName: `journey 2.x ${adapter} ${sdk} ${era}`,
+        })
         const recorder = exchangeRecorder()
 
         // Step 1: 401 → metadata → AS metadata → registration → authorization → token → MCP.
@@ -185,89 +188,96 @@ t.test('2.x client: an expired access token is refreshed; a refresh token used t
   t.equal((after as OAuthError | undefined)?.code, 'invalid_grant', 'the latest refresh token is revoked too')
 })
 
-t.test('2.x client: client credentials token calls whoami as the client itself', async (t) => {
-  const idp = await startJourneyIdp(t)
-  const notes = await notesEndpoint(t, idp)
-  const machine = new ClientCredentialsProvider({
-    clientId: idp.clients.machine.client_id,
-    clientSecret: idp.clients.machine.client_secret,
-    expectedIssuer: idp.issuer,
+for (const adapter of ADAPTERS) {
+  t.test(`2.x client: client credentials token calls whoami as the client itself (${adapter})`, async (t) => {
+    const idp = await startJourneyIdp(t)
+    const notes = await notesEndpoint(t, idp, { adapter })
+    const machine = new ClientCredentialsProvider({
+      clientId: idp.clients.machine.client_id,
+      clientSecret: idp.clients.machine.client_secret,
+      expectedIssuer: idp.issuer,
+    })
+    const recorder = exchangeRecorder()
+    const transport = new StreamableHTTPClientTransport(notes.url, {
+      authProvider: machine,
+      fetch: recorder.fetch,
+    })
+    const client = new Client(
+      { name: 'journey-machine', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' } },
+    )
+    await client.connect(transport)
+    t.teardown(() => client.close())
+    const token = recorder.log.find((exchange) => exchange.url === idp.endpoints.token)
+    // 2.x hands the challenged scope to the non-interactive provider.
+    t.match(token, {
+      status: 200,
+      form: { grant_type: 'client_credentials', resource: notes.resource, scope: 'notes:read' },
+    })
+    t.notOk(
+      recorder.log.some((exchange) => exchange.url === idp.endpoints.registration),
+      'no registration',
+    )
+    t.same(
+      toolResult(await client.callTool({ name: 'whoami', arguments: {} })),
+      {
+        sub: idp.clients.machine.client_id,
+        client: idp.clients.machine.client_id,
+        scopes: ['notes:read'],
+      },
+      'no user: the subject is the client',
+    )
   })
-  const recorder = exchangeRecorder()
-  const transport = new StreamableHTTPClientTransport(notes.url, {
-    authProvider: machine,
-    fetch: recorder.fetch,
-  })
-  const client = new Client(
-    { name: 'journey-machine', version: '1.0.0' },
-    { versionNegotiation: { mode: 'auto' } },
-  )
-  await client.connect(transport)
-  t.teardown(() => client.close())
-  const token = recorder.log.find((exchange) => exchange.url === idp.endpoints.token)
-  // 2.x hands the challenged scope to the non-interactive provider.
-  t.match(token, {
-    status: 200,
-    form: { grant_type: 'client_credentials', resource: notes.resource, scope: 'notes:read' },
-  })
-  t.notOk(
-    recorder.log.some((exchange) => exchange.url === idp.endpoints.registration),
-    'no registration',
-  )
-  t.same(
-    toolResult(await client.callTool({ name: 'whoami', arguments: {} })),
-    {
-      sub: idp.clients.machine.client_id,
-      client: idp.clients.machine.client_id,
-      scopes: ['notes:read'],
+}
+
+for (const adapter of ADAPTERS) {
+  t.test(
+    `2.x client: a token issued for another resource is refused with 401 invalid_token (${adapter})`,
+    async (t) => {
+      const idp = await startJourneyIdp(t)
+      const notes = await notesEndpoint(t, idp, { adapter })
+      const elsewhere = await notesEndpoint(t, idp, { adapter })
+      const { access_token: foreign } = await idp.userToken({
+        user: 'bob',
+        resource: elsewhere.resource,
+        scope: 'notes:read',
+      })
+
+      const recorder = exchangeRecorder()
+      const transport = new StreamableHTTPClientTransport(notes.url, {
+        authProvider: { token: async () => foreign },
+        fetch: recorder.fetch,
+      })
+      const client = new Client(
+        { name: 'journey-foreign', version: '1.0.0' },
+        { versionNegotiation: { mode: 'auto' } },
+      )
+      const refused = await client.connect(transport).then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+      t.ok(refused instanceof UnauthorizedError, 'a token-only AuthProvider gets UnauthorizedError')
+      t.match(recorder.log[0], { url: notes.resource, status: 401 })
+      t.match(bearerParams(recorder.log[0]), {
+        error: 'invalid_token',
+        resource_metadata: notes.metadataUrl,
+        error_description: /audience|aud/i,
+      })
+
+      const accepted = new StreamableHTTPClientTransport(elsewhere.url, {
+        authProvider: { token: async () => foreign },
+      })
+      const other = new Client(
+        { name: 'journey-foreign', version: '1.0.0' },
+        { versionNegotiation: { mode: 'auto' } },
+      )
+      await other.connect(accepted)
+      t.teardown(() => other.close())
+      t.match(
+        toolResult(await other.callTool({ name: 'whoami', arguments: {} })),
+        { sub: 'bob' },
+        'where it was issued for, it works',
+      )
     },
-    'no user: the subject is the client',
   )
-})
-
-t.test('2.x client: a token issued for another resource is refused with 401 invalid_token', async (t) => {
-  const idp = await startJourneyIdp(t)
-  const notes = await notesEndpoint(t, idp)
-  const elsewhere = await notesEndpoint(t, idp)
-  const { access_token: foreign } = await idp.userToken({
-    user: 'bob',
-    resource: elsewhere.resource,
-    scope: 'notes:read',
-  })
-
-  const recorder = exchangeRecorder()
-  const transport = new StreamableHTTPClientTransport(notes.url, {
-    authProvider: { token: async () => foreign },
-    fetch: recorder.fetch,
-  })
-  const client = new Client(
-    { name: 'journey-foreign', version: '1.0.0' },
-    { versionNegotiation: { mode: 'auto' } },
-  )
-  const refused = await client.connect(transport).then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  t.ok(refused instanceof UnauthorizedError, 'a token-only AuthProvider gets UnauthorizedError')
-  t.match(recorder.log[0], { url: notes.resource, status: 401 })
-  t.match(bearerParams(recorder.log[0]), {
-    error: 'invalid_token',
-    resource_metadata: notes.metadataUrl,
-    error_description: /audience|aud/i,
-  })
-
-  const accepted = new StreamableHTTPClientTransport(elsewhere.url, {
-    authProvider: { token: async () => foreign },
-  })
-  const other = new Client(
-    { name: 'journey-foreign', version: '1.0.0' },
-    { versionNegotiation: { mode: 'auto' } },
-  )
-  await other.connect(accepted)
-  t.teardown(() => other.close())
-  t.match(
-    toolResult(await other.callTool({ name: 'whoami', arguments: {} })),
-    { sub: 'bob' },
-    'where it was issued for, it works',
-  )
-})
+}
