@@ -1,5 +1,4 @@
-import { hostServer, mcpScopeRules } from '@gatehouse/core'
-import { authInfoFrom, principalBinding, withScopes } from '@gatehouse/fastify'
+import { authInfoFrom, hostServer, mcpScopeRules, principalBinding, withScopes } from '@gatehouse/core'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
