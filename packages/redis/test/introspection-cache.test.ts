@@ -49,8 +49,10 @@ t.test('two instances make one introspection call for a token; the second reads 
 
 t.test('concurrent first sightings on both instances make one call (SET NX lock)', async (t) => {
   const as = await authorizationServer(t)
-  const a = await startInstance(t, { redisUrl: server.url, as })
-  const b = await startInstance(t, { redisUrl: server.url, as })
+  // A generous wait, so a slow machine does not make the waiting instance give up and ask itself.
+  const cache = { lock: { ttlMs: 5000, waitMs: 3000 } }
+  const a = await startInstance(t, { redisUrl: server.url, as, cache })
+  const b = await startInstance(t, { redisUrl: server.url, as, cache })
   as.active('tok-race')
   as.delayMs = 150
   const results = await Promise.all([

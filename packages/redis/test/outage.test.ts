@@ -121,7 +121,7 @@ t.test('failClosedAfter: a deny list too stale to trust refuses every token with
   t.equal((await a.call('tok-strict')).status, 200)
   await server.kill()
   const took = await within(3000, async () => (await a.call('tok-strict')).status === 503)
-  t.ok(took >= 500, `refused once the list was over 1 s stale (${took} ms)`)
+  t.ok(took >= 400, `refused once the list was over 1 s stale (${took} ms)`)
   const res = await a.call('tok-strict')
   t.equal(res.headers.get('retry-after'), '3')
   t.same(res.body, {
