@@ -104,6 +104,8 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
       // Reconnect for ever, never faster than every 50 ms nor slower than reconnectMaxDelayMs.
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 10), o.reconnectMaxDelayMs),
       lazyConnect: false,
+      // Our keyPrefix applies to keys and channels alike; ioredis's would miss the channels.
+      keyPrefix: '',
     }
     this.client = o.url === undefined ? new Redis(bounded) : new Redis(o.url, bounded)
     this.client.on('ready', () => this.succeeded())
