@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 import { GatehouseError, type GateOptions, jwtVerifier, type ScopeRequirement } from '@gatehouse/core'
-import { ISSUER, RESOURCE, type TokenKit } from '../../packages/fastify/test/fixtures/tokens.js'
+import { ISSUER, RESOURCE, type TokenKit } from '../fixtures/tokens.js'
 
 // The application every adapter builds for the matrix, as data: the same routes, the same gate
 // options, so any difference in an answer is a difference between the adapters.

@@ -2,7 +2,7 @@ import { gatehouse as expressGatehouse } from '@gatehouse/express'
 import fastifyGatehouse from '@gatehouse/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
-import { tokenKit } from '../../packages/fastify/test/fixtures/tokens.js'
+import { tokenKit } from '../fixtures/tokens.js'
 import { gateOptionsFor } from './app-spec.js'
 
 // Bad options are refused by both adapters with the same message (the owner's name aside): both

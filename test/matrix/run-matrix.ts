@@ -1,6 +1,6 @@
 import type { GateOptions } from '@gatehouse/core'
 import type { Test } from 'tap'
-import { type TokenKit, tokenKit } from '../../packages/fastify/test/fixtures/tokens.js'
+import { type TokenKit, tokenKit } from '../fixtures/tokens.js'
 import { gateOptionsFor, type MatrixOptions } from './app-spec.js'
 import { CASES, type MatrixCase } from './cases.js'
 

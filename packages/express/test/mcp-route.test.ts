@@ -6,7 +6,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import express from 'express'
 import t from 'tap'
 import { z } from 'zod'
-import { tokenKit } from '../../fastify/test/fixtures/tokens.js'
+import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { listen, notesOptions } from './fixtures/app.js'
 
 // The Express MCP route: how it is mounted and what only Express can get wrong. The MCP behaviour

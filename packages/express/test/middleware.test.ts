@@ -3,7 +3,7 @@ import { gatehouse, protect, requireScopes } from '@gatehouse/express'
 import cors from 'cors'
 import express, { type ErrorRequestHandler } from 'express'
 import t from 'tap'
-import { ISSUER, METADATA_URL, tokenKit } from '../../fastify/test/fixtures/tokens.js'
+import { ISSUER, METADATA_URL, tokenKit } from '../../../test/fixtures/tokens.js'
 import { listen, notesOptions } from './fixtures/app.js'
 
 // What the Express middleware does beyond the request/response matrix (test/matrix): opting routes

@@ -8,7 +8,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import express, { type RequestHandler } from 'express'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import t from 'tap'
-import { ISSUER, METADATA_URL, RESOURCE, tokenKit } from '../../fastify/test/fixtures/tokens.js'
+import { ISSUER, METADATA_URL, RESOURCE, tokenKit } from '../../../test/fixtures/tokens.js'
 import { listen } from './fixtures/app.js'
 
 // docs/migrate-from-sdk-bearer-auth.md: the "before" and "after" servers, with the application's

@@ -2,8 +2,8 @@ import cors from '@fastify/cors'
 import gatehouse from '@gatehouse/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
+import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
-import { tokenKit } from './fixtures/tokens.js'
 
 const kit = await tokenKit()
 const ORIGIN = 'https://inspector.example'

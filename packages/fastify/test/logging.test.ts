@@ -2,8 +2,8 @@ import { Writable } from 'node:stream'
 import { type TokenVerifier, tokenFingerprint } from '@gatehouse/core'
 import { gatehouseLogRedaction, gatehouseRequestSerializer, redactQueryTokens } from '@gatehouse/fastify'
 import t from 'tap'
+import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp } from './fixtures/app.js'
-import { tokenKit } from './fixtures/tokens.js'
 
 const kit = await tokenKit()
 

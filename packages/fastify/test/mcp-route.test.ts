@@ -7,9 +7,9 @@ import { McpServer as McpServerV2 } from '@modelcontextprotocol/server'
 import Fastify from 'fastify'
 import t from 'tap'
 import { z } from 'zod'
+import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesOptions } from './fixtures/app.js'
 import { client, mcpApp, names, post } from './fixtures/mcp-app.js'
-import { tokenKit } from './fixtures/tokens.js'
 
 const kit = await tokenKit()
 const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] })

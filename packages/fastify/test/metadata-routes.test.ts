@@ -1,8 +1,8 @@
 import gatehouse from '@gatehouse/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
+import { ISSUER, RESOURCE, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
-import { ISSUER, RESOURCE, tokenKit } from './fixtures/tokens.js'
 
 const kit = await tokenKit()
 const PATH = '/.well-known/oauth-protected-resource/mcp'

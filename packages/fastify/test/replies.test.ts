@@ -1,7 +1,7 @@
 import { parseChallenges, tokenFingerprint } from '@gatehouse/core'
 import t from 'tap'
+import { METADATA_URL, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, stableHeaders } from './fixtures/app.js'
-import { METADATA_URL, tokenKit } from './fixtures/tokens.js'
 
 // Every reply of the bearer gate, whole: status, every header, body.
 

@@ -2,8 +2,8 @@ import { createGate, jwtVerifier } from '@gatehouse/core'
 import gatehouse, { gatehouseMetadata } from '@gatehouse/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
+import { ISSUER, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesOptions } from './fixtures/app.js'
-import { ISSUER, tokenKit } from './fixtures/tokens.js'
 
 const kit = await tokenKit()
 

@@ -2,8 +2,8 @@ import { parseChallenges } from '@gatehouse/core'
 import gatehouse from '@gatehouse/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
+import { METADATA_URL, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
-import { METADATA_URL, tokenKit } from './fixtures/tokens.js'
 
 const kit = await tokenKit()
 

@@ -3,8 +3,8 @@ import { jwtVerifier } from '@gatehouse/core'
 import gatehouse from '@gatehouse/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
+import { ISSUER, RESOURCE, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
-import { ISSUER, RESOURCE, tokenKit } from './fixtures/tokens.js'
 
 // Over real sockets: what Node's HTTP parser does to repeated headers, form bodies, and a key
 // set that cannot be reached.
