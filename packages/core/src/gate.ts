@@ -5,7 +5,7 @@ import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
 import type { DenyList } from './deny-list.js'
-import { GatehouseError, isGatehouseError } from './errors.js'
+import { GatehouseError, type GatehouseReason, isGatehouseError } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import {
   protectedResourceMetadata,
@@ -98,6 +98,11 @@ export interface RejectionLog {
     status: number
     fingerprint?: string
     missingScopes?: readonly string[]
+    /**
+     * Why the verifier (or deny list) could not decide, for a 503: its error's message and causes,
+     * the token replaced by its fingerprint. For the operator; the client only learns what is unavailable.
+     */
+    detail?: string
     /** The unexpected failure, with the token replaced by its fingerprint in message and stack. */
     err?: { type: string; message: string; stack?: string }
   }
@@ -268,7 +273,9 @@ const METADATA_METHODS = 'GET, HEAD, OPTIONS'
  * `GatehouseError` (a bug, or a custom verifier's database being down) is answered 503
  * `temporarily_unavailable` with a generic description: the request fails closed, no internal
  * detail leaks, and the client backs off instead of starting a new authorization flow for a token
- * that may be fine. The failure is reported for logging at error severity.
+ * that may be fine. The failure is reported for logging at error severity. A verifier's own 503
+ * (key set, introspection endpoint, discovery) tells the client only what is unavailable; why
+ * (addresses, statuses, credential problems) is logged as `detail` (CWE-209).
  *
  * @example
  * const gate = createGate({
@@ -411,6 +418,9 @@ export function createGate(options: GateOptions): Gate {
           { fingerprint },
         )
       }
+      if (isGatehouseError(error) && error.code === 'temporarily_unavailable') {
+        return reject(unavailableToClient(error), { fingerprint, detail: describeChain(error, token) })
+      }
       if (isGatehouseError(error) && error.code !== 'server_error') return refuse(error)
       return reject(internalError(), { fingerprint, err: describeFailure(error, token) })
     }
@@ -442,6 +452,9 @@ export function createGate(options: GateOptions): Gate {
       try {
         denied = denyList.isDenied(verified)
       } catch (error) {
+        if (isGatehouseError(error) && error.code === 'temporarily_unavailable') {
+          return reject(unavailableToClient(error), { fingerprint, detail: describeChain(error, token) })
+        }
         if (isGatehouseError(error) && error.code !== 'server_error') return reject(error, { fingerprint })
         return reject(internalError(), { fingerprint, err: describeFailure(error, token) })
       }
@@ -582,6 +595,40 @@ async function recordFailure(limiter: AttemptLimiter, address: string, timeoutMs
   } catch {
     // as above; a slow limiter delays a refusal by at most timeoutMs
   }
+}
+
+// CWE-209: what the client is told when a verifier cannot decide. Which endpoint failed and how
+// (addresses, HTTP statuses, credential advice) goes to the log as `detail`, never to the client.
+const UNAVAILABLE_DESCRIPTIONS: Partial<Record<GatehouseReason, string>> = {
+  jwks_unavailable: 'the signing keys of the authorization server are unavailable',
+  introspection_unavailable: 'the introspection endpoint of the authorization server is unavailable',
+  discovery_failed: 'the metadata of the authorization server is unavailable',
+  revocation_unavailable: 'The list of revoked tokens cannot be confirmed right now; retry later',
+}
+
+/** The error a client sees for a verifier's `temporarily_unavailable`: same reason, status and wait, a fixed description. */
+function unavailableToClient(error: GatehouseError): GatehouseError {
+  return new GatehouseError(
+    'temporarily_unavailable',
+    error.reason,
+    UNAVAILABLE_DESCRIPTIONS[error.reason] ?? 'The access token could not be verified right now; retry later',
+    { retryAfter: error.retryAfter ?? 5, status: error.status, cause: error },
+  )
+}
+
+/** An error's message and those of its causes, for the log: the token replaced, the length bounded. */
+function describeChain(error: Error, token: string): string {
+  const parts: string[] = []
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    parts.push(current instanceof Error ? current.message : String(current))
+    current = current instanceof Error ? current.cause : undefined
+  }
+  const text = parts
+    .join(': ')
+    .split(token)
+    .join(`[token ${tokenFingerprint(token)}]`)
+  return text.length > 1000 ? `${text.slice(0, 1000)}...` : text
 }
 
 const internalError = () =>

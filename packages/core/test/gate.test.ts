@@ -206,8 +206,14 @@ t.test('verifier unavailability is 503 with Retry-After and no challenge', async
       'Content-Type': 'application/json; charset=utf-8',
       'Retry-After': '7',
     },
-    body: { error: 'temporarily_unavailable', error_description: 'The signing keys cannot be fetched' },
+    // CWE-209: the client learns what is unavailable; the verifier's explanation goes to the log.
+    body: {
+      error: 'temporarily_unavailable',
+      error_description: 'the signing keys of the authorization server are unavailable',
+    },
   })
+  t.equal(result.log.fields.detail, 'The signing keys cannot be fetched')
+  t.equal(result.log.severity, 'rejection')
 })
 
 t.test(
