@@ -3,7 +3,7 @@ import { FetchFailure, fetchJson } from './bounded-fetch.js'
 import { temporarilyUnavailable } from './errors.js'
 import { type CacheStore, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
-import { isLoopbackHost } from './resource.js'
+import { secureUrlProblem } from './resource.js'
 import { SingleFlight } from './single-flight.js'
 
 /**
@@ -235,7 +235,7 @@ function readMetadata(
     if (value === undefined) continue
     if (typeof value !== 'string') throw new Error(`${name} is not a string`)
     // RFC 8414 §2: endpoints are https URLs; plain http only on loopback for development.
-    const problem = endpointProblem(value)
+    const problem = secureUrlProblem(value)
     if (problem !== undefined) throw new Error(`${name} ${quote(value)} ${problem}`)
   }
   for (const name of LIST_MEMBERS) {
@@ -253,23 +253,14 @@ function readMetadata(
   return Object.freeze(doc) as AuthorizationServerMetadata
 }
 
-function endpointProblem(value: string): string | undefined {
-  if (!URL.canParse(value)) return 'is not an absolute URL'
-  const url = new URL(value)
-  if (url.protocol === 'https:') return undefined
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined
-  return 'must use https (http only on loopback hosts)'
-}
-
 function parseIssuer(issuer: string): URL {
   if (typeof issuer !== 'string' || !URL.canParse(issuer)) {
     throw new TypeError(`issuer ${quote(String(issuer))} is not an absolute URL`)
   }
   const url = new URL(issuer)
   // RFC 8414 §2: "https" scheme, no query or fragment components.
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    throw new TypeError(`issuer ${quote(issuer)} must use https (http only on loopback hosts)`)
-  }
+  const insecure = secureUrlProblem(url)
+  if (insecure !== undefined) throw new TypeError(`issuer ${quote(issuer)} ${insecure}`)
   if (issuer.includes('?') || issuer.includes('#')) {
     throw new TypeError(`issuer ${quote(issuer)} must not have a query or fragment`)
   }

@@ -13,7 +13,7 @@ import {
   protectedResourceMetadataUrl,
 } from './metadata.js'
 import { parseOptions } from './options.js'
-import { canonicalResource, isLoopbackHost } from './resource.js'
+import { canonicalResource, secureUrlProblem } from './resource.js'
 import {
   OFFLINE_ACCESS,
   type ScopePolicy,
@@ -156,14 +156,10 @@ export interface Gate {
   metadataReply(method: string): MetadataReply
 }
 
-const httpsUrl = z.string().refine(
-  (value) => {
-    if (!URL.canParse(value)) return false
-    const url = new URL(value)
-    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname))
-  },
-  { error: 'must be an absolute https URL (http only on loopback hosts)' },
-)
+const httpsUrl = z.string().superRefine((value, ctx) => {
+  const problem = secureUrlProblem(value)
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} ${problem}` })
+})
 
 // RFC 8414 §2: an issuer identifier is an https URL with no query or fragment. It is kept byte for
 // byte: clients compare it with the authorization server's `issuer` (MCP 2026-07-28).

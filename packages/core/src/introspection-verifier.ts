@@ -6,7 +6,7 @@ import { type GatehouseError, invalidToken, temporarilyUnavailable } from './err
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
-import { audienceMatches, canonicalResource, isLoopbackHost } from './resource.js'
+import { audienceMatches, canonicalResource, secureUrlProblem } from './resource.js'
 import { scopesFromClaims } from './scopes.js'
 import { SingleFlight } from './single-flight.js'
 
@@ -29,7 +29,8 @@ export interface IntrospectionCache {
 const secureUrl = (name: string) =>
   z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
     const text = String(value)
-    const problem = urlProblem(text)
+    // Client secrets travel to these URLs: plain http only where no network is crossed.
+    const problem = secureUrlProblem(text)
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${name} ${problem}` })
     return text
   })
@@ -407,15 +408,6 @@ function describeFailure(url: string, error: unknown): string {
     case 'network':
       return `introspection endpoint ${url} is unreachable (${error.message})`
   }
-}
-
-function urlProblem(value: string): string | undefined {
-  if (!URL.canParse(value)) return 'is not an absolute URL'
-  const url = new URL(value)
-  if (url.protocol === 'https:') return undefined
-  // Client secrets travel to this URL: plain http only where no network is crossed.
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined
-  return 'must be https (http only on loopback hosts)'
 }
 
 /** application/x-www-form-urlencoded encoding of one value (space as "+"). */

@@ -12,7 +12,7 @@ import {
 } from './jws-algorithms.js'
 import { publishKeySetEvent } from './key-set-events.js'
 import { parseOptions } from './options.js'
-import { isLoopbackHost } from './resource.js'
+import { secureUrlProblem } from './resource.js'
 import { SingleFlight } from './single-flight.js'
 
 /** A public key bound to exactly one algorithm (RFC 8725 §3.1), ready to verify. */
@@ -68,8 +68,9 @@ const seconds = (name: string, fallback: number) =>
 const jwksKeySetSchema = z
   .strictObject({
     jwksUri: z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
-      const problem = remoteUrlProblem(String(value))
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+      // Key sets are fetched over https only; plain http only on loopback (development and tests).
+      const problem = secureUrlProblem(String(value))
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `jwksUri ${problem}` })
       return String(value)
     }),
     fetchTimeoutMs: z.number().int().positive().max(60_000).default(5000),
@@ -427,17 +428,4 @@ function lifetimeMs(headers: Headers, minSeconds: number, maxSeconds: number): n
     }
   }
   return Math.min(maxSeconds, Math.max(minSeconds, seconds)) * 1000
-}
-
-/** Key sets are fetched over https only; plain http only on loopback (development and tests). */
-function remoteUrlProblem(value: string): string | undefined {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    return 'jwksUri is not a URL'
-  }
-  if (url.protocol === 'https:') return undefined
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return undefined
-  return 'jwksUri must be https (http only on loopback)'
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { parseOptions } from './options.js'
-import { canonicalResource, isLoopbackHost } from './resource.js'
+import { canonicalResource, secureUrlProblem } from './resource.js'
 import { OFFLINE_ACCESS, scopeTokenSchema } from './scopes.js'
 
 /** The RFC 9728 §2 document a protected resource serves, as Gatehouse emits it. */
@@ -30,11 +30,9 @@ const WELL_KNOWN = '/.well-known/oauth-protected-resource'
 
 /** Why `value` is not acceptable as an https URL (http only on loopback), or undefined when it is. */
 function httpsUrlProblem(value: string): string | undefined {
-  if (!URL.canParse(value)) return 'is not an absolute URL'
+  const insecure = secureUrlProblem(value)
+  if (insecure !== undefined) return insecure
   const url = new URL(value)
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    return 'must use https (http is allowed only on loopback hosts)'
-  }
   if (url.username !== '' || url.password !== '') return 'must not contain credentials (userinfo)'
   if (url.href.includes('#')) return 'must not contain a fragment'
   return undefined

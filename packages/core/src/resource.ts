@@ -16,6 +16,30 @@ const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
 const LOOPBACK_V4 = new RegExp(`^127(?:\\.${OCTET}){3}$`)
 
 /**
+ * Why `url` may not be used where traffic must be protected (resource and issuer identifiers,
+ * key sets, metadata and introspection endpoints), or `undefined` when it may: an absolute https
+ * URL, or plain http on a loopback host, where no network is crossed (development and tests). The
+ * answer completes a sentence about the URL: `` `jwksUri ${problem}` ``.
+ *
+ * @example
+ * secureUrlProblem('https://idp.example.com/jwks') // undefined
+ * secureUrlProblem('http://127.0.0.1:8080/jwks') // undefined
+ * secureUrlProblem('http://idp.example.com/jwks') // 'must use https (http is allowed only on loopback hosts)'
+ */
+export function secureUrlProblem(url: string | URL): string | undefined {
+  let parsed: URL
+  if (url instanceof URL) parsed = url
+  else if (typeof url === 'string' && URL.canParse(url)) parsed = new URL(url)
+  else return 'is not an absolute URL'
+  if (parsed.protocol === 'https:') return undefined
+  if (parsed.protocol !== 'http:') return `must use https (got ${parsed.protocol.slice(0, -1)})`
+  // RFC 9728 §7.1 and RFC 8414 §2 require https; plain http only where no network is crossed.
+  return isLoopbackHost(parsed.hostname)
+    ? undefined
+    : 'must use https (http is allowed only on loopback hosts)'
+}
+
+/**
  * The canonical form of a resource URL, the value a token's `aud` must carry (RFC 8707 §2,
  * RFC 9728 §2, MCP "Canonical Server URI"): lower-case scheme and host, no default port, no
  * fragment, no userinfo, query kept, and no trailing slash (`https://a.example/` and
@@ -54,19 +78,8 @@ function canonicalise(url: string | URL): string | { problem: string } {
       problem: `Resource URL ${quote(redactUserinfo(parsed))} must not contain credentials (userinfo)`,
     }
   }
-  if (parsed.protocol !== 'https:') {
-    if (parsed.protocol !== 'http:') {
-      return {
-        problem: `Resource URL ${quote(parsed.href)} must use https (got ${parsed.protocol.slice(0, -1)})`,
-      }
-    }
-    // RFC 9728 §7.1 requires TLS; plain http only where no network is crossed.
-    if (!isLoopbackHost(parsed.hostname)) {
-      return {
-        problem: `Resource URL ${quote(parsed.href)} must use https (http is allowed only on loopback hosts)`,
-      }
-    }
-  }
+  const insecure = secureUrlProblem(parsed)
+  if (insecure !== undefined) return { problem: `Resource URL ${quote(parsed.href)} ${insecure}` }
   const path = parsed.pathname
   let end = path.length
   while (end > 0 && path.charCodeAt(end - 1) === 0x2f) end--

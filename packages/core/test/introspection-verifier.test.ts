@@ -54,7 +54,7 @@ t.test('options are validated with errors that name the option', async (t) => {
     [{ audience: [] }, /option "audience": audience needs at least one value/],
     [{ audience: 'http://mcp.example.com' }, /option "audience": .*must use https/],
     [{ issuer: 'http://id.example.com' }, /option "issuer": issuer "http:\/\/id.example.com" must use https/],
-    [{ endpoint: 'http://id.example.com/introspect' }, /option "endpoint": endpoint must be https/],
+    [{ endpoint: 'http://id.example.com/introspect' }, /option "endpoint": endpoint must use https/],
     [{ clientId: '' }, /option "clientId": clientId must not be empty/],
     [{ clientSecret: undefined }, /option "clientSecret"/],
     [{ clientAuth: 'private_key_jwt' }, /option "clientAuth"/],

@@ -1,4 +1,12 @@
-import { audienceMatches, canonicalResource, isLoopbackHost } from '@gatehouse/core'
+import {
+  audienceMatches,
+  authorizationServerMetadataUrls,
+  canonicalResource,
+  createGate,
+  isLoopbackHost,
+  jwksKeySet,
+  secureUrlProblem,
+} from '@gatehouse/core'
 import t from 'tap'
 
 t.test('canonical form: lower-case scheme and host, no default port, no trailing slash', async (t) => {
@@ -256,4 +264,60 @@ t.test('audienceMatches is cheap enough for the cold verification path', async (
   const perCallUs = Number(process.hrtime.bigint() - started) / 1000 / n
   // Measured at about 2.5 µs (two values, one not a URL); a JWT signature check costs tens of µs, so no memo is needed.
   t.ok(perCallUs < 50, `audienceMatches costs ${perCallUs.toFixed(2)} µs per call`)
+})
+
+t.test(
+  'secureUrlProblem: https, or plain http on loopback only, for every URL that must be protected',
+  async (t) => {
+    for (const ok of [
+      'https://idp.example.com/jwks',
+      'HTTPS://IDP.example.com:8443/x?y=1',
+      'http://localhost:8080/jwks',
+      'http://127.0.0.1/introspect',
+      'http://127.255.0.9:1/',
+      'http://[::1]:3000/.well-known/openid-configuration',
+    ]) {
+      t.equal(secureUrlProblem(ok), undefined, ok)
+      t.equal(secureUrlProblem(new URL(ok)), undefined, `${ok} as a URL`)
+    }
+    for (const [url, problem] of [
+      ['http://idp.example.com/jwks', 'must use https (http is allowed only on loopback hosts)'],
+      ['http://128.0.0.1/', 'must use https (http is allowed only on loopback hosts)'],
+      ['http://localhost.example.com/', 'must use https (http is allowed only on loopback hosts)'],
+      ['ftp://idp.example.com/jwks', 'must use https (got ftp)'],
+      ['ws://localhost/', 'must use https (got ws)'],
+      ['idp.example.com/jwks', 'is not an absolute URL'],
+      ['', 'is not an absolute URL'],
+    ] as const) {
+      t.equal(secureUrlProblem(url), problem, url)
+    }
+    t.equal(secureUrlProblem(42 as never), 'is not an absolute URL')
+  },
+)
+
+t.test('the https rule reads the same wherever a URL is checked', async (t) => {
+  const plain = 'http://idp.example.com/x'
+  t.throws(() => canonicalResource(plain), {
+    message: /must use https \(http is allowed only on loopback hosts\)/,
+  })
+  t.throws(() => jwksKeySet({ jwksUri: plain }), {
+    message: /jwksUri must use https \(http is allowed only on loopback hosts\)/,
+  })
+  t.throws(() => authorizationServerMetadataUrls(plain), {
+    message:
+      /issuer "http:\/\/idp\.example\.com\/x" must use https \(http is allowed only on loopback hosts\)/,
+  })
+  t.throws(
+    () =>
+      createGate({
+        resource: 'https://mcp.example.com',
+        authorizationServers: [plain],
+        verifier: { verifyAccessToken: async () => Promise.reject(new Error('unused')) },
+      }),
+    {
+      message:
+        /authorizationServers\.0": "http:\/\/idp\.example\.com\/x" must use https \(http is allowed only/,
+    },
+  )
+  t.doesNotThrow(() => jwksKeySet({ jwksUri: 'http://127.0.0.1:9/jwks' }), 'loopback http is fine')
 })

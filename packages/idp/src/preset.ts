@@ -2,7 +2,6 @@ import {
   type ClaimPath,
   claimPathSchema,
   type GateScopeOptions,
-  isLoopbackHost,
   type JwksKeySetOptions,
   type JwsAlgorithm,
   type JwsHeader,
@@ -13,6 +12,7 @@ import {
   type StaticKey,
   scopeMapper,
   scopeTokenSchema,
+  secureUrlProblem,
   type TokenCacheOptions,
   type TokenVerifier,
 } from '@gatehouse/core'
@@ -288,9 +288,8 @@ export const baseUrlSchema = z.string().superRefine((value, ctx) => {
     return
   }
   const url = new URL(value)
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    ctx.addIssue({ code: 'custom', message: 'must use https (http only on loopback hosts)' })
-  }
+  const insecure = secureUrlProblem(url)
+  if (insecure !== undefined) ctx.addIssue({ code: 'custom', message: insecure })
   if (value.includes('?') || value.includes('#') || url.username !== '' || url.password !== '') {
     ctx.addIssue({ code: 'custom', message: 'must not have a query, fragment or credentials' })
   }
