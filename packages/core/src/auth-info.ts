@@ -1,3 +1,5 @@
+import type { GatehouseError } from './errors.js'
+
 /**
  * The verified caller, in the MCP SDK's `AuthInfo` shape so it flows into both SDK lines
  * (`extra.authInfo` in 1.x, the request context in 2.x) unchanged.
@@ -28,4 +30,19 @@ export interface AuthInfoExtra extends Record<string, unknown> {
 /** The SDK's `OAuthTokenVerifier` shape: every Gatehouse verifier satisfies it. */
 export interface TokenVerifier {
   verifyAccessToken(token: string): Promise<AuthInfo>
+  /**
+   * The outcome already known for `token` (a cache hit, expiry checked again), or `undefined` when
+   * it has to be verified. Optional: the gate asks it first, so a remembered token is answered
+   * without a promise or a timeout to arm. `jwtVerifier` has it.
+   */
+  cachedOutcome?(token: string): CachedOutcome | undefined
+}
+
+/** A remembered verification outcome: the caller, or the refusal (`invalid_token`). */
+export interface CachedOutcome {
+  readonly authInfo: AuthInfo | undefined
+  /** Set when `authInfo` is `undefined`. */
+  readonly error: GatehouseError | undefined
+  /** The token's `tokenFingerprint`. */
+  readonly fingerprint: string
 }

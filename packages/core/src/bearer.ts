@@ -107,9 +107,11 @@ export function readBearer(input: ReadBearerInput): BearerResult {
   const value = trimOws(header)
   if (value.length === 0) return { token: undefined, reason: 'credentials_missing' }
 
-  const length = schemeLength(value, value.length)
+  // The usual spellings, "Bearer " and "bearer ", are recognised without a scan or a copy.
+  const usual = value.startsWith('Bearer ') || value.startsWith('bearer ')
+  const length = usual ? 6 : schemeLength(value, value.length)
   if (length === 0) throw malformed('the Authorization header does not start with an authentication scheme')
-  const isBearer = value.slice(0, length).toLowerCase() === 'bearer'
+  const isBearer = usual || value.slice(0, length).toLowerCase() === 'bearer'
   if (length === value.length) {
     if (isBearer) throw malformed('the Bearer scheme carries no token')
     return { token: undefined, reason: 'scheme_unsupported' }

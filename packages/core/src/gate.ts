@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { type AttemptLimiter, clientAddressKey } from './attempt-limiter.js'
-import type { AuthInfo, AuthInfoExtra, TokenVerifier } from './auth-info.js'
+import type { AuthInfo, AuthInfoExtra, CachedOutcome, TokenVerifier } from './auth-info.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
@@ -147,6 +147,11 @@ export interface Gate {
   /** The `idp` description given in the options, if any. */
   readonly idp: Readonly<Record<string, unknown>> | undefined
   authenticate(input: AuthenticateInput): Promise<AuthenticateResult>
+  /**
+   * `authenticate`, answered at once when nothing needs waiting for (a malformed request, a token
+   * the verifier remembers), else a promise: an adapter on a hot path spares a promise per request.
+   */
+  authenticateNow(input: AuthenticateInput): AuthenticateResult | Promise<AuthenticateResult>
   authorize(
     auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>,
     requirement: ScopeRequirement,
@@ -255,6 +260,7 @@ export const gateSchema = z.custom<Gate>(
   { error: 'must be a gate made by createGate()' },
 )
 
+const ALLOWED: AuthorizeResult = Object.freeze({ ok: true })
 const NO_STORE = 'no-store'
 const JSON_TYPE = 'application/json; charset=utf-8'
 const METADATA_METHODS = 'GET, HEAD, OPTIONS'
@@ -288,7 +294,8 @@ export function createGate(options: GateOptions): Gate {
   const resource = parsed.resource
   const verifier = parsed.verifier
   const baseScopes = parsed.scopes?.base ?? []
-  const policy = scopePolicy(parsed.scopes?.implies ?? {})
+  // The caller's object, not zod's copy, which loses a "__proto__" key (scopePolicy validates it).
+  const policy = scopePolicy(options.scopes?.implies ?? {})
   const maxTokenLength = parsed.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH
   const verifyTimeoutMs = parsed.verifyTimeoutMs ?? 10_000
   const metadataUrl = protectedResourceMetadataUrl(resource)
@@ -361,7 +368,12 @@ export function createGate(options: GateOptions): Gate {
     }
   }
 
-  const authenticate = async (input: AuthenticateInput): Promise<AuthenticateResult> => {
+  /**
+   * The answer at once when nothing needs waiting for (a malformed header, a token the verifier
+   * remembers), else a promise. Every check runs on both paths; only real verification work arms
+   * the timeout.
+   */
+  const authenticateNow = (input: AuthenticateInput): AuthenticateResult | Promise<AuthenticateResult> => {
     let token: string
     try {
       const bearer = readBearer({
@@ -386,22 +398,30 @@ export function createGate(options: GateOptions): Gate {
       return reject(internalError(), { err: describeFailure(error, undefined) })
     }
 
-    const fingerprint = tokenFingerprint(token)
     const address =
       limiter === undefined || input.clientAddress === undefined
         ? undefined
         : clientAddressKey(input.clientAddress)
     if (address !== undefined) {
       const wait = retryAfterOf(limiter!, address)
-      if (wait > 0) return reject(tooManyAttempts(wait), { fingerprint })
-    }
-    /** A refused token, counted against its address before the answer goes out. */
-    const refuse = async (error: GatehouseError) => {
-      if (address !== undefined && error.code === 'invalid_token')
-        await recordFailure(limiter!, address, verifyTimeoutMs)
-      return reject(error, { fingerprint })
+      if (wait > 0) return reject(tooManyAttempts(wait), { fingerprint: tokenFingerprint(token) })
     }
 
+    let cached: CachedOutcome | undefined
+    try {
+      cached = verifier.cachedOutcome?.(token)
+    } catch {
+      cached = undefined // a failing shortcut costs the full verification, not the request
+    }
+    if (cached !== undefined) {
+      if (cached.authInfo !== undefined) return admit(cached.authInfo, token, cached.fingerprint, address)
+      return failed(cached.error, token, cached.fingerprint, address)
+    }
+    return verifyAndAdmit(token, address)
+  }
+
+  const verifyAndAdmit = async (token: string, address: string | undefined): Promise<AuthenticateResult> => {
+    const fingerprint = tokenFingerprint(token)
     let auth: AuthInfo
     try {
       auth = await withTimeout(verifier.verifyAccessToken(token), verifyTimeoutMs)
@@ -414,13 +434,42 @@ export function createGate(options: GateOptions): Gate {
           { fingerprint },
         )
       }
-      if (isGatehouseError(error) && error.code === 'temporarily_unavailable') {
-        return reject(unavailableToClient(error), { fingerprint, detail: describeChain(error, token) })
-      }
-      if (isGatehouseError(error) && error.code !== 'server_error') return refuse(error)
-      return reject(internalError(), { fingerprint, err: describeFailure(error, token) })
+      return failed(error, token, fingerprint, address)
     }
+    return admit(auth, token, fingerprint, address)
+  }
 
+  /** The answer to a verifier's failure, thrown now or remembered. */
+  const failed = (
+    error: unknown,
+    token: string,
+    fingerprint: string,
+    address: string | undefined,
+  ): AuthenticateResult | Promise<AuthenticateResult> => {
+    if (isGatehouseError(error) && error.code === 'temporarily_unavailable') {
+      return reject(unavailableToClient(error), { fingerprint, detail: describeChain(error, token) })
+    }
+    if (isGatehouseError(error) && error.code !== 'server_error') return refuse(error, fingerprint, address)
+    return reject(internalError(), { fingerprint, err: describeFailure(error, token) })
+  }
+
+  /** A refused token, counted against its address (when limited) before the answer goes out. */
+  const refuse = (
+    error: GatehouseError,
+    fingerprint: string,
+    address: string | undefined,
+  ): AuthenticateResult | Promise<AuthenticateResult> => {
+    if (address === undefined || error.code !== 'invalid_token') return reject(error, { fingerprint })
+    return recordFailure(limiter!, address, verifyTimeoutMs).then(() => reject(error, { fingerprint }))
+  }
+
+  /** The checks after the verifier accepted a token (its answer fresh or remembered). */
+  const admit = (
+    auth: AuthInfo,
+    token: string,
+    fingerprint: string,
+    address: string | undefined,
+  ): AuthenticateResult | Promise<AuthenticateResult> => {
     if (!isAuthInfo(auth)) {
       return reject(internalError(), {
         fingerprint,
@@ -428,13 +477,15 @@ export function createGate(options: GateOptions): Gate {
       })
     }
     // RFC 8707 §2 / MCP "Token Handling": a token accepted for another resource is not ours to serve.
-    if (auth.resource !== undefined && !sameResource(auth.resource, resource)) {
+    if (auth.resource !== undefined && !isOurResource(auth.resource)) {
       return refuse(
         new GatehouseError(
           'invalid_token',
           'audience_mismatch',
           'The access token was issued for another resource',
         ),
+        fingerprint,
+        address,
       )
     }
     const verified: VerifiedAuthInfo = {
@@ -457,17 +508,29 @@ export function createGate(options: GateOptions): Gate {
       if (denied) {
         return refuse(
           new GatehouseError('invalid_token', 'token_revoked', 'The access token has been revoked'),
+          fingerprint,
+          address,
         )
       }
     }
     return { ok: true, auth: verified }
   }
 
+  // The verifier's URL usually is the resource itself: its href, compared first, spares a canonicalisation.
+  const resourceHref = new URL(resource).href
+  const isOurResource = (value: URL | string): boolean =>
+    (value instanceof URL && value.href === resourceHref) || sameResource(value, resource)
+
+  const authenticate = (input: AuthenticateInput): Promise<AuthenticateResult> => {
+    const result = authenticateNow(input)
+    return result instanceof Promise ? result : Promise.resolve(result)
+  }
+
   const authorize = (
     auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>,
     requirement: ScopeRequirement,
   ): AuthorizeResult => {
-    if (policy.satisfies(requirement, auth.scopes)) return { ok: true }
+    if (policy.satisfies(requirement, auth.scopes)) return ALLOWED
     const missing = policy.missing(requirement, auth.scopes)
     const anyOf = !Array.isArray(requirement) && 'anyOf' in requirement
     const description = anyOf
@@ -518,6 +581,7 @@ export function createGate(options: GateOptions): Gate {
     cors,
     idp: parsed.idp,
     authenticate,
+    authenticateNow,
     authorize,
     reply,
     metadataReply,
@@ -556,7 +620,10 @@ export function authorizationHeaders(rawHeaders: readonly string[]): string | st
   let found: string | string[] | undefined
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!
-    if (name.length !== 13 || name.toLowerCase() !== 'authorization') continue
+    if (name.length !== 13) continue
+    // The usual spellings first: no lower-cased copy per request.
+    if (name !== 'authorization' && name !== 'Authorization' && name.toLowerCase() !== 'authorization')
+      continue
     const value = rawHeaders[i + 1]!
     found = found === undefined ? value : Array.isArray(found) ? [...found, value] : [found, value]
   }

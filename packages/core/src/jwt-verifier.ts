@@ -1,8 +1,9 @@
 import { z } from 'zod'
-import type { AuthInfo, TokenVerifier } from './auth-info.js'
+import type { AuthInfo, CachedOutcome, TokenVerifier } from './auth-info.js'
 import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { GatehouseError, invalidToken, temporarilyUnavailable } from './errors.js'
+import { fingerprintOfHash } from './fingerprint.js'
 import {
   checkJwksKeySetOptions,
   type JwksKeySetOptions,
@@ -108,6 +109,8 @@ export interface JwtVerifier extends TokenVerifier {
   readonly audienceClaim: 'aud' | 'client_id' | 'azp'
   /** Where the keys come from; with discovery, resolved on first use. */
   readonly keySet: KeySet
+  /** The remembered outcome for `token`, at once (see `TokenVerifier.cachedOutcome`); never with `cache: false`. */
+  cachedOutcome(token: string): CachedOutcome | undefined
   /** Forgets every remembered verification outcome. */
   clearCache(): void
   /** How full the outcome cache is (`undefined` with `cache: false`). */
@@ -253,7 +256,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       extra: {
         sub: claims.sub as string | undefined,
         iss: claims.iss as string,
-        fingerprint: hash.slice(0, 16),
+        fingerprint: fingerprintOfHash(hash),
         claims,
       },
     })
@@ -278,6 +281,8 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     audienceClaim,
     keySet,
     verifyAccessToken,
+    cachedOutcome: (token) =>
+      cache !== undefined && typeof token === 'string' ? cache.peek(token) : undefined,
     clearCache: () => cache?.clear(),
     stats: () => ({ cache: cache?.stats() }),
   }

@@ -30,6 +30,8 @@ export interface LruCacheOptions {
 
 export class LruCache<V> implements CacheStore<V> {
   readonly #map = new Map<string, Entry<V>>()
+  /** The most recently used key: reading it again needs no reordering. */
+  #newest: string | undefined
   readonly #max: number
   readonly #now: () => number
 
@@ -56,9 +58,13 @@ export class LruCache<V> implements CacheStore<V> {
       this.#map.delete(key)
       return undefined
     }
-    // Re-insert to mark as most recently used (Map keeps insertion order).
-    this.#map.delete(key)
-    this.#map.set(key, entry)
+    // Re-insert to mark as most recently used (Map keeps insertion order); a delete and a set per
+    // read would make a small Map rebuild its table every few reads of one hot key.
+    if (key !== this.#newest) {
+      this.#map.delete(key)
+      this.#map.set(key, entry)
+      this.#newest = key
+    }
     return entry.value
   }
 
@@ -67,6 +73,7 @@ export class LruCache<V> implements CacheStore<V> {
     this.#map.delete(key)
     if (!(ttlMs > 0)) return
     this.#map.set(key, { value, expiresAt: this.#now() + ttlMs })
+    this.#newest = key
     if (this.#map.size > this.#max) {
       const oldest = this.#map.keys().next().value as string
       this.#map.delete(oldest)

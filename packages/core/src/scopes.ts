@@ -117,6 +117,13 @@ export function scopePolicy(implies: ScopeImplications = {}): ScopePolicy {
   return {
     expand,
     satisfies(requirement, granted) {
+      // Most checks are met by a scope granted as such: no closure to build.
+      if (
+        Array.isArray(granted) &&
+        Array.isArray(requirement) &&
+        requirement.every((s) => granted.includes(s))
+      )
+        return true
       const { kind, scopes } = normalise(requirement)
       if (scopes.length === 0) return true
       const have = expand(granted)

@@ -1,15 +1,21 @@
 import {
+  AttemptWindows,
   type AuthInfo,
   authorizationHeaders,
+  type CachedOutcome,
   createGate,
   GatehouseError,
   type GateOptions,
   invalidToken,
+  jwtVerifier,
+  MemoryDenyList,
   parseChallenges,
+  revocationOf,
   type TokenVerifier,
   temporarilyUnavailable,
   tokenFingerprint,
 } from '@gatehouse/core'
+import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
 
 // The gate's treatment of verifiers that misbehave in ways a real verifier can (a custom
@@ -345,3 +351,178 @@ t.test('authorizationHeaders reads every Authorization header from rawHeaders', 
     ['Bearer x', 'Bearer y'],
   )
 })
+
+t.test(
+  'scope implications keep a "__proto__" key: the policy gets the caller object, not a copy',
+  async (t) => {
+    const gate = createGate({
+      resource: RESOURCE,
+      authorizationServers: [ISSUER],
+      verifier: verifierOf(async (token) => authFor(token, ['__proto__'])),
+      scopes: { implies: JSON.parse('{"__proto__":["notes:read"],"notes:write":["notes:read"]}') },
+    })
+    const auth = authFor(TOKEN, ['__proto__'])
+    t.ok(gate.authorize(auth, ['notes:read']).ok, '__proto__ implies notes:read')
+    t.notOk(gate.authorize(auth, ['notes:write']).ok)
+    t.ok(gate.policy.satisfies(['notes:read'], ['notes:write']), 'the other keys still count')
+    t.throws(
+      () =>
+        createGate({
+          resource: RESOURCE,
+          authorizationServers: [ISSUER],
+          verifier: verifierOf(async (token) => authFor(token, [])),
+          scopes: { implies: JSON.parse('{"__proto__":[42]}') },
+        }),
+      { name: 'TypeError', message: /__proto__/ },
+      'and it is validated',
+    )
+  },
+)
+
+/** A verifier with a remembered outcome per token, counting full verifications. */
+function rememberingVerifier(
+  remembered: Map<string, CachedOutcome>,
+  verify: (token: string) => Promise<AuthInfo>,
+) {
+  const calls = { verify: 0, peek: 0 }
+  const verifier: TokenVerifier = {
+    verifyAccessToken: (token) => {
+      calls.verify++
+      return verify(token)
+    },
+    cachedOutcome: (token) => {
+      calls.peek++
+      return remembered.get(token)
+    },
+  }
+  return { verifier, calls }
+}
+
+t.test('a remembered outcome is answered at once, and every check still runs on it', async (t) => {
+  const remembered = new Map<string, CachedOutcome>()
+  const { verifier, calls } = rememberingVerifier(remembered, () => new Promise<AuthInfo>(() => {}))
+  const gate = gateWith(verifier, { verifyTimeoutMs: 50 })
+  const header = (token: string) => ({ authorization: `Bearer ${token}` })
+
+  remembered.set('good.token.x', {
+    authInfo: Object.freeze(authFor('good.token.x', ['notes:read'])),
+    error: undefined,
+    fingerprint: tokenFingerprint('good.token.x'),
+  })
+  const now = gate.authenticateNow(header('good.token.x'))
+  if (now instanceof Promise) return t.fail('a remembered token waited for a promise')
+  if (!now.ok) return t.fail('rejected')
+  t.equal(now.auth.extra.fingerprint, tokenFingerprint('good.token.x'))
+  t.equal(now.auth.resource.href, RESOURCE)
+  t.equal(calls.verify, 0, 'the verifier did no work (its verification would hang)')
+  const viaPromise = await gate.authenticate(header('good.token.x'))
+  t.ok(viaPromise.ok, 'authenticate answers the same through a promise')
+  t.not(viaPromise.ok && viaPromise.auth, now.auth, 'each request gets its own AuthInfo object')
+
+  // The resource binding is checked on the remembered answer too (RFC 8707 §2).
+  remembered.set('other.resource.x', {
+    authInfo: authFor('other.resource.x', [], { resource: new URL('https://other.example.com/mcp') }),
+    error: undefined,
+    fingerprint: tokenFingerprint('other.resource.x'),
+  })
+  const other = gate.authenticateNow(header('other.resource.x'))
+  if (other instanceof Promise || other.ok) return t.fail('accepted a token for another resource')
+  t.equal(other.error.reason, 'audience_mismatch')
+
+  // So is the shape.
+  remembered.set('bad.shape.x', {
+    authInfo: { token: 'bad.shape.x', clientId: 'c', scopes: 'notes:read' } as never,
+    error: undefined,
+    fingerprint: tokenFingerprint('bad.shape.x'),
+  })
+  const badShape = gate.authenticateNow(header('bad.shape.x'))
+  t.equal(badShape instanceof Promise || badShape.ok ? 0 : badShape.reply.status, 503)
+
+  // A remembered refusal is a 401 with its own description, no verification either.
+  remembered.set('refused.token.x', {
+    authInfo: undefined,
+    error: invalidToken('token_expired', 'token has expired'),
+    fingerprint: tokenFingerprint('refused.token.x'),
+  })
+  const refused = gate.authenticateNow(header('refused.token.x'))
+  if (refused instanceof Promise || refused.ok) return t.fail('accepted a remembered refusal')
+  t.equal(refused.reply.status, 401)
+  t.equal(refused.log.fields.fingerprint, tokenFingerprint('refused.token.x'))
+  t.equal(calls.verify, 0)
+
+  // A token it does not remember is verified, under the timeout.
+  const unknown = gate.authenticateNow(header('unknown.token.x'))
+  t.ok(unknown instanceof Promise, 'an unknown token is verified asynchronously')
+  t.equal(calls.verify, 1)
+  const timedOut = await unknown
+  t.equal(timedOut.ok ? 200 : timedOut.reply.status, 503, 'real work is under the timeout')
+})
+
+t.test('a failing cachedOutcome costs a full verification, not the request', async (t) => {
+  const { verifier, calls } = rememberingVerifier(new Map(), async (token) => authFor(token, ['notes:read']))
+  verifier.cachedOutcome = () => {
+    throw new Error('broken shortcut')
+  }
+  const result = await gateWith(verifier).authenticate({ authorization: `Bearer ${TOKEN}` })
+  t.ok(result.ok)
+  t.equal(calls.verify, 1)
+})
+
+t.test(
+  'with jwtVerifier: a hit is answered at once; expiry, revocation and the limiter still count',
+  async (t) => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }
+    let clock = Date.now()
+    const verifier = jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: [jwk], now: () => clock })
+    const denyList = new MemoryDenyList({ now: () => clock })
+    const gate = gateWith(verifier, { denyList })
+    const mint = (exp: number) =>
+      new SignJWT({ scope: 'notes:read', client_id: 'c1', sub: 'alice' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+        .setIssuer(ISSUER)
+        .setAudience(RESOURCE)
+        .setIssuedAt(Math.floor(clock / 1000))
+        .setExpirationTime(exp)
+        .sign(privateKey)
+    const token = await mint(Math.floor(clock / 1000) + 120)
+    const input = { authorization: `Bearer ${token}` }
+
+    const first = gate.authenticateNow(input)
+    t.ok(first instanceof Promise, 'the first sighting is verified')
+    t.ok((await first).ok)
+    const hit = gate.authenticateNow(input)
+    if (hit instanceof Promise) return t.fail('a cache hit waited for a promise')
+    if (!hit.ok) return t.fail('rejected')
+    t.equal(hit.auth.extra.fingerprint, tokenFingerprint(token), 'the fingerprint the cache computed')
+    t.equal(verifier.cachedOutcome(token)?.fingerprint, tokenFingerprint(token))
+
+    // exp (plus the 60 s leeway) is checked again on the hit path.
+    clock += 181_000
+    const expired = await gate.authenticate(input)
+    if (expired.ok) return t.fail('accepted an expired token')
+    t.equal(expired.error.reason, 'token_expired')
+
+    const fresh = await mint(Math.floor(clock / 1000) + 600)
+    t.ok((await gate.authenticate({ authorization: `Bearer ${fresh}` })).ok)
+    denyList.add(revocationOf({ token: fresh }, { defaultTtl: 600, now: () => clock }))
+    const revoked = gate.authenticateNow({ authorization: `Bearer ${fresh}` })
+    if (revoked instanceof Promise || revoked.ok) return t.fail('a revoked token got through the cache')
+    t.equal(revoked.error.reason, 'token_revoked')
+
+    // The attempt limiter counts refusals answered from the cache.
+    const limited = gateWith(verifier, {
+      attemptLimiter: new AttemptWindows({ maxAttempts: 2, window: 60, now: () => clock }),
+    })
+    const bad = await mint(Math.floor(clock / 1000) - 3600)
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++) {
+      const result = await limited.authenticate({
+        authorization: `Bearer ${bad}`,
+        clientAddress: '192.0.2.7',
+      })
+      statuses.push(result.ok ? 200 : result.reply.status)
+    }
+    t.same(statuses, [401, 401, 429, 429], 'remembered refusals are counted like fresh ones')
+  },
+)

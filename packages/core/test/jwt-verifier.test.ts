@@ -728,3 +728,23 @@ t.test('static keys may be KeyObjects', async (t) => {
   t.equal(await outcome(verifier, await mint({ signer: es256 })), 'ok')
   t.equal(await outcome(verifier, await mint()), 'invalid_token/kid_unknown')
 })
+
+t.test('cachedOutcome answers a remembered token at once, with its fingerprint', async (t) => {
+  let clock = clockMs()
+  const verifier = jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: allKeys, now: () => clock })
+  const token = await mint()
+  t.equal(verifier.cachedOutcome(token), undefined, 'nothing before the first verification')
+  await verifier.verifyAccessToken(token)
+  const hit = verifier.cachedOutcome(token)
+  t.equal(hit?.authInfo?.clientId, 'client-1')
+  t.equal(hit?.fingerprint, tokenFingerprint(token))
+  t.equal(hit?.authInfo?.extra?.fingerprint, tokenFingerprint(token))
+  clock = (NOW + 300 + 60) * 1000
+  t.equal(verifier.cachedOutcome(token), undefined, 'void once exp plus leeway has passed')
+
+  const forged = `${token.slice(0, -4)}AAAA`
+  await t.rejects(verifier.verifyAccessToken(forged))
+  t.equal(verifier.cachedOutcome(forged)?.error?.reason, 'signature_invalid', 'a refusal is remembered too')
+  t.equal(verifierWith().cachedOutcome(token), undefined, 'never with cache: false')
+  t.equal(verifier.cachedOutcome(42 as never), undefined)
+})
