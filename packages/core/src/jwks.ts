@@ -9,6 +9,7 @@ import {
   keyUnfitFor,
   RSA_JWS_ALGORITHMS,
   signatureVerifier,
+  threadPoolSignatureVerifier,
 } from './jws-algorithms.js'
 import { publishKeySetEvent } from './key-set-events.js'
 import { parseOptions } from './options.js'
@@ -22,6 +23,8 @@ export interface VerificationKey {
   readonly key: KeyObject
   /** Checks a signature over `data`; false for any failure, never throws. */
   verify(data: Buffer, signature: Buffer): boolean
+  /** `verify` on libuv's thread pool; resolves false for any failure. Optional for key sets of your own. */
+  verifyOnThreadPool?(data: Buffer, signature: Buffer): Promise<boolean>
 }
 
 export interface IgnoredKey {
@@ -364,7 +367,13 @@ function bindKey(
   const unfit = keyUnfitFor(key, alg)
   if (unfit !== undefined) return unfit
   const kid = typeof jwk.kid === 'string' ? jwk.kid : undefined
-  return { kid, alg, key, verify: signatureVerifier(key, alg) }
+  return {
+    kid,
+    alg,
+    key,
+    verify: signatureVerifier(key, alg),
+    verifyOnThreadPool: threadPoolSignatureVerifier(key, alg),
+  }
 }
 
 function isExplicitKey(entry: StaticKey): entry is ExplicitKey {

@@ -128,6 +128,40 @@ export function signatureVerifier(
   key: KeyObject,
   alg: JwsAlgorithm,
 ): (data: Buffer, signature: Buffer) => boolean {
+  const { hash, length, keyOptions } = verifyParameters(key, alg)
+  return (data, signature) => {
+    if (length !== undefined && signature.length !== length) return false
+    try {
+      return verify(hash, data, keyOptions, signature)
+    } catch {
+      return false
+    }
+  }
+}
+
+/**
+ * `signatureVerifier` on libuv's thread pool (node:crypto `verify` with a callback): the event
+ * loop keeps serving requests while a signature is checked, and a second core can take the work.
+ * Resolves false (never rejects) for any signature that does not verify. `data` and `signature`
+ * must not change until it settles.
+ */
+export function threadPoolSignatureVerifier(
+  key: KeyObject,
+  alg: JwsAlgorithm,
+): (data: Buffer, signature: Buffer) => Promise<boolean> {
+  const { hash, length, keyOptions } = verifyParameters(key, alg)
+  return (data, signature) =>
+    new Promise<boolean>((resolve) => {
+      if (length !== undefined && signature.length !== length) return resolve(false)
+      try {
+        verify(hash, data, keyOptions, signature, (error, valid) => resolve(error === null && valid))
+      } catch {
+        resolve(false)
+      }
+    })
+}
+
+function verifyParameters(key: KeyObject, alg: JwsAlgorithm) {
   const spec = SPECS[alg]
   const hash = spec.hash
   const type = key.asymmetricKeyType
@@ -138,12 +172,5 @@ export function signatureVerifier(
       : spec.keyTypes[0] === 'ec'
         ? { key, dsaEncoding: 'ieee-p1363' as const } // RFC 7518 §3.4: R || S, not DER
         : key
-  return (data, signature) => {
-    if (length !== undefined && signature.length !== length) return false
-    try {
-      return verify(hash, data, keyOptions, signature)
-    } catch {
-      return false
-    }
-  }
+  return { hash, length, keyOptions }
 }

@@ -729,6 +729,56 @@ t.test('static keys may be KeyObjects', async (t) => {
   t.equal(await outcome(verifier, await mint()), 'invalid_token/kid_unknown')
 })
 
+t.test('signatureCheck: the thread pool and the event loop give the same verdicts', async (t) => {
+  for (const signatureCheck of ['thread-pool', 'event-loop'] as const) {
+    const verifier = verifierWith({ signatureCheck })
+    for (const c of matrix) {
+      const checking = c.options === undefined ? verifier : verifierWith({ ...c.options, signatureCheck })
+      t.equal(
+        await outcome(checking, await c.bad()),
+        `invalid_token/${c.reason}`,
+        `${signatureCheck}: ${c.name}`,
+      )
+    }
+    for (const s of [rs256, ps256, es256, es384, es512, eddsa]) {
+      const token = await mint({ signer: s })
+      t.equal(await outcome(verifier, token), 'ok', `${signatureCheck}: ${s.alg}`)
+      const [h, p, sig] = token.split('.') as [string, string, string]
+      const flipped = Buffer.from(sig, 'base64url')
+      flipped[5] = (flipped[5] ?? 0) ^ 1
+      const forged = `${h}.${p}.${flipped.toString('base64url')}`
+      t.equal(
+        await outcome(verifier, forged),
+        'invalid_token/signature_invalid',
+        `${signatureCheck}: forged ${s.alg}`,
+      )
+      const short = `${h}.${p}.${flipped.subarray(0, 10).toString('base64url')}`
+      t.equal(
+        await outcome(verifier, short),
+        'invalid_token/signature_invalid',
+        `${signatureCheck}: short ${s.alg}`,
+      )
+    }
+  }
+  t.throws(() => verifierWith({ signatureCheck: 'worker' as never }), /option "signatureCheck"/)
+})
+
+t.test('signatureCheck: a key set without verifyOnThreadPool is verified on the event loop', async (t) => {
+  const keys = staticKeySet([es256.jwk as JsonWebKey])
+  let onPool = 0
+  const keySet: KeySet = {
+    status: () => keys.status(),
+    getKey: async (header) => {
+      const key = await keys.getKey(header)
+      onPool += key.verifyOnThreadPool === undefined ? 0 : 1
+      return { kid: key.kid, alg: key.alg, key: key.key, verify: key.verify }
+    },
+  }
+  const verifier = jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, keySet, now: clockMs, cache: false })
+  t.equal(await outcome(verifier, await mint({ signer: es256 })), 'ok')
+  t.equal(onPool, 1, 'the built-in key set offers the thread pool')
+})
+
 t.test('cachedOutcome answers a remembered token at once, with its fingerprint', async (t) => {
   let clock = clockMs()
   const verifier = jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: allKeys, now: () => clock })
