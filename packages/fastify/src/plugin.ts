@@ -20,11 +20,12 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
+  HookHandlerDoneFunction,
   LogLevel,
-  onRequestAsyncHookHandler,
-  onSendAsyncHookHandler,
+  onRequestHookHandler,
+  onSendHookHandler,
   preHandlerAsyncHookHandler,
-  preValidationAsyncHookHandler,
+  preValidationHookHandler,
   RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
@@ -64,6 +65,22 @@ const withGateOptionsSchema = gateOptionsSchema.extend(pluginOptionsShape)
 
 const OWNER = '@gatehouse/fastify'
 const FORM_TYPE = 'application/x-www-form-urlencoded'
+
+/** What the gate does on a route, decided once per route when it is added (see `checkRoute`). */
+interface RouteDecision {
+  readonly gated: boolean
+  /** The route's `config.scopes`, validated. */
+  readonly requirement: ScopeRequirement | undefined
+}
+
+/** Where a route's config carries its decision (Fastify keeps a copy of `config` per route). */
+const ROUTE_DECISION = Symbol('gatehouse route decision')
+/** Request slots: the decision of a request the gate took on, and a gate waiting for the form body. */
+const GATED = Symbol('gatehouse gated')
+const AWAITING_BODY = Symbol('gatehouse awaiting body')
+
+type DecidedConfig = { auth?: boolean; scopes?: ScopeRequirement; [ROUTE_DECISION]?: RouteDecision }
+type GateSlots = { [GATED]: RouteDecision | null; [AWAITING_BODY]: boolean }
 
 /** HTTP servers whose logger already reports key set events (once per server, not per scope). */
 const keySetReporting = new WeakSet<object>()
@@ -108,7 +125,11 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     ? parseOptions(withGateSchema, options, OWNER)
     : parseOptions(withGateOptionsSchema, options, OWNER)
   const { routes, logLevel: level, metadataRoutes, ...gateOptions } = parsed
-  const gate = 'gate' in gateOptions ? gateOptions.gate : createGate(gateOptions as GateOptions)
+  // createGate gets the caller's options: zod's copy of scopes.implies loses a "__proto__" key.
+  const gate =
+    'gate' in gateOptions
+      ? gateOptions.gate
+      : createGate({ ...gateOptions, scopes: (options as GateOptions).scopes })
   const routesMode = routes ?? 'all'
   const logLevel = level ?? 'info'
 
@@ -132,6 +153,8 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
   // null until the gate verifies the caller (Fastify wants decorators declared up front, V8 likes stable shapes).
   if (!fastify.hasRequestDecorator('auth'))
     fastify.decorateRequest('auth', null as unknown as VerifiedAuthInfo)
+  fastify.decorateRequest(GATED, null)
+  fastify.decorateRequest(AWAITING_BODY, false)
 
   // Whether @fastify/cors answers preflights and sets Allow-Origin here. Known for sure once every
   // plugin of the scope has loaded.
@@ -153,6 +176,10 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     return routesMode === 'all' || config.auth === true || config.scopes !== undefined
   }
 
+  /** A route's decision: precomputed, or (a route added before this plugin) read from its config now. */
+  const decisionOf = (config: DecidedConfig | undefined): RouteDecision =>
+    config?.[ROUTE_DECISION] ?? { gated: isProtected(config), requirement: config?.scopes }
+
   /** Methods each protected URL answers, for preflight `Access-Control-Allow-Methods` and `Allow`. */
   const methodsByUrl = new Map<string, Set<string>>()
 
@@ -162,12 +189,17 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     if (config.auth !== undefined && typeof config.auth !== 'boolean') {
       throw new TypeError(`${where}: config.auth must be a boolean`)
     }
+    let requirement: ScopeRequirement | undefined
     if (config.scopes !== undefined) {
       if (config.auth === false)
         throw new TypeError(`${where}: config.scopes on a route with config.auth false`)
-      parseScopeRequirement(config.scopes, `${where} config.scopes`)
+      requirement = parseScopeRequirement(config.scopes, `${where} config.scopes`)
     }
-    if (!isProtected(config)) return
+    const gated = isProtected(config)
+    // Decided here once, so a request reads one property instead of re-deriving it.
+    const decided: DecidedConfig = { ...config, [ROUTE_DECISION]: { gated, requirement } }
+    route.config = decided as typeof config
+    if (!gated) return
     const methods = methodsByUrl.get(route.url) ?? new Set<string>()
     methodsByUrl.set(route.url, methods)
     for (const method of ([] as string[]).concat(route.method)) methods.add(method)
@@ -200,18 +232,13 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     return reply.code(result.reply.status).headers(result.reply.headers).send(result.reply.body)
   }
 
-  const authenticate = async (
+  /** Sets `request.auth` and checks `requirement`; `undefined` when the request may go on, else the rejection sent. */
+  const settle = (
     request: FastifyRequest,
     reply: FastifyReply,
-    bodyToken: unknown,
+    result: AuthenticateResult,
     requirement: ScopeRequirement | undefined,
-  ): Promise<FastifyReply | undefined> => {
-    const result = await gate.authenticate({
-      authorization: authorizationHeaders(request.raw.rawHeaders),
-      bodyToken,
-      // Resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
-      clientAddress: request.ip,
-    })
+  ): FastifyReply | undefined => {
     if (!result.ok) return sendRejection(request, reply, result)
     request.auth = result.auth
     if (requirement !== undefined) {
@@ -221,10 +248,66 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     return undefined
   }
 
+  const authenticateNow = (request: FastifyRequest, bodyToken: unknown) =>
+    gate.authenticateNow({
+      authorization: authorizationHeaders(request.raw.rawHeaders),
+      bodyToken,
+      // Resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
+      clientAddress: request.ip,
+    })
+
+  const authenticate = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    bodyToken: unknown,
+    requirement: ScopeRequirement | undefined,
+  ): Promise<FastifyReply | undefined> =>
+    settle(request, reply, await authenticateNow(request, bodyToken), requirement)
+
+  /**
+   * Authenticates in a callback-style hook: a remembered token is settled without a promise. Calls
+   * `done` when the request may go on; a rejection is sent instead (Fastify then stops the chain).
+   */
+  const authenticateThen = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    bodyToken: unknown,
+    requirement: ScopeRequirement | undefined,
+    done: HookHandlerDoneFunction,
+  ): void => {
+    const result = authenticateNow(request, bodyToken)
+    if (!(result instanceof Promise)) {
+      if (settle(request, reply, result, requirement) === undefined) done()
+      return
+    }
+    result
+      .then((answer) => {
+        if (settle(request, reply, answer, requirement) === undefined) done()
+      })
+      .catch((error: Error) => done(error))
+  }
+
+  // The CORS headers of an actual response, computed once when they do not depend on the origin
+  // (an answer that depends on it carries Vary: Origin, Fetch standard §3.2.5).
+  // Names in lower case, as Fastify keeps them: no lower-cased copy per reply.
+  const fixedCorsHeaders =
+    gate.cors === undefined
+      ? undefined
+      : Object.entries(gate.cors.responseHeaders(undefined)).map(([name, value]): [string, string] => [
+          name.toLowerCase(),
+          value,
+        ])
+  const corsVariesByOrigin = fixedCorsHeaders?.some(([name]) => name === 'vary') ?? false
+  const exposedHeaderList = gate.cors === undefined ? '' : mergeHeaderList(undefined, gate.cors.exposeHeaders)
+
   const applyCors = (request: FastifyRequest, reply: FastifyReply) => {
     if (gate.cors === undefined || corsDelegated) return
     // A CORS layer whose hook ran first (e.g. @fastify/cors in a parent scope) has decided already.
     if (reply.hasHeader('access-control-allow-origin')) return
+    if (!corsVariesByOrigin) {
+      for (const [name, value] of fixedCorsHeaders!) reply.header(name, value)
+      return
+    }
     const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
     for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
       if (name === 'Vary') reply.header('Vary', mergeHeaderList(headerText(reply.getHeader('vary')), [value]))
@@ -232,55 +315,63 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     }
   }
 
-  // Requests that may carry a form-body token (RFC 6750 §2.2) are checked once the body is parsed:
-  // a token in both header and body is a 400 (RFC 6750 §3.1).
-  const deferred = new WeakSet<FastifyRequest>()
-
-  const gateRequest: onRequestAsyncHookHandler = async function gateRequest(request, reply) {
-    if (request.is404) return undefined
-    const config = request.routeOptions.config
-    if (!isProtected(config)) return undefined
+  // Callback-style hooks: Fastify runs them without a promise per request.
+  const gateRequest: onRequestHookHandler = function gateRequest(request, reply, done) {
+    if (request.is404) return done()
+    const decision = decisionOf(request.routeOptions.config as DecidedConfig)
+    if (!decision.gated) return done()
     if (isPreflight(request.method, request.headers['access-control-request-method'])) {
       // A preflight never carries credentials (Fetch standard §3.2.5): answer it, never gate it.
-      if (gate.cors === undefined || corsDelegated) return undefined
+      if (gate.cors === undefined || corsDelegated) return done()
       const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
       const methods = methodsByUrl.get(request.routeOptions.url ?? '') ?? new Set([request.method])
       const answer = gate.cors.preflight(origin, [...methods])
-      return reply.code(answer.status).headers(answer.headers).send()
+      reply.code(answer.status).headers(answer.headers).send()
+      return
     }
+    const slots = request as unknown as GateSlots
+    slots[GATED] = decision
     applyCors(request, reply)
+    // Requests that may carry a form-body token (RFC 6750 §2.2) are checked once the body is
+    // parsed: a token in both header and body is a 400 (RFC 6750 §3.1).
     if (mayCarryFormToken(request)) {
-      deferred.add(request)
-      return undefined
+      slots[AWAITING_BODY] = true
+      return done()
     }
-    return authenticate(request, reply, undefined, config.scopes)
+    authenticateThen(request, reply, undefined, decision.requirement, done)
   }
 
-  const gateFormRequest: preValidationAsyncHookHandler = async function gateFormRequest(request, reply) {
-    if (!deferred.has(request)) return undefined
-    deferred.delete(request)
+  const gateFormRequest: preValidationHookHandler = function gateFormRequest(request, reply, done) {
+    const slots = request as unknown as GateSlots
+    if (!slots[AWAITING_BODY]) return done()
+    slots[AWAITING_BODY] = false
     const body = request.body
     const bodyToken =
       body !== null && typeof body === 'object' && Object.hasOwn(body, 'access_token')
         ? (body as Record<string, unknown>).access_token
         : undefined
-    return authenticate(request, reply, bodyToken, request.routeOptions.config.scopes)
+    authenticateThen(request, reply, bodyToken, slots[GATED]?.requirement, done)
   }
 
-  const exposeHeaders: onSendAsyncHookHandler = async function exposeHeaders(request, reply, payload) {
-    if (gate.cors === undefined || request.is404 || !isProtected(request.routeOptions.config)) return payload
-    if (isPreflight(request.method, request.headers['access-control-request-method'])) return payload
-    // No grant for this origin: nothing to expose (as corsPolicy.responseHeaders answers).
-    if (!reply.hasHeader('access-control-allow-origin')) return payload
+  const exposeHeaders: onSendHookHandler = function exposeHeaders(request, reply, payload, done) {
+    if ((request as unknown as GateSlots)[GATED] === null) return done(null, payload)
+    const current = reply.getHeader('access-control-expose-headers')
+    // Ours, untouched: the common case. No grant for this origin: nothing to expose (as
+    // corsPolicy.responseHeaders answers).
+    if (current === exposedHeaderList || !reply.hasHeader('access-control-allow-origin')) {
+      return done(null, payload)
+    }
     // Merged at the end so another CORS layer (@fastify/cors exposedHeaders) cannot drop WWW-Authenticate.
-    const current = headerText(reply.getHeader('access-control-expose-headers'))
-    reply.header('Access-Control-Expose-Headers', mergeHeaderList(current, gate.cors.exposeHeaders))
-    return payload
+    reply.header(
+      'Access-Control-Expose-Headers',
+      mergeHeaderList(headerText(current), gate.cors!.exposeHeaders),
+    )
+    return done(null, payload)
   }
 
   fastify.addHook('onRequest', gateRequest)
   fastify.addHook('preValidation', gateFormRequest)
-  fastify.addHook('onSend', exposeHeaders)
+  if (gate.cors !== undefined) fastify.addHook('onSend', exposeHeaders)
 
   fastify.decorate(
     'requireScopes',

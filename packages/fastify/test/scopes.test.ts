@@ -218,3 +218,61 @@ t.test('unknown routes answer 404, not a challenge', async (t) => {
   t.equal(response.statusCode, 404)
   t.equal(response.headers['www-authenticate'], undefined)
 })
+
+t.test('a route added before the plugin in the same scope is still protected', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.get('/early', { config: { scopes: ['reports:read'] } }, async (request) => request.auth.extra.sub)
+  await app.register(gatehouse, notesOptions(kit))
+  const anonymous = await app.inject({ method: 'GET', url: '/early' })
+  t.equal(anonymous.statusCode, 401)
+  const reader = await kit.mint({ scope: 'notes:read' })
+  const denied = await app.inject({
+    method: 'GET',
+    url: '/early',
+    headers: { authorization: `Bearer ${reader}` },
+  })
+  t.equal(denied.statusCode, 403, 'its config.scopes apply')
+  const reporter = await kit.mint({ scope: 'reports:read' })
+  const allowed = await app.inject({
+    method: 'GET',
+    url: '/early',
+    headers: { authorization: `Bearer ${reporter}` },
+  })
+  t.equal(allowed.statusCode, 200)
+  t.equal(allowed.body, 'alice')
+})
+
+t.test('a repeated token (a cache hit) gets the same checks and headers as its first request', async (t) => {
+  const app = await notesApp(kit)
+  t.teardown(() => app.close())
+  const reader = await kit.mint({ scope: 'notes:read' })
+  const headers = { authorization: `Bearer ${reader}` }
+  for (let i = 0; i < 3; i++) {
+    const allowed = await app.inject({ method: 'GET', url: '/notes', headers })
+    t.equal(allowed.statusCode, 200, `request ${i + 1}`)
+    t.same(allowed.json(), { sub: 'alice', scopes: ['notes:read'] })
+    t.equal(allowed.headers['access-control-allow-origin'], '*')
+    t.equal(
+      allowed.headers['access-control-expose-headers'],
+      'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
+    )
+    const denied = await app.inject({ method: 'GET', url: '/reports', headers })
+    t.equal(denied.statusCode, 403, `request ${i + 1}: the route's scopes are checked on every hit`)
+    t.equal(challengeParams(denied.headers['www-authenticate'])?.scope, 'reports:read')
+  }
+})
+
+t.test('scope implications with a "__proto__" key reach the gate intact', async (t) => {
+  const app = await notesApp(kit, {
+    scopes: { implies: JSON.parse('{"__proto__":["reports:read"]}') },
+  })
+  t.teardown(() => app.close())
+  const token = await kit.mint({ scope: '__proto__' })
+  const response = await app.inject({
+    method: 'GET',
+    url: '/reports',
+    headers: { authorization: `Bearer ${token}` },
+  })
+  t.equal(response.statusCode, 200, '__proto__ implies reports:read')
+})
