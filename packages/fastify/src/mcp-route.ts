@@ -28,6 +28,7 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
   }
   const gate: Gate = fastify.gatehouse
   const endpoint = await createMcpEndpoint(gate, options, OWNER)
+  const exposed = gate.cors === undefined ? '' : mergeHeaderList(undefined, gate.cors.exposeHeaders)
   fastify.addHook('onClose', () => endpoint.close())
 
   fastify.route({
@@ -51,9 +52,10 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
       for (const [name, value] of Object.entries(reply.getHeaders())) {
         if (value !== undefined) res.setHeader(name, value as string | number | string[])
       }
-      if (gate.cors !== undefined && res.hasHeader('access-control-allow-origin')) {
-        // What the gatehouse plugin does in onSend, which a hijacked reply skips.
-        const current = res.getHeader('access-control-expose-headers')
+      const current = res.getHeader('access-control-expose-headers')
+      // What the gatehouse plugin does in onSend, which a hijacked reply skips (nothing to do when
+      // the gate's own list is there untouched).
+      if (gate.cors !== undefined && current !== exposed && res.hasHeader('access-control-allow-origin')) {
         res.setHeader(
           'Access-Control-Expose-Headers',
           mergeHeaderList(typeof current === 'number' ? String(current) : current, gate.cors.exposeHeaders),
