@@ -329,7 +329,8 @@ export async function createMcpEndpoint(
       )
       return { kind: 'reply', ...answer }
     }
-    const principal = principalKey(auth)
+    // Only sessions are bound to a principal: stateless serving needs no key.
+    const principal = store === undefined ? '' : principalKey(auth)
     if (Array.isArray(request.sessionId)) {
       return jsonRpcError(400, -32600, 'Bad Request: one Mcp-Session-Id header at most')
     }

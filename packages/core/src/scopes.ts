@@ -130,6 +130,12 @@ export function scopePolicy(implies: ScopeImplications = {}): ScopePolicy {
       return kind === 'all' ? scopes.every((s) => have.has(s)) : scopes.some((s) => have.has(s))
     },
     missing(requirement, granted) {
+      if (
+        Array.isArray(granted) &&
+        Array.isArray(requirement) &&
+        requirement.every((s) => granted.includes(s))
+      )
+        return []
       const { kind, scopes } = normalise(requirement)
       if (scopes.length === 0) return []
       const have = expand(granted)
