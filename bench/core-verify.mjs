@@ -1,9 +1,12 @@
 // JWT verification throughput on one thread, for RS256, ES256 and EdDSA:
 //   raw   node:crypto.verify over pre-decoded signing inputs and signatures (the physical limit)
 //   jose  jose.jwtVerify with the same checks (issuer, audience, algorithms), key imported once
-//   cold  Gatehouse jwtVerifier, every token new to it (cache missed: hash, decode, check, insert)
+//   cold  Gatehouse jwtVerifier, every token new to it (cache missed: hash, decode, check, insert),
+//         signatures checked on the event loop (signatureCheck: 'event-loop'), like raw
+//   pool  the same with the default signatureCheck: 'thread-pool' (the check runs on libuv's pool)
 //   warm  Gatehouse jwtVerifier, one token again and again (cache hit)
-// Verifications run one after another (each awaited), so every figure is one core's worth.
+// Verifications run one after another (each awaited), so every figure is one core's worth: jose
+// and pool pay a thread hop per call here that a busy server overlaps with other requests.
 // Run with `npm run bench:core` (builds @gatehouse/core first; this file imports the build).
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { cpus } from 'node:os'
@@ -109,7 +112,13 @@ async function benchAlgorithm(alg) {
   const joseKey = await importJWK(jwk, alg)
   const joseOptions = { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg], requiredClaims: ['exp'] }
   // (c) and (d): one verifier; cold passes over the pool empty the cache when they wrap around.
-  const verifier = jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: [jwk] })
+  const verifier = jwtVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    keys: [jwk],
+    signatureCheck: 'event-loop',
+  })
+  const pooled = jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: [jwk] })
   const warmToken = tokens[0]
   const summary = await interleaved({
     raw: (i) => {
@@ -120,6 +129,10 @@ async function benchAlgorithm(alg) {
     cold: (i) => {
       if (i % size === 0) verifier.clearCache()
       return verifier.verifyAccessToken(tokens[i % size])
+    },
+    pool: (i) => {
+      if (i % size === 0) pooled.clearCache()
+      return pooled.verifyAccessToken(tokens[i % size])
     },
     warm: () => verifier.verifyAccessToken(warmToken),
   })
@@ -138,11 +151,11 @@ const rows = []
 for (const alg of ['RS256', 'ES256', 'EdDSA']) rows.push(await benchAlgorithm(alg))
 for (const stat of ['median', 'p90']) {
   console.log(`${stat === 'median' ? 'median batch' : '90th-percentile batch (least disturbed)'}`)
-  console.log('alg        raw/s     jose/s     cold/s     warm/s  cold/raw cold/jose')
+  console.log('alg        raw/s     jose/s     cold/s     pool/s     warm/s  cold/raw cold/jose pool/jose')
   for (const r of rows) {
     const v = r[stat]
     console.log(
-      `${r.alg.padEnd(6)}${fmt(v.raw)} ${fmt(v.jose)} ${fmt(v.cold)} ${fmt(v.warm)} ${ratio(v.cold / v.raw)} ${ratio(v.cold / v.jose)}`,
+      `${r.alg.padEnd(6)}${fmt(v.raw)} ${fmt(v.jose)} ${fmt(v.cold)} ${fmt(v.pool)} ${fmt(v.warm)} ${ratio(v.cold / v.raw)} ${ratio(v.cold / v.jose)} ${ratio(v.pool / v.jose)}`,
     )
   }
   console.log('')
