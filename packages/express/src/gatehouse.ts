@@ -150,7 +150,11 @@ export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
     ? parseOptions(withGateSchema, options, OWNER)
     : parseOptions(withGateOptionsSchema, options, OWNER)
   const { routes, public: publicOption, metadataRoutes, onRejection, onKeySetEvent, ...gateOptions } = parsed
-  const gate = 'gate' in gateOptions ? gateOptions.gate : createGate(gateOptions as GateOptions)
+  // createGate gets the caller's options: zod's copy of scopes.implies loses a "__proto__" key.
+  const gate =
+    'gate' in gateOptions
+      ? gateOptions.gate
+      : createGate({ ...(gateOptions as GateOptions), scopes: (options as GateOptions).scopes })
   const binding: GateBinding = { gate, onRejection: onRejection ?? reportFailures }
   reportKeySetEvents(onKeySetEvent)
   const gateAll = (routes ?? 'all') === 'all'

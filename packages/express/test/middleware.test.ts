@@ -447,3 +447,14 @@ t.test('key set outages are reported: to onKeySetEvent, or printed by default', 
   t.match(String(lines[0]?.args[0]), 'the signing keys of the authorization server could not be refreshed')
   t.throws(() => gatehouse(notesOptions(kit, { onKeySetEvent: 'yes' as never })), /option "onKeySetEvent"/)
 })
+
+t.test('scope implications with a "__proto__" key reach the gate intact', async (t) => {
+  const app = express()
+  app.use(gatehouse(notesOptions(kit, { scopes: { implies: JSON.parse('{"__proto__":["reports:read"]}') } })))
+  app.get('/reports', requireScopes('reports:read'), (_req, res) => res.send('reports'))
+  const server = await listen(app)
+  t.teardown(server.close)
+  const answer = await server.request('GET', '/reports', bearer(await kit.mint({ scope: '__proto__' })))
+  t.equal(answer.status, 200, '__proto__ implies reports:read')
+  t.equal(answer.body, 'reports')
+})
