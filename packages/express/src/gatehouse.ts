@@ -237,24 +237,25 @@ function guard(
 ): void {
   const { gate } = binding
   applyCors(gate, req, res)
-  gate
-    .authenticate({
-      authorization: authorizationHeaders(req.rawHeaders),
-      bodyToken: formBodyToken(req),
-      // Resolved by Express's "trust proxy" setting; only the attempt limiter reads it.
-      clientAddress: req.ip,
-    })
-    .then((result) => {
-      if (!result.ok) return reject(binding, req, res, result)
-      req.auth = result.auth
-      markVerified(req, gate)
-      if (requirement !== undefined) {
-        const decision = gate.authorize(result.auth, requirement)
-        if (!decision.ok) return reject(binding, req, res, decision)
-      }
-      next()
-    })
-    .catch(next)
+  const settle = (result: AuthenticateResult): void => {
+    if (!result.ok) return reject(binding, req, res, result)
+    req.auth = result.auth
+    markVerified(req, gate)
+    if (requirement !== undefined) {
+      const decision = gate.authorize(result.auth, requirement)
+      if (!decision.ok) return reject(binding, req, res, decision)
+    }
+    next()
+  }
+  // A remembered token is settled synchronously: no promise on the hot path.
+  const result = gate.authenticateNow({
+    authorization: authorizationHeaders(req.rawHeaders),
+    bodyToken: formBodyToken(req),
+    // Resolved by Express's "trust proxy" setting; only the attempt limiter reads it.
+    clientAddress: req.ip,
+  })
+  if (result instanceof Promise) result.then(settle).catch(next)
+  else settle(result)
 }
 
 function reject(
