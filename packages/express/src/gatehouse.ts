@@ -238,14 +238,15 @@ function guard(
   const { gate } = binding
   applyCors(gate, req, res)
   const settle = (result: AuthenticateResult): void => {
-    if (!result.ok) return reject(binding, req, res, result)
+    if (!result.ok) {
+      reject(binding, req, res, result)
+      return
+    }
     req.auth = result.auth
     markVerified(req, gate)
-    if (requirement !== undefined) {
-      const decision = gate.authorize(result.auth, requirement)
-      if (!decision.ok) return reject(binding, req, res, decision)
-    }
-    next()
+    const decision = requirement === undefined ? undefined : gate.authorize(result.auth, requirement)
+    if (decision !== undefined && !decision.ok) reject(binding, req, res, decision)
+    else next()
   }
   // A remembered token is settled synchronously: no promise on the hot path.
   const result = gate.authenticateNow({
