@@ -155,3 +155,23 @@ const multipleMethods = () =>
 
 const tooLarge = (max: number) =>
   invalidToken('token_too_large', `The access token is longer than ${max} characters`)
+
+/** The media type of a form-encoded body, the only body that may carry a token (RFC 6750 §2.2). */
+export const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded'
+
+/** True when a `Content-Type` header value names a form-encoded body, parameters ignored. */
+export function isFormContentType(contentType: unknown): boolean {
+  if (typeof contentType !== 'string') return false
+  const semicolon = contentType.indexOf(';')
+  const media = semicolon < 0 ? contentType : contentType.slice(0, semicolon)
+  return media.trim().toLowerCase() === FORM_MEDIA_TYPE
+}
+
+/**
+ * The `access_token` parameter of a parsed form body (RFC 6750 §2.2), for `readBearer`'s
+ * `bodyToken`; `undefined` for any other body. Only own properties count.
+ */
+export function formBodyToken(contentType: unknown, body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || !isFormContentType(contentType)) return undefined
+  return Object.hasOwn(body, 'access_token') ? (body as Record<string, unknown>).access_token : undefined
+}

@@ -21,18 +21,9 @@ export const JWS_ALGORITHMS = [
 export type JwsAlgorithm = (typeof JWS_ALGORITHMS)[number]
 
 /** The default allow-list: every supported algorithm except the RFC 9864 alias `Ed25519`. */
-export const DEFAULT_JWS_ALGORITHMS: readonly JwsAlgorithm[] = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-]
+export const DEFAULT_JWS_ALGORITHMS: readonly JwsAlgorithm[] = JWS_ALGORITHMS.filter(
+  (alg) => alg !== 'Ed25519',
+)
 
 export const RSA_JWS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const
 

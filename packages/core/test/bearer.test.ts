@@ -1,5 +1,11 @@
 import { connect } from 'node:net'
-import { DEFAULT_MAX_TOKEN_LENGTH, GatehouseError, readBearer } from '@gatehouse/core'
+import {
+  DEFAULT_MAX_TOKEN_LENGTH,
+  formBodyToken,
+  GatehouseError,
+  isFormContentType,
+  readBearer,
+} from '@gatehouse/core'
 import t from 'tap'
 import { loopbackServer } from './fixtures/loopback-server.js'
 
@@ -300,4 +306,29 @@ t.test('headers as a real node:http server sees them', async (t) => {
   t.same(seen[3]!(), { token: undefined, reason: 'credentials_missing' }, 'the query token is never read')
   t.same(seen[4]!(), { token: undefined, reason: 'scheme_unsupported' })
   t.throws(seen[5]!, malformed, 'latin-1 bytes are not token68')
+})
+
+t.test('formBodyToken: the access_token of a form-encoded body only (RFC 6750 §2.2)', async (t) => {
+  const form = 'application/x-www-form-urlencoded'
+  t.ok(isFormContentType(form))
+  t.ok(isFormContentType(' Application/X-WWW-Form-URLEncoded ; charset=utf-8'))
+  t.notOk(isFormContentType('application/json'))
+  t.notOk(isFormContentType('application/x-www-form-urlencoded-extra'))
+  t.notOk(isFormContentType(undefined))
+  t.notOk(isFormContentType(['application/x-www-form-urlencoded']))
+  t.equal(formBodyToken(form, { access_token: 'abc' }), 'abc')
+  t.equal(
+    formBodyToken(`${form}; charset=utf-8`, { access_token: '' }),
+    '',
+    'an empty token still counts as sent',
+  )
+  t.equal(
+    formBodyToken('application/json', { access_token: 'abc' }),
+    undefined,
+    'a JSON body carries no token',
+  )
+  t.equal(formBodyToken(form, { other: 'x' }), undefined)
+  t.equal(formBodyToken(form, Object.create({ access_token: 'inherited' })), undefined, 'own properties only')
+  t.equal(formBodyToken(form, 'access_token=abc'), undefined, 'an unparsed body is not read')
+  t.equal(formBodyToken(form, null), undefined)
 })

@@ -4,6 +4,7 @@ import {
   type AuthorizeResult,
   authorizationHeaders,
   createGate,
+  formBodyToken,
   type Gate,
   type GateOptions,
   gateOptionsSchema,
@@ -109,8 +110,6 @@ const middlewareOptionsShape = {
 
 const withGateSchema = z.strictObject({ gate: gateSchema, ...middlewareOptionsShape })
 const withGateOptionsSchema = gateOptionsSchema.extend(middlewareOptionsShape)
-
-const FORM_TYPE = 'application/x-www-form-urlencoded'
 
 /** The default rejection report: unexpected failures only, the token already replaced by its fingerprint. */
 const reportFailures: RejectionListener = (event) => {
@@ -251,7 +250,7 @@ function guard(
   // A remembered token is settled synchronously: no promise on the hot path.
   const result = gate.authenticateNow({
     authorization: authorizationHeaders(req.rawHeaders),
-    bodyToken: formBodyToken(req),
+    bodyToken: formBodyToken(req.headers['content-type'], req.body),
     // Resolved by Express's "trust proxy" setting; only the attempt limiter reads it.
     clientAddress: req.ip,
   })
@@ -304,18 +303,6 @@ function answerPreflight(gate: Gate, req: Request, res: Response, next: NextFunc
   if (gate.cors === undefined || res.hasHeader('access-control-allow-origin')) return next()
   const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
   sendReply(res, gate.cors.preflight(origin, routeMethods(req) ?? FALLBACK_METHODS))
-}
-
-/** The `access_token` of a parsed form body (RFC 6750 §2.2), so header plus body can be refused (§3.1). */
-function formBodyToken(req: Request): unknown {
-  const body: unknown = req.body
-  if (body === null || typeof body !== 'object') return undefined
-  const type = req.headers['content-type']
-  if (typeof type !== 'string') return undefined
-  const semicolon = type.indexOf(';')
-  const media = (semicolon < 0 ? type : type.slice(0, semicolon)).trim().toLowerCase()
-  if (media !== FORM_TYPE || !Object.hasOwn(body, 'access_token')) return undefined
-  return (body as Record<string, unknown>).access_token
 }
 
 function publicMatcher(option: GatehouseMiddlewareOptions['public']): (req: Request) => boolean {

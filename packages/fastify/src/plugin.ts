@@ -3,10 +3,13 @@ import {
   type AuthorizeResult,
   authorizationHeaders,
   createGate,
+  FORM_MEDIA_TYPE,
+  formBodyToken,
   type Gate,
   type GateOptions,
   gateOptionsSchema,
   gateSchema,
+  isFormContentType,
   isPreflight,
   mergeHeaderList,
   onKeySetEvent,
@@ -64,7 +67,6 @@ const withGateSchema = z.strictObject({ gate: gateSchema, ...pluginOptionsShape 
 const withGateOptionsSchema = gateOptionsSchema.extend(pluginOptionsShape)
 
 const OWNER = '@gatehouse/fastify'
-const FORM_TYPE = 'application/x-www-form-urlencoded'
 
 /** What the gate does on a route, decided once per route when it is added (see `checkRoute`). */
 interface RouteDecision {
@@ -345,11 +347,7 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     const slots = request as unknown as GateSlots
     if (!slots[AWAITING_BODY]) return done()
     slots[AWAITING_BODY] = false
-    const body = request.body
-    const bodyToken =
-      body !== null && typeof body === 'object' && Object.hasOwn(body, 'access_token')
-        ? (body as Record<string, unknown>).access_token
-        : undefined
+    const bodyToken = formBodyToken(request.headers['content-type'], request.body)
     authenticateThen(request, reply, bodyToken, slots[GATED]?.requirement, done)
   }
 
@@ -416,11 +414,9 @@ function reportKeySetEvents(fastify: FastifyInstance): void {
 /** True for a body-carrying request in `application/x-www-form-urlencoded` that this scope can parse. */
 function mayCarryFormToken(request: FastifyRequest): boolean {
   if (request.method === 'GET' || request.method === 'HEAD') return false
-  const type = request.headers['content-type']
-  if (typeof type !== 'string') return false
-  const semicolon = type.indexOf(';')
-  const media = (semicolon < 0 ? type : type.slice(0, semicolon)).trim().toLowerCase()
-  return media === FORM_TYPE && request.server.hasContentTypeParser(FORM_TYPE)
+  return (
+    isFormContentType(request.headers['content-type']) && request.server.hasContentTypeParser(FORM_MEDIA_TYPE)
+  )
 }
 
 function headerText(value: string | number | string[] | undefined): string | string[] | undefined {
