@@ -1,16 +1,16 @@
 // JWT verification throughput on one thread, for RS256, ES256 and EdDSA:
 //   raw   node:crypto.verify over pre-decoded signing inputs and signatures (the physical limit)
 //   jose  jose.jwtVerify with the same checks (issuer, audience, algorithms), key imported once
-//   cold  Gatehouse jwtVerifier, every token new to it (cache missed: hash, decode, check, insert),
+//   cold  Portcullis jwtVerifier, every token new to it (cache missed: hash, decode, check, insert),
 //         signatures checked on the event loop (signatureCheck: 'event-loop'), like raw
 //   pool  the same with the default signatureCheck: 'thread-pool' (the check runs on libuv's pool)
-//   warm  Gatehouse jwtVerifier, one token again and again (cache hit)
+//   warm  Portcullis jwtVerifier, one token again and again (cache hit)
 // Verifications run one after another (each awaited), so every figure is one core's worth: jose
 // and pool pay a thread hop per call here that a busy server overlaps with other requests.
-// Run with `npm run bench:core` (builds @gatehouse/core first; this file imports the build).
+// Run with `npm run bench:core` (builds @portcullis/core first; this file imports the build).
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { cpus } from 'node:os'
-import { jwtVerifier } from '@gatehouse/core'
+import { jwtVerifier } from '@portcullis/core'
 import { importJWK, jwtVerify } from 'jose'
 
 const BUDGET_MS = Number(process.env.BENCH_BUDGET_MS ?? 12_000) // per algorithm, all four variants

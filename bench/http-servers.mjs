@@ -3,7 +3,7 @@
 // answers the same route the same way, so the only difference between two of them is the auth layer.
 //
 // Environment (set by http.mjs): BENCH_ISSUER, BENCH_JWKS_URI, BENCH_RESOURCE, BENCH_SCOPE, and
-// BENCH_EXPRESS_ENTRY (the built @gatehouse/express, for the express-gatehouse server).
+// BENCH_EXPRESS_ENTRY (the built @portcullis/express, for the express-portcullis server).
 import { pathToFileURL } from 'node:url'
 
 const ISSUER = requiredEnv('BENCH_ISSUER')
@@ -20,10 +20,10 @@ const servers = {
     return listenFastify(app)
   },
 
-  /** The route behind the Gatehouse plugin, JWKS from the issuer, scope required on the route. */
-  'fastify-gatehouse': async () => {
+  /** The route behind the Portcullis plugin, JWKS from the issuer, scope required on the route. */
+  'fastify-portcullis': async () => {
     const app = (await import('fastify')).default()
-    await registerGatehouse(app)
+    await registerPortcullis(app)
     app.get('/hello', { config: { scopes: [SCOPE] } }, async () => HELLO)
     return listenFastify(app)
   },
@@ -84,12 +84,12 @@ const servers = {
     return listenNode(app)
   },
 
-  /** Express behind the Gatehouse middleware (when packages/express is built). */
-  'express-gatehouse': async () => {
+  /** Express behind the Portcullis middleware (when packages/express is built). */
+  'express-portcullis': async () => {
     const module = await import(pathToFileURL(requiredEnv('BENCH_EXPRESS_ENTRY')).href)
-    const gatehouse = module.gatehouse ?? module.default
+    const portcullis = module.portcullis ?? module.default
     const app = await expressApp()
-    app.use(gatehouse(await gatehouseOptions()))
+    app.use(portcullis(await portcullisOptions()))
     const guard = typeof module.requireScopes === 'function' ? [module.requireScopes(SCOPE)] : []
     app.get('/hello', ...guard, (_req, res) => res.json(HELLO))
     return listenNode(app)
@@ -121,16 +121,16 @@ const servers = {
   },
 
   /**
-   * The same server and transport behind Gatehouse: the plugin's gate, then mcpRoute (JSON-RPC
+   * The same server and transport behind Portcullis: the plugin's gate, then mcpRoute (JSON-RPC
    * inspection, per-tool scopes, the caller handed to the SDK), stateless, JSON responses.
    */
-  'mcp-fastify-gatehouse': async () => {
+  'mcp-fastify-portcullis': async () => {
     const app = (await import('fastify')).default()
-    const { mcpRoute, withScopes } = await import('@gatehouse/fastify')
+    const { mcpRoute, withScopes } = await import('@portcullis/fastify')
     const { StreamableHTTPServerTransport } = await import(
       '@modelcontextprotocol/sdk/server/streamableHttp.js'
     )
-    await registerGatehouse(app)
+    await registerPortcullis(app)
     const buildServer = await mcpServerFactory((server) => withScopes(server, SCOPE))
     await app.register(mcpRoute, {
       path: '/mcp',
@@ -143,8 +143,8 @@ const servers = {
   },
 }
 
-async function gatehouseOptions() {
-  const { jwtVerifier } = await import('@gatehouse/core')
+async function portcullisOptions() {
+  const { jwtVerifier } = await import('@portcullis/core')
   return {
     resource: RESOURCE,
     authorizationServers: [ISSUER],
@@ -153,9 +153,9 @@ async function gatehouseOptions() {
   }
 }
 
-async function registerGatehouse(app) {
-  const { default: gatehouse } = await import('@gatehouse/fastify')
-  await app.register(gatehouse, await gatehouseOptions())
+async function registerPortcullis(app) {
+  const { default: portcullis } = await import('@portcullis/fastify')
+  await app.register(portcullis, await portcullisOptions())
 }
 
 /** An SDK `OAuthTokenVerifier` the way the SDK's examples build one on jose. */

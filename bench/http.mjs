@@ -197,16 +197,16 @@ function scenarioList({ expressAvailable }) {
   const list = [
     { name: 'fastify-bare', label: 'Fastify, bare route', server: 'fastify-bare', tokens: 'none', ...hello },
     {
-      name: 'gatehouse-warm',
-      label: 'Fastify + Gatehouse, one token (warm)',
-      server: 'fastify-gatehouse',
+      name: 'portcullis-warm',
+      label: 'Fastify + Portcullis, one token (warm)',
+      server: 'fastify-portcullis',
       tokens: 'one',
       ...hello,
     },
     {
-      name: 'gatehouse-cold',
-      label: 'Fastify + Gatehouse, distinct tokens (cold)',
-      server: 'fastify-gatehouse',
+      name: 'portcullis-cold',
+      label: 'Fastify + Portcullis, distinct tokens (cold)',
+      server: 'fastify-portcullis',
       tokens: 'distinct',
       ...hello,
     },
@@ -235,9 +235,9 @@ function scenarioList({ expressAvailable }) {
         ...hello,
       },
       {
-        name: 'express-gatehouse-warm',
-        label: 'Express 5 + Gatehouse, one token (warm)',
-        server: 'express-gatehouse',
+        name: 'express-portcullis-warm',
+        label: 'Express 5 + Portcullis, one token (warm)',
+        server: 'express-portcullis',
         tokens: 'one',
         ...hello,
       },
@@ -253,9 +253,9 @@ function scenarioList({ expressAvailable }) {
       expect: (body) => body?.result?.content?.[0]?.text === 'ping from anonymous',
     },
     {
-      name: 'mcp-gatehouse',
-      label: 'MCP tools/call, same + Gatehouse mcpRoute (warm)',
-      server: 'mcp-fastify-gatehouse',
+      name: 'mcp-portcullis',
+      label: 'MCP tools/call, same + Portcullis mcpRoute (warm)',
+      server: 'mcp-fastify-portcullis',
       tokens: 'one',
       ...mcp,
       // The tool sees the caller: proof the verified AuthInfo reached the SDK.
@@ -476,21 +476,21 @@ function computeRatios(results) {
     }
   }
   return [
-    ratio('warm-vs-bare-fastify', 'Gatehouse warm / bare Fastify', 'gatehouse-warm', 'fastify-bare', 0.85),
-    ratio('warm-vs-express-sdk', 'Gatehouse warm / Express + SDK', 'gatehouse-warm', 'express-sdk', 5),
-    ratio('cold-vs-jose-hook', 'Gatehouse cold / jose hook', 'gatehouse-cold', 'jose-hook', 2),
-    ratio('mcp-overhead', 'MCP overhead of Gatehouse', 'mcp-gatehouse', 'mcp-bare', 0.1, 'overhead'),
+    ratio('warm-vs-bare-fastify', 'Portcullis warm / bare Fastify', 'portcullis-warm', 'fastify-bare', 0.85),
+    ratio('warm-vs-express-sdk', 'Portcullis warm / Express + SDK', 'portcullis-warm', 'express-sdk', 5),
+    ratio('cold-vs-jose-hook', 'Portcullis cold / jose hook', 'portcullis-cold', 'jose-hook', 2),
+    ratio('mcp-overhead', 'MCP overhead of Portcullis', 'mcp-portcullis', 'mcp-bare', 0.1, 'overhead'),
     ratio(
       'express-vs-bare-express',
-      'Express + Gatehouse / bare Express',
-      'express-gatehouse-warm',
+      'Express + Portcullis / bare Express',
+      'express-portcullis-warm',
       'express-bare',
       0.85,
     ),
     ratio(
       'express-vs-express-sdk',
-      'Express + Gatehouse / Express + SDK',
-      'express-gatehouse-warm',
+      'Express + Portcullis / Express + SDK',
+      'express-portcullis-warm',
       'express-sdk',
       1.5,
     ),

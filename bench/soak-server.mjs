@@ -1,11 +1,11 @@
-// The server soak.mjs loads, in its own child process: Fastify with the Gatehouse plugin (JWT
+// The server soak.mjs loads, in its own child process: Fastify with the Portcullis plugin (JWT
 // verifier on a loopback JWKS, in-memory deny list and attempt limiter), reporting its memory and
 // cache sizes to the parent over IPC once a second. Listens on 127.0.0.1, port 0.
 //
 // Environment (set by soak.mjs): SOAK_ISSUER, SOAK_JWKS_URI, SOAK_RESOURCE, SOAK_SCOPE,
 // SOAK_REVOKED_FINGERPRINT, SOAK_CACHE_ENTRIES, SOAK_MAX_ADDRESSES.
-import { AttemptWindows, jwtVerifier, MemoryDenyList } from '@gatehouse/core'
-import { gatehouse } from '@gatehouse/fastify'
+import { AttemptWindows, jwtVerifier, MemoryDenyList } from '@portcullis/core'
+import { portcullis } from '@portcullis/fastify'
 import Fastify from 'fastify'
 
 const env = (name) => {
@@ -33,7 +33,7 @@ const attemptLimiter = new AttemptWindows({
 })
 
 const app = Fastify({ trustProxy: true })
-await app.register(gatehouse, {
+await app.register(portcullis, {
   resource,
   authorizationServers: [issuer],
   verifier,

@@ -1,4 +1,4 @@
-// Soak test: a fixed request rate for a set time against Fastify + Gatehouse in a child process
+// Soak test: a fixed request rate for a set time against Fastify + Portcullis in a child process
 // (soak-server.mjs), with a mix of valid, expired, revoked, forged, malformed and distinct tokens
 // from many client addresses. Every answer is checked against the status its token must get; the
 // server reports its memory and cache sizes each second. Exits non-zero on any wrong answer,
@@ -97,7 +97,7 @@ if (!args['no-build']) {
     },
   )
 }
-const { tokenFingerprint } = await import('@gatehouse/core')
+const { tokenFingerprint } = await import('@portcullis/core')
 
 // --- tokens ---
 const { privateJwk, jwks } = benchKeyPair()

@@ -3,8 +3,8 @@
 // against it, each in its own process from the built packages. Waits until both answer, prints how
 // to use them, streams their request logs, and stops both on Ctrl-C.
 //
-// Environment: GATEHOUSE_DEMO_MCP_PORT (3000), GATEHOUSE_DEMO_IDP_PORT (4000),
-// GATEHOUSE_DEMO_KEYS_FILE (.dev-idp-keys.json), GATEHOUSE_SDK (v2 | v1).
+// Environment: PORTCULLIS_DEMO_MCP_PORT (3000), PORTCULLIS_DEMO_IDP_PORT (4000),
+// PORTCULLIS_DEMO_KEYS_FILE (.dev-idp-keys.json), PORTCULLIS_SDK (v2 | v1).
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -21,7 +21,7 @@ const STOP_TIMEOUT_MS = 5_000
 
 /** Ends the launcher with one line on stderr, never a stack trace. */
 function fail(message) {
-  process.stderr.write(`gatehouse demo: ${message}\n`)
+  process.stderr.write(`portcullis demo: ${message}\n`)
   process.exit(1)
 }
 
@@ -59,18 +59,21 @@ async function checkPortFree(port, what, variable) {
   }
 }
 
-const mcpPort = portFrom('GATEHOUSE_DEMO_MCP_PORT', 3000)
-const idpPort = portFrom('GATEHOUSE_DEMO_IDP_PORT', 4000)
-const keysFile = resolve(ROOT, process.env.GATEHOUSE_DEMO_KEYS_FILE || '.dev-idp-keys.json')
-const sdk = process.env.GATEHOUSE_SDK || 'v2'
-if (sdk !== 'v1' && sdk !== 'v2') fail(`GATEHOUSE_SDK must be v1 or v2, got ${JSON.stringify(sdk)}`)
-if (mcpPort === idpPort) fail(`the MCP server and the dev IdP need two ports, both are ${mcpPort}`)
 for (const command of [DEV_IDP_COMMAND, NOTES_SERVER_COMMAND]) {
   if (!existsSync(command))
     fail(`${command} is missing: build first (pnpm start builds, then runs this script)`)
 }
-await checkPortFree(idpPort, 'dev IdP', 'GATEHOUSE_DEMO_IDP_PORT')
-await checkPortFree(mcpPort, 'MCP server', 'GATEHOUSE_DEMO_MCP_PORT')
+// The former GATEHOUSE_* names still work for one release (the notes example owns the rule).
+const { withLegacyEnv } = await import(resolve(ROOT, 'examples/notes-server/dist/legacy-env.js'))
+process.env = withLegacyEnv(process.env, (message) => process.stderr.write(`portcullis demo: ${message}\n`))
+const mcpPort = portFrom('PORTCULLIS_DEMO_MCP_PORT', 3000)
+const idpPort = portFrom('PORTCULLIS_DEMO_IDP_PORT', 4000)
+const keysFile = resolve(ROOT, process.env.PORTCULLIS_DEMO_KEYS_FILE || '.dev-idp-keys.json')
+const sdk = process.env.PORTCULLIS_SDK || 'v2'
+if (sdk !== 'v1' && sdk !== 'v2') fail(`PORTCULLIS_SDK must be v1 or v2, got ${JSON.stringify(sdk)}`)
+if (mcpPort === idpPort) fail(`the MCP server and the dev IdP need two ports, both are ${mcpPort}`)
+await checkPortFree(idpPort, 'dev IdP', 'PORTCULLIS_DEMO_IDP_PORT')
+await checkPortFree(mcpPort, 'MCP server', 'PORTCULLIS_DEMO_MCP_PORT')
 
 const issuer = `http://${HOST}:${idpPort}`
 const resource = `http://${HOST}:${mcpPort}/mcp`
@@ -138,7 +141,7 @@ function formatNotesLog(line) {
     return `${request} -> ${entry.res?.statusCode} (${Math.round(entry.responseTime ?? 0)} ms)`
   }
   if (typeof entry.reason === 'string') {
-    // Gatehouse's rejection record: the reason, the missing scopes, never the token.
+    // Portcullis's rejection record: the reason, the missing scopes, never the token.
     const missing = Array.isArray(entry.missingScopes) ? `, missing ${entry.missingScopes.join(' ')}` : ''
     return `${entry.msg}: ${entry.reason}${missing}`
   }
@@ -158,14 +161,14 @@ async function stopAll(exitCode) {
   }, STOP_TIMEOUT_MS)
   await Promise.all(children.map((state) => state.exit))
   clearTimeout(timer)
-  if (exitCode === 0) process.stdout.write('gatehouse demo: stopped\n')
+  if (exitCode === 0) process.stdout.write('portcullis demo: stopped\n')
   process.exit(exitCode)
 }
 
 /** Says why the demo cannot go on, with what the child printed, and stops everything. */
 function giveUp(state, reason) {
   if (stopping) return
-  process.stderr.write(`gatehouse demo: ${reason}\n`)
+  process.stderr.write(`portcullis demo: ${reason}\n`)
   for (const line of state.held) process.stderr.write(`  ${line}\n`)
   stopAll(1)
 }
@@ -209,17 +212,23 @@ await waitUntilAnswering(`${issuer}/.well-known/oauth-authorization-server`, idp
 const notes = startChild(
   'notes',
   [NOTES_SERVER_COMMAND],
-  { PORT: String(mcpPort), HOST, GATEHOUSE_RESOURCE: resource, GATEHOUSE_ISSUER: issuer, GATEHOUSE_SDK: sdk },
+  {
+    PORT: String(mcpPort),
+    HOST,
+    PORTCULLIS_RESOURCE: resource,
+    PORTCULLIS_ISSUER: issuer,
+    PORTCULLIS_SDK: sdk,
+  },
   formatNotesLog,
 )
 children.push(notes)
 await waitUntilAnswering(`http://${HOST}:${mcpPort}/.well-known/oauth-protected-resource/mcp`, notes)
 
-// The dev IdP keeps the machine client's secret in its key file (format gatehouse-dev-idp/1).
+// The dev IdP keeps the machine client's secret in its key file (format portcullis-dev-idp/1).
 let machineSecret
 try {
   const keys = JSON.parse(readFileSync(keysFile, 'utf8'))
-  machineSecret = keys.format === 'gatehouse-dev-idp/1' ? keys.clientSecrets?.machine : undefined
+  machineSecret = keys.format === 'portcullis-dev-idp/1' ? keys.clientSecrets?.machine : undefined
 } catch {
   machineSecret = undefined
 }
@@ -257,7 +266,7 @@ const mcpCommands =
 const commands = [tokenCommand, ...mcpCommands].map((command) => `  ${command}`).join('\n')
 
 const banner = `
-Gatehouse demo: an MCP server protected by OAuth 2.1, and its authorization server
+Portcullis demo: an MCP server protected by OAuth 2.1, and its authorization server
 
   MCP server          ${resource}   (notes tools, MCP SDK ${sdk})
   authorization       ${issuer}   (dev IdP with a sign-in form; ${issuer}/.well-known/openid-configuration)

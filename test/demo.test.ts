@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { parseChallenges } from '@gatehouse/core'
+import { parseChallenges } from '@portcullis/core'
 import t from 'tap'
 import { freePort } from './fixtures/journey-stack.js'
 
@@ -89,14 +89,14 @@ function rpcMessage(body: string): { result?: { structuredContent?: unknown }; e
 
 for (const sdk of ['v2', 'v1'] as const) {
   t.test(`the demo on the ${sdk} MCP SDK: banner, printed commands, Ctrl-C`, async (t) => {
-    const directory = await mkdtemp(join(tmpdir(), 'gatehouse-demo-'))
+    const directory = await mkdtemp(join(tmpdir(), 'portcullis-demo-'))
     t.teardown(() => rm(directory, { recursive: true, force: true }))
     const [mcpPort, idpPort] = [await freePort(), await freePort()]
     const demo = launch({
-      GATEHOUSE_DEMO_MCP_PORT: String(mcpPort),
-      GATEHOUSE_DEMO_IDP_PORT: String(idpPort),
-      GATEHOUSE_DEMO_KEYS_FILE: join(directory, 'keys.json'),
-      GATEHOUSE_SDK: sdk,
+      PORTCULLIS_DEMO_MCP_PORT: String(mcpPort),
+      PORTCULLIS_DEMO_IDP_PORT: String(idpPort),
+      PORTCULLIS_DEMO_KEYS_FILE: join(directory, 'keys.json'),
+      PORTCULLIS_SDK: sdk,
     })
     t.teardown(() => {
       if (demo.child.exitCode === null) demo.child.kill('SIGKILL')
@@ -225,7 +225,7 @@ for (const sdk of ['v2', 'v1'] as const) {
     t.ok(isRunning(Number(idpPid)) && isRunning(Number(mcpPid)), 'both servers run')
     demo.child.kill('SIGINT')
     t.equal(await demo.exited, 0, 'the launcher exits 0')
-    t.match(demo.stdout(), /gatehouse demo: stopped\n$/)
+    t.match(demo.stdout(), /portcullis demo: stopped\n$/)
     t.notOk(isRunning(Number(idpPid)), 'the dev IdP process is gone')
     t.notOk(isRunning(Number(mcpPid)), 'the MCP server process is gone')
     for (const port of [mcpPort, idpPort]) {
@@ -242,30 +242,30 @@ for (const sdk of ['v2', 'v1'] as const) {
 t.test('a port in use: one clear line, no stack trace, nothing started', async (t) => {
   const [mcpPort, idpPort] = [await freePort(), await freePort()]
   for (const [busy, what, variable] of [
-    [mcpPort, 'MCP server', 'GATEHOUSE_DEMO_MCP_PORT'],
-    [idpPort, 'dev IdP', 'GATEHOUSE_DEMO_IDP_PORT'],
+    [mcpPort, 'MCP server', 'PORTCULLIS_DEMO_MCP_PORT'],
+    [idpPort, 'dev IdP', 'PORTCULLIS_DEMO_IDP_PORT'],
   ] as const) {
     const blocker = createServer()
     await new Promise<void>((done) => blocker.listen(busy, '127.0.0.1', done))
     const demo = launch({
-      GATEHOUSE_DEMO_MCP_PORT: String(mcpPort),
-      GATEHOUSE_DEMO_IDP_PORT: String(idpPort),
+      PORTCULLIS_DEMO_MCP_PORT: String(mcpPort),
+      PORTCULLIS_DEMO_IDP_PORT: String(idpPort),
     })
     t.equal(await demo.exited, 1, `${what} port busy: exit code 1`)
     await new Promise<void>((done) => blocker.close(() => done()))
     t.equal(
       demo.stderr(),
-      `gatehouse demo: port ${busy} on 127.0.0.1 for the ${what} is already in use (another demo still running?). Stop what uses it, or pick another port: ${variable}=<port> pnpm start\n`,
+      `portcullis demo: port ${busy} on 127.0.0.1 for the ${what} is already in use (another demo still running?). Stop what uses it, or pick another port: ${variable}=<port> pnpm start\n`,
     )
     t.equal(demo.stdout(), '')
   }
 })
 
 t.test('a bad port setting is named', async (t) => {
-  const demo = launch({ GATEHOUSE_DEMO_MCP_PORT: 'http', GATEHOUSE_DEMO_IDP_PORT: '4000' })
+  const demo = launch({ PORTCULLIS_DEMO_MCP_PORT: 'http', PORTCULLIS_DEMO_IDP_PORT: '4000' })
   t.equal(await demo.exited, 1)
   t.equal(
     demo.stderr(),
-    'gatehouse demo: GATEHOUSE_DEMO_MCP_PORT must be a port number from 1 to 65535, got "http"\n',
+    'portcullis demo: PORTCULLIS_DEMO_MCP_PORT must be a port number from 1 to 65535, got "http"\n',
   )
 })

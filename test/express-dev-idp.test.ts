@@ -1,10 +1,10 @@
-// The @gatehouse/express README example against a real authorization server (oidc-provider via
-// @gatehouse/dev-idp): keys found by discovery, real user tokens, 200 / 401 / 403 step-up, a public
+// The @portcullis/express README example against a real authorization server (oidc-provider via
+// @portcullis/dev-idp): keys found by discovery, real user tokens, 200 / 401 / 403 step-up, a public
 // path, and the metadata document a client starts from.
 import { createServer } from 'node:http'
-import { jwtVerifier, parseChallenges } from '@gatehouse/core'
-import { startDevIdp } from '@gatehouse/dev-idp'
-import { gatehouse, requireScopes } from '@gatehouse/express'
+import { jwtVerifier, parseChallenges } from '@portcullis/core'
+import { startDevIdp } from '@portcullis/dev-idp'
+import { portcullis, requireScopes } from '@portcullis/express'
 import express from 'express'
 import t from 'tap'
 
@@ -25,7 +25,7 @@ t.test('README example: notes and reports behind a dev IdP', async (t) => {
 
   const app = express()
   app.use(
-    gatehouse({
+    portcullis({
       resource,
       authorizationServers: [idp.issuer],
       verifier: jwtVerifier({ issuer: idp.issuer, audience: resource }),

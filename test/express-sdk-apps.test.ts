@@ -1,9 +1,7 @@
-// @gatehouse/express inside the Express apps the MCP SDKs create (`createMcpExpressApp` of 1.x and
+// @portcullis/express inside the Express apps the MCP SDKs create (`createMcpExpressApp` of 1.x and
 // of @modelcontextprotocol/express 2.x: DNS rebinding checks and a JSON parser before the gate),
 // with tools declared by withScopes, driven by the real SDK clients of both lines.
 import { createServer } from 'node:http'
-import { jwtVerifier } from '@gatehouse/core'
-import { authInfoFrom, gatehouse, mcpRoute, withScopes } from '@gatehouse/express'
 import { InsufficientScopeError } from '@modelcontextprotocol/client'
 import { createMcpExpressApp as createAppV2 } from '@modelcontextprotocol/express'
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node'
@@ -12,6 +10,8 @@ import { createMcpExpressApp as createAppV1 } from '@modelcontextprotocol/sdk/se
 import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
+import { jwtVerifier } from '@portcullis/core'
+import { authInfoFrom, mcpRoute, portcullis, withScopes } from '@portcullis/express'
 import type { Express } from 'express'
 import t from 'tap'
 import { startJwksIssuer } from './fixtures/jwks-issuer.js'
@@ -47,7 +47,7 @@ async function serve(build: (resource: string) => Promise<Express>) {
 }
 
 const gateFor = (resource: string) =>
-  gatehouse({
+  portcullis({
     resource,
     authorizationServers: [issuer.issuer],
     verifier: jwtVerifier({ issuer: issuer.issuer, audience: resource, jwksUri: issuer.jwksUri }),

@@ -1,10 +1,10 @@
-// The @gatehouse/fastify README example against a real authorization server (oidc-provider via
-// @gatehouse/dev-idp): keys found by discovery, real user tokens, 200 / 401 / 403 step-up, and the
+// The @portcullis/fastify README example against a real authorization server (oidc-provider via
+// @portcullis/dev-idp): keys found by discovery, real user tokens, 200 / 401 / 403 step-up, and the
 // metadata document a client starts from.
 import { createServer, type Server } from 'node:http'
-import { jwtVerifier, parseChallenges } from '@gatehouse/core'
-import { startDevIdp } from '@gatehouse/dev-idp'
-import gatehouse, { gatehouseLogRedaction, gatehouseRequestSerializer } from '@gatehouse/fastify'
+import { jwtVerifier, parseChallenges } from '@portcullis/core'
+import { startDevIdp } from '@portcullis/dev-idp'
+import portcullis, { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 
@@ -21,8 +21,8 @@ t.test('README example: notes and reports behind a dev IdP', async (t) => {
     },
     logger: {
       level: 'silent',
-      redact: gatehouseLogRedaction,
-      serializers: { req: gatehouseRequestSerializer },
+      redact: portcullisLogRedaction,
+      serializers: { req: portcullisRequestSerializer },
     },
   })
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
@@ -36,7 +36,7 @@ t.test('README example: notes and reports behind a dev IdP', async (t) => {
   const resource = `${origin}/mcp`
   idp.addResource({ resource, scopes: ['notes:read', 'notes:write', 'notes:admin', 'reports:read'] })
 
-  await app.register(gatehouse, {
+  await app.register(portcullis, {
     resource,
     authorizationServers: [idp.issuer],
     verifier: jwtVerifier({ issuer: idp.issuer, audience: resource }),

@@ -1,7 +1,7 @@
-// introspectionVerifier against a real authorization server (oidc-provider via @gatehouse/dev-idp):
+// introspectionVerifier against a real authorization server (oidc-provider via @portcullis/dev-idp):
 // discovery, client authentication, opaque tokens, refresh tokens and revocation.
-import { GatehouseError, introspectionVerifier, issuerRouter, jwtVerifier } from '@gatehouse/core'
-import { startDevIdp } from '@gatehouse/dev-idp'
+import { introspectionVerifier, issuerRouter, jwtVerifier, PortcullisError } from '@portcullis/core'
+import { startDevIdp } from '@portcullis/dev-idp'
 import t from 'tap'
 
 const OPAQUE = 'http://127.0.0.1:3001/mcp'
@@ -11,7 +11,7 @@ async function reasonOf(promise: Promise<unknown>): Promise<string> {
   try {
     await promise
   } catch (err) {
-    if (err instanceof GatehouseError) return err.reason
+    if (err instanceof PortcullisError) return err.reason
     throw err
   }
   throw new Error('expected a rejection')
@@ -90,7 +90,7 @@ t.test('wrong resource-server credentials are a 503, never an inactive token', a
     await verifier.verifyAccessToken(access_token)
     t.fail('accepted')
   } catch (err) {
-    const e = err as GatehouseError
+    const e = err as PortcullisError
     t.equal(e.status, 503)
     t.equal(e.reason, 'introspection_unavailable')
     t.match(e.message, /refused the resource server's client credentials \(HTTP 401\)/)

@@ -1,7 +1,7 @@
 // First contact (401 → discovery → registration → authorization → token → MCP) against dev IdPs
 // shaped like Keycloak (issuer with a realm path, RFC 8414 path-inserted metadata) and Auth0
 // (issuer with a trailing slash, `typ: JWT` tokens without `client_id`), with both SDK lines.
-import type { DevIdpOptions } from '@gatehouse/dev-idp'
+import type { DevIdpOptions } from '@portcullis/dev-idp'
 import t from 'tap'
 import { exchangeRecorder, HeadlessOAuthProvider } from './fixtures/headless-oauth-client.js'
 import { assertSignInJourney } from './fixtures/journey-assertions.js'

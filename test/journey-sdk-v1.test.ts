@@ -1,5 +1,5 @@
 // The whole MCP authorization journey with the 1.x client (@modelcontextprotocol/sdk) against the
-// notes server and a real authorization server (@gatehouse/dev-idp on oidc-provider). Where 1.x
+// notes server and a real authorization server (@portcullis/dev-idp on oidc-provider). Where 1.x
 // behaves differently from 2.x (403 step-up), the test shows what it does and drives it as 1.x expects.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { auth, refreshAuthorization, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js'

@@ -1,5 +1,5 @@
 // The whole MCP authorization journey with the 2.x client (@modelcontextprotocol/client) against
-// the notes server and a real authorization server (@gatehouse/dev-idp on oidc-provider): first
+// the notes server and a real authorization server (@portcullis/dev-idp on oidc-provider): first
 // contact, step-up on 403, expiry and refresh, client credentials, a token for another resource.
 import { setTimeout as sleep } from 'node:timers/promises'
 import {

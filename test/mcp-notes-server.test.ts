@@ -24,7 +24,7 @@ const SESSION_NOT_FOUND = { jsonrpc: '2.0', error: { code: -32001, message: 'Ses
 const structured = (result: unknown) =>
   (result as { structuredContent: Record<string, unknown> }).structuredContent
 
-// The same tests for each adapter: @gatehouse/fastify and @gatehouse/express share every rule.
+// The same tests for each adapter: @portcullis/fastify and @portcullis/express share every rule.
 const servers = (['fastify', 'express'] as const).flatMap((framework) =>
   (['v1', 'v2'] as const).map((sdk) => ({ framework, sdk })),
 )

@@ -2,10 +2,10 @@
 // each adapter hands the gate the client address its framework resolves (proxy settings applied),
 // and a revoked token is refused while the verifier still has it cached.
 import type { AddressInfo } from 'node:net'
-import { AttemptWindows, jwtVerifier, MemoryDenyList, revocationOf } from '@gatehouse/core'
-import { startDevIdp } from '@gatehouse/dev-idp'
-import { gatehouse as expressGatehouse } from '@gatehouse/express'
-import { gatehouse as fastifyGatehouse } from '@gatehouse/fastify'
+import { AttemptWindows, jwtVerifier, MemoryDenyList, revocationOf } from '@portcullis/core'
+import { startDevIdp } from '@portcullis/dev-idp'
+import { portcullis as expressPortcullis } from '@portcullis/express'
+import { portcullis as fastifyPortcullis } from '@portcullis/fastify'
 import express from 'express'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
@@ -32,7 +32,7 @@ const adapters: Record<
 > = {
   async fastify(t, { denyList, attemptLimiter, trustProxy }) {
     const app = Fastify({ trustProxy })
-    await app.register(fastifyGatehouse, {
+    await app.register(fastifyPortcullis, {
       resource: RESOURCE,
       authorizationServers: [idp.issuer],
       verifier: jwtVerifier({ issuer: idp.issuer, audience: RESOURCE }),
@@ -48,7 +48,7 @@ const adapters: Record<
     const app = express()
     app.set('trust proxy', trustProxy)
     app.use(
-      expressGatehouse({
+      expressPortcullis({
         resource: RESOURCE,
         authorizationServers: [idp.issuer],
         verifier: jwtVerifier({ issuer: idp.issuer, audience: RESOURCE }),

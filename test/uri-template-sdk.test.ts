@@ -1,7 +1,8 @@
 // The core template matcher must accept exactly the URIs the MCP SDK routes to a template, or a
 // scope declared on a resource template would not cover every URI the SDK serves from it.
-import { uriTemplateMatcher } from '@gatehouse/core'
+
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js'
+import { uriTemplateMatcher } from '@portcullis/core'
 import fc from 'fast-check'
 import t from 'tap'
 

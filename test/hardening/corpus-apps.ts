@@ -1,9 +1,17 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { RejectionLog } from '@gatehouse/core'
-import { gatehouse as expressGatehouse, mcpRoute as expressMcpRoute, requireScopes } from '@gatehouse/express'
-import gatehouse, { gatehouseLogRedaction, gatehouseRequestSerializer, mcpRoute } from '@gatehouse/fastify'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { RejectionLog } from '@portcullis/core'
+import {
+  mcpRoute as expressMcpRoute,
+  portcullis as expressPortcullis,
+  requireScopes,
+} from '@portcullis/express'
+import portcullis, {
+  mcpRoute,
+  portcullisLogRedaction,
+  portcullisRequestSerializer,
+} from '@portcullis/fastify'
 import express from 'express'
 import Fastify from 'fastify'
 import { BODY_LIMIT, type HardeningStack, type ToolRuns } from './hardening-stack.js'
@@ -47,8 +55,8 @@ export async function startFastifyCorpusApp(stack: HardeningStack): Promise<Corp
     logger: {
       level: 'info',
       stream: { write: (line: string) => logs.push(line) },
-      redact: gatehouseLogRedaction,
-      serializers: { req: gatehouseRequestSerializer },
+      redact: portcullisLogRedaction,
+      serializers: { req: portcullisRequestSerializer },
     },
   })
   app.addContentTypeParser(
@@ -56,7 +64,7 @@ export async function startFastifyCorpusApp(stack: HardeningStack): Promise<Corp
     { parseAs: 'string' },
     (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
   )
-  await app.register(gatehouse, stack.gateOptions())
+  await app.register(portcullis, stack.gateOptions())
   app.get('/notes', async (request) => handlers.notes(request.auth))
   app.post('/notes', { config: { scopes: ['notes:write'] } }, async (request) => handlers.notes(request.auth))
   app.get('/reports', { config: { scopes: ['reports:read'] } }, async (request) =>
@@ -82,7 +90,7 @@ export async function startExpressCorpusApp(stack: HardeningStack): Promise<Corp
   // Form bodies before the gate, so a body access_token is seen (RFC 6750 §2.2); the MCP route
   // parses its own JSON after the gate.
   app.use(express.urlencoded({ extended: false, limit: BODY_LIMIT }))
-  const auth = expressGatehouse({
+  const auth = expressPortcullis({
     ...stack.gateOptions(),
     public: ['/health'],
     onRejection: (event: RejectionLog) => logs.push(JSON.stringify(event)),

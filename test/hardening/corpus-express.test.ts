@@ -3,7 +3,7 @@ import { startExpressCorpusApp } from './corpus-apps.js'
 import { startHardeningStack } from './hardening-stack.js'
 import { runCorpus } from './run-corpus.js'
 
-// The bad-input corpus (corpus.ts) against @gatehouse/express (Express 5) on a real socket.
+// The bad-input corpus (corpus.ts) against @portcullis/express (Express 5) on a real socket.
 
 const stack = await startHardeningStack()
 t.teardown(() => stack.close())

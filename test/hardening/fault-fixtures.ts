@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { GateOptions, RejectionLog } from '@gatehouse/core'
-import { gatehouse as expressGatehouse } from '@gatehouse/express'
-import gatehouse from '@gatehouse/fastify'
+import type { GateOptions, RejectionLog } from '@portcullis/core'
+import { portcullis as expressPortcullis } from '@portcullis/express'
+import portcullis from '@portcullis/fastify'
 import express from 'express'
 import Fastify from 'fastify'
 import { CompactSign } from 'jose'
@@ -111,7 +111,7 @@ export async function startFaultApp(adapter: Adapter, options: GateOptions): Pro
   const logs: string[] = []
   if (adapter === 'fastify') {
     const app = Fastify({ logger: { level: 'info', stream: { write: (line: string) => logs.push(line) } } })
-    await app.register(gatehouse, options)
+    await app.register(portcullis, options)
     app.get('/notes', async (request) => ({ sub: request.auth.extra.sub }))
     await app.listen({ port: 0, host: '127.0.0.1' })
     return {
@@ -122,7 +122,7 @@ export async function startFaultApp(adapter: Adapter, options: GateOptions): Pro
   }
   const app = express()
   app.use(
-    expressGatehouse({ ...options, onRejection: (event: RejectionLog) => logs.push(JSON.stringify(event)) }),
+    expressPortcullis({ ...options, onRejection: (event: RejectionLog) => logs.push(JSON.stringify(event)) }),
   )
   app.get('/notes', (req, res) => {
     res.json({ sub: req.auth.extra.sub })

@@ -1,4 +1,4 @@
-import { introspectionVerifier } from '@gatehouse/core'
+import { introspectionVerifier } from '@portcullis/core'
 import t from 'tap'
 import {
   type Adapter,

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type JwtVerifierOptions, jwtVerifier } from '@gatehouse/core'
+import { type JwtVerifierOptions, jwtVerifier } from '@portcullis/core'
 import t from 'tap'
 import {
   type Adapter,

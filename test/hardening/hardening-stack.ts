@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type GateOptions, issuerRouter, jwtVerifier, withScopes } from '@gatehouse/core'
-import { type DevIdp, startDevIdp } from '@gatehouse/dev-idp'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { type GateOptions, issuerRouter, jwtVerifier, withScopes } from '@portcullis/core'
+import { type DevIdp, startDevIdp } from '@portcullis/dev-idp'
 import { type ForgeContext, type KeyName, makeSigningKeys } from './token-forge.js'
 
 // Everything the corpus runs against, on loopback sockets: the test's own authorization server

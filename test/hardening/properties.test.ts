@@ -3,11 +3,11 @@ import {
   bearerChallenge,
   canonicalResource,
   createGate,
-  GatehouseError,
   jwtVerifier,
+  PortcullisError,
   parseChallenges,
   readBearer,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import fc from 'fast-check'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
@@ -28,16 +28,16 @@ const headerChar = fc.oneof(
 const headerText = (maxLength: number) => fc.string({ unit: headerChar, maxLength })
 const schemeCase = fc.constantFrom('Bearer', 'bearer', 'BEARER', 'bEaReR')
 
-const throwsOnlyGatehouseErrors = (fn: () => unknown): boolean => {
+const throwsOnlyPortcullisErrors = (fn: () => unknown): boolean => {
   try {
     fn()
     return true
   } catch (error) {
-    return error instanceof GatehouseError
+    return error instanceof PortcullisError
   }
 }
 
-t.test('readBearer never throws anything but a GatehouseError', async (t) => {
+t.test('readBearer never throws anything but a PortcullisError', async (t) => {
   const header = fc.oneof(
     headerText(64),
     fc.tuple(schemeCase, headerText(64)).map(([scheme, rest]) => `${scheme} ${rest}`),
@@ -54,7 +54,7 @@ t.test('readBearer never throws anything but a GatehouseError', async (t) => {
   )
   fc.assert(
     fc.property(authorization, bodyToken, (authorization, bodyToken) =>
-      throwsOnlyGatehouseErrors(() => readBearer({ authorization, bodyToken })),
+      throwsOnlyPortcullisErrors(() => readBearer({ authorization, bodyToken })),
     ),
     { numRuns: 5000 },
   )
@@ -72,20 +72,20 @@ t.test('readBearer accepts exactly an RFC 6750 b64token (RFC 9110 token68) after
       const token = credential.replace(/^ +/, '').replace(/[ \t]+$/, '')
       const acceptable =
         TOKEN68.test(token) && token.length <= maxTokenLength && header.length <= maxTokenLength + 256
-      let result: ReturnType<typeof readBearer> | GatehouseError
+      let result: ReturnType<typeof readBearer> | PortcullisError
       try {
         result = readBearer({ authorization: header, maxTokenLength })
       } catch (error) {
-        if (!(error instanceof GatehouseError)) throw error
+        if (!(error instanceof PortcullisError)) throw error
         result = error
       }
       if (acceptable) {
         accepted++
-        return !(result instanceof GatehouseError) && result.token === token
+        return !(result instanceof PortcullisError) && result.token === token
       }
       // Refused: an error of the request or the token, never "no credentials" for a Bearer header.
       return (
-        result instanceof GatehouseError && ['header_malformed', 'token_too_large'].includes(result.reason)
+        result instanceof PortcullisError && ['header_malformed', 'token_too_large'].includes(result.reason)
       )
     }),
     { numRuns: 20_000 },
@@ -114,7 +114,7 @@ t.test('the gate answers any header with 400 or 401 and a challenge the strict p
     // Tokens never verify here: the property is about what reaches the verifier and what comes back.
     verifier: {
       verifyAccessToken: async () => {
-        throw new GatehouseError('invalid_token', 'signature_invalid', 'signature does not verify')
+        throw new PortcullisError('invalid_token', 'signature_invalid', 'signature does not verify')
       },
     },
     scopes: { base: ['notes:read'] },
@@ -380,7 +380,7 @@ for (const alg of ['ES256', 'RS256'] as const) {
           await verifier.verifyAccessToken(mutated)
           return false
         } catch (error) {
-          return error instanceof GatehouseError && error.code === 'invalid_token'
+          return error instanceof PortcullisError && error.code === 'invalid_token'
         }
       }),
       { numRuns: alg === 'RS256' ? 5000 : 10_000 },

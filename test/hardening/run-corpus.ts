@@ -1,4 +1,4 @@
-import { parseChallenges } from '@gatehouse/core'
+import { parseChallenges } from '@portcullis/core'
 import type { Test } from 'tap'
 import { CORPUS, type CorpusBody, type CorpusCase } from './corpus.js'
 import type { CorpusApp } from './corpus-apps.js'

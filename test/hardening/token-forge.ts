@@ -1,5 +1,5 @@
 import { createHmac, createPrivateKey, sign as cryptoSign, type KeyObject, randomUUID } from 'node:crypto'
-import type { DevIdp } from '@gatehouse/dev-idp'
+import type { DevIdp } from '@portcullis/dev-idp'
 import { CompactEncrypt, CompactSign, exportJWK, generateKeyPair, type JWK } from 'jose'
 
 // Turns the token recipes of the corpus (plain data) into token text. Well-formed tokens are signed

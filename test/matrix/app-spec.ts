@@ -1,5 +1,5 @@
 import { createServer } from 'node:net'
-import { GatehouseError, type GateOptions, jwtVerifier, type ScopeRequirement } from '@gatehouse/core'
+import { type GateOptions, jwtVerifier, PortcullisError, type ScopeRequirement } from '@portcullis/core'
 import { ISSUER, RESOURCE, type TokenKit } from '../fixtures/tokens.js'
 
 // The application every adapter builds for the matrix, as data: the same routes, the same gate
@@ -59,7 +59,7 @@ export async function gateOptionsFor(kit: TokenKit, options: MatrixOptions = {})
   } else if (kind === 'throws') {
     verifier = {
       async verifyAccessToken(token: string) {
-        if (token === '') throw new GatehouseError('invalid_token', 'token_malformed', 'never')
+        if (token === '') throw new PortcullisError('invalid_token', 'token_malformed', 'never')
         throw new Error(`database unavailable while checking ${token}`)
       },
     }

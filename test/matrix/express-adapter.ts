@@ -1,5 +1,5 @@
-import type { GateOptions } from '@gatehouse/core'
-import { gatehouse, requireScopes } from '@gatehouse/express'
+import type { GateOptions } from '@portcullis/core'
+import { portcullis, requireScopes } from '@portcullis/express'
 import type express from 'express'
 import { protectedBody, publicBody, ROUTES } from './app-spec.js'
 import { listen, send } from './http-client.js'
@@ -14,7 +14,7 @@ export function expressAdapter(createApp: typeof express): MatrixAdapter {
     app.set('etag', false)
     app.use(createApp.json(), createApp.urlencoded({ extended: false }))
     app.use(
-      gatehouse({
+      portcullis({
         ...options,
         public: ROUTES.filter((route) => route.public === true).map((route) => route.path),
         // Reported, not printed: the default reporter writes unexpected failures to stderr.

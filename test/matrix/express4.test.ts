@@ -4,6 +4,6 @@ import t from 'tap'
 import { expressAdapter } from './express-adapter.js'
 import { runMatrix } from './run-matrix.js'
 
-// The matrix against @gatehouse/express on Express 4 (the peer range covers it), over a real socket.
+// The matrix against @portcullis/express on Express 4 (the peer range covers it), over a real socket.
 
 await runMatrix(t, expressAdapter(express4 as unknown as typeof express))

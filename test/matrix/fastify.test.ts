@@ -1,11 +1,11 @@
-import type { GateOptions } from '@gatehouse/core'
-import gatehouse from '@gatehouse/fastify'
+import type { GateOptions } from '@portcullis/core'
+import portcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 import { protectedBody, publicBody, ROUTES } from './app-spec.js'
 import { type MatrixAdapter, runMatrix } from './run-matrix.js'
 
-// The matrix against @gatehouse/fastify, through fastify.inject().
+// The matrix against @portcullis/fastify, through fastify.inject().
 
 const fastifyAdapter: MatrixAdapter = async (options: GateOptions) => {
   const app = Fastify()
@@ -17,7 +17,7 @@ const fastifyAdapter: MatrixAdapter = async (options: GateOptions) => {
       done(null, Object.fromEntries(new URLSearchParams(String(body))))
     },
   )
-  await app.register(gatehouse, options)
+  await app.register(portcullis, options)
   for (const route of ROUTES) {
     app.route({
       method: route.method,

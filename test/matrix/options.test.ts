@@ -1,5 +1,5 @@
-import { gatehouse as expressGatehouse } from '@gatehouse/express'
-import fastifyGatehouse from '@gatehouse/fastify'
+import { portcullis as expressPortcullis } from '@portcullis/express'
+import fastifyPortcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 import { tokenKit } from '../fixtures/tokens.js'
@@ -31,18 +31,18 @@ const BAD: Array<[string, Record<string, unknown>]> = [
 async function refusal(adapter: 'fastify' | 'express', options: Record<string, unknown>): Promise<string> {
   try {
     if (adapter === 'express') {
-      expressGatehouse(options as never)
+      expressPortcullis(options as never)
     } else {
       const app = Fastify()
       try {
-        await app.register(fastifyGatehouse, options as never)
+        await app.register(fastifyPortcullis, options as never)
         await app.ready()
       } finally {
         await app.close()
       }
     }
   } catch (error) {
-    return (error as Error).message.replace(`@gatehouse/${adapter}`, '<adapter>')
+    return (error as Error).message.replace(`@portcullis/${adapter}`, '<adapter>')
   }
   return 'accepted'
 }

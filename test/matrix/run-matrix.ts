@@ -1,4 +1,4 @@
-import type { GateOptions } from '@gatehouse/core'
+import type { GateOptions } from '@portcullis/core'
 import type { Test } from 'tap'
 import { type TokenKit, tokenKit } from '../fixtures/tokens.js'
 import { gateOptionsFor, type MatrixOptions } from './app-spec.js'

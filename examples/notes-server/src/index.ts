@@ -1,3 +1,4 @@
+export { withLegacyEnv } from './legacy-env.js'
 export { configFromEnv, main } from './main.js'
 export { createNotesServer, type NotesServerConfig } from './notes-server.js'
 export { createExpressNotesServer, type ExpressNotesServer } from './notes-server-express.js'

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url'
-import { gatehouseLogRedaction, gatehouseRequestSerializer } from '@gatehouse/fastify'
+import { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/fastify'
+import { withLegacyEnv } from './legacy-env.js'
 import { createNotesServer, type NotesServerConfig } from './notes-server.js'
 
 /** Where the server listens, plus the notes server's configuration. */
@@ -10,38 +11,42 @@ export interface ListenConfig extends NotesServerConfig {
 
 /**
  * Reads the configuration from the environment (see the README): PORT (3000), HOST (127.0.0.1),
- * GATEHOUSE_RESOURCE (http://127.0.0.1:$PORT/mcp), GATEHOUSE_ISSUER (required),
- * GATEHOUSE_JWKS_URI, GATEHOUSE_INTROSPECTION_ENDPOINT, GATEHOUSE_CLIENT_ID,
- * GATEHOUSE_CLIENT_SECRET and GATEHOUSE_SDK (v1 | v2, default v2).
+ * PORTCULLIS_RESOURCE (http://127.0.0.1:$PORT/mcp), PORTCULLIS_ISSUER (required),
+ * PORTCULLIS_JWKS_URI, PORTCULLIS_INTROSPECTION_ENDPOINT, PORTCULLIS_CLIENT_ID,
+ * PORTCULLIS_CLIENT_SECRET and PORTCULLIS_SDK (v1 | v2, default v2). The former GATEHOUSE_* names
+ * still work for one release, with a deprecation warning.
  */
-export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ListenConfig {
+export function configFromEnv(given: NodeJS.ProcessEnv = process.env): ListenConfig {
+  const env = withLegacyEnv(given)
   const port = Number(env.PORT ?? 3000)
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`PORT must be a port number (got ${env.PORT})`)
   const host = env.HOST ?? '127.0.0.1'
-  const issuer = env.GATEHOUSE_ISSUER
+  const issuer = env.PORTCULLIS_ISSUER
   if (issuer === undefined || issuer === '') {
-    throw new Error('GATEHOUSE_ISSUER is required: the issuer identifier of your authorization server')
+    throw new Error('PORTCULLIS_ISSUER is required: the issuer identifier of your authorization server')
   }
-  const sdk = env.GATEHOUSE_SDK ?? 'v2'
-  if (sdk !== 'v1' && sdk !== 'v2') throw new Error(`GATEHOUSE_SDK must be v1 or v2 (got ${sdk})`)
-  const clientId = env.GATEHOUSE_CLIENT_ID
-  const clientSecret = env.GATEHOUSE_CLIENT_SECRET
+  const sdk = env.PORTCULLIS_SDK ?? 'v2'
+  if (sdk !== 'v1' && sdk !== 'v2') throw new Error(`PORTCULLIS_SDK must be v1 or v2 (got ${sdk})`)
+  const clientId = env.PORTCULLIS_CLIENT_ID
+  const clientSecret = env.PORTCULLIS_CLIENT_SECRET
   if ((clientId === undefined) !== (clientSecret === undefined)) {
     throw new Error(
-      'Set both GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET to accept opaque tokens, or neither',
+      'Set both PORTCULLIS_CLIENT_ID and PORTCULLIS_CLIENT_SECRET to accept opaque tokens, or neither',
     )
   }
-  const endpoint = env.GATEHOUSE_INTROSPECTION_ENDPOINT
+  const endpoint = env.PORTCULLIS_INTROSPECTION_ENDPOINT
   if (endpoint !== undefined && clientId === undefined) {
-    throw new Error('GATEHOUSE_INTROSPECTION_ENDPOINT needs GATEHOUSE_CLIENT_ID and GATEHOUSE_CLIENT_SECRET')
+    throw new Error(
+      'PORTCULLIS_INTROSPECTION_ENDPOINT needs PORTCULLIS_CLIENT_ID and PORTCULLIS_CLIENT_SECRET',
+    )
   }
   return {
     port,
     host,
-    resource: env.GATEHOUSE_RESOURCE ?? `http://127.0.0.1:${port}/mcp`,
+    resource: env.PORTCULLIS_RESOURCE ?? `http://127.0.0.1:${port}/mcp`,
     issuer,
-    ...(env.GATEHOUSE_JWKS_URI === undefined ? {} : { jwksUri: env.GATEHOUSE_JWKS_URI }),
+    ...(env.PORTCULLIS_JWKS_URI === undefined ? {} : { jwksUri: env.PORTCULLIS_JWKS_URI }),
     ...(clientId === undefined || clientSecret === undefined
       ? {}
       : { introspection: { clientId, clientSecret, ...(endpoint === undefined ? {} : { endpoint }) } }),
@@ -57,8 +62,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     fastify: {
       logger: {
         level: 'info',
-        redact: gatehouseLogRedaction,
-        serializers: { req: (request) => ({ ...gatehouseRequestSerializer(request) }) },
+        redact: portcullisLogRedaction,
+        serializers: { req: (request) => ({ ...portcullisRequestSerializer(request) }) },
       },
     },
   })

@@ -1,10 +1,10 @@
-import { isLoopbackHost } from '@gatehouse/core'
-import { gatehouse, mcpRoute } from '@gatehouse/express'
 import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/express'
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node'
 import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
+import { isLoopbackHost } from '@portcullis/core'
+import { mcpRoute, portcullis } from '@portcullis/express'
 import express, { type Express } from 'express'
 import { type NotesServerConfig, notesVerifier, SERVER_INFO } from './notes-server.js'
 import { NotesStore } from './notes-store.js'
@@ -18,7 +18,7 @@ export interface ExpressNotesServer {
 
 /**
  * The notes MCP server on Express, not yet listening: the same tools, scopes and SDK choice as
- * `createNotesServer` (Fastify), through `@gatehouse/express`.
+ * `createNotesServer` (Fastify), through `@portcullis/express`.
  *
  * @example
  * const { app } = await createExpressNotesServer({ resource: 'http://127.0.0.1:3000/mcp', issuer: 'http://127.0.0.1:4000' })
@@ -35,12 +35,12 @@ export async function createExpressNotesServer(config: NotesServerConfig): Promi
     app.use(hostHeaderValidation(hosts), originValidation(hosts))
   }
 
-  const auth = gatehouse({
+  const auth = portcullis({
     resource: config.resource,
     authorizationServers: [config.issuer],
     verifier: notesVerifier(config),
     scopes: NOTES_SCOPES,
-    resourceName: 'Gatehouse notes',
+    resourceName: 'Portcullis notes',
   })
   app.use(auth)
 

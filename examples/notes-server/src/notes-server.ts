@@ -1,16 +1,16 @@
+import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/fastify'
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node'
+import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
 import {
   introspectionVerifier,
   isLoopbackHost,
   issuerRouter,
   jwtVerifier,
   type TokenVerifier,
-} from '@gatehouse/core'
-import { gatehouse, mcpRoute } from '@gatehouse/fastify'
-import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/fastify'
-import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node'
-import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js'
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
+} from '@portcullis/core'
+import { mcpRoute, portcullis } from '@portcullis/fastify'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { NotesStore } from './notes-store.js'
 import { NOTES_SCOPES, registerNotesTools } from './notes-tools.js'
@@ -30,7 +30,7 @@ export interface NotesServerConfig {
   fastify?: FastifyServerOptions
 }
 
-export const SERVER_INFO = { name: 'gatehouse-notes', version: '0.1.0' }
+export const SERVER_INFO = { name: 'portcullis-notes', version: '0.1.0' }
 
 /**
  * The notes MCP server on Fastify, not yet listening: `whoami`, `list_notes`, `add_note` and
@@ -57,12 +57,12 @@ export async function createNotesServer(config: NotesServerConfig): Promise<Fast
     app.addHook('onRequest', originValidation(hosts))
   }
 
-  await app.register(gatehouse, {
+  await app.register(portcullis, {
     resource: config.resource,
     authorizationServers: [config.issuer],
     verifier: notesVerifier(config),
     scopes: NOTES_SCOPES,
-    resourceName: 'Gatehouse notes',
+    resourceName: 'Portcullis notes',
   })
 
   const store = new NotesStore()

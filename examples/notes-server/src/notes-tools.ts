@@ -1,5 +1,5 @@
 // The tool declarations are shared by the Fastify and Express servers, so they come from core.
-import { type AuthInfo, authInfoFrom, withScopes } from '@gatehouse/core'
+import { type AuthInfo, authInfoFrom, withScopes } from '@portcullis/core'
 import { z } from 'zod'
 import type { NotesStore } from './notes-store.js'
 

@@ -39,7 +39,7 @@ interface Window {
 
 /**
  * Fixed-window counters of refused tokens per address, in this process's memory: the limiter of
- * a single instance, and the local view (and fallback) of a shared one (`@gatehouse/redis`).
+ * a single instance, and the local view (and fallback) of a shared one (`@portcullis/redis`).
  *
  * @example
  * const limiter = new AttemptWindows({ maxAttempts: 20, window: 60 })

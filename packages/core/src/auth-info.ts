@@ -1,4 +1,4 @@
-import type { GatehouseError } from './errors.js'
+import type { PortcullisError } from './errors.js'
 
 /**
  * The verified caller, in the MCP SDK's `AuthInfo` shape so it flows into both SDK lines
@@ -27,7 +27,7 @@ export interface AuthInfoExtra extends Record<string, unknown> {
   claims?: Record<string, unknown>
 }
 
-/** The SDK's `OAuthTokenVerifier` shape: every Gatehouse verifier satisfies it. */
+/** The SDK's `OAuthTokenVerifier` shape: every Portcullis verifier satisfies it. */
 export interface TokenVerifier {
   verifyAccessToken(token: string): Promise<AuthInfo>
   /**
@@ -42,7 +42,7 @@ export interface TokenVerifier {
 export interface CachedOutcome {
   readonly authInfo: AuthInfo | undefined
   /** Set when `authInfo` is `undefined`. */
-  readonly error: GatehouseError | undefined
+  readonly error: PortcullisError | undefined
   /** The token's `tokenFingerprint`. */
   readonly fingerprint: string
 }

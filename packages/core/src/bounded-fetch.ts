@@ -1,5 +1,5 @@
 /**
- * Every outbound call Gatehouse makes (JWKS, discovery, introspection) goes through here, bounded
+ * Every outbound call Portcullis makes (JWKS, discovery, introspection) goes through here, bounded
  * in time and in size, and fails with a typed reason rather than an untyped network error.
  */
 export type FetchFailureKind = 'timeout' | 'network' | 'too_large' | 'http_status' | 'malformed'

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import { invalidToken } from './errors.js'
 
-/** The JOSE header of a signed JWT, as far as Gatehouse reads it. Other members are kept as-is. */
+/** The JOSE header of a signed JWT, as far as Portcullis reads it. Other members are kept as-is. */
 export interface JwsHeader extends Record<string, unknown> {
   alg: string
   kid?: string
@@ -22,7 +22,7 @@ export interface DecodedJwt {
 /**
  * Splits and decodes a compact JWS without verifying it. Strict where the specs allow a choice:
  * exactly three parts, canonical unpadded base64url, UTF-8 JSON objects without duplicate member
- * names, no nested JWT. Every failure is a GatehouseError `invalid_token`.
+ * names, no nested JWT. Every failure is a PortcullisError `invalid_token`.
  *
  * @example
  * const { header, payload } = decodeCompactJwt(token)
@@ -33,7 +33,7 @@ export function decodeCompactJwt(token: string): DecodedJwt {
   const first = token.indexOf('.')
   const second = first < 0 ? -1 : token.indexOf('.', first + 1)
   if (second < 0 || token.indexOf('.', second + 1) >= 0) {
-    // RFC 7516 §7.1: a compact JWE has five parts. Gatehouse holds no decryption keys.
+    // RFC 7516 §7.1: a compact JWE has five parts. Portcullis holds no decryption keys.
     if (token.split('.').length === 5) {
       throw invalidToken('token_encrypted', 'encrypted tokens (JWE) are not accepted')
     }

@@ -8,7 +8,7 @@ import { parseOptions } from './options.js'
  * good. The gate asks on every request, cache hits included, after verification, so `isDenied`
  * is synchronous: it reads local state and never waits on a network.
  *
- * It may throw a `GatehouseError` (e.g. `temporarily_unavailable` when the list is too stale to
+ * It may throw a `PortcullisError` (e.g. `temporarily_unavailable` when the list is too stale to
  * be trusted): the gate answers with it. Any other throw fails the request closed (503).
  */
 export interface DenyList {
@@ -17,7 +17,7 @@ export interface DenyList {
 }
 
 /**
- * One revoked token, named by its fingerprint (`tokenFingerprint`, the value Gatehouse logs) or by
+ * One revoked token, named by its fingerprint (`tokenFingerprint`, the value Portcullis logs) or by
  * its `jti` claim (RFC 7519 §4.1.7; unique per issuer, so `issuer` narrows it to one issuer).
  * `expiresAt` (seconds since the epoch) is when the entry may be dropped: the token's own `exp`,
  * after which it is refused anyway.
@@ -121,7 +121,7 @@ export interface MemoryDenyListOptions {
 
 /**
  * A deny list in this process's memory: the whole list for a single instance, and the local copy
- * a shared deny list (`@gatehouse/redis`) keeps in step. Lookups are two map reads.
+ * a shared deny list (`@portcullis/redis`) keeps in step. Lookups are two map reads.
  *
  * Entries are dropped once expired. The list is bounded: when it is full of unexpired entries,
  * `add` throws rather than forget a revocation silently.

@@ -8,7 +8,7 @@ import { SingleFlight } from './single-flight.js'
 
 /**
  * Authorization server metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3), typed for the
- * members Gatehouse reads. Every other member of the document is kept as received.
+ * members Portcullis reads. Every other member of the document is kept as received.
  */
 export interface AuthorizationServerMetadata extends Record<string, unknown> {
   issuer: string
@@ -126,7 +126,7 @@ export function authorizationServerMetadataUrls(issuer: string): string[] {
  * byte for byte, a trailing slash included). Results are cached (1 hour), failures briefly (5 s),
  * and concurrent calls for one issuer share one probe.
  *
- * Fails with a GatehouseError `temporarily_unavailable` (reason `discovery_failed`) whose message
+ * Fails with a PortcullisError `temporarily_unavailable` (reason `discovery_failed`) whose message
  * lists every URL tried and what it answered; `cause` is an AggregateError of the per-URL errors
  * (FetchFailure, IssuerMismatchError, or an Error for an unusable document).
  *
@@ -221,7 +221,7 @@ const FLAG_MEMBERS = [
   'client_id_metadata_document_supported',
 ] as const
 
-/** Checks the members Gatehouse relies on; a document that fails is not used at all. */
+/** Checks the members Portcullis relies on; a document that fails is not used at all. */
 function readMetadata(
   doc: Record<string, unknown>,
   issuer: string,

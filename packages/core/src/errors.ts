@@ -9,7 +9,7 @@ export type OAuthErrorCode =
 /**
  * Stable, machine-readable reasons. Adapters log them; tests assert them. Never renamed.
  */
-export type GatehouseReason =
+export type PortcullisReason =
   // bearer extraction
   | 'credentials_missing'
   | 'header_malformed'
@@ -59,7 +59,7 @@ const STATUS: Record<OAuthErrorCode, number> = {
   server_error: 500,
 }
 
-export interface GatehouseErrorOptions {
+export interface PortcullisErrorOptions {
   /** Scopes the caller is missing (insufficient_scope) or the scopes the resource needs. */
   scopes?: readonly string[]
   /** Seconds a client should wait before retrying (temporarily_unavailable). */
@@ -70,23 +70,23 @@ export interface GatehouseErrorOptions {
 }
 
 /**
- * The one error type of Gatehouse. `code` is the OAuth error, `status` the HTTP status an adapter
+ * The one error type of Portcullis. `code` is the OAuth error, `status` the HTTP status an adapter
  * answers with, `reason` a stable identifier for logs and tests. The message is safe to show a
  * client: it never contains a token.
  */
-export class GatehouseError extends Error {
-  override readonly name = 'GatehouseError'
+export class PortcullisError extends Error {
+  override readonly name = 'PortcullisError'
   readonly code: OAuthErrorCode
-  readonly reason: GatehouseReason
+  readonly reason: PortcullisReason
   readonly status: number
   readonly scopes: readonly string[] | undefined
   readonly retryAfter: number | undefined
 
   constructor(
     code: OAuthErrorCode,
-    reason: GatehouseReason,
+    reason: PortcullisReason,
     message: string,
-    options: GatehouseErrorOptions = {},
+    options: PortcullisErrorOptions = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
@@ -97,18 +97,19 @@ export class GatehouseError extends Error {
   }
 }
 
-export const isGatehouseError = (value: unknown): value is GatehouseError => value instanceof GatehouseError
+export const isPortcullisError = (value: unknown): value is PortcullisError =>
+  value instanceof PortcullisError
 
 /** Shorthands: every token failure is `invalid_token` (RFC 9068 §4), every request-shape failure `invalid_request`. */
-export const invalidToken = (reason: GatehouseReason, message: string, cause?: unknown) =>
-  new GatehouseError('invalid_token', reason, message, { cause })
+export const invalidToken = (reason: PortcullisReason, message: string, cause?: unknown) =>
+  new PortcullisError('invalid_token', reason, message, { cause })
 
-export const invalidRequest = (reason: GatehouseReason, message: string) =>
-  new GatehouseError('invalid_request', reason, message)
+export const invalidRequest = (reason: PortcullisReason, message: string) =>
+  new PortcullisError('invalid_request', reason, message)
 
 export const temporarilyUnavailable = (
-  reason: GatehouseReason,
+  reason: PortcullisReason,
   message: string,
   retryAfter = 5,
   cause?: unknown,
-) => new GatehouseError('temporarily_unavailable', reason, message, { retryAfter, cause })
+) => new PortcullisError('temporarily_unavailable', reason, message, { retryAfter, cause })

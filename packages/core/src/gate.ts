@@ -5,7 +5,7 @@ import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
 import type { DenyList } from './deny-list.js'
-import { GatehouseError, type GatehouseReason, isGatehouseError } from './errors.js'
+import { isPortcullisError, PortcullisError, type PortcullisReason } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import {
   protectedResourceMetadata,
@@ -56,7 +56,7 @@ export interface GateOptions {
   /** Longest a verifier may take before the request is answered 503. Default 10000 ms. */
   verifyTimeoutMs?: number
   /**
-   * A plain description of where tokens come from and how they are checked, as an `@gatehouse/idp`
+   * A plain description of where tokens come from and how they are checked, as an `@portcullis/idp`
    * preset gives it (issuer, audience strategy, claim paths). The gate verifies nothing with it
    * (`verifier` does); it is kept as `gate.idp` for start-up diagnostics and logs.
    */
@@ -64,13 +64,13 @@ export interface GateOptions {
   /**
    * Revoked tokens to refuse (401 `invalid_token`, reason `token_revoked`) even while their
    * signature or introspection answer is good: asked on every request, cache hits included. A
-   * `MemoryDenyList`, or a shared one such as `@gatehouse/redis`'s `redisDenyList`.
+   * `MemoryDenyList`, or a shared one such as `@portcullis/redis`'s `redisDenyList`.
    */
   denyList?: DenyList
   /**
    * Limits refused tokens per client address: past the limit, requests that carry a token get 429
    * with `Retry-After` before the token is verified. Needs the adapter to pass `clientAddress`.
-   * An `AttemptWindows`, or a shared one such as `@gatehouse/redis`'s `redisAttemptLimiter`.
+   * An `AttemptWindows`, or a shared one such as `@portcullis/redis`'s `redisAttemptLimiter`.
    */
   attemptLimiter?: AttemptLimiter
 }
@@ -113,11 +113,11 @@ export type VerifiedAuthInfo = AuthInfo & { resource: URL; extra: AuthInfoExtra 
 
 export type AuthenticateResult =
   | { ok: true; auth: VerifiedAuthInfo }
-  | { ok: false; error: GatehouseError; reply: GateReply; log: RejectionLog }
+  | { ok: false; error: PortcullisError; reply: GateReply; log: RejectionLog }
 
 export type AuthorizeResult =
   | { ok: true }
-  | { ok: false; error: GatehouseError; reply: GateReply; log: RejectionLog }
+  | { ok: false; error: PortcullisError; reply: GateReply; log: RejectionLog }
 
 export interface AuthenticateInput {
   /** The `Authorization` header(s) as the framework gives them. */
@@ -156,7 +156,7 @@ export interface Gate {
     auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>,
     requirement: ScopeRequirement,
   ): AuthorizeResult
-  reply(error: GatehouseError): GateReply
+  reply(error: PortcullisError): GateReply
   /** The answer of the metadata endpoint to a request method. */
   metadataReply(method: string): MetadataReply
 }
@@ -226,7 +226,7 @@ export const gateOptionsSchema = z.strictObject({
   idp: z
     .custom<Readonly<Record<string, unknown>>>(
       (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-      { error: 'must be a plain object describing the token issuer (an @gatehouse/idp preset sets it)' },
+      { error: 'must be a plain object describing the token issuer (an @portcullis/idp preset sets it)' },
     )
     .optional(),
   denyList: z
@@ -272,7 +272,7 @@ const METADATA_METHODS = 'GET, HEAD, OPTIONS'
  * Failure policy: token problems are 401 `invalid_token`, request problems 400
  * `invalid_request`, missing scopes 403 `insufficient_scope`, an unreachable key set or
  * introspection endpoint 503 with `Retry-After`. A verifier that throws anything other than a
- * `GatehouseError` (a bug, or a custom verifier's database being down) is answered 503
+ * `PortcullisError` (a bug, or a custom verifier's database being down) is answered 503
  * `temporarily_unavailable` with a generic description: the request fails closed, no internal
  * detail leaks, and the client backs off instead of starting a new authorization flow for a token
  * that may be fine. The failure is reported for logging at error severity. A verifier's own 503
@@ -317,7 +317,7 @@ export function createGate(options: GateOptions): Gate {
   const denyList = parsed.denyList
   const limiter = parsed.attemptLimiter
 
-  const reply = (error: GatehouseError): GateReply => {
+  const reply = (error: PortcullisError): GateReply => {
     const headers: Record<string, string> = { 'Cache-Control': NO_STORE, 'Content-Type': JSON_TYPE }
     const challenge = challengeFor(error)
     if (challenge !== undefined) headers['WWW-Authenticate'] = challenge
@@ -325,7 +325,7 @@ export function createGate(options: GateOptions): Gate {
     return { status: error.status, headers, body: { error: error.code, error_description: error.message } }
   }
 
-  const challengeFor = (error: GatehouseError): string | undefined => {
+  const challengeFor = (error: PortcullisError): string | undefined => {
     switch (error.code) {
       case 'invalid_token':
         // RFC 6750 §3.1: a request without (bearer) credentials gets a challenge with no error code.
@@ -358,7 +358,7 @@ export function createGate(options: GateOptions): Gate {
     }
   }
 
-  const reject = (error: GatehouseError, fields: Omit<RejectionLog['fields'], 'reason' | 'status'> = {}) => {
+  const reject = (error: PortcullisError, fields: Omit<RejectionLog['fields'], 'reason' | 'status'> = {}) => {
     const severity: RejectionLog['severity'] = fields.err === undefined ? 'rejection' : 'error'
     return {
       ok: false as const,
@@ -383,7 +383,7 @@ export function createGate(options: GateOptions): Gate {
       })
       if (bearer.token === undefined) {
         return reject(
-          new GatehouseError(
+          new PortcullisError(
             'invalid_token',
             bearer.reason,
             bearer.reason === 'credentials_missing'
@@ -394,7 +394,7 @@ export function createGate(options: GateOptions): Gate {
       }
       token = bearer.token
     } catch (error) {
-      if (isGatehouseError(error)) return reject(error)
+      if (isPortcullisError(error)) return reject(error)
       return reject(internalError(), { err: describeFailure(error, undefined) })
     }
 
@@ -428,7 +428,7 @@ export function createGate(options: GateOptions): Gate {
     } catch (error) {
       if (error === TIMED_OUT) {
         return reject(
-          new GatehouseError('temporarily_unavailable', 'internal_error', 'Token verification timed out', {
+          new PortcullisError('temporarily_unavailable', 'internal_error', 'Token verification timed out', {
             retryAfter: 5,
           }),
           { fingerprint },
@@ -446,16 +446,16 @@ export function createGate(options: GateOptions): Gate {
     fingerprint: string,
     address: string | undefined,
   ): AuthenticateResult | Promise<AuthenticateResult> => {
-    if (isGatehouseError(error) && error.code === 'temporarily_unavailable') {
+    if (isPortcullisError(error) && error.code === 'temporarily_unavailable') {
       return reject(unavailableToClient(error), { fingerprint, detail: describeChain(error, token) })
     }
-    if (isGatehouseError(error) && error.code !== 'server_error') return refuse(error, fingerprint, address)
+    if (isPortcullisError(error) && error.code !== 'server_error') return refuse(error, fingerprint, address)
     return reject(internalError(), { fingerprint, err: describeFailure(error, token) })
   }
 
   /** A refused token, counted against its address (when limited) before the answer goes out. */
   const refuse = (
-    error: GatehouseError,
+    error: PortcullisError,
     fingerprint: string,
     address: string | undefined,
   ): AuthenticateResult | Promise<AuthenticateResult> => {
@@ -479,7 +479,7 @@ export function createGate(options: GateOptions): Gate {
     // RFC 8707 §2 / MCP "Token Handling": a token accepted for another resource is not ours to serve.
     if (auth.resource !== undefined && !isOurResource(auth.resource)) {
       return refuse(
-        new GatehouseError(
+        new PortcullisError(
           'invalid_token',
           'audience_mismatch',
           'The access token was issued for another resource',
@@ -499,15 +499,15 @@ export function createGate(options: GateOptions): Gate {
       try {
         denied = denyList.isDenied(verified)
       } catch (error) {
-        if (isGatehouseError(error) && error.code === 'temporarily_unavailable') {
+        if (isPortcullisError(error) && error.code === 'temporarily_unavailable') {
           return reject(unavailableToClient(error), { fingerprint, detail: describeChain(error, token) })
         }
-        if (isGatehouseError(error) && error.code !== 'server_error') return reject(error, { fingerprint })
+        if (isPortcullisError(error) && error.code !== 'server_error') return reject(error, { fingerprint })
         return reject(internalError(), { fingerprint, err: describeFailure(error, token) })
       }
       if (denied) {
         return refuse(
-          new GatehouseError('invalid_token', 'token_revoked', 'The access token has been revoked'),
+          new PortcullisError('invalid_token', 'token_revoked', 'The access token has been revoked'),
           fingerprint,
           address,
         )
@@ -536,7 +536,7 @@ export function createGate(options: GateOptions): Gate {
     const description = anyOf
       ? `This operation requires one of the scopes: ${(requirement as { anyOf: readonly string[] }).anyOf.join(' ')}`
       : `This operation requires the scope${missing.length === 1 ? '' : 's'}: ${missing.join(' ')}`
-    const error = new GatehouseError('insufficient_scope', 'scope_insufficient', description, {
+    const error = new PortcullisError('insufficient_scope', 'scope_insufficient', description, {
       scopes: missing,
     })
     const fingerprint = auth.extra?.fingerprint ?? tokenFingerprint(auth.token)
@@ -635,7 +635,7 @@ const scopeParam = (scopes: readonly string[]) => (scopes.length === 0 ? {} : { 
 // RFC 6585 §4: 429 with Retry-After. The OAuth error stays temporarily_unavailable (RFC 6749
 // §4.1.2.1), the one registered code that says "later"; no challenge, the token was not judged.
 const tooManyAttempts = (retryAfter: number) =>
-  new GatehouseError(
+  new PortcullisError(
     'temporarily_unavailable',
     'attempts_exceeded',
     `Too many refused access tokens from this client address; retry after ${retryAfter} s`,
@@ -662,7 +662,7 @@ async function recordFailure(limiter: AttemptLimiter, address: string, timeoutMs
 
 // CWE-209: what the client is told when a verifier cannot decide. Which endpoint failed and how
 // (addresses, HTTP statuses, credential advice) goes to the log as `detail`, never to the client.
-const UNAVAILABLE_DESCRIPTIONS: Partial<Record<GatehouseReason, string>> = {
+const UNAVAILABLE_DESCRIPTIONS: Partial<Record<PortcullisReason, string>> = {
   jwks_unavailable: 'the signing keys of the authorization server are unavailable',
   introspection_unavailable: 'the introspection endpoint of the authorization server is unavailable',
   discovery_failed: 'the metadata of the authorization server is unavailable',
@@ -670,8 +670,8 @@ const UNAVAILABLE_DESCRIPTIONS: Partial<Record<GatehouseReason, string>> = {
 }
 
 /** The error a client sees for a verifier's `temporarily_unavailable`: same reason, status and wait, a fixed description. */
-function unavailableToClient(error: GatehouseError): GatehouseError {
-  return new GatehouseError(
+function unavailableToClient(error: PortcullisError): PortcullisError {
+  return new PortcullisError(
     'temporarily_unavailable',
     error.reason,
     UNAVAILABLE_DESCRIPTIONS[error.reason] ?? 'The access token could not be verified right now; retry later',
@@ -695,7 +695,7 @@ function describeChain(error: Error, token: string): string {
 }
 
 const internalError = () =>
-  new GatehouseError(
+  new PortcullisError(
     'temporarily_unavailable',
     'internal_error',
     'The access token could not be verified right now; retry later',

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { AuthInfo, TokenVerifier } from './auth-info.js'
 import { FetchFailure, fetchJson } from './bounded-fetch.js'
 import { authorizationServerMetadataUrls, discoverAuthorizationServer } from './discovery.js'
-import { type GatehouseError, invalidToken, temporarilyUnavailable } from './errors.js'
+import { invalidToken, type PortcullisError, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
@@ -181,7 +181,7 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
   const flight = new SingleFlight<IntrospectionAnswer>()
   let endpoint = o.endpoint
 
-  const unavailable = (message: string, cause?: unknown): GatehouseError =>
+  const unavailable = (message: string, cause?: unknown): PortcullisError =>
     temporarilyUnavailable('introspection_unavailable', message, o.retryAfter, cause)
 
   async function resolveEndpoint(): Promise<string> {

@@ -48,7 +48,7 @@ export interface KeySetStatus {
 /** Where a verifier gets its keys: a remote JWKS or a fixed list. */
 export interface KeySet {
   /**
-   * The one key for a token's `alg` and `kid`. Throws GatehouseError `invalid_token` (kid_unknown,
+   * The one key for a token's `alg` and `kid`. Throws PortcullisError `invalid_token` (kid_unknown,
    * key_unsuitable) or `temporarily_unavailable` (jwks_unavailable).
    */
   getKey(header: { alg: string; kid?: string | undefined }): Promise<VerificationKey>

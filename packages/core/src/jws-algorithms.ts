@@ -1,7 +1,7 @@
 import { constants, type KeyObject, verify } from 'node:crypto'
 
 /**
- * The asymmetric JWS algorithms Gatehouse verifies (RFC 7518 §3, RFC 8037, RFC 9864 `Ed25519`).
+ * The asymmetric JWS algorithms Portcullis verifies (RFC 7518 §3, RFC 8037, RFC 9864 `Ed25519`).
  * HMAC and `none` are absent on purpose: a resource server holds only public keys (RFC 8725 §3.1–3.2).
  */
 export const JWS_ALGORITHMS = [

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { AuthInfo, CachedOutcome, TokenVerifier } from './auth-info.js'
 import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
-import { GatehouseError, invalidToken, temporarilyUnavailable } from './errors.js'
+import { invalidToken, PortcullisError, temporarilyUnavailable } from './errors.js'
 import { fingerprintOfHash } from './fingerprint.js'
 import {
   checkJwksKeySetOptions,
@@ -247,7 +247,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       try {
         o.validateClaims(claims, header)
       } catch (error) {
-        if (error instanceof GatehouseError) throw error
+        if (error instanceof PortcullisError) throw error
         throw invalidToken('claims_malformed', 'token claims rejected by policy', error)
       }
     }

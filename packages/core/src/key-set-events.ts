@@ -18,7 +18,7 @@ export interface KeySetEvent {
 }
 
 /** The `node:diagnostics_channel` name key sets publish `KeySetEvent`s on. */
-export const KEY_SET_CHANNEL = 'gatehouse:key-set'
+export const KEY_SET_CHANNEL = 'portcullis:key-set'
 
 const keySetChannel = channel(KEY_SET_CHANNEL)
 

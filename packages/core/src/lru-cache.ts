@@ -1,5 +1,5 @@
 /**
- * A bounded least-recently-used cache whose entries also expire. Every cache in Gatehouse is one of
+ * A bounded least-recently-used cache whose entries also expire. Every cache in Portcullis is one of
  * these (or a store with the same interface), so no cache grows without bound.
  */
 export interface CacheStore<V> {

@@ -26,9 +26,9 @@ interface DeclarationRegistry {
 }
 
 // One registry per process, shared by every loaded copy of this module (two installed versions of
-// @gatehouse/core, one through each adapter; test loaders): a tool declared through one copy must
+// @portcullis/core, one through each adapter; test loaders): a tool declared through one copy must
 // be seen by a route hosted through another, or its scopes would be lost.
-const REGISTRY = Symbol.for('@gatehouse/core mcp declarations')
+const REGISTRY = Symbol.for('@portcullis/core mcp declarations')
 const globalSlots = globalThis as Record<symbol, unknown>
 globalSlots[REGISTRY] ??= { declarations: new WeakMap(), hostedBy: new WeakMap() }
 const registry = globalSlots[REGISTRY] as DeclarationRegistry
@@ -103,7 +103,7 @@ function guarded(server: object, declaration: McpDeclaration, callback: (...args
     // The SDKs pass the request context (1.x `extra`, 2.x `ctx`) last, whatever comes before it.
     const auth = authInfoFrom(args.at(-1))
     const rules = hostedBy.get(server)
-    if (rules === undefined) throw new Error(`${what} is not served behind the Gatehouse MCP route`)
+    if (rules === undefined) throw new Error(`${what} is not served behind the Portcullis MCP route`)
     if (auth === undefined) throw new Error(`${what} needs an authenticated caller`)
     const missing = rules.policy.missing(declaration.requirement, auth.scopes)
     if (missing.length > 0) throw new Error(`Insufficient scope: ${what} requires ${missing.join(' ')}`)
@@ -127,7 +127,7 @@ export function markHosted(server: object, rules: McpScopeRules): void {
 /**
  * The caller's `AuthInfo` from the context an MCP SDK hands a tool, prompt or resource handler:
  * `extra.authInfo` in `@modelcontextprotocol/sdk` 1.x, `ctx.http.authInfo` in 2.x. Behind the
- * Gatehouse route it is the verified caller (with `extra.sub`, `extra.iss`, `extra.fingerprint`).
+ * Portcullis route it is the verified caller (with `extra.sub`, `extra.iss`, `extra.fingerprint`).
  *
  * @example
  * server.registerTool('whoami', {}, async (ctx) => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
 import type { AuthInfo } from './auth-info.js'
-import { GatehouseError } from './errors.js'
+import { PortcullisError } from './errors.js'
 import type { Gate, RejectionLog } from './gate.js'
 import { hostServer } from './mcp-hosting.js'
 import { type McpScopeRules, type McpTarget, mcpScopeRules } from './mcp-request.js'
@@ -325,7 +325,7 @@ export async function createMcpEndpoint(
     if (auth === null || auth === undefined) {
       // The gate protects this route; without a caller something is misconfigured: fail closed.
       const answer = gate.reply(
-        new GatehouseError('invalid_token', 'credentials_missing', 'An access token is required'),
+        new PortcullisError('invalid_token', 'credentials_missing', 'An access token is required'),
       )
       return { kind: 'reply', ...answer }
     }
@@ -380,7 +380,7 @@ export async function createMcpEndpoint(
   }
 
   const insufficientScope = (auth: AuthInfo, missing: string[], denied: McpTarget[]): McpDecision => {
-    const error = new GatehouseError(
+    const error = new PortcullisError(
       'insufficient_scope',
       'scope_insufficient',
       describeDenial(missing, denied),

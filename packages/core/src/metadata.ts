@@ -3,7 +3,7 @@ import { parseOptions } from './options.js'
 import { canonicalResource, secureUrlProblem } from './resource.js'
 import { OFFLINE_ACCESS, scopeTokenSchema } from './scopes.js'
 
-/** The RFC 9728 §2 document a protected resource serves, as Gatehouse emits it. */
+/** The RFC 9728 §2 document a protected resource serves, as Portcullis emits it. */
 export interface ProtectedResourceMetadata {
   resource: string
   authorization_servers: string[]

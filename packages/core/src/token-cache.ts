@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { AuthInfo, CachedOutcome } from './auth-info.js'
-import { GatehouseError } from './errors.js'
+import { PortcullisError } from './errors.js'
 import { fingerprintOfHash, tokenHash } from './fingerprint.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
@@ -133,7 +133,7 @@ export class TokenCache {
       return authInfo
     } catch (error) {
       // Only a verdict on the token itself is worth remembering; an outage is not (it may end now).
-      if (error instanceof GatehouseError && error.code === 'invalid_token' && this.#negativeTtlMs > 0) {
+      if (error instanceof PortcullisError && error.code === 'invalid_token' && this.#negativeTtlMs > 0) {
         const validUntil = this.#now() + this.#negativeTtlMs
         this.#entries.set(
           key,

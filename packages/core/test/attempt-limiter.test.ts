@@ -5,7 +5,7 @@ import {
   createGate,
   jwtVerifier,
   tokenFingerprint,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
 

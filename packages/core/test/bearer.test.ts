@@ -2,19 +2,19 @@ import { connect } from 'node:net'
 import {
   DEFAULT_MAX_TOKEN_LENGTH,
   formBodyToken,
-  GatehouseError,
   isFormContentType,
+  PortcullisError,
   readBearer,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import t from 'tap'
 import { loopbackServer } from './fixtures/loopback-server.js'
 
 const JWT =
   'eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6Imh0dHBzOi8vbWNwLmV4YW1wbGUifQ.c2lnbmF0dXJl'
 
-const malformed = { name: 'GatehouseError', code: 'invalid_request', reason: 'header_malformed' }
-const multiple = { name: 'GatehouseError', code: 'invalid_request', reason: 'multiple_credentials' }
-const tooLarge = { name: 'GatehouseError', code: 'invalid_token', reason: 'token_too_large' }
+const malformed = { name: 'PortcullisError', code: 'invalid_request', reason: 'header_malformed' }
+const multiple = { name: 'PortcullisError', code: 'invalid_request', reason: 'multiple_credentials' }
+const tooLarge = { name: 'PortcullisError', code: 'invalid_token', reason: 'token_too_large' }
 
 t.test('reads the token of a Bearer header', async (t) => {
   t.same(readBearer({ authorization: `Bearer ${JWT}` }), { token: JWT })
@@ -250,15 +250,15 @@ t.test('error messages never contain the token', async (t) => {
     { authorization: `Bearer ${secret}`, maxTokenLength: 4 },
     { authorization: `Bearer,${secret}` },
   ]) {
-    const error = t.throws(() => readBearer(input)) as GatehouseError
-    t.type(error, GatehouseError)
+    const error = t.throws(() => readBearer(input)) as PortcullisError
+    t.type(error, PortcullisError)
     t.notMatch(error.message, secret)
     t.notMatch(String(error.stack), secret)
   }
 })
 
 t.test('status codes follow the error codes', async (t) => {
-  const status = (fn: () => unknown) => (t.throws(fn) as GatehouseError).status
+  const status = (fn: () => unknown) => (t.throws(fn) as PortcullisError).status
   t.equal(
     status(() => readBearer({ authorization: 'Bearer' })),
     400,

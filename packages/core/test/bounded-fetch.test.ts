@@ -1,4 +1,4 @@
-import { boundedFetch, FetchFailure, fetchJson } from '@gatehouse/core'
+import { boundedFetch, FetchFailure, fetchJson } from '@portcullis/core'
 import t, { type Test } from 'tap'
 import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from './fixtures/loopback-server.js'
 

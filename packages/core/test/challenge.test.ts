@@ -1,4 +1,4 @@
-import { bearerChallenge, MAX_ERROR_DESCRIPTION_LENGTH, parseChallenges } from '@gatehouse/core'
+import { bearerChallenge, MAX_ERROR_DESCRIPTION_LENGTH, parseChallenges } from '@portcullis/core'
 import fc from 'fast-check'
 import t from 'tap'
 

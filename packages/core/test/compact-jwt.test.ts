@@ -1,4 +1,4 @@
-import { decodeBase64url, decodeCompactJwt, type GatehouseError, peekIssuer } from '@gatehouse/core'
+import { decodeBase64url, decodeCompactJwt, type PortcullisError, peekIssuer } from '@portcullis/core'
 import { generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
 
@@ -12,7 +12,7 @@ function reasonOf(fn: () => unknown): string | undefined {
     fn()
     return undefined
   } catch (error) {
-    const { code, reason } = error as GatehouseError
+    const { code, reason } = error as PortcullisError
     return code === 'invalid_token' ? reason : `unexpected code ${code}`
   }
 }

@@ -10,7 +10,7 @@ import {
   revocationOf,
   temporarilyUnavailable,
   tokenFingerprint,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
 

@@ -3,14 +3,14 @@ import {
   type DiscoveryCacheEntry,
   discoverAuthorizationServer,
   type FetchFailure,
-  GatehouseError,
   IssuerMismatchError,
   LruCache,
-} from '@gatehouse/core'
+  PortcullisError,
+} from '@portcullis/core'
 import t from 'tap'
 import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from './fixtures/loopback-server.js'
 
-const reasonOf = async (p: Promise<unknown>) => ((await rejectionOf(p)) as GatehouseError).reason
+const reasonOf = async (p: Promise<unknown>) => ((await rejectionOf(p)) as PortcullisError).reason
 
 const freshCache = () => new LruCache<DiscoveryCacheEntry>({ maxEntries: 10 })
 
@@ -146,8 +146,8 @@ t.test('issuer comparison is exact: a trailing slash is a mismatch, explained', 
   }))
   t.teardown(server.close)
   const err = await rejectionOf(discoverAuthorizationServer(server.origin, { cache: freshCache() }))
-  t.type(err, GatehouseError)
-  const e = err as GatehouseError
+  t.type(err, PortcullisError)
+  const e = err as PortcullisError
   t.equal(e.code, 'temporarily_unavailable')
   t.equal(e.reason, 'discovery_failed')
   t.equal(e.status, 503)
@@ -186,7 +186,7 @@ t.test('when every location fails, the error lists each URL and what it returned
   const started = Date.now()
   const err = (await rejectionOf(
     discoverAuthorizationServer(issuer, { cache: freshCache(), fetchTimeoutMs: 200 }),
-  )) as GatehouseError
+  )) as PortcullisError
   t.ok(Date.now() - started < 3000, 'bounded in time')
   t.equal(err.reason, 'discovery_failed')
   t.equal(err.retryAfter, 5)
@@ -204,7 +204,7 @@ t.test('an unreachable authorization server fails with every URL listed', async 
   const issuer = `http://127.0.0.1:${port}`
   const err = (await rejectionOf(
     discoverAuthorizationServer(issuer, { cache: freshCache() }),
-  )) as GatehouseError
+  )) as PortcullisError
   t.equal(err.reason, 'discovery_failed')
   for (const url of authorizationServerMetadataUrls(issuer)) {
     t.ok(err.message.includes(`${url} -> unreachable`), url)
@@ -239,7 +239,7 @@ t.test('junk documents are refused with the reason, never a crash', async (t) =>
       '/.well-known/oauth-authorization-server': make(o),
     }))
     const err = await rejectionOf(discoverAuthorizationServer(server.origin, { cache: freshCache() }))
-    t.type(err, GatehouseError, name)
+    t.type(err, PortcullisError, name)
     t.match((err as Error).message, message, name)
     await server.close()
   }

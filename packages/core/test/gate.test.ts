@@ -4,17 +4,17 @@ import {
   authorizationHeaders,
   type CachedOutcome,
   createGate,
-  GatehouseError,
   type GateOptions,
   invalidToken,
   jwtVerifier,
   MemoryDenyList,
+  PortcullisError,
   parseChallenges,
   revocationOf,
   type TokenVerifier,
   temporarilyUnavailable,
   tokenFingerprint,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
 
@@ -244,7 +244,7 @@ t.test(
 
     const serverError = gateWith(
       verifierOf(async () => {
-        throw new GatehouseError('server_error', 'internal_error', 'boom')
+        throw new PortcullisError('server_error', 'internal_error', 'boom')
       }),
     )
     const second = await serverError.authenticate({ authorization: `Bearer ${TOKEN}` })

@@ -1,11 +1,11 @@
 import {
-  GatehouseError,
   type IntrospectionAnswer,
   type IntrospectionCache,
   type IntrospectionVerifierOptions,
   introspectionVerifier,
+  PortcullisError,
   scopeMapper,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import t, { type Test } from 'tap'
 import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from './fixtures/introspection-server.js'
 import { loopbackServer, refusedPort, rejectionOf, sendJson } from './fixtures/loopback-server.js'
@@ -40,10 +40,10 @@ async function setup(t: Test, overrides: Partial<IntrospectionVerifierOptions> =
   return { as, issuer, verifier, activeAnswer }
 }
 
-/** The GatehouseError a verification rejects with. */
-async function failure(promise: Promise<unknown>): Promise<GatehouseError> {
+/** The PortcullisError a verification rejects with. */
+async function failure(promise: Promise<unknown>): Promise<PortcullisError> {
   const err = await rejectionOf(promise)
-  if (!(err instanceof GatehouseError)) throw err
+  if (!(err instanceof PortcullisError)) throw err
   return err
 }
 

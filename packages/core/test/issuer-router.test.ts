@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import {
-  GatehouseError,
   introspectionVerifier,
   issuerRouter,
   jwtVerifier,
   looksLikeJwt,
-} from '@gatehouse/core'
+  PortcullisError,
+} from '@portcullis/core'
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import t from 'tap'
 import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from './fixtures/introspection-server.js'
@@ -34,9 +34,9 @@ async function issuerFixture(path: string) {
   return { server, issuer, mint, verifier: jwtVerifier({ issuer, audience: RESOURCE }) }
 }
 
-async function failure(promise: Promise<unknown>): Promise<GatehouseError> {
+async function failure(promise: Promise<unknown>): Promise<PortcullisError> {
   const err = await rejectionOf(promise)
-  if (!(err instanceof GatehouseError)) throw err
+  if (!(err instanceof PortcullisError)) throw err
   return err
 }
 

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, type JsonWebKey, type KeyObject, sign } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { type GatehouseError, importJwks, jwksKeySet, staticKeySet } from '@gatehouse/core'
+import { importJwks, jwksKeySet, type PortcullisError, staticKeySet } from '@portcullis/core'
 import t from 'tap'
 import { loopbackServer, rejectionOf, sendJson, sleep } from './fixtures/loopback-server.js'
 
@@ -18,7 +18,7 @@ const jwk = (key: KeyObject, extra: Record<string, unknown> = {}): JsonWebKey =>
 })
 
 const reasonOf = async (promise: Promise<unknown>) => {
-  const error = (await rejectionOf(promise)) as GatehouseError
+  const error = (await rejectionOf(promise)) as PortcullisError
   return `${error.code}/${error.reason}`
 }
 
@@ -276,7 +276,7 @@ t.test('remote: outage after warm-up serves stale keys within staleIfError', asy
   await sleep(20)
   t.equal(server.count(), 3, 'retried after the cooldown')
   c.advance(600)
-  const error = (await rejectionOf(keySet.getKey({ alg: 'ES256', kid: 'e1' }))) as GatehouseError
+  const error = (await rejectionOf(keySet.getKey({ alg: 'ES256', kid: 'e1' }))) as PortcullisError
   t.equal(error.reason, 'jwks_unavailable', 'past staleIfError the keys are no longer trusted')
   t.equal(error.status, 503)
   t.ok((error.retryAfter ?? 0) >= 1)
@@ -293,7 +293,7 @@ t.test('remote: failures with no keys held', async (t) => {
   const keySet = jwksKeySet({ jwksUri: uri, now: c.now, fetchTimeoutMs: 300, maxBytes: 2048 })
   const expectUnavailable = async (pattern: RegExp, label: string) => {
     c.advance(10)
-    const error = (await rejectionOf(keySet.getKey({ alg: 'RS256', kid: 'k' }))) as GatehouseError
+    const error = (await rejectionOf(keySet.getKey({ alg: 'RS256', kid: 'k' }))) as PortcullisError
     t.equal(`${error.code}/${error.reason}`, 'temporarily_unavailable/jwks_unavailable', label)
     t.match((error.cause as Error).message, pattern, label)
     t.equal(keySet.status().lastError, (error.cause as Error).message)
@@ -319,7 +319,7 @@ t.test('remote: failures with no keys held', async (t) => {
   t.ok(Date.now() - started < 1500, 'bounded by fetchTimeoutMs')
   state.delayMs = 0
   const fetches = server.count()
-  const error = (await rejectionOf(keySet.getKey({ alg: 'RS256', kid: 'k' }))) as GatehouseError
+  const error = (await rejectionOf(keySet.getKey({ alg: 'RS256', kid: 'k' }))) as PortcullisError
   t.equal(error.reason, 'jwks_unavailable', 'right after a failure: backoff')
   t.equal(server.count(), fetches, 'no fetch during the backoff')
   c.advance(5)

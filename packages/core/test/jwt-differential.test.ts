@@ -1,23 +1,23 @@
 /**
- * Differential test: thousands of generated and mutated tokens, each verified by Gatehouse and by
- * jose's jwtVerify with the same options. Gatehouse must accept exactly what jose accepts, except
- * where Gatehouse is deliberately stricter; those rules are mirrored in `stricterPolicy` below, one
+ * Differential test: thousands of generated and mutated tokens, each verified by Portcullis and by
+ * jose's jwtVerify with the same options. Portcullis must accept exactly what jose accepts, except
+ * where Portcullis is deliberately stricter; those rules are mirrored in `stricterPolicy` below, one
  * line each, so the oracle is "jose accepts AND the stricter policy allows".
  */
 import { constants, generateKeyPairSync, type KeyObject, sign } from 'node:crypto'
-import { jwtVerifier } from '@gatehouse/core'
+import { jwtVerifier } from '@portcullis/core'
 import { createLocalJWKSet, type JWK, jwtVerify } from 'jose'
 import t from 'tap'
 
-const SEED = Number(process.env.GATEHOUSE_DIFF_SEED ?? 20_260_728)
-const COUNT = Number(process.env.GATEHOUSE_DIFF_COUNT ?? 3000)
+const SEED = Number(process.env.PORTCULLIS_DIFF_SEED ?? 20_260_728)
+const COUNT = Number(process.env.PORTCULLIS_DIFF_COUNT ?? 3000)
 const ISSUER = 'https://as.example.com'
 const AUDIENCE = 'https://mcp.example.com/mcp'
 const NOW = 1_800_000_000
 const TOLERANCE = 60
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']
 
-// mulberry32: a small seeded PRNG, so a failure can be replayed with GATEHOUSE_DIFF_SEED.
+// mulberry32: a small seeded PRNG, so a failure can be replayed with PORTCULLIS_DIFF_SEED.
 let state = SEED >>> 0
 const random = () => {
   state = (state + 0x6d2b79f5) >>> 0
@@ -72,7 +72,7 @@ const ours = jwtVerifier({
   now: () => NOW * 1000,
 })
 const joseKeys = createLocalJWKSet(jwks)
-// jose compares aud verbatim; Gatehouse compares URL audiences canonically. The spellings the
+// jose compares aud verbatim; Portcullis compares URL audiences canonically. The spellings the
 // generator uses are listed, so both sides accept the same set.
 const AUDIENCE_SPELLINGS = [
   AUDIENCE,
@@ -100,7 +100,7 @@ const B64URL = /^[A-Za-z0-9_-]*$/
 const canonicalB64 = (part: string) =>
   B64URL.test(part) && part.length % 4 !== 1 && Buffer.from(part, 'base64url').toString('base64url') === part
 
-/** Where Gatehouse is deliberately stricter than jose. Each line names its rule. */
+/** Where Portcullis is deliberately stricter than jose. Each line names its rule. */
 function stricterPolicy(token: string): boolean {
   const parts = token.split('.')
   // RFC 7515 §2 / RFC 4648 §3.5: unpadded, canonical base64url only (jose's atob is forgiving).
@@ -285,7 +285,7 @@ function generate(allowMutation = true): string {
   return allowMutation && chance(0.3) ? mutate(token) : token
 }
 
-t.test(`Gatehouse accepts exactly what jose accepts (seed ${SEED}, ${COUNT} tokens)`, async (t) => {
+t.test(`Portcullis accepts exactly what jose accepts (seed ${SEED}, ${COUNT} tokens)`, async (t) => {
   let accepted = 0
   let rejected = 0
   let stricter = 0
@@ -303,8 +303,8 @@ t.test(`Gatehouse accepts exactly what jose accepts (seed ${SEED}, ${COUNT} toke
     } catch (error) {
       actual = false
       reason = (error as { reason?: string }).reason ?? String(error)
-      if ((error as { name?: string }).name !== 'GatehouseError')
-        mismatches.push(`#${i} threw a non-Gatehouse error: ${reason}`)
+      if ((error as { name?: string }).name !== 'PortcullisError')
+        mismatches.push(`#${i} threw a non-Portcullis error: ${reason}`)
     }
     if (actual) accepted++
     else rejected++

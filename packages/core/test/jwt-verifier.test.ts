@@ -1,17 +1,17 @@
 import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto'
 import {
-  type GatehouseError,
   invalidToken,
   type JwtVerifierOptions,
   jwtVerifier,
   type KeySet,
   LruCache,
+  type PortcullisError,
   scopeMapper,
   staticKeySet,
   TokenCache,
   temporarilyUnavailable,
   tokenFingerprint,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import { CompactSign, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import t from 'tap'
 import { loopbackServer, rejectionOf, sendJson } from './fixtures/loopback-server.js'
@@ -95,8 +95,8 @@ const outcome = async (verifier: ReturnType<typeof jwtVerifier>, token: string) 
     await verifier.verifyAccessToken(token)
     return 'ok'
   } catch (error) {
-    const e = error as GatehouseError
-    return e.name === 'GatehouseError' ? `${e.code}/${e.reason}` : `unexpected ${String(error)}`
+    const e = error as PortcullisError
+    return e.name === 'PortcullisError' ? `${e.code}/${e.reason}` : `unexpected ${String(error)}`
   }
 }
 
@@ -350,7 +350,7 @@ const matrix: {
   },
   // policy hook
   {
-    name: 'validateClaims throwing a GatehouseError',
+    name: 'validateClaims throwing a PortcullisError',
     reason: 'token_type_invalid',
     options: {
       validateClaims: (claims) => {
@@ -716,7 +716,7 @@ t.test('metadata without jwks_uri is an outage, not a token failure', async (t) 
   })
   const error = (await rejectionOf(
     verifier.verifyAccessToken(await mint({ claims: { iss: server.origin } })),
-  )) as GatehouseError
+  )) as PortcullisError
   t.equal(`${error.code}/${error.reason}`, 'temporarily_unavailable/discovery_failed')
   t.match(error.message, /jwks_uri/)
 })

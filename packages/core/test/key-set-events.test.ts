@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { jwksKeySet, type KeySetEvent, onKeySetEvent } from '@gatehouse/core'
+import { jwksKeySet, type KeySetEvent, onKeySetEvent } from '@portcullis/core'
 import t from 'tap'
 import { loopbackServer, sendJson } from './fixtures/loopback-server.js'
 

@@ -1,4 +1,4 @@
-import { LruCache } from '@gatehouse/core'
+import { LruCache } from '@portcullis/core'
 import t from 'tap'
 
 const clock = () => {

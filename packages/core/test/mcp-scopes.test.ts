@@ -1,8 +1,8 @@
-import { authInfoFrom, hostServer, mcpScopeRules, principalBinding, withScopes } from '@gatehouse/core'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { createRequestStateCodec } from '@modelcontextprotocol/server'
+import { authInfoFrom, hostServer, mcpScopeRules, principalBinding, withScopes } from '@portcullis/core'
 import t from 'tap'
 
 const alice = {
@@ -34,7 +34,7 @@ t.test('a guarded tool does not run on a server no route hosts (fail closed)', a
   t.teardown(() => client.close())
   const result = await client.callTool({ name: 'open', arguments: {} })
   t.equal(result.isError, true)
-  t.match(result.content, [{ text: /tool open is not served behind the Gatehouse MCP route/ }])
+  t.match(result.content, [{ text: /tool open is not served behind the Portcullis MCP route/ }])
 })
 
 t.test(

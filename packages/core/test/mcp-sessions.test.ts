@@ -1,4 +1,4 @@
-import { McpSessionStore } from '@gatehouse/core'
+import { McpSessionStore } from '@portcullis/core'
 import t from 'tap'
 
 function harness(

@@ -2,7 +2,7 @@ import {
   protectedResourceMetadata,
   protectedResourceMetadataPaths,
   protectedResourceMetadataUrl,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import t from 'tap'
 
 const AS = 'https://auth.example.com'

@@ -1,4 +1,4 @@
-import { principalKey, principalOf } from '@gatehouse/core'
+import { principalKey, principalOf } from '@portcullis/core'
 import t from 'tap'
 
 const auth = (clientId: string, extra?: Record<string, unknown>) => ({ clientId, extra })

@@ -6,7 +6,7 @@ import {
   isLoopbackHost,
   jwksKeySet,
   secureUrlProblem,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import t from 'tap'
 
 t.test('canonical form: lower-case scheme and host, no default port, no trailing slash', async (t) => {

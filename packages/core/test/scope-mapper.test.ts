@@ -1,4 +1,4 @@
-import { claimPathSegments, readClaim, scopeMapper } from '@gatehouse/core'
+import { claimPathSegments, readClaim, scopeMapper } from '@portcullis/core'
 import t from 'tap'
 
 t.test('scope claims are read as they are: space-separated strings and arrays', async (t) => {

@@ -5,7 +5,7 @@ import {
   scopeRequirementSchema,
   scopesFromClaims,
   withoutOfflineAccess,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import t from 'tap'
 
 const notes = scopePolicy({ 'notes:admin': ['notes:write'], 'notes:write': ['notes:read'] })

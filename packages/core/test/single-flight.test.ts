@@ -1,4 +1,4 @@
-import { SingleFlight } from '@gatehouse/core'
+import { SingleFlight } from '@portcullis/core'
 import t from 'tap'
 
 const deferred = <V>() => {

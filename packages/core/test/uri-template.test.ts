@@ -1,4 +1,4 @@
-import { isUriTemplate, uriTemplateMatcher } from '@gatehouse/core'
+import { isUriTemplate, uriTemplateMatcher } from '@portcullis/core'
 import t from 'tap'
 
 const cases: Array<[template: string, uri: string, matches: boolean]> = [

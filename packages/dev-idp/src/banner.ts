@@ -27,7 +27,7 @@ export function formatBanner(idp: DevIdp, facts: BannerFacts): string {
       ? `sign-in form, any user name (users with roles: ${facts.users.join(', ')})`
       : `automatic, as login_hint or ${idp.defaultUser}`
   const lines = [
-    `Gatehouse dev IdP (${idp.shape}) on ${idp.url}`,
+    `Portcullis dev IdP (${idp.shape}) on ${idp.url}`,
     '',
     ...rows([
       ['issuer', idp.issuer],

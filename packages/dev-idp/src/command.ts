@@ -21,7 +21,7 @@ Options:
                             (default: http://localhost:3000/mcp JWT, http://localhost:3001/mcp opaque)
   --scopes "<a b c>"        scopes of every resource (default "notes:read notes:write notes:admin")
   --shape <name>            generic, keycloak or auth0 (default generic)
-  --realm <name>            Keycloak realm, with --shape keycloak (default gatehouse)
+  --realm <name>            Keycloak realm, with --shape keycloak (default portcullis)
   --login <mode>            form (a sign-in page) or auto (login_hint or the default user) (default form)
   --keys-file <path>        signing keys and client secrets, kept across restarts (default ${DEFAULT_KEYS_FILE})
   --access-token-ttl <s>    access-token lifetime in seconds (default 600)

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { parseOptions } from '@gatehouse/core'
+import { parseOptions } from '@portcullis/core'
 import type Provider from 'oidc-provider'
 import {
   type ClientAuthentication,

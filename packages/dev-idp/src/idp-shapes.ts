@@ -84,7 +84,7 @@ function genericShape(options: ResolvedOptions): IdpShapeProfile {
 
 /** Keycloak: `/realms/<realm>` issuer, `realm_access` / `resource_access` roles, `azp`, JOSE `typ: JWT`. */
 function keycloakShape(options: ResolvedOptions): IdpShapeProfile {
-  const realm = options.realm ?? 'gatehouse'
+  const realm = options.realm ?? 'portcullis'
   const audience = options.keycloakAudience ?? 'resource'
   const oidc = '/protocol/openid-connect'
   return {

@@ -12,7 +12,7 @@ export interface DevIdpSecrets {
   clientSecrets: Record<string, string>
 }
 
-const FORMAT = 'gatehouse-dev-idp/1'
+const FORMAT = 'portcullis-dev-idp/1'
 
 const fileSchema = z.object({
   format: z.literal(FORMAT),
@@ -100,7 +100,7 @@ async function readKeyFile(path: string): Promise<DevIdpSecrets | undefined> {
 async function writeKeyFile(path: string, secrets: DevIdpSecrets): Promise<void> {
   const body = {
     format: FORMAT,
-    note: 'Development signing keys and client secrets of @gatehouse/dev-idp. Never commit this file.',
+    note: 'Development signing keys and client secrets of @portcullis/dev-idp. Never commit this file.',
     ...secrets,
   }
   // Write then rename, so a crash never leaves half a key file; private keys are for the owner only.

@@ -1,4 +1,4 @@
-import { canonicalResource, parseOptions } from '@gatehouse/core'
+import { canonicalResource, parseOptions } from '@portcullis/core'
 import { z } from 'zod'
 
 /** The scopes a resource gets when its entry names none: the notes example's scopes. */
@@ -57,7 +57,7 @@ export interface DevIdpResourceOptions {
 export interface DevIdpOptions {
   /** Token and issuer shape: `generic` (RFC 9068), `keycloak` or `auth0`. Default `generic`. */
   shape?: DevIdpShape
-  /** Keycloak realm name, so the issuer is `<url>/realms/<realm>`. Keycloak shape only. Default `gatehouse`. */
+  /** Keycloak realm name, so the issuer is `<url>/realms/<realm>`. Keycloak shape only. Default `portcullis`. */
   realm?: string
   /**
    * Keycloak shape only: `resource` (an Audience mapper puts the resource in `aud`, the working setup),

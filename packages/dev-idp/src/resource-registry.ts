@@ -1,4 +1,4 @@
-import { canonicalResource } from '@gatehouse/core'
+import { canonicalResource } from '@portcullis/core'
 import type { ResolvedResource } from './options.js'
 
 /**

@@ -1,4 +1,4 @@
-import { completeAuthorization, createPkce, OAuthResponseError, startDevIdp } from '@gatehouse/dev-idp'
+import { completeAuthorization, createPkce, OAuthResponseError, startDevIdp } from '@portcullis/dev-idp'
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import t, { type Test } from 'tap'
 import { postForm, postJson } from './fixtures/http.js'

@@ -1,4 +1,4 @@
-import { startDevIdp } from '@gatehouse/dev-idp'
+import { startDevIdp } from '@portcullis/dev-idp'
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import t, { type Test } from 'tap'
 import { postForm } from './fixtures/http.js'

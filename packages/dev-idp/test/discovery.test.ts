@@ -1,4 +1,4 @@
-import { startDevIdp } from '@gatehouse/dev-idp'
+import { startDevIdp } from '@portcullis/dev-idp'
 import t from 'tap'
 import { getJson } from './fixtures/http.js'
 

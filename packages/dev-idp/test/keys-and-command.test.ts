@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startDevIdp } from '@gatehouse/dev-idp'
+import { startDevIdp } from '@portcullis/dev-idp'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import t from 'tap'
 import { parseCommandLine, runCommand } from '../src/command.js'
@@ -26,7 +26,7 @@ t.test('a key file keeps signing keys and client secrets across restarts', async
 
   t.equal((await stat(keysFile)).mode & 0o777, 0o600, 'private keys readable by the owner only')
   const saved = JSON.parse(await readFile(keysFile, 'utf8'))
-  t.equal(saved.format, 'gatehouse-dev-idp/1')
+  t.equal(saved.format, 'portcullis-dev-idp/1')
   t.equal(saved.keys.length, 2)
 
   const second = await startDevIdp(options)

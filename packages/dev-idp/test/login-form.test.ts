@@ -1,4 +1,4 @@
-import { completeAuthorization, createPkce, startDevIdp } from '@gatehouse/dev-idp'
+import { completeAuthorization, createPkce, startDevIdp } from '@portcullis/dev-idp'
 import { decodeJwt } from 'jose'
 import t, { type Test } from 'tap'
 import { browser, postForm } from './fixtures/http.js'

@@ -1,6 +1,5 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { completeAuthorization, type DevIdpOptions, startDevIdp } from '@gatehouse/dev-idp'
 import {
   auth,
   ClientCredentialsProvider,
@@ -10,6 +9,7 @@ import {
   type StoredOAuthClientInformation,
   type StoredOAuthTokens,
 } from '@modelcontextprotocol/client'
+import { completeAuthorization, type DevIdpOptions, startDevIdp } from '@portcullis/dev-idp'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import t, { type Test } from 'tap'
 

@@ -1,4 +1,4 @@
-import { startDevIdp } from '@gatehouse/dev-idp'
+import { startDevIdp } from '@portcullis/dev-idp'
 import t from 'tap'
 
 // First in this file: oidc-provider prints its runtime notice on the first import in a process.

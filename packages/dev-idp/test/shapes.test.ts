@@ -1,4 +1,4 @@
-import { startDevIdp } from '@gatehouse/dev-idp'
+import { startDevIdp } from '@portcullis/dev-idp'
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import t from 'tap'
 
@@ -58,7 +58,7 @@ t.test('Keycloak shape: aud "account" (no audience mapper) and both', async (t) 
   t.teardown(both.close)
   const { payload } = await verify(both, (await both.userToken()).access_token)
   t.same(payload.aud, [RESOURCE, 'account'])
-  t.equal(payload.iss, `${both.url}/realms/gatehouse`, 'default realm')
+  t.equal(payload.iss, `${both.url}/realms/portcullis`, 'default realm')
 })
 
 t.test('Auth0 shape: trailing-slash issuer, permissions, azp, array aud with openid', async (t) => {

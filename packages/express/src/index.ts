@@ -1,7 +1,7 @@
 import './types.js'
-import { gatehouse } from './gatehouse.js'
+import { portcullis } from './portcullis.js'
 
-// The MCP route's options and the tool-declaration helpers live in core (shared with @gatehouse/fastify).
+// The MCP route's options and the tool-declaration helpers live in core (shared with @portcullis/fastify).
 export {
   authInfoFrom,
   type McpFactoryContext,
@@ -16,17 +16,17 @@ export {
   principalBinding,
   type ScopedRegistrar,
   withScopes,
-} from '@gatehouse/core'
+} from '@portcullis/core'
+export { type ExpressMcpRouteOptions, type McpRouter, mcpRoute } from './mcp-route.js'
 export {
-  type GatehouseMiddleware,
-  type GatehouseMiddlewareOptions,
-  type GatehouseOptions,
-  gatehouse,
+  type PortcullisMiddleware,
+  type PortcullisMiddlewareOptions,
+  type PortcullisOptions,
+  portcullis,
   protect,
   type RequireScopesArgs,
   requireScopes,
-} from './gatehouse.js'
-export { type ExpressMcpRouteOptions, type McpRouter, mcpRoute } from './mcp-route.js'
+} from './portcullis.js'
 export type { RejectionListener } from './request-state.js'
 
-export default gatehouse
+export default portcullis

@@ -1,4 +1,4 @@
-import { type KeySetEvent, onKeySetEvent } from '@gatehouse/core'
+import { type KeySetEvent, onKeySetEvent } from '@portcullis/core'
 
 /** Hears the key set events of the process (`onKeySetEvent` of core). */
 export type KeySetListener = (event: KeySetEvent) => void
@@ -7,7 +7,7 @@ const subscribed = new WeakSet<KeySetListener>()
 
 /**
  * Where a failed key set refresh shows: held keys keep serving (stale-if-error), so no request
- * fails and nothing else would tell. `@gatehouse/fastify` logs these events; Express has no logger,
+ * fails and nothing else would tell. `@portcullis/fastify` logs these events; Express has no logger,
  * so by default they are printed, once per process however many middlewares there are.
  */
 export function reportKeySetEvents(listener: KeySetListener | false | undefined): void {
@@ -22,12 +22,12 @@ export function reportKeySetEvents(listener: KeySetListener | false | undefined)
 function printKeySetEvent({ type, ...keySet }: KeySetEvent): void {
   if (type === 'refresh_failed') {
     console.warn(
-      '@gatehouse/express: the signing keys of the authorization server could not be refreshed',
+      '@portcullis/express: the signing keys of the authorization server could not be refreshed',
       keySet,
     )
   } else {
     console.info(
-      '@gatehouse/express: the signing keys of the authorization server were refreshed again',
+      '@portcullis/express: the signing keys of the authorization server were refreshed again',
       keySet,
     )
   }

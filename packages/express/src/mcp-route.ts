@@ -1,6 +1,6 @@
-import { createMcpEndpoint, type McpEndpoint, type McpRouteOptions } from '@gatehouse/core'
+import { createMcpEndpoint, type McpEndpoint, type McpRouteOptions } from '@portcullis/core'
 import express, { type Request, type RequestHandler, type Router } from 'express'
-import { bindingOfMiddleware, type GatehouseMiddleware, OWNER, report } from './gatehouse.js'
+import { bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
 import { verifiedBy } from './request-state.js'
 import { sendReply } from './send-reply.js'
 
@@ -23,19 +23,19 @@ export interface McpRouter extends Router {
 }
 
 /**
- * An Express router hosting an MCP Streamable HTTP endpoint behind a `gatehouse()` gate, for
- * either MCP SDK line, with the rules of `@gatehouse/fastify`'s `mcpRoute` (both run core's
+ * An Express router hosting an MCP Streamable HTTP endpoint behind a `portcullis()` gate, for
+ * either MCP SDK line, with the rules of `@portcullis/fastify`'s `mcpRoute` (both run core's
  * `createMcpEndpoint`): a `tools/call`, `prompts/get` or `resources/read` the token lacks scopes
  * for is answered 403 with one `insufficient_scope` challenge before the SDK runs anything;
  * `tools/list` and the other lists show only what the caller may use; 2025-era sessions are bound
  * to the caller that opened them. The caller reaches tools on `req.auth` (1.x `extra.authInfo`,
  * 2.x `ctx.http.authInfo`). Tools declare their scopes with `withScopes` where they are registered.
  *
- * The route authenticates on its own when the gatehouse middleware left it open
+ * The route authenticates on its own when the portcullis middleware left it open
  * (`routes: 'declared'`), and parses JSON bodies unless the app already did.
  *
  * @example
- * const auth = gatehouse({ resource, authorizationServers: [issuer], verifier })
+ * const auth = portcullis({ resource, authorizationServers: [issuer], verifier })
  * app.use(auth)
  * // @modelcontextprotocol/sdk 1.x, with sessions
  * app.use(await mcpRoute(auth, { server: buildServer, transport: StreamableHTTPServerTransport }))
@@ -47,12 +47,12 @@ export interface McpRouter extends Router {
  * }))
  */
 export async function mcpRoute(
-  gatehouse: GatehouseMiddleware,
+  portcullis: PortcullisMiddleware,
   options: ExpressMcpRouteOptions,
 ): Promise<McpRouter> {
-  const binding = typeof gatehouse === 'function' ? bindingOfMiddleware(gatehouse) : undefined
+  const binding = typeof portcullis === 'function' ? bindingOfMiddleware(portcullis) : undefined
   if (binding === undefined) {
-    throw new TypeError(`${ROUTE_OWNER}: the first argument must be the middleware gatehouse() returned`)
+    throw new TypeError(`${ROUTE_OWNER}: the first argument must be the middleware portcullis() returned`)
   }
   const { onError, ...routeOptions } = options ?? ({} as ExpressMcpRouteOptions)
   if (onError !== undefined && typeof onError !== 'function') {
@@ -79,7 +79,7 @@ export async function mcpRoute(
     decision.serve(req, res, (error) => reportError(error, req)).catch(next)
   }
 
-  const guard = gatehouse.protect()
+  const guard = portcullis.protect()
   const json = express.json({ limit: JSON_LIMIT })
   const router = express.Router() as McpRouter
   router.route(endpoint.path).post(guard, json, serve).get(guard, serve).delete(guard, serve)

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import type { Gate, RejectionLog } from '@gatehouse/core'
+import type { Gate, RejectionLog } from '@portcullis/core'
 import type { Request } from 'express'
 
 /** Where rejections are reported. `req` is the rejected request (never log its headers: they hold the token). */
@@ -11,7 +11,7 @@ export interface GateBinding {
   onRejection: RejectionListener
 }
 
-/** What the gatehouse middlewares a request passed through know about it. */
+/** What the portcullis middlewares a request passed through know about it. */
 interface RequestState {
   /** Each distinct gate whose middleware saw the request, in order. */
   seen: GateBinding[]

@@ -1,4 +1,4 @@
-import type { VerifiedAuthInfo } from '@gatehouse/core'
+import type { VerifiedAuthInfo } from '@portcullis/core'
 
 // The global `Express.Request` is what both Express 4 and 5 typings extend, so `req.auth` is
 // typed in every handler without a cast.

@@ -1,8 +1,8 @@
-import { gatehouse, mcpRoute, withScopes } from '@gatehouse/express'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { mcpRoute, portcullis, withScopes } from '@portcullis/express'
 import express from 'express'
 import t from 'tap'
 import { z } from 'zod'
@@ -42,7 +42,7 @@ function countingServer(runs: { count: number }) {
 }
 
 async function mcpApp(options: Parameters<typeof mcpRoute>[1], gate = {}) {
-  const auth = gatehouse(notesOptions(kit, gate))
+  const auth = portcullis(notesOptions(kit, gate))
   const app = express()
   app.use(auth)
   const mcp = await mcpRoute(auth, options)
@@ -206,17 +206,17 @@ t.test('close() ends the open sessions', async (t) => {
 })
 
 t.test('misconfiguration fails when the route is made, naming the route', async (t) => {
-  const auth = gatehouse(notesOptions(kit))
+  const auth = portcullis(notesOptions(kit))
   await t.rejects(
     mcpRoute((() => {}) as never, {
       server: countingServer({ count: 0 }),
       transport: StreamableHTTPServerTransport,
     }),
-    /@gatehouse\/express mcpRoute: the first argument must be the middleware gatehouse\(\) returned/,
+    /@portcullis\/express mcpRoute: the first argument must be the middleware portcullis\(\) returned/,
   )
   await t.rejects(
     mcpRoute(auth, { server: 'no' as never, transport: StreamableHTTPServerTransport }),
-    /@gatehouse\/express mcpRoute: option "server": must be a function that returns an MCP server/,
+    /@portcullis\/express mcpRoute: option "server": must be a function that returns an MCP server/,
   )
   await t.rejects(
     mcpRoute(auth, {
@@ -233,9 +233,9 @@ t.test('misconfiguration fails when the route is made, naming the route', async 
       },
       transport: StreamableHTTPServerTransport,
     }),
-    /@gatehouse\/express mcpRoute: the server factory failed when called at startup/,
+    /@portcullis\/express mcpRoute: the server factory failed when called at startup/,
   )
-  const advertised = gatehouse(notesOptions(kit, { scopes: { base: ['notes:read', 'files:read'] } }))
+  const advertised = portcullis(notesOptions(kit, { scopes: { base: ['notes:read', 'files:read'] } }))
   await t.rejects(
     mcpRoute(advertised, { server: countingServer({ count: 0 }), transport: StreamableHTTPServerTransport }),
     /scopes_supported advertises files:read, which no tool, prompt or resource needs/,

@@ -1,5 +1,5 @@
-import { createGate, jwtVerifier, type RejectionLog, type TokenVerifier } from '@gatehouse/core'
-import { gatehouse, protect, requireScopes } from '@gatehouse/express'
+import { createGate, jwtVerifier, type RejectionLog, type TokenVerifier } from '@portcullis/core'
+import { portcullis, protect, requireScopes } from '@portcullis/express'
 import cors from 'cors'
 import express, { type ErrorRequestHandler } from 'express'
 import t from 'tap'
@@ -20,7 +20,7 @@ const errorMessage: ErrorRequestHandler = (error, _req, res, _next) => {
 
 t.test('public: exact paths, regular expressions, or a function of the request', async (t) => {
   const app = express()
-  app.use(gatehouse(notesOptions(kit, { public: ['/health', /^\/docs\//] })))
+  app.use(portcullis(notesOptions(kit, { public: ['/health', /^\/docs\//] })))
   app.get(['/health', '/docs/:page', '/notes'], (req, res) => res.json({ auth: req.auth ?? null }))
   const server = await listen(app)
   t.teardown(server.close)
@@ -37,7 +37,7 @@ t.test('public: exact paths, regular expressions, or a function of the request',
 
   const byFunction = express()
   byFunction.use(
-    gatehouse(notesOptions(kit, { public: (req) => req.method === 'GET' && req.path === '/open' })),
+    portcullis(notesOptions(kit, { public: (req) => req.method === 'GET' && req.path === '/open' })),
   )
   byFunction.all('/open', (_req, res) => res.send('open'))
   const other = await listen(byFunction)
@@ -48,7 +48,7 @@ t.test('public: exact paths, regular expressions, or a function of the request',
 
 t.test("routes: 'declared' gates only routes with protect() or requireScopes()", async (t) => {
   const app = express()
-  app.use(gatehouse(notesOptions(kit, { routes: 'declared' })))
+  app.use(portcullis(notesOptions(kit, { routes: 'declared' })))
   app.get('/', (_req, res) => res.send('home'))
   app.get('/me', protect(), (req, res) => res.send(req.auth.extra.sub))
   app.get('/admin', requireScopes('notes:admin'), (_req, res) => res.send('admin'))
@@ -70,7 +70,7 @@ t.test("routes: 'declared' gates only routes with protect() or requireScopes()",
 
 t.test('requireScopes on a public path authenticates instead of letting the request through', async (t) => {
   const app = express()
-  app.use(gatehouse(notesOptions(kit, { public: ['/guarded'] })))
+  app.use(portcullis(notesOptions(kit, { public: ['/guarded'] })))
   app.get('/guarded', requireScopes('notes:read'), (req, res) => res.send(req.auth.extra.sub))
   const server = await listen(app)
   t.teardown(server.close)
@@ -82,7 +82,7 @@ t.test('requireScopes on a public path authenticates instead of letting the requ
 
 t.test('requireScopes: names, anyOf and allOf, checked when the guard is made', async (t) => {
   const app = express()
-  app.use(gatehouse(notesOptions(kit)))
+  app.use(portcullis(notesOptions(kit)))
   app.get('/either', requireScopes({ anyOf: ['files:read', 'notes:admin'] }), (_req, res) =>
     res.send('either'),
   )
@@ -118,7 +118,7 @@ t.test('a request passes one verification, however many guards it meets', async 
       return jwt.verifyAccessToken(token)
     },
   }
-  const auth = gatehouse(notesOptions(kit, { verifier: counting }))
+  const auth = portcullis(notesOptions(kit, { verifier: counting }))
   const app = express()
   app.use(auth)
   app.get('/x', auth.protect(), protect(), requireScopes('notes:read'), (_req, res) => res.send('ok'))
@@ -130,7 +130,7 @@ t.test('a request passes one verification, however many guards it meets', async 
 
 t.test('mounted under a path: an error that says how to serve the metadata', async (t) => {
   const app = express()
-  app.use('/api', gatehouse(notesOptions(kit)))
+  app.use('/api', portcullis(notesOptions(kit)))
   app.get('/api/notes', (_req, res) => res.send('notes'))
   app.use(errorMessage)
   const server = await listen(app)
@@ -144,7 +144,7 @@ t.test('mounted under a path: an error that says how to serve the metadata', asy
 })
 
 t.test('metadataRoutes: false under a path, with auth.metadata at the root', async (t) => {
-  const auth = gatehouse(notesOptions(kit, { metadataRoutes: false }))
+  const auth = portcullis(notesOptions(kit, { metadataRoutes: false }))
   const app = express()
   app.use(auth.metadata)
   app.use('/api', auth)
@@ -169,8 +169,8 @@ t.test('two resources in one app: bound guards, each with its own gate and docum
       verifier: jwtVerifier({ issuer: ISSUER, audience: resource, keys: [kit.publicJwk] }),
       routes: 'declared',
     })
-  const authA = gatehouse(optionsFor(A))
-  const authB = gatehouse(optionsFor(B))
+  const authA = portcullis(optionsFor(A))
+  const authB = portcullis(optionsFor(B))
   const app = express()
   app.use(authA, authB)
   app.post('/a/mcp', authA.protect(), (req, res) => res.send(req.auth.resource.href))
@@ -197,10 +197,10 @@ t.test('two resources in one app: bound guards, each with its own gate and docum
   }
   const ambiguous = await server.request('POST', '/ambiguous', forA)
   t.equal(ambiguous.status, 500)
-  t.match(ambiguous.json().message, /went through 2 gatehouse\(\) middlewares; use the bound guard/)
+  t.match(ambiguous.json().message, /went through 2 portcullis\(\) middlewares; use the bound guard/)
 })
 
-t.test('a guard with no gatehouse middleware before it fails closed with a clear error', async (t) => {
+t.test('a guard with no portcullis middleware before it fails closed with a clear error', async (t) => {
   const app = express()
   app.get('/x', requireScopes('notes:read'), (_req, res) => res.send('reached'))
   app.use(errorMessage)
@@ -208,13 +208,13 @@ t.test('a guard with no gatehouse middleware before it fails closed with a clear
   t.teardown(server.close)
   const answer = await server.request('GET', '/x', bearer(await kit.mint()))
   t.equal(answer.status, 500)
-  t.match(answer.json().message, /no gatehouse\(\) middleware covers/)
+  t.match(answer.json().message, /no portcullis\(\) middleware covers/)
 })
 
-t.test('a shared gate: gatehouse({ gate }) answers like the gate it is given', async (t) => {
+t.test('a shared gate: portcullis({ gate }) answers like the gate it is given', async (t) => {
   const { resource, authorizationServers, verifier, scopes } = notesOptions(kit) as never
   const gate = createGate({ resource, authorizationServers, verifier, scopes })
-  const auth = gatehouse({ gate, public: ['/health'] })
+  const auth = portcullis({ gate, public: ['/health'] })
   t.equal(auth.gate, gate)
   const app = express()
   app.use(auth)
@@ -223,27 +223,27 @@ t.test('a shared gate: gatehouse({ gate }) answers like the gate it is given', a
   t.teardown(server.close)
   t.equal((await server.request('GET', '/notes')).headers['www-authenticate'], CHALLENGE)
   t.throws(
-    () => gatehouse({ gate, resource: 'https://x.example' } as never),
-    /@gatehouse\/express: .*resource/,
+    () => portcullis({ gate, resource: 'https://x.example' } as never),
+    /@portcullis\/express: .*resource/,
   )
-  t.throws(() => gatehouse({ gate: {} as never }), /option "gate": must be a gate made by createGate\(\)/)
+  t.throws(() => portcullis({ gate: {} as never }), /option "gate": must be a gate made by createGate\(\)/)
 })
 
 t.test('options are checked at creation, naming the option', async (t) => {
   t.throws(
-    () => gatehouse(notesOptions(kit, { routes: 'some' as never })),
-    /@gatehouse\/express: option "routes"/,
+    () => portcullis(notesOptions(kit, { routes: 'some' as never })),
+    /@portcullis\/express: option "routes"/,
   )
   t.throws(
-    () => gatehouse(notesOptions(kit, { public: ['health'] })),
+    () => portcullis(notesOptions(kit, { public: ['health'] })),
     /option "public.0": a public path starts with \//,
   )
-  t.throws(() => gatehouse(notesOptions(kit, { public: 'x' as never })), /option "public"/)
+  t.throws(() => portcullis(notesOptions(kit, { public: 'x' as never })), /option "public"/)
   t.throws(
-    () => gatehouse(notesOptions(kit, { onRejection: 1 as never })),
+    () => portcullis(notesOptions(kit, { onRejection: 1 as never })),
     /option "onRejection": must be a function/,
   )
-  t.throws(() => gatehouse(notesOptions(kit, { prefix: '/x' } as never)), /Unrecognized key: "prefix"/)
+  t.throws(() => portcullis(notesOptions(kit, { prefix: '/x' } as never)), /Unrecognized key: "prefix"/)
 })
 
 t.test(
@@ -251,7 +251,7 @@ t.test(
   async (t) => {
     const events: RejectionLog[] = []
     const app = express()
-    app.use(gatehouse(notesOptions(kit, { onRejection: (event) => events.push(event) })))
+    app.use(portcullis(notesOptions(kit, { onRejection: (event) => events.push(event) })))
     app.get('/reports', requireScopes('reports:read'), (_req, res) => res.send('reports'))
     const server = await listen(app)
     t.teardown(server.close)
@@ -276,7 +276,7 @@ t.test(
 
     const throwing = express()
     throwing.use(
-      gatehouse(
+      portcullis(
         notesOptions(kit, {
           onRejection: () => {
             throw new Error('listener bug')
@@ -297,7 +297,7 @@ t.test(
     const printed = t.capture(console, 'error')
     const app = express()
     app.use(
-      gatehouse(
+      portcullis(
         notesOptions(kit, {
           verifier: {
             verifyAccessToken: async (token) => {
@@ -327,7 +327,7 @@ t.test(
     const ORIGIN = 'https://inspector.example'
     const app = express()
     app.use(cors({ origin: [ORIGIN], exposedHeaders: ['X-Trace', 'mcp-session-id'] }))
-    app.use(gatehouse(notesOptions(kit)))
+    app.use(portcullis(notesOptions(kit)))
     app.post('/mcp', (req, res) => res.send(req.auth.extra.sub))
     const server = await listen(app)
     t.teardown(server.close)
@@ -367,7 +367,7 @@ t.test(
 
 t.test("preflights allow the methods of the app's routes at the path", async (t) => {
   const app = express()
-  app.use(gatehouse(notesOptions(kit)))
+  app.use(portcullis(notesOptions(kit)))
   const api = express.Router()
   api
     .route('/items')
@@ -397,7 +397,7 @@ t.test("preflights allow the methods of the app's routes at the path", async (t)
 
 t.test('a plain OPTIONS request (no preflight) and an unknown path are gated like any request', async (t) => {
   const app = express()
-  app.use(gatehouse(notesOptions(kit)))
+  app.use(portcullis(notesOptions(kit)))
   app.get('/notes', (_req, res) => res.send('notes'))
   const server = await listen(app)
   t.teardown(server.close)
@@ -427,7 +427,7 @@ t.test('key set outages are reported: to onKeySetEvent, or printed by default', 
   const printed = t.capture(console, 'warn')
   const app = express()
   app.use(
-    gatehouse(notesOptions(kit, { verifier: unreachable(), onKeySetEvent: (event) => heard.push(event) })),
+    portcullis(notesOptions(kit, { verifier: unreachable(), onKeySetEvent: (event) => heard.push(event) })),
   )
   app.get('/notes', (_req, res) => res.send('notes'))
   const server = await listen(app)
@@ -437,7 +437,7 @@ t.test('key set outages are reported: to onKeySetEvent, or printed by default', 
   printed() // the default printer is process-wide: earlier middlewares of this file subscribed it
 
   const quiet = express()
-  quiet.use(gatehouse(notesOptions(kit, { verifier: unreachable() })))
+  quiet.use(portcullis(notesOptions(kit, { verifier: unreachable() })))
   quiet.get('/notes', (_req, res) => res.send('notes'))
   const other = await listen(quiet)
   t.teardown(other.close)
@@ -445,12 +445,14 @@ t.test('key set outages are reported: to onKeySetEvent, or printed by default', 
   const lines = printed()
   t.ok(lines.length >= 1)
   t.match(String(lines[0]?.args[0]), 'the signing keys of the authorization server could not be refreshed')
-  t.throws(() => gatehouse(notesOptions(kit, { onKeySetEvent: 'yes' as never })), /option "onKeySetEvent"/)
+  t.throws(() => portcullis(notesOptions(kit, { onKeySetEvent: 'yes' as never })), /option "onKeySetEvent"/)
 })
 
 t.test('scope implications with a "__proto__" key reach the gate intact', async (t) => {
   const app = express()
-  app.use(gatehouse(notesOptions(kit, { scopes: { implies: JSON.parse('{"__proto__":["reports:read"]}') } })))
+  app.use(
+    portcullis(notesOptions(kit, { scopes: { implies: JSON.parse('{"__proto__":["reports:read"]}') } })),
+  )
   app.get('/reports', requireScopes('reports:read'), (_req, res) => res.send('reports'))
   const server = await listen(app)
   t.teardown(server.close)

@@ -1,10 +1,10 @@
-import type { TokenVerifier } from '@gatehouse/core'
-import { gatehouse, requireScopes } from '@gatehouse/express'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { TokenVerifier } from '@portcullis/core'
+import { portcullis, requireScopes } from '@portcullis/express'
 import express, { type RequestHandler } from 'express'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import t from 'tap'
@@ -67,7 +67,7 @@ async function after() {
   const app = express()
   app.use(express.json())
   app.use(
-    gatehouse({
+    portcullis({
       resource: RESOURCE,
       authorizationServers: [ISSUER],
       verifier: tokenVerifier,

@@ -11,7 +11,7 @@ t.test('the typed app compiles with no error, and every @ts-expect-error is need
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    customConditions: ['gatehouse-source'],
+    customConditions: ['portcullis-source'],
     strict: true,
     noUncheckedIndexedAccess: true,
     exactOptionalPropertyTypes: false,

@@ -1,6 +1,6 @@
-import { gatehouse } from './plugin.js'
+import { portcullis } from './plugin.js'
 
-// The MCP route's options and the tool-declaration helpers live in core (shared with @gatehouse/express).
+// The MCP route's options and the tool-declaration helpers live in core (shared with @portcullis/express).
 export {
   authInfoFrom,
   type McpFactoryContext,
@@ -15,16 +15,21 @@ export {
   principalBinding,
   type ScopedRegistrar,
   withScopes,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 export {
-  gatehouseLogRedaction,
-  gatehouseRequestSerializer,
+  portcullisLogRedaction,
+  portcullisRequestSerializer,
   redactQueryTokens,
   type SerializedRequest,
 } from './log-redaction.js'
 export { mcpRoute } from './mcp-route.js'
 export { registerMetadataRoutes } from './metadata-routes.js'
-export { type GatehouseOptions, type GatehousePluginOptions, gatehouse, gatehouseMetadata } from './plugin.js'
+export {
+  type PortcullisOptions,
+  type PortcullisPluginOptions,
+  portcullis,
+  portcullisMetadata,
+} from './plugin.js'
 export type { RequireScopesArgs } from './types.js'
 
-export default gatehouse
+export default portcullis

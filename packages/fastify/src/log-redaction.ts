@@ -6,9 +6,9 @@ import type { IncomingMessage } from 'node:http'
  * Fastify's default request serializer logs no headers, but any custom one might.
  *
  * @example
- * const app = Fastify({ logger: { redact: gatehouseLogRedaction, serializers: { req: gatehouseRequestSerializer } } })
+ * const app = Fastify({ logger: { redact: portcullisLogRedaction, serializers: { req: portcullisRequestSerializer } } })
  */
-export const gatehouseLogRedaction = Object.freeze({
+export const portcullisLogRedaction = Object.freeze({
   paths: [
     'req.headers.authorization',
     'req.headers["proxy-authorization"]',
@@ -35,13 +35,13 @@ export interface SerializedRequest {
 
 /**
  * A `req` log serializer: Fastify's default fields, with any `access_token` query parameter blanked.
- * OAuth 2.1 §5.1 forbids tokens in the query and Gatehouse ignores them, but a misbehaving client
+ * OAuth 2.1 §5.1 forbids tokens in the query and Portcullis ignores them, but a misbehaving client
  * can still send one, and the URL is logged before any hook runs.
  *
  * @example
- * const app = Fastify({ logger: { serializers: { req: gatehouseRequestSerializer } } })
+ * const app = Fastify({ logger: { serializers: { req: portcullisRequestSerializer } } })
  */
-export function gatehouseRequestSerializer(req: {
+export function portcullisRequestSerializer(req: {
   method?: string
   url?: string
   raw?: IncomingMessage

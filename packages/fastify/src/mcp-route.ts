@@ -1,32 +1,32 @@
-import { createMcpEndpoint, type Gate, type McpRouteOptions, mergeHeaderList } from '@gatehouse/core'
+import { createMcpEndpoint, type Gate, type McpRouteOptions, mergeHeaderList } from '@portcullis/core'
 import type { FastifyInstance } from 'fastify'
 
-const OWNER = '@gatehouse/fastify mcpRoute'
+const OWNER = '@portcullis/fastify mcpRoute'
 
 /**
- * Hosts an MCP Streamable HTTP endpoint behind the Gatehouse gate, for either MCP SDK line. Register
- * it after `gatehouse` in the same scope (or a child). For every POST it reads the JSON-RPC body
+ * Hosts an MCP Streamable HTTP endpoint behind the Portcullis gate, for either MCP SDK line. Register
+ * it after `portcullis` in the same scope (or a child). For every POST it reads the JSON-RPC body
  * before the SDK does: a `tools/call`, `prompts/get` or `resources/read` whose scopes the token
  * lacks is answered 403 with one `insufficient_scope` challenge naming every scope the whole body
  * (batch included) is missing, minimal under implication (MCP 2026-07-28 §Runtime Insufficient
  * Scope Errors). The caller reaches handlers as the SDK expects it (`req.auth` → `extra.authInfo` in
  * 1.x, `ctx.http.authInfo` in 2.x); lists show only what the caller may use; 2025-era sessions are
  * bound to the principal that created them (another principal gets 404, as for an unknown session).
- * Every rule lives in core's `createMcpEndpoint`, shared with `@gatehouse/express`.
+ * Every rule lives in core's `createMcpEndpoint`, shared with `@portcullis/express`.
  *
  * @example
  * // @modelcontextprotocol/sdk 1.x, with sessions
- * await app.register(gatehouse, { resource, authorizationServers: [issuer], verifier })
+ * await app.register(portcullis, { resource, authorizationServers: [issuer], verifier })
  * await app.register(mcpRoute, { server: buildServer, transport: StreamableHTTPServerTransport })
  *
  * // @modelcontextprotocol/server 2.x, 2026-07-28 and stateless 2025-era serving
  * await app.register(mcpRoute, { server: buildServer, handler: (factory) => toNodeHandler(createMcpHandler(factory)) })
  */
 export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOptions): Promise<void> {
-  if (!fastify.hasDecorator('gatehouse')) {
-    throw new Error(`${OWNER}: register the gatehouse plugin first, in this scope or a parent scope`)
+  if (!fastify.hasDecorator('portcullis')) {
+    throw new Error(`${OWNER}: register the portcullis plugin first, in this scope or a parent scope`)
   }
-  const gate: Gate = fastify.gatehouse
+  const gate: Gate = fastify.portcullis
   const endpoint = await createMcpEndpoint(gate, options, OWNER)
   const exposed = gate.cors === undefined ? '' : mergeHeaderList(undefined, gate.cors.exposeHeaders)
   fastify.addHook('onClose', () => endpoint.close())
@@ -43,7 +43,8 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
         auth: request.auth,
       })
       if (decision.kind === 'reply') {
-        if (decision.log !== undefined) request.log.info(decision.log.fields, 'request rejected by gatehouse')
+        if (decision.log !== undefined)
+          request.log.info(decision.log.fields, 'request rejected by portcullis')
         return reply.code(decision.status).headers(decision.headers).send(decision.body)
       }
       // Fastify lets go of the reply; headers it already set (CORS) are copied over.
@@ -53,7 +54,7 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
         if (value !== undefined) res.setHeader(name, value as string | number | string[])
       }
       const current = res.getHeader('access-control-expose-headers')
-      // What the gatehouse plugin does in onSend, which a hijacked reply skips (nothing to do when
+      // What the portcullis plugin does in onSend, which a hijacked reply skips (nothing to do when
       // the gate's own list is there untouched).
       if (gate.cors !== undefined && current !== exposed && res.hasHeader('access-control-allow-origin')) {
         res.setHeader(

@@ -1,4 +1,4 @@
-import type { Gate } from '@gatehouse/core'
+import type { Gate } from '@portcullis/core'
 import type { FastifyInstance } from 'fastify'
 
 /**

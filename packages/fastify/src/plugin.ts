@@ -18,7 +18,7 @@ import {
   parseScopeRequirement,
   type ScopeRequirement,
   type VerifiedAuthInfo,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import type {
   FastifyInstance,
   FastifyReply,
@@ -37,7 +37,7 @@ import { registerMetadataRoutes } from './metadata-routes.js'
 import type { RequireScopesArgs } from './types.js'
 
 /** Options of the plugin that are not options of the gate. */
-export interface GatehousePluginOptions {
+export interface PortcullisPluginOptions {
   /**
    * Which routes of the scope the gate protects: `'all'` (default) every route except those with
    * `config: { auth: false }`; `'declared'` only routes with `config: { auth: true }` or `config.scopes`.
@@ -47,13 +47,13 @@ export interface GatehousePluginOptions {
   logLevel?: LogLevel
   /**
    * Serve the metadata document from this scope. Default `true`. Set `false` when the plugin is
-   * registered under a route prefix and serve the document with `gatehouseMetadata` at the root.
+   * registered under a route prefix and serve the document with `portcullisMetadata` at the root.
    */
   metadataRoutes?: boolean
 }
 
 /** Plugin options: the gate's options (or a gate made with `createGate`), plus the plugin's own. */
-export type GatehouseOptions = (GateOptions | { gate: Gate }) & GatehousePluginOptions
+export type PortcullisOptions = (GateOptions | { gate: Gate }) & PortcullisPluginOptions
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -66,7 +66,7 @@ const pluginOptionsShape = {
 const withGateSchema = z.strictObject({ gate: gateSchema, ...pluginOptionsShape })
 const withGateOptionsSchema = gateOptionsSchema.extend(pluginOptionsShape)
 
-const OWNER = '@gatehouse/fastify'
+const OWNER = '@portcullis/fastify'
 
 /** What the gate does on a route, decided once per route when it is added (see `checkRoute`). */
 interface RouteDecision {
@@ -76,10 +76,10 @@ interface RouteDecision {
 }
 
 /** Where a route's config carries its decision (Fastify keeps a copy of `config` per route). */
-const ROUTE_DECISION = Symbol('gatehouse route decision')
+const ROUTE_DECISION = Symbol('portcullis route decision')
 /** Request slots: the decision of a request the gate took on, and a gate waiting for the form body. */
-const GATED = Symbol('gatehouse gated')
-const AWAITING_BODY = Symbol('gatehouse awaiting body')
+const GATED = Symbol('portcullis gated')
+const AWAITING_BODY = Symbol('portcullis awaiting body')
 
 type DecidedConfig = { auth?: boolean; scopes?: ScopeRequirement; [ROUTE_DECISION]?: RouteDecision }
 type GateSlots = { [GATED]: RouteDecision | null; [AWAITING_BODY]: boolean }
@@ -107,7 +107,7 @@ const keySetReporting = new WeakSet<object>()
  * plugin again in the same scope or below is an error.
  *
  * @example
- * await app.register(gatehouse, {
+ * await app.register(portcullis, {
  *   resource: 'https://mcp.example.com/mcp',
  *   authorizationServers: ['https://idp.example.com/realms/acme'],
  *   verifier: jwtVerifier({ issuer: 'https://idp.example.com/realms/acme', audience: 'https://mcp.example.com/mcp' }),
@@ -115,11 +115,11 @@ const keySetReporting = new WeakSet<object>()
  * })
  * app.get('/reports', { config: { scopes: ['reports:read'] } }, async (req) => req.auth.extra.sub)
  */
-async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptions): Promise<void> {
+async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOptions): Promise<void> {
   if (options !== null && typeof options === 'object' && 'prefix' in options) {
     throw new TypeError(
       `${OWNER}: option "prefix" has no effect: the plugin protects the scope it is registered in. ` +
-        'Register it inside an encapsulated plugin (app.register(async (scope) => { await scope.register(gatehouse, ...) }, { prefix }))',
+        'Register it inside an encapsulated plugin (app.register(async (scope) => { await scope.register(portcullis, ...) }, { prefix }))',
     )
   }
   const hasGate = options !== null && typeof options === 'object' && 'gate' in options
@@ -135,10 +135,10 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
   const routesMode = routes ?? 'all'
   const logLevel = level ?? 'info'
 
-  if (fastify.hasDecorator('gatehouse')) {
+  if (fastify.hasDecorator('portcullis')) {
     throw new Error(
       `${OWNER}: already registered in this scope or a parent scope. Each protected resource needs its ` +
-        'own encapsulated scope: app.register(async (scope) => { await scope.register(gatehouse, ...) })',
+        'own encapsulated scope: app.register(async (scope) => { await scope.register(portcullis, ...) })',
     )
   }
   const serveMetadata = metadataRoutes ?? true
@@ -146,11 +146,11 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     throw new Error(
       `${OWNER}: registered under the route prefix "${fastify.prefix}", where the metadata document ` +
         `cannot be served at ${gate.metadataPaths.join(', ')}. Set metadataRoutes: false and register ` +
-        'gatehouseMetadata with the same gate at the root',
+        'portcullisMetadata with the same gate at the root',
     )
   }
 
-  fastify.decorate('gatehouse', gate)
+  fastify.decorate('portcullis', gate)
   reportKeySetEvents(fastify)
   // null until the gate verifies the caller (Fastify wants decorators declared up front, V8 likes stable shapes).
   if (!fastify.hasRequestDecorator('auth'))
@@ -167,7 +167,7 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
     if (corsDelegated && !corsAtRegister && gate.cors !== undefined) {
       // Its onRequest hook would run after the gate, so 401s would go out without Allow-Origin.
       throw new Error(
-        `${OWNER}: @fastify/cors is registered after @gatehouse/fastify in the same scope; register it first ` +
+        `${OWNER}: @fastify/cors is registered after @portcullis/fastify in the same scope; register it first ` +
           'so its headers are on every reply, including rejections (or set cors: false)',
       )
     }
@@ -230,7 +230,7 @@ async function gatehousePlugin(fastify: FastifyInstance, options: GatehouseOptio
   ): FastifyReply => {
     const { severity, fields } = result.log
     if (severity === 'error') request.log.error(fields, 'access token verification failed unexpectedly')
-    else request.log[logLevel](fields, 'request rejected by gatehouse')
+    else request.log[logLevel](fields, 'request rejected by portcullis')
     return reply.code(result.reply.status).headers(result.reply.headers).send(result.reply.body)
   }
 
@@ -424,28 +424,32 @@ function headerText(value: string | number | string[] | undefined): string | str
 }
 
 /**
- * The Gatehouse Fastify plugin. See `GatehouseOptions`.
+ * The Portcullis Fastify plugin. See `PortcullisOptions`.
  *
  * @example
- * await app.register(gatehouse, { resource, authorizationServers: [issuer], verifier: jwtVerifier({ issuer, audience: resource }) })
+ * await app.register(portcullis, { resource, authorizationServers: [issuer], verifier: jwtVerifier({ issuer, audience: resource }) })
  */
-export const gatehouse = fp(gatehousePlugin, { name: OWNER, fastify: '5.x' })
+export const portcullis = fp(portcullisPlugin, { name: OWNER, fastify: '5.x' })
 
 /**
- * Serves the metadata document of a gate without protecting anything: for a gatehouse registered
+ * Serves the metadata document of a gate without protecting anything: for a portcullis registered
  * under a route prefix (`metadataRoutes: false`), register this at the root with the same gate.
  *
  * @example
  * const gate = createGate({ resource, authorizationServers, verifier })
- * await app.register(gatehouseMetadata, { gate })
- * await app.register(async (api) => { await api.register(gatehouse, { gate, metadataRoutes: false }) }, { prefix: '/api' })
+ * await app.register(portcullisMetadata, { gate })
+ * await app.register(async (api) => { await api.register(portcullis, { gate, metadataRoutes: false }) }, { prefix: '/api' })
  */
-export const gatehouseMetadata = fp(
-  async function gatehouseMetadataPlugin(fastify: FastifyInstance, options: { gate: Gate }) {
-    const { gate } = parseOptions(z.strictObject({ gate: gateSchema }), options, `${OWNER} gatehouseMetadata`)
+export const portcullisMetadata = fp(
+  async function portcullisMetadataPlugin(fastify: FastifyInstance, options: { gate: Gate }) {
+    const { gate } = parseOptions(
+      z.strictObject({ gate: gateSchema }),
+      options,
+      `${OWNER} portcullisMetadata`,
+    )
     if (fastify.prefix !== '') {
       throw new Error(
-        `${OWNER} gatehouseMetadata: register it where there is no route prefix (found "${fastify.prefix}")`,
+        `${OWNER} portcullisMetadata: register it where there is no route prefix (found "${fastify.prefix}")`,
       )
     }
     registerMetadataRoutes(fastify, gate)

@@ -1,4 +1,4 @@
-import type { Gate, ScopeArgs, ScopeRequirement, VerifiedAuthInfo } from '@gatehouse/core'
+import type { Gate, ScopeArgs, ScopeRequirement, VerifiedAuthInfo } from '@portcullis/core'
 import type { preHandlerAsyncHookHandler } from 'fastify'
 
 /** Arguments of `requireScopes`: scope names (all required), or one `ScopeRequirement`. */
@@ -22,7 +22,7 @@ declare module 'fastify' {
 
   interface FastifyInstance {
     /** The request pipeline of the resource this scope protects. */
-    gatehouse: Gate
+    portcullis: Gate
     /**
      * A `preHandler` hook that answers 403 `insufficient_scope` unless the caller has the scopes.
      *

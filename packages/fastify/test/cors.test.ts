@@ -1,5 +1,5 @@
 import cors from '@fastify/cors'
-import gatehouse from '@gatehouse/fastify'
+import portcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 import { tokenKit } from '../../../test/fixtures/tokens.js'
@@ -51,7 +51,7 @@ t.test('a plain OPTIONS request is an ordinary protected request', async (t) => 
 t.test('a route that handles OPTIONS itself still gets its preflight answered by the gate', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, notesOptions(kit))
+  await app.register(portcullis, notesOptions(kit))
   app.route({ method: ['GET', 'POST', 'DELETE', 'OPTIONS'], url: '/mcp', handler: async () => 'handled' })
   const response = await app.inject({ method: 'OPTIONS', url: '/mcp', headers: preflight('DELETE') })
   t.equal(response.statusCode, 204)
@@ -109,7 +109,7 @@ t.test(
     const app = Fastify()
     t.teardown(() => app.close())
     await app.register(cors, { origin: [ORIGIN], exposedHeaders: ['X-Trace', 'mcp-session-id'] })
-    await app.register(gatehouse, notesOptions(kit))
+    await app.register(portcullis, notesOptions(kit))
     app.post('/mcp', async (request) => request.auth.extra.sub)
 
     const pre = await app.inject({ method: 'OPTIONS', url: '/mcp', headers: preflight() })
@@ -166,7 +166,7 @@ t.test('@fastify/cors at the root and the gate in a child scope compose', async 
   t.teardown(() => app.close())
   await app.register(cors, { origin: [ORIGIN] })
   await app.register(async (scope) => {
-    await scope.register(gatehouse, notesOptions(kit))
+    await scope.register(portcullis, notesOptions(kit))
     scope.post('/mcp', async () => 'ok')
   })
   const pre = await app.inject({ method: 'OPTIONS', url: '/mcp', headers: preflight() })
@@ -192,7 +192,7 @@ t.test('@fastify/cors at the root and the gate in a child scope compose', async 
 t.test('@fastify/cors registered after the gate in the same scope is refused at startup', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, notesOptions(kit))
+  await app.register(portcullis, notesOptions(kit))
   await app.register(cors)
-  await t.rejects(async () => app.ready(), /@fastify\/cors is registered after @gatehouse\/fastify/)
+  await t.rejects(async () => app.ready(), /@fastify\/cors is registered after @portcullis\/fastify/)
 })

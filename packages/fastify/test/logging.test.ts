@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
-import { type TokenVerifier, tokenFingerprint } from '@gatehouse/core'
-import { gatehouseLogRedaction, gatehouseRequestSerializer, redactQueryTokens } from '@gatehouse/fastify'
+import { type TokenVerifier, tokenFingerprint } from '@portcullis/core'
+import { portcullisLogRedaction, portcullisRequestSerializer, redactQueryTokens } from '@portcullis/fastify'
 import t from 'tap'
 import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp } from './fixtures/app.js'
@@ -31,7 +31,7 @@ t.test(
     const reader = await kit.mint({ scope: 'notes:read' })
     await app.inject({ method: 'GET', url: '/reports', headers: { authorization: `Bearer ${reader}` } })
 
-    const rejections = sink.records().filter((r) => r.msg === 'request rejected by gatehouse')
+    const rejections = sink.records().filter((r) => r.msg === 'request rejected by portcullis')
     t.equal(rejections.length, 3)
     t.match(rejections[0], {
       level: 40,
@@ -57,7 +57,7 @@ t.test('the default level is info', async (t) => {
   t.teardown(() => app.close())
   await app.inject({ method: 'GET', url: '/notes' })
   t.match(
-    sink.records().find((r) => r.msg === 'request rejected by gatehouse'),
+    sink.records().find((r) => r.msg === 'request rejected by portcullis'),
     { level: 30 },
   )
 })
@@ -94,10 +94,10 @@ t.test('no token reaches the logs, even with a serializer that logs headers', as
       logger: {
         level: 'trace',
         stream: sink.stream,
-        redact: gatehouseLogRedaction,
+        redact: portcullisLogRedaction,
         serializers: {
           // The kind of serializer applications write, logging every header.
-          req: (request) => ({ ...gatehouseRequestSerializer(request), headers: request.headers }),
+          req: (request) => ({ ...portcullisRequestSerializer(request), headers: request.headers }),
         },
       },
     },

@@ -1,9 +1,9 @@
-import { parseChallenges } from '@gatehouse/core'
-import gatehouse, { mcpRoute, withScopes } from '@gatehouse/fastify'
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node'
 import { McpServer as McpServerV1, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { McpServer as McpServerV2 } from '@modelcontextprotocol/server'
+import { parseChallenges } from '@portcullis/core'
+import portcullis, { mcpRoute, withScopes } from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 import { z } from 'zod'
@@ -333,7 +333,7 @@ t.test('a body too large to inspect and malformed bodies', async (t) => {
 t.test('options are checked at register time with errors that name them', async (t) => {
   const app = async () => {
     const instance = Fastify()
-    await instance.register(gatehouse, notesOptions(kit))
+    await instance.register(portcullis, notesOptions(kit))
     return instance
   }
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -380,7 +380,7 @@ t.test('options are checked at register time with errors that name them', async 
   const bare = Fastify()
   await t.rejects(
     bare.register(mcpRoute, { server: libraryServer, transport: StreamableHTTPServerTransport }).ready(),
-    { message: /register the gatehouse plugin first/ },
+    { message: /register the portcullis plugin first/ },
   )
 })
 
@@ -391,7 +391,7 @@ t.test('scopes_supported cannot drift from the declarations', async (t) => {
     return server
   }
   const instance = Fastify()
-  await instance.register(gatehouse, notesOptions(kit))
+  await instance.register(portcullis, notesOptions(kit))
   await t.rejects(
     instance.register(mcpRoute, { server: only, transport: StreamableHTTPServerTransport }).ready(),
     {
@@ -402,7 +402,7 @@ t.test('scopes_supported cannot drift from the declarations', async (t) => {
   await instance.close()
 
   const relaxed = Fastify()
-  await relaxed.register(gatehouse, notesOptions(kit))
+  await relaxed.register(portcullis, notesOptions(kit))
   await relaxed.register(mcpRoute, {
     server: only,
     transport: StreamableHTTPServerTransport,
@@ -415,7 +415,7 @@ t.test('scopes_supported cannot drift from the declarations', async (t) => {
 
 t.test('the startup probe reports a factory that needs a caller', async (t) => {
   const instance = Fastify()
-  await instance.register(gatehouse, notesOptions(kit))
+  await instance.register(portcullis, notesOptions(kit))
   const picky = (context: { authInfo?: unknown }) => {
     if (context.authInfo === undefined) throw new Error('who is asking?')
     return libraryServer()
@@ -432,7 +432,7 @@ t.test('the startup probe reports a factory that needs a caller', async (t) => {
 
 t.test('conflicting declarations of one tool fail at startup', async (t) => {
   const instance = Fastify()
-  await instance.register(gatehouse, notesOptions(kit))
+  await instance.register(portcullis, notesOptions(kit))
   await t.rejects(
     instance
       .register(mcpRoute, {

@@ -1,4 +1,4 @@
-import gatehouse from '@gatehouse/fastify'
+import portcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 import { ISSUER, RESOURCE, tokenKit } from '../../../test/fixtures/tokens.js'
@@ -84,7 +84,7 @@ t.test('scopes_supported follows scopes.supported when given; max-age follows me
   const custom = Fastify()
   t.teardown(() => custom.close())
   await custom.register(
-    gatehouse,
+    portcullis,
     notesOptions(kit, {
       scopes: { base: ['notes:read'], supported: ['notes:read', 'notes:write'] },
       metadataMaxAge: 60,
@@ -98,7 +98,7 @@ t.test('scopes_supported follows scopes.supported when given; max-age follows me
 t.test('a resource at the origin root is served at the root well-known path', async (t) => {
   const root = Fastify()
   t.teardown(() => root.close())
-  await root.register(gatehouse, notesOptions(kit, { resource: 'https://mcp.example.com/' }))
+  await root.register(portcullis, notesOptions(kit, { resource: 'https://mcp.example.com/' }))
   root.post('/', async () => 'mcp')
   const response = await root.inject('/.well-known/oauth-protected-resource')
   t.equal(response.statusCode, 200)

@@ -1,4 +1,4 @@
-import { parseChallenges, tokenFingerprint } from '@gatehouse/core'
+import { parseChallenges, tokenFingerprint } from '@portcullis/core'
 import t from 'tap'
 import { METADATA_URL, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, stableHeaders } from './fixtures/app.js'

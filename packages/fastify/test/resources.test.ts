@@ -1,5 +1,5 @@
-import { createGate, jwtVerifier } from '@gatehouse/core'
-import gatehouse, { gatehouseMetadata } from '@gatehouse/fastify'
+import { createGate, jwtVerifier } from '@portcullis/core'
+import portcullis, { portcullisMetadata } from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 import { ISSUER, tokenKit } from '../../../test/fixtures/tokens.js'
@@ -21,11 +21,11 @@ t.test('two resources in one app: each scope has its own gate and metadata docum
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(async (scope) => {
-    await scope.register(gatehouse, optionsFor(A))
+    await scope.register(portcullis, optionsFor(A))
     scope.post('/a/mcp', async (request) => ({ resource: request.auth.resource.href }))
   })
   await app.register(async (scope) => {
-    await scope.register(gatehouse, optionsFor(B))
+    await scope.register(portcullis, optionsFor(B))
     scope.post('/b/mcp', async (request) => ({ resource: request.auth.resource.href }))
   })
   app.get('/', async (request) => ({ public: true, auth: request.auth ?? null }))
@@ -65,17 +65,17 @@ t.test('two resources in one app: each scope has its own gate and metadata docum
 t.test('registering twice in one scope, or below a protected scope, is an error', async (t) => {
   const same = Fastify()
   t.teardown(() => same.close())
-  await same.register(gatehouse, optionsFor(A))
+  await same.register(portcullis, optionsFor(A))
   await t.rejects(
-    async () => same.register(gatehouse, optionsFor(B)),
+    async () => same.register(portcullis, optionsFor(B)),
     /already registered in this scope or a parent scope/,
   )
 
   const nested = Fastify()
   t.teardown(() => nested.close())
-  await nested.register(gatehouse, optionsFor(A))
+  await nested.register(portcullis, optionsFor(A))
   nested.register(async (child) => {
-    await child.register(gatehouse, optionsFor(B))
+    await child.register(portcullis, optionsFor(B))
   })
   await t.rejects(async () => nested.ready(), /already registered in this scope or a parent scope/)
 })
@@ -84,19 +84,19 @@ t.test('a "prefix" option is refused: fastify-plugin would ignore it', async (t)
   const app = Fastify()
   t.teardown(() => app.close())
   await t.rejects(
-    async () => app.register(gatehouse, { ...optionsFor(A), prefix: '/a' } as never),
+    async () => app.register(portcullis, { ...optionsFor(A), prefix: '/a' } as never),
     /option "prefix" has no effect/,
   )
 })
 
 t.test(
-  'under a route prefix: metadata served at the root with gatehouseMetadata and a shared gate',
+  'under a route prefix: metadata served at the root with portcullisMetadata and a shared gate',
   async (t) => {
     const refused = Fastify()
     t.teardown(() => refused.close())
     refused.register(
       async (api) => {
-        await api.register(gatehouse, optionsFor(A))
+        await api.register(portcullis, optionsFor(A))
       },
       { prefix: '/a' },
     )
@@ -105,10 +105,10 @@ t.test(
     const app = Fastify()
     t.teardown(() => app.close())
     const gate = createGate(optionsFor(A))
-    await app.register(gatehouseMetadata, { gate })
+    await app.register(portcullisMetadata, { gate })
     await app.register(
       async (api) => {
-        await api.register(gatehouse, { gate, metadataRoutes: false })
+        await api.register(portcullis, { gate, metadataRoutes: false })
         api.post('/mcp', async (request) => request.auth.extra.sub)
       },
       { prefix: '/a' },
@@ -131,7 +131,7 @@ t.test('options are validated at register time with errors naming the option', a
   const cases: Array<[object, RegExp]> = [
     [
       { ...notesOptions(kit), resource: 'http://mcp.example.com/mcp' },
-      /@gatehouse\/fastify: option "resource": .*https/,
+      /@portcullis\/fastify: option "resource": .*https/,
     ],
     [{ ...notesOptions(kit), authorizationServers: [] }, /option "authorizationServers": name at least one/],
     [{ ...notesOptions(kit), verifier: undefined }, /option "verifier"/],
@@ -147,15 +147,15 @@ t.test('options are validated at register time with errors naming the option', a
   ]
   for (const [options, error] of cases) {
     const app = Fastify()
-    await t.rejects(async () => app.register(gatehouse, options as never), error)
+    await t.rejects(async () => app.register(portcullis, options as never), error)
     await app.close()
   }
 })
 
-t.test('app.gatehouse exposes the gate of the scope', async (t) => {
+t.test('app.portcullis exposes the gate of the scope', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, optionsFor(A))
-  t.equal(app.gatehouse.resource, A)
-  t.equal(app.gatehouse.metadataUrl, 'https://mcp.example.com/.well-known/oauth-protected-resource/a/mcp')
+  await app.register(portcullis, optionsFor(A))
+  t.equal(app.portcullis.resource, A)
+  t.equal(app.portcullis.metadataUrl, 'https://mcp.example.com/.well-known/oauth-protected-resource/a/mcp')
 })

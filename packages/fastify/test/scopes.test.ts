@@ -1,5 +1,5 @@
-import { parseChallenges } from '@gatehouse/core'
-import gatehouse from '@gatehouse/fastify'
+import { parseChallenges } from '@portcullis/core'
+import portcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 import { METADATA_URL, tokenKit } from '../../../test/fixtures/tokens.js'
@@ -60,7 +60,7 @@ t.test('implication: a broader scope satisfies a narrower requirement', async (t
 t.test('one challenge names every missing scope, minus those implied by another missing one', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, notesOptions(kit))
+  await app.register(portcullis, notesOptions(kit))
   app.get('/export', { config: { scopes: ['notes:read', 'notes:write', 'reports:read'] } }, async () => 'ok')
   const token = await kit.mint({ scope: 'profile' })
   const response = await app.inject({
@@ -75,7 +75,7 @@ t.test('one challenge names every missing scope, minus those implied by another 
 t.test('anyOf and allOf requirements', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, notesOptions(kit))
+  await app.register(portcullis, notesOptions(kit))
   app.get('/search', { config: { scopes: { anyOf: ['files:read', 'notes:read'] } } }, async () => 'found')
   app.get('/sync', { config: { scopes: { allOf: ['files:read', 'notes:read'] } } }, async () => 'synced')
   const notes = await kit.mint({ scope: 'notes:read' })
@@ -96,7 +96,7 @@ t.test('anyOf and allOf requirements', async (t) => {
 t.test('requireScopes decorator', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, notesOptions(kit))
+  await app.register(portcullis, notesOptions(kit))
   app.delete('/notes/:id', { preHandler: app.requireScopes('notes:write') }, async () => 'deleted')
   app.get(
     '/either',
@@ -136,7 +136,7 @@ t.test('requireScopes decorator', async (t) => {
 t.test('requireScopes on a public route authenticates instead of letting the request through', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, notesOptions(kit))
+  await app.register(portcullis, notesOptions(kit))
   app.get(
     '/public-but-guarded',
     { config: { auth: false }, preHandler: app.requireScopes('notes:read') },
@@ -167,7 +167,7 @@ t.test('opt-out routes are public and have request.auth null', async (t) => {
 t.test("routes: 'declared' protects only routes that ask for it", async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, notesOptions(kit, { routes: 'declared' }))
+  await app.register(portcullis, notesOptions(kit, { routes: 'declared' }))
   app.get('/', async () => 'home')
   app.get('/me', { config: { auth: true } }, async (r) => r.auth.extra.sub)
   app.get('/admin', { config: { scopes: ['notes:admin'] } }, async () => 'admin')
@@ -184,7 +184,7 @@ t.test("routes: 'declared' protects only routes that ask for it", async (t) => {
 t.test('route options are checked when the route is added', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, notesOptions(kit))
+  await app.register(portcullis, notesOptions(kit))
   t.throws(
     () => app.get('/a', { config: { scopes: 'notes:read' as never } }, async () => 'x'),
     /route GET \/a config\.scopes/,
@@ -223,7 +223,7 @@ t.test('a route added before the plugin in the same scope is still protected', a
   const app = Fastify()
   t.teardown(() => app.close())
   app.get('/early', { config: { scopes: ['reports:read'] } }, async (request) => request.auth.extra.sub)
-  await app.register(gatehouse, notesOptions(kit))
+  await app.register(portcullis, notesOptions(kit))
   const anonymous = await app.inject({ method: 'GET', url: '/early' })
   t.equal(anonymous.statusCode, 401)
   const reader = await kit.mint({ scope: 'notes:read' })

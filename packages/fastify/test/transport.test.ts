@@ -1,6 +1,6 @@
 import { connect, createServer } from 'node:net'
-import { jwtVerifier } from '@gatehouse/core'
-import gatehouse from '@gatehouse/fastify'
+import { jwtVerifier } from '@portcullis/core'
+import portcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 import { ISSUER, RESOURCE, tokenKit } from '../../../test/fixtures/tokens.js'
@@ -75,7 +75,7 @@ t.test(
         done(null, Object.fromEntries(new URLSearchParams(String(body))))
       },
     )
-    await app.register(gatehouse, notesOptions(kit))
+    await app.register(portcullis, notesOptions(kit))
     app.post('/notes', async (request) => ({ sub: request.auth.extra.sub, body: request.body }))
     const token = await kit.mint()
     const form = { 'content-type': 'application/x-www-form-urlencoded' }

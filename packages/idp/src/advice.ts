@@ -1,4 +1,4 @@
-import { decodeCompactJwt, type GatehouseError } from '@gatehouse/core'
+import { decodeCompactJwt, type PortcullisError } from '@portcullis/core'
 import type { IdpDescription } from './preset.js'
 
 /** What to tell someone whose token was refused: a line for the client, the fix for the operator. */
@@ -52,7 +52,7 @@ const GRAPH_AUDIENCES = ['00000003-0000-0000-c000-000000000000', 'https://graph.
  * const advice = adviceFor(preset.idp, error, token)
  * log.warn({ fix: advice?.fix }, error.message)
  */
-export function adviceFor(idp: IdpDescription, error: GatehouseError, token: string): Advice | undefined {
+export function adviceFor(idp: IdpDescription, error: PortcullisError, token: string): Advice | undefined {
   const peeked = peekToken(token)
   switch (error.reason) {
     case 'token_malformed':

@@ -1,4 +1,4 @@
-import { invalidToken } from '@gatehouse/core'
+import { invalidToken } from '@portcullis/core'
 import { z } from 'zod'
 import { show } from './advice.js'
 import { explainedVerifier } from './explained-verifier.js'
@@ -43,7 +43,7 @@ const cognitoSchema = z.strictObject({
  *
  * @example
  * const preset = cognito({ region: 'eu-west-1', userPoolId: 'eu-west-1_AbCdEf123', clientIds: ['4u5v6w7x8y9z'] })
- * await app.register(gatehouse, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
  */
 export function cognito(options: CognitoOptions): IdpPreset {
   const o = parsePresetOptions(cognitoSchema, options, 'cognito')

@@ -4,11 +4,11 @@ import {
   canonicalResource,
   FetchFailure,
   fetchJson,
-  GatehouseError,
   IssuerMismatchError,
   importJwks,
+  PortcullisError,
   readClaim,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import { z } from 'zod'
 import { adviceFor, show } from './advice.js'
 import { type OidcOptions, oidc } from './oidc.js'
@@ -417,7 +417,7 @@ async function checkSampleToken(token: string, preset: IdpPreset, resource: stri
   try {
     auth = await preset.verifier.verifyAccessToken(token)
   } catch (error) {
-    if (error instanceof GatehouseError && error.code === 'invalid_token') {
+    if (error instanceof PortcullisError && error.code === 'invalid_token') {
       const advice = adviceFor(idp, error, token)
       add(
         'error',

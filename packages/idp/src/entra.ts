@@ -1,4 +1,4 @@
-import { invalidToken, issuerRouter, type TokenVerifier } from '@gatehouse/core'
+import { invalidToken, issuerRouter, type TokenVerifier } from '@portcullis/core'
 import { z } from 'zod'
 import { show } from './advice.js'
 import { explainedVerifier } from './explained-verifier.js'
@@ -78,7 +78,7 @@ const LOGIN = 'https://login.microsoftonline.com'
  *   version: 2,
  *   roles: { 'Notes.Admin': ['notes:admin'] },
  * })
- * await app.register(gatehouse, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
  */
 export function entra(options: EntraOptions): IdpPreset {
   const o = parsePresetOptions(entraSchema, options, 'entra')

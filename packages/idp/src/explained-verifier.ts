@@ -1,4 +1,4 @@
-import { type AuthInfo, GatehouseError, type TokenVerifier } from '@gatehouse/core'
+import { type AuthInfo, PortcullisError, type TokenVerifier } from '@portcullis/core'
 import { adviceFor } from './advice.js'
 import type { IdpDescription } from './preset.js'
 
@@ -16,10 +16,10 @@ export function explainedVerifier(inner: TokenVerifier, idp: IdpDescription): To
       try {
         return await inner.verifyAccessToken(token)
       } catch (error) {
-        if (!(error instanceof GatehouseError) || error.code !== 'invalid_token') throw error
+        if (!(error instanceof PortcullisError) || error.code !== 'invalid_token') throw error
         const advice = adviceFor(idp, error, token)
         if (advice === undefined) throw error
-        throw new GatehouseError(error.code, error.reason, `${error.message}: ${advice.hint}`, {
+        throw new PortcullisError(error.code, error.reason, `${error.message}: ${advice.hint}`, {
           cause: error,
           ...(error.scopes === undefined ? {} : { scopes: error.scopes }),
         })

@@ -1,4 +1,4 @@
-import { type AuthInfo, type ClaimPath, looksLikeJwt, readClaim, type TokenVerifier } from '@gatehouse/core'
+import { type AuthInfo, type ClaimPath, looksLikeJwt, readClaim, type TokenVerifier } from '@portcullis/core'
 
 export interface IntrospectionFallbackOptions {
   /** Verifies JWTs locally (signature, issuer, audience, lifetime). */

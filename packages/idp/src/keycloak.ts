@@ -1,4 +1,4 @@
-import { introspectionVerifier, invalidToken, type TokenVerifier } from '@gatehouse/core'
+import { introspectionVerifier, invalidToken, type TokenVerifier } from '@portcullis/core'
 import { z } from 'zod'
 import { show } from './advice.js'
 import { explainedVerifier } from './explained-verifier.js'
@@ -80,7 +80,7 @@ const keycloakSchema = z.strictObject({
  *   clientId: 'notes-api',
  *   roles: { 'notes-admin': ['notes:admin'] },
  * })
- * await app.register(gatehouse, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
  */
 export function keycloak(options: KeycloakOptions): IdpPreset {
   const o = parsePresetOptions(keycloakSchema, options, 'keycloak')

@@ -36,13 +36,13 @@ export async function logDiagnosis(
   for (const finding of findings) {
     log[LEVEL[finding.severity]](
       { idp, code: finding.code, fix: finding.fix },
-      `gatehouse ${idp}: ${finding.message}`,
+      `portcullis ${idp}: ${finding.message}`,
     )
   }
   const errors = findings.filter((finding) => finding.severity === 'error')
   if (throwOnError === true && errors.length > 0) {
     throw new Error(
-      `gatehouse ${idp}: the IdP set-up has ${errors.length} error${errors.length === 1 ? '' : 's'} (${errors.map((e) => e.code).join(', ')}); see the log for the fixes`,
+      `portcullis ${idp}: the IdP set-up has ${errors.length} error${errors.length === 1 ? '' : 's'} (${errors.map((e) => e.code).join(', ')}); see the log for the fixes`,
     )
   }
   return findings

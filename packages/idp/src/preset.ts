@@ -15,7 +15,7 @@ import {
   secureUrlProblem,
   type TokenCacheOptions,
   type TokenVerifier,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import { z } from 'zod'
 import { type AudienceStrategy, audienceStrategySchema } from './audience-strategy.js'
 
@@ -73,7 +73,7 @@ export type IdpDescription = {
  *
  * @example
  * const preset = keycloak({ url: 'https://id.example.com', realm: 'acme', audience: 'https://mcp.example.com/mcp' })
- * await app.register(gatehouse, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
  */
 export interface IdpPreset {
   verifier: TokenVerifier

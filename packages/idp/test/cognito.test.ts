@@ -1,5 +1,5 @@
-import { createGate } from '@gatehouse/core'
-import { cognito } from '@gatehouse/idp'
+import { createGate } from '@portcullis/core'
+import { cognito } from '@portcullis/idp'
 import t from 'tap'
 import { outcome, refusal } from './fixtures/outcome.js'
 import { signer } from './fixtures/signer.js'

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { startDevIdp } from '@gatehouse/dev-idp'
+import { startDevIdp } from '@portcullis/dev-idp'
 import {
   auth0,
   type DiagnosisLogger,
@@ -9,7 +9,7 @@ import {
   keycloak,
   logDiagnosis,
   oidc,
-} from '@gatehouse/idp'
+} from '@portcullis/idp'
 import t, { type Test as Tap } from 'tap'
 import { json, loopback } from './fixtures/loopback.js'
 import { signer } from './fixtures/signer.js'
@@ -297,7 +297,7 @@ t.test('logDiagnosis logs each finding at its level and can stop the start-up', 
   t.equal(lines.length, findings.length)
   const warn = lines.find((line) => line.fields.code === 'metadata_path_append_only')
   t.equal(warn?.level, 'warn')
-  t.match(warn?.message, /^gatehouse keycloak: metadata for/)
+  t.match(warn?.message, /^portcullis keycloak: metadata for/)
   t.match(warn?.fields, { idp: 'keycloak', fix: /Upgrade Keycloak/ })
 
   const badToken = await signer('RS256')
@@ -307,7 +307,7 @@ t.test('logDiagnosis logs each finding at its level and can stop the start-up', 
       sampleToken: await badToken.mint({ iss: idp.issuer, aud: RESOURCE }),
       throwOnError: true,
     }),
-    /gatehouse keycloak: the IdP set-up has 1 error \(sample_token_kid_unknown\)/,
+    /portcullis keycloak: the IdP set-up has 1 error \(sample_token_kid_unknown\)/,
   )
 })
 

@@ -1,4 +1,4 @@
-import { keycloak } from '@gatehouse/idp'
+import { keycloak } from '@portcullis/idp'
 import t from 'tap'
 import { json, loopback } from './fixtures/loopback.js'
 import { outcome } from './fixtures/outcome.js'

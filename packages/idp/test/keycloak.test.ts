@@ -1,7 +1,7 @@
-import { parseChallenges } from '@gatehouse/core'
-import { startDevIdp } from '@gatehouse/dev-idp'
-import gatehouse from '@gatehouse/fastify'
-import { keycloak } from '@gatehouse/idp'
+import { parseChallenges } from '@portcullis/core'
+import { startDevIdp } from '@portcullis/dev-idp'
+import portcullis from '@portcullis/fastify'
+import { keycloak } from '@portcullis/idp'
 import Fastify from 'fastify'
 import t from 'tap'
 import { outcome, refusal } from './fixtures/outcome.js'
@@ -86,7 +86,7 @@ t.test('a client-credentials token is accepted', async (t) => {
 t.test('per-route scopes through roles, with implication, in the Fastify plugin', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(gatehouse, { ...preset, resource: RESOURCE })
+  await app.register(portcullis, { ...preset, resource: RESOURCE })
   app.get('/admin', { config: { scopes: ['notes:admin'] } }, async (req) => ({ sub: req.auth.extra.sub }))
   app.post('/notes', { config: { scopes: ['notes:write'] } }, async () => ({ created: true }))
   app.get('/reports', { config: { scopes: ['reports:read'] } }, async () => ({ reports: [] }))

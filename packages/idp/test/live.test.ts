@@ -1,15 +1,15 @@
-import { auth0, diagnose, entra, type IdpPreset, keycloak } from '@gatehouse/idp'
+import { auth0, diagnose, entra, type IdpPreset, keycloak } from '@portcullis/idp'
 import t, { type Test as Tap } from 'tap'
 
 // The opt-in live lane: the same checks against a real Keycloak, Auth0 tenant or Entra tenant,
 // when its environment variables are set. Without them the lane says so in a comment and only
 // checks that it is not half-configured: the default run has no skipped tests and needs no network.
 //
-// Keycloak: GATEHOUSE_LIVE_KEYCLOAK_URL, _REALM, _AUDIENCE (the MCP resource URL), and either
+// Keycloak: PORTCULLIS_LIVE_KEYCLOAK_URL, _REALM, _AUDIENCE (the MCP resource URL), and either
 //   _TOKEN (an access token) or _CLIENT_ID + _CLIENT_SECRET (a client with a service account).
-// Auth0:    GATEHOUSE_LIVE_AUTH0_DOMAIN, _AUDIENCE (the API Identifier), _CLIENT_ID, _CLIENT_SECRET
+// Auth0:    PORTCULLIS_LIVE_AUTH0_DOMAIN, _AUDIENCE (the API Identifier), _CLIENT_ID, _CLIENT_SECRET
 //   (a machine-to-machine application authorized for the API).
-// Entra:    GATEHOUSE_LIVE_ENTRA_TENANT_ID, _AUDIENCE, _VERSION (1 or 2), _RESOURCE (the MCP URL),
+// Entra:    PORTCULLIS_LIVE_ENTRA_TENANT_ID, _AUDIENCE, _VERSION (1 or 2), _RESOURCE (the MCP URL),
 //   _CLIENT_ID, _CLIENT_SECRET and _SCOPE (e.g. api://notes/.default).
 
 interface Lane {
@@ -60,7 +60,7 @@ async function check(t: Tap, preset: IdpPreset, resource: string, sampleToken: s
 const lanes: Lane[] = [
   {
     name: 'Keycloak',
-    prefix: 'GATEHOUSE_LIVE_KEYCLOAK_',
+    prefix: 'PORTCULLIS_LIVE_KEYCLOAK_',
     required: ['URL', 'REALM', 'AUDIENCE'],
     optional: ['TOKEN', 'CLIENT_ID', 'CLIENT_SECRET'],
     async run(t, env) {
@@ -76,7 +76,7 @@ const lanes: Lane[] = [
   },
   {
     name: 'Auth0',
-    prefix: 'GATEHOUSE_LIVE_AUTH0_',
+    prefix: 'PORTCULLIS_LIVE_AUTH0_',
     required: ['DOMAIN', 'AUDIENCE', 'CLIENT_ID', 'CLIENT_SECRET'],
     optional: [],
     async run(t, env) {
@@ -91,7 +91,7 @@ const lanes: Lane[] = [
   },
   {
     name: 'Entra',
-    prefix: 'GATEHOUSE_LIVE_ENTRA_',
+    prefix: 'PORTCULLIS_LIVE_ENTRA_',
     required: ['TENANT_ID', 'AUDIENCE', 'VERSION', 'RESOURCE', 'CLIENT_ID', 'CLIENT_SECRET', 'SCOPE'],
     optional: [],
     async run(t, env) {

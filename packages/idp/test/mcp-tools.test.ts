@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http'
-import { parseChallenges } from '@gatehouse/core'
-import { startDevIdp } from '@gatehouse/dev-idp'
-import gatehouse, { mcpRoute, withScopes } from '@gatehouse/fastify'
-import { auth0 } from '@gatehouse/idp'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { parseChallenges } from '@portcullis/core'
+import { startDevIdp } from '@portcullis/dev-idp'
+import portcullis, { mcpRoute, withScopes } from '@portcullis/fastify'
+import { auth0 } from '@portcullis/idp'
 import Fastify from 'fastify'
 import t from 'tap'
 
@@ -50,7 +50,7 @@ const preset = auth0({
   roles: { 'notes:admin': ['reports:export'] },
   scopes: { base: ['notes:read'] },
 })
-await app.register(gatehouse, { ...preset, resource })
+await app.register(portcullis, { ...preset, resource })
 await app.register(mcpRoute, {
   server: notesServer,
   transport: StreamableHTTPServerTransport,

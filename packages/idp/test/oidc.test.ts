@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net'
-import { startDevIdp } from '@gatehouse/dev-idp'
-import { gatehouse as expressGatehouse, requireScopes } from '@gatehouse/express'
-import gatehouse from '@gatehouse/fastify'
-import { oidc } from '@gatehouse/idp'
+import { startDevIdp } from '@portcullis/dev-idp'
+import { portcullis as expressPortcullis, requireScopes } from '@portcullis/express'
+import portcullis from '@portcullis/fastify'
+import { oidc } from '@portcullis/idp'
 import express from 'express'
 import Fastify from 'fastify'
 import t from 'tap'
@@ -73,11 +73,11 @@ t.test('the same preset in Fastify and in Express gives the same answers', async
 
   const fastify = Fastify()
   t.teardown(() => fastify.close())
-  await fastify.register(gatehouse, { ...preset, resource: RESOURCE })
+  await fastify.register(portcullis, { ...preset, resource: RESOURCE })
   fastify.post('/notes', { config: { scopes: ['notes:write'] } }, async (req) => ({ by: req.auth.extra.sub }))
 
   const app = express()
-  app.use(expressGatehouse({ ...preset, resource: RESOURCE }))
+  app.use(expressPortcullis({ ...preset, resource: RESOURCE }))
   app.post('/notes', requireScopes('notes:write'), (req, res) => {
     res.json({ by: req.auth?.extra?.sub })
   })

@@ -1,4 +1,4 @@
-import { okta } from '@gatehouse/idp'
+import { okta } from '@portcullis/idp'
 import t from 'tap'
 import { outcome, refusal } from './fixtures/outcome.js'
 import { signer } from './fixtures/signer.js'

@@ -1,4 +1,4 @@
-import { type AttemptLimiter, AttemptWindows, parseOptions } from '@gatehouse/core'
+import { type AttemptLimiter, AttemptWindows, parseOptions } from '@portcullis/core'
 import { z } from 'zod'
 import type { RedisConnection } from './redis-connection.js'
 
@@ -48,13 +48,13 @@ const MAX_MESSAGE_BYTES = 1024
  *
  * @example
  * const attemptLimiter = redisAttemptLimiter(redis, { maxAttempts: 20, window: 60 })
- * await app.register(gatehouse, { resource, authorizationServers, verifier, attemptLimiter })
+ * await app.register(portcullis, { resource, authorizationServers, verifier, attemptLimiter })
  */
 export function redisAttemptLimiter(
   connection: RedisConnection,
   options: RedisAttemptLimiterOptions,
 ): AttemptLimiter & { stats(): RedisAttemptLimiterStats } {
-  const o = parseOptions(optionsSchema, options, '@gatehouse/redis redisAttemptLimiter')
+  const o = parseOptions(optionsSchema, options, '@portcullis/redis redisAttemptLimiter')
   const windows = new AttemptWindows({
     maxAttempts: o.maxAttempts,
     window: o.window,

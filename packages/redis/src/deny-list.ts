@@ -9,7 +9,7 @@ import {
   revocationKey,
   revocationOf,
   temporarilyUnavailable,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import { z } from 'zod'
 import type { RedisConnection } from './redis-connection.js'
 
@@ -81,7 +81,7 @@ const MAX_PUBLISHED = 100
  *
  * @example
  * const denyList = redisDenyList(redis)
- * await app.register(gatehouse, { resource, authorizationServers, verifier, denyList })
+ * await app.register(portcullis, { resource, authorizationServers, verifier, denyList })
  * await denyList.revoke({ fingerprint: 'q3M1b2xY4n8AaC0d' }) // from a log line
  * await denyList.revoke({ jti: claims.jti, issuer: claims.iss, expiresAt: claims.exp })
  */
@@ -89,7 +89,7 @@ export function redisDenyList(
   connection: RedisConnection,
   options: RedisDenyListOptions = {},
 ): RedisDenyList {
-  const o = parseOptions(optionsSchema, options, '@gatehouse/redis redisDenyList')
+  const o = parseOptions(optionsSchema, options, '@portcullis/redis redisDenyList')
   const now = o.now ?? Date.now
   const client = connection.client
   const local = new MemoryDenyList({ maxEntries: o.maxEntries, now })
@@ -171,7 +171,7 @@ export function redisDenyList(
     if (dropped > 0 && droppedBefore === 0) {
       connection.log?.error(
         { dropped, maxEntries: o.maxEntries },
-        'gatehouse: Redis holds more revocations than the deny list keeps (maxEntries); the latest-expiring are kept',
+        'portcullis: Redis holds more revocations than the deny list keeps (maxEntries); the latest-expiring are kept',
       )
     }
     const missing = local.entries().filter((r) => !remote.has(revocationKey(r)))
@@ -179,7 +179,7 @@ export function redisDenyList(
       await write(missing)
       connection.log?.info(
         { revocations: missing.length },
-        'gatehouse: wrote back revocations that Redis did not hold (made during an outage, or Redis restarted empty)',
+        'portcullis: wrote back revocations that Redis did not hold (made during an outage, or Redis restarted empty)',
       )
       knownVersion = undefined // our own write moved the version: confirm at the next check
     } else {

@@ -5,7 +5,7 @@ import {
   type IntrospectionCache,
   LruCache,
   parseOptions,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import { z } from 'zod'
 import type { RedisConnection } from './redis-connection.js'
 
@@ -93,7 +93,7 @@ export function redisIntrospectionCache(
   connection: RedisConnection,
   options: RedisIntrospectionCacheOptions = {},
 ): IntrospectionCache & { stats(): RedisIntrospectionCacheStats } {
-  const o = parseOptions(optionsSchema, options, '@gatehouse/redis redisIntrospectionCache')
+  const o = parseOptions(optionsSchema, options, '@portcullis/redis redisIntrospectionCache')
   const now = o.now ?? Date.now
   const client = connection.client
   const local = new LruCache<IntrospectionAnswer>({ maxEntries: o.local.maxEntries, now })

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { parseOptions } from '@gatehouse/core'
+import { parseOptions } from '@portcullis/core'
 import { Redis, type RedisOptions } from 'ioredis'
 import { z } from 'zod'
 
@@ -48,7 +48,7 @@ const optionsSchema = z.strictObject({
     .string()
     .max(100)
     .regex(/^[A-Za-z0-9:_.-]*$/, 'letters, digits and : _ . - only')
-    .default('gatehouse:'),
+    .default('portcullis:'),
   /** Longest wait for one command, in ms; past it the command fails and local state answers. */
   commandTimeoutMs: z.number().int().positive().max(10_000).default(250),
   /** Longest wait for a connection, in ms. */
@@ -69,7 +69,7 @@ const optionsSchema = z.strictObject({
 export type RedisConnectionOptions = z.input<typeof optionsSchema>
 
 /**
- * The two Redis connections one Gatehouse instance shares between its introspection cache, deny
+ * The two Redis connections one Portcullis instance shares between its introspection cache, deny
  * list and attempt limiter (one for commands, one for pub/sub), and its view of Redis health.
  *
  * Every command is bounded: `commandTimeoutMs` (250 ms), no offline queue (a command while
@@ -92,7 +92,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
 
   constructor(options: RedisConnectionOptions = {}) {
     super()
-    const o = parseOptions(optionsSchema, options, '@gatehouse/redis redisConnection')
+    const o = parseOptions(optionsSchema, options, '@portcullis/redis redisConnection')
     this.keyPrefix = o.keyPrefix
     this.log = o.log
     const bounded: RedisOptions = {
@@ -150,7 +150,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     if (this.client.status !== 'ready') return
     const wasDown = this.#status.state === 'down'
     this.#status = { ...this.#status, state: 'up', since: Date.now(), lastError: undefined }
-    if (wasDown) this.log?.info({ redis: 'up' }, 'gatehouse: Redis is reachable again; shared state resumed')
+    if (wasDown) this.log?.info({ redis: 'up' }, 'portcullis: Redis is reachable again; shared state resumed')
     this.emit('up', this.status())
   }
 
@@ -180,7 +180,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     }
     this.log?.warn(
       { redis: 'down', err: message },
-      'gatehouse: Redis is unreachable; answering from local state (introspection cache, last known deny list, local attempt counts)',
+      'portcullis: Redis is unreachable; answering from local state (introspection cache, last known deny list, local attempt counts)',
     )
     this.emit('down', this.status())
   }
@@ -239,7 +239,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
 }
 
 /**
- * Connects to the Redis that several Gatehouse instances share. Give the connection to
+ * Connects to the Redis that several Portcullis instances share. Give the connection to
  * `redisIntrospectionCache`, `redisDenyList` and `redisAttemptLimiter`; close it on shutdown.
  *
  * @example

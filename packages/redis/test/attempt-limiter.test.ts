@@ -1,4 +1,4 @@
-import { redisAttemptLimiter, redisConnection } from '@gatehouse/redis'
+import { redisAttemptLimiter, redisConnection } from '@portcullis/redis'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
 import { redisServer } from './fixtures/redis-server.js'
@@ -32,7 +32,7 @@ t.test('refused tokens are counted across instances; past the limit both answer 
   ] as const) {
     t.equal((await instance.call(`tok-made-up-${n}`, attacker)).status, 401, `refusal ${n} is judged`)
   }
-  t.equal(await a.redis.client.get(`gatehouse:attempts:${attacker}`), '4', 'one counter in Redis')
+  t.equal(await a.redis.client.get(`portcullis:attempts:${attacker}`), '4', 'one counter in Redis')
 
   // The instance that counted the 4th announced it: both block without asking Redis.
   const calls = as.calls()
@@ -67,7 +67,7 @@ t.test('IPv6 clients are counted by /64', async (t) => {
   t.equal((await a.call('bad-2', '2001:db8:aa:bb:ffff::2')).status, 401)
   t.equal((await a.call('tok-good', '2001:db8:aa:bb::99')).status, 429, 'another address of the same /64')
   t.equal((await a.call('tok-good', '2001:db8:aa:cc::1')).status, 200, 'another /64')
-  t.equal(await a.redis.client.get('gatehouse:attempts:2001:db8:aa:bb::/64'), '2')
+  t.equal(await a.redis.client.get('portcullis:attempts:2001:db8:aa:bb::/64'), '2')
 })
 
 t.test('the window closes: the address may try again', async (t) => {
@@ -77,6 +77,6 @@ t.test('the window closes: the address may try again', async (t) => {
   t.equal((await a.call('bad', '192.0.2.1')).status, 401)
   t.equal((await a.call('tok-good', '192.0.2.1')).status, 429)
   await within(2500, async () => (await a.call('tok-good', '192.0.2.1')).status === 200)
-  t.equal(await a.redis.client.exists('gatehouse:attempts:192.0.2.1'), 0, 'the counter expired in Redis')
+  t.equal(await a.redis.client.exists('portcullis:attempts:192.0.2.1'), 0, 'the counter expired in Redis')
   t.match(a.limiter?.stats(), { maxAddresses: 100_000, countedLocally: 0 })
 })

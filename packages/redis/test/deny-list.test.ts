@@ -1,5 +1,5 @@
-import { revocationKey, tokenFingerprint } from '@gatehouse/core'
-import { redisConnection, redisDenyList } from '@gatehouse/redis'
+import { revocationKey, tokenFingerprint } from '@portcullis/core'
+import { redisConnection, redisDenyList } from '@portcullis/redis'
 import t from 'tap'
 import { authorizationServer, nowS, startInstance, within } from './fixtures/instances.js'
 import { redisServer } from './fixtures/redis-server.js'
@@ -55,11 +55,11 @@ t.test('a revocation whose message was missed is picked up within resyncInterval
   await a.redis.client
     .multi()
     .zadd(
-      'gatehouse:deny',
+      'portcullis:deny',
       expiresAt,
       revocationKey({ fingerprint: tokenFingerprint('tok-quiet'), expiresAt }),
     )
-    .incr('gatehouse:deny:version')
+    .incr('portcullis:deny:version')
     .exec()
   const took = await within(RESYNC_MS + 500, async () => (await a.call('tok-quiet')).status === 401)
   t.ok(took <= RESYNC_MS + 500, `refused after ${took} ms (resync)`)
@@ -88,12 +88,12 @@ t.test('junk on the channel or in the set is ignored; the list keeps working', a
     '["[\\"f\\",\\"short\\"]",1]',
     JSON.stringify(['x'.repeat(9000), 1]),
   ]) {
-    await a.redis.client.publish('gatehouse:deny', junk)
+    await a.redis.client.publish('portcullis:deny', junk)
   }
   await a.redis.client
     .multi()
-    .zadd('gatehouse:deny', nowS() + 600, 'not a revocation')
-    .incr('gatehouse:deny:version')
+    .zadd('portcullis:deny', nowS() + 600, 'not a revocation')
+    .incr('portcullis:deny:version')
     .exec()
   await a.denyList.sync()
   t.equal((await a.call('tok-fine')).status, 200)
@@ -108,7 +108,7 @@ t.test('expired revocations lapse, locally and in Redis', async (t) => {
   t.equal((await a.call('tok-lapse')).status, 401)
   await within(3000, async () => (await a.call('tok-lapse')).status === 200)
   await a.denyList.revoke({ jti: 'later' })
-  const members = await a.redis.client.zrange('gatehouse:deny', 0, -1)
+  const members = await a.redis.client.zrange('portcullis:deny', 0, -1)
   t.notOk(
     members.includes(revocationKey({ fingerprint: tokenFingerprint('tok-lapse'), expiresAt: 0 })),
     'trimmed',
@@ -132,7 +132,7 @@ t.test('several deny lists on one connection each hear every revocation', async 
   t.teardown(() => {
     for (const list of [...lists, writer]) list.close()
   })
-  await within(2000, async () => Number((await redis.client.pubsub('NUMSUB', 'gatehouse:deny'))[1]) === 2)
+  await within(2000, async () => Number((await redis.client.pubsub('NUMSUB', 'portcullis:deny'))[1]) === 2)
   await writer.revoke({ token: 'tok-fanout' })
   const auth = { token: 'tok-fanout', clientId: '', scopes: [] }
   await within(1000, () => lists.every((list) => list.isDenied(auth)))

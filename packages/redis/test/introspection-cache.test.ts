@@ -1,5 +1,5 @@
-import { tokenHash } from '@gatehouse/core'
-import { redisConnection, redisIntrospectionCache } from '@gatehouse/redis'
+import { tokenHash } from '@portcullis/core'
+import { redisConnection, redisIntrospectionCache } from '@portcullis/redis'
 import t from 'tap'
 import { authorizationServer, nowS, startInstance } from './fixtures/instances.js'
 import { redisServer } from './fixtures/redis-server.js'
@@ -12,7 +12,7 @@ t.test('options are validated with errors that name the option', async (t) => {
   t.teardown(() => redis.close())
   t.throws(
     () => redisIntrospectionCache(redis, { local: { maxEntries: 0 } }),
-    /@gatehouse\/redis redisIntrospectionCache: option "local.maxEntries"/,
+    /@portcullis\/redis redisIntrospectionCache: option "local.maxEntries"/,
   )
   t.throws(() => redisIntrospectionCache(redis, { lock: { waitMs: -1 } }), /option "lock.waitMs"/)
   t.throws(() => redisIntrospectionCache(redis, { lockTtl: 1 } as never), /Unrecognized key: "lockTtl"/)
@@ -75,24 +75,24 @@ t.test('keys are token hashes, and an answer lives no longer than its token', as
   t.equal((await a.call('tok-short')).status, 200)
   t.equal((await a.call('tok-long')).status, 200)
 
-  const keys = await a.redis.client.keys('gatehouse:introspection:*')
-  t.ok(keys.includes(`gatehouse:introspection:${tokenHash('tok-short')}`))
+  const keys = await a.redis.client.keys('portcullis:introspection:*')
+  t.ok(keys.includes(`portcullis:introspection:${tokenHash('tok-short')}`))
   t.notOk(
     keys.some((key) => key.includes('tok-')),
     'no token in any key',
   )
-  const short = await a.redis.client.pttl(`gatehouse:introspection:${tokenHash('tok-short')}`)
-  const long = await a.redis.client.pttl(`gatehouse:introspection:${tokenHash('tok-long')}`)
+  const short = await a.redis.client.pttl(`portcullis:introspection:${tokenHash('tok-short')}`)
+  const long = await a.redis.client.pttl(`portcullis:introspection:${tokenHash('tok-long')}`)
   t.ok(short > 0 && short <= 20_000, `until exp (${short} ms)`)
   t.ok(long > 200_000 && long <= 300_000, `until the cache ttl (${long} ms)`)
-  const stored = await a.redis.client.get(`gatehouse:introspection:${tokenHash('tok-short')}`)
+  const stored = await a.redis.client.get(`portcullis:introspection:${tokenHash('tok-short')}`)
   t.notMatch(stored, /tok-short/, 'the answer, not the token, is stored')
 })
 
 t.test('junk in Redis is a miss, not an answer', async (t) => {
   const as = await authorizationServer(t)
   const a = await startInstance(t, { redisUrl: server.url, as })
-  const key = `gatehouse:introspection:${tokenHash('tok-junk')}`
+  const key = `portcullis:introspection:${tokenHash('tok-junk')}`
   as.answers.set('tok-junk', { active: false })
   for (const junk of [
     'not json',
@@ -118,7 +118,7 @@ t.test('a lock whose holder never answers delays others by at most lock.waitMs',
   })
   as.active('tok-orphan')
   // Another instance took the lock and died before answering.
-  await a.redis.client.set(`gatehouse:introspection-lock:${tokenHash('tok-orphan')}`, 'gone', 'PX', 5000)
+  await a.redis.client.set(`portcullis:introspection-lock:${tokenHash('tok-orphan')}`, 'gone', 'PX', 5000)
   const started = Date.now()
   t.equal((await a.call('tok-orphan')).status, 200)
   const took = Date.now() - started

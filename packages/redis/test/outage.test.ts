@@ -1,4 +1,4 @@
-import type { RedisStatus } from '@gatehouse/redis'
+import type { RedisStatus } from '@portcullis/redis'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
 import { redisServer } from './fixtures/redis-server.js'
@@ -98,7 +98,7 @@ t.test(
     )
     const tookB = await within(3000, async () => (await b.call('tok-later-revoked', fresh())).status === 401)
     t.pass(`the revocation made during the outage reached the other instance ${tookB} ms after recovery`)
-    await within(3000, async () => (await a.redis.client.zcard('gatehouse:deny')) === 2)
+    await within(3000, async () => (await a.redis.client.zcard('portcullis:deny')) === 2)
     t.pass('both revocations were written back to the empty Redis')
     t.equal((await b.call('tok-revoked', fresh())).status, 401)
 

@@ -16,7 +16,7 @@ import {
   type RejectionLog,
   type ScopeArgs,
   type ScopeRequirement,
-} from '@gatehouse/core'
+} from '@portcullis/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { z } from 'zod'
 import { type KeySetListener, reportKeySetEvents } from './key-set-reporting.js'
@@ -31,13 +31,13 @@ import {
 import { FALLBACK_METHODS, pathOf, routeMethods } from './route-methods.js'
 import { sendReply } from './send-reply.js'
 
-export const OWNER = '@gatehouse/express'
+export const OWNER = '@portcullis/express'
 
 /** Arguments of `requireScopes`: scope names (all required), or one `ScopeRequirement`. */
 export type RequireScopesArgs = ScopeArgs
 
 /** Options of the middleware that are not options of the gate. */
-export interface GatehouseMiddlewareOptions {
+export interface PortcullisMiddlewareOptions {
   /**
    * Which requests the middleware authenticates: `'all'` (default) every request it sees except
    * `public` ones; `'declared'` none by itself, only routes with `protect()` or `requireScopes()`.
@@ -51,7 +51,7 @@ export interface GatehouseMiddlewareOptions {
   public?: ReadonlyArray<string | RegExp> | ((req: Request) => boolean)
   /**
    * Serve the metadata document at its well-known path(s). Default `true`, which needs the
-   * middleware mounted at the root (`app.use(gatehouse(...))`). When it is mounted under a path,
+   * middleware mounted at the root (`app.use(portcullis(...))`). When it is mounted under a path,
    * set `false` and mount `middleware.metadata` at the root.
    */
   metadataRoutes?: boolean
@@ -70,11 +70,11 @@ export interface GatehouseMiddlewareOptions {
 }
 
 /** Middleware options: the gate's options (or a gate made with `createGate`), plus the middleware's own. */
-export type GatehouseOptions = (GateOptions | { gate: Gate }) & GatehouseMiddlewareOptions
+export type PortcullisOptions = (GateOptions | { gate: Gate }) & PortcullisMiddlewareOptions
 
-/** The middleware `gatehouse()` returns, with the pieces to mount elsewhere. */
-export interface GatehouseMiddleware extends RequestHandler {
-  /** The request pipeline of the protected resource (shareable with `@gatehouse/fastify`). */
+/** The middleware `portcullis()` returns, with the pieces to mount elsewhere. */
+export interface PortcullisMiddleware extends RequestHandler {
+  /** The request pipeline of the protected resource (shareable with `@portcullis/fastify`). */
   readonly gate: Gate
   /** Serves only the metadata document; mount it at the root when the middleware is not. */
   readonly metadata: RequestHandler
@@ -130,11 +130,11 @@ const reportFailures: RejectionListener = (event) => {
  * - a report when a remote key set cannot be refreshed, and when it recovers (`onKeySetEvent`).
  *
  * Mount it at the root, before the routes it protects. Scopes per route: `requireScopes(...)`.
- * The same gate (status, headers and body of every answer) backs `@gatehouse/fastify`.
+ * The same gate (status, headers and body of every answer) backs `@portcullis/fastify`.
  *
  * @example
  * const app = express()
- * app.use(gatehouse({
+ * app.use(portcullis({
  *   resource: 'https://mcp.example.com/mcp',
  *   authorizationServers: ['https://idp.example.com/realms/acme'],
  *   verifier: jwtVerifier({ issuer: 'https://idp.example.com/realms/acme', audience: 'https://mcp.example.com/mcp' }),
@@ -143,7 +143,7 @@ const reportFailures: RejectionListener = (event) => {
  * }))
  * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(req.auth.extra.sub))
  */
-export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
+export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const hasGate = options !== null && typeof options === 'object' && 'gate' in options
   const parsed = hasGate
     ? parseOptions(withGateSchema, options, OWNER)
@@ -161,14 +161,14 @@ export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
   const metadataPaths = new Set(gate.metadataPaths)
   const isPublic = publicMatcher(publicOption)
 
-  const metadata: RequestHandler = function gatehouseMetadata(req, res, next) {
+  const metadata: RequestHandler = function portcullisMetadata(req, res, next) {
     if (!metadataPaths.has(pathOf(req.originalUrl))) return next()
     // RFC 9728 §3.1: clients read the document before they have a token; it is never gated.
     res.removeHeader('Access-Control-Allow-Credentials')
     sendReply(res, gate.metadataReply(req.method))
   }
 
-  const middleware = function gatehouseGate(req: Request, res: Response, next: NextFunction) {
+  const middleware = function portcullisGate(req: Request, res: Response, next: NextFunction) {
     if (serveMetadata) {
       if (req.baseUrl !== '') return next(mountedUnderPath(req.baseUrl, gate))
       if (metadataPaths.has(pathOf(req.originalUrl))) return metadata(req, res, next)
@@ -180,7 +180,7 @@ export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
     }
     if (!gateAll || verifiedBy(req) === gate) return next()
     guard(binding, req, res, next, undefined)
-  } as GatehouseMiddleware
+  } as PortcullisMiddleware
 
   bindings.set(middleware, binding)
   Object.defineProperties(middleware, {
@@ -195,23 +195,23 @@ export function gatehouse(options: GatehouseOptions): GatehouseMiddleware {
   return middleware
 }
 
-const bindings = new WeakMap<GatehouseMiddleware, GateBinding>()
+const bindings = new WeakMap<PortcullisMiddleware, GateBinding>()
 
-/** The gate and rejection listener of a middleware made by `gatehouse()`. */
-export function bindingOfMiddleware(middleware: GatehouseMiddleware): GateBinding | undefined {
+/** The gate and rejection listener of a middleware made by `portcullis()`. */
+export function bindingOfMiddleware(middleware: PortcullisMiddleware): GateBinding | undefined {
   return bindings.get(middleware)
 }
 
 /**
  * Authenticates the request (unless the gate already did) and checks `requirement`, then calls
  * `next()`; otherwise answers with the gate's rejection. `bindings` is where the gate comes from:
- * one fixed gate, or `undefined` for the gate of the gatehouse middleware the request went through.
+ * one fixed gate, or `undefined` for the gate of the portcullis middleware the request went through.
  */
 export function scopeGuard(
   bindings: readonly GateBinding[] | undefined,
   requirement: ScopeRequirement | undefined,
 ): RequestHandler {
-  return function gatehouseScopeGuard(req: Request, res: Response, next: NextFunction) {
+  return function portcullisScopeGuard(req: Request, res: Response, next: NextFunction) {
     const binding = bindings?.[0] ?? bindingOf(req)
     if (binding instanceof Error) return next(binding)
     if (verifiedBy(req) === binding.gate) {
@@ -220,7 +220,7 @@ export function scopeGuard(
       if (!decision.ok) return reject(binding, req, res, decision)
       return next()
     }
-    // The gatehouse middleware let this request through (public path, `routes: 'declared'`):
+    // The portcullis middleware let this request through (public path, `routes: 'declared'`):
     // authenticate here rather than let it pass (fail closed).
     guard(binding, req, res, next, requirement)
   }
@@ -305,7 +305,7 @@ function answerPreflight(gate: Gate, req: Request, res: Response, next: NextFunc
   sendReply(res, gate.cors.preflight(origin, routeMethods(req) ?? FALLBACK_METHODS))
 }
 
-function publicMatcher(option: GatehouseMiddlewareOptions['public']): (req: Request) => boolean {
+function publicMatcher(option: PortcullisMiddlewareOptions['public']): (req: Request) => boolean {
   if (option === undefined) return () => false
   if (typeof option === 'function') return (req) => option(req) === true
   const paths = new Set(option.filter((entry): entry is string => typeof entry === 'string'))
@@ -321,7 +321,7 @@ function publicMatcher(option: GatehouseMiddlewareOptions['public']): (req: Requ
   }
 }
 
-/** The gate for a guard that names none: the one gatehouse middleware the request went through. */
+/** The gate for a guard that names none: the one portcullis middleware the request went through. */
 function bindingOf(req: Request): GateBinding | Error {
   const verified = verifiedBy(req)
   const seen = gatesSeen(req)
@@ -330,11 +330,11 @@ function bindingOf(req: Request): GateBinding | Error {
   if (seen.length === 1) return seen[0]!
   if (seen.length === 0) {
     return new Error(
-      `${OWNER}: protect() / requireScopes() on a route no gatehouse() middleware covers; mount app.use(gatehouse(...)) before the route`,
+      `${OWNER}: protect() / requireScopes() on a route no portcullis() middleware covers; mount app.use(portcullis(...)) before the route`,
     )
   }
   return new Error(
-    `${OWNER}: this request went through ${seen.length} gatehouse() middlewares; use the bound guard of the one that protects the route (auth.requireScopes(...), auth.protect())`,
+    `${OWNER}: this request went through ${seen.length} portcullis() middlewares; use the bound guard of the one that protects the route (auth.requireScopes(...), auth.protect())`,
   )
 }
 
@@ -344,7 +344,7 @@ function requirementOf(scopes: RequireScopesArgs): ScopeRequirement {
 
 function mountedUnderPath(baseUrl: string, gate: Gate): Error {
   return new Error(
-    `${OWNER}: gatehouse() is mounted under "${baseUrl}", where the metadata document cannot be served at ` +
+    `${OWNER}: portcullis() is mounted under "${baseUrl}", where the metadata document cannot be served at ` +
       `${gate.metadataPaths.join(', ')}. Mount it at the root (choose the protected routes with public or ` +
       "routes: 'declared'), or set metadataRoutes: false and mount app.use(auth.metadata) at the root",
   )
@@ -362,12 +362,12 @@ function headerText(value: string | number | string[] | undefined): string | str
 }
 
 /**
- * Authenticates requests that reach it, with the gate of the `gatehouse()` middleware they went
+ * Authenticates requests that reach it, with the gate of the `portcullis()` middleware they went
  * through: for routes that `routes: 'declared'` or `public` leave open. A no-op after the gate
  * already verified the caller.
  *
  * @example
- * app.use(gatehouse({ ...options, routes: 'declared' }))
+ * app.use(portcullis({ ...options, routes: 'declared' }))
  * app.post('/mcp', protect(), mcpHandler)
  */
 export function protect(): RequestHandler {
@@ -378,7 +378,7 @@ export function protect(): RequestHandler {
  * Answers 403 `insufficient_scope` (with every missing scope in the challenge, MCP 2026-07-28
  * §Runtime Insufficient Scope Errors) unless the caller's token has the scopes: names (all of
  * them), or `{ anyOf }` / `{ allOf }`. Scope implication (`scopes.implies`) applies. On a route the
- * gatehouse middleware left open, it authenticates first (fail closed).
+ * portcullis middleware left open, it authenticates first (fail closed).
  *
  * @example
  * app.delete('/notes/:id', requireScopes('notes:write'), handler)
