@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { AuthInfo, CachedOutcome, TokenVerifier } from './auth-info.js'
+import { clockToleranceSchema } from './clock-tolerance.js'
 import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { invalidToken, PortcullisError, temporarilyUnavailable } from './errors.js'
@@ -66,7 +67,7 @@ const jwtVerifierSchema = z
     jwks: z.custom<Omit<JwksKeySetOptions, 'jwksUri'>>((value) => typeof value === 'object').optional(),
     discovery: z.custom<DiscoveryOptions>((value) => typeof value === 'object').optional(),
     algorithms: z.array(algorithmSchema).min(1).optional(),
-    clockTolerance: z.number().nonnegative().max(600).default(60),
+    clockTolerance: clockToleranceSchema,
     requiredClaims: z.array(z.string().min(1)).default(['exp']),
     typ: z.enum(['lenient', 'strict']).default('lenient'),
     scopeClaim: z.string().min(1).optional(),
