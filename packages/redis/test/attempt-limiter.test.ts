@@ -1,10 +1,20 @@
 import { redisAttemptLimiter, redisConnection } from '@portcullis/redis'
+import type { Redis } from 'ioredis'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
 import { redisServer } from './fixtures/redis-server.js'
 
 const server = await redisServer(t)
 t.beforeEach(() => server.flush())
+/** The count of an address in the current window's hash (`portcullis:attempts:<window number>`). */
+async function countOf(client: Redis, address: string): Promise<string | null> {
+  const keys = await client.keys('portcullis:attempts:*')
+  for (const key of keys) {
+    const count = await client.hget(key, address)
+    if (count !== null) return count
+  }
+  return null
+}
 
 t.test('options are validated with errors that name the option', async (t) => {
   const redis = redisConnection({ url: server.url })
@@ -32,7 +42,7 @@ t.test('refused tokens are counted across instances; past the limit both answer 
   ] as const) {
     t.equal((await instance.call(`tok-made-up-${n}`, attacker)).status, 401, `refusal ${n} is judged`)
   }
-  t.equal(await a.redis.client.get(`portcullis:attempts:${attacker}`), '4', 'one counter in Redis')
+  t.equal(await countOf(a.redis.client, attacker), '4', 'one counter in Redis')
 
   // The instance that counted the 4th announced it: both block without asking Redis.
   const calls = as.calls()
@@ -67,7 +77,7 @@ t.test('IPv6 clients are counted by /64', async (t) => {
   t.equal((await a.call('bad-2', '2001:db8:aa:bb:ffff::2')).status, 401)
   t.equal((await a.call('tok-good', '2001:db8:aa:bb::99')).status, 429, 'another address of the same /64')
   t.equal((await a.call('tok-good', '2001:db8:aa:cc::1')).status, 200, 'another /64')
-  t.equal(await a.redis.client.get('portcullis:attempts:2001:db8:aa:bb::/64'), '2')
+  t.equal(await countOf(a.redis.client, '2001:db8:aa:bb::/64'), '2')
 })
 
 t.test('the window closes: the address may try again', async (t) => {
@@ -77,6 +87,6 @@ t.test('the window closes: the address may try again', async (t) => {
   t.equal((await a.call('bad', '192.0.2.1')).status, 401)
   t.equal((await a.call('tok-good', '192.0.2.1')).status, 429)
   await within(2500, async () => (await a.call('tok-good', '192.0.2.1')).status === 200)
-  t.equal(await a.redis.client.exists('portcullis:attempts:192.0.2.1'), 0, 'the counter expired in Redis')
+  t.equal(await countOf(a.redis.client, '192.0.2.1'), null, 'the counter expired in Redis')
   t.match(a.limiter?.stats(), { maxAddresses: 100_000, countedLocally: 0 })
 })
