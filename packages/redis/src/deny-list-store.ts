@@ -12,6 +12,8 @@ export interface DenyListMeta {
   epoch: string | undefined
   /** Bumped by every write. */
   version: number
+  /** When the epoch was named (ms since the epoch, by the instance that named it). */
+  since: number | undefined
   /** Whether the set still holds the epoch the caller last synced against. */
   holdsEpoch: boolean
 }
@@ -43,7 +45,8 @@ function epochOf(member: string): string | undefined {
  * - `<prefix>deny`: a sorted set of `revocationKey` members scored by the token's `exp`, plus one
  *   `["e", <epoch>]` member scored `+inf` that names this incarnation of the set. Eviction, `DEL`
  *   or `FLUSHALL` take the epoch with the set, so a lost set is noticed whatever removed it.
- * - `<prefix>deny:meta`: a hash with the current `epoch` and a `version` bumped by every write.
+ * - `<prefix>deny:meta`: a hash with the current `epoch`, when it was named (`since`), and a
+ *   `version` bumped by every write.
  * - `<prefix>deny`, the channel: `[key, expiresAt, version]` per revocation.
  */
 export class DenyListStore {
@@ -62,16 +65,18 @@ export class DenyListStore {
   /** The periodic check: one pipelined round trip, no transaction. */
   async meta(knownEpoch: string | undefined): Promise<DenyListMeta> {
     const client = this.#connection.client
-    const pipeline = client.pipeline().hmget(this.#meta, 'epoch', 'version')
+    const pipeline = client.pipeline().hmget(this.#meta, 'epoch', 'version', 'since')
     if (knownEpoch !== undefined) pipeline.zscore(this.#set, epochMember(knownEpoch))
     const results = (await pipeline.exec()) ?? []
     const [fields, score] = results.map(([error, value]) => {
       if (error) throw error
       return value
-    }) as [[string | null, string | null], string | null | undefined]
+    }) as [[string | null, string | null, string | null], string | null | undefined]
+    const since = Number(fields[2])
     return {
       epoch: fields[0] ?? undefined,
       version: Number(fields[1] ?? 0),
+      since: Number.isFinite(since) && since > 0 ? since : undefined,
       holdsEpoch: knownEpoch !== undefined && score !== null && score !== undefined,
     }
   }
@@ -125,11 +130,11 @@ export class DenyListStore {
   }
 
   /** Names a new incarnation of the set, inside it and in the meta hash. Resolves the version. */
-  async stamp(epoch: string): Promise<number> {
+  async stamp(epoch: string, since: number): Promise<number> {
     const batch = this.#connection.client
       .multi()
       .zadd(this.#set, 'NX', '+inf', epochMember(epoch))
-      .hset(this.#meta, 'epoch', epoch)
+      .hset(this.#meta, 'epoch', epoch, 'since', since)
       .hincrby(this.#meta, 'version', 1)
     return Number(await execAll(batch))
   }

@@ -180,33 +180,36 @@ export function redisDenyList(
       )
     }
     const intact = meta.epoch !== undefined && remote.epochs.has(meta.epoch)
+    const replaced = !intact || (known !== undefined && known.epoch !== meta.epoch)
     known = { epoch: meta.epoch ?? '', version: meta.version }
-    // A fresh instance cannot know what a lost list held: give the others time to write it back.
-    if (!intact && !loaded) settleUntil = Math.max(settleUntil, now() + 2 * resyncMs)
+    // A list named lately may be a lost one being restored: a fresh instance waits until the
+    // others had two checks to write back what they hold.
+    if (!loaded) settleUntil = Math.max(settleUntil, (intact ? (meta.since ?? 0) : now()) + 2 * resyncMs)
     const missing = local.entries().filter((r) => !remote.keys.has(revocationKey(r)))
     // The list is read: a write that fails now (Redis full, refused) is retried at the next check
     // and does not make this one fail.
     try {
       if (missing.length > 0) {
         await write(missing)
-        connection.log?.info(
-          { revocations: missing.length },
-          'portcullis: wrote back revocations that Redis did not hold (made during an outage, or the list was lost)',
-        )
+        if (replaced && lastSyncAt !== undefined) {
+          connection.log?.warn(
+            { revocations: missing.length },
+            'portcullis: the deny list in Redis was lost (evicted, deleted or flushed); wrote back the revocations this instance holds',
+          )
+        } else {
+          connection.log?.info(
+            { revocations: missing.length },
+            'portcullis: wrote back revocations that Redis did not hold (made during an outage)',
+          )
+        }
       }
       if (intact) return
       // No list, or not the one the meta hash names: new, evicted, deleted or flushed. Name a new
       // one: every instance sees the epoch move, reads the list, and writes back what it holds.
       const epoch = randomUUID()
-      await store.stamp(epoch)
+      await store.stamp(epoch, now())
       known = { epoch, version: undefined }
       restored++
-      if (lastSyncAt !== undefined || missing.length > 0) {
-        connection.log?.warn(
-          { revocations: missing.length },
-          'portcullis: the deny list in Redis was lost (evicted, deleted or flushed); restored from this instance, and the others were told to write back theirs',
-        )
-      }
     } catch (error) {
       unwritten = true
       known = undefined
@@ -220,6 +223,7 @@ export function redisDenyList(
       // Taken now: a revoke that fails while this sync runs sets it again, and it stays set.
       const pending = unwritten
       unwritten = false
+      const startedAt = now()
       try {
         if (pending || known === undefined || known.version === undefined) await fullSync()
         else {
@@ -228,7 +232,9 @@ export function redisDenyList(
             await fullSync()
         }
         lastSyncAt = now()
-        if (!loaded && now() >= settleUntil) loaded = true
+        // Loaded once a check begun after the settling time confirms the copy: any write-back made
+        // meanwhile moved the version, so that check read it.
+        if (!loaded && startedAt >= settleUntil) loaded = true
         connection.succeeded()
         return true
       } catch (error) {
