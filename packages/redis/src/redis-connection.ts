@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { parseOptions } from '@portcullis/core'
 import { Redis, type RedisOptions } from 'ioredis'
 import { z } from 'zod'
-import { isRefusal, REFUSAL_ADVICE, type RefusalKind, refusalKind } from './redis-refusals.js'
+import { isRefusal, REFUSAL_ADVICE, type RefusalKind, refusalKind, refusalMessage } from './redis-refusals.js'
 
 interface ChannelListener {
   onMessage(message: string): void
@@ -190,14 +190,15 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
   }
 
   #refused(error: Error): void {
-    const kind = refusalKind(error.message)
+    const message = refusalMessage(error)
+    const kind = refusalKind(message)
     this.#status.refusals++
-    this.#status.lastRefusal = error.message
+    this.#status.lastRefusal = message
     this.succeeded() // it answered
     const last = this.#refusalLoggedAt.get(kind)
     if (last !== undefined && Date.now() - last < 60_000) return
     this.#refusalLoggedAt.set(kind, Date.now())
-    this.log?.error({ redis: 'refused', kind, err: error.message }, REFUSAL_ADVICE[kind])
+    this.log?.error({ redis: 'refused', kind, err: message }, REFUSAL_ADVICE[kind])
   }
 
   /** What the server is, once per connection: Cluster is refused, a risky memory policy is told. */

@@ -11,6 +11,13 @@ export function isRefusal(error: unknown): boolean {
   return error instanceof ReplyError || (error instanceof Error && error.name === 'ReplyError')
 }
 
+/** An error reply's text; an aborted MULTI (EXECABORT) says why through the replies it carries. */
+export function refusalMessage(error: Error): string {
+  const previous = (error as { previousErrors?: unknown }).previousErrors
+  const cause = Array.isArray(previous) && previous[0] instanceof Error ? previous[0].message : undefined
+  return cause === undefined ? error.message : `${error.message} (${cause})`
+}
+
 export function refusalKind(message: string): RefusalKind {
   // A MULTI aborted by one refused command says EXECABORT; the cause is in the message.
   if (/\bOOM\b|maxmemory/.test(message)) return 'out_of_memory'
