@@ -3,6 +3,8 @@ import type { RedisConnection } from './redis-connection.js'
 
 /** Members read per ZSCAN page: each page is one bounded command, whatever the list's size. */
 const PAGE = 1000
+/** Tries per page: a page that times out (a busy event loop, a slow moment) is asked again. */
+const PAGE_TRIES = 3
 /** Revocations written per transaction. */
 const WRITE_CHUNK = 500
 
@@ -83,15 +85,15 @@ export class DenyListStore {
 
   /**
    * Reads the whole set in pages (ZSCAN: every member present for the whole scan is returned, each
-   * page bounded by the command timeout), handing each unexpired revocation to `take`.
+   * page bounded by the command timeout and retried where it stopped), handing each revocation to
+   * `take`; `keys` holds those it took.
    */
-  async readAll(take: (revocation: Revocation) => void): Promise<DenyListContents> {
-    const client = this.#connection.client
+  async readAll(take: (revocation: Revocation) => boolean): Promise<DenyListContents> {
     const keys = new Set<string>()
     const epochs = new Set<string>()
     let cursor = '0'
     do {
-      const [next, page] = await client.zscan(this.#set, cursor, 'COUNT', PAGE)
+      const [next, page] = await this.#page(cursor)
       cursor = next
       for (let i = 0; i + 1 < page.length; i += 2) {
         const member = page[i]!
@@ -101,12 +103,20 @@ export class DenyListStore {
           continue
         }
         const revocation = revocationFromKey(member, Number(page[i + 1]))
-        if (revocation === undefined) continue
-        keys.add(member)
-        take(revocation)
+        if (revocation !== undefined && take(revocation)) keys.add(member)
       }
     } while (cursor !== '0')
     return { keys, epochs }
+  }
+
+  async #page(cursor: string): Promise<[string, string[]]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#connection.client.zscan(this.#set, cursor, 'COUNT', PAGE)
+      } catch (error) {
+        if (attempt >= PAGE_TRIES || !/timed out/i.test(String(error))) throw error
+      }
+    }
   }
 
   /**

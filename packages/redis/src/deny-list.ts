@@ -125,11 +125,12 @@ export function redisDenyList(
   let closed = false
 
   // Only ever adds: a message that arrives while the whole list is read is never lost to it.
-  const remember = (revocation: Revocation) => {
+  const remember = (revocation: Revocation): boolean => {
     try {
-      local.add(revocation)
+      return local.add(revocation)
     } catch {
       dropped++
+      return false
     }
   }
 
@@ -185,7 +186,9 @@ export function redisDenyList(
     // A list named lately may be a lost one being restored: a fresh instance waits until the
     // others had two checks to write back what they hold.
     if (!loaded) settleUntil = Math.max(settleUntil, (intact ? (meta.since ?? 0) : now()) + 2 * resyncMs)
-    const missing = local.entries().filter((r) => !remote.keys.has(revocationKey(r)))
+    // Every revocation read is held here now: only a larger local copy can hold more.
+    const missing =
+      local.size > remote.keys.size ? local.entries().filter((r) => !remote.keys.has(revocationKey(r))) : []
     // The list is read: a write that fails now (Redis full, refused) is retried at the next check
     // and does not make this one fail.
     try {
