@@ -129,3 +129,43 @@ t.test('a lock whose holder never answers delays others by at most lock.waitMs',
   t.ok(took >= 250 && took < 2000, `waited, then asked itself (${took} ms)`)
   t.equal(as.callsFor('tok-orphan'), 1)
 })
+
+t.test('two deployments on one Redis (same keyPrefix) never share answers', async (t) => {
+  const asA = await authorizationServer(t)
+  const asB = await authorizationServer(t)
+  const a = await startInstance(t, { redisUrl: server.url, as: asA })
+  const b = await startInstance(t, { redisUrl: server.url, as: asB })
+  // Known to A's server only, and answered without `iss`: nothing in the answer names its server.
+  asA.answers.set('tok-a-only', {
+    active: true,
+    aud: 'https://mcp.example.com/mcp',
+    sub: 'alice',
+    scope: 'notes:read',
+    exp: nowS() + 600,
+  })
+  t.equal((await a.call('tok-a-only')).status, 200)
+  t.equal((await b.call('tok-a-only')).status, 401, 'B asked its own server, which does not know it')
+  t.equal(asB.callsFor('tok-a-only'), 1, "B's server was asked")
+  t.equal(b.cache.stats().redisHits, 0, "A's answer was not read")
+  t.equal((await a.call('tok-a-only')).status, 200, "B's answer does not reach A either")
+  t.equal(asA.callsFor('tok-a-only'), 1)
+})
+
+t.test('an answer releases only its own lock, never one another instance took since', async (t) => {
+  const redis = redisConnection({ url: server.url })
+  t.teardown(() => redis.close())
+  await redis.ready()
+  const cache = redisIntrospectionCache(redis, { lock: { ttlMs: 100, waitMs: 0 } })
+  const answer = { active: true, sub: 'alice' }
+  t.equal(await cache.get('slow'), undefined, 'a miss: this instance takes the lock and asks')
+  t.ok(await redis.client.get('portcullis:introspection-lock:slow'), 'locked')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  // Its lock lapsed while it asked; another instance took the lock for the same token.
+  await redis.client.set('portcullis:introspection-lock:slow', 'another-instance', 'PX', 5000)
+  await cache.set('slow', answer, 60_000)
+  t.equal(await redis.client.get('portcullis:introspection-lock:slow'), 'another-instance', 'not deleted')
+  t.equal(await cache.get('quick'), undefined)
+  await cache.set('quick', answer, 60_000)
+  t.equal(await redis.client.exists('portcullis:introspection-lock:quick'), 0, 'its own lock is released')
+  t.equal(redis.status().refusals, 0)
+})
