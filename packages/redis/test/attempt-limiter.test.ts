@@ -90,3 +90,50 @@ t.test('the window closes: the address may try again', async (t) => {
   t.equal(await countOf(a.redis.client, '192.0.2.1'), null, 'the counter expired in Redis')
   t.match(a.limiter?.stats(), { maxAddresses: 100_000, countedLocally: 0 })
 })
+
+t.test('an attacker rotating addresses cannot grow Redis past maxAddresses per window', async (t) => {
+  const redis = redisConnection({ url: server.url })
+  t.teardown(() => redis.close())
+  await redis.ready()
+  const limiter = redisAttemptLimiter(redis, { maxAttempts: 5, window: 60, maxAddresses: 500 })
+  // 3,000 IPv6 /64s, each refused once (the gate calls recordFailure after each refused token).
+  for (let start = 0; start < 3000; start += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        limiter.recordFailure(`2001:db8:${(start + i).toString(16)}::/64`),
+      ),
+    )
+  }
+  const keys = await redis.client.keys('portcullis:attempts:*')
+  t.ok(keys.length >= 1 && keys.length <= 2, `one hash per window (${keys.length})`)
+  let fields = 0
+  let bytes = 0
+  for (const key of keys) {
+    fields += await redis.client.hlen(key)
+    bytes += Number(await redis.client.memory('USAGE', key, 'SAMPLES', 0))
+  }
+  t.ok(fields <= 2 * 500, `at most maxAddresses per window in Redis (${fields})`)
+  t.ok(bytes < 100_000, `${bytes} bytes in Redis for 3,000 addresses`)
+  t.ok(limiter.stats().countedLocally >= 1500, `the rest counted locally (${limiter.stats().countedLocally})`)
+  t.ok(limiter.stats().addresses <= 500, 'and the local table is bounded too')
+  t.ok(Number(await redis.client.ttl(keys[0]!)) <= 60, 'the hash lapses with its window')
+})
+
+t.test(
+  "behind the README's trustProxy (known hops only), rotating X-Forwarded-For does not escape the limit",
+  async (t) => {
+    const as = await authorizationServer(t)
+    // The README's quick start trusts the load balancer's network only; this test client is not in it.
+    const a = await startInstance(t, {
+      redisUrl: server.url,
+      as,
+      limiter: { maxAttempts: 5, window: 30 },
+      trustProxy: ['10.0.0.0/8'],
+    })
+    as.active('tok-good')
+    const statuses: number[] = []
+    for (let i = 0; i < 30; i++) statuses.push((await a.call(`bad-${i}`, `198.51.100.${i + 1}`)).status)
+    t.same(statuses.slice(0, 5), [401, 401, 401, 401, 401])
+    t.same(new Set(statuses.slice(5)), new Set([429]), '25/25 limited though each claimed another address')
+  },
+)
