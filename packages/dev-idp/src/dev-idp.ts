@@ -7,6 +7,7 @@ import {
   type ClientAuthentication,
   completeAuthorization,
   createPkce,
+  OAuthResponseError,
   requestToken,
   type TokenResponse,
 } from './authorization-flow.js'
@@ -268,9 +269,14 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
         login_hint: request.user ?? options.defaultUser,
       }).toString()
       const response = await completeAuthorization(url, { redirectUri })
+      // RFC 6749 §4.1.2.1: the error comes back on the redirect; reject like the token helpers do.
       if (response.error !== undefined || response.code === undefined) {
-        throw new Error(
-          `dev-idp: authorization failed: ${response.error} ${response.errorDescription ?? ''}`.trim(),
+        throw new OAuthResponseError(
+          undefined,
+          response.error ?? 'invalid_response',
+          response.errorDescription ??
+            (response.error === undefined ? 'no code in the authorization response' : undefined),
+          'authorization',
         )
       }
       if (response.state !== state) throw new Error('dev-idp: authorization response state mismatch')
