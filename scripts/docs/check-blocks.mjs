@@ -29,7 +29,7 @@ const format = (diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messag
  * Type-checks `units` (`{ id, file, source, where(line) }`) written under `dir`; returns the
  * failures as `{ id, message }`, each placed at its line in the document, and the program (give it
  * as `oldProgram` to the next call to reuse what did not change). With `emit`, writes the JavaScript
- * to `out/` (for running). Each call is one program: a global declaration one document's imports
+ * to `out/` (for running the blocks that passed). Each call is one program: a global declaration one document's imports
  * bring in (the MCP SDK's `req.auth?` on Express) must not change how another document checks.
  */
 export function typeCheck(dir, units, options, { emit = false, oldProgram } = {}) {
@@ -57,7 +57,7 @@ export function typeCheck(dir, units, options, { emit = false, oldProgram } = {}
       message: `${unit.where(line + 1)}: TS${diagnostic.code} ${format(diagnostic)}`,
     })
   }
-  if (emit && failures.length === 0) program.emit()
+  if (emit) program.emit()
   return { failures, program }
 }
 

@@ -38,6 +38,7 @@ export function fragmentNames(framework = 'fastify') {
     authorizationServers: 'string[]',
     roles: 'Record<string, string[]>',
     sampleToken: 'string',
+    token: 'string',
     claims: '{ jti: string; iss: string; exp: number }',
     // Verifiers and presets made elsewhere in the program.
     verifier: "import('@portcullis/core').TokenVerifier",
@@ -104,7 +105,7 @@ export function prepareBlock(code, framework) {
   const bound = topLevelNames(code)
   const declarations = []
   for (const [name, type] of Object.entries(fragmentNames(framework))) {
-    if (!bound.has(name) && new RegExp(`(?<![\\w$.'"])${name}(?![\\w$'"])`).test(code))
+    if (!bound.has(name) && new RegExp(`(?:^|[^\\w$.'"]|\\.\\.\\.)${name}(?![\\w$'"])`, 'm').test(code))
       declarations.push(`declare const ${name}: ${type}`)
   }
   const head = declarations.length > 0 ? `${declarations.join('\n')}\n` : ''
