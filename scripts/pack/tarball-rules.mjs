@@ -56,7 +56,7 @@ export function checkTarball(tarball, files, license) {
   const collect = (value, where) => {
     if (typeof value === 'string') targets.push([value, where])
     else if (value && typeof value === 'object')
-      for (const [k, v] of Object.entries(value)) collect(v, `${where}.${k}`)
+      for (const [k, v] of Object.entries(value)) collect(v, `${where}[${JSON.stringify(k)}]`)
   }
   collect(manifest.exports, 'exports')
   collect(manifest.types, 'types')
