@@ -41,6 +41,15 @@ const packages = readdirSync(join(root, 'packages'))
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
   .filter((p) => !p.manifest.private)
 
+// Released together: every publishable package is in the changesets fixed group.
+const fixed = JSON.parse(readFileSync(join(root, '.changeset/config.json'), 'utf8')).fixed?.[0] ?? []
+for (const pkg of packages)
+  if (!fixed.includes(pkg.manifest.name))
+    fail(
+      pkg.manifest.name,
+      'not in the "fixed" group of .changeset/config.json: it would not be versioned with the others',
+    )
+
 const work = mkdtempSync(join(tmpdir(), 'portcullis-pack-'))
 const tarballs = join(work, 'tarballs')
 const project = join(work, 'project')
