@@ -21,7 +21,7 @@ import {
   expectedOutput,
   freePort,
   freshDir,
-  runBlock,
+  runUnits,
   typeCheck,
   withPort,
 } from './docs/check-blocks.mjs'
@@ -104,18 +104,10 @@ for (const path of new Set(units.map((u) => u.path))) {
   if (result.failures.length === 0) console.log(`ok   ${path} (${docUnits.length} blocks)`)
 }
 
-let ran = 0
-for (const unit of units.filter((u) => u.run && !failed.has(u.id))) {
-  const error = await runBlock(join(blocksDir, 'out', unit.file.replace(/\.ts$/, '.js')), {
-    expected: unit.expected,
-    cwd: blocksDir,
-  })
-  ran++
-  if (error) {
-    failed.add(unit.id)
-    console.log(`FAIL ${unit.id} (run): ${error}`)
-  } else console.log(`ran  ${unit.id}${unit.expected.length ? ' (output as documented)' : ''}`)
-}
+const ran = await runUnits(blocksDir, units, failed, (unit, error) => {
+  failed.add(unit.id)
+  console.log(`FAIL ${unit.id} (run): ${error}`)
+})
 
 const seconds = ((Date.now() - started) / 1000).toFixed(1)
 console.log(

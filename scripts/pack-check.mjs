@@ -18,7 +18,7 @@ import {
   consumerOptions,
   expectedOutput,
   freePort,
-  runBlock,
+  runUnits,
   typeCheck,
   withPort,
 } from './docs/check-blocks.mjs'
@@ -70,22 +70,31 @@ try {
     },
   )
 
-  // 1. Pack with pnpm, and check each tarball.
+  // 1. Pack with pnpm (one run for every package), and check each tarball.
+  execFileSync(
+    'npx',
+    [
+      '-y',
+      'pnpm@10',
+      '-r',
+      ...packages.flatMap((p) => ['--filter', p.manifest.name]),
+      'pack',
+      '--pack-destination',
+      tarballs,
+    ],
+    { cwd: root, stdio: 'pipe' },
+  )
+  const license = readFileSync(join(root, 'LICENSE'), 'utf8')
   for (const pkg of packages) {
-    const before = new Set(readdirSync(tarballs))
-    execFileSync('npx', ['-y', 'pnpm@10', 'pack', '--pack-destination', tarballs], {
-      cwd: pkg.dir,
-      stdio: 'pipe',
-    })
-    const made = readdirSync(tarballs).find((f) => !before.has(f))
-    if (!made) {
-      fail(pkg.manifest.name, 'pnpm pack made no tarball')
+    // pnpm names a tarball <scope>-<name>-<version>.tgz.
+    const made = `${pkg.manifest.name.replace(/^@/, '').replace('/', '-')}-${pkg.manifest.version}.tgz`
+    if (!existsSync(join(tarballs, made))) {
+      fail(pkg.manifest.name, `pnpm pack made no ${made}`)
       continue
     }
     pkg.tarball = join(tarballs, made)
     const files = listTarball(pkg.tarball)
-    for (const problem of checkTarball(pkg.tarball, files, readFileSync(join(root, 'LICENSE'), 'utf8')))
-      fail(pkg.manifest.name, problem)
+    for (const problem of checkTarball(pkg.tarball, files, license)) fail(pkg.manifest.name, problem)
     console.log(`packed ${pkg.manifest.name}: ${made}, ${files.length} files`)
   }
 
@@ -134,35 +143,22 @@ try {
       where: (line) => `${pkg.manifest.name} README.md:${block.line + line - offset}`,
     })
   }
+  // One program per resolution: with skipLibCheck off, most of the time goes to checking the
+  // installed declarations, which all quick starts share.
   const typeRoots = [join(project, 'node_modules/@types')]
   const failed = new Set()
-  let oldProgram
   for (const resolution of ['node16', 'bundler']) {
-    for (const unit of units) {
-      const result = typeCheck(project, [unit], consumerOptions(resolution, { typeRoots }), {
-        emit: resolution === 'node16',
-        oldProgram,
-      })
-      oldProgram = result.program
-      for (const failure of result.failures) {
-        failed.add(unit.id)
-        fail(`${failure.message} [${resolution}]`, 'type error')
-      }
-      if (result.failures.length === 0) console.log(`ok   ${unit.id} [${resolution}]`)
+    const options = consumerOptions(resolution, { typeRoots })
+    const result = typeCheck(project, units, options, { emit: resolution === 'node16' })
+    for (const failure of result.failures) {
+      failed.add(failure.id)
+      fail(`${failure.message} [${resolution}]`, 'type error')
     }
+    for (const unit of units) if (!failed.has(unit.id)) console.log(`ok   ${unit.id} [${resolution}]`)
   }
 
   // 4. Run the runnable ones.
-  let ran = 0
-  for (const unit of units.filter((u) => u.run && !failed.has(u.id))) {
-    const error = await runBlock(join(project, 'out', unit.file.replace(/\.ts$/, '.js')), {
-      expected: unit.expected,
-      cwd: project,
-    })
-    ran++
-    if (error) fail(`${unit.id} (run)`, error)
-    else console.log(`ran  ${unit.id}${unit.expected.length ? ' (output as documented)' : ''}`)
-  }
+  const ran = await runUnits(project, units, failed, (unit, error) => fail(`${unit.id} (run)`, error))
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
   console.log(

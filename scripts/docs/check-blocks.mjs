@@ -160,3 +160,21 @@ export function freshDir(dir) {
   mkdirSync(dir, { recursive: true })
   return dir
 }
+
+/**
+ * Runs the runnable units that type-checked, one after the other, from `dir/out/`; calls
+ * `onFailure(unit, error)` for each that fails and returns how many ran.
+ */
+export async function runUnits(dir, units, skip, onFailure) {
+  let ran = 0
+  for (const unit of units.filter((u) => u.run && !skip.has(u.id))) {
+    const error = await runBlock(join(dir, 'out', unit.file.replace(/\.ts$/, '.js')), {
+      expected: unit.expected,
+      cwd: dir,
+    })
+    ran++
+    if (error) onFailure(unit, error)
+    else console.log(`ran  ${unit.id}${unit.expected.length ? ' (output as documented)' : ''}`)
+  }
+  return ran
+}
