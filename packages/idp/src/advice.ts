@@ -228,7 +228,7 @@ function audienceAdvice(idp: IdpDescription, claims: Record<string, unknown> | u
       // idp-realities §3 (Cognito): no aud in access tokens; the app client is client_id.
       return {
         hint: `token has ${got}; the app client is not in clientIds`,
-        fix: `Cognito access tokens carry no aud; the app client is in client_id, and this server accepts ${expected}. If ${show(actual)} is an app client of this server, add it to clientIds.`,
+        fix: `Cognito access tokens are bound by client_id (the app client), and this server accepts ${expected}. If ${show(actual)} is an app client of this server, add it to clientIds.`,
       }
     default:
       return {
