@@ -289,7 +289,7 @@ function senderConstrainedAdvice(idp: IdpDescription, claims: Record<string, unk
   const dpop =
     claims?.typ === 'DPoP' || (typeof cnf === 'object' && cnf !== null && Object.hasOwn(cnf, 'jkt'))
   const binding = dpop ? 'a DPoP key' : 'a key or client certificate'
-  const hint = `the token is bound to ${binding} (cnf); this server accepts Bearer tokens only`
+  const hint = `the client must obtain a Bearer token (a binding to ${binding} cannot be checked here yet)`
   if (idp.name === 'keycloak') {
     return {
       hint,
