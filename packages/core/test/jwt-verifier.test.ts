@@ -531,6 +531,11 @@ t.test('audienceClaim: client_id / azp bind the token to allowed clients (tokens
     'invalid_token/audience_mismatch',
     'an aud not listed',
   )
+  t.throws(
+    () =>
+      verifierWith({ audienceClaim: 'client_id', audience: 'client-1', audienceIfPresent: false as never }),
+    /option "audienceIfPresent": must be an audience or a list/,
+  )
   const azp = verifierWith({ audience: 'kc-client', audienceClaim: 'azp' })
   t.equal(await outcome(azp, await mint({ claims: { aud: 'account', azp: 'kc-client' } })), 'ok')
   t.equal(
