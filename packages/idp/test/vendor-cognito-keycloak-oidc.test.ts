@@ -129,7 +129,10 @@ t.test('Keycloak', async (t) => {
     const token = await idp.mint(keycloakAccess, { iss, typ: 'DPoP', cnf: JKT })
     const dpop = await refusal(preset.verifier, token)
     t.equal(dpop.reason, 'token_sender_constrained')
-    t.match(dpop.message, /DPoP key \(cnf\.jkt.*: the client must obtain a Bearer token \(a binding to a DPoP key/)
+    t.match(
+      dpop.message,
+      /DPoP key \(cnf\.jkt.*: the client must obtain a Bearer token \(a binding to a DPoP key/,
+    )
     t.notMatch(dpop.message, /typ "Bearer"/, 'not told to send a Bearer-typed token')
     t.match(adviceFor(preset.idp, dpop, token)?.fix, /Keycloak bound the token to the client's DPoP key/)
     t.equal(
