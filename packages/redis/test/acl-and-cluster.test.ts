@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
@@ -82,8 +85,10 @@ t.test('an ACL user without the keys: no token is vouched for, and the log says 
 })
 
 t.test('Redis Cluster is refused at start-up: 503, and the log says so', async (t) => {
+  const nodesFile = `portcullis-test-${randomUUID()}.conf`
+  t.teardown(() => rm(join(tmpdir(), nodesFile), { force: true }))
   const cluster = await redisServer(t, {
-    args: ['--cluster-enabled', 'yes', '--cluster-config-file', `portcullis-test-${randomUUID()}.conf`],
+    args: ['--cluster-enabled', 'yes', '--cluster-config-file', nodesFile],
   })
   const as = await authorizationServer(t)
   const a = await startInstance(t, { redisUrl: cluster.url, as, awaitReady: false })
