@@ -399,7 +399,9 @@ function reportKeySetEvents(fastify: FastifyInstance): void {
   if (keySetReporting.has(fastify.server)) return
   keySetReporting.add(fastify.server)
   const stop = onKeySetEvent(({ type, ...keySet }) => {
-    if (type === 'refresh_failed') {
+    if (type === 'key_ignored') {
+      fastify.log.warn({ keySet }, 'a key of the authorization server is not used')
+    } else if (type === 'refresh_failed') {
       fastify.log.warn({ keySet }, 'the signing keys of the authorization server could not be refreshed')
     } else {
       fastify.log.info({ keySet }, 'the signing keys of the authorization server were refreshed again')
