@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   type AuthenticateResult,
   type AuthorizeResult,
+  answersPreflight,
   authorizationHeaders,
   createGate,
   formBodyToken,
@@ -9,7 +10,6 @@ import {
   type GateOptions,
   gateOptionsSchema,
   gateSchema,
-  isPreflight,
   mergeHeaderList,
   parseOptions,
   parseScopeArgs,
@@ -124,9 +124,9 @@ const reportFailures: RejectionListener = (event) => {
  * - authenticates every other request (or, with `routes: 'declared'`, those with `protect()` /
  *   `requireScopes()`), setting `req.auth` or answering 401/400/503 with the right
  *   `WWW-Authenticate` challenge; `public` paths are let through;
- * - CORS for browser clients: preflights are never authenticated and are answered (unless another
- *   CORS middleware mounted before this one already answered or set `Access-Control-Allow-Origin`),
- *   and `WWW-Authenticate` is exposed;
+ * - CORS for browser clients: preflights are answered without a token (a CORS middleware mounted
+ *   before this one may answer them instead; a preflight it passes on, or any with `cors: false`,
+ *   is authenticated like every other request), and `WWW-Authenticate` is exposed;
  * - a report when a remote key set cannot be refreshed, and when it recovers (`onKeySetEvent`).
  *
  * Mount it at the root, before the routes it protects. Scopes per route: `requireScopes(...)`.
@@ -175,8 +175,13 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
     }
     rememberGate(req, binding)
     if (isPublic(req)) return next()
-    if (isPreflight(req.method, req.headers['access-control-request-method'])) {
-      return answerPreflight(gate, req, res, next)
+    // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
+    const otherCorsLayer = res.hasHeader('access-control-allow-origin')
+    if (
+      answersPreflight(req.method, req.headers['access-control-request-method'], gate.cors, otherCorsLayer)
+    ) {
+      const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
+      return sendReply(res, gate.cors.preflight(origin, routeMethods(req) ?? FALLBACK_METHODS))
     }
     if (!gateAll || verifiedBy(req) === gate) return next()
     guard(binding, req, res, next, undefined)
@@ -296,13 +301,6 @@ function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void 
     else if (name === 'Access-Control-Expose-Headers') res.setHeader(name, exposed)
     else res.setHeader(name, value)
   }
-}
-
-/** A preflight never carries credentials (Fetch standard §3.2.5): answer it, never gate it. */
-function answerPreflight(gate: Gate, req: Request, res: Response, next: NextFunction) {
-  if (gate.cors === undefined || res.hasHeader('access-control-allow-origin')) return next()
-  const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
-  sendReply(res, gate.cors.preflight(origin, routeMethods(req) ?? FALLBACK_METHODS))
 }
 
 function publicMatcher(option: PortcullisMiddlewareOptions['public']): (req: Request) => boolean {
