@@ -28,7 +28,7 @@ import {
   rememberGate,
   verifiedBy,
 } from './request-state.js'
-import { FALLBACK_METHODS, pathOf, routeMethods } from './route-methods.js'
+import { dispatchPath, FALLBACK_METHODS, routeMethods } from './route-methods.js'
 import { sendReply } from './send-reply.js'
 
 export const OWNER = '@portcullis/express'
@@ -44,9 +44,11 @@ export interface PortcullisMiddlewareOptions {
    */
   routes?: 'all' | 'declared'
   /**
-   * Requests that need no token: exact paths (`'/health'`, compared with the request path as sent,
-   * case and trailing slash included), regular expressions tested against the path, or a function
-   * of the request. Their `req.auth` stays `undefined`.
+   * Requests that need no token: exact paths (`'/health'`), regular expressions, or a function of
+   * the request. Paths and expressions see the path the router dispatches on (`req.baseUrl +
+   * req.path`: no query, no fragment, the absolute form reduced to its path, nothing decoded);
+   * exact paths compare case and trailing slash as written, so `/HEALTH` or `/health/` (which
+   * Express routes to `/health` by default) is authenticated. Their `req.auth` stays `undefined`.
    */
   public?: ReadonlyArray<string | RegExp> | ((req: Request) => boolean)
   /**
@@ -162,7 +164,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const isPublic = publicMatcher(publicOption)
 
   const metadata: RequestHandler = function portcullisMetadata(req, res, next) {
-    if (!metadataPaths.has(pathOf(req.originalUrl))) return next()
+    if (!metadataPaths.has(dispatchPath(req))) return next()
     // RFC 9728 §3.1: clients read the document before they have a token; it is never gated.
     res.removeHeader('Access-Control-Allow-Credentials')
     sendReply(res, gate.metadataReply(req.method))
@@ -171,7 +173,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const middleware = function portcullisGate(req: Request, res: Response, next: NextFunction) {
     if (serveMetadata) {
       if (req.baseUrl !== '') return next(mountedUnderPath(req.baseUrl, gate))
-      if (metadataPaths.has(pathOf(req.originalUrl))) return metadata(req, res, next)
+      if (metadataPaths.has(dispatchPath(req))) return metadata(req, res, next)
     }
     rememberGate(req, binding)
     if (isPublic(req)) return next()
@@ -309,7 +311,7 @@ function publicMatcher(option: PortcullisMiddlewareOptions['public']): (req: Req
   const paths = new Set(option.filter((entry): entry is string => typeof entry === 'string'))
   const patterns = option.filter((entry): entry is RegExp => entry instanceof RegExp)
   return (req) => {
-    const path = pathOf(req.originalUrl)
+    const path = dispatchPath(req)
     if (paths.has(path)) return true
     return patterns.some((pattern) => {
       // A global or sticky pattern keeps state between tests; start each test afresh.
