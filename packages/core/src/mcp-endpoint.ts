@@ -5,7 +5,7 @@ import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate, RejectionLog } from './gate.js'
 import { hostServer } from './mcp-hosting.js'
-import { type McpScopeRules, type McpTarget, mcpScopeRules } from './mcp-request.js'
+import { type McpScopeRules, type McpTarget, mcpScopeRules, messageTargets } from './mcp-request.js'
 import { type McpSession, type McpSessionLimits, McpSessionStore } from './mcp-sessions.js'
 import { parseOptions } from './options.js'
 import { principalKey } from './principal.js'
@@ -352,9 +352,7 @@ export async function createMcpEndpoint(
         const denied =
           checked.body.kind === 'messages'
             ? checked.body.messages.flatMap((m) =>
-                m.type === 'request' && m.target !== undefined && !rules.allows(m.target, auth.scopes)
-                  ? [m.target]
-                  : [],
+                m.type === 'request' ? messageTargets(m).filter((t) => !rules.allows(t, auth.scopes)) : [],
               )
             : []
         return insufficientScope(auth, checked.missing, denied)
