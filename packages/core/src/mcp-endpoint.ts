@@ -4,6 +4,7 @@ import { z } from 'zod'
 import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate, RejectionLog } from './gate.js'
+import { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
 import { hostServer } from './mcp-hosting.js'
 import { type McpScopeRules, type McpTarget, mcpScopeRules, messageTargets } from './mcp-request.js'
 import {
@@ -242,9 +243,12 @@ export async function createMcpEndpoint(
   const handler = parsed.handler?.(factory)
   const transportOptions = parsed.transportOptions ?? {}
 
+  // One event store for the route, one view of it per transport: no session replays another's events.
+  const { eventStore } = transportOptions
   const newTransport = (settings: Record<string, unknown>) =>
     new (Transport as unknown as new (o: Record<string, unknown>) => McpTransportLike)({
       ...transportOptions,
+      ...(isMcpEventStore(eventStore) ? { eventStore: sessionEventStore(eventStore) } : {}),
       ...settings,
     })
 
