@@ -14,6 +14,7 @@ import portcullis, { mcpRoute } from '@portcullis/fastify'
 import express from 'express'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
+import { mcpPost } from '../fixtures/mcp-clients.js'
 import { listenExpress, listenFastify, mintToken, reviewGateOptions } from './review-apps.js'
 
 /** The `method` literal of every member of a zod union of message schemas. */
@@ -177,16 +178,7 @@ const FORBIDDEN: Array<[string, unknown]> = [
 ]
 
 const post = (url: string, token: string, body: unknown) =>
-  fetch(url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-    },
-    body: JSON.stringify(body),
-  })
+  mcpPost(url, token, body, { 'mcp-protocol-version': '2026-07-28' })
 
 for (const [name, start] of Object.entries(adapters)) {
   t.test(`${name}: every method naming an hr resource or prompt needs hr:read`, async (t) => {

@@ -11,6 +11,7 @@ import portcullis, { mcpRoute } from '@portcullis/fastify'
 import express from 'express'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
+import { mcpPost } from '../fixtures/mcp-clients.js'
 import { listenExpress, listenFastify, mintToken, reviewGateOptions } from './review-apps.js'
 
 const LIMITS = { maxSessions: 10, maxSessionsPerPrincipal: 5, maxSessionsPerSubject: 5 }
@@ -48,16 +49,9 @@ const adapters: Record<string, (t: Test) => Promise<string>> = {
 }
 
 const post = (url: string, token: string, body: unknown, sessionId?: string) =>
-  fetch(url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-06-18',
-      ...(sessionId === undefined ? {} : { 'mcp-session-id': sessionId }),
-    },
-    body: JSON.stringify(body),
+  mcpPost(url, token, body, {
+    'mcp-protocol-version': '2025-06-18',
+    ...(sessionId === undefined ? {} : { 'mcp-session-id': sessionId }),
   })
 
 /** Opens a session for (sub, client); the session id, or the refusal. */

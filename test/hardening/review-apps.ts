@@ -15,20 +15,25 @@ export const RESOURCE = 'https://mcp.review.test/mcp'
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url')
 
-/** A valid access token for RESOURCE (alice, notes-app, notes:read), with `claims` on top. */
-export function mintToken(claims: Record<string, unknown> = {}): string {
+/** The claims of a valid access token of ISSUER for RESOURCE (alice, notes-app, notes:read), with `claims` on top. */
+export function accessTokenClaims(claims: Record<string, unknown> = {}): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000)
+  return {
+    iss: ISSUER,
+    aud: RESOURCE,
+    sub: 'alice',
+    client_id: 'notes-app',
+    scope: 'notes:read',
+    iat: now,
+    exp: now + 600,
+    ...claims,
+  }
+}
+
+/** A valid access token for RESOURCE, signed with the review key: `accessTokenClaims(claims)`. */
+export function mintToken(claims: Record<string, unknown> = {}): string {
   const input = `${b64(JSON.stringify({ alg: 'ES256', kid: 'review', typ: 'at+jwt' }))}.${b64(
-    JSON.stringify({
-      iss: ISSUER,
-      aud: RESOURCE,
-      sub: 'alice',
-      client_id: 'notes-app',
-      scope: 'notes:read',
-      iat: now,
-      exp: now + 600,
-      ...claims,
-    }),
+    JSON.stringify(accessTokenClaims(claims)),
   )}`
   return `${input}.${b64(sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }))}`
 }

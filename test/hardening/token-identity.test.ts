@@ -20,6 +20,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
 import { redisServer } from '../../packages/redis/test/fixtures/redis-server.js'
+import { accessTokenClaims } from './review-apps.js'
 
 const ISSUER = 'https://id.identity.test'
 const RESOURCE = 'https://mcp.identity.test/mcp'
@@ -67,20 +68,9 @@ const families: Family[] = [
 
 const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url')
 
-function signingInputOf(family: Family, claims: Record<string, unknown> = {}): string {
-  const now = Math.floor(Date.now() / 1000)
+function signingInputOf(family: Family): string {
   const header = { alg: family.alg, kid: family.alg, typ: 'at+jwt' }
-  const payload = {
-    iss: ISSUER,
-    aud: RESOURCE,
-    sub: 'alice',
-    client_id: 'notes-app',
-    scope: 'notes:read',
-    iat: now,
-    exp: now + 600,
-    jti: `${family.alg}-${Math.random()}`,
-    ...claims,
-  }
+  const payload = accessTokenClaims({ iss: ISSUER, aud: RESOURCE, jti: `${family.alg}-${Math.random()}` })
   return `${b64(JSON.stringify(header))}.${b64(JSON.stringify(payload))}`
 }
 
