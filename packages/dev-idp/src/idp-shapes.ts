@@ -35,6 +35,13 @@ export interface IdpShapeProfile {
   routes: Routes
   signingAlg: 'ES256' | 'RS256'
   introspection: boolean
+  /** Names of the claims `roleClaims` sets, released with the `openid` scope. */
+  roleClaimNames: readonly string[]
+  /**
+   * The user's roles as this IdP puts them in tokens (`roles`; `realm_access` and `resource_access`;
+   * `permissions`): in access tokens, and in the ID token and userinfo for relying parties.
+   */
+  roleClaims(user: DevIdpUser | undefined): Record<string, unknown>
   /** Claims added to every access token (JWT payload, or introspection response for opaque tokens). */
   tokenClaims(facts: TokenFacts): Record<string, unknown>
   /** Last changes to a JWT access token's header and payload before signing. */
@@ -74,9 +81,12 @@ function genericShape(options: ResolvedOptions): IdpShapeProfile {
     },
     signingAlg: options.signingAlg ?? 'ES256',
     introspection: true,
+    roleClaimNames: ['roles'],
+    roleClaims(user) {
+      return user?.roles?.length ? { roles: [...user.roles] } : {}
+    },
     tokenClaims(facts) {
-      const roles = facts.user?.roles
-      return { ...userClaims(facts), ...(roles?.length ? { roles } : {}) }
+      return { ...userClaims(facts), ...this.roleClaims(facts.user) }
     },
     customizeJwt() {},
   }
@@ -103,19 +113,23 @@ function keycloakShape(options: ResolvedOptions): IdpShapeProfile {
     },
     signingAlg: options.signingAlg ?? 'RS256',
     introspection: true,
+    roleClaimNames: ['realm_access', 'resource_access'],
+    roleClaims(user) {
+      const clientRoles = Object.entries(user?.clientRoles ?? {}).filter(([, roles]) => roles.length > 0)
+      return {
+        realm_access: { roles: [...(user?.roles ?? []), `default-roles-${realm}`] },
+        ...(clientRoles.length
+          ? { resource_access: Object.fromEntries(clientRoles.map(([client, roles]) => [client, { roles }])) }
+          : {}),
+      }
+    },
     tokenClaims(facts) {
-      const clientRoles = Object.entries(facts.user?.clientRoles ?? {}).filter(
-        ([, roles]) => roles.length > 0,
-      )
       return {
         ...userClaims(facts),
         typ: 'Bearer',
         azp: facts.clientId,
         preferred_username: facts.accountId ?? `service-account-${facts.clientId}`,
-        realm_access: { roles: [...(facts.user?.roles ?? []), `default-roles-${realm}`] },
-        ...(clientRoles.length
-          ? { resource_access: Object.fromEntries(clientRoles.map(([client, roles]) => [client, { roles }])) }
-          : {}),
+        ...this.roleClaims(facts.user),
       }
     },
     customizeJwt(header, payload) {
@@ -149,14 +163,19 @@ function auth0Shape(options: ResolvedOptions): IdpShapeProfile {
     signingAlg: options.signingAlg ?? 'RS256',
     // Auth0 has no RFC 7662 endpoint: APIs validate its JWTs locally.
     introspection: false,
+    roleClaimNames: ['permissions'],
+    roleClaims(user) {
+      return { permissions: [...(user?.permissions ?? [])] }
+    },
     tokenClaims(facts) {
       const machine = facts.accountId === undefined
       return {
         ...userClaims(facts),
         azp: facts.clientId,
         // Auth0 RBAC: a user's assigned permissions; a machine client's granted scopes.
-        permissions: machine ? [...facts.scopes] : [...(facts.user?.permissions ?? [])],
-        ...(machine ? { gty: 'client-credentials' } : {}),
+        ...(machine
+          ? { permissions: [...facts.scopes], gty: 'client-credentials' }
+          : this.roleClaims(facts.user)),
       }
     },
     customizeJwt(header, payload, facts) {
