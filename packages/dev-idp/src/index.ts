@@ -17,7 +17,9 @@ export {
   type UserTokenRequest,
 } from './dev-idp.js'
 export {
+  type ClientIdMetadataDocumentOptions,
   DEFAULT_RESOURCE_SCOPES,
+  DEFAULT_ROLES,
   DEFAULT_RESOURCES,
   DEFAULT_USERS,
   type DevIdpOptions,
