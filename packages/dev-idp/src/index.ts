@@ -19,8 +19,8 @@ export {
 export {
   type ClientIdMetadataDocumentOptions,
   DEFAULT_RESOURCE_SCOPES,
-  DEFAULT_ROLES,
   DEFAULT_RESOURCES,
+  DEFAULT_ROLES,
   DEFAULT_USERS,
   type DevIdpOptions,
   type DevIdpResourceOptions,

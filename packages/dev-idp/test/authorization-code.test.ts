@@ -171,7 +171,10 @@ t.test('without login_hint the default user signs in; unknown names sign in with
   const first = await idp.userToken({})
   t.equal((await verify(idp, first.access_token)).payload.sub, 'alice')
   // zed has no role: every notes scope is governed by a role, so nothing is left to grant.
-  await t.rejects(idp.userToken({ user: 'zed' }), /invalid_scope user zed \(roles: \(none\)\) may not have notes:read notes:write/)
+  await t.rejects(
+    idp.userToken({ user: 'zed' }),
+    /invalid_scope user zed \(roles: \(none\)\) may not have notes:read notes:write/,
+  )
 })
 
 t.test('userToken narrows scopes; scopes unknown to the resource are dropped', async (t) => {

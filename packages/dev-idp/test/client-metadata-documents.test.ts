@@ -57,7 +57,11 @@ async function documentHost(t: Test) {
   return { origin, hits }
 }
 
-function authorizationUrl(idp: { endpoints: { authorization: string } }, clientId: string, challenge: string) {
+function authorizationUrl(
+  idp: { endpoints: { authorization: string } },
+  clientId: string,
+  challenge: string,
+) {
   const url = new URL(idp.endpoints.authorization)
   url.search = new URLSearchParams({
     response_type: 'code',
@@ -75,7 +79,10 @@ function authorizationUrl(idp: { endpoints: { authorization: string } }, clientI
 
 t.test('a client whose id is its metadata document URL signs in (loopback, development)', async (t) => {
   const host = await documentHost(t)
-  const idp = await startDevIdp({ resources: [{ resource: RESOURCE }], clientIdMetadataDocuments: { ca: CERT } })
+  const idp = await startDevIdp({
+    resources: [{ resource: RESOURCE }],
+    clientIdMetadataDocuments: { ca: CERT },
+  })
   t.teardown(idp.close)
   t.equal(idp.clientIdMetadataDocuments, true)
   const metadata = await getJson(idp.metadataUrl!)
@@ -134,14 +141,23 @@ t.test('private and special-use addresses are never fetched; loopback only when 
     'https://169.254.169.254/latest/meta-data',
     'https://[::ffff:192.168.0.1]/client',
   ]) {
-    const response = await fetch(authorizationUrl(idp, clientId, createPkce().challenge), { redirect: 'manual' })
+    const response = await fetch(authorizationUrl(idp, clientId, createPkce().challenge), {
+      redirect: 'manual',
+    })
     await response.body?.cancel()
     t.equal(response.status, 400, `${clientId}: refused`)
   }
   t.equal(host.hits.get('/good'), undefined, 'no request reached the loopback host')
 
   const policy = { allowLoopback: true, allowPrivateNetworks: false, maxBytes: 1, timeoutMs: 1, ca: [] }
-  for (const address of ['10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0']) {
+  for (const address of [
+    '10.1.2.3',
+    '172.16.0.1',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+  ]) {
     t.match(addressProblem(address, policy), /private or special-use/, address)
   }
   for (const address of ['::ffff:10.0.0.1', 'fe80::1', 'fd00::1', '::', 'ff02::1']) {
