@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { parseOptions } from '@portcullis/core'
 import type Provider from 'oidc-provider'
 import { applyAuthorizationDefaults } from './authorization-defaults.js'
@@ -13,6 +12,7 @@ import {
 } from './authorization-flow.js'
 import { registrationCors } from './cors.js'
 import { describeRefusals } from './error-descriptions.js'
+import { closeServer, listen, notFound, sendJson } from './http-server.js'
 import { idpShapeProfile } from './idp-shapes.js'
 import { handleInteraction } from './interaction.js'
 import { loadKeyFile } from './key-file.js'
@@ -355,56 +355,4 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     },
     close: () => closeServer(server),
   }
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      server.off('listening', onListening)
-      if (error.code === 'EADDRINUSE') {
-        reject(
-          Object.assign(
-            new Error(
-              `dev-idp: port ${port} on ${host} is already in use; stop the other process or pick another port`,
-            ),
-            {
-              code: error.code,
-            },
-          ),
-        )
-      } else if (error.code === 'EACCES') {
-        reject(
-          Object.assign(new Error(`dev-idp: no permission to listen on port ${port} on ${host}`), {
-            code: error.code,
-          }),
-        )
-      } else {
-        reject(error)
-      }
-    }
-    const onListening = () => {
-      server.off('error', onError)
-      resolve((server.address() as AddressInfo).port)
-    }
-    server.once('error', onError)
-    server.once('listening', onListening)
-    server.listen(port, host)
-  })
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    // fetch keeps connections alive; without this close() waits for them to time out.
-    server.closeAllConnections()
-  })
-}
-
-function notFound(res: ServerResponse): void {
-  sendJson(res, 404, { error: 'not_found', error_description: 'no such endpoint on this dev IdP' })
-}
-
-function sendJson(res: ServerResponse, status: number, body: Record<string, string>): void {
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
-  res.end(JSON.stringify(body))
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type Provider from 'oidc-provider'
 import type { InteractionResults } from 'oidc-provider'
 import { loginPage, messagePage } from './pages.js'
+import { readBody } from './request-body.js'
 import type { RoleScopes } from './role-scopes.js'
 
 /** What the interaction routes need to know. */
@@ -214,14 +215,8 @@ function userNameProblem(name: string): string | undefined {
 
 /** The urlencoded body, or undefined when it exceeds the limit. */
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_FORM_BYTES) return undefined
-    chunks.push(chunk as Buffer)
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+  const body = await readBody(req, MAX_FORM_BYTES)
+  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
 }
 
 function sendPage(res: ServerResponse, status: number, title: string, lines: Record<string, string>): void {
