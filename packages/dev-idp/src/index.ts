@@ -16,6 +16,7 @@ export {
   startDevIdp,
   type UserTokenRequest,
 } from './dev-idp.js'
+export { AUTH0_ROLES_CLAIM } from './idp-shapes.js'
 export {
   type ClientIdMetadataDocumentOptions,
   DEFAULT_RESOURCE_SCOPES,

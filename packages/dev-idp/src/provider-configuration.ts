@@ -123,7 +123,7 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
     scopes: [...OIDC_SCOPES],
     claims: {
       // The role claims the shape puts in access tokens, for a relying party (a broker) to map to scopes.
-      openid: ['sub', ...profile.roleClaimNames],
+      openid: ['sub', ...profile.identityRoleClaimNames],
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
@@ -143,7 +143,7 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
           preferred_username: sub,
           name: sub,
           ...(user?.claims ?? {}),
-          ...profile.roleClaims(user),
+          ...profile.identityRoleClaims(user),
         }),
       }
     },

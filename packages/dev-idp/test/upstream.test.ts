@@ -4,7 +4,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { completeAuthorization, createPkce, type DevIdpShape, startDevIdp } from '@portcullis/dev-idp'
+import {
+  AUTH0_ROLES_CLAIM,
+  completeAuthorization,
+  createPkce,
+  type DevIdpShape,
+  startDevIdp,
+} from '@portcullis/dev-idp'
 import { decodeJwt } from 'jose'
 import t from 'tap'
 import { parseCommandLine } from '../src/command.js'
@@ -25,12 +31,12 @@ const BROKER = {
 const ROLE_CLAIMS: Record<DevIdpShape, (claims: Record<string, unknown>) => unknown> = {
   generic: (c) => c.roles,
   keycloak: (c) => (c.realm_access as { roles?: unknown } | undefined)?.roles,
-  auth0: (c) => c.permissions,
+  auth0: (c) => c[AUTH0_ROLES_CLAIM],
 }
 const BOB_ROLES: Record<DevIdpShape, unknown> = {
   generic: ['notes-reader'],
   keycloak: ['notes-reader', 'default-roles-portcullis'],
-  auth0: ['notes:read'],
+  auth0: ['notes-reader'],
 }
 
 for (const shape of ['generic', 'keycloak', 'auth0'] as const) {
