@@ -32,7 +32,10 @@ t.test('1.x client: first contact, then step-up on 403 insufficient_scope', asyn
   for (const [adapter, sdk] of ADAPTERS.flatMap((a) => (['v2', 'v1'] as const).map((s) => [a, s] as const))) {
     t.test(`${adapter} notes server on the ${sdk} SDK`, async (t) => {
       const notes = await notesEndpoint(t, idp, { sdk, adapter })
-      const provider = new HeadlessOAuthProvider({ user: 'alice', clientName: `journey 1.x ${adapter} ${sdk}` })
+      const provider = new HeadlessOAuthProvider({
+        user: 'alice',
+        clientName: `journey 1.x ${adapter} ${sdk}`,
+      })
       const recorder = exchangeRecorder()
 
       // Step 1: 401 → metadata → AS metadata → registration → authorization → token → MCP.
