@@ -13,6 +13,7 @@ import {
 } from '@portcullis/dev-idp'
 import { decodeJwt } from 'jose'
 import t from 'tap'
+import { formatBanner } from '../src/banner.js'
 import { parseCommandLine } from '../src/command.js'
 import { getJson, postForm, postJson } from './fixtures/http.js'
 
@@ -173,3 +174,29 @@ t.test('provider.use() after start runs; configureProvider has the last word', a
     /option "configureProvider": must be a function/,
   )
 })
+
+t.test(
+  'the banner says what the running IdP offers: registration, metadata documents, users and grants',
+  async (t) => {
+    const open = await startDevIdp({ resources: [{ resource: RESOURCE }] })
+    t.teardown(open.close)
+    const openBanner = formatBanner(open, { login: 'form', users: open.users, keysFile: undefined })
+    t.match(openBanner, `registration       ${open.endpoints.registration} (open, CORS for loopback origins)`)
+    t.match(
+      openBanner,
+      'client metadata    accepted: an https URL as client_id (Client ID Metadata Documents)',
+    )
+    t.match(openBanner, '  alice  roles notes-admin, notes-editor -> notes:read notes:write notes:admin\n')
+    t.match(openBanner, '  bob    roles notes-reader -> notes:read\n')
+    t.match(openBanner, '  carol  roles staff -> nothing (invalid_scope)\n')
+
+    const closed = await startDevIdp({ registration: false, resources: [{ resource: RESOURCE }] })
+    t.teardown(closed.close)
+    const closedBanner = formatBanner(closed, { login: 'auto', users: closed.users, keysFile: undefined })
+    t.match(
+      closedBanner,
+      'registration       none (no dynamic registration, no client metadata documents): static clients only',
+    )
+    t.notMatch(closedBanner, 'client metadata    accepted')
+  },
+)
