@@ -7,6 +7,7 @@ import {
   type ClientAuthentication,
   completeAuthorization,
   createPkce,
+  OAuthResponseError,
   requestToken,
   type TokenResponse,
 } from './authorization-flow.js'
@@ -25,16 +26,12 @@ import {
   resolveResource,
   resourceSchema,
 } from './options.js'
-import {
-  providerConfiguration,
-  SECRET_NAMES,
-  type StaticClients,
-  staticClients,
-} from './provider-configuration.js'
+import { providerConfiguration, SECRET_NAMES, staticClients } from './provider-configuration.js'
 import { withoutExpectedNotices } from './quiet-notices.js'
 import { dropRegisteredScope } from './registration-request.js'
 import { ResourceRegistry } from './resource-registry.js'
 import { roleScopes } from './role-scopes.js'
+import type { StaticClients } from './static-clients.js'
 
 /** Endpoint URLs of a running dev IdP, as its metadata advertises them. */
 export interface DevIdpEndpoints {
@@ -68,6 +65,14 @@ export interface MachineTokenRequest {
 }
 
 /** A running dev IdP. */
+/** What `DevIdp.provider` is typed as: a part of oidc-provider's `Provider`. */
+export interface OidcProviderInstance {
+  readonly issuer: string
+  urlFor(name: string, options?: Record<string, unknown>): string
+  /** Adds Koa middleware (`ctx` is Koa's context with oidc-provider's `ctx.oidc`), also after start. */
+  use(middleware: (ctx: any, next: () => Promise<unknown>) => unknown): unknown
+}
+
 export interface DevIdp {
   /** The issuer identifier, exactly as tokens and metadata carry it (the PRM `authorization_servers` entry). */
   readonly issuer: string
@@ -98,11 +103,15 @@ export interface DevIdp {
   /** Whether Client ID Metadata Documents (an https URL as `client_id`) are accepted. */
   readonly clientIdMetadataDocuments: boolean
   /**
-   * The underlying oidc-provider instance, for what this API does not cover. Middleware added with
-   * `provider.use()` runs for every request the provider answers, also when added after start; the
-   * dev IdP's own routes (the sign-in and consent pages under `/interaction/`) are answered before it.
+   * The underlying oidc-provider instance, for what this API does not cover: cast it to
+   * oidc-provider's `Provider` (types from `@types/oidc-provider`). The declarations name only what
+   * they need, so that they import nothing from oidc-provider: its types pull in `@types/koa`, which
+   * does not compile against `content-disposition` 2 with `skipLibCheck: false`.
+   * Middleware added with `provider.use()` runs for every request the provider answers, also when
+   * added after start; the dev IdP's own pages (sign-in and consent, under `/interaction/`) are
+   * answered before it.
    */
-  readonly provider: Provider
+  readonly provider: OidcProviderInstance
   /** Adds a resource while running (e.g. an MCP server started after the IdP on a free port). */
   addResource(resource: DevIdpResourceOptions): ResolvedResource
   /** Runs the authorization-code flow with PKCE as the public client and returns the token response. */
@@ -323,9 +332,14 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
         login_hint: request.user ?? options.defaultUser,
       }).toString()
       const response = await completeAuthorization(url, { redirectUri })
+      // RFC 6749 §4.1.2.1: the error comes back on the redirect; reject like the token helpers do.
       if (response.error !== undefined || response.code === undefined) {
-        throw new Error(
-          `dev-idp: authorization failed: ${response.error} ${response.errorDescription ?? ''}`.trim(),
+        throw new OAuthResponseError(
+          undefined,
+          response.error ?? 'invalid_response',
+          response.errorDescription ??
+            (response.error === undefined ? 'no code in the authorization response' : undefined),
+          'authorization',
         )
       }
       if (response.state !== state) throw new Error('dev-idp: authorization response state mismatch')

@@ -13,6 +13,7 @@ export {
   type DevIdp,
   type DevIdpEndpoints,
   type MachineTokenRequest,
+  type OidcProviderInstance,
   startDevIdp,
   type UserTokenRequest,
 } from './dev-idp.js'
@@ -27,6 +28,7 @@ export {
   type DevIdpResourceOptions,
   type DevIdpShape,
   type DevIdpUser,
+  type ProviderConfiguration,
   type ResolvedResource,
 } from './options.js'
-export type { StaticClients } from './provider-configuration.js'
+export type { StaticClients } from './static-clients.js'

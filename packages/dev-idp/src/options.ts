@@ -1,5 +1,4 @@
 import { canonicalResource, parseOptions } from '@portcullis/core'
-import type { Configuration } from 'oidc-provider'
 import { z } from 'zod'
 
 /** The scopes a resource gets when its entry names none: the notes example's scopes. */
@@ -142,7 +141,7 @@ export interface DevIdpOptions {
    * Last word on the oidc-provider configuration, for what these options do not cover. Receives the
    * configuration the dev IdP built and returns the one to use (it may change it in place).
    */
-  configureProvider?: (configuration: Configuration) => Configuration | undefined
+  configureProvider?: (configuration: ProviderConfiguration) => ProviderConfiguration | undefined
   /** JSON file holding the signing keys and client secrets, created when missing, so tokens survive a restart. */
   keysFile?: string
   /** JWS algorithm of access tokens. Default: ES256 (generic), RS256 (keycloak, auth0). */
@@ -156,6 +155,13 @@ export interface DevIdpOptions {
   /** Hide oidc-provider's start-up notices meant for production set-ups. Default true. */
   quiet?: boolean
 }
+
+/**
+ * oidc-provider's `Configuration` as `configureProvider` sees it: cast it to the type from
+ * `@types/oidc-provider` for checked access (declared loosely so the published declarations import
+ * nothing from oidc-provider).
+ */
+export type ProviderConfiguration = Record<string, any>
 
 /** Limits of fetching a client's metadata document (the URL an attacker chooses). */
 export interface ClientIdMetadataDocumentOptions {
@@ -269,9 +275,12 @@ export const optionsSchema = z
       ])
       .optional(),
     configureProvider: z
-      .custom<(configuration: Configuration) => Configuration | undefined>((v) => typeof v === 'function', {
-        error: 'must be a function (configuration) => configuration',
-      })
+      .custom<(configuration: ProviderConfiguration) => ProviderConfiguration | undefined>(
+        (v) => typeof v === 'function',
+        {
+          error: 'must be a function (configuration) => configuration',
+        },
+      )
       .optional(),
     keysFile: nonEmpty.optional(),
     signingAlg: z.enum(['ES256', 'RS256']).optional(),
