@@ -1,5 +1,6 @@
 export { type AuthorizationServer, createAuthorizationServer } from './authorization-server.js'
 export { type AuthorizationServerPluginOptions, authorizationServerPlugin } from './fastify-plugin.js'
+export { type BrokerSecrets, loadBrokerSecrets, type ManagedKey } from './key-store.js'
 export { memoryAdapter } from './memory-adapter.js'
 export type {
   AuthorizationServerOptions,
@@ -9,4 +10,5 @@ export type {
   UpstreamOptions,
 } from './options.js'
 export type { UpstreamTokenSet } from './token-vault.js'
+export { TokenVault } from './token-vault.js'
 export type { UpstreamTokens } from './upstream-tokens.js'
