@@ -45,7 +45,11 @@ t.test('first contact by a client ID metadata document, with both SDK lines', as
       t.equal(provider.authorizationRequests[0]?.searchParams.get('client_id'), clientId)
       if (sdk === 'v2') {
         t.match(browser.consentPages[0]?.html, /Notes CLI \(metadata document\)/, 'consent names the client')
-        t.notMatch(browser.consentPages[0]?.html, /not verified/, 'a document’s name is not marked unverified')
+        t.notMatch(
+          browser.consentPages[0]?.html,
+          /not verified/,
+          'a document’s name is not marked unverified',
+        )
       } else {
         // Same user, same client (the same document URL): consent is remembered, in a new browser too.
         t.equal(browser.consentPages.length, 0, 'consent is asked once per user and client')

@@ -128,6 +128,19 @@ export async function createAuthorizationServer(
       if (await handleInteraction(interactionContext, req, res, path)) return
       return sendJson(res, 404, { error: 'not_found', error_description: 'no such endpoint' })
     }
+    if (path === ROUTES.registration || path.startsWith(`${ROUTES.registration}/`)) {
+      // Browser clients (MCP Inspector) register from their page. No cookie is involved, so any
+      // origin may read the answer: CORS protects ambient credentials, and there are none here.
+      res.setHeader('Access-Control-Allow-Origin', '*')
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, {
+          'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE',
+          'Access-Control-Allow-Headers': 'authorization, content-type',
+          'Access-Control-Max-Age': '3600',
+        })
+        return res.end()
+      }
+    }
     if (path === ROUTES.registration && req.method === 'POST') {
       const address = clientAddressKey(req.socket.remoteAddress ?? 'unknown')
       const wait = registrations.retryAfter(address)

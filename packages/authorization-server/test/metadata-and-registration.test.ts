@@ -123,3 +123,48 @@ t.test('unknown paths and methods get clean answers', async (t) => {
   const post = await fetch(`${origin}/oauth/upstream/callback`, { method: 'POST' })
   t.equal(post.status, 405)
 })
+
+t.test(
+  'CORS for browser clients: registration from any page, the token endpoint from the client’s redirect origin',
+  async (t) => {
+    const { origin } = await startStandaloneBroker(t)
+    const page = 'http://localhost:6274'
+    const preflight = await fetch(`${origin}/register`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: page,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    })
+    t.equal(preflight.status, 204)
+    t.equal(preflight.headers.get('access-control-allow-origin'), '*')
+    t.match(preflight.headers.get('access-control-allow-headers'), /content-type/)
+    const registered = await register(
+      origin,
+      { origin: page },
+      { ...REGISTRATION, redirect_uris: [`${page}/oauth/callback`] },
+    )
+    t.equal(registered.status, 201)
+    t.equal(registered.headers.get('access-control-allow-origin'), '*')
+    const { client_id } = (await registered.json()) as { client_id: string }
+    const token = (from: string) =>
+      fetch(`${origin}/token`, {
+        method: 'POST',
+        headers: { origin: from, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: 'x',
+          client_id,
+          redirect_uri: `${page}/oauth/callback`,
+          code_verifier: 'x'.repeat(43),
+        }),
+      })
+    t.equal((await token(page)).headers.get('access-control-allow-origin'), page, 'the client’s own origin')
+    t.equal(
+      (await token('https://evil.example')).headers.get('access-control-allow-origin'),
+      null,
+      'no other origin',
+    )
+  },
+)
