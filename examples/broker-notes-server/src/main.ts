@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/fastify'
 import { oidc } from '@portcullis/idp'
+import { redisAdapter, redisConnection } from '@portcullis/redis'
 import { type BrokerNotesServerConfig, createBrokerNotesServer, NOTES_ROLES } from './broker-notes-server.js'
 
 export interface BrokerListenConfig extends BrokerNotesServerConfig {
@@ -13,7 +14,8 @@ export interface BrokerListenConfig extends BrokerNotesServerConfig {
  * PORTCULLIS_UPSTREAM_ISSUER, PORTCULLIS_UPSTREAM_CLIENT_ID, PORTCULLIS_UPSTREAM_CLIENT_SECRET
  * (required), PORTCULLIS_UPSTREAM_SCOPES (default `openid profile email`), PORTCULLIS_UPSTREAM_RESOURCE
  * (optional: ask the upstream for an access token for this resource and read its roles),
- * PORTCULLIS_KEYS_FILE (optional), PORTCULLIS_SDK (v1 | v2).
+ * PORTCULLIS_KEYS_FILE (optional), PORTCULLIS_REDIS_URL (optional: state shared by several
+ * instances, which then need the same keys file), PORTCULLIS_SDK (v1 | v2).
  */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerListenConfig {
   const port = Number(env.PORT ?? 3000)
@@ -29,6 +31,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerListe
   const sdk = env.PORTCULLIS_SDK ?? 'v2'
   if (sdk !== 'v1' && sdk !== 'v2') throw new Error(`PORTCULLIS_SDK must be v1 or v2 (got ${sdk})`)
   const resource = env.PORTCULLIS_UPSTREAM_RESOURCE
+  if (env.PORTCULLIS_REDIS_URL && !env.PORTCULLIS_KEYS_FILE) {
+    throw new Error(
+      'PORTCULLIS_REDIS_URL needs PORTCULLIS_KEYS_FILE: instances sharing state must share their keys (one file, or a copy of it)',
+    )
+  }
   const originHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
   return {
     port,
@@ -48,6 +55,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerListe
           }),
     },
     ...(env.PORTCULLIS_KEYS_FILE === undefined ? {} : { keysFile: env.PORTCULLIS_KEYS_FILE }),
+    ...(env.PORTCULLIS_REDIS_URL === undefined || env.PORTCULLIS_REDIS_URL === ''
+      ? {}
+      : { adapter: redisAdapter(redisConnection({ url: env.PORTCULLIS_REDIS_URL })) }),
   }
 }
 
