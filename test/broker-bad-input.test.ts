@@ -171,6 +171,25 @@ t.test('bad input', async (t) => {
     t.match(consent?.html, /notes:read/, 'shows the scopes')
   })
 
+  t.test('no scope and no resource: the resource’s default scopes, cut to the user’s', async (t) => {
+    const url = authorizeUrl(stack, clientId, { ...withPkce, scope: undefined, resource: undefined })
+    const response = await new BrokerBrowser().authorize(url, { redirectUri: REDIRECT })
+    t.type(response.code, 'string')
+    const tokens = await requestToken(
+      `${stack.origin}/token`,
+      {
+        grant_type: 'authorization_code',
+        code: response.code,
+        redirect_uri: REDIRECT,
+        code_verifier: pkce.verifier,
+      },
+      { client_id: clientId },
+    )
+    t.equal(tokens.scope, 'notes:read')
+    const info = await stack.broker.jwtVerifier(stack.resource).verifyAccessToken(tokens.access_token)
+    t.equal(info.resource?.href, stack.resource, 'aud is the MCP resource (the only one)')
+  })
+
   t.test('unknown resource: invalid_target', async (t) => {
     const url = authorizeUrl(stack, clientId, { ...withPkce, resource: 'https://elsewhere.example/mcp' })
     const response = await new BrokerBrowser().authorize(url, { redirectUri: REDIRECT })
