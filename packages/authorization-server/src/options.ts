@@ -27,8 +27,11 @@ export interface BrokerResourceOptions {
 
 /** The organisation's IdP, where users really sign in, through one confidential client. */
 export interface UpstreamOptions {
-  /** The upstream issuer identifier; its OIDC discovery document is read at start-up. */
-  issuer: string
+  /**
+   * The upstream issuer identifier; its OIDC discovery document is read at start-up. Default: the
+   * `preset`'s issuer (`keycloak(...)`, `auth0(...)`, `entra(...)` know theirs).
+   */
+  issuer?: string
   clientId: string
   clientSecret: string
   /** Scopes asked of the upstream. Default `openid profile email`. */
@@ -167,7 +170,7 @@ const presetSchema = z.custom<IdpPreset>(
 )
 
 const upstreamSchema = z.strictObject({
-  issuer: secureUrl,
+  issuer: secureUrl.optional(),
   clientId: nonEmpty,
   clientSecret: nonEmpty,
   scopes: scopeList.min(1).default(['openid', 'profile', 'email']),
@@ -248,6 +251,13 @@ export const optionsSchema = z
     cookieKeys: z.array(secret).min(1).optional(),
   })
   .superRefine((options, ctx) => {
+    if (options.upstream.issuer === undefined && options.upstream.preset === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream', 'issuer'],
+        message: 'is required without upstream.preset',
+      })
+    }
     if (options.upstream.preset === undefined && options.roles === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -284,12 +294,17 @@ export const optionsSchema = z
   })
 
 /** Options after validation and defaults. */
-export type ResolvedOptions = z.output<typeof optionsSchema>
+export type ResolvedOptions = z.output<typeof optionsSchema> & {
+  upstream: z.output<typeof upstreamSchema> & { issuer: string }
+}
 
 /**
  * Validates `createAuthorizationServer` options and fills in defaults. Throws a TypeError naming
  * the option and what is wrong.
  */
 export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptions {
-  return parseOptions(optionsSchema, input, OWNER)
+  const options = parseOptions(optionsSchema, input, OWNER)
+  // The preset already knows its issuer: reuse it rather than ask for it twice.
+  const issuer = options.upstream.issuer ?? options.upstream.preset!.idp.issuers[0]!
+  return { ...options, upstream: { ...options.upstream, issuer } }
 }
