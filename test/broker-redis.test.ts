@@ -12,7 +12,7 @@ import { redisAdapter, redisConnection } from '@portcullis/redis'
 import t from 'tap'
 import { redisServer } from '../packages/redis/test/fixtures/redis-server.js'
 import { BrokerBrowser } from './fixtures/broker-browser.js'
-import { BROKER_CLIENT } from './fixtures/broker-stack.js'
+import { BROKER_CLIENT, brokerUpstreamClient } from './fixtures/broker-stack.js'
 import { exchangeRecorder, HeadlessOAuthProvider } from './fixtures/headless-oauth-client.js'
 import { freePort } from './fixtures/journey-stack.js'
 import { signInV2, toolResult } from './fixtures/sdk-clients.js'
@@ -25,14 +25,7 @@ t.test('authorize on one instance, callback and token on the other', async (t) =
   const idp = await startDevIdp({
     host: 'localhost',
     resources: [{ resource: upstreamApi }],
-    extraClients: [
-      {
-        ...BROKER_CLIENT,
-        redirect_uris: [`${origin}/oauth/upstream/callback`],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-      },
-    ],
+    extraClients: [brokerUpstreamClient(origin)],
   })
   t.teardown(() => idp.close())
   const dir = await mkdtemp(join(tmpdir(), 'broker-redis-'))

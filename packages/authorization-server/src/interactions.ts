@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type Provider from 'oidc-provider'
 import type { Adapter, InteractionResults } from 'oidc-provider'
+import { readBoundedBody } from './bounded-body.js'
 import { consentCsrfToken, consentPage, csrfTokenMatches } from './consent-page.js'
 import { errorPage, PAGE_HEADERS } from './pages.js'
 import { type AccountRecord, consentKey, MODELS } from './provider-configuration.js'
@@ -231,14 +232,8 @@ function finish(
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_FORM_BYTES) return undefined
-    chunks.push(chunk as Buffer)
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+  const body = await readBoundedBody(req, MAX_FORM_BYTES)
+  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
 }
 
 export function sendPage(

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http'
+import { readBoundedBody } from './bounded-body.js'
 import type { ResolvedOptions } from './options.js'
 
 /** oidc-provider's own body limit (56 KiB): a larger registration request fails there anyway. */
@@ -33,14 +34,9 @@ export function prepareAuthorizationRequest(req: IncomingMessage, options: Resol
  */
 export async function prepareRegistrationRequest(req: IncomingMessage): Promise<boolean> {
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return true
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_REGISTRATION_BYTES) return false
-    chunks.push(chunk as Buffer)
-  }
-  let body = Buffer.concat(chunks)
+  const read = await readBoundedBody(req, MAX_REGISTRATION_BYTES)
+  if (read === undefined) return false
+  let body = read
   try {
     const json: unknown = JSON.parse(body.toString('utf8'))
     if (typeof json === 'object' && json !== null && !Array.isArray(json) && 'scope' in json) {
