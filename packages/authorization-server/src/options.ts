@@ -49,6 +49,21 @@ export interface UpstreamOptions {
   userinfo?: boolean
   /** Time limit of each upstream request, in milliseconds. Default 10000. */
   timeoutMs?: number
+  /**
+   * A plain OAuth 2.0 upstream without OIDC (GitHub): its endpoints, given instead of discovered,
+   * and the user endpoint that says who signed in. `issuer` then names it (e.g. `https://github.com`).
+   */
+  oauth?: {
+    authorizationEndpoint: string
+    tokenEndpoint: string
+    /** Answers the user's JSON for the access token (GitHub: `https://api.github.com/user`). */
+    userEndpoint: string
+    revocationEndpoint?: string
+    /** The member of the user JSON that identifies the user. Default `id`, else `sub`. */
+    subjectClaim?: string
+  }
+  /** How the broker authenticates at the token endpoint. Default `client_secret_basic`. */
+  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post'
 }
 
 /** Roles (or groups) in the upstream ID token or userinfo → MCP scopes, through core's `scopeMapper`. */
@@ -179,6 +194,18 @@ const upstreamSchema = z.strictObject({
   preset: presetSchema.optional(),
   userinfo: z.boolean().default(true),
   timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  oauth: z
+    .strictObject({
+      authorizationEndpoint: secureUrl,
+      tokenEndpoint: secureUrl,
+      userEndpoint: secureUrl,
+      revocationEndpoint: secureUrl.optional(),
+      subjectClaim: nonEmpty.optional(),
+    })
+    .optional(),
+  tokenEndpointAuthMethod: z
+    .enum(['client_secret_basic', 'client_secret_post'])
+    .default('client_secret_basic'),
 })
 
 const origin = secureUrl.refine((value) => new URL(value).origin === value.replace(/\/$/, ''), {
@@ -251,6 +278,14 @@ export const optionsSchema = z
     cookieKeys: z.array(secret).min(1).optional(),
   })
   .superRefine((options, ctx) => {
+    if (options.upstream.oauth !== undefined && options.upstream.scopes.includes('openid')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['upstream', 'scopes'],
+        message:
+          'an OAuth-only upstream (upstream.oauth) has no openid scope; name its own scopes, e.g. ["read:user"]',
+      })
+    }
     if (options.upstream.issuer === undefined && options.upstream.preset === undefined) {
       ctx.addIssue({
         code: 'custom',

@@ -40,23 +40,40 @@ export class UpstreamClient {
     const issuer = new URL(options.issuer)
     // http only on loopback (validated already): openid-client needs to be told explicitly.
     const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname)
+    const auth =
+      options.tokenEndpointAuthMethod === 'client_secret_post'
+        ? oidc.ClientSecretPost(options.clientSecret)
+        : oidc.ClientSecretBasic(options.clientSecret)
+    const metadata = { redirect_uris: [redirectUri], response_types: ['code'] }
     let config: oidc.Configuration
-    try {
-      config = await oidc.discovery(
-        issuer,
-        options.clientId,
-        { redirect_uris: [redirectUri], response_types: ['code'] },
-        oidc.ClientSecretBasic(options.clientSecret),
+    if (options.oauth !== undefined) {
+      // OAuth 2.0 without OIDC: no discovery document, the endpoints are given.
+      config = new oidc.Configuration(
         {
+          issuer: options.issuer,
+          authorization_endpoint: options.oauth.authorizationEndpoint,
+          token_endpoint: options.oauth.tokenEndpoint,
+          ...(options.oauth.revocationEndpoint === undefined
+            ? {}
+            : { revocation_endpoint: options.oauth.revocationEndpoint }),
+        },
+        options.clientId,
+        metadata,
+        auth,
+      )
+      if (insecure) oidc.allowInsecureRequests(config)
+    } else {
+      try {
+        config = await oidc.discovery(issuer, options.clientId, metadata, auth, {
           timeout: Math.ceil(options.timeoutMs / 1000),
           ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
-        },
-      )
-    } catch (error) {
-      throw new Error(
-        `authorization-server: cannot read the upstream IdP's discovery document at ${options.issuer}: ${(error as Error).message}`,
-        { cause: error },
-      )
+        })
+      } catch (error) {
+        throw new Error(
+          `authorization-server: cannot read the upstream IdP's discovery document at ${options.issuer}: ${(error as Error).message}`,
+          { cause: error },
+        )
+      }
     }
     config.timeout = Math.ceil(options.timeoutMs / 1000)
     return new UpstreamClient(config, options, redirectUri)
@@ -122,6 +139,23 @@ export class UpstreamClient {
       )
       claims = { ...claims, ...info }
       subject ??= info.sub
+    }
+    const oauth = this.#options.oauth
+    if (oauth !== undefined) {
+      // OAuth-only upstream: the user endpoint says who signed in.
+      const answer = await oidc.fetchProtectedResource(
+        this.#config,
+        response.access_token,
+        new URL(oauth.userEndpoint),
+        'GET',
+        undefined,
+        new Headers({ accept: 'application/json' }),
+      )
+      if (!answer.ok) throw new Error(`the user endpoint answered ${answer.status}`)
+      const user = (await answer.json()) as Record<string, unknown>
+      const id = user[oauth.subjectClaim ?? 'id'] ?? user.sub
+      if (typeof id === 'string' || typeof id === 'number') subject = String(id)
+      claims = { ...claims, ...user }
     }
     if (subject === undefined || subject === '') throw new Error('the upstream IdP named no subject (sub)')
     return { subject, claims, tokens: tokenSet(response) }
