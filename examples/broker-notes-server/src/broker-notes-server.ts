@@ -1,9 +1,9 @@
 import {
   type AuthorizationServer,
   type AuthorizationServerOptions,
-  authorizationServerPlugin,
   createAuthorizationServer,
 } from '@portcullis/authorization-server'
+import { authorizationServerPlugin } from '@portcullis/authorization-server/fastify'
 import { createNotesServer } from '@portcullis/example-notes-server'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 

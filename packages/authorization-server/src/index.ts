@@ -1,5 +1,4 @@
 export { type AuthorizationServer, createAuthorizationServer } from './authorization-server.js'
-export { type AuthorizationServerPluginOptions, authorizationServerPlugin } from './fastify-plugin.js'
 export { type BrokerSecrets, loadBrokerSecrets, type ManagedKey } from './key-store.js'
 export { memoryAdapter } from './memory-adapter.js'
 export type {
