@@ -61,6 +61,8 @@ try {
     host: 'localhost',
     port: idpPort,
     login: 'form',
+    // An upstream without DCR or CIMD: only the broker's configured client gets in.
+    registration: false,
     resources: [{ resource: upstreamApi }],
     extraClients: [
       {

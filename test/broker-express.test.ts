@@ -12,6 +12,7 @@ t.test('Express: metadata and registration through the app, other routes untouch
   const origin = `http://127.0.0.1:${port}`
   const idp = await startDevIdp({
     host: 'localhost',
+    registration: false,
     resources: [],
     extraClients: [brokerUpstreamClient(origin)],
   })

@@ -16,6 +16,7 @@ t.test('an OAuth-only upstream with a user endpoint', async (t) => {
   const origin = `http://127.0.0.1:${port}`
   const idp = await startDevIdp({
     host: 'localhost',
+    registration: false,
     resources: [],
     extraClients: [{ ...brokerUpstreamClient(origin), token_endpoint_auth_method: 'client_secret_post' }],
   })

@@ -24,6 +24,7 @@ t.test('authorize on one instance, callback and token on the other', async (t) =
   const upstreamApi = `${origin}/upstream-api`
   const idp = await startDevIdp({
     host: 'localhost',
+    registration: false,
     resources: [{ resource: upstreamApi }],
     extraClients: [brokerUpstreamClient(origin)],
   })
