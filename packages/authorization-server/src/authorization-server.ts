@@ -7,6 +7,7 @@ import {
   jwtVerifier,
   type StaticKey,
 } from '@portcullis/core'
+import { dropRegisteredScope } from '@portcullis/dev-idp/provider-request-body'
 import type { JWK } from 'jose'
 import type Provider from 'oidc-provider'
 import { allowedScopes } from './allowed-scopes.js'
@@ -15,7 +16,7 @@ import { loadBrokerSecrets } from './key-store.js'
 import { memoryAdapter } from './memory-adapter.js'
 import { type AuthorizationServerOptions, resolveOptions } from './options.js'
 import { MODELS, providerConfiguration, ROUTES } from './provider-configuration.js'
-import { prepareAuthorizationRequest, prepareRegistrationRequest } from './request-preparation.js'
+import { prepareAuthorizationRequest } from './request-preparation.js'
 import { TokenVault } from './token-vault.js'
 import { handleUpstreamCallback } from './upstream-callback.js'
 import { UpstreamClient } from './upstream-client.js'
@@ -152,7 +153,7 @@ export async function createAuthorizationServer(
         })
       }
       registrations.recordFailure(address)
-      if (!(await prepareRegistrationRequest(req))) {
+      if (!(await dropRegisteredScope(req))) {
         return sendJson(res, 413, {
           error: 'invalid_request',
           error_description: 'registration request too large',

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readBoundedBody } from '@portcullis/dev-idp/provider-request-body'
 import type Provider from 'oidc-provider'
 import type { Adapter, InteractionResults } from 'oidc-provider'
-import { readBoundedBody } from './bounded-body.js'
 import { consentCsrfToken, consentPage, csrfTokenMatches } from './consent-page.js'
 import { errorPage, PAGE_HEADERS } from './pages.js'
 import { type AccountRecord, consentKey, MODELS } from './provider-configuration.js'

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { readPrivateJsonFile, writePrivateJsonFile } from '@portcullis/dev-idp/private-json-file'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
 import { z } from 'zod'
 
@@ -78,39 +78,18 @@ export async function loadBrokerSecrets(
 }
 
 async function readSecrets(path: string): Promise<BrokerSecrets | undefined> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new Error(`authorization-server: cannot read keys file ${path}: ${(error as Error).message}`, {
-      cause: error,
-    })
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    throw new Error(`authorization-server: keys file ${path} is not JSON`)
-  }
-  const parsed = fileSchema.safeParse(json)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new Error(
-      `authorization-server: ${path} is not a keys file of this package (${issue.path.join('.') || 'file'}: ${issue.message})`,
-    )
-  }
-  return parsed.data as BrokerSecrets
+  const parsed = await readPrivateJsonFile(path, fileSchema, {
+    owner: 'authorization-server',
+    noun: 'keys file',
+    kind: 'a keys file of this package',
+  })
+  return parsed as BrokerSecrets | undefined
 }
 
-async function writeSecrets(path: string, secrets: BrokerSecrets): Promise<void> {
-  const body = {
+function writeSecrets(path: string, secrets: BrokerSecrets): Promise<void> {
+  return writePrivateJsonFile(path, {
     format: FORMAT,
     note: 'Private keys of @portcullis/authorization-server. Never commit this file.',
     ...secrets,
-  }
-  // Write then rename, so a crash never leaves half a file; private keys are for the owner only.
-  const temporary = `${path}.${process.pid}.tmp`
-  await writeFile(temporary, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 })
-  await rename(temporary, path)
+  })
 }

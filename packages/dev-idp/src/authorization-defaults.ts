@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { readBody, replayBody } from './request-body.js'
+import { readBoundedBody, replayBody } from './provider-request-body.js'
 import type { ResourceRegistry } from './resource-registry.js'
 
 /** The OIDC scopes the provider knows; any other scope is a resource's. */
@@ -56,7 +56,7 @@ export async function applyAuthorizationDefaults(
   ) {
     return 'ok'
   }
-  const body = await readBody(req)
+  const body = await readBoundedBody(req)
   if (body === undefined) return 'too-large'
   const params = new URLSearchParams(body.toString('utf8'))
   replayBody(req, withAuthorizationDefaults(params, resources) ? Buffer.from(params.toString()) : body)

@@ -27,8 +27,8 @@ import {
   resourceSchema,
 } from './options.js'
 import { providerConfiguration, SECRET_NAMES, staticClients } from './provider-configuration.js'
+import { dropRegisteredScope } from './provider-request-body.js'
 import { withoutExpectedNotices } from './quiet-notices.js'
-import { dropRegisteredScope } from './registration-request.js'
 import { ResourceRegistry } from './resource-registry.js'
 import { roleScopes } from './role-scopes.js'
 import type { StaticClients } from './static-clients.js'

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type Provider from 'oidc-provider'
 import type { InteractionResults } from 'oidc-provider'
 import { loginPage, messagePage } from './pages.js'
-import { readBody } from './request-body.js'
+import { readBoundedBody } from './provider-request-body.js'
 import type { RoleScopes } from './role-scopes.js'
 
 /** What the interaction routes need to know. */
@@ -215,7 +215,7 @@ function userNameProblem(name: string): string | undefined {
 
 /** The urlencoded body, or undefined when it exceeds the limit. */
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const body = await readBody(req, MAX_FORM_BYTES)
+  const body = await readBoundedBody(req, MAX_FORM_BYTES)
   return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
 }
 

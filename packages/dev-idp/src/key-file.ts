@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { readFile, rename, writeFile } from 'node:fs/promises'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
 import { z } from 'zod'
+import { readPrivateJsonFile, writePrivateJsonFile } from './private-json-file.js'
 
 /** Algorithms the dev IdP always holds a key for: RS256 for ID tokens (OIDC default), ES256 for access tokens. */
 export const SIGNING_ALGORITHMS = ['ES256', 'RS256'] as const
@@ -73,38 +73,19 @@ export async function loadKeyFile(
 }
 
 async function readKeyFile(path: string): Promise<DevIdpSecrets | undefined> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new Error(`dev-idp: cannot read key file ${path}: ${(error as Error).message}`, { cause: error })
-  }
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    throw new Error(`dev-idp: key file ${path} is not JSON; delete it to generate new keys`)
-  }
-  const parsed = fileSchema.safeParse(json)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    const where = issue.path.map(String).join('.') || 'file'
-    throw new Error(
-      `dev-idp: key file ${path} is not a dev-idp key file (${where}: ${issue.message}); delete it to generate new keys`,
-    )
-  }
-  return { keys: parsed.data.keys as JWK[], clientSecrets: parsed.data.clientSecrets }
+  const parsed = await readPrivateJsonFile(path, fileSchema, {
+    owner: 'dev-idp',
+    noun: 'key file',
+    kind: 'a dev-idp key file',
+    hint: '; delete it to generate new keys',
+  })
+  return parsed && { keys: parsed.keys as JWK[], clientSecrets: parsed.clientSecrets }
 }
 
-async function writeKeyFile(path: string, secrets: DevIdpSecrets): Promise<void> {
-  const body = {
+function writeKeyFile(path: string, secrets: DevIdpSecrets): Promise<void> {
+  return writePrivateJsonFile(path, {
     format: FORMAT,
     note: 'Development signing keys and client secrets of @portcullis/dev-idp. Never commit this file.',
     ...secrets,
-  }
-  // Write then rename, so a crash never leaves half a key file; private keys are for the owner only.
-  const temporary = `${path}.${process.pid}.tmp`
-  await writeFile(temporary, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 })
-  await rename(temporary, path)
+  })
 }
