@@ -1,8 +1,8 @@
 import {
   type ClaimPath,
-  canonicalResource,
   claimPathSchema,
   parseOptions,
+  resourceUrlSchema,
   scopeTokenSchema,
   secureUrlProblem,
 } from '@portcullis/core'
@@ -153,18 +153,9 @@ const secureUrl = z.string().refine((value) => URL.canParse(value) && !secureUrl
       : 'is not a URL',
 })
 
-const resourceUrl = z.string().transform((value, ctx) => {
-  try {
-    return canonicalResource(value)
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message })
-    return z.NEVER
-  }
-})
-
 const resourceSchema = z
   .strictObject({
-    resource: resourceUrl,
+    resource: resourceUrlSchema,
     scopes: scopeList.min(1, { error: 'must name at least one scope' }),
     defaultScopes: scopeList.optional(),
     accessTokenTtl: seconds.optional(),

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { invalidToken } from './errors.js'
 
 /**
@@ -157,3 +158,13 @@ const redactUserinfo = (url: URL) => {
   copy.password = ''
   return copy.href
 }
+
+/** zod schema of a resource URL option: a string, parsed to its canonical form (`canonicalResource`). */
+export const resourceUrlSchema = z.string().transform((value, ctx) => {
+  try {
+    return canonicalResource(value)
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message })
+    return z.NEVER
+  }
+})

@@ -5,6 +5,7 @@ import {
   createGate,
   isLoopbackHost,
   jwksKeySet,
+  resourceUrlSchema,
   secureUrlProblem,
 } from '@portcullis/core'
 import t from 'tap'
@@ -320,4 +321,15 @@ t.test('the https rule reads the same wherever a URL is checked', async (t) => {
     },
   )
   t.doesNotThrow(() => jwksKeySet({ jwksUri: 'http://127.0.0.1:9/jwks' }), 'loopback http is fine')
+})
+
+t.test('resourceUrlSchema: canonical form, or an issue naming the problem', async (t) => {
+  t.equal(
+    resourceUrlSchema.parse('HTTPS://A.example:443/mcp/'),
+    canonicalResource('HTTPS://A.example:443/mcp/'),
+  )
+  const bad = resourceUrlSchema.safeParse('https://a.example/mcp#frag')
+  t.equal(bad.success, false, 'a fragment is refused')
+  t.match(bad.error?.issues[0]?.message, /fragment/i)
+  t.equal(resourceUrlSchema.safeParse(42).success, false, 'a non-string is refused')
 })

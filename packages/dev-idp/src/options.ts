@@ -1,4 +1,4 @@
-import { canonicalResource, parseOptions } from '@portcullis/core'
+import { parseOptions, resourceUrlSchema } from '@portcullis/core'
 import { z } from 'zod'
 
 /** The scopes a resource gets when its entry names none: the notes example's scopes. */
@@ -192,18 +192,9 @@ const userSchema = z.strictObject({
   claims: z.record(z.string(), z.unknown()).optional(),
 })
 
-const resourceUrl = z.string().transform((value, ctx) => {
-  try {
-    return canonicalResource(value)
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message })
-    return z.NEVER
-  }
-})
-
 export const resourceSchema = z
   .strictObject({
-    resource: resourceUrl,
+    resource: resourceUrlSchema,
     scopes: z.array(token).optional(),
     baseScopes: z.array(token).optional(),
     format: z.enum(['jwt', 'opaque']).optional(),
