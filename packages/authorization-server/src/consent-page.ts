@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { escapeHtml, page } from './pages.js'
+import { escapeHtml } from '@portcullis/dev-idp/html-page'
+import { page } from './pages.js'
 
 /** What the user is asked to approve. */
 export interface ConsentView {

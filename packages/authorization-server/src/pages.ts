@@ -1,7 +1,4 @@
-/** HTML-escapes text for element content and double-quoted attribute values. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-}
+import { escapeHtml, htmlPage } from '@portcullis/dev-idp/html-page'
 
 const STYLE =
   'body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}' +
@@ -10,7 +7,7 @@ const STYLE =
 
 /** A whole page: no script, inline style only (the CSP allows nothing else). */
 export function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`
+  return htmlPage(title, body, STYLE)
 }
 
 /** A page that says what went wrong, one line per entry. */
