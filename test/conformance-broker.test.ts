@@ -7,7 +7,7 @@
 
 import { execFile } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
-import { createServer, request } from 'node:http'
+import { type ClientRequest, createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,8 +23,11 @@ const CLI = fileURLToPath(
 )
 const NODE20 = fileURLToPath(new URL('./fixtures/conformance/register.mjs', import.meta.url))
 
-// The server scenarios a notes server can answer: the others exercise tools, prompts, resources,
-// sampling and elicitation that the example does not have.
+// The server scenarios a notes server can answer. The 26 others call the conformance reference
+// server's own tools, prompts, resources, completion and logging (`Method not found` / `Tool … not
+// found` here); dns-rebinding-protection sends forged Host headers, which the proxy below rewrites,
+// so it would prove nothing. server-sse-polling records no success (the example does not use SSE
+// polling) and server-sse-multiple-streams passes but takes too long for the per-file limit.
 const SCENARIOS = ['server-initialize', 'ping', 'tools-list']
 
 interface Check {
@@ -77,6 +80,8 @@ t.test('MCP conformance server scenarios through the broker (upstream without DC
   t.not(bare.code, 0, 'without a token the conformance client is refused')
 
   const target = new URL(stack.url)
+  // Open streams (the SDK's GET stream) would keep the MCP server from closing: ended at teardown.
+  const open = new Set<ClientRequest>()
   const proxy = createServer((req, res) => {
     const forwarded = request(
       {
@@ -91,11 +96,14 @@ t.test('MCP conformance server scenarios through the broker (upstream without DC
         answer.pipe(res)
       },
     )
+    open.add(forwarded)
+    forwarded.on('close', () => open.delete(forwarded))
     forwarded.on('error', () => res.destroy())
     req.pipe(forwarded)
   })
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
   t.teardown(() => {
+    for (const forwarded of open) forwarded.destroy()
     proxy.closeAllConnections()
     proxy.close()
   })
@@ -108,7 +116,10 @@ t.test('MCP conformance server scenarios through the broker (upstream without DC
     const run = await runConformance(['server', '--url', proxied, '--scenario', scenario, '-o', out])
     const checks = await checksIn(out)
     const failed = checks.filter((c) => c.status === 'FAILURE')
-    t.ok(checks.length > 0, `${scenario}: checks were recorded`)
+    t.ok(
+      checks.some((c) => c.status === 'SUCCESS'),
+      `${scenario}: a check succeeded`,
+    )
     t.same(failed, [], `${scenario}: no failed check`)
     t.equal(run.code, 0, `${scenario}: the conformance run passes`)
     if (run.code !== 0 || failed.length > 0) t.comment(run.output)
