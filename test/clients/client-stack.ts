@@ -1,13 +1,11 @@
 // What the third-party client tests share: the dev IdP and the notes server on ephemeral loopback
 // ports, a spawned client process stopped by its own id, and the matrix row each test records.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const require = createRequire(import.meta.url)
 
 /** Where each client test writes its row of the compatibility matrix (git-ignored; see scripts/client-matrix.mjs). */
 export const RESULTS_DIR = join(here, 'results')
@@ -33,9 +31,16 @@ export function recordRow(file: string, row: MatrixRow): void {
   writeFileSync(join(RESULTS_DIR, `${file}.json`), `${JSON.stringify(row, null, 2)}\n`)
 }
 
-/** The directory of an installed package (found through the test package's dependencies). */
+/**
+ * The directory of an installed package, found as Node finds it from here (node_modules of this
+ * folder and its parents); read directly because some packages do not export `package.json`.
+ */
 export function packageDir(name: string): string {
-  return dirname(require.resolve(`${name}/package.json`, { paths: [here] }))
+  for (let dir = here; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name)
+    if (existsSync(join(candidate, 'package.json'))) return candidate
+    if (dirname(dir) === dir) throw new Error(`${name} is not installed (looked up from ${here})`)
+  }
 }
 
 /** The version of an installed package, from its package.json. */
