@@ -14,7 +14,6 @@ import {
   mcpMessages,
   mcpPost,
   recordingFetch,
-  toolNames,
 } from './fixtures/mcp-clients.js'
 import { startNotesServer } from './fixtures/notes-server.js'
 

@@ -116,7 +116,7 @@ t.test('MCP Inspector 2.x: sign-in, tool calls, step-up with the union of scopes
 
   const signIn = async (page: Page, user: string) => {
     await page.waitForURL(/\/interaction\//, { timeout: 60_000 })
-    const consent = await page.locator('body').innerText()
+    const consent = await page.locator('body').textContent()
     await page.locator('input[name="login"], input').first().fill(user)
     await page.getByRole('button', { name: /Sign in/ }).click()
     await page.waitForURL((target) => target.href.startsWith(new URL(url!).origin), { timeout: 60_000 })
@@ -150,7 +150,7 @@ t.test('MCP Inspector 2.x: sign-in, tool calls, step-up with the union of scopes
     await runTool(page, 'add_note', 'from the browser')
     const dialog = page.getByText('Additional permissions required')
     await dialog.waitFor({ timeout: 60_000 })
-    const dialogText = await page.locator('body').innerText()
+    const dialogText = await page.locator('body').textContent()
     t.match(dialogText, /additional scope: notes:write/, 'Inspector read the 403 challenge')
     t.match(dialogText, /union of your previously granted scopes/, 'it re-authorizes with the union')
     await page.getByRole('button', { name: 'Authorize' }).click()
