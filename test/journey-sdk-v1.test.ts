@@ -11,7 +11,7 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { InvalidGrantError } from '@modelcontextprotocol/sdk/server/auth/errors.js'
 import t from 'tap'
-import { installedVersion, recordRow } from './clients/client-stack.js'
+import { installedVersion, rowWhenPassing } from './clients/client-stack.js'
 import {
   exchangeRecorder,
   HeadlessOAuthProvider,
@@ -27,20 +27,16 @@ import { ADAPTERS, notesEndpoint, startJourneyIdp } from './fixtures/journey-sta
 import { asV1, signInV1, toolResult } from './fixtures/sdk-clients.js'
 
 // The README's client matrix row, written only when the step-up and refresh journeys passed.
-const passed = { stepUp: false, refresh: false }
-t.teardown(() => {
-  if (passed.stepUp && passed.refresh)
-    recordRow('sdk-v1', {
-      client: 'MCP TypeScript SDK 1.x client',
-      version: installedVersion('@modelcontextprotocol/sdk'),
-      firstContact: 'passes: DCR, sign-in, PKCE, token for the resource',
-      stepUp:
-        'partly: without a refresh token it re-authorizes for the challenged scope alone; holding one it refreshes, gets 403 again and gives up; the application re-authorizes with the union',
-      refresh: 'passes: refreshes an expired token; a reused refresh token is refused',
-      on403:
-        'runs auth() with the challenged scope (refresh first if it can), then throws StreamableHTTPError 403',
-    })
-})
+const passed = rowWhenPassing(t, 'sdk-v1', ['stepUp', 'refresh'], () => ({
+  client: 'MCP TypeScript SDK 1.x client',
+  version: installedVersion('@modelcontextprotocol/sdk'),
+  firstContact: 'passes: DCR, sign-in, PKCE, token for the resource',
+  stepUp:
+    'partly: without a refresh token it re-authorizes for the challenged scope alone; holding one it refreshes, gets 403 again and gives up; the application re-authorizes with the union',
+  refresh: 'passes: refreshes an expired token; a reused refresh token is refused',
+  on403:
+    'runs auth() with the challenged scope (refresh first if it can), then throws StreamableHTTPError 403',
+}))
 
 const scopeSet = (scope: string | null | undefined) => new Set((scope ?? '').split(' ').filter(Boolean))
 const failure = (promise: Promise<unknown>) =>
@@ -179,9 +175,7 @@ t.test('1.x client: first contact, then step-up on 403 insufficient_scope', asyn
       t.same(toolResult(await client.callTool({ name: 'list_notes', arguments: {} })).notes.length, 1)
     },
   )
-  t.teardown(() => {
-    passed.stepUp = t.passing()
-  })
+  passed('stepUp', t)
 })
 
 t.test('1.x client: an expired access token is refreshed; a refresh token used twice fails', async (t) => {
@@ -245,9 +239,7 @@ t.test('1.x client: an expired access token is refreshed; a refresh token used t
     (await refreshWith(second.refresh_token)) instanceof InvalidGrantError,
     'the latest refresh token is revoked too',
   )
-  t.teardown(() => {
-    passed.refresh = t.passing()
-  })
+  passed('refresh', t)
 })
 
 for (const adapter of ADAPTERS) {

@@ -11,7 +11,7 @@ import {
   UnauthorizedError,
 } from '@modelcontextprotocol/client'
 import t from 'tap'
-import { installedVersion, recordRow } from './clients/client-stack.js'
+import { installedVersion, rowWhenPassing } from './clients/client-stack.js'
 import {
   exchangeRecorder,
   HeadlessOAuthProvider,
@@ -27,19 +27,14 @@ import { ADAPTERS, notesEndpoint, startJourneyIdp } from './fixtures/journey-sta
 import { type Era, signInV2, toolResult } from './fixtures/sdk-clients.js'
 
 // The README's client matrix row, written only when the step-up and refresh journeys passed.
-const passed = { stepUp: false, refresh: false }
-t.teardown(() => {
-  if (passed.stepUp && passed.refresh)
-    recordRow('sdk-v2', {
-      client: 'MCP TypeScript SDK 2.x client',
-      version: installedVersion('@modelcontextprotocol/client'),
-      firstContact: 'passes on 2025-11-25 and 2026-07-28: DCR, sign-in, PKCE, token for the resource',
-      stepUp: 'passes: re-authorizes with the union of granted and challenged scopes, then retries',
-      refresh: 'passes: refreshes an expired token; a reused refresh token is refused',
-      on403:
-        're-authorizes with the union (or throws InsufficientScopeError with onInsufficientScope: throw)',
-    })
-})
+const passed = rowWhenPassing(t, 'sdk-v2', ['stepUp', 'refresh'], () => ({
+  client: 'MCP TypeScript SDK 2.x client',
+  version: installedVersion('@modelcontextprotocol/client'),
+  firstContact: 'passes on 2025-11-25 and 2026-07-28: DCR, sign-in, PKCE, token for the resource',
+  stepUp: 'passes: re-authorizes with the union of granted and challenged scopes, then retries',
+  refresh: 'passes: refreshes an expired token; a reused refresh token is refused',
+  on403: 're-authorizes with the union (or throws InsufficientScopeError with onInsufficientScope: throw)',
+}))
 
 const scopeSet = (scope: string | null | undefined) => new Set((scope ?? '').split(' ').filter(Boolean))
 
@@ -136,9 +131,7 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
       },
     )
   }
-  t.teardown(() => {
-    passed.stepUp = t.passing()
-  })
+  passed('stepUp', t)
 })
 
 t.test('2.x client: an expired access token is refreshed; a refresh token used twice fails', async (t) => {
@@ -206,9 +199,7 @@ t.test('2.x client: an expired access token is refreshed; a refresh token used t
     (error: unknown) => error,
   )
   t.equal((after as OAuthError | undefined)?.code, 'invalid_grant', 'the latest refresh token is revoked too')
-  t.teardown(() => {
-    passed.refresh = t.passing()
-  })
+  passed('refresh', t)
 })
 
 for (const adapter of ADAPTERS) {

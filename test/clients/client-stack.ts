@@ -32,6 +32,26 @@ export function recordRow(file: string, row: MatrixRow): void {
 }
 
 /**
+ * Records a row at the end of a test file when each named part of it passed: returns the marker a
+ * test calls (`passed('stepUp', t)`), which notes at that test's end whether it passed.
+ */
+export function rowWhenPassing(
+  file: { teardown(fn: () => void): void },
+  name: string,
+  parts: readonly string[],
+  row: () => MatrixRow,
+): (part: string, test: { teardown(fn: () => void): void; passing(): boolean }) => void {
+  const passed = new Set<string>()
+  file.teardown(() => {
+    if (parts.every((part) => passed.has(part))) recordRow(name, row())
+  })
+  return (part, test) =>
+    test.teardown(() => {
+      if (test.passing()) passed.add(part)
+    })
+}
+
+/**
  * The directory of an installed package, found as Node finds it from here (node_modules of this
  * folder and its parents); read directly because some packages do not export `package.json`.
  */
