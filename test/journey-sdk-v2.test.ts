@@ -51,7 +51,7 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
       async (t) => {
         const notes = await notesEndpoint(t, idp, { sdk, adapter })
         const provider = new HeadlessOAuthProvider({
-          user: 'bob',
+          user: 'alice',
           clientName: `journey 2.x ${adapter} ${sdk} ${era}`,
         })
         const recorder = exchangeRecorder()
@@ -74,7 +74,7 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
           'tools/list: every tool, each naming what notes:read lacks for it (step-up stays reachable)',
         )
         t.same(toolResult(await client.callTool({ name: 'whoami', arguments: {} })), {
-          sub: 'bob',
+          sub: 'alice',
           client: clientId,
           scopes: ['notes:read'],
         })
@@ -119,7 +119,7 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
         t.match(added, { note: { id: 1, text: 'first' } }, 'the retried call succeeds')
         const who = toolResult(await client.callTool({ name: 'whoami', arguments: {} }))
         t.same(who.scopes.sort(), ['notes:read', 'notes:write'], 'the new token carries both scopes')
-        t.equal(who.sub, 'bob')
+        t.equal(who.sub, 'alice')
         t.same(
           toolResult(await client.callTool({ name: 'list_notes', arguments: {} })).notes.map(
             (n: { text: string }) => n.text,
