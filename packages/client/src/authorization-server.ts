@@ -71,11 +71,11 @@ export function authorizationServer(options: AuthorizationServerOptions): Author
       } catch (error) {
         first ??= error
         // Down or slow is not a reason to try the other document: it would double the wait.
-        const typed = tokenRequestError(error, issuer, 'discovery')
+        const typed = await tokenRequestError(error, issuer, 'discovery')
         if (typed.kind === 'timeout' || typed.kind === 'network') throw typed
       }
     }
-    const typed = tokenRequestError(first, issuer, 'discovery')
+    const typed = await tokenRequestError(first, issuer, 'discovery')
     throw new TokenRequestError(
       typed.kind,
       `${issuer}: no usable authorization server metadata (RFC 8414 or OpenID Connect Discovery): ${typed.message}`,
@@ -100,7 +100,11 @@ export function authorizationServer(options: AuthorizationServerOptions): Author
  * the typed failure of the bounded fetch, an RFC 6749 §5.2 error answer, or an answer that is not
  * a token response.
  */
-export function tokenRequestError(error: unknown, issuer: string, action: string): TokenRequestError {
+export async function tokenRequestError(
+  error: unknown,
+  issuer: string,
+  action: string,
+): Promise<TokenRequestError> {
   for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     if (e instanceof TokenRequestError) return e
   }
@@ -109,6 +113,24 @@ export function tokenRequestError(error: unknown, issuer: string, action: string
       error.error === 'invalid_grant' ? 'invalid_grant' : 'oauth_error',
       `${issuer} refused the ${action}: ${error.error}${error.error_description ? ` (${error.error_description.slice(0, 200)})` : ''}`,
       { issuer, status: error.status, error: error.error, errorDescription: error.error_description },
+    )
+  }
+  if (error instanceof oidc.WWWAuthenticateChallengeError) {
+    // RFC 6749 §5.2: a 401 to a failed client authentication may carry a challenge; the error
+    // code is in the challenge or in the JSON body.
+    const params = error.cause[0]?.parameters
+    const body = (await error.response
+      .clone()
+      .json()
+      .catch(() => undefined)) as { error?: unknown; error_description?: unknown } | undefined
+    const code = params?.error ?? (typeof body?.error === 'string' ? body.error : undefined)
+    const description =
+      params?.error_description ??
+      (typeof body?.error_description === 'string' ? body.error_description : undefined)
+    return new TokenRequestError(
+      code === undefined ? 'http_status' : 'oauth_error',
+      `${issuer} refused the ${action} with HTTP ${error.status}${code === undefined ? '' : `: ${code}`}`,
+      { issuer, status: error.status, error: code, errorDescription: description },
     )
   }
   const code = (error as { code?: unknown })?.code

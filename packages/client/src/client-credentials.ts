@@ -48,7 +48,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenProvi
         ...(scopes.length === 0 ? {} : { scope: scopes.join(' ') }),
       })
     } catch (error) {
-      throw tokenRequestError(error, server.issuer, 'client credentials grant')
+      throw await tokenRequestError(error, server.issuer, 'client credentials grant')
     }
     return accessTokenFrom(response, scopes, server.issuer)
   }

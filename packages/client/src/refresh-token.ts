@@ -93,7 +93,7 @@ export function refreshToken(options: RefreshTokenOptions): TokenProvider {
         ...(scope === undefined ? {} : { scope: scope.join(' ') }),
       })
     } catch (error) {
-      const typed = tokenRequestError(error, server.issuer, 'refresh')
+      const typed = await tokenRequestError(error, server.issuer, 'refresh')
       if (typed.kind !== 'invalid_grant') throw typed
       // The grant is gone (revoked, expired, or a rotated token reused): keep a tombstone so
       // neither this process nor the next one tries the dead token or the spent seed again.
