@@ -61,8 +61,8 @@ export class TokenRequestError extends Error {
 
   /** True when asking again later may work (the authorization server was down, slow or confused). */
   get transient(): boolean {
-    return (
-      TRANSIENT.has(this.kind) && (this.status === undefined || this.status >= 500 || this.status === 429)
-    )
+    if (this.kind === 'http_status')
+      return this.status === undefined || this.status >= 500 || this.status === 429
+    return TRANSIENT.has(this.kind)
   }
 }
