@@ -30,6 +30,8 @@ export interface AuthFetch {
   token(): Promise<AccessToken>
 }
 
+type HeadersInit = NonNullable<RequestInit['headers']>
+
 const isFunction = (v: unknown) => typeof v === 'function'
 const optionsSchema = z.strictObject({
   store: z
@@ -85,12 +87,11 @@ export function authFetch(provider: TokenProvider, options: AuthFetchOptions = {
   })
   const maxRetries = o.maxRetries
 
-  const send = (input: string | URL | Request, init: RequestInit | undefined, token: AccessToken) => {
-    // fetch(request, { headers }) replaces the request's headers: start from them.
-    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined))
-    headers.set('authorization', `${token.tokenType} ${token.token}`)
-    return base(input, { ...init, headers })
-  }
+  const send = (input: string | URL | Request, init: RequestInit | undefined, token: AccessToken) =>
+    base(input, {
+      ...init,
+      headers: withAuthorization(input, init?.headers, `${token.tokenType} ${token.token}`),
+    })
 
   const resource = provider.grant?.resource
   const origin = resource === undefined ? undefined : new URL(resource).origin
@@ -128,6 +129,32 @@ export function authFetch(provider: TokenProvider, options: AuthFetchOptions = {
   }
 
   return Object.assign(authenticated, { token: () => source.token() })
+}
+
+/**
+ * The request's headers with `Authorization` set. A plain record (what the SDK transports and most
+ * callers pass) is copied as a record, several times cheaper than a `Headers`; any other form goes
+ * through `Headers`. `fetch(request, { headers })` replaces a Request's headers: start from them.
+ */
+function withAuthorization(
+  input: string | URL | Request,
+  headers: HeadersInit | undefined,
+  authorization: string,
+): HeadersInit {
+  if (headers === undefined && !(input instanceof Request)) return { authorization }
+  if (headers !== undefined && !(headers instanceof Headers) && !Array.isArray(headers)) {
+    const record: Record<string, string> = {}
+    for (const name in headers) {
+      // Header names are case-insensitive: drop the caller's own Authorization, whatever its case.
+      if (name.length !== 13 || name.toLowerCase() !== 'authorization')
+        record[name] = (headers as Record<string, string>)[name]!
+    }
+    record.authorization = authorization
+    return record
+  }
+  const copy = new Headers(headers ?? (input as Request).headers)
+  copy.set('authorization', authorization)
+  return copy
 }
 
 /** The error and scope of the response's Bearer challenge, if it has one (parsed by core's RFC 9110 parser). */
