@@ -11,7 +11,7 @@ export interface StoredOAuthClientProviderOptions {
   /** Where the authorization server sends the browser back. */
   redirectUrl: string | URL
   /** RFC 7591 client metadata for dynamic registration (`client_name`, `redirect_uris`, ...). */
-  clientMetadata: { redirect_uris: string[]; client_name?: string; [field: string]: unknown }
+  clientMetadata: ClientMetadata
   /** A Client ID Metadata Document URL, used instead of registration where the server supports it. */
   clientMetadataUrl?: string
   /** Opens the authorization URL (a browser, a printed link); the app then calls `transport.finishAuth`. */
@@ -25,10 +25,13 @@ export interface StoredOAuthClientProviderOptions {
 
 type Json = Record<string, any>
 
+/** RFC 7591 client metadata: `redirect_uris` and any other field the SDK sends on registration. */
+export type ClientMetadata = { redirect_uris: string[]; client_name?: string; [field: string]: any }
+
 /** An MCP SDK `OAuthClientProvider` (both SDK lines) whose state lives in a token store. */
 export interface StoredOAuthClientProvider {
   readonly redirectUrl: string
-  readonly clientMetadata: Json
+  readonly clientMetadata: ClientMetadata
   readonly clientMetadataUrl?: string
   /** The store key of this grant. */
   readonly storeKey: string

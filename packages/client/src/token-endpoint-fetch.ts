@@ -26,7 +26,8 @@ export function boundedTokenFetch(
     try {
       response = await base(url, { ...options, signal } as RequestInit)
     } catch (cause) {
-      if (deadline.aborted) {
+      // Ours or openid-client's own deadline: either way the server did not answer in time.
+      if (signal.aborted) {
         throw new TokenRequestError('timeout', `${where} did not answer within ${limits.timeoutMs} ms`, {
           issuer,
           cause,
