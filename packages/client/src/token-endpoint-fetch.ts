@@ -24,7 +24,12 @@ export function boundedTokenFetch(
     const where = new URL(url).origin + new URL(url).pathname
     let response: Response
     try {
-      response = await base(url, { ...options, signal } as RequestInit)
+      response = await base(url, { ...options, signal } as RequestInit).catch((cause: unknown) => {
+        // A kept-alive connection the server closed meanwhile fails at once: a GET (metadata) is
+        // safe to send again; a token request is not (a rotated refresh token may be spent).
+        if (options.method !== 'GET' || signal.aborted || !isConnectionReset(cause)) throw cause
+        return base(url, { ...options, signal } as RequestInit)
+      })
     } catch (cause) {
       // Ours or openid-client's own deadline: either way the server did not answer in time.
       if (signal.aborted) {
@@ -97,6 +102,11 @@ function tooLarge(
     issuer,
     status,
   })
+}
+
+function isConnectionReset(cause: unknown): boolean {
+  const code = (cause as { cause?: { code?: unknown } })?.cause?.code
+  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE'
 }
 
 function describe(cause: unknown): string {
