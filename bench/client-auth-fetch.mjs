@@ -76,7 +76,7 @@ const init = {
 }
 const url = 'http://127.0.0.1:3000/mcp'
 const wrapped = authFetch(provider(), { fetch: stub })
-const token = await wrapped.token()
+await wrapped.token() // fresh from here on
 // The baseline is the request as the caller would send it without authFetch: the difference is
 // all authFetch adds, header injection included.
 const direct = () => stub(url, init)

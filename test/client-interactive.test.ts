@@ -8,10 +8,7 @@ import {
   Client as ClientV2,
   StreamableHTTPClientTransport as TransportV2,
 } from '@modelcontextprotocol/client'
-import {
-  auth as authV1,
-  UnauthorizedError as UnauthorizedErrorV1,
-} from '@modelcontextprotocol/sdk/client/auth.js'
+import { auth as authV1 } from '@modelcontextprotocol/sdk/client/auth.js'
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { fileTokenStore, type StoredOAuthClientProvider, storedOAuthClientProvider } from '@portcullis/client'
