@@ -9,8 +9,6 @@ export interface AuthorizationServerOptions extends TokenEndpointLimits {
   tokenEndpoint?: string
   clientId: string
   clientAuth: oidc.ClientAuth
-  /** The fetch requests go through (tests, proxies). Default: global fetch. */
-  fetch?: typeof fetch
 }
 
 /** An authorization server's token endpoint as openid-client configures it, discovered once. */
@@ -28,7 +26,7 @@ export interface AuthorizationServer {
  */
 export function authorizationServer(options: AuthorizationServerOptions): AuthorizationServer {
   const issuer = options.issuer ?? options.tokenEndpoint!
-  const customFetch = boundedTokenFetch(options, issuer, options.fetch)
+  const customFetch = boundedTokenFetch(options, issuer)
   // secureUrlProblem (checked by the caller) let http through only on loopback hosts.
   const insecure = new URL(issuer).protocol === 'http:'
   const configure = (config: oidc.Configuration) => {

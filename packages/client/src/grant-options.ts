@@ -35,8 +35,6 @@ export interface GrantOptions {
   timeoutMs?: number
   /** Largest answer read from the authorization server, in bytes. Default 64 KiB. */
   maxResponseBytes?: number
-  /** The fetch token requests go through. Default: the global fetch. */
-  fetch?: typeof fetch
 }
 
 const secureUrl = (what: string) =>
@@ -83,7 +81,6 @@ export const grantOptionsShape = {
     .positive()
     .max(16 * 1024 * 1024)
     .default(64 * 1024),
-  fetch: z.custom<typeof fetch>((v) => typeof v === 'function', 'must be a fetch function').optional(),
 }
 
 type ParsedGrantOptions = z.output<z.ZodObject<typeof grantOptionsShape>>
@@ -147,7 +144,6 @@ export function grantTarget(options: ParsedGrantOptions): {
     clientAuth: clientAuth(options),
     timeoutMs: options.timeoutMs,
     maxBytes: options.maxResponseBytes,
-    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   })
   return {
     server,

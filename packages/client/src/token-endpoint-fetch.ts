@@ -1,3 +1,4 @@
+import { boundedFetch, FetchFailure } from '@portcullis/core'
 import type { CustomFetch } from 'openid-client'
 import { TokenRequestError } from './errors.js'
 
@@ -9,108 +10,54 @@ export interface TokenEndpointLimits {
 }
 
 /**
- * The `fetch` openid-client uses for discovery and token requests: the whole exchange (headers and
- * body) within `timeoutMs`, the body read up to `maxBytes`, failures typed. An authorization server
- * that is down, slow or sends an endless body costs a bounded wait, never a hang.
+ * The `fetch` openid-client uses for discovery and token requests: core's bounded fetch (the whole
+ * exchange within `timeoutMs`, the body read up to `maxBytes`, no redirects, http(s) only), its
+ * failures typed as TokenRequestError. An authorization server that is down, slow or sends an
+ * endless body costs a bounded wait, never a hang. Every status comes back: openid-client reads
+ * the OAuth error of a 400 or 401.
  */
-export function boundedTokenFetch(
-  limits: TokenEndpointLimits,
-  issuer: string,
-  base: typeof fetch = fetch,
-): CustomFetch {
+export function boundedTokenFetch(limits: TokenEndpointLimits, issuer: string): CustomFetch {
   return async (url, options) => {
-    const deadline = AbortSignal.timeout(limits.timeoutMs)
-    const signal = options.signal === undefined ? deadline : AbortSignal.any([deadline, options.signal])
-    const where = new URL(url).origin + new URL(url).pathname
-    let response: Response
+    const method = options.method === 'GET' ? 'GET' : 'POST'
+    const request = () =>
+      boundedFetch(url, {
+        method,
+        headers: options.headers,
+        ...(options.body === undefined || options.body === null ? {} : { body: String(options.body) }),
+        timeoutMs: limits.timeoutMs,
+        maxBytes: limits.maxBytes,
+        acceptStatus: () => true,
+      })
     try {
-      response = await base(url, { ...options, signal } as RequestInit).catch((cause: unknown) => {
+      const answer = await request().catch((cause: unknown) => {
         // A kept-alive connection the server closed meanwhile fails at once: a GET (metadata) is
         // safe to send again; a token request is not (a rotated refresh token may be spent).
-        if (options.method !== 'GET' || signal.aborted || !isConnectionReset(cause)) throw cause
-        return base(url, { ...options, signal } as RequestInit)
+        if (method !== 'GET' || !isConnectionReset(cause)) throw cause
+        return request()
       })
+      // Rebuilt from the text read, so openid-client parses a body already bounded.
+      return new Response(answer.text, { status: answer.status, headers: answer.headers })
     } catch (cause) {
-      // Ours or openid-client's own deadline: either way the server did not answer in time.
-      if (signal.aborted) {
-        throw new TokenRequestError('timeout', `${where} did not answer within ${limits.timeoutMs} ms`, {
+      if (!(cause instanceof FetchFailure)) throw cause
+      const where = new URL(url).origin + new URL(url).pathname
+      throw new TokenRequestError(
+        cause.kind === 'http_status' ? 'http_status' : cause.kind,
+        `${where}: ${cause.message}`,
+        {
           issuer,
+          status: cause.status,
           cause,
-        })
-      }
-      throw new TokenRequestError('network', `${where} could not be reached: ${describe(cause)}`, {
-        issuer,
-        cause,
-      })
+        },
+      )
     }
-    const body = await readCapped(response, limits, where, issuer, deadline)
-    // Rebuilt from the bytes read, so openid-client parses a body already bounded.
-    return new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    })
   }
-}
-
-async function readCapped(
-  response: Response,
-  limits: TokenEndpointLimits,
-  where: string,
-  issuer: string,
-  deadline: AbortSignal,
-): Promise<Uint8Array | null> {
-  const declared = Number(response.headers.get('content-length'))
-  if (Number.isFinite(declared) && declared > limits.maxBytes) {
-    await response.body?.cancel().catch(() => {})
-    throw tooLarge(where, limits, issuer, response.status)
-  }
-  if (response.body === null) return null
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let total = 0
-  try {
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      total += value.byteLength
-      if (total > limits.maxBytes) {
-        await reader.cancel().catch(() => {})
-        throw tooLarge(where, limits, issuer, response.status)
-      }
-      chunks.push(value)
-    }
-  } catch (cause) {
-    if (cause instanceof TokenRequestError) throw cause
-    const kind = deadline.aborted ? 'timeout' : 'network'
-    throw new TokenRequestError(kind, `${where}: the answer's body was not received in time or in full`, {
-      issuer,
-      status: response.status,
-      cause,
-    })
-  }
-  return Buffer.concat(chunks)
-}
-
-function tooLarge(
-  where: string,
-  limits: TokenEndpointLimits,
-  issuer: string,
-  status: number,
-): TokenRequestError {
-  return new TokenRequestError('too_large', `${where} answered more than ${limits.maxBytes} bytes`, {
-    issuer,
-    status,
-  })
 }
 
 function isConnectionReset(cause: unknown): boolean {
-  const code = (cause as { cause?: { code?: unknown } })?.cause?.code
-  return code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE'
-}
-
-function describe(cause: unknown): string {
-  if (!(cause instanceof Error)) return String(cause)
-  const inner = (cause as { cause?: { code?: unknown } }).cause
-  return typeof inner?.code === 'string' ? `${cause.message} (${inner.code})` : cause.message
+  const code = (cause as { cause?: { cause?: { code?: unknown } } })?.cause?.cause?.code
+  return (
+    cause instanceof FetchFailure &&
+    cause.kind === 'network' &&
+    (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')
+  )
 }
