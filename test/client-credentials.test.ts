@@ -8,7 +8,7 @@ import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { authFetch, clientCredentials } from '@portcullis/client'
 import t from 'tap'
-import { startClientStack } from './fixtures/client-stack.js'
+import { reporterFor, startClientStack } from './fixtures/client-stack.js'
 import { notesEndpoint } from './fixtures/journey-stack.js'
 import { toolResult } from './fixtures/sdk-clients.js'
 
@@ -20,15 +20,7 @@ t.test('client credentials → whoami over both SDK client lines', async (t) => 
     t.test(`notes server on SDK ${sdk}`, async (t) => {
       const notes = await notesEndpoint(t, stack.idp, { sdk })
       const before = stack.tokenRequests.length
-      const fetch = authFetch(
-        clientCredentials({
-          issuer: stack.idp.issuer,
-          clientId: stack.reporter.client_id,
-          clientSecret: stack.reporter.client_secret,
-          scopes: ['notes:read'],
-          resource: notes.resource,
-        }),
-      )
+      const fetch = authFetch(reporterFor(stack, notes.resource, ['notes:read']))
       for (const line of ['2.x', '1.x'] as const) {
         const client = line === '2.x' ? new ClientV2(CLIENT_INFO) : new ClientV1(CLIENT_INFO)
         const transport =
@@ -165,22 +157,13 @@ t.test('403 insufficient_scope → client-credentials step-up to the union of sc
       const notes = await notesEndpoint(t, stack.idp, { sdk })
       const before = stack.tokenRequests.length
       const responses: Array<{ status: number; challenge: string | null }> = []
-      const fetch = authFetch(
-        clientCredentials({
-          issuer: stack.idp.issuer,
-          clientId: stack.reporter.client_id,
-          clientSecret: stack.reporter.client_secret,
-          scopes: ['notes:read'],
-          resource: notes.resource,
-        }),
-        {
-          fetch: async (input, init) => {
-            const response = await globalThis.fetch(input, init)
-            responses.push({ status: response.status, challenge: response.headers.get('www-authenticate') })
-            return response
-          },
+      const fetch = authFetch(reporterFor(stack, notes.resource, ['notes:read']), {
+        fetch: async (input, init) => {
+          const response = await globalThis.fetch(input, init)
+          responses.push({ status: response.status, challenge: response.headers.get('www-authenticate') })
+          return response
         },
-      )
+      })
       const client = new ClientV2(CLIENT_INFO)
       await client.connect(new TransportV2(notes.url, { fetch }))
       t.teardown(() => client.close())
@@ -217,21 +200,13 @@ t.test('plain HTTP client: the token goes to the resource origin only', async (t
   const stack = await startClientStack(t)
   const notes = await notesEndpoint(t, stack.idp)
   const seen: Array<{ url: string; authorization: string | null }> = []
-  const fetch = authFetch(
-    clientCredentials({
-      issuer: stack.idp.issuer,
-      clientId: stack.reporter.client_id,
-      clientSecret: stack.reporter.client_secret,
-      resource: notes.resource,
-    }),
-    {
-      fetch: (input, init) => {
-        const request = new Request(input, init)
-        seen.push({ url: request.url, authorization: request.headers.get('authorization') })
-        return globalThis.fetch(request)
-      },
+  const fetch = authFetch(reporterFor(stack, notes.resource), {
+    fetch: (input, init) => {
+      const request = new Request(input, init)
+      seen.push({ url: request.url, authorization: request.headers.get('authorization') })
+      return globalThis.fetch(request)
     },
-  )
+  })
   const response = await fetch(notes.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },

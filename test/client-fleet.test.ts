@@ -12,7 +12,7 @@ import { redisTokenStore } from '@portcullis/client/redis'
 import { redisConnection } from '@portcullis/redis'
 import t from 'tap'
 import { redisServer } from '../packages/redis/test/fixtures/redis-server.js'
-import { startClientStack } from './fixtures/client-stack.js'
+import { reporterFor, startClientStack } from './fixtures/client-stack.js'
 import { notesEndpoint } from './fixtures/journey-stack.js'
 import { toolResult } from './fixtures/sdk-clients.js'
 
@@ -25,16 +25,11 @@ t.test('Redis store: three instances, one token, one renewal', async (t) => {
     const connection = redisConnection({ url: redis.url, keyPrefix: 'fleet:' })
     t.teardown(() => connection.close())
     const store = redisTokenStore(connection)
-    const fetch = authFetch(
-      clientCredentials({
-        issuer: stack.idp.issuer,
-        clientId: stack.reporter.client_id,
-        clientSecret: stack.reporter.client_secret,
-        scopes: ['notes:read'],
-        resource: notes.resource,
-      }),
-      { store, refreshBeforeExpiry: 300, now: () => Date.now() / 1000 + clock.offset },
-    )
+    const fetch = authFetch(reporterFor(stack, notes.resource, ['notes:read']), {
+      store,
+      refreshBeforeExpiry: 300,
+      now: () => Date.now() / 1000 + clock.offset,
+    })
     return { connection, store, fetch }
   })
   for (const instance of instances) t.ok(await instance.connection.ready(), 'connected')

@@ -8,9 +8,9 @@ import {
 } from '@modelcontextprotocol/client'
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { authFetch, clientCredentials } from '@portcullis/client'
+import { authFetch } from '@portcullis/client'
 import t, { type Test } from 'tap'
-import { type ClientStack, startClientStack } from './fixtures/client-stack.js'
+import { reporterFor, startClientStack } from './fixtures/client-stack.js'
 import { notesEndpoint } from './fixtures/journey-stack.js'
 import { toolResult } from './fixtures/sdk-clients.js'
 
@@ -31,15 +31,6 @@ function recordingFetch() {
   }
   return { fetch, log }
 }
-
-const reporterFor = (stack: ClientStack, resource: string, scopes = ['notes:read']) =>
-  clientCredentials({
-    issuer: stack.idp.issuer,
-    clientId: stack.reporter.client_id,
-    clientSecret: stack.reporter.client_secret,
-    scopes,
-    resource,
-  })
 
 /** A resource server that refuses the tokens in `refused` (401 invalid_token) and takes any other. */
 async function scriptedResource(t: Test, answer?: (token: string) => { status: number; challenge?: string }) {
@@ -75,7 +66,7 @@ t.test('a token due for renewal is renewed before the request (proactive refresh
       const notes = await notesEndpoint(t, stack.idp, { sdk: line === '2.x' ? 'v2' : 'v1' })
       const clock = { offset: 0 }
       const recorder = recordingFetch()
-      const fetch = authFetch(reporterFor(stack, notes.resource), {
+      const fetch = authFetch(reporterFor(stack, notes.resource, ['notes:read']), {
         fetch: recorder.fetch,
         refreshBeforeExpiry: 60,
         now: () => Date.now() / 1000 + clock.offset,
@@ -109,7 +100,7 @@ t.test('401 invalid_token → one renewal and the request again', async (t) => {
   // Opaque tokens, verified by introspection: a token revoked at the AS is refused at once.
   const notes = await notesEndpoint(t, stack.idp, { format: 'opaque' })
   const recorder = recordingFetch()
-  const fetch = authFetch(reporterFor(stack, notes.resource), { fetch: recorder.fetch })
+  const fetch = authFetch(reporterFor(stack, notes.resource, ['notes:read']), { fetch: recorder.fetch })
   const revoked = await fetch.token()
   // RFC 7009: the client revokes its own token, which the resource server has never seen.
   const revocation = await globalThis.fetch(stack.idp.endpoints.revocation, {
@@ -146,7 +137,7 @@ t.test('retries are bounded: one renewal per request, maxRetries, nothing to gai
   stack.idp.addResource({ resource: always401.url })
 
   let before = stack.tokenRequests.length
-  const fetch = authFetch(reporterFor(stack, always401.url))
+  const fetch = authFetch(reporterFor(stack, always401.url, ['notes:read']))
   const response = await fetch(always401.url)
   t.equal(response.status, 401, 'a token refused twice: the 401 comes back')
   t.equal(always401.seen.length, 2, 'sent twice, not more')
@@ -154,7 +145,7 @@ t.test('retries are bounded: one renewal per request, maxRetries, nothing to gai
 
   before = stack.tokenRequests.length
   always401.seen.length = 0
-  const noRetry = authFetch(reporterFor(stack, always401.url), { maxRetries: 0 })
+  const noRetry = authFetch(reporterFor(stack, always401.url, ['notes:read']), { maxRetries: 0 })
   t.equal((await noRetry(always401.url)).status, 401)
   t.equal(always401.seen.length, 1, 'maxRetries 0: sent once')
   t.equal(stack.tokenRequests.length - before, 1, 'and no renewal')
@@ -171,7 +162,7 @@ t.test('retries are bounded: one renewal per request, maxRetries, nothing to gai
     const resource = await scriptedResource(t, () => ({ status: 401, challenge }))
     stack.idp.addResource({ resource: resource.url })
     before = stack.tokenRequests.length
-    const once = authFetch(reporterFor(stack, resource.url))
+    const once = authFetch(reporterFor(stack, resource.url, ['notes:read']))
     t.equal((await once(resource.url)).status, 401)
     t.equal(resource.seen.length, 1, `${why}: not retried`)
     t.equal(stack.tokenRequests.length - before, 1, `${why}: no renewal`)
@@ -183,7 +174,7 @@ t.test('retries are bounded: one renewal per request, maxRetries, nothing to gai
   }))
   stack.idp.addResource({ resource: heldScope.url })
   before = stack.tokenRequests.length
-  const held = authFetch(reporterFor(stack, heldScope.url))
+  const held = authFetch(reporterFor(stack, heldScope.url, ['notes:read']))
   t.equal((await held(heldScope.url)).status, 403)
   t.equal(heldScope.seen.length, 1, '403 naming scopes already held: nothing a new token would change')
   t.equal(stack.tokenRequests.length - before, 1)
@@ -193,7 +184,7 @@ t.test('a body that cannot be sent twice is not sent twice', async (t) => {
   const stack = await startClientStack(t)
   const resource = await scriptedResource(t)
   stack.idp.addResource({ resource: resource.url })
-  const fetch = authFetch(reporterFor(stack, resource.url))
+  const fetch = authFetch(reporterFor(stack, resource.url, ['notes:read']))
   const first = await fetch.token()
   resource.refused.add(first.token)
 
@@ -224,7 +215,7 @@ t.test('1,000 concurrent requests at expiry make one token request', async (t) =
   const notes = await notesEndpoint(t, stack.idp)
   const clock = { offset: 0 }
   const recorder = recordingFetch()
-  const fetch = authFetch(reporterFor(stack, notes.resource), {
+  const fetch = authFetch(reporterFor(stack, notes.resource, ['notes:read']), {
     fetch: recorder.fetch,
     refreshBeforeExpiry: 300,
     now: () => Date.now() / 1000 + clock.offset,
