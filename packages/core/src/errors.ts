@@ -38,6 +38,10 @@ export type PortcullisReason =
   | 'issued_in_future'
   | 'claim_missing'
   | 'token_type_invalid'
+  // an ID token (OIDC Core §2) sent where an access token belongs
+  | 'id_token_presented'
+  // bound to a key (RFC 7800 cnf: DPoP jkt, RFC 9449 §6; mTLS x5t#S256, RFC 8705 §3) yet sent as Bearer
+  | 'token_sender_constrained'
   | 'token_inactive'
   | 'token_revoked'
   // abuse limits

@@ -8,6 +8,7 @@ import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { audienceMatches, canonicalResource, secureUrlProblem } from './resource.js'
 import { scopesFromClaims } from './scopes.js'
+import { senderConstraintProblem } from './sender-constraint.js'
 import { SingleFlight } from './single-flight.js'
 
 /** An introspection answer (RFC 7662 §2.2) as received: `active` plus the claims. */
@@ -134,8 +135,8 @@ export interface IntrospectionVerifier extends TokenVerifier {
 // RFC 6750 §2.1 b64token: anything else is not a bearer token, so it is not sent anywhere.
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
 const MAX_TOKEN_LENGTH = 16 * 1024
-// Keycloak marks non-access tokens in `typ` (Refresh, Offline, ID, Logout).
-const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'id', 'logout'])
+// Keycloak marks non-access tokens in `typ` (Refresh, Offline, ID, Logout); ID tokens have their own reason.
+const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'logout'])
 
 /**
  * A token verifier that asks the authorization server about each token (OAuth 2.0 Token
@@ -268,6 +269,9 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     if (iss !== undefined && iss !== o.issuer) {
       throw invalidToken('issuer_mismatch', `token issuer ${describe(iss)} is not the expected ${o.issuer}`)
     }
+    // RFC 7800 / RFC 8705 §3 / RFC 9449 §6: a sender-constrained token needs a proof this server does not check.
+    const bound = senderConstraintProblem(cnf, tokenType)
+    if (bound !== undefined) throw bound
     if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
       // RFC 7662 §2.2 token_type; a refresh token (or a DPoP-bound one, RFC 9449 §6.2) is no bearer access token.
       throw invalidToken(
@@ -275,15 +279,11 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
         `token_type ${describe(tokenType)} is not a bearer access token`,
       )
     }
+    if (typeof typ === 'string' && typ.toLowerCase() === 'id') {
+      throw invalidToken('id_token_presented', 'token is an ID token (typ "ID"), not an access token')
+    }
     if (typeof typ === 'string' && NON_ACCESS_TYP.has(typ.toLowerCase())) {
       throw invalidToken('token_type_invalid', `token typ ${describe(typ)} is not an access token`)
-    }
-    // RFC 7800 / RFC 8705 §3 / RFC 9449 §6: a sender-constrained token needs a proof this server does not check.
-    if (cnf !== undefined) {
-      throw invalidToken(
-        'token_type_invalid',
-        'token is sender-constrained (cnf); only bearer tokens are accepted',
-      )
     }
     const resource = audienceCheck(aud)
     const nowMs = now()

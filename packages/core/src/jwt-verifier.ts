@@ -16,8 +16,9 @@ import {
 import { DEFAULT_JWS_ALGORITHMS, isJwsAlgorithm, JWS_ALGORITHMS } from './jws-algorithms.js'
 import type { CacheStats } from './lru-cache.js'
 import { parseOptions } from './options.js'
-import { audienceMatches, canonicalResource } from './resource.js'
+import { audienceMatches, audienceResource, canonicalResource } from './resource.js'
 import { scopesFromClaims } from './scopes.js'
+import { senderConstraintProblem } from './sender-constraint.js'
 import { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
 
 const isFunction = (value: unknown) => typeof value === 'function'
@@ -74,6 +75,7 @@ const jwtVerifierSchema = z
       .custom<(claims: Record<string, unknown>) => readonly string[]>(isFunction, 'must be a function')
       .optional(),
     audienceClaim: z.enum(['aud', 'client_id', 'azp']).default('aud'),
+    audienceIfPresent: audienceSchema.refine((v) => v !== false, 'must be an audience or a list').optional(),
     clientIdClaims: z.array(z.string().min(1)).min(1).optional(),
     maxTokenLength: z.number().int().positive().max(1_048_576).default(16_384),
     signatureCheck: z.enum(['thread-pool', 'event-loop']).default('thread-pool'),
@@ -125,7 +127,8 @@ export interface JwtVerifier extends TokenVerifier {
  * Checks, in order: size; compact form (compact-jwt.ts); `alg` in the allow-list (HMAC and `none`
  * can never be allowed); no `crit` extension; `typ`; key by `kid` from the key set only (`jku`,
  * `x5u`, `jwk`, `x5c` headers are ignored, RFC 8725 §3.10); signature; claim types; required
- * claims; `iss` exact; `aud`; `exp`, `nbf`, `iat` with `clockTolerance`; then `validateClaims`.
+ * claims; `iss` exact; `aud`; `exp`, `nbf`, `iat` with `clockTolerance`; no `cnf` (see
+ * `senderConstraintProblem`); then `validateClaims`.
  *
  * Decisions: `requiredClaims` defaults to `exp` only (plus `iss` and `aud`, always checked)
  * because real IdPs omit some RFC 9068 §2.2 claims (Keycloak: client_id, Entra v1: client_id);
@@ -133,10 +136,12 @@ export interface JwtVerifier extends TokenVerifier {
  * first two (RFC 9068 §4). Any other `typ` (ID tokens, logout tokens, SETs) is always refused.
  *
  * Some IdPs bind a token to its recipient by client rather than by `aud` (Cognito access tokens
- * carry no `aud`, only `client_id`): `audienceClaim: 'client_id'` (or `'azp'`) checks that claim
- * against `audience` instead, by exact string comparison. `claimsToScopes` (see `scopeMapper`)
- * replaces the `scope`/`scp` reading, e.g. to grant scopes through roles; `clientIdClaims` names
- * where `AuthInfo.clientId` comes from (default `client_id`, then `azp`).
+ * mostly carry `client_id` only): `audienceClaim: 'client_id'` (or `'azp'`) checks that claim
+ * against `audience` instead, exactly. With `client_id`, an `aud` present must name one of
+ * `audienceIfPresent`, else be one resource URL for the gate to check (`azp` ignores `aud`:
+ * Keycloak lists unrelated clients there). `claimsToScopes` (see `scopeMapper`) replaces the
+ * `scope`/`scp` reading; `clientIdClaims` names where `AuthInfo.clientId` comes from (default
+ * `client_id`, then `azp`).
  *
  * `signatureCheck` says where a signature is checked: `'thread-pool'` (default) runs node:crypto
  * `verify` with a callback on libuv's thread pool, so the event loop keeps serving other requests
@@ -164,6 +169,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       ? undefined
       : new Set(typeof options.audience === 'string' ? [options.audience] : options.audience)
   const resources = audiences === false || clients !== undefined ? [] : audiences.map(resourceUrl)
+  const ifPresent = o.audienceIfPresent || undefined
   const clientIdClaims = o.clientIdClaims ?? ['client_id', 'azp']
   const tolerance = o.clockTolerance
   const required = [...new Set(o.requiredClaims)]
@@ -225,6 +231,10 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
           `token was issued to a client that is not allowed (${audienceClaim})`,
         )
       }
+      // RFC 8707 §2: a token that names an audience besides its client (Cognito resource binding)
+      // must name us. Not with azp: Keycloak's aud lists unrelated clients (account) there.
+      if (claims.aud !== undefined && audienceClaim === 'client_id')
+        resource = audienceResource(claims.aud, ifPresent)
     } else if (audiences !== false) {
       // RFC 9068 §4 item 4 / RFC 8725 §3.9: aud must name this resource.
       if (claims.aud === undefined) throw invalidToken('claim_missing', 'required claim "aud" is missing')
@@ -243,6 +253,8 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     if (claims.iat !== undefined && (claims.iat as number) > nowSeconds + tolerance) {
       throw invalidToken('issued_in_future', 'token is issued in the future (iat)') // RFC 7519 §4.1.6
     }
+    const bound = senderConstraintProblem(claims.cnf)
+    if (bound !== undefined) throw bound
     if (o.validateClaims !== undefined) {
       try {
         o.validateClaims(claims, header)

@@ -1,3 +1,5 @@
+import { invalidToken } from './errors.js'
+
 /**
  * True for hosts that only this machine can reach: `localhost`, 127.0.0.0/8 and `[::1]`
  * (RFC 6761 §6.3, RFC 1122 §3.2.1.3, RFC 4291 §2.5.3). Plain http is allowed there for development.
@@ -105,6 +107,39 @@ export function audienceMatches(aud: unknown, expected: readonly string[]): bool
     if (typeof value === 'string' && audienceValueMatches(value, expected)) return true
   }
   return false
+}
+
+/**
+ * The resource a token bound by client (`client_id`, `azp`) names when it carries an `aud` all the
+ * same (Cognito's resource binding): one of `expected` (given canonical, see `canonicalResource`),
+ * or without `expected` the one http(s) URL in `aud`, for the gate to compare with its own
+ * resource (RFC 8707 §2). `undefined` when the matched audience is no URL. Throws `invalid_token`
+ * `audience_mismatch` for anything else: a token must not name a recipient nobody checks.
+ *
+ * @example
+ * audienceResource('https://mcp.example.com/mcp/')?.href // 'https://mcp.example.com/mcp'
+ */
+export function audienceResource(aud: unknown, expected?: readonly string[]): URL | undefined {
+  if (expected !== undefined) {
+    const match = expected.find((value) => audienceMatches(aud, [value]))
+    if (match === undefined) throw invalidToken('audience_mismatch', 'token is meant for another audience')
+    return /^https?:\/\//i.test(match) ? new URL(match) : undefined
+  }
+  const urls = new Set<string>()
+  for (const value of Array.isArray(aud) ? aud : [aud]) {
+    const canonical =
+      typeof value === 'string' && /^https?:\/\//i.test(value) ? canonicalise(value) : undefined
+    if (typeof canonical === 'string') urls.add(canonical)
+  }
+  if (urls.size !== 1) {
+    throw invalidToken(
+      'audience_mismatch',
+      urls.size === 0
+        ? 'token names an audience (aud) that is not a resource URL; configure the audiences this server accepts'
+        : 'token names several resources (aud); configure the audience this server accepts',
+    )
+  }
+  return new URL([...urls][0]!)
 }
 
 function audienceValueMatches(value: string, expected: readonly string[]): boolean {

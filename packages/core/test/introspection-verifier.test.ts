@@ -258,19 +258,24 @@ t.test('requireAudience: false accepts an answer without aud, still checks one t
 
 t.test('only bearer access tokens are accepted', async (t) => {
   const { as, verifier, activeAnswer } = await setup(t)
-  const cases: [string, Record<string, unknown>][] = [
-    ['refresh_token', { token_type: 'refresh_token' }],
-    ['DPoP', { token_type: 'DPoP' }],
-    ['number', { token_type: 1 }],
-    ['keycloak refresh', { token_type: undefined, typ: 'Refresh' }],
-    ['keycloak id token', { token_type: undefined, typ: 'ID' }],
-    ['sender-constrained', { cnf: { jkt: 'abc' } }],
+  const cases: [string, Record<string, unknown>, string, RegExp][] = [
+    ['refresh_token', { token_type: 'refresh_token' }, 'token_type_invalid', /not a bearer/],
+    ['number', { token_type: 1 }, 'token_type_invalid', /not a bearer/],
+    ['keycloak refresh', { token_type: undefined, typ: 'Refresh' }, 'token_type_invalid', /Refresh/],
+    ['keycloak id token', { token_type: undefined, typ: 'ID' }, 'id_token_presented', /ID token/],
+    // RFC 9449 §6.2: token_type DPoP; RFC 7800 cnf: jkt (DPoP), x5t#S256 (RFC 8705 §3.1)
+    ['DPoP', { token_type: 'DPoP' }, 'token_sender_constrained', /DPoP key \(cnf\.jkt/],
+    ['DPoP jkt', { token_type: 'DPoP', cnf: { jkt: 'abc' } }, 'token_sender_constrained', /DPoP/],
+    ['bearer with jkt', { token_type: 'Bearer', cnf: { jkt: 'abc' } }, 'token_sender_constrained', /DPoP/],
+    ['mtls', { cnf: { 'x5t#S256': 'abc' } }, 'token_sender_constrained', /client certificate/],
+    ['jwk', { cnf: { jwk: { kty: 'EC' } } }, 'token_sender_constrained', /cnf jwk/],
   ]
-  for (const [name, extra] of cases) {
+  for (const [name, extra, reason, message] of cases) {
     const token = `t-${name.replace(/ /g, '-')}`
     as.answers.set(token, activeAnswer(extra))
     const err = await failure(verifier.verifyAccessToken(token))
-    t.equal(err.reason, 'token_type_invalid', name)
+    t.equal(err.reason, reason, name)
+    t.match(err.message, message, name)
     t.equal(err.status, 401)
   }
   as.answers.set('bearer', activeAnswer({ token_type: 'bearer', typ: 'Bearer' }))

@@ -348,6 +348,25 @@ const matrix: {
     bad: () => mint({ drop: ['jti'] }),
     twin: () => mint(),
   },
+  // RFC 7800 cnf: a sender-constrained token is no Bearer token (RFC 9449 §6.1, RFC 8705 §3.1)
+  {
+    name: 'cnf.jkt (DPoP-bound)',
+    reason: 'token_sender_constrained',
+    bad: () => mint({ claims: { cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } } }),
+    twin: () => mint(),
+  },
+  {
+    name: 'cnf x5t#S256 (mTLS-bound)',
+    reason: 'token_sender_constrained',
+    bad: () => mint({ claims: { cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } } }),
+    twin: () => mint(),
+  },
+  {
+    name: 'cnf of another kind or malformed',
+    reason: 'token_sender_constrained',
+    bad: () => mint({ claims: { cnf: 'jwk' } }),
+    twin: () => mint(),
+  },
   // policy hook
   {
     name: 'validateClaims throwing a PortcullisError',
@@ -482,6 +501,40 @@ t.test('audienceClaim: client_id / azp bind the token to allowed clients (tokens
     await outcome(cognito, await mint({ drop: ['aud'], claims: { client_id: 'CLIENT-1' } })),
     'invalid_token/audience_mismatch',
     'client ids compare exactly',
+  )
+  // RFC 8707 §2: an aud on a client-bound token names the resource it is for (Cognito resource binding).
+  const bound = await cognito.verifyAccessToken(await mint({ claims: { aud: `${AUDIENCE}/` } }))
+  t.equal(bound.resource?.href, AUDIENCE, 'aud names the resource: the gate compares it with its own')
+  t.equal(
+    (await cognito.verifyAccessToken(await mint({ claims: { aud: 'https://other.example.com/api' } })))
+      .resource?.href,
+    'https://other.example.com/api',
+    'a foreign resource is reported, for the gate to refuse',
+  )
+  for (const aud of ['notes-api', ['https://a.example.com', 'https://b.example.com']]) {
+    t.equal(
+      await outcome(cognito, await mint({ claims: { aud } })),
+      'invalid_token/audience_mismatch',
+      `aud ${JSON.stringify(aud)} names no single resource`,
+    )
+  }
+  const listed = verifierWith({
+    audience: ['client-1'],
+    audienceClaim: 'client_id',
+    audienceIfPresent: ['notes-api', AUDIENCE],
+  })
+  t.equal(await outcome(listed, await mint({ drop: ['aud'] })), 'ok', 'no aud: the client_id rule alone')
+  t.equal((await listed.verifyAccessToken(await mint({ claims: { aud: 'notes-api' } }))).resource, undefined)
+  t.equal((await listed.verifyAccessToken(await mint())).resource?.href, AUDIENCE)
+  t.equal(
+    await outcome(listed, await mint({ claims: { aud: 'https://other.example.com/api' } })),
+    'invalid_token/audience_mismatch',
+    'an aud not listed',
+  )
+  t.throws(
+    () =>
+      verifierWith({ audienceClaim: 'client_id', audience: 'client-1', audienceIfPresent: false as never }),
+    /option "audienceIfPresent": must be an audience or a list/,
   )
   const azp = verifierWith({ audience: 'kc-client', audienceClaim: 'azp' })
   t.equal(await outcome(azp, await mint({ claims: { aud: 'account', azp: 'kc-client' } })), 'ok')

@@ -71,6 +71,10 @@ export function adviceFor(idp: IdpDescription, error: PortcullisError, token: st
       }
     case 'token_type_invalid':
       return tokenTypeAdvice(idp, peeked.claims)
+    case 'id_token_presented':
+      return idTokenAdvice(idp)
+    case 'token_sender_constrained':
+      return senderConstrainedAdvice(idp, peeked.claims)
     case 'typ_invalid':
       return {
         hint: `the token's JOSE typ is ${show(peeked.header?.typ)}; send an access token`,
@@ -178,6 +182,13 @@ function audienceAdvice(idp: IdpDescription, claims: Record<string, unknown> | u
       fix: 'ID tokens are for the client that signed the user in (their aud is its client id). MCP requests carry the access token issued for this resource.',
     }
   }
+  if (idp.name === 'cognito' && type === 'client_id' && claims?.aud !== undefined) {
+    // Cognito resource binding (resource indicators): aud names the resource the token is for.
+    return {
+      hint: `token is bound to resource ${show(claims.aud)} (aud), not to this server`,
+      fix: `Cognito put the resource the client asked for in aud. Clients must request resource=<this server's resource URL>; if ${show(claims.aud)} stands for this server, list it in the preset's audience.`,
+    }
+  }
   switch (idp.name) {
     case 'keycloak': {
       // idp-realities §1.2: aud is not the MCP server by default; an Audience mapper puts it there.
@@ -191,19 +202,20 @@ function audienceAdvice(idp: IdpDescription, claims: Record<string, unknown> | u
       }
     }
     case 'auth0':
-      // idp-realities §2: aud is the API Identifier (exact match, trailing slash included).
+      // Auth0 selects the API by its exact Identifier; aud carries that Identifier.
       return {
         hint: `token has ${got}; Auth0 sets aud to the Identifier of the API requested`,
-        fix: `Auth0 puts the requested API's Identifier in aud. The API for this server must have the Identifier ${expected} (exactly; a trailing slash matters), and the client must request it (audience=${values[0]}, or resource= with the Resource Parameter Compatibility Profile). A token for another API of the tenant carries that API's Identifier.`,
+        fix: `Auth0 puts the requested API's Identifier in aud. The API for this server must have the Identifier ${expected} (URL Identifiers are compared here in canonical form, so a trailing slash or the case of the host does not matter; Auth0 itself selects the API by the exact Identifier), and the client must request it (audience=${values[0]}, or resource= with the Resource Parameter Compatibility Profile). A token for another API of the tenant carries that API's Identifier.`,
       }
     case 'entra': {
       // idp-realities §3 (Entra): v2 aud = application (client) ID, v1 aud = App ID URI; Graph tokens are not ours.
       const graph = GRAPH_AUDIENCES.some((g) => actual === g || (Array.isArray(actual) && actual.includes(g)))
+      // access-token-claims-reference, aud: v2 always the API's client ID; v1 the client ID or the resource URI requested.
       return {
         hint: graph
           ? 'this token is for Microsoft Graph; request a token for this API instead'
-          : `token has ${got}; Entra sets aud to the API's ${idp.version === 1 ? 'App ID URI' : 'application (client) ID'}`,
-        fix: `Entra puts the API's application (client) ID (v2 tokens) or its App ID URI (v1 tokens) in aud; this server accepts ${expected}. Clients request scope=<App ID URI>/.default or a scope the API exposes (Expose an API); tokens for Microsoft Graph cannot be verified by other APIs.`,
+          : `token has ${got}; Entra sets aud to the API's ${idp.version === 1 ? 'application (client) ID or App ID URI' : 'application (client) ID'}`,
+        fix: `Entra puts the API's application (client) ID in aud (v2 tokens always; v1 tokens carry it or the App ID URI, whichever the client requested); this server accepts ${expected}. Clients request scope=<App ID URI>/.default or a scope the API exposes (Expose an API); a token for another API carries that API's ID, and tokens for Microsoft Graph cannot be verified by other APIs.`,
       }
     }
     case 'okta':
@@ -216,7 +228,7 @@ function audienceAdvice(idp: IdpDescription, claims: Record<string, unknown> | u
       // idp-realities §3 (Cognito): no aud in access tokens; the app client is client_id.
       return {
         hint: `token has ${got}; the app client is not in clientIds`,
-        fix: `Cognito access tokens carry no aud; the app client is in client_id, and this server accepts ${expected}. If ${show(actual)} is an app client of this server, add it to clientIds.`,
+        fix: `Cognito access tokens are bound by client_id (the app client), and this server accepts ${expected}. If ${show(actual)} is an app client of this server, add it to clientIds.`,
       }
     default:
       return {
@@ -239,10 +251,63 @@ function tokenTypeAdvice(idp: IdpDescription, claims: Record<string, unknown> | 
   if (idp.name === 'keycloak') {
     return {
       hint: `Keycloak token typ is ${show(claims?.typ)}; send the access token (typ "Bearer")`,
-      fix: 'Keycloak marks its tokens in the typ claim: access tokens "Bearer", ID tokens "ID", refresh tokens "Refresh". The client must send the access token.',
+      fix: 'Keycloak marks its tokens in the typ claim: access tokens "Bearer" (or "DPoP" when bound to a DPoP key), ID tokens "ID", refresh tokens "Refresh". The client must send the access token.',
     }
   }
   return { hint: 'send an access token', fix: 'The token is not an access token.' }
+}
+
+function idTokenAdvice(idp: IdpDescription): Advice {
+  const hint = 'this is an ID token; send the access token'
+  switch (idp.name) {
+    case 'entra':
+      return {
+        hint,
+        // Microsoft, id-tokens: "You shouldn't use an ID token to call an API."
+        fix: `Entra ID tokens say who signed in to the client; they carry no ${idp.version === 1 ? 'appid' : 'azp'} and no scp. When client and API are one app registration the ID token's aud is the API's ID too, but Microsoft: "You shouldn't use an ID token to call an API." The client must send the access token it got for the API's scopes.`,
+      }
+    case 'cognito':
+      return {
+        hint,
+        fix: 'Cognito ID tokens (token_use "id") carry the app client in aud and are not access tokens: the client must send the access token (token_use "access").',
+      }
+    case 'keycloak':
+      return {
+        hint,
+        fix: 'Keycloak marks ID tokens typ "ID" in the payload; access tokens are typ "Bearer". The client must send the access token.',
+      }
+    default:
+      return {
+        hint,
+        fix: 'ID tokens are for the client that signed the user in (OpenID Connect Core §2). MCP requests carry the access token issued for this resource.',
+      }
+  }
+}
+
+function senderConstrainedAdvice(idp: IdpDescription, claims: Record<string, unknown> | undefined): Advice {
+  const cnf = claims?.cnf
+  const dpop =
+    claims?.typ === 'DPoP' || (typeof cnf === 'object' && cnf !== null && Object.hasOwn(cnf, 'jkt'))
+  const binding = dpop ? 'a DPoP key' : 'a key or client certificate'
+  const hint = `the client must obtain a Bearer token (a binding to ${binding} cannot be checked here yet)`
+  if (idp.name === 'keycloak') {
+    return {
+      hint,
+      // Keycloak DPoP guide: a DPoP proof at the token endpoint binds the token (typ "DPoP", cnf.jkt).
+      fix: 'Keycloak bound the token to the client\'s DPoP key (payload typ "DPoP", cnf.jkt) because the client sent a DPoP proof to the token endpoint or its client has DPoP required. Until this server verifies DPoP proofs, the client must request plain Bearer tokens: turn DPoP off for that client and let it send no DPoP proof.',
+    }
+  }
+  if (idp.name === 'auth0') {
+    return {
+      hint,
+      // Auth0 sender constraining: "you must also enforce it for the resource server".
+      fix: 'The client application has sender constraining (DPoP or mTLS) on, so Auth0 bound its tokens to a key. Until this server verifies the binding, turn sender constraining off for that application.',
+    }
+  }
+  return {
+    hint,
+    fix: `The authorization server bound this token to ${binding} (RFC 9449 DPoP or RFC 8705 mutual TLS). This server cannot check that binding yet: the client must obtain a plain Bearer token.`,
+  }
 }
 
 /**
@@ -254,7 +319,9 @@ function looksLikeIdToken(idp: IdpDescription, claims: Record<string, unknown> |
   if (idp.name === 'keycloak' && claims.typ === 'ID') return true
   if (idp.name === 'cognito' && claims.token_use === 'id') return true
   const { aud, azp } = claims
+  // Not for Entra: Microsoft's own v2 access-token sample has aud == azp (client and API in one registration).
   if (
+    idp.name !== 'entra' &&
     typeof azp === 'string' &&
     (aud === azp || (Array.isArray(aud) && aud.length === 1 && aud[0] === azp))
   ) {

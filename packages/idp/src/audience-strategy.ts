@@ -5,9 +5,11 @@ import { z } from 'zod'
  * binds tokens to their recipient one way or another (MCP: audience binding, RFC 8707).
  *
  * - `aud`: the `aud` claim (a string or an array) contains one of `values` (RFC 9068 §4, RFC 7519
- *   §4.1.3). URL values are compared in canonical form.
+ *   §4.1.3).
  * - `client_id`: the `client_id` claim equals one of `values` exactly: for IdPs whose access tokens
- *   carry no `aud` (Cognito).
+ *   usually carry no `aud` (Cognito); an `aud` that is there must still name this resource.
+ * - URL values are compared in canonical form (RFC 8707 §2): `https://a.example/api/` and
+ *   `https://A.example/api` name the same resource; other values compare exactly.
  * - `azp`: the `azp` claim equals one of `values` exactly: the authorized party (Keycloak, Entra v2).
  *
  * @example

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { show } from './advice.js'
 import { explainedVerifier } from './explained-verifier.js'
 import {
+  audienceOptionSchema,
   describePreset,
   type IdpPreset,
   type PresetOverrides,
@@ -19,6 +20,13 @@ export interface CognitoOptions extends PresetOverrides {
   userPoolId: string
   /** App client ids whose access tokens this server accepts: Cognito binds tokens by `client_id`. */
   clientIds: string[]
+  /**
+   * What a resource-bound token (Cognito resource indicators, managed login on Essentials or Plus)
+   * carries in `aud` for this server. A token with an `aud` must name one of these; without this
+   * option, its `aud` must be one URL, which the gate compares with its `resource`. Tokens without
+   * `aud` are bound by `client_id` alone.
+   */
+  audience?: string | string[]
 }
 
 const cognitoSchema = z.strictObject({
@@ -29,6 +37,7 @@ const cognitoSchema = z.strictObject({
     .string()
     .regex(/^[\w-]+_[0-9A-Za-z]+$/, { error: 'must be a user pool id such as eu-west-1_AbCdEf123' }),
   clientIds: z.array(z.string().min(1)).min(1, 'name at least one app client id'),
+  audience: audienceOptionSchema.optional(),
   ...presetOverridesShape,
 })
 
@@ -36,8 +45,11 @@ const cognitoSchema = z.strictObject({
  * Tokens from an Amazon Cognito user pool (idp-realities §3):
  * - issuer `https://cognito-idp.<region>.amazonaws.com/<userPoolId>`, keys from
  *   `<issuer>/.well-known/jwks.json`;
- * - access tokens carry no `aud`: they are bound by `client_id`, which must be one of `clientIds`,
- *   and must say `token_use: "access"` (ID tokens say `"id"` and carry the client in `aud`);
+ * - access tokens are bound by `client_id`, which must be one of `clientIds`, and must say
+ *   `token_use: "access"` (ID tokens say `"id"` and carry the client in `aud`);
+ * - an access token carries `aud` only when the client asked for a resource (resource indicators,
+ *   "Cognito issues an access token with the audience claim set to the specific resource"): it
+ *   must then name this server (`audience`, else the gate's `resource`);
  * - scopes from `scope` (custom scopes read `<resource server identifier>/<scope>`); groups from
  *   `cognito:groups`, granting what `roles` maps them to.
  *
@@ -58,11 +70,15 @@ export function cognito(options: CognitoOptions): IdpPreset {
       claims: { scopes: ['scope'], roles: ['cognito:groups'], clientId: ['client_id'] },
       typ: 'lenient',
       requiredClaims: ['exp'],
-      checks: ['token_use is "access"'],
+      checks: ['token_use is "access"', 'aud, when present, names this resource'],
     },
     o,
+    o.audience === undefined ? {} : { resourceAudiences: o.audience },
   )
   const verifier = presetJwtVerifier(description, issuer, o, (claims) => {
+    if (claims.token_use === 'id') {
+      throw invalidToken('id_token_presented', 'token_use "id": an ID token, not an access token')
+    }
     if (claims.token_use !== 'access') {
       throw invalidToken('token_type_invalid', `token_use ${show(claims.token_use)} is not "access"`)
     }

@@ -134,7 +134,7 @@ function checkResource(resource: string, idp: IdpDescription, add: Add): string 
       'audience_by_client',
       `tokens are bound to clients (${type} in ${values.join(', ')}), not to the resource URL`,
       idp.name === 'cognito'
-        ? 'Cognito access tokens carry no aud (idp-realities §3): keep clientIds to the app clients of this server only.'
+        ? 'Cognito access tokens are bound by client_id and carry an aud only when resource-bound (resource indicators): keep clientIds to the app clients of this server only.'
         : `Keep ${type} values to the clients of this server only.`,
     )
     return canonical
@@ -490,6 +490,8 @@ const CHECKS: Partial<Record<string, string>> = {
   token_not_yet_valid: 'not-before',
   issued_in_future: 'issued-at',
   token_type_invalid: 'token type',
+  id_token_presented: 'token type',
+  token_sender_constrained: 'sender constraint',
   token_inactive: 'introspection',
 }
 

@@ -69,7 +69,9 @@ const keycloakSchema = z.strictObject({
  * - the client is `azp` (Keycloak issues no `client_id` claim by default, §1.2);
  * - scopes from `scope`; roles from `realm_access.roles` and, with `clientId`,
  *   `resource_access.<clientId>.roles`, granting what `roles` maps them to;
- * - the payload `typ` must be `Bearer` when present: Keycloak marks ID and refresh tokens there;
+ * - the payload `typ` must be `Bearer` when present: Keycloak marks ID (`ID`), refresh (`Refresh`)
+ *   and DPoP-bound (`DPoP`, with `cnf.jkt`) tokens there; JOSE `typ` is `JWT`, or `at+jwt` with
+ *   the client's opt-in RFC 9068 header setting;
  * - optional introspection with a confidential client, for lightweight access tokens (§1.3).
  *
  * @example
@@ -100,11 +102,11 @@ export function keycloak(options: KeycloakOptions): IdpPreset {
         ],
         clientId: ['azp', 'client_id'],
       },
-      // Keycloak's JOSE typ is "JWT", not "at+jwt" (idp-realities §1.2).
+      // Keycloak types access tokens "JWT", or "at+jwt" when the client opts in: lenient accepts both.
       typ: 'lenient',
       requiredClaims: ['exp'],
       checks: [
-        'payload typ is "Bearer" when present (Keycloak marks ID tokens "ID", refresh tokens "Refresh")',
+        'payload typ is "Bearer" when present (Keycloak marks ID tokens "ID", refresh tokens "Refresh", DPoP-bound tokens "DPoP")',
       ],
     },
     o,
@@ -122,7 +124,17 @@ export function keycloak(options: KeycloakOptions): IdpPreset {
     },
   )
   const local = presetJwtVerifier(description, issuer, o, (claims) => {
-    // idp-realities §1.2: access tokens carry typ "Bearer" in the payload.
+    // idp-realities §1.2: access tokens carry typ "Bearer" in the payload, "DPoP" when DPoP-bound.
+    if (claims.typ === 'ID') {
+      throw invalidToken('id_token_presented', 'Keycloak token typ "ID" is an ID token, not an access token')
+    }
+    if (claims.typ === 'DPoP') {
+      // Keycloak DPoP guide: bound tokens also carry cnf.jkt, which core refuses first; this covers a mapper that drops it.
+      throw invalidToken(
+        'token_sender_constrained',
+        'Keycloak token typ "DPoP" is bound to a DPoP key; this server accepts Bearer tokens only',
+      )
+    }
     if (claims.typ !== undefined && claims.typ !== 'Bearer') {
       throw invalidToken(
         'token_type_invalid',

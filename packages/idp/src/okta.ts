@@ -21,11 +21,17 @@ export interface OktaOptions extends PresetOverrides {
 }
 
 const oktaSchema = z.strictObject({
-  issuer: baseUrlSchema.refine((value) => /\/oauth2\/[^/]+\/?$/.test(new URL(value).pathname), {
-    // idp-realities §3 (Okta): the org authorization server's tokens are for Okta's own APIs.
-    error:
-      'must be a custom authorization server (https://<org>.okta.com/oauth2/<id>, e.g. /oauth2/default): tokens of the org authorization server are meant for Okta itself and must not be validated by an API',
-  }),
+  issuer: baseUrlSchema
+    .refine((value) => !URL.canParse(value) || !/\/oauth2\/v1\/?$/i.test(new URL(value).pathname), {
+      // Okta OIDC & OAuth 2.0 API: /oauth2/v1/* are the org authorization server's endpoints; its issuer is the bare org URL.
+      error:
+        'https://<org>.okta.com/oauth2/v1 is where the org authorization server keeps its endpoints, not an issuer: give the custom authorization server issuer (https://<org>.okta.com/oauth2/<authorizationServerId>, e.g. /oauth2/default)',
+    })
+    .refine((value) => !URL.canParse(value) || /\/oauth2\/[^/]+\/?$/.test(new URL(value).pathname), {
+      // idp-realities §3 (Okta): the org authorization server's tokens are for Okta's own APIs.
+      error:
+        'must be a custom authorization server (https://<org>.okta.com/oauth2/<id>, e.g. /oauth2/default): tokens of the org authorization server are meant for Okta itself and must not be validated by an API',
+    }),
   audience: audienceOptionSchema,
   ...presetOverridesShape,
 })

@@ -61,6 +61,8 @@ export type IdpDescription = {
   introspection?: { endpoint: string; clientId: string; use: 'fallback' | 'always' }
   /** Keycloak realm. */
   realm?: string
+  /** With a `client_id` strategy: what `aud` must name when a token carries one (Cognito resource binding); absent: one resource URL, checked by the gate. */
+  resourceAudiences?: readonly string[]
   /** Entra tenants whose tokens are accepted, and the token version. */
   tenants?: readonly string[]
   version?: 1 | 2
@@ -223,6 +225,9 @@ export function presetJwtVerifier(
       audienceClaim: audienceStrategy.type,
       claimsToScopes: presetScopeMapper(description, overrides),
       clientIdClaims: [...claims.clientId],
+      ...(description.resourceAudiences === undefined
+        ? {}
+        : { audienceIfPresent: [...description.resourceAudiences] }),
       typ: description.typ,
       requiredClaims: [...description.requiredClaims],
       clockTolerance: description.clockTolerance,

@@ -67,7 +67,7 @@ t.test('misconfigurations are refused', async (t) => {
   t.match(id.message, /looks like an ID token/)
 
   const idWithClient = await refusal(preset.verifier, await accessToken({ token_use: 'id' }))
-  t.equal(idWithClient.reason, 'token_type_invalid', 'token_use must be access')
+  t.equal(idWithClient.reason, 'id_token_presented', 'token_use must be access')
   t.match(idWithClient.message, /send the access token/)
 
   t.equal(

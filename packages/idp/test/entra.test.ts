@@ -80,7 +80,7 @@ t.test('v2: a delegated token (scp string) and an app token (roles) are accepted
 })
 
 t.test('v1: sts.windows.net issuer (trailing slash), App ID URI audience, appid', async (t) => {
-  const v1 = entra({ tenantId: TENANT, audience: APP_ID_URI, version: 1, keys: [key.jwk] })
+  const v1 = entra({ tenantId: TENANT, audience: [APP_ID, APP_ID_URI], version: 1, keys: [key.jwk] })
   t.same(v1.idp.issuers, [v1Issuer(TENANT)])
   t.same(v1.authorizationServers, [v2Issuer(TENANT)], 'clients discover the v2 metadata either way')
   const auth = await v1.verifier.verifyAccessToken(await v1Token())
@@ -159,6 +159,16 @@ t.test('options are validated', async (t) => {
   t.throws(
     () => entra({ tenantId: 'common', audience: APP_ID, version: 2 }),
     /^entra: option "allowedTenants": a multi-tenant API must list the tenants/,
+  )
+  t.throws(
+    () => entra({ tenantId: TENANT, audience: APP_ID_URI, version: 1 }),
+    /^entra: option "audience": must include the API's application \(client\) ID/,
+    'v1 aud may be the application ID: an App ID URI alone would refuse such tokens',
+  )
+  t.same(
+    entra({ tenantId: TENANT, audience: `api://${APP_ID}`, version: 1 }).idp.audienceStrategy.values,
+    [`api://${APP_ID}`, APP_ID],
+    'the application ID of an api://<application ID> URI comes along',
   )
   t.throws(
     () => entra({ tenantId: TENANT, audience: APP_ID, version: 3 as never }),

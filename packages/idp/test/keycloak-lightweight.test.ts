@@ -77,7 +77,7 @@ t.test('a stripped token must still pass every local check first', async (t) => 
     'no introspection rescue',
   )
   const idToken = await key.mint(base({ typ: 'ID' }))
-  t.equal(await outcome(preset.verifier, idToken), 'invalid_token/token_type_invalid', 'payload typ ID')
+  t.equal(await outcome(preset.verifier, idToken), 'invalid_token/id_token_presented', 'payload typ ID')
 })
 
 t.test('use: always introspects every token; without roles to recover, fallback never does', async (t) => {

@@ -97,7 +97,8 @@ const lanes: Lane[] = [
     async run(t, env) {
       const preset = entra({
         tenantId: env.TENANT_ID!,
-        audience: env.AUDIENCE!,
+        // v1: the application ID and the App ID URI, comma-separated.
+        audience: env.AUDIENCE!.split(','),
         version: env.VERSION === '1' ? 1 : 2,
       })
       const token = await clientCredentials(
