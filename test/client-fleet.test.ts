@@ -22,7 +22,7 @@ t.test('Redis store: three instances, one token, one renewal', async (t) => {
   const notes = await notesEndpoint(t, stack.idp)
   const clock = { offset: 0 }
   const instances = [1, 2, 3].map(() => {
-    const connection = redisConnection({ url: redis.url, keyPrefix: 'fleet:' })
+    const connection = redisConnection({ url: redis.url, keyPrefix: 'fleet:', commandTimeoutMs: 2000 })
     t.teardown(() => connection.close())
     const store = redisTokenStore(connection)
     const fetch = authFetch(reporterFor(stack, notes.resource, ['notes:read']), {

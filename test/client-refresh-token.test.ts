@@ -14,6 +14,9 @@ import { startClientStack } from './fixtures/client-stack.js'
 import { notesEndpoint } from './fixtures/journey-stack.js'
 import { toolResult } from './fixtures/sdk-clients.js'
 
+// Child processes load the TypeScript sources: slow on a busy machine.
+t.setTimeout(400_000)
+
 const CHILD = fileURLToPath(new URL('./fixtures/refresh-token-process.ts', import.meta.url))
 
 async function tempDir(t: { teardown(fn: () => unknown): void }) {

@@ -73,10 +73,20 @@ export function redisTokenStore(
       const owner = randomBytes(16).toString('base64url')
       const deadline = Date.now() + o.lockTimeoutMs
       for (let attempt = 0; ; attempt++) {
-        const taken = await command('lock', () =>
-          connection.client.set(lockName, owner, 'PX', o.lockTtlMs, 'NX'),
-        )
-        if (taken === 'OK') break
+        let taken = false
+        try {
+          taken =
+            (await command('lock', () => connection.client.set(lockName, owner, 'PX', o.lockTtlMs, 'NX'))) ===
+            'OK'
+        } catch (error) {
+          // A slow Redis: keep trying until the deadline. A SET that timed out may still have
+          // landed, so the next round also checks whether the lock is ours already.
+          if (Date.now() >= deadline) throw error
+        }
+        if (!taken && attempt > 0) {
+          taken = (await command('lock', () => connection.client.get(lockName)).catch(() => null)) === owner
+        }
+        if (taken) break
         if (Date.now() >= deadline) {
           throw new TokenRequestError(
             'store',
