@@ -119,14 +119,10 @@ t.test('rotation with the file store across two processes', async (t) => {
   }
   const refreshCount = () =>
     stack.tokenRequests.filter((r) => r.grantType === 'refresh_token' && r.outcome === 'success').length
-  const clock = { offset: 0 }
   const here = () =>
-    authFetch(refreshToken(options), {
-      store: fileTokenStore(storePath),
-      now: () => Date.now() / 1000 + clock.offset,
-    })
+    authFetch(refreshToken(options), { store: fileTokenStore(storePath), refreshBeforeExpiry: 300 })
 
-  const first = await here().token()
+  await here().token()
   t.equal(refreshCount(), 1, 'this process refreshed from the seed')
   t.equal((await stat(storePath)).mode & 0o777, 0o600, 'the token file is readable by its owner only')
   t.equal((await stat(join(dir, 'nested'))).mode & 0o777, 0o700, 'so is the directory it created')
@@ -134,20 +130,32 @@ t.test('rotation with the file store across two processes', async (t) => {
   t.equal(Object.keys(file.entries).length, 1, 'one entry for issuer + client + resource')
   t.notOk(JSON.stringify(file).includes(granted.refresh_token!), 'the spent seed is not kept')
 
+  // Time passing for every process alike: the stored access token is made due (10 s left of a
+  // 600 s lifetime; the margin is 300 s) by rewriting its expiry in the file.
+  const makeDue = async () => {
+    const contents = JSON.parse(await readFile(storePath, 'utf8'))
+    const now = Math.floor(Date.now() / 1000)
+    for (const entry of Object.values(contents.entries) as Array<Record<string, any>>) {
+      entry.accessToken.expiresAt = now + 10
+      entry.updatedAt = now - 590
+    }
+    await writeFile(storePath, JSON.stringify(contents))
+  }
+
   // The other process, its token due: it must refresh with the rotated token, not the seed it
   // was configured with (oidc-provider treats a reused rotated token as theft: invalid_grant).
-  const due = first.expiresAt! - Date.now() / 1000 - 20
-  t.same(await child(due).done, { ok: true, sub: 'bob' }, 'the other process refreshed with the stored token')
+  await makeDue()
+  t.same(await child(0).done, { ok: true, sub: 'bob' }, 'the other process refreshed with the stored token')
   t.equal(refreshCount(), 2)
 
   // Both due at once: this process holds the lock while the other waits for it, refreshes, and
   // the other takes the token it saved instead of refreshing again.
+  await makeDue()
   const store = fileTokenStore(storePath)
-  const other = child(due)
+  const other = child(0)
   await store.lock('any', async () => {
     await other.booted
     await new Promise((resolve) => setTimeout(resolve, 1500)) // the child is now at the lock
-    clock.offset = due
     await here().token()
   })
   t.same(await other.done, { ok: true, sub: 'bob' }, 'the waiting process took the saved token')

@@ -105,10 +105,12 @@ export class TokenSource {
       candidate !== undefined &&
       candidate.token !== used?.token &&
       candidate.token !== this.#current?.token &&
-      !expired(candidate, this.#now()) &&
+      // Not yet due by its own lifetime (from when it was saved), not merely unexpired: a
+      // stored token inside the renewal window is renewed, not adopted.
+      this.#now() < renewalTime(candidate, stored?.updatedAt ?? this.#now(), this.#margin) &&
       coversScopes(candidate, wanted)
     ) {
-      return this.#adopt(candidate)
+      return this.#adopt(candidate, stored?.updatedAt)
     }
     let latest: StoredGrant | undefined = stored
     const context: TokenContext = {
@@ -117,7 +119,7 @@ export class TokenSource {
       save: async (grant) => {
         latest = grant
         if (grant === undefined) await this.#store.delete(this.key)
-        else await this.#store.set(this.key, { ...grant, updatedAt: Math.floor(this.#now()) })
+        else await this.#store.set(this.key, { ...grant, updatedAt: Math.floor(Date.now() / 1000) })
       },
     }
     const base = this.#current ?? candidate
@@ -132,10 +134,13 @@ export class TokenSource {
     return this.#adopt(token)
   }
 
-  #adopt(token: AccessToken): AccessToken {
+  /** Holds `token`, obtained at `obtainedAt` (seconds; default now), until its renewal time. */
+  #adopt(token: AccessToken, obtainedAt?: number): AccessToken {
     const now = this.#now()
     this.#current = token
-    this.#renewAt = expired(token, now) ? now : renewalTime(token, now, this.#margin)
+    this.#renewAt = expired(token, now)
+      ? now
+      : renewalTime(token, Math.min(obtainedAt ?? now, now), this.#margin)
     return token
   }
 }
@@ -146,13 +151,14 @@ function expired(token: AccessToken, now: number): boolean {
 }
 
 /**
- * When to renew: `margin` seconds before expiry, but never before half of the remaining lifetime
- * has passed, so a token that lives less than the margin is not renewed on every request.
+ * When to renew a token obtained at `obtainedAt`: `margin` seconds before expiry, but never before
+ * half of its lifetime has passed, so a token that lives less than the margin is not renewed on
+ * every request.
  */
-function renewalTime(token: AccessToken, now: number, margin: number): number {
+function renewalTime(token: AccessToken, obtainedAt: number, margin: number): number {
   if (token.expiresAt === undefined) return Number.POSITIVE_INFINITY
-  const remaining = token.expiresAt - now
-  return token.expiresAt - Math.min(margin, remaining / 2)
+  const lifetime = token.expiresAt - obtainedAt
+  return token.expiresAt - Math.min(margin, lifetime / 2)
 }
 
 function checkToken(token: AccessToken): void {
