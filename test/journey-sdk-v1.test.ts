@@ -32,7 +32,10 @@ t.test('1.x client: first contact, then step-up on 403 insufficient_scope', asyn
   for (const [adapter, sdk] of ADAPTERS.flatMap((a) => (['v2', 'v1'] as const).map((s) => [a, s] as const))) {
     t.test(`${adapter} notes server on the ${sdk} SDK`, async (t) => {
       const notes = await notesEndpoint(t, idp, { sdk, adapter })
-      const provider = new HeadlessOAuthProvider({ user: 'bob', clientName: `journey 1.x ${adapter} ${sdk}` })
+      const provider = new HeadlessOAuthProvider({
+        user: 'alice',
+        clientName: `journey 1.x ${adapter} ${sdk}`,
+      })
       const recorder = exchangeRecorder()
 
       // Step 1: 401 → metadata → AS metadata → registration → authorization → token → MCP.
@@ -47,7 +50,7 @@ t.test('1.x client: first contact, then step-up on 403 insufficient_scope', asyn
         'tools/list: only what notes:read may call',
       )
       t.same(toolResult(await client.callTool({ name: 'whoami', arguments: {} })), {
-        sub: 'bob',
+        sub: 'alice',
         client: clientId,
         scopes: ['notes:read'],
       })
@@ -128,7 +131,7 @@ t.test('1.x client: first contact, then step-up on 403 insufficient_scope', asyn
     async (t) => {
       const notes = await notesEndpoint(t, idp)
       const provider = new HeadlessOAuthProvider({
-        user: 'bob',
+        user: 'alice',
         clientName: 'journey 1.x no refresh',
         grantTypes: ['authorization_code'],
       })

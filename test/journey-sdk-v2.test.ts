@@ -35,7 +35,7 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
       async (t) => {
         const notes = await notesEndpoint(t, idp, { sdk, adapter })
         const provider = new HeadlessOAuthProvider({
-          user: 'bob',
+          user: 'alice',
           clientName: `journey 2.x ${adapter} ${sdk} ${era}`,
         })
         const recorder = exchangeRecorder()
@@ -58,7 +58,7 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
           'tools/list: only what notes:read may call',
         )
         t.same(toolResult(await client.callTool({ name: 'whoami', arguments: {} })), {
-          sub: 'bob',
+          sub: 'alice',
           client: clientId,
           scopes: ['notes:read'],
         })
@@ -103,7 +103,7 @@ t.test('2.x client: first contact, then step-up on 403 insufficient_scope', asyn
         t.match(added, { note: { id: 1, text: 'first' } }, 'the retried call succeeds')
         const who = toolResult(await client.callTool({ name: 'whoami', arguments: {} }))
         t.same(who.scopes.sort(), ['notes:read', 'notes:write'], 'the new token carries both scopes')
-        t.equal(who.sub, 'bob')
+        t.equal(who.sub, 'alice')
         t.same(
           toolResult(await client.callTool({ name: 'list_notes', arguments: {} })).notes.map(
             (n: { text: string }) => n.text,

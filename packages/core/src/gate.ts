@@ -4,8 +4,13 @@ import type { AuthInfo, AuthInfoExtra, CachedOutcome, TokenVerifier } from './au
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
-import type { DenyList } from './deny-list.js'
-import { isPortcullisError, PortcullisError, type PortcullisReason } from './errors.js'
+import { type DenyList, denyListWait } from './deny-list.js'
+import {
+  isPortcullisError,
+  PortcullisError,
+  type PortcullisReason,
+  temporarilyUnavailable,
+} from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import {
   protectedResourceMetadata,
@@ -159,6 +164,11 @@ export interface Gate {
   reply(error: PortcullisError): GateReply
   /** The answer of the metadata endpoint to a request method. */
   metadataReply(method: string): MetadataReply
+  /**
+   * False while the deny list cannot vouch for tokens (a shared list not loaded yet, or too
+   * stale): every token is answered 503 meanwhile. For readiness checks.
+   */
+  ready(): boolean
 }
 
 const httpsUrl = z.string().superRefine((value, ctx) => {
@@ -494,6 +504,12 @@ export function createGate(options: GateOptions): Gate {
       extra: { ...auth.extra, fingerprint },
     }
     if (denyList !== undefined) {
+      // A list that may hold this token and cannot say (not loaded yet, too stale) vouches for none.
+      const wait = denyListWait(denyList)
+      if (wait > 0) {
+        const error = temporarilyUnavailable('revocation_unavailable', 'the deny list cannot vouch yet', wait)
+        return reject(unavailableToClient(error), { fingerprint })
+      }
       // After the verifier (whose answer may come from a cache), so a revocation counts at once.
       let denied: boolean
       try {
@@ -585,6 +601,7 @@ export function createGate(options: GateOptions): Gate {
     authorize,
     reply,
     metadataReply,
+    ready: () => denyList === undefined || denyListWait(denyList) === 0,
   })
 }
 
