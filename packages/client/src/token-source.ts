@@ -119,7 +119,7 @@ export class TokenSource {
       save: async (grant) => {
         latest = grant
         if (grant === undefined) await this.#store.delete(this.key)
-        else await this.#store.set(this.key, { ...grant, updatedAt: Math.floor(Date.now() / 1000) })
+        else await this.#store.set(this.key, { ...grant, updatedAt: Math.floor(this.#now()) })
       },
     }
     const base = this.#current ?? candidate
