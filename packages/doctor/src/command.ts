@@ -12,7 +12,9 @@ const USAGE = `usage: portcullis doctor <mcp-url> [options]
 Checks an MCP server's OAuth setup from the outside, as a client would.
 
 options:
-  --token <token>           an access token to check and try (tools/list); never printed
+  --token <token>           an access token to check and try (tools/list); never printed.
+                            PORTCULLIS_DOCTOR_TOKEN in the environment does the same without
+                            putting the token in the process list or shell history
   --browser-origin <origin> the origin CORS is checked for (default ${DEFAULT_BROWSER_ORIGIN})
   --timeout <ms>            deadline of each request (default 5000)
   --json                    print the report as JSON (schema version 1)
@@ -21,7 +23,11 @@ options:
 exit status: 0 nothing failed, 1 a check failed, 2 usage error`
 
 /** Runs `portcullis <args>` and returns the exit status. */
-export async function runCommand(args: string[], io: CommandIo): Promise<number> {
+export async function runCommand(
+  args: string[],
+  io: CommandIo,
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   const [subcommand, ...rest] = args
   if (subcommand === undefined || subcommand === '-h' || subcommand === '--help') {
     io.out(USAGE)
@@ -47,10 +53,11 @@ export async function runCommand(args: string[], io: CommandIo): Promise<number>
     io.error(`portcullis doctor: expected one MCP URL, got ${positionals.length}\n\n${USAGE}`)
     return 2
   }
+  const token = values.token ?? (env.PORTCULLIS_DOCTOR_TOKEN || undefined)
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout)
   try {
     const report = await doctor(positionals[0]!, {
-      ...(values.token === undefined ? {} : { token: values.token }),
+      ...(token === undefined ? {} : { token }),
       ...(values['browser-origin'] === undefined ? {} : { browserOrigin: values['browser-origin'] }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
     })

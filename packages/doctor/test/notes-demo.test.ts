@@ -104,6 +104,11 @@ t.test('the command prints the checklist, never the token, and exits 0 or 1', as
   t.equal(await runCommand(['doctor', 'http://127.0.0.1:1/mcp', '--timeout', '2000'], io), 1)
   t.match(out, /FAIL {2}no answer/)
 
+  out = ''
+  t.equal(await runCommand(['doctor', stack.url, '--json'], io, { PORTCULLIS_DOCTOR_TOKEN: access_token }), 0)
+  t.match(JSON.parse(out).checks.at(-1), { id: 'token.tools_list', status: 'pass' })
+  t.notOk(out.includes(access_token))
+
   t.equal(await runCommand(['doctor'], io), 2)
   t.equal(await runCommand(['doctor', stack.url, '--bogus'], io), 2)
   t.equal(await runCommand(['lint'], io), 2)
