@@ -101,8 +101,14 @@ export async function checkCors(
     } else {
       list.pass('cors.challenge', `a page at ${origin} can read the 401 and its WWW-Authenticate`)
     }
+  } else if (challenge.ok) {
+    list.fail(
+      'cors.challenge',
+      `a request from ${origin} got HTTP ${challenge.response.status} instead of the 401 it gets without an Origin`,
+      `If pages at ${origin} should reach this server, allow the origin (Origin validation against DNS rebinding is right for unknown origins).`,
+    )
   } else {
-    list.skip('cors.challenge', 'no 401 to check')
+    list.skip('cors.challenge', 'no answer to check')
   }
   return list
 }
