@@ -5,6 +5,8 @@ import { initializeRequest, mcpHeaders } from './mcp-messages.js'
 
 /** What the unauthenticated request showed, for the checks that follow. */
 export interface ChallengeFindings {
+  /** Whether the request without a token got a 401. */
+  challenged: boolean
   /** The `resource_metadata` URL of the challenge, when it had one. */
   resourceMetadata?: string
   /** The `scope` of the challenge, when it had one. */
@@ -21,7 +23,7 @@ export async function checkChallenge(
   limits: ProbeLimits,
 ): Promise<{ list: Checklist; findings: ChallengeFindings }> {
   const list = new Checklist('challenge')
-  const findings: ChallengeFindings = {}
+  const findings: ChallengeFindings = { challenged: false }
   const result = await probe(url, { method: 'POST', headers: mcpHeaders(), body: initializeRequest }, limits)
   if (!result.ok) {
     list.fail(
@@ -42,6 +44,7 @@ export async function checkChallenge(
     )
     return { list, findings }
   }
+  findings.challenged = true
   list.pass('challenge.status', 'a request without a token gets 401')
   const header = headers.get('www-authenticate')
   let bearer: ParsedChallenge | undefined

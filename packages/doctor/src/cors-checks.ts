@@ -20,6 +20,7 @@ export async function checkCors(
   url: string,
   metadataUrl: string | undefined,
   origin: string,
+  challenged: boolean,
   limits: ProbeLimits,
 ): Promise<Checklist> {
   const list = new Checklist('cors')
@@ -101,14 +102,14 @@ export async function checkCors(
     } else {
       list.pass('cors.challenge', `a page at ${origin} can read the 401 and its WWW-Authenticate`)
     }
-  } else if (challenge.ok) {
+  } else if (challenge.ok && challenged) {
     list.fail(
       'cors.challenge',
       `a request from ${origin} got HTTP ${challenge.response.status} instead of the 401 it gets without an Origin`,
       `If pages at ${origin} should reach this server, allow the origin (Origin validation against DNS rebinding is right for unknown origins).`,
     )
   } else {
-    list.skip('cors.challenge', 'no answer to check')
+    list.skip('cors.challenge', 'no 401 to check')
   }
   return list
 }

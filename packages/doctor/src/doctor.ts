@@ -68,7 +68,9 @@ export async function doctor(url: string, options: DoctorOptions = {}): Promise<
   checks.push(...challenge.list.checks)
   const prm = await checkResourceMetadata(url, challenge.findings.resourceMetadata, limits)
   checks.push(...prm.list.checks)
-  checks.push(...(await checkCors(url, prm.metadata?.url, browserOrigin, limits)).checks)
+  checks.push(
+    ...(await checkCors(url, prm.metadata?.url, browserOrigin, challenge.findings.challenged, limits)).checks,
+  )
 
   const servers = prm.metadata?.authorizationServers ?? []
   for (const issuer of servers.slice(0, maxServers)) {
