@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { AuthInfo } from './auth-info.js'
 import { tokenFingerprint } from './fingerprint.js'
+import type { ComponentHealth } from './health.js'
 import { parseOptions } from './options.js'
 
 /**
@@ -14,6 +15,8 @@ import { parseOptions } from './options.js'
 export interface DenyList {
   /** True when the token of this verified caller is revoked. */
   isDenied(auth: AuthInfo): boolean
+  /** How the list's store is, as last seen, for `gate.health()`. Lists without one count as up. */
+  health?(): ComponentHealth
 }
 
 /**

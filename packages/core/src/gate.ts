@@ -7,6 +7,7 @@ import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
 import type { DenyList } from './deny-list.js'
 import { isPortcullisError, PortcullisError, type PortcullisReason } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
+import { denyListHealth, type GateHealth, summariseHealth, verifierHealth } from './health.js'
 import {
   protectedResourceMetadata,
   protectedResourceMetadataPaths,
@@ -159,6 +160,8 @@ export interface Gate {
   reply(error: PortcullisError): GateReply
   /** The answer of the metadata endpoint to a request method. */
   metadataReply(method: string): MetadataReply
+  /** Key sets, introspection and deny list as last seen, for a readiness route. Makes no request. */
+  health(): GateHealth
 }
 
 const httpsUrl = z.string().superRefine((value, ctx) => {
@@ -585,6 +588,11 @@ export function createGate(options: GateOptions): Gate {
     authorize,
     reply,
     metadataReply,
+    health: () =>
+      summariseHealth([
+        ...verifierHealth(verifier),
+        ...(denyList === undefined ? [] : [denyListHealth(denyList)]),
+      ]),
   })
 }
 
