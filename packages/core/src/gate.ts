@@ -7,6 +7,7 @@ import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
 import type { DenyList } from './deny-list.js'
 import { isPortcullisError, PortcullisError, type PortcullisReason } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
+import { auditAuthentication, auditAuthorization } from './gate-audit.js'
 import { denyListHealth, type GateHealth, summariseHealth, verifierHealth } from './health.js'
 import {
   protectedResourceMetadata,
@@ -583,9 +584,10 @@ export function createGate(options: GateOptions): Gate {
     policy,
     cors,
     idp: parsed.idp,
-    authenticate,
-    authenticateNow,
-    authorize,
+    authenticate: (input: AuthenticateInput) => auditAuthentication(resource, authenticate(input)),
+    authenticateNow: (input: AuthenticateInput) => auditAuthentication(resource, authenticateNow(input)),
+    authorize: (auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>, requirement: ScopeRequirement) =>
+      auditAuthorization(resource, auth, authorize(auth, requirement)),
     reply,
     metadataReply,
     health: () =>

@@ -1,4 +1,5 @@
 export * from './attempt-limiter.js'
+export * from './audit.js'
 export type * from './auth-info.js'
 export * from './bearer.js'
 export * from './bounded-fetch.js'

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate, RejectionLog } from './gate.js'
+import { auditStepUp } from './gate-audit.js'
 import { hostServer } from './mcp-hosting.js'
 import { type McpScopeRules, type McpTarget, mcpScopeRules } from './mcp-request.js'
 import { type McpSession, type McpSessionLimits, McpSessionStore } from './mcp-sessions.js'
@@ -389,6 +390,7 @@ export async function createMcpEndpoint(
       },
     )
     const answer = gate.reply(error)
+    auditStepUp(gate.resource, auth, error, denied)
     const fingerprint = auth.extra?.fingerprint
     return {
       kind: 'reply',
