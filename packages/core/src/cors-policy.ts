@@ -67,6 +67,29 @@ export function isPreflight(method: string, accessControlRequestMethod: unknown)
 }
 
 /**
+ * Whether the gate answers this request as a preflight with its own CORS policy, without
+ * authenticating it: only when it is a preflight, the gate has a policy, and no other CORS layer
+ * has taken the request (one that ran first and set `Access-Control-Allow-Origin`, or answers
+ * preflights itself and passed this one on, e.g. `preflightContinue`). Every other request, a
+ * preflight-shaped one included, is authenticated: an unauthenticated request never reaches a
+ * protected handler, whatever its method and headers. A preflight is either answered and ended
+ * by a CORS layer, or gated.
+ *
+ * @example
+ * if (answersPreflight(req.method, req.headers['access-control-request-method'], gate.cors, false)) {
+ *   return send(gate.cors.preflight(origin, methods))
+ * }
+ */
+export function answersPreflight(
+  method: string,
+  accessControlRequestMethod: unknown,
+  cors: CorsPolicy | undefined,
+  otherCorsLayer: boolean,
+): cors is CorsPolicy {
+  return cors !== undefined && !otherCorsLayer && isPreflight(method, accessControlRequestMethod)
+}
+
+/**
  * Builds the CORS rules for the protected routes of a resource.
  *
  * @example

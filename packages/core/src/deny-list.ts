@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { AuthInfo } from './auth-info.js'
+import { MAX_CLOCK_TOLERANCE, revocationLapsesAt } from './clock-tolerance.js'
 import { tokenFingerprint } from './fingerprint.js'
-import type { ComponentHealth } from './health.js'
 import { parseOptions } from './options.js'
 
 /**
@@ -15,19 +15,37 @@ import { parseOptions } from './options.js'
 export interface DenyList {
   /** True when the token of this verified caller is revoked. */
   isDenied(auth: AuthInfo): boolean
-  /** How the list's store is, as last seen, for `gate.health()`. Lists without one count as up. */
-  health?(): ComponentHealth
+  /**
+   * Seconds to wait while the list cannot vouch for any token (a shared list not loaded yet, or
+   * too stale to trust); 0 when it can. The gate answers 503 `revocation_unavailable` with this
+   * `Retry-After` meanwhile, rather than admit a token the list might hold. Absent: always known.
+   */
+  unavailableFor?(): number
 }
 
 /**
  * One revoked token, named by its fingerprint (`tokenFingerprint`, the value Portcullis logs) or by
  * its `jti` claim (RFC 7519 §4.1.7; unique per issuer, so `issuer` narrows it to one issuer).
- * `expiresAt` (seconds since the epoch) is when the entry may be dropped: the token's own `exp`,
- * after which it is refused anyway.
+ * `expiresAt` (seconds since the epoch) is the token's own `exp`; the entry is kept until
+ * `revocationLapsesAt(expiresAt)`, past the clock tolerance any verifier allows.
  */
 export type Revocation =
   | { readonly fingerprint: string; readonly expiresAt: number }
   | { readonly jti: string; readonly issuer?: string; readonly expiresAt: number }
+
+/**
+ * The `Retry-After` a deny list asks for now (`unavailableFor`), in whole seconds; 0 when it can
+ * vouch for tokens. A list that fails to say is taken as unable for 5 s: fail closed.
+ */
+export function denyListWait(list: DenyList): number {
+  if (list.unavailableFor === undefined) return 0
+  try {
+    const wait = list.unavailableFor()
+    return wait > 0 ? Math.ceil(Math.min(wait, 3600)) : 0
+  } catch {
+    return 5
+  }
+}
 
 const FINGERPRINT = /^[A-Za-z0-9_-]{16}$/
 
@@ -126,7 +144,8 @@ export interface MemoryDenyListOptions {
  * A deny list in this process's memory: the whole list for a single instance, and the local copy
  * a shared deny list (`@portcullis/redis`) keeps in step. Lookups are two map reads.
  *
- * Entries are dropped once expired. The list is bounded: when it is full of unexpired entries,
+ * Entries are dropped once lapsed (`revocationLapsesAt`: the token's `exp` plus the largest
+ * clock tolerance a verifier may use, so no verifier still accepts the token). The list is bounded: when it is full of unexpired entries,
  * `add` throws rather than forget a revocation silently.
  *
  * @example
@@ -135,9 +154,9 @@ export interface MemoryDenyListOptions {
  * denyList.add(revocationOf({ token }, { defaultTtl: 3600 }))
  */
 export class MemoryDenyList implements DenyList {
-  /** fingerprint → expiry (ms). */
+  /** fingerprint → when the entry lapses (ms): `revocationLapsesAt` of the token's expiry. */
   readonly #byFingerprint = new Map<string, number>()
-  /** `issuer \n jti` (issuer empty: any issuer) → expiry (ms). */
+  /** `issuer \n jti` (issuer empty: any issuer) → when the entry lapses (ms). */
   readonly #byJti = new Map<string, number>()
   readonly #max: number
   readonly #now: () => number
@@ -173,9 +192,9 @@ export class MemoryDenyList implements DenyList {
     return false
   }
 
-  /** Adds a revocation (keeping the later expiry of a repeated one). False when it has expired already. */
+  /** Adds a revocation (keeping the later expiry of a repeated one). False when it has lapsed already. */
   add(revocation: Revocation): boolean {
-    const until = revocation.expiresAt * 1000
+    const until = revocationLapsesAt(revocation.expiresAt)
     if (until <= this.#now()) return false
     const [map, key] = this.#slot(revocation)
     const known = map.get(key)
@@ -198,13 +217,13 @@ export class MemoryDenyList implements DenyList {
    */
   replace(revocations: Iterable<Revocation>): number {
     const now = this.#now()
-    const live = [...revocations].filter((r) => r.expiresAt * 1000 > now)
+    const live = [...revocations].filter((r) => revocationLapsesAt(r.expiresAt) > now)
     if (live.length > this.#max) live.sort((a, b) => b.expiresAt - a.expiresAt)
     this.#byFingerprint.clear()
     this.#byJti.clear()
     for (const revocation of live.slice(0, this.#max)) {
       const [map, key] = this.#slot(revocation)
-      map.set(key, Math.max(map.get(key) ?? 0, revocation.expiresAt * 1000))
+      map.set(key, Math.max(map.get(key) ?? 0, revocationLapsesAt(revocation.expiresAt)))
     }
     return Math.max(0, live.length - this.#max)
   }
@@ -213,15 +232,18 @@ export class MemoryDenyList implements DenyList {
   entries(): Revocation[] {
     const now = this.#now()
     const out: Revocation[] = []
+    const expiresAt = (until: number) => until / 1000 - MAX_CLOCK_TOLERANCE
     for (const [fingerprint, until] of this.#byFingerprint) {
-      if (until > now) out.push({ fingerprint, expiresAt: until / 1000 })
+      if (until > now) out.push({ fingerprint, expiresAt: expiresAt(until) })
     }
     for (const [key, until] of this.#byJti) {
       if (until <= now) continue
       const cut = key.indexOf('\n')
       const issuer = key.slice(0, cut)
       const jti = key.slice(cut + 1)
-      out.push(issuer === '' ? { jti, expiresAt: until / 1000 } : { jti, issuer, expiresAt: until / 1000 })
+      out.push(
+        issuer === '' ? { jti, expiresAt: expiresAt(until) } : { jti, issuer, expiresAt: expiresAt(until) },
+      )
     }
     return out
   }

@@ -4,8 +4,13 @@ import type { AuthInfo, AuthInfoExtra, CachedOutcome, TokenVerifier } from './au
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
-import type { DenyList } from './deny-list.js'
-import { isPortcullisError, PortcullisError, type PortcullisReason } from './errors.js'
+import { type DenyList, denyListWait } from './deny-list.js'
+import {
+  isPortcullisError,
+  PortcullisError,
+  type PortcullisReason,
+  temporarilyUnavailable,
+} from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import { auditAuthentication, auditAuthorization } from './gate-audit.js'
 import { denyListHealth, type GateHealth, summariseHealth, verifierHealth } from './health.js'
@@ -163,6 +168,11 @@ export interface Gate {
   metadataReply(method: string): MetadataReply
   /** Key sets, introspection and deny list as last seen, for a readiness route. Makes no request. */
   health(): GateHealth
+  /**
+   * False while the deny list cannot vouch for tokens (a shared list not loaded yet, or too
+   * stale): every token is answered 503 meanwhile. For readiness checks.
+   */
+  ready(): boolean
 }
 
 const httpsUrl = z.string().superRefine((value, ctx) => {
@@ -498,6 +508,12 @@ export function createGate(options: GateOptions): Gate {
       extra: { ...auth.extra, fingerprint },
     }
     if (denyList !== undefined) {
+      // A list that may hold this token and cannot say (not loaded yet, too stale) vouches for none.
+      const wait = denyListWait(denyList)
+      if (wait > 0) {
+        const error = temporarilyUnavailable('revocation_unavailable', 'the deny list cannot vouch yet', wait)
+        return reject(unavailableToClient(error), { fingerprint })
+      }
       // After the verifier (whose answer may come from a cache), so a revocation counts at once.
       let denied: boolean
       try {
@@ -595,6 +611,7 @@ export function createGate(options: GateOptions): Gate {
         ...verifierHealth(verifier),
         ...(denyList === undefined ? [] : [denyListHealth(denyList)]),
       ]),
+    ready: () => denyList === undefined || denyListWait(denyList) === 0,
   })
 }
 

@@ -1,3 +1,4 @@
+import { type DenyList, denyListWait } from './deny-list.js'
 import type { KeySetStatus } from './jwks.js'
 
 /**
@@ -64,19 +65,23 @@ export function verifierHealth(verifier: unknown): ComponentHealth[] {
 }
 
 /**
- * A deny list's component: its own `health()` when it has one (a shared list knows whether its
- * store answers), else an in-memory list, which is always up.
+ * A deny list's component: down while it cannot vouch for tokens (`unavailableFor() > 0`: a shared
+ * list not loaded yet or too stale; the gate answers 503 meanwhile), else up.
  */
-export function denyListHealth(denyList: unknown): ComponentHealth {
-  const own = (denyList as { health?: () => ComponentHealth } | null)?.health
-  if (typeof own === 'function') return own.call(denyList)
-  const size = (denyList as { size?: unknown } | null)?.size
-  return {
-    component: 'deny_list',
-    name: 'memory',
-    status: 'ok',
-    ...(typeof size === 'number' ? { detail: `${size} revocation(s)` } : {}),
+export function denyListHealth(denyList: DenyList): ComponentHealth {
+  const size = (denyList as { size?: unknown }).size
+  // The gate's own rule (deny-list.ts), so health and the 503 answers always agree.
+  const wait = denyListWait(denyList)
+  const kind = denyList.constructor?.name
+  const base = { component: 'deny_list' as const, name: kind && kind !== 'Object' ? kind : 'deny list' }
+  if (wait > 0) {
+    return {
+      ...base,
+      status: 'down',
+      detail: `cannot vouch for tokens; tokens get 503 with Retry-After ${wait}`,
+    }
   }
+  return { ...base, status: 'ok', ...(typeof size === 'number' ? { detail: `${size} revocation(s)` } : {}) }
 }
 
 const RANK: Record<HealthStatus, number> = { unknown: 0, ok: 0, degraded: 1, down: 2 }

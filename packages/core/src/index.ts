@@ -4,6 +4,12 @@ export type * from './auth-info.js'
 export * from './bearer.js'
 export * from './bounded-fetch.js'
 export * from './challenge.js'
+export {
+  clockToleranceSchema,
+  DEFAULT_CLOCK_TOLERANCE,
+  MAX_CLOCK_TOLERANCE,
+  revocationLapsesAt,
+} from './clock-tolerance.js'
 export * from './compact-jwt.js'
 export * from './cors-policy.js'
 export * from './deny-list.js'
@@ -12,6 +18,11 @@ export * from './errors.js'
 export * from './fingerprint.js'
 export * from './gate.js'
 export * from './health.js'
+export {
+  type IntrospectionCacheScope,
+  introspectionCacheKey,
+  introspectionKeyScope,
+} from './introspection-cache-key.js'
 export * from './introspection-verifier.js'
 export * from './issuer-router.js'
 export * from './jwks.js'
@@ -21,7 +32,9 @@ export * from './key-set-events.js'
 export * from './lru-cache.js'
 export * from './mcp-declarations.js'
 export * from './mcp-endpoint.js'
+export * from './mcp-event-store.js'
 export * from './mcp-hosting.js'
+export * from './mcp-methods.js'
 export * from './mcp-request.js'
 export * from './mcp-sessions.js'
 export * from './metadata.js'

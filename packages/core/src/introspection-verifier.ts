@@ -1,10 +1,12 @@
 import { z } from 'zod'
 import type { AuthInfo, TokenVerifier } from './auth-info.js'
 import { FetchFailure, fetchJson } from './bounded-fetch.js'
+import { clockToleranceSchema } from './clock-tolerance.js'
 import { authorizationServerMetadataUrls, discoverAuthorizationServer } from './discovery.js'
 import { invalidToken, type PortcullisError, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import type { ComponentHealth } from './health.js'
+import { introspectionKeyScope } from './introspection-cache-key.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { audienceMatches, canonicalResource, secureUrlProblem } from './resource.js'
@@ -18,7 +20,8 @@ export type IntrospectionAnswer = Readonly<Record<string, unknown>> & { readonly
 /**
  * Where introspection answers are kept between requests: the built-in bounded LRU cache, or a
  * shared store (Redis) so several instances reuse one answer. Methods may return values or
- * promises. Keys are token hashes, never tokens. A store that fails is treated as a miss.
+ * promises. Keys are token hashes behind a prefix naming the issuer, endpoint and client id, never
+ * tokens. A store that fails is treated as a miss.
  */
 export interface IntrospectionCache {
   get(key: string): IntrospectionAnswer | undefined | Promise<IntrospectionAnswer | undefined>
@@ -111,7 +114,7 @@ const introspectionVerifierSchema = z
       })
       .optional(),
     /** Leeway for `exp` and `nbf`, in seconds. */
-    clockTolerance: seconds(60, 600),
+    clockTolerance: clockToleranceSchema,
     /** Seconds a client is told to wait when the endpoint cannot be used. */
     retryAfter: z.number().int().positive().max(3600).default(5),
     /** Clock in milliseconds (tests). */
@@ -154,7 +157,8 @@ const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'logout'])
  *   requires audience binding though RFC 7662 makes `aud` optional), `exp`/`nbf` with
  *   `clockTolerance` leeway, and the token is an access token (`token_type` bearer when present,
  *   not sender-constrained).
- * - Answers are cached by token hash: active ones until the earlier of `exp` and `cache.ttl`
+ * - Answers are cached by token hash, under the issuer, endpoint and client id that got them:
+ *   active ones until the earlier of `exp` and `cache.ttl`
  *   (60 s, the revocation delay budget of RFC 7662 §4), inactive ones for `cache.inactiveTtl`
  *   (5 s). Concurrent requests with one token make one call.
  * - An endpoint that is down, slow, refuses our credentials or answers junk is not an inactive
@@ -184,6 +188,9 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
   const inactiveTtlMs = cache === false ? 0 : cache.inactiveTtl * 1000
   const flight = new SingleFlight<IntrospectionAnswer>()
   let endpoint = o.endpoint
+  // An answer holds for the server and client that got it (two deployments on one Redis).
+  const keyScope = introspectionKeyScope({ issuer: o.issuer, endpoint: o.endpoint, clientId: o.clientId })
+  const cacheKey = (token: string) => `${keyScope}.${tokenHash(token)}`
 
   const unavailable = (message: string, cause?: unknown): PortcullisError =>
     temporarilyUnavailable('introspection_unavailable', message, o.retryAfter, cause)
@@ -369,10 +376,10 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       ) {
         throw invalidToken('token_malformed', 'token is not a bearer token (RFC 6750 §2.1)')
       }
-      return check(token, await answerFor(token, tokenHash(token)))
+      return check(token, await answerFor(token, cacheKey(token)))
     },
     async forget(token: string): Promise<void> {
-      if (store !== undefined) await Promise.resolve(store.delete(tokenHash(token))).catch(() => {})
+      if (store !== undefined) await Promise.resolve(store.delete(cacheKey(token))).catch(() => {})
     },
     stats() {
       const cacheStats =

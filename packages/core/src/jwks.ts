@@ -142,6 +142,16 @@ export function jwksKeySet(options: JwksKeySetOptions): RemoteKeySet {
   let lastAttemptAt = Number.NEGATIVE_INFINITY
   let lastError: string | undefined
   let ignored: IgnoredKey[] = []
+  /** Ignored keys already reported (`kid \n reason`), so each is logged once, not at every refresh. */
+  const reported = new Set<string>()
+  const reportIgnored = (keys: number) => {
+    for (const key of ignored) {
+      const id = `${key.kid ?? ''}\n${key.reason}`
+      if (reported.has(id) || reported.size >= MAX_REPORTED_IGNORED) continue
+      reported.add(id)
+      publishKeySetEvent({ type: 'key_ignored', jwksUri, keys, stale: false, ignored: { ...key } })
+    }
+  }
 
   const load = async (): Promise<void> => {
     lastAttemptAt = now()
@@ -154,11 +164,13 @@ export function jwksKeySet(options: JwksKeySetOptions): RemoteKeySet {
       const imported = importJwks(res.json, { maxKeys: o.maxKeys, rsaAlgorithm: o.rsaAlgorithm })
       if (imported.keys.length === 0) {
         ignored = imported.ignored
+        reportIgnored(0)
         throw new Error(`the key set holds no usable signing key (${imported.ignored.length} ignored)`)
       }
       const at = now()
       held = new KeyIndex(imported.keys)
       ignored = imported.ignored
+      reportIgnored(held.size)
       fetchedAt = at
       freshUntil = at + lifetimeMs(res.headers, o.cacheMinAge, o.cacheMaxAge)
       const recovered = lastError !== undefined
@@ -240,6 +252,9 @@ export function jwksKeySet(options: JwksKeySetOptions): RemoteKeySet {
     },
   }
 }
+
+/** Distinct ignored keys reported per key set; a document that keeps changing them is not logged forever. */
+const MAX_REPORTED_IGNORED = 100
 
 /** A key given to `staticKeySet`: a public JWK, a public KeyObject, or either with its algorithm and kid. */
 export type StaticKey = JsonWebKey | KeyObject | ExplicitKey

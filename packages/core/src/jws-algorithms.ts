@@ -56,6 +56,13 @@ const SPECS: Record<JwsAlgorithm, AlgorithmSpec> = {
 
 /** RFC 7518 §3.3 and §3.5: RSA keys of 2048 bits or more. */
 const MIN_RSA_BITS = 2048
+/**
+ * RSA public exponents accepted: odd, from 3 (RFC 8017 §3.1) and below 2^256 (FIPS 186-5 §5.4).
+ * `e = 1` makes a "signature" equal to its own padded message, forgeable without any private key;
+ * an even `e` is no RSA key at all.
+ */
+const MIN_RSA_EXPONENT = 3n
+const RSA_EXPONENT_BOUND = 2n ** 256n
 
 const PSS_SALT_LENGTH = { sha256: 32, sha384: 48, sha512: 64 } as const
 
@@ -64,7 +71,8 @@ export function isJwsAlgorithm(value: unknown): value is JwsAlgorithm {
 }
 
 /**
- * Why a public key cannot carry `alg`, or `undefined` when it can (key type, EC curve, RSA size).
+ * Why a public key cannot carry `alg`, or `undefined` when it can (key type, EC curve, RSA size
+ * and public exponent).
  */
 export function keyUnfitFor(key: KeyObject, alg: JwsAlgorithm): string | undefined {
   const spec = SPECS[alg]
@@ -77,6 +85,12 @@ export function keyUnfitFor(key: KeyObject, alg: JwsAlgorithm): string | undefin
   }
   if (type === 'rsa' && (details.modulusLength ?? 0) < MIN_RSA_BITS) {
     return `RSA key of ${details.modulusLength} bits is below ${MIN_RSA_BITS}`
+  }
+  if (type === 'rsa') {
+    const e = details.publicExponent
+    if (e === undefined || e < MIN_RSA_EXPONENT || e % 2n === 0n || e >= RSA_EXPONENT_BOUND) {
+      return `RSA public exponent ${e === undefined ? 'unknown' : e < 1_000_000n ? String(e) : `of ${e.toString(2).length} bits`} is not an odd number from 3 to 2^256`
+    }
   }
   return undefined
 }

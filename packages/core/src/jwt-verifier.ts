@@ -1,9 +1,10 @@
 import { z } from 'zod'
 import type { AuthInfo, CachedOutcome, TokenVerifier } from './auth-info.js'
+import { clockToleranceSchema } from './clock-tolerance.js'
 import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { invalidToken, PortcullisError, temporarilyUnavailable } from './errors.js'
-import { fingerprintOfHash } from './fingerprint.js'
+import { tokenFingerprint } from './fingerprint.js'
 import { type ComponentHealth, keySetHealth } from './health.js'
 import {
   checkJwksKeySetOptions,
@@ -68,7 +69,7 @@ const jwtVerifierSchema = z
     jwks: z.custom<Omit<JwksKeySetOptions, 'jwksUri'>>((value) => typeof value === 'object').optional(),
     discovery: z.custom<DiscoveryOptions>((value) => typeof value === 'object').optional(),
     algorithms: z.array(algorithmSchema).min(1).optional(),
-    clockTolerance: z.number().nonnegative().max(600).default(60),
+    clockTolerance: clockToleranceSchema,
     requiredClaims: z.array(z.string().min(1)).default(['exp']),
     typ: z.enum(['lenient', 'strict']).default('lenient'),
     scopeClaim: z.string().min(1).optional(),
@@ -192,7 +193,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
             jwksKeySet({ ...o.jwks, jwksUri, now: o.jwks?.now ?? now }),
           ))
 
-  const verifyUncached = async (token: string, hash: string): Promise<AuthInfo> => {
+  const verifyUncached = async (token: string, _key: string): Promise<AuthInfo> => {
     const { header, payload, signingInput, signature } = decodeCompactJwt(token)
     // RFC 8725 §3.1: the allow-list decides before any key is looked at (no HMAC, no none).
     if (!allowed.has(header.alg))
@@ -285,7 +286,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       extra: {
         sub: claims.sub as string | undefined,
         iss: claims.iss as string,
-        fingerprint: fingerprintOfHash(hash),
+        fingerprint: tokenFingerprint(token),
         claims,
       },
     })

@@ -1,4 +1,5 @@
 import { channel, subscribe, unsubscribe } from 'node:diagnostics_channel'
+import type { IgnoredKey } from './jwks.js'
 
 /**
  * What a remote key set reports about fetching its document. A failed refresh does not fail
@@ -6,8 +7,12 @@ import { channel, subscribe, unsubscribe } from 'node:diagnostics_channel'
  * authorization server's key endpoint would go unseen until the keys run out.
  */
 export interface KeySetEvent {
-  /** `refresh_failed` after each failed fetch; `refresh_recovered` on the first success after one. */
-  type: 'refresh_failed' | 'refresh_recovered'
+  /**
+   * `refresh_failed` after each failed fetch; `refresh_recovered` on the first success after one;
+   * `key_ignored` the first time a key of the document is left out (weak, unsuitable), once per
+   * key set, kid and reason.
+   */
+  type: 'refresh_failed' | 'refresh_recovered' | 'key_ignored'
   jwksUri: string
   /** Why the fetch failed (`refresh_failed` only). Never contains a token. */
   error?: string
@@ -15,6 +20,8 @@ export interface KeySetEvent {
   keys: number
   /** The held keys are past their lifetime and in use only because refreshing failed. */
   stale: boolean
+  /** The key left out and why (`key_ignored` only). */
+  ignored?: IgnoredKey
 }
 
 /** The `node:diagnostics_channel` name key sets publish `KeySetEvent`s on. */

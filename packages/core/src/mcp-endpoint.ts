@@ -5,11 +5,17 @@ import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate, RejectionLog } from './gate.js'
 import { auditStepUp } from './gate-audit.js'
+import { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
 import { hostServer } from './mcp-hosting.js'
-import { type McpScopeRules, type McpTarget, mcpScopeRules } from './mcp-request.js'
-import { type McpSession, type McpSessionLimits, McpSessionStore } from './mcp-sessions.js'
+import { type McpScopeRules, type McpTarget, mcpScopeRules, messageTargets } from './mcp-request.js'
+import {
+  type McpSession,
+  type McpSessionLimits,
+  McpSessionStore,
+  sessionLimitsSchema,
+} from './mcp-sessions.js'
 import { parseOptions } from './options.js'
-import { principalKey } from './principal.js'
+import { principalKey, subjectKey } from './principal.js'
 import { type ScopeRequirement, scopeRequirementSchema } from './scopes.js'
 
 /** What the route hands a server factory: the caller (absent only for the startup probe) and the protocol era. */
@@ -157,16 +163,7 @@ export const mcpRouteOptionsSchema = z
     transport: z
       .custom<McpTransportClass>(isFunction, { error: 'must be a Streamable HTTP server transport class' })
       .optional(),
-    sessions: z
-      .union([
-        z.boolean(),
-        z.strictObject({
-          maxSessions: z.number().int().min(1).max(1_000_000).optional(),
-          maxSessionsPerPrincipal: z.number().int().min(1).max(10_000).optional(),
-          idleTimeoutMs: z.number().int().min(1000).max(86_400_000).optional(),
-        }),
-      ])
-      .optional(),
+    sessions: z.union([z.boolean(), sessionLimitsSchema]).optional(),
     transportOptions: z
       .record(z.string(), z.unknown())
       .refine((value) => RESERVED_TRANSPORT_OPTIONS.every((key) => !Object.hasOwn(value, key)), {
@@ -196,12 +193,6 @@ export const mcpRouteOptionsSchema = z
     path: ['sessions'],
     error: 'sessions need a transport class (transport)',
   })
-
-const DEFAULT_LIMITS: McpSessionLimits = {
-  maxSessions: 1000,
-  maxSessionsPerPrincipal: 20,
-  idleTimeoutMs: 30 * 60_000,
-}
 
 type SessionEntry = McpSession & { transport: McpTransportLike }
 
@@ -248,17 +239,17 @@ export async function createMcpEndpoint(
   const Transport = parsed.transport
   const store =
     Transport !== undefined && parsed.sessions !== false
-      ? new McpSessionStore<SessionEntry>({
-          ...DEFAULT_LIMITS,
-          ...(typeof parsed.sessions === 'object' ? parsed.sessions : {}),
-        })
+      ? new McpSessionStore<SessionEntry>(typeof parsed.sessions === 'object' ? parsed.sessions : {})
       : undefined
   const handler = parsed.handler?.(factory)
   const transportOptions = parsed.transportOptions ?? {}
 
+  // One event store for the route, one view of it per transport: no session replays another's events.
+  const { eventStore } = transportOptions
   const newTransport = (settings: Record<string, unknown>) =>
     new (Transport as unknown as new (o: Record<string, unknown>) => McpTransportLike)({
       ...transportOptions,
+      ...(isMcpEventStore(eventStore) ? { eventStore: sessionEventStore(eventStore) } : {}),
       ...settings,
     })
 
@@ -285,12 +276,13 @@ export async function createMcpEndpoint(
 
   /** A new 2025-era session for this caller, created by its `initialize` request. */
   const openSession = (auth: AuthInfo, principal: string, body: unknown): McpNodeHandler => {
+    const subject = subjectKey(auth)
     return async (req, res) => {
       const server = await factory({ era: 'legacy', authInfo: auth })
       const close = () => server.close().catch(() => {})
       const transport: McpTransportLike = newTransport({
         sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id: string) => store!.add({ id, principal, transport, close }),
+        onsessioninitialized: (id: string) => store!.add({ id, principal, subject, transport, close }),
         onsessionclosed: (id: string) => store!.forget(id),
       })
       transport.onclose = () => {
@@ -353,9 +345,7 @@ export async function createMcpEndpoint(
         const denied =
           checked.body.kind === 'messages'
             ? checked.body.messages.flatMap((m) =>
-                m.type === 'request' && m.target !== undefined && !rules.allows(m.target, auth.scopes)
-                  ? [m.target]
-                  : [],
+                m.type === 'request' ? messageTargets(m).filter((t) => !rules.allows(t, auth.scopes)) : [],
               )
             : []
         return insufficientScope(auth, checked.missing, denied)
@@ -366,10 +356,22 @@ export async function createMcpEndpoint(
     }
 
     if (session !== undefined) {
-      const target = session
-      return serve(auth, body, (req, res, parsedBody) => target.handleRequest(req, res, parsedBody))
+      const [target, id] = [session, request.sessionId as string]
+      return serve(auth, body, (req, res, parsedBody) => {
+        // A session with a request open (an SSE stream included) is live: never evicted for another.
+        res.once('close', store!.track(id))
+        return target.handleRequest(req, res, parsedBody)
+      })
     }
-    if (store !== undefined && initialize) return serve(auth, body, openSession(auth, principal, body))
+    if (store !== undefined && initialize) {
+      const wait = store.admit({ principal, subject: subjectKey(auth) })
+      if (wait !== undefined) {
+        return jsonRpcError(503, -32000, 'Service Unavailable: too many open sessions', {
+          'Retry-After': String(wait),
+        })
+      }
+      return serve(auth, body, openSession(auth, principal, body))
+    }
     if (handler !== undefined) return serve(auth, body, handler)
     if (store !== undefined) {
       return request.method === 'POST'

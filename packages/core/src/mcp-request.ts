@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { targetsOf } from './mcp-methods.js'
 import { parseOptions } from './options.js'
 import {
   type ScopeImplications,
@@ -25,6 +26,8 @@ export interface McpMessage {
   method?: string
   /** The tool, prompt or resource a request operates on (`tools/call`, `prompts/get`, `resources/read`, ...). */
   target?: McpTarget
+  /** When a request names several (`subscriptions/listen`): all of them, and no `target`. */
+  targets?: readonly McpTarget[]
   /** Set when the request names no valid target: the SDK answers it with a JSON-RPC error and runs nothing. */
   malformed?: string
 }
@@ -46,9 +49,10 @@ export const DEFAULT_MAX_BATCH = 128
 
 /**
  * Reads what a parsed MCP JSON-RPC body (one message or a batch) asks for, without trusting it:
- * for each message its type and method, and for `tools/call` the tool name, `prompts/get` the
- * prompt name, `resources/read` and `resources/subscribe` the URI, `completion/complete` the prompt
- * or resource it completes for. Never throws: anything unexpected is a `malformed` result (the SDK
+ * for each message its type and method, and what it names (the table `MCP_CLIENT_METHODS`):
+ * for `tools/call` the tool name, `prompts/get` the prompt name, `resources/read`,
+ * `resources/subscribe` and `resources/unsubscribe` the URI, `completion/complete` the prompt or
+ * resource it completes for, `subscriptions/listen` every resource URI it subscribes to. Never throws: anything unexpected is a `malformed` result (the SDK
  * then answers the JSON-RPC error). Only the top levels of each message are read, so nesting depth
  * costs nothing; the batch length is bounded.
  *
@@ -83,40 +87,18 @@ function inspectMessage(value: unknown): McpMessage {
   // JSON-RPC 2.0 §4.1: a notification has no "id" member. Any id counts as a request here, even
   // one the SDK would refuse: when in doubt, the message is checked.
   if (!Object.hasOwn(value, 'id')) return { type: 'notification', method }
-  const params = own(value, 'params')
-  const read = (key: 'name' | 'uri') => (isObject(params) ? own(params, key) : undefined)
-  switch (method) {
-    case 'tools/call':
-      return named(method, 'tool', read('name'))
-    case 'prompts/get':
-      return named(method, 'prompt', read('name'))
-    case 'resources/read':
-    case 'resources/subscribe':
-      return addressed(method, read('uri'))
-    case 'completion/complete': {
-      // Completions reveal argument values of the prompt or resource template they complete for.
-      const ref = isObject(params) ? own(params, 'ref') : undefined
-      if (!isObject(ref)) return { type: 'request', method, malformed: 'params.ref must be an object' }
-      const type = own(ref, 'type')
-      if (type === 'ref/prompt') return named(method, 'prompt', own(ref, 'name'))
-      if (type === 'ref/resource') return addressed(method, own(ref, 'uri'))
-      return { type: 'request', method, malformed: 'params.ref.type must be ref/prompt or ref/resource' }
-    }
-    default:
-      return { type: 'request', method }
-  }
+  const named = targetsOf(method, own(value, 'params'))
+  if ('malformed' in named) return { type: 'request', method, malformed: named.malformed }
+  const { targets } = named
+  if (targets.length === 0) return { type: 'request', method }
+  if (targets.length === 1) return { type: 'request', method, target: targets[0] }
+  return { type: 'request', method, targets }
 }
 
-function named(method: string, kind: 'tool' | 'prompt', name: unknown): McpMessage {
-  if (typeof name !== 'string')
-    return { type: 'request', method, malformed: `The ${kind} name must be a string` }
-  return { type: 'request', method, target: { kind, name } }
-}
-
-function addressed(method: string, uri: unknown): McpMessage {
-  if (typeof uri !== 'string')
-    return { type: 'request', method, malformed: 'The resource URI must be a string' }
-  return { type: 'request', method, target: { kind: 'resource', uri } }
+/** Every tool, prompt and resource a message names (`target` or `targets`). */
+export function messageTargets(message: McpMessage): readonly McpTarget[] {
+  if (message.targets !== undefined) return message.targets
+  return message.target === undefined ? [] : [message.target]
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -367,12 +349,13 @@ export function mcpScopeRules(options: McpScopeRulesOptions = {}): McpScopeRules
     const requirements: ScopeRequirement[] = []
     const seen = new Set<string>()
     for (const message of inspected.messages) {
-      if (message.type !== 'request' || message.target === undefined) continue
-      const t = message.target
-      const key = t.kind === 'resource' ? `r${t.uri}` : `${t.kind[0]}${t.name}`
-      if (seen.has(key)) continue
-      seen.add(key)
-      requirements.push(...requirementsFor(t))
+      if (message.type !== 'request') continue
+      for (const t of messageTargets(message)) {
+        const key = t.kind === 'resource' ? `r${t.uri}` : `${t.kind[0]}${t.name}`
+        if (seen.has(key)) continue
+        seen.add(key)
+        requirements.push(...requirementsFor(t))
+      }
     }
     return { body: inspected, missing: missingFor(requirements, grantedList) }
   }

@@ -43,3 +43,17 @@ export function principalKey(auth: Pick<AuthInfo, 'clientId' | 'extra'>): string
   const { issuer, subject, clientId } = principalOf(auth)
   return JSON.stringify([issuer ?? null, subject ?? null, clientId])
 }
+
+/**
+ * A string equal for two callers exactly when they are the same user (issuer and subject),
+ * whatever client they come through: what per-user limits count by, so registering more clients
+ * buys no more. A caller without a subject (a client acting for itself) is its own principal.
+ *
+ * @example
+ * subjectKey(request.auth) // '["https://idp.example","alice"]'
+ */
+export function subjectKey(auth: Pick<AuthInfo, 'clientId' | 'extra'>): string {
+  const { issuer, subject } = principalOf(auth)
+  if (subject === undefined) return principalKey(auth)
+  return JSON.stringify([issuer ?? null, subject])
+}

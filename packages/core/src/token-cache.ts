@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { AuthInfo, CachedOutcome } from './auth-info.js'
 import { PortcullisError } from './errors.js'
-import { fingerprintOfHash, tokenHash } from './fingerprint.js'
+import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
 
@@ -53,7 +53,10 @@ export class TokenCache {
     this.#negativeTtlMs = o.negativeTtl * 1000
   }
 
-  /** The cache key of a token: its full SHA-256, base64url. Its first 16 characters are its `tokenFingerprint`. */
+  /**
+   * The cache key of a token: the full SHA-256 of its exact bytes, base64url (a twin with another
+   * signature is another entry, verified on its own; both carry the same `tokenFingerprint`).
+   */
   static keyOf(token: string): string {
     return tokenHash(token)
   }
@@ -127,7 +130,7 @@ export class TokenCache {
       const ttl = Math.min(this.#maxTtlMs, validUntil - now)
       this.#entries.set(
         key,
-        { authInfo, error: undefined, fingerprint: fingerprintOfHash(key), validUntil },
+        { authInfo, error: undefined, fingerprint: tokenFingerprint(token), validUntil },
         ttl,
       )
       return authInfo
@@ -137,7 +140,7 @@ export class TokenCache {
         const validUntil = this.#now() + this.#negativeTtlMs
         this.#entries.set(
           key,
-          { authInfo: undefined, error, fingerprint: fingerprintOfHash(key), validUntil },
+          { authInfo: undefined, error, fingerprint: tokenFingerprint(token), validUntil },
           this.#negativeTtlMs,
         )
       }

@@ -3,6 +3,7 @@ import {
   createGate,
   type DenyList,
   jwtVerifier,
+  MAX_CLOCK_TOLERANCE,
   MemoryDenyList,
   parseChallenges,
   revocationFromKey,
@@ -129,9 +130,19 @@ t.test('MemoryDenyList matches by fingerprint, by jti of any issuer, by jti of o
   list.delete({ jti: 'any-issuer', expiresAt: 0 })
   t.equal(list.isDenied(auth('t3', { claims: { jti: 'any-issuer' } })), false, 'deleted')
 
-  clock += 60_000
-  t.equal(list.isDenied(auth('t1')), false, 'expired entries deny nothing')
-  t.equal(list.add({ jti: 'old', expiresAt: clock / 1000 - 1 }), false, 'an expired revocation is not added')
+  clock += 60_000 + 1000
+  t.equal(
+    list.isDenied(auth('t1')),
+    true,
+    'past exp, within the clock tolerance verifiers allow: still denied',
+  )
+  clock += MAX_CLOCK_TOLERANCE * 1000
+  t.equal(list.isDenied(auth('t1')), false, 'lapsed entries (exp + MAX_CLOCK_TOLERANCE) deny nothing')
+  t.equal(
+    list.add({ jti: 'old', expiresAt: clock / 1000 - MAX_CLOCK_TOLERANCE - 1 }),
+    false,
+    'a lapsed revocation is not added',
+  )
   t.same(list.entries(), [])
 })
 
@@ -145,8 +156,8 @@ t.test(
     t.ok(list.add({ jti: 'a', expiresAt: 20 }), 'a repeated entry takes no room')
     t.throws(() => list.add({ jti: 'c', expiresAt: 100 }), RangeError)
     t.equal(list.size, 2)
-    clock = 20_000
-    t.ok(list.add({ jti: 'c', expiresAt: 100 }), 'room once one has expired')
+    clock = (20 + MAX_CLOCK_TOLERANCE) * 1000
+    t.ok(list.add({ jti: 'c', expiresAt: 100 }), 'room once one has lapsed')
     t.same(
       list
         .entries()
@@ -167,7 +178,7 @@ t.test(
       { jti: 'x', expiresAt: 10 },
       { jti: 'y', expiresAt: 30 },
       { jti: 'z', expiresAt: 20 },
-      { jti: 'expired', expiresAt: -1 },
+      { jti: 'lapsed', expiresAt: -MAX_CLOCK_TOLERANCE - 1 },
     ])
     t.equal(dropped, 1)
     t.same(
@@ -249,3 +260,45 @@ t.test('a deny list that cannot answer fails the request closed', async (t) => {
     /createGate: option "denyList": must be a DenyList/,
   )
 })
+
+t.test(
+  'a deny list that cannot vouch yet (unavailableFor) makes the gate answer 503 for valid tokens',
+  async (t) => {
+    const token = await mint()
+    let wait = 7
+    let denied = false
+    const { gate } = gateWith({ isDenied: () => denied, unavailableFor: () => wait })
+    t.equal(gate.ready(), false, 'not ready, for readiness checks')
+    const a = await gate.authenticate({ authorization: `Bearer ${token}` })
+    if (a.ok) return t.fail('a token was vouched for before the list was known')
+    t.equal(a.reply.status, 503)
+    t.equal(a.reply.headers['Retry-After'], '7')
+    t.same(a.reply.body, {
+      error: 'temporarily_unavailable',
+      error_description: 'The list of revoked tokens cannot be confirmed right now; retry later',
+    })
+    t.equal(a.log.fields.reason, 'revocation_unavailable')
+    const bad = await gate.authenticate({ authorization: 'Bearer not.a.token' })
+    t.equal(bad.ok ? 200 : bad.reply.status, 401, 'an invalid token is still refused as such')
+
+    wait = 0
+    t.equal(gate.ready(), true)
+    t.equal(
+      (await gate.authenticate({ authorization: `Bearer ${token}` })).ok,
+      true,
+      'vouched for once known',
+    )
+    denied = true
+    t.equal((await gate.authenticate({ authorization: `Bearer ${token}` })).ok, false)
+
+    const failing = gateWith({
+      isDenied: () => false,
+      unavailableFor: () => {
+        throw new Error('cannot tell')
+      },
+    }).gate
+    const b = await failing.authenticate({ authorization: `Bearer ${token}` })
+    t.equal(b.ok ? 200 : b.reply.headers['Retry-After'], '5', 'a list that cannot say: 503, fail closed')
+    t.equal(gateWith(new MemoryDenyList()).gate.ready(), true, 'a memory list is always known')
+  },
+)

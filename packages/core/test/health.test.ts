@@ -146,7 +146,7 @@ t.test('an issuer router reports each verifier once; the deny list is a componen
     [
       `key_set ${server.origin}/a unknown not fetched yet`,
       `key_set ${server.origin}/b unknown not fetched yet`,
-      'deny_list memory ok 1 revocation(s)',
+      'deny_list MemoryDenyList ok 1 revocation(s)',
     ],
   )
   const reporting = {

@@ -161,15 +161,27 @@ export interface TokenResponse {
   [name: string]: unknown
 }
 
-/** An OAuth error answer from the token endpoint (RFC 6749 §5.2), or any other non-2xx answer. */
+/**
+ * An OAuth error answer: from the token endpoint (RFC 6749 §5.2, or any other non-2xx answer), or
+ * from the authorization endpoint through the redirect to the client (RFC 6749 §4.1.2.1), where
+ * there is no HTTP status of its own (`status` is then `undefined`).
+ */
 export class OAuthResponseError extends Error {
-  readonly status: number
+  readonly endpoint: 'authorization' | 'token'
+  readonly status: number | undefined
   readonly error: string
   readonly errorDescription: string | undefined
 
-  constructor(status: number, error: string, errorDescription: string | undefined) {
-    super(`token request failed with ${status} ${error}${errorDescription ? `: ${errorDescription}` : ''}`)
+  constructor(
+    status: number | undefined,
+    error: string,
+    errorDescription: string | undefined,
+    endpoint: 'authorization' | 'token' = 'token',
+  ) {
+    const answer = status === undefined ? error : `${status} ${error}`
+    super(`${endpoint} request failed with ${answer}${errorDescription ? `: ${errorDescription}` : ''}`)
     this.name = 'OAuthResponseError'
+    this.endpoint = endpoint
     this.status = status
     this.error = error
     this.errorDescription = errorDescription

@@ -7,6 +7,7 @@ import {
   type ClientAuthentication,
   completeAuthorization,
   createPkce,
+  OAuthResponseError,
   requestToken,
   type TokenResponse,
 } from './authorization-flow.js'
@@ -23,15 +24,11 @@ import {
   resolveResource,
   resourceSchema,
 } from './options.js'
-import {
-  providerConfiguration,
-  SECRET_NAMES,
-  type StaticClients,
-  staticClients,
-} from './provider-configuration.js'
+import { providerConfiguration, SECRET_NAMES, staticClients } from './provider-configuration.js'
 import { withoutExpectedNotices } from './quiet-notices.js'
 import { dropRegisteredScope } from './registration-request.js'
 import { ResourceRegistry } from './resource-registry.js'
+import type { StaticClients } from './static-clients.js'
 
 /** Endpoint URLs of a running dev IdP, as its metadata advertises them. */
 export interface DevIdpEndpoints {
@@ -64,6 +61,12 @@ export interface MachineTokenRequest {
 }
 
 /** A running dev IdP. */
+/** What `DevIdp.provider` is typed as: a part of oidc-provider's `Provider`. */
+export interface OidcProviderInstance {
+  readonly issuer: string
+  urlFor(name: string, options?: Record<string, unknown>): string
+}
+
 export interface DevIdp {
   /** The issuer identifier, exactly as tokens and metadata carry it (the PRM `authorization_servers` entry). */
   readonly issuer: string
@@ -83,8 +86,13 @@ export interface DevIdp {
   readonly defaultUser: string
   /** Names of the configured users (any other name can sign in too, without roles). */
   readonly users: string[]
-  /** The underlying oidc-provider instance, for what this API does not cover. */
-  readonly provider: Provider
+  /**
+   * The underlying oidc-provider instance, for what this API does not cover: cast it to
+   * oidc-provider's `Provider` (types from `@types/oidc-provider`). The declarations name only what
+   * they need, so that they import nothing from oidc-provider: its types pull in `@types/koa`, which
+   * does not compile against `content-disposition` 2 with `skipLibCheck: false`.
+   */
+  readonly provider: OidcProviderInstance
   /** Adds a resource while running (e.g. an MCP server started after the IdP on a free port). */
   addResource(resource: DevIdpResourceOptions): ResolvedResource
   /** Runs the authorization-code flow with PKCE as the public client and returns the token response. */
@@ -268,9 +276,14 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
         login_hint: request.user ?? options.defaultUser,
       }).toString()
       const response = await completeAuthorization(url, { redirectUri })
+      // RFC 6749 §4.1.2.1: the error comes back on the redirect; reject like the token helpers do.
       if (response.error !== undefined || response.code === undefined) {
-        throw new Error(
-          `dev-idp: authorization failed: ${response.error} ${response.errorDescription ?? ''}`.trim(),
+        throw new OAuthResponseError(
+          undefined,
+          response.error ?? 'invalid_response',
+          response.errorDescription ??
+            (response.error === undefined ? 'no code in the authorization response' : undefined),
+          'authorization',
         )
       }
       if (response.state !== state) throw new Error('dev-idp: authorization response state mismatch')

@@ -13,6 +13,7 @@ export {
   type DevIdp,
   type DevIdpEndpoints,
   type MachineTokenRequest,
+  type OidcProviderInstance,
   startDevIdp,
   type UserTokenRequest,
 } from './dev-idp.js'
@@ -26,4 +27,4 @@ export {
   type DevIdpUser,
   type ResolvedResource,
 } from './options.js'
-export type { StaticClients } from './provider-configuration.js'
+export type { StaticClients } from './static-clients.js'

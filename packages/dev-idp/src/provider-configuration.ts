@@ -13,16 +13,7 @@ import type { DevIdpSecrets } from './key-file.js'
 import type { ResolvedOptions } from './options.js'
 import { messagePage } from './pages.js'
 import type { ResourceRegistry } from './resource-registry.js'
-
-/** The pre-registered clients every dev IdP has. */
-export interface StaticClients {
-  /** Confidential client for the client-credentials grant (machine to machine). */
-  machine: { client_id: string; client_secret: string }
-  /** Confidential client a resource server uses to introspect tokens (RFC 7662). */
-  resourceServer: { client_id: string; client_secret: string }
-  /** Public native client for the authorization-code flow with PKCE; loopback redirects on any port. */
-  public: { client_id: string; redirect_uris: string[] }
-}
+import type { StaticClients } from './static-clients.js'
 
 /** Names under which client secrets are kept in the key file. */
 export const SECRET_NAMES = ['machine', 'resourceServer'] as const

@@ -252,7 +252,25 @@ t.test('an unknown resource is invalid_target (RFC 8707 §2)', async (t) => {
   const machine = await idp.machineToken({ resource: 'http://127.0.0.1:3999/other' }).catch((e) => e)
   t.type(machine, OAuthResponseError)
   t.equal((machine as OAuthResponseError).error, 'invalid_target')
+  t.equal((machine as OAuthResponseError).endpoint, 'token')
+  t.equal((machine as OAuthResponseError).status, 400)
 })
+
+t.test(
+  'userToken with an unknown resource rejects with OAuthResponseError, as the README says',
+  async (t) => {
+    const idp = await startIdp(t)
+    const error = await idp.userToken({ resource: 'http://127.0.0.1:3999/other' }).catch((e) => e)
+    t.type(error, OAuthResponseError)
+    t.match(error, {
+      endpoint: 'authorization',
+      status: undefined,
+      error: 'invalid_target',
+      errorDescription: /http:\/\/127\.0\.0\.1:3000\/mcp/,
+      message: /^authorization request failed with invalid_target: /,
+    })
+  },
+)
 
 t.test('a resource with a trailing slash finds its canonical entry', async (t) => {
   const idp = await startIdp(t)

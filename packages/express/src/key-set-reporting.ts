@@ -20,7 +20,9 @@ export function reportKeySetEvents(listener: KeySetListener | false | undefined)
 }
 
 function printKeySetEvent({ type, ...keySet }: KeySetEvent): void {
-  if (type === 'refresh_failed') {
+  if (type === 'key_ignored') {
+    console.warn('@portcullis/express: a key of the authorization server is not used', keySet)
+  } else if (type === 'refresh_failed') {
     console.warn(
       '@portcullis/express: the signing keys of the authorization server could not be refreshed',
       keySet,

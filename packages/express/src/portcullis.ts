@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   type AuthenticateResult,
   type AuthorizeResult,
+  answersPreflight,
   authorizationHeaders,
   createGate,
   formBodyToken,
@@ -10,7 +11,6 @@ import {
   type GateOptions,
   gateOptionsSchema,
   gateSchema,
-  isPreflight,
   mergeHeaderList,
   parseOptions,
   parseScopeArgs,
@@ -29,7 +29,7 @@ import {
   rememberGate,
   verifiedBy,
 } from './request-state.js'
-import { FALLBACK_METHODS, pathOf, routeMethods } from './route-methods.js'
+import { dispatchPath, FALLBACK_METHODS, routeMethods } from './route-methods.js'
 import { sendReply } from './send-reply.js'
 
 export const OWNER = '@portcullis/express'
@@ -45,9 +45,11 @@ export interface PortcullisMiddlewareOptions {
    */
   routes?: 'all' | 'declared'
   /**
-   * Requests that need no token: exact paths (`'/health'`, compared with the request path as sent,
-   * case and trailing slash included), regular expressions tested against the path, or a function
-   * of the request. Their `req.auth` stays `undefined`.
+   * Requests that need no token: exact paths (`'/health'`), regular expressions, or a function of
+   * the request. Paths and expressions see the path the router dispatches on (`req.baseUrl +
+   * req.path`: no query, no fragment, the absolute form reduced to its path, nothing decoded);
+   * exact paths compare case and trailing slash as written, so `/HEALTH` or `/health/` (which
+   * Express routes to `/health` by default) is authenticated. Their `req.auth` stays `undefined`.
    */
   public?: ReadonlyArray<string | RegExp> | ((req: Request) => boolean)
   /**
@@ -127,9 +129,9 @@ const reportFailures: RejectionListener = (event) => {
  * - authenticates every other request (or, with `routes: 'declared'`, those with `protect()` /
  *   `requireScopes()`), setting `req.auth` or answering 401/400/503 with the right
  *   `WWW-Authenticate` challenge; `public` paths are let through;
- * - CORS for browser clients: preflights are never authenticated and are answered (unless another
- *   CORS middleware mounted before this one already answered or set `Access-Control-Allow-Origin`),
- *   and `WWW-Authenticate` is exposed;
+ * - CORS for browser clients: preflights are answered without a token (a CORS middleware mounted
+ *   before this one may answer them instead; a preflight it passes on, or any with `cors: false`,
+ *   is authenticated like every other request), and `WWW-Authenticate` is exposed;
  * - a report when a remote key set cannot be refreshed, and when it recovers (`onKeySetEvent`).
  *
  * Mount it at the root, before the routes it protects. Scopes per route: `requireScopes(...)`.
@@ -165,7 +167,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const isPublic = publicMatcher(publicOption)
 
   const metadata: RequestHandler = function portcullisMetadata(req, res, next) {
-    if (!metadataPaths.has(pathOf(req.originalUrl))) return next()
+    if (!metadataPaths.has(dispatchPath(req))) return next()
     // RFC 9728 §3.1: clients read the document before they have a token; it is never gated.
     res.removeHeader('Access-Control-Allow-Credentials')
     sendReply(res, gate.metadataReply(req.method))
@@ -174,12 +176,17 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const middleware = function portcullisGate(req: Request, res: Response, next: NextFunction) {
     if (serveMetadata) {
       if (req.baseUrl !== '') return next(mountedUnderPath(req.baseUrl, gate))
-      if (metadataPaths.has(pathOf(req.originalUrl))) return metadata(req, res, next)
+      if (metadataPaths.has(dispatchPath(req))) return metadata(req, res, next)
     }
     rememberGate(req, binding)
     if (isPublic(req)) return next()
-    if (isPreflight(req.method, req.headers['access-control-request-method'])) {
-      return answerPreflight(gate, req, res, next)
+    // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
+    const otherCorsLayer = res.hasHeader('access-control-allow-origin')
+    if (
+      answersPreflight(req.method, req.headers['access-control-request-method'], gate.cors, otherCorsLayer)
+    ) {
+      const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
+      return sendReply(res, gate.cors.preflight(origin, routeMethods(req) ?? FALLBACK_METHODS))
     }
     if (!gateAll || verifiedBy(req) === gate) return next()
     guard(binding, req, res, next, undefined)
@@ -302,20 +309,13 @@ function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void 
   }
 }
 
-/** A preflight never carries credentials (Fetch standard §3.2.5): answer it, never gate it. */
-function answerPreflight(gate: Gate, req: Request, res: Response, next: NextFunction) {
-  if (gate.cors === undefined || res.hasHeader('access-control-allow-origin')) return next()
-  const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
-  sendReply(res, gate.cors.preflight(origin, routeMethods(req) ?? FALLBACK_METHODS))
-}
-
 function publicMatcher(option: PortcullisMiddlewareOptions['public']): (req: Request) => boolean {
   if (option === undefined) return () => false
   if (typeof option === 'function') return (req) => option(req) === true
   const paths = new Set(option.filter((entry): entry is string => typeof entry === 'string'))
   const patterns = option.filter((entry): entry is RegExp => entry instanceof RegExp)
   return (req) => {
-    const path = pathOf(req.originalUrl)
+    const path = dispatchPath(req)
     if (paths.has(path)) return true
     return patterns.some((pattern) => {
       // A global or sticky pattern keeps state between tests; start each test afresh.

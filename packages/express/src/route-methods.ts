@@ -43,7 +43,7 @@ export function routeMethods(req: Request): string[] | undefined {
     const add = (method: string) => {
       if (!methods.includes(method)) methods.push(method)
     }
-    collect(root.stack as LayerLike[], pathOf(req.originalUrl), 0, (route) => {
+    collect(root.stack as LayerLike[], dispatchPath(req), 0, (route) => {
       const declared = Object.keys(route).filter((name) => route[name] === true)
       // `app.all()`: Express 4 marks it `_all`, Express 5 registers every method Node knows.
       if (declared.includes('_all') || declared.length > ALL_METHODS_THRESHOLD) FALLBACK_METHODS.forEach(add)
@@ -82,8 +82,14 @@ function collect(
   }
 }
 
-/** The path of a request target, without its query. */
-export function pathOf(url: string): string {
-  const query = url.indexOf('?')
-  return query < 0 ? url : url.slice(0, query)
+/**
+ * The path the Express router dispatches `req` on, from the root: `req.path` is the router's own
+ * parse of the target (`parseurl`, Express 4 and 5), so a fragment (`/admin#.css`), the
+ * absolute form (`http://host/admin`) and the query are dropped exactly as the router drops them,
+ * and nothing is decoded or normalised that the router keeps. `req.baseUrl` adds back the mount
+ * path of a middleware mounted under one. Whatever decides "public or protected" must look at
+ * this path, never at the raw target (`req.originalUrl`).
+ */
+export function dispatchPath(req: Request): string {
+  return `${req.baseUrl ?? ''}${req.path ?? ''}`
 }

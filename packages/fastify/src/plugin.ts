@@ -1,6 +1,7 @@
 import {
   type AuthenticateResult,
   type AuthorizeResult,
+  answersPreflight,
   authorizationHeaders,
   createGate,
   FORM_MEDIA_TYPE,
@@ -10,7 +11,6 @@ import {
   gateOptionsSchema,
   gateSchema,
   isFormContentType,
-  isPreflight,
   mergeHeaderList,
   onKeySetEvent,
   parseOptions,
@@ -96,8 +96,9 @@ const keySetReporting = new WeakSet<object>()
  * - a scope guard: route `config.scopes` (array = all of them, `{ anyOf }`, `{ allOf }`) and the
  *   `requireScopes(...)` preHandler, answering 403 `insufficient_scope` with the missing scopes;
  * - the RFC 9728 metadata document at its well-known path(s), public, with CORS;
- * - CORS for browser clients: preflights are never authenticated and are answered (unless
- *   `@fastify/cors` is registered, which then answers them), and `WWW-Authenticate` is exposed;
+ * - CORS for browser clients: preflights are answered without a token (by `@fastify/cors` when it
+ *   is registered; a preflight it passes on, or any with `cors: false`, is authenticated like
+ *   every other request), and `WWW-Authenticate` is exposed;
  * - a warn log line when a remote key set cannot be refreshed (held keys keep serving, so no
  *   request shows it) and an info line when it recovers (`onKeySetEvent`).
  *
@@ -322,9 +323,16 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     if (request.is404) return done()
     const decision = decisionOf(request.routeOptions.config as DecidedConfig)
     if (!decision.gated) return done()
-    if (isPreflight(request.method, request.headers['access-control-request-method'])) {
-      // A preflight never carries credentials (Fetch standard §3.2.5): answer it, never gate it.
-      if (gate.cors === undefined || corsDelegated) return done()
+    // A preflight @fastify/cors passed on (preflightContinue, origin false), or any with
+    // `cors: false`, is gated like every other request: no handler runs unauthenticated.
+    if (
+      answersPreflight(
+        request.method,
+        request.headers['access-control-request-method'],
+        gate.cors,
+        corsDelegated,
+      )
+    ) {
       const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
       const methods = methodsByUrl.get(request.routeOptions.url ?? '') ?? new Set([request.method])
       const answer = gate.cors.preflight(origin, [...methods])
@@ -399,7 +407,9 @@ function reportKeySetEvents(fastify: FastifyInstance): void {
   if (keySetReporting.has(fastify.server)) return
   keySetReporting.add(fastify.server)
   const stop = onKeySetEvent(({ type, ...keySet }) => {
-    if (type === 'refresh_failed') {
+    if (type === 'key_ignored') {
+      fastify.log.warn({ keySet }, 'a key of the authorization server is not used')
+    } else if (type === 'refresh_failed') {
       fastify.log.warn({ keySet }, 'the signing keys of the authorization server could not be refreshed')
     } else {
       fastify.log.info({ keySet }, 'the signing keys of the authorization server were refreshed again')

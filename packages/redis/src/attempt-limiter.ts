@@ -7,7 +7,11 @@ const optionsSchema = z.strictObject({
   maxAttempts: z.number().int().positive().max(1_000_000),
   /** Window length, in seconds. */
   window: z.number().int().positive().max(86_400),
-  /** Most addresses each instance tracks locally (blocked ones, and counts while Redis is down). */
+  /**
+   * Most addresses counted per window, in Redis (one hash per window) and in each instance's local
+   * table. Past it, new addresses are counted by each instance alone: an attacker rotating
+   * addresses cannot grow Redis without bound (and so cannot push other keys out of it).
+   */
   maxAddresses: z.number().int().positive().max(10_000_000).default(100_000),
   now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional(),
 })
@@ -22,21 +26,27 @@ export interface RedisAttemptLimiterStats {
   countedLocally: number
 }
 
-// One round trip: count, start the window on the first failure, and say when it closes.
+// One round trip: count the address in this window's hash unless the hash is full (then -1), make
+// the hash lapse when the window closes, and announce the address that reaches the limit (pcall:
+// an ACL user without the channel still counts).
 const COUNT_SCRIPT = `
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
+  return {-1, 0}
+end
+local count = redis.call('HINCRBY', KEYS[1], ARGV[3], 1)
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-if count == tonumber(ARGV[2]) then redis.call('PUBLISH', ARGV[4], cjson.encode({ARGV[3], count, ttl})) end
+if count == tonumber(ARGV[2]) then redis.pcall('PUBLISH', ARGV[4], cjson.encode({ARGV[3], count, ttl})) end
 return {count, ttl}
 `
 
 const MAX_MESSAGE_BYTES = 1024
 
 /**
- * An `AttemptLimiter` shared through Redis: refused tokens are counted per client address in a
- * fixed window (`INCR` + `PEXPIRE`, one script call per refusal, nothing on accepted requests).
+ * An `AttemptLimiter` shared through Redis: refused tokens are counted per client address in
+ * fixed windows aligned on the clock (one hash per window, `<prefix>attempts:<window number>`,
+ * holding at most `maxAddresses` addresses and lapsing with the window; one script call per
+ * refusal, nothing on accepted requests).
  *
  * The address that reaches the limit is announced by pub/sub, so every instance answers it 429
  * from then on without asking Redis: the check on each request stays a local map read. An instance
@@ -78,17 +88,26 @@ export function redisAttemptLimiter(
     retryAfter: (address: string) => windows.retryAfter(address),
 
     async recordFailure(address: string): Promise<void> {
+      const nowMs = (o.now ?? Date.now)()
+      const window = Math.floor(nowMs / windowMs)
       try {
         const [count, resetInMs] = (await connection.client.eval(
           COUNT_SCRIPT,
           1,
-          connection.key(`attempts:${address}`),
-          windowMs,
+          connection.key(`attempts:${window}`),
+          (window + 1) * windowMs - nowMs,
           o.maxAttempts,
           address,
           channel,
+          o.maxAddresses,
         )) as [number, number]
         connection.succeeded()
+        if (count < 0) {
+          // This window's hash is full: count here alone rather than grow Redis.
+          countedLocally++
+          windows.recordFailure(address)
+          return
+        }
         windows.observe(address, count, resetInMs)
       } catch (error) {
         connection.failed(error)

@@ -186,15 +186,16 @@ export function redisIntrospectionCache(
     async set(key: string, value: IntrospectionAnswer, ttlMs: number): Promise<void> {
       if (!(ttlMs > 0)) return
       local.set(key, value, Math.min(ttlMs, localMaxTtlMs))
+      const owned = held.get(key) !== undefined
       held.delete(key)
       const stored: Stored = { x: now() + ttlMs, a: value }
       try {
-        // The lock goes with the answer: whoever waits finds the answer first.
-        await client
-          .multi()
-          .set(valueKey(key), JSON.stringify(stored), 'PX', Math.ceil(ttlMs))
-          .del(lockKey(key))
-          .exec()
+        // The answer first, so whoever waits finds it; then our lock, and only ours (another
+        // instance may hold it since ours lapsed).
+        const pipeline = client.pipeline().set(valueKey(key), JSON.stringify(stored), 'PX', Math.ceil(ttlMs))
+        if (owned) pipeline.eval(RELEASE_SCRIPT, 1, lockKey(key), owner)
+        const failure = ((await pipeline.exec()) ?? []).find(([error]) => error !== null)?.[0]
+        if (failure) throw failure
         connection.succeeded()
       } catch (error) {
         failed(error)
@@ -216,5 +217,7 @@ export function redisIntrospectionCache(
     },
   }
 }
+
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))

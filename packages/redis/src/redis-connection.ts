@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { parseOptions } from '@portcullis/core'
 import { Redis, type RedisOptions } from 'ioredis'
 import { z } from 'zod'
+import { isRefusal, REFUSAL_ADVICE, type RefusalKind, refusalKind, refusalMessage } from './redis-refusals.js'
 
 interface ChannelListener {
   onMessage(message: string): void
@@ -25,6 +26,12 @@ export interface RedisStatus {
   lastError: string | undefined
   /** Times it went down since the connection was made. */
   outages: number
+  /** Error replies (out of memory, ACL, Cluster redirects): Redis answered, and refused. */
+  refusals: number
+  /** The last error reply, e.g. `OOM command not allowed ...`. */
+  lastRefusal: string | undefined
+  /** Why this Redis cannot hold the shared state at all (a Cluster); the deny list then never vouches. */
+  unsupported: string | undefined
 }
 
 /** The events of a `RedisConnection` (`on('down', ...)`). */
@@ -87,7 +94,17 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
   #subscriber: Redis | undefined
   /** Listeners per channel: several parts (or several deny lists) may share one connection. */
   readonly #channels = new Map<string, Set<ChannelListener>>()
-  #status: RedisStatus = { state: 'connecting', since: Date.now(), lastError: undefined, outages: 0 }
+  #status: RedisStatus = {
+    state: 'connecting',
+    since: Date.now(),
+    lastError: undefined,
+    outages: 0,
+    refusals: 0,
+    lastRefusal: undefined,
+    unsupported: undefined,
+  }
+  /** When each kind of refusal was last logged: one line per kind per minute, not one per command. */
+  readonly #refusalLoggedAt = new Map<RefusalKind, number>()
   #closed = false
 
   constructor(options: RedisConnectionOptions = {}) {
@@ -108,7 +125,10 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
       keyPrefix: '',
     }
     this.client = o.url === undefined ? new Redis(bounded) : new Redis(o.url, bounded)
-    this.client.on('ready', () => this.succeeded())
+    this.client.on('ready', () => {
+      this.succeeded()
+      void this.#checkServer()
+    })
     this.client.on('error', (error) => this.#lost(error))
     this.client.on('close', () => this.#lost(new Error('connection closed')))
   }
@@ -154,8 +174,12 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
     this.emit('up', this.status())
   }
 
-  /** Records a command failure: Redis is down until something works again. */
+  /** Records a command failure: Redis is down until something works again; an error reply is no outage. */
   failed(error: unknown): void {
+    if (isRefusal(error)) {
+      this.#refused(error as Error)
+      return
+    }
     // Commands sent before the first connection is made fail (no offline queue); that is no outage.
     // A first connection that does not come is one: ioredis reports it as an error event.
     if (this.#status.state === 'connecting' && this.client.status !== 'ready') {
@@ -163,6 +187,42 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
       return
     }
     this.#lost(error)
+  }
+
+  #refused(error: Error): void {
+    const message = refusalMessage(error)
+    const kind = refusalKind(message)
+    this.#status.refusals++
+    this.#status.lastRefusal = message
+    this.succeeded() // it answered
+    const last = this.#refusalLoggedAt.get(kind)
+    if (last !== undefined && Date.now() - last < 60_000) return
+    this.#refusalLoggedAt.set(kind, Date.now())
+    this.log?.error({ redis: 'refused', kind, err: message }, REFUSAL_ADVICE[kind])
+  }
+
+  /** What the server is, once per connection: Cluster is refused, a risky memory policy is told. */
+  async #checkServer(): Promise<void> {
+    let info: string
+    try {
+      info = `${await this.client.info('cluster')}\n${await this.client.info('memory')}`
+    } catch {
+      return // INFO is @dangerous: an ACL user without it learns from error replies instead
+    }
+    const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim()
+    if (field('cluster_enabled') === '1') {
+      this.#status.unsupported = REFUSAL_ADVICE.cluster
+      this.log?.error({ redis: 'unsupported', kind: 'cluster' }, REFUSAL_ADVICE.cluster)
+    }
+    const policy = field('maxmemory_policy')
+    if (Number(field('maxmemory') ?? 0) > 0 && policy !== undefined && !policy.startsWith('volatile-')) {
+      this.log?.warn(
+        { redis: 'memory', maxmemoryPolicy: policy },
+        policy === 'noeviction'
+          ? 'portcullis: Redis has maxmemory with noeviction: once full it refuses every write, revocations included; volatile-lru lets cached answers and limiter counts make room'
+          : `portcullis: Redis may evict any key (${policy}), the deny list included: instances write it back when they notice, but volatile-lru never evicts it`,
+      )
+    }
   }
 
   #lost(error: unknown): void {
@@ -173,6 +233,7 @@ export class RedisConnection extends EventEmitter<RedisConnectionEvents> {
       return
     }
     this.#status = {
+      ...this.#status,
       state: 'down',
       since: Date.now(),
       lastError: message,

@@ -1,10 +1,20 @@
 import { redisAttemptLimiter, redisConnection } from '@portcullis/redis'
+import type { Redis } from 'ioredis'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
 import { redisServer } from './fixtures/redis-server.js'
 
 const server = await redisServer(t)
 t.beforeEach(() => server.flush())
+/** The count of an address in the current window's hash (`portcullis:attempts:<window number>`). */
+async function countOf(client: Redis, address: string): Promise<string | null> {
+  const keys = await client.keys('portcullis:attempts:*')
+  for (const key of keys) {
+    const count = await client.hget(key, address)
+    if (count !== null) return count
+  }
+  return null
+}
 
 t.test('options are validated with errors that name the option', async (t) => {
   const redis = redisConnection({ url: server.url })
@@ -32,7 +42,7 @@ t.test('refused tokens are counted across instances; past the limit both answer 
   ] as const) {
     t.equal((await instance.call(`tok-made-up-${n}`, attacker)).status, 401, `refusal ${n} is judged`)
   }
-  t.equal(await a.redis.client.get(`portcullis:attempts:${attacker}`), '4', 'one counter in Redis')
+  t.equal(await countOf(a.redis.client, attacker), '4', 'one counter in Redis')
 
   // The instance that counted the 4th announced it: both block without asking Redis.
   const calls = as.calls()
@@ -67,7 +77,7 @@ t.test('IPv6 clients are counted by /64', async (t) => {
   t.equal((await a.call('bad-2', '2001:db8:aa:bb:ffff::2')).status, 401)
   t.equal((await a.call('tok-good', '2001:db8:aa:bb::99')).status, 429, 'another address of the same /64')
   t.equal((await a.call('tok-good', '2001:db8:aa:cc::1')).status, 200, 'another /64')
-  t.equal(await a.redis.client.get('portcullis:attempts:2001:db8:aa:bb::/64'), '2')
+  t.equal(await countOf(a.redis.client, '2001:db8:aa:bb::/64'), '2')
 })
 
 t.test('the window closes: the address may try again', async (t) => {
@@ -77,6 +87,53 @@ t.test('the window closes: the address may try again', async (t) => {
   t.equal((await a.call('bad', '192.0.2.1')).status, 401)
   t.equal((await a.call('tok-good', '192.0.2.1')).status, 429)
   await within(2500, async () => (await a.call('tok-good', '192.0.2.1')).status === 200)
-  t.equal(await a.redis.client.exists('portcullis:attempts:192.0.2.1'), 0, 'the counter expired in Redis')
+  t.equal(await countOf(a.redis.client, '192.0.2.1'), null, 'the counter expired in Redis')
   t.match(a.limiter?.stats(), { maxAddresses: 100_000, countedLocally: 0 })
 })
+
+t.test('an attacker rotating addresses cannot grow Redis past maxAddresses per window', async (t) => {
+  const redis = redisConnection({ url: server.url })
+  t.teardown(() => redis.close())
+  await redis.ready()
+  const limiter = redisAttemptLimiter(redis, { maxAttempts: 5, window: 60, maxAddresses: 500 })
+  // 3,000 IPv6 /64s, each refused once (the gate calls recordFailure after each refused token).
+  for (let start = 0; start < 3000; start += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        limiter.recordFailure(`2001:db8:${(start + i).toString(16)}::/64`),
+      ),
+    )
+  }
+  const keys = await redis.client.keys('portcullis:attempts:*')
+  t.ok(keys.length >= 1 && keys.length <= 2, `one hash per window (${keys.length})`)
+  let fields = 0
+  let bytes = 0
+  for (const key of keys) {
+    fields += await redis.client.hlen(key)
+    bytes += Number(await redis.client.memory('USAGE', key, 'SAMPLES', 0))
+  }
+  t.ok(fields <= 2 * 500, `at most maxAddresses per window in Redis (${fields})`)
+  t.ok(bytes < 100_000, `${bytes} bytes in Redis for 3,000 addresses`)
+  t.ok(limiter.stats().countedLocally >= 1500, `the rest counted locally (${limiter.stats().countedLocally})`)
+  t.ok(limiter.stats().addresses <= 500, 'and the local table is bounded too')
+  t.ok(Number(await redis.client.ttl(keys[0]!)) <= 60, 'the hash lapses with its window')
+})
+
+t.test(
+  "behind the README's trustProxy (known hops only), rotating X-Forwarded-For does not escape the limit",
+  async (t) => {
+    const as = await authorizationServer(t)
+    // The README's quick start trusts the load balancer's network only; this test client is not in it.
+    const a = await startInstance(t, {
+      redisUrl: server.url,
+      as,
+      limiter: { maxAttempts: 5, window: 30 },
+      trustProxy: ['10.0.0.0/8'],
+    })
+    as.active('tok-good')
+    const statuses: number[] = []
+    for (let i = 0; i < 30; i++) statuses.push((await a.call(`bad-${i}`, `198.51.100.${i + 1}`)).status)
+    t.same(statuses.slice(0, 5), [401, 401, 401, 401, 401])
+    t.same(new Set(statuses.slice(5)), new Set([429]), '25/25 limited though each claimed another address')
+  },
+)
