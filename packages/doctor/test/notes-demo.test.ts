@@ -38,13 +38,19 @@ t.test('the demo passes every check without a token', async (t) => {
   }
 })
 
-t.test('an origin the server refuses (DNS rebinding protection) is named, with the status it got', async (t) => {
-  const report = await doctor(stack.url, { browserOrigin: 'https://elsewhere.example' })
-  const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]))
-  t.equal(byId['cors.preflight']?.status, 'fail')
-  t.match(byId['cors.challenge']?.message, /from https:\/\/elsewhere\.example got HTTP 403 instead of the 401/)
-  t.notOk(report.ok)
-})
+t.test(
+  'an origin the server refuses (DNS rebinding protection) is named, with the status it got',
+  async (t) => {
+    const report = await doctor(stack.url, { browserOrigin: 'https://elsewhere.example' })
+    const byId = Object.fromEntries(report.checks.map((c) => [c.id, c]))
+    t.equal(byId['cors.preflight']?.status, 'fail')
+    t.match(
+      byId['cors.challenge']?.message,
+      /from https:\/\/elsewhere\.example got HTTP 403 instead of the 401/,
+    )
+    t.notOk(report.ok)
+  },
+)
 
 t.test('a good token: claims, tools/list, and the token is never in the report', async (t) => {
   const { access_token } = await stack.idp.userToken({ resource: stack.url, scope: 'notes:read notes:write' })
