@@ -149,15 +149,8 @@ t.test('an issuer router reports each verifier once; the deny list is a componen
       'deny_list MemoryDenyList ok 1 revocation(s)',
     ],
   )
-  const reporting = {
-    isDenied: () => false,
-    health: () => ({
-      component: 'deny_list' as const,
-      name: 'redis',
-      status: 'down' as const,
-      detail: 'ECONNREFUSED',
-    }),
-  }
+  // A shared list that cannot vouch for tokens yet (not loaded, or too stale).
+  const reporting = { isDenied: () => false, unavailableFor: () => 2.5 }
   const custom = createGate({
     resource: RESOURCE,
     authorizationServers: ['https://a.example.com'],
@@ -167,6 +160,7 @@ t.test('an issuer router reports each verifier once; the deny list is a componen
   t.match(custom.health(), {
     status: 'down',
     ready: false,
-    components: [{ name: 'redis', detail: 'ECONNREFUSED' }],
+    components: [{ component: 'deny_list', name: 'deny list', status: 'down', detail: /Retry-After 3/ }],
   })
+  t.equal(custom.ready(), custom.health().ready, 'health agrees with ready()')
 })

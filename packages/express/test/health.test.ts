@@ -33,7 +33,9 @@ t.test('a readiness route answers 503 while the key set is down', async (t) => {
   const server = await listen(app)
   t.teardown(server.close)
 
-  t.same(gate.health(), gate.gate.health(), 'the same answer as the gate')
+  const { checkedAt: _a, ...ours } = gate.health()
+  const { checkedAt: _b, ...theGates } = gate.gate.health()
+  t.same(ours, theGates, 'the same answer as the gate')
   const before = await server.request('GET', '/ready')
   t.equal(before.status, 200)
   t.match(before.json(), { ready: true, components: [{ name: jwksUri, status: 'unknown' }] })
