@@ -1,6 +1,7 @@
-import { channel, subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { channel } from 'node:diagnostics_channel'
 import type { AuthInfo } from './auth-info.js'
 import type { PortcullisReason } from './errors.js'
+import { subscribeSafely } from './key-set-events.js'
 
 /** The `node:diagnostics_channel` name audit events are published on. */
 export const AUDIT_CHANNEL = 'portcullis:audit'
@@ -72,16 +73,5 @@ export function auditCaller(
  * const stop = onAuditEvent((event) => siem.send(event))
  */
 export function onAuditEvent(listener: (event: AuditEvent) => void): () => void {
-  // A listener that throws must not break the request that published.
-  const onMessage = (message: unknown) => {
-    try {
-      listener(message as AuditEvent)
-    } catch {
-      // ignored: reporting is best effort
-    }
-  }
-  subscribe(AUDIT_CHANNEL, onMessage)
-  return () => {
-    unsubscribe(AUDIT_CHANNEL, onMessage)
-  }
+  return subscribeSafely(AUDIT_CHANNEL, listener)
 }
