@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `pnpm start`: the dev IdP (its command, with the sign-in form) and the notes MCP server configured
-// against it, each in its own process from the built packages. Waits until both answer, prints how
-// to use them, streams their request logs, and stops both on Ctrl-C.
+// `pnpm start`: compiles the dev IdP and the notes example (saying so: the first compile takes about
+// a minute), then runs the dev IdP (its command, with the sign-in form) and the notes MCP server
+// configured against it, each in its own process from the built packages. Waits until both answer,
+// prints how to use them, streams their request logs, and stops both on Ctrl-C.
+// `node scripts/demo.mjs --build-only` compiles and exits.
 //
 // Environment: PORTCULLIS_DEMO_MCP_PORT (3000), PORTCULLIS_DEMO_IDP_PORT (4000),
 // PORTCULLIS_DEMO_KEYS_FILE (.dev-idp-keys.json), PORTCULLIS_SDK (v2 | v1).
@@ -18,6 +20,8 @@ const DEV_IDP_COMMAND = resolve(ROOT, 'packages/dev-idp/dist/cli.js')
 const NOTES_SERVER_COMMAND = resolve(ROOT, 'examples/notes-server/dist/main.js')
 const READY_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 5_000
+const BUILD_PROJECTS = ['packages/dev-idp', 'examples/notes-server']
+const BUILD_TICK_MS = 15_000
 
 /** Ends the launcher with one line on stderr, never a stack trace. */
 function fail(message) {
@@ -59,9 +63,48 @@ async function checkPortFree(port, what, variable) {
   }
 }
 
+/**
+ * `tsc -b` of the two projects the demo runs, saying what it does while it does it: the first
+ * compile of the workspace takes about a minute, later ones a few seconds.
+ */
+async function build() {
+  const tsc = resolve(ROOT, 'node_modules/typescript/bin/tsc')
+  if (!existsSync(tsc)) fail(`${tsc} is missing: install the workspace first (npx -y pnpm@10 install)`)
+  const started = Date.now()
+  process.stdout.write(
+    `portcullis demo: compiling ${BUILD_PROJECTS.join(' and ')} (tsc -b; about a minute the first time, seconds after)\n`,
+  )
+  const ticker = setInterval(() => {
+    process.stdout.write(
+      `portcullis demo: still compiling (${Math.round((Date.now() - started) / 1000)} s)\n`,
+    )
+  }, BUILD_TICK_MS)
+  const output = []
+  const code = await new Promise((done) => {
+    const child = spawn(process.execPath, [tsc, '-b', ...BUILD_PROJECTS], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    child.stdout.on('data', (chunk) => output.push(chunk))
+    child.stderr.on('data', (chunk) => output.push(chunk))
+    child.once('error', (error) => {
+      output.push(Buffer.from(error.message))
+      done(1)
+    })
+    child.once('close', (exitCode) => done(exitCode))
+  })
+  clearInterval(ticker)
+  if (code !== 0) {
+    process.stderr.write(Buffer.concat(output))
+    fail(`the compile failed (tsc -b ${BUILD_PROJECTS.join(' ')} exited with ${code})`)
+  }
+  process.stdout.write(`portcullis demo: compiled in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+}
+
+await build()
+if (process.argv.includes('--build-only')) process.exit(0)
 for (const command of [DEV_IDP_COMMAND, NOTES_SERVER_COMMAND]) {
-  if (!existsSync(command))
-    fail(`${command} is missing: build first (pnpm start builds, then runs this script)`)
+  if (!existsSync(command)) fail(`${command} is missing after the compile`)
 }
 // The former GATEHOUSE_* names still work for one release (the notes example owns the rule).
 const { withLegacyEnv } = await import(resolve(ROOT, 'examples/notes-server/dist/legacy-env.js'))
@@ -265,23 +308,41 @@ const mcpCommands =
       ]
 const commands = [tokenCommand, ...mcpCommands].map((command) => `  ${command}`).join('\n')
 
+// The users and what their roles let them obtain, as the dev IdP process printed them.
+const usersStart = idp.held.findIndex((line) => line.startsWith('Users ('))
+const userLines = []
+for (const line of usersStart === -1 ? [] : idp.held.slice(usersStart + 1)) {
+  if (line.trim() === '') break
+  userLines.push(line)
+}
+if (userLines.length === 0) {
+  giveUp(idp, 'the dev IdP did not print its users')
+  await new Promise(() => {})
+}
+const allScopes = 'notes:read notes:write notes:admin'
+
 const banner = `
 Portcullis demo: an MCP server protected by OAuth 2.1, and its authorization server
 
   MCP server          ${resource}   (notes tools, MCP SDK ${sdk})
   authorization       ${issuer}   (dev IdP with a sign-in form; ${issuer}/.well-known/openid-configuration)
 
-Connect with MCP Inspector
+Connect with MCP Inspector (2.x)
   npx @modelcontextprotocol/inspector
-  In the page it opens: Transport Type "Streamable HTTP", URL ${resource}, then Connect.
-  The browser goes to the dev IdP: sign in with a user name (no password).
+  1. In the page it opens: Add server, transport streamable-http, URL ${resource}.
+  2. Connect. The browser goes to the dev IdP: type a user name below (no password) and allow.
+  3. To ask for more than notes:read at once, set the scopes in the server's OAuth settings,
+     e.g. "${allScopes}".
 
-Users and scopes
-  alice (roles notes-admin, notes-editor) or bob (role notes-reader); any other name signs in too.
-  A client gets notes:read first: whoami and list_notes. add_note needs notes:write, clear_notes
-  needs notes:admin; without them the server answers 403 insufficient_scope with the scope to ask
-  for. notes:admin includes notes:write, which includes notes:read. To ask for all at once, put
-  "notes:read notes:write notes:admin" in Inspector's OAuth scope setting.
+Users (sign-in form; roles decide what each may be granted of what a client asks for)
+${userLines.join('\n')}
+  Any other name signs in with no role and is refused notes scopes (invalid_scope).
+
+Tools and scopes
+  whoami answers any valid token; list_notes needs notes:read, add_note notes:write, clear_notes
+  notes:admin; without them the server answers 403 insufficient_scope naming the scope to ask for.
+  notes:admin includes notes:write, which includes notes:read. A client that asks for more than
+  the user may have gets the allowed part (bob asking for all three gets notes:read).
 
 A machine token (client credentials) and whoami, with curl:
 ${commands}

@@ -46,6 +46,8 @@ export function fragmentNames(framework = 'fastify') {
     verifierB: "import('@portcullis/core').TokenVerifier",
     tokenVerifier: "import('@portcullis/core').TokenVerifier",
     preset: "import('@portcullis/idp').IdpPreset",
+    broker: "import('@portcullis/authorization-server').AuthorizationServer",
+    authInfo: "import('@portcullis/core').AuthInfo",
     redis: "import('@portcullis/redis').RedisConnection",
     // An MCP server factory of the 1.x SDK, and the application's own tool, prompt and callback code.
     buildServer: "() => import('@modelcontextprotocol/sdk/server/mcp.js').McpServer",

@@ -24,6 +24,8 @@ export interface NotesServerConfig {
   jwksUri?: string
   /** RFC 7662 introspection for opaque tokens (the endpoint is discovered when not given). */
   introspection?: { endpoint?: string; clientId: string; clientSecret: string }
+  /** A verifier to use instead of one built from `issuer` (e.g. an authorization server's own, in the same process). */
+  verifier?: TokenVerifier
   /** Which MCP SDK line serves the endpoint. Default `v2`. */
   sdk?: 'v1' | 'v2'
   /** Options for the Fastify instance (logger, serverFactory, ...). Default: no logger. */
@@ -60,7 +62,7 @@ export async function createNotesServer(config: NotesServerConfig): Promise<Fast
   await app.register(portcullis, {
     resource: config.resource,
     authorizationServers: [config.issuer],
-    verifier: notesVerifier(config),
+    verifier: config.verifier ?? notesVerifier(config),
     scopes: NOTES_SCOPES,
     resourceName: 'Portcullis notes',
   })

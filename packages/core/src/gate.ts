@@ -3,7 +3,7 @@ import { type AttemptLimiter, clientAddressKey } from './attempt-limiter.js'
 import type { AuthInfo, AuthInfoExtra, CachedOutcome, TokenVerifier } from './auth-info.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
-import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
+import { type CorsOptions, type CorsPolicy, corsPolicy, publicDocumentPreflight } from './cors-policy.js'
 import { type DenyList, denyListWait } from './deny-list.js'
 import {
   isPortcullisError,
@@ -563,6 +563,10 @@ export function createGate(options: GateOptions): Gate {
     return reject(error, { fingerprint, missingScopes: missing })
   }
 
+  const metadataPreflight = publicDocumentPreflight(
+    METADATA_METHODS.split(', '),
+    typeof parsed.cors === 'object' ? (parsed.cors.allowHeaders ?? []) : [],
+  )
   const metadataReply = (method: string): MetadataReply => {
     const open = { 'Access-Control-Allow-Origin': '*' }
     switch (method) {
@@ -576,16 +580,7 @@ export function createGate(options: GateOptions): Gate {
         }
       case 'OPTIONS':
         // A preflight for a public GET: any origin, no credentials needed.
-        return {
-          status: 204,
-          headers: {
-            ...open,
-            Allow: METADATA_METHODS,
-            'Access-Control-Allow-Methods': METADATA_METHODS,
-            'Access-Control-Max-Age': '86400',
-            'Content-Length': '0',
-          },
-        }
+        return { status: 204, headers: { ...metadataPreflight } }
       default:
         // RFC 9110 §15.5.6: a 405 lists the allowed methods.
         return { status: 405, headers: { ...open, Allow: METADATA_METHODS, 'Cache-Control': NO_STORE } }

@@ -34,6 +34,15 @@ export * from './mcp-declarations.js'
 export * from './mcp-endpoint.js'
 export * from './mcp-event-store.js'
 export * from './mcp-hosting.js'
+export {
+  LISTS,
+  type ListedScopes,
+  type ListKind,
+  type McpListing,
+  type McpListingPolicy,
+  mcpListingPolicy,
+  SCOPES_META_KEY,
+} from './mcp-listing.js'
 export * from './mcp-methods.js'
 export * from './mcp-request.js'
 export * from './mcp-sessions.js'

@@ -34,7 +34,18 @@ export function formatBanner(idp: DevIdp, facts: BannerFacts): string {
       ['OIDC discovery', idp.discoveryUrl],
       ['RFC 8414 metadata', idp.metadataUrl],
       ['JWKS', idp.endpoints.jwks],
-      ['registration', `${idp.endpoints.registration} (open, CORS for loopback origins)`],
+      [
+        'registration',
+        idp.endpoints.registration === undefined
+          ? 'none (no dynamic registration, no client metadata documents): static clients only'
+          : `${idp.endpoints.registration} (open, CORS for loopback origins)`,
+      ],
+      [
+        'client metadata',
+        idp.clientIdMetadataDocuments
+          ? 'accepted: an https URL as client_id (Client ID Metadata Documents)'
+          : undefined,
+      ],
       ['introspection', idp.endpoints.introspection],
       ['sign-in', login],
       [
@@ -58,6 +69,14 @@ export function formatBanner(idp: DevIdp, facts: BannerFacts): string {
         `client_id=${publicClient.client_id} (authorization_code + PKCE; redirect ${publicClient.redirect_uris.join(', ')}, any loopback port)`,
       ],
     ]),
+    '',
+    'Users (roles decide what each may be granted; any other name signs in with none)',
+    ...rows(
+      idp.users.map((user) => [
+        user,
+        `roles ${idp.userRoles(user).join(', ') || '(none)'} -> ${idp.allowedScopes(user).join(' ') || 'nothing (invalid_scope)'}`,
+      ]),
+    ),
     '',
     'Resources',
     ...idp.resources.map(

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { formatBanner } from './banner.js'
 import { type DevIdp, startDevIdp } from './dev-idp.js'
@@ -24,6 +25,10 @@ Options:
   --realm <name>            Keycloak realm, with --shape keycloak (default portcullis)
   --login <mode>            form (a sign-in page) or auto (login_hint or the default user) (default form)
   --keys-file <path>        signing keys and client secrets, kept across restarts (default ${DEFAULT_KEYS_FILE})
+  --no-registration         no dynamic registration and no Client ID Metadata Documents, as most
+                            company IdPs: only the static clients and --extra-clients exist
+  --extra-clients <file>    JSON file with an array of client metadata (RFC 7591) to register at start,
+                            e.g. a broker's confidential client
   --access-token-ttl <s>    access-token lifetime in seconds (default 600)
   -h, --help                show this text
 `
@@ -54,6 +59,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       login: { type: 'string' },
       'keys-file': { type: 'string' },
       'access-token-ttl': { type: 'string' },
+      'no-registration': { type: 'boolean' },
+      'extra-clients': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -90,7 +97,22 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (resources !== undefined) options.resources = resources
   const ttl = integer('access-token-ttl', values['access-token-ttl'])
   if (ttl !== undefined) options.accessTokenTtl = ttl
+  if (values['no-registration']) options.registration = false
+  const extraClients = values['extra-clients']
+  if (extraClients !== undefined) options.extraClients = readClients(extraClients)
   return { help: false, options }
+}
+
+function readClients(file: string): NonNullable<DevIdpOptions['extraClients']> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new Error(`--extra-clients ${file}: ${(error as Error).message}`)
+  }
+  if (!Array.isArray(parsed))
+    throw new Error(`--extra-clients ${file}: expected a JSON array of client metadata`)
+  return parsed as NonNullable<DevIdpOptions['extraClients']>
 }
 
 /** Where the command writes. */

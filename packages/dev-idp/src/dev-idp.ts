@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { parseOptions } from '@portcullis/core'
 import type Provider from 'oidc-provider'
+import { applyAuthorizationDefaults } from './authorization-defaults.js'
 import {
   type ClientAuthentication,
   completeAuthorization,
@@ -12,6 +12,8 @@ import {
   type TokenResponse,
 } from './authorization-flow.js'
 import { registrationCors } from './cors.js'
+import { describeRefusals } from './error-descriptions.js'
+import { closeServer, listen, notFound, sendJson } from './http-server.js'
 import { idpShapeProfile } from './idp-shapes.js'
 import { handleInteraction } from './interaction.js'
 import { loadKeyFile } from './key-file.js'
@@ -28,6 +30,7 @@ import { providerConfiguration, SECRET_NAMES, staticClients } from './provider-c
 import { withoutExpectedNotices } from './quiet-notices.js'
 import { dropRegisteredScope } from './registration-request.js'
 import { ResourceRegistry } from './resource-registry.js'
+import { roleScopes } from './role-scopes.js'
 import type { StaticClients } from './static-clients.js'
 
 /** Endpoint URLs of a running dev IdP, as its metadata advertises them. */
@@ -36,7 +39,8 @@ export interface DevIdpEndpoints {
   token: string
   jwks: string
   userinfo: string
-  registration: string
+  /** Undefined with `registration: false`. */
+  registration: string | undefined
   revocation: string
   /** Absent for the auth0 shape (Auth0 has no RFC 7662 endpoint). */
   introspection: string | undefined
@@ -65,6 +69,8 @@ export interface MachineTokenRequest {
 export interface OidcProviderInstance {
   readonly issuer: string
   urlFor(name: string, options?: Record<string, unknown>): string
+  /** Adds Koa middleware (`ctx` is Koa's context with oidc-provider's `ctx.oidc`), also after start. */
+  use(middleware: (ctx: any, next: () => Promise<unknown>) => unknown): unknown
 }
 
 export interface DevIdp {
@@ -86,11 +92,24 @@ export interface DevIdp {
   readonly defaultUser: string
   /** Names of the configured users (any other name can sign in too, without roles). */
   readonly users: string[]
+  /** Role → the scopes it lets a user obtain. */
+  readonly roles: Readonly<Record<string, readonly string[]>>
+  /** Of a resource's scopes (default: the default resource), those `user` may be granted. */
+  allowedScopes(user: string, resource?: string): string[]
+  /** The roles of a configured user (none for any other name). */
+  userRoles(user: string): string[]
+  /** Whether dynamic registration and Client ID Metadata Documents are offered. */
+  readonly registration: boolean
+  /** Whether Client ID Metadata Documents (an https URL as `client_id`) are accepted. */
+  readonly clientIdMetadataDocuments: boolean
   /**
    * The underlying oidc-provider instance, for what this API does not cover: cast it to
    * oidc-provider's `Provider` (types from `@types/oidc-provider`). The declarations name only what
    * they need, so that they import nothing from oidc-provider: its types pull in `@types/koa`, which
    * does not compile against `content-disposition` 2 with `skipLibCheck: false`.
+   * Middleware added with `provider.use()` runs for every request the provider answers, also when
+   * added after start; the dev IdP's own pages (sign-in and consent, under `/interaction/`) are
+   * answered before it.
    */
   readonly provider: OidcProviderInstance
   /** Adds a resource while running (e.g. an MCP server started after the IdP on a free port). */
@@ -121,6 +140,7 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
   const secrets = await loadKeyFile(options.keysFile, SECRET_NAMES)
   const clients = staticClients(options, secrets)
   const resources = new ResourceRegistry(options.resources)
+  const roles = roleScopes(options.users, options.roles)
   const mountPath = profile.issuerPath.replace(/\/$/, '')
 
   let dispatch: (req: IncomingMessage, res: ServerResponse) => Promise<void> = async (_req, res) => {
@@ -149,7 +169,18 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
       resources,
       errors,
     })
-    return new ProviderClass(issuer, configuration)
+    const provider = new ProviderClass(issuer, options.configureProvider?.(configuration) ?? configuration)
+    provider.use(describeRefusals)
+    provider.use(async (ctx, next) => {
+      await next()
+      // RFC 8414 §2: the resources' scopes too, not only the OIDC ones the provider knows.
+      if (ctx.oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
+        const body = ctx.body as { scopes_supported?: string[] }
+        const all = [...(body.scopes_supported ?? []), ...resources.list().flatMap((r) => r.scopes)]
+        body.scopes_supported = [...new Set(all)]
+      }
+    })
+    return provider
   }
   let provider: Provider
   try {
@@ -158,7 +189,16 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     await closeServer(server)
     throw error
   }
-  const callback = provider.callback()
+  // Koa composes middleware when callback() is called: compose again after a provider.use().
+  let composed = -1
+  let handler = provider.callback()
+  const callback = (req: IncomingMessage, res: ServerResponse) => {
+    if (provider.middleware.length !== composed) {
+      composed = provider.middleware.length
+      handler = provider.callback()
+    }
+    return handler(req, res)
+  }
   const routes = profile.routes
   const interactionSettings = {
     provider,
@@ -166,6 +206,8 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     login: options.login,
     defaultUser: options.defaultUser,
     knownUsers: Object.keys(options.users),
+    roleScopes: roles,
+    resourceScopes: (indicator: string) => resources.find(indicator)?.scopes ?? [],
   }
   const oauthMetadataPath = '/.well-known/oauth-authorization-server'
   const pathInserted = options.pathInsertedMetadata ?? true
@@ -198,6 +240,7 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     const inner = path.slice(mountPath.length) || '/'
     if (!options.oauthMetadata && inner === oauthMetadataPath) return notFound(res)
     if (inner === routes.registration || inner.startsWith(`${routes.registration}/`)) {
+      if (!options.registration) return notFound(res)
       if (registrationCors(req, res, options.corsOrigins)) return
       if (inner === routes.registration && !(await dropRegisteredScope(req))) {
         return sendJson(res, 400, {
@@ -205,6 +248,12 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
           error_description: 'registration request too large',
         })
       }
+    }
+    if (
+      (inner === routes.authorization || inner === routes.pushed_authorization_request) &&
+      (await applyAuthorizationDefaults(req, resources)) === 'too-large'
+    ) {
+      return sendJson(res, 400, { error: 'invalid_request', error_description: 'request too large' })
     }
     if (await handleInteraction(interactionSettings, req, res, inner)) return
     await callback(req, res)
@@ -215,7 +264,7 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     token: provider.urlFor('token'),
     jwks: provider.urlFor('jwks'),
     userinfo: provider.urlFor('userinfo'),
-    registration: provider.urlFor('registration'),
+    registration: options.registration ? provider.urlFor('registration') : undefined,
     revocation: provider.urlFor('revocation'),
     introspection: profile.introspection ? provider.urlFor('introspection') : undefined,
   }
@@ -230,8 +279,7 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
   const target = (resource: string | undefined, scope: string | undefined) => {
     if (resource !== undefined)
       return { resource, scope: scope ?? resources.find(resource)?.scopes.join(' ') }
-    const list = resources.list()
-    const entry = list.find((r) => r.format === 'jwt') ?? list[0]
+    const entry = resources.defaultResource()
     if (!entry) throw new Error('dev-idp: no resource is configured')
     return { resource: entry.resource, scope: scope ?? entry.scopes.join(' ') }
   }
@@ -250,6 +298,14 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     },
     defaultUser: options.defaultUser,
     users: Object.keys(options.users),
+    roles: options.roles,
+    allowedScopes(user, resource) {
+      const entry = resource === undefined ? resources.defaultResource() : resources.find(resource)
+      return roles.allowed(user, entry?.scopes ?? [])
+    },
+    userRoles: (user) => [...((Object.hasOwn(options.users, user) && options.users[user]?.roles) || [])],
+    registration: options.registration,
+    clientIdMetadataDocuments: options.cimd !== undefined,
     provider,
     addResource(entry) {
       const parsed = parseOptions(resourceSchema, entry, 'addResource')
@@ -313,56 +369,4 @@ export async function startDevIdp(input: DevIdpOptions = {}): Promise<DevIdp> {
     },
     close: () => closeServer(server),
   }
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException) => {
-      server.off('listening', onListening)
-      if (error.code === 'EADDRINUSE') {
-        reject(
-          Object.assign(
-            new Error(
-              `dev-idp: port ${port} on ${host} is already in use; stop the other process or pick another port`,
-            ),
-            {
-              code: error.code,
-            },
-          ),
-        )
-      } else if (error.code === 'EACCES') {
-        reject(
-          Object.assign(new Error(`dev-idp: no permission to listen on port ${port} on ${host}`), {
-            code: error.code,
-          }),
-        )
-      } else {
-        reject(error)
-      }
-    }
-    const onListening = () => {
-      server.off('error', onError)
-      resolve((server.address() as AddressInfo).port)
-    }
-    server.once('error', onError)
-    server.once('listening', onListening)
-    server.listen(port, host)
-  })
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    // fetch keeps connections alive; without this close() waits for them to time out.
-    server.closeAllConnections()
-  })
-}
-
-function notFound(res: ServerResponse): void {
-  sendJson(res, 404, { error: 'not_found', error_description: 'no such endpoint on this dev IdP' })
-}
-
-function sendJson(res: ServerResponse, status: number, body: Record<string, string>): void {
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' })
-  res.end(JSON.stringify(body))
 }

@@ -1,5 +1,11 @@
 import type { DevIdpShape, DevIdpUser, ResolvedOptions } from './options.js'
 
+/**
+ * The auth0 shape's ID-token and userinfo claim with the user's roles, the namespaced custom claim an
+ * Auth0 post-login Action adds (`api.idToken.setCustomClaim`); `.invalid` keeps it from naming a real host.
+ */
+export const AUTH0_ROLES_CLAIM = 'https://portcullis.invalid/roles'
+
 /** What a shape knows about the access token being issued. */
 export interface TokenFacts {
   issuer: string
@@ -35,6 +41,13 @@ export interface IdpShapeProfile {
   routes: Routes
   signingAlg: 'ES256' | 'RS256'
   introspection: boolean
+  /** Names of the claims `identityRoleClaims` sets, released with the `openid` scope. */
+  identityRoleClaimNames: readonly string[]
+  /**
+   * The user's roles as this IdP gives them to relying parties, in the ID token and userinfo:
+   * `roles`; `realm_access` and `resource_access`; Auth0's namespaced custom claim `AUTH0_ROLES_CLAIM`.
+   */
+  identityRoleClaims(user: DevIdpUser | undefined): Record<string, unknown>
   /** Claims added to every access token (JWT payload, or introspection response for opaque tokens). */
   tokenClaims(facts: TokenFacts): Record<string, unknown>
   /** Last changes to a JWT access token's header and payload before signing. */
@@ -74,9 +87,12 @@ function genericShape(options: ResolvedOptions): IdpShapeProfile {
     },
     signingAlg: options.signingAlg ?? 'ES256',
     introspection: true,
+    identityRoleClaimNames: ['roles'],
+    identityRoleClaims(user) {
+      return user?.roles?.length ? { roles: [...user.roles] } : {}
+    },
     tokenClaims(facts) {
-      const roles = facts.user?.roles
-      return { ...userClaims(facts), ...(roles?.length ? { roles } : {}) }
+      return { ...userClaims(facts), ...this.identityRoleClaims(facts.user) }
     },
     customizeJwt() {},
   }
@@ -103,19 +119,23 @@ function keycloakShape(options: ResolvedOptions): IdpShapeProfile {
     },
     signingAlg: options.signingAlg ?? 'RS256',
     introspection: true,
+    identityRoleClaimNames: ['realm_access', 'resource_access'],
+    identityRoleClaims(user) {
+      const clientRoles = Object.entries(user?.clientRoles ?? {}).filter(([, roles]) => roles.length > 0)
+      return {
+        realm_access: { roles: [...(user?.roles ?? []), `default-roles-${realm}`] },
+        ...(clientRoles.length
+          ? { resource_access: Object.fromEntries(clientRoles.map(([client, roles]) => [client, { roles }])) }
+          : {}),
+      }
+    },
     tokenClaims(facts) {
-      const clientRoles = Object.entries(facts.user?.clientRoles ?? {}).filter(
-        ([, roles]) => roles.length > 0,
-      )
       return {
         ...userClaims(facts),
         typ: 'Bearer',
         azp: facts.clientId,
         preferred_username: facts.accountId ?? `service-account-${facts.clientId}`,
-        realm_access: { roles: [...(facts.user?.roles ?? []), `default-roles-${realm}`] },
-        ...(clientRoles.length
-          ? { resource_access: Object.fromEntries(clientRoles.map(([client, roles]) => [client, { roles }])) }
-          : {}),
+        ...this.identityRoleClaims(facts.user),
       }
     },
     customizeJwt(header, payload) {
@@ -149,6 +169,11 @@ function auth0Shape(options: ResolvedOptions): IdpShapeProfile {
     signingAlg: options.signingAlg ?? 'RS256',
     // Auth0 has no RFC 7662 endpoint: APIs validate its JWTs locally.
     introspection: false,
+    identityRoleClaimNames: [AUTH0_ROLES_CLAIM],
+    // Auth0 puts no roles in ID tokens by itself; a post-login Action adds a namespaced claim.
+    identityRoleClaims(user) {
+      return { [AUTH0_ROLES_CLAIM]: [...(user?.roles ?? [])] }
+    },
     tokenClaims(facts) {
       const machine = facts.accountId === undefined
       return {

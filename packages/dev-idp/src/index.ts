@@ -17,14 +17,18 @@ export {
   startDevIdp,
   type UserTokenRequest,
 } from './dev-idp.js'
+export { AUTH0_ROLES_CLAIM } from './idp-shapes.js'
 export {
+  type ClientIdMetadataDocumentOptions,
   DEFAULT_RESOURCE_SCOPES,
   DEFAULT_RESOURCES,
+  DEFAULT_ROLES,
   DEFAULT_USERS,
   type DevIdpOptions,
   type DevIdpResourceOptions,
   type DevIdpShape,
   type DevIdpUser,
+  type ProviderConfiguration,
   type ResolvedResource,
 } from './options.js'
 export type { StaticClients } from './static-clients.js'

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type Provider from 'oidc-provider'
 import type { InteractionResults } from 'oidc-provider'
 import { loginPage, messagePage } from './pages.js'
+import { readBody } from './request-body.js'
+import type { RoleScopes } from './role-scopes.js'
 
 /** What the interaction routes need to know. */
 export interface InteractionSettings {
@@ -11,6 +13,9 @@ export interface InteractionSettings {
   login: 'auto' | 'form'
   defaultUser: string
   knownUsers: readonly string[]
+  roleScopes: RoleScopes
+  /** The scopes a resource offers, by indicator as the request named it. */
+  resourceScopes(indicator: string): readonly string[]
 }
 
 const MAX_FORM_BYTES = 8 * 1024
@@ -20,7 +25,8 @@ const PATH = /^\/interaction\/([A-Za-z0-9_-]{1,128})$/
 /**
  * The login and consent steps oidc-provider hands over to the host application. In `auto` mode
  * the user named by `login_hint` (OIDC Core §3.1.2.1), or the default user, signs in without a
- * page; in `form` mode a person types a user name. Consent is always granted for what was asked.
+ * page; in `form` mode a person types a user name, on a page that shows what each user would be
+ * granted. Consent grants what the user's roles allow of what was asked.
  * Returns false when the path is not an interaction route.
  */
 export async function handleInteraction(
@@ -108,15 +114,20 @@ export async function handleInteraction(
   return true
 }
 
-/** Grants every scope, claim and resource scope the request still misses, as a consent screen would. */
+/**
+ * Consent as the user's roles decide it: OIDC scopes and claims as asked, and of each resource's
+ * requested scopes those the roles allow; the rest are recorded as rejected, so the token carries
+ * the allowed subset. When a request asked for resource scopes and none is allowed, the answer is
+ * `invalid_scope` (RFC 6749 §4.1.2.1), never a token with nothing or with everything.
+ */
 async function grantConsent(
   settings: InteractionSettings,
   req: IncomingMessage,
   res: ServerResponse,
   details: Awaited<ReturnType<Provider['interactionDetails']>>,
 ): Promise<void> {
-  const { provider } = settings
-  const accountId = details.session?.accountId
+  const { provider, roleScopes } = settings
+  const accountId = details.session?.accountId ?? settings.defaultUser
   const clientId = details.params.client_id as string
   const existing = details.grantId ? await provider.Grant.find(details.grantId) : undefined
   const grant = existing ?? new provider.Grant({ accountId, clientId })
@@ -127,8 +138,24 @@ async function grantConsent(
   }
   if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '))
   if (missing.missingOIDCClaims?.length) grant.addOIDCClaims(missing.missingOIDCClaims)
+  const refused: string[] = []
+  let askedForResourceScopes = false
+  let granted = false
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
-    grant.addResourceScope(indicator, scopes.join(' '))
+    askedForResourceScopes ||= scopes.length > 0
+    const allowed = roleScopes.allowed(accountId, scopes)
+    const rejected = scopes.filter((scope) => !allowed.includes(scope))
+    if (allowed.length > 0) grant.addResourceScope(indicator, allowed.join(' '))
+    if (rejected.length > 0) grant.rejectResourceScope(indicator, rejected.join(' '))
+    granted ||= allowed.length > 0
+    refused.push(...rejected)
+  }
+  if (askedForResourceScopes && !granted) {
+    await finish(settings, req, res, {
+      error: 'invalid_scope',
+      error_description: `user ${accountId} (roles: ${roleScopes.describe(accountId)}) may not have ${[...new Set(refused)].join(' ')}; nothing is left to grant`,
+    })
+    return
   }
   const grantId = await grant.save()
   await finish(settings, req, res, { consent: { grantId } })
@@ -141,18 +168,31 @@ function sendLoginForm(
 ): void {
   const { params } = details
   const resource = params.resource
+  const resources = Array.isArray(resource)
+    ? resource.map(String)
+    : typeof resource === 'string'
+      ? [resource]
+      : []
+  const scope = typeof params.scope === 'string' ? params.scope : ''
+  const requested = scope.split(' ').filter(Boolean)
+  const offered = [...new Set(resources.flatMap((r) => settings.resourceScopes(r)))]
+  const resourceScopes = requested.filter((s) => offered.includes(s))
   const body = loginPage({
     action: `${settings.mountPath}/interaction/${details.uid}`,
     clientId: String(params.client_id),
     clientName: undefined,
-    scope: typeof params.scope === 'string' ? params.scope : '',
-    resources: Array.isArray(resource)
-      ? resource.map(String)
-      : typeof resource === 'string'
-        ? [resource]
-        : [],
+    scope,
+    resources,
     loginHint: typeof params.login_hint === 'string' ? params.login_hint : settings.defaultUser,
-    users: settings.knownUsers,
+    grants: [
+      ...settings.knownUsers.map((user) => ({
+        user,
+        roles: settings.roleScopes.describe(user),
+        scopes: settings.roleScopes.allowed(user, resourceScopes),
+      })),
+      { user: '(any other name)', roles: '(none)', scopes: settings.roleScopes.allowed('', resourceScopes) },
+    ],
+    resourceScopes,
   })
   send(res, 200, body)
 }
@@ -175,14 +215,8 @@ function userNameProblem(name: string): string | undefined {
 
 /** The urlencoded body, or undefined when it exceeds the limit. */
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_FORM_BYTES) return undefined
-    chunks.push(chunk as Buffer)
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'))
+  const body = await readBody(req, MAX_FORM_BYTES)
+  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
 }
 
 function sendPage(res: ServerResponse, status: number, title: string, lines: Record<string, string>): void {

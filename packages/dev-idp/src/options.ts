@@ -4,7 +4,17 @@ import { z } from 'zod'
 /** The scopes a resource gets when its entry names none: the notes example's scopes. */
 export const DEFAULT_RESOURCE_SCOPES: readonly string[] = ['notes:read', 'notes:write', 'notes:admin']
 
-/** Who signs in when an authorization request carries no `login_hint`, unless `defaultUser` says otherwise. */
+/**
+ * Role → the scopes it lets a user obtain, the way `@portcullis/idp` presets map roles to scopes:
+ * alice (notes-admin) may have every notes scope, bob (notes-reader) only notes:read.
+ */
+export const DEFAULT_ROLES: Readonly<Record<string, readonly string[]>> = {
+  'notes-admin': ['notes:read', 'notes:write', 'notes:admin'],
+  'notes-editor': ['notes:read', 'notes:write'],
+  'notes-reader': ['notes:read'],
+}
+
+/** The users who can sign in with roles: an admin, a reader, and carol, who has no notes role. */
 export const DEFAULT_USERS: Readonly<Record<string, DevIdpUser>> = {
   alice: {
     roles: ['notes-admin', 'notes-editor'],
@@ -17,6 +27,10 @@ export const DEFAULT_USERS: Readonly<Record<string, DevIdpUser>> = {
     clientRoles: { 'notes-api': ['reader'] },
     permissions: ['notes:read'],
     claims: { name: 'Bob Reader', email: 'bob@example.test' },
+  },
+  carol: {
+    roles: ['staff'],
+    claims: { name: 'Carol Staff', email: 'carol@example.test' },
   },
 }
 
@@ -31,11 +45,14 @@ export type DevIdpShape = 'generic' | 'keycloak' | 'auth0'
 
 /** A user who can sign in. Any other user name can sign in too, with no roles or extra claims. */
 export interface DevIdpUser {
-  /** `roles` claim (generic shape) or `realm_access.roles` (keycloak shape). */
+  /**
+   * `roles` claim (generic shape) or `realm_access.roles` (keycloak shape). Each role lets the user
+   * obtain the scopes the `roles` option maps it to.
+   */
   roles?: string[]
   /** `resource_access.<client>.roles` (keycloak shape), keyed by client id. */
   clientRoles?: Record<string, string[]>
-  /** `permissions` claim (auth0 shape). */
+  /** `permissions` claim (auth0 shape): scopes the user may obtain directly, as Auth0 RBAC assigns them. */
   permissions?: string[]
   /** Extra access-token and userinfo claims. They never replace a claim the server sets (`sub`, `aud`, ...). */
   claims?: Record<string, unknown>
@@ -47,6 +64,11 @@ export interface DevIdpResourceOptions {
   resource: string
   /** Scopes a client may obtain for this resource. Default: notes:read notes:write notes:admin. */
   scopes?: string[]
+  /**
+   * Scopes granted when an authorization request names no `scope` (RFC 6749 §3.3's pre-defined
+   * default). Each must be one of `scopes`. Default: the first of `scopes`.
+   */
+  baseScopes?: string[]
   /** `jwt` (RFC 9068, verified with the JWKS) or `opaque` (verified by RFC 7662 introspection). Default `jwt`. */
   format?: 'jwt' | 'opaque'
   /** Access-token lifetime in seconds for this resource. Default: the server-wide `accessTokenTtl`. */
@@ -83,8 +105,13 @@ export interface DevIdpOptions {
   port?: number
   /** Resources (MCP servers) to issue tokens for. More can be added later with `addResource`. */
   resources?: DevIdpResourceOptions[]
-  /** Users with roles and claims, keyed by user name (the token `sub`). Default: alice and bob. */
+  /** Users with roles and claims, keyed by user name (the token `sub`). Default: alice, bob and carol. */
   users?: Record<string, DevIdpUser>
+  /**
+   * Role → the scopes it lets a user obtain (a user's `permissions` count as scopes directly).
+   * A scope that no role names is open to every signed-in user. Default: `DEFAULT_ROLES`.
+   */
+  roles?: Record<string, string[]>
   /** User signed in when an authorization request has no `login_hint`. Default: the first of `users`. */
   defaultUser?: string
   /** `auto`: sign in as `login_hint` (or `defaultUser`) with no page; `form`: show a sign-in form. Default `auto`. */
@@ -95,8 +122,26 @@ export interface DevIdpOptions {
     resourceServer?: { clientId?: string; clientSecret?: string }
     public?: { clientId?: string; redirectUris?: string[] }
   }
-  /** More statically registered clients, as RFC 7591 client metadata (passed to oidc-provider as is). */
+  /**
+   * More statically registered clients, as RFC 7591 client metadata (passed to oidc-provider as is),
+   * e.g. the confidential client of a broker that uses this IdP as its upstream.
+   */
   extraClients?: Array<Record<string, unknown> & { client_id: string }>
+  /**
+   * `false` imitates an IdP without open client onboarding: no dynamic registration (RFC 7591) and
+   * no Client ID Metadata Documents; only the static clients and `extraClients` exist. Default true.
+   */
+  registration?: boolean
+  /**
+   * Client ID Metadata Documents (an `https` URL as `client_id`): `false` turns them off; an object
+   * sets the limits of fetching a client's URL. On by default unless `registration` is false.
+   */
+  clientIdMetadataDocuments?: boolean | ClientIdMetadataDocumentOptions
+  /**
+   * Last word on the oidc-provider configuration, for what these options do not cover. Receives the
+   * configuration the dev IdP built and returns the one to use (it may change it in place).
+   */
+  configureProvider?: (configuration: ProviderConfiguration) => ProviderConfiguration | undefined
   /** JSON file holding the signing keys and client secrets, created when missing, so tokens survive a restart. */
   keysFile?: string
   /** JWS algorithm of access tokens. Default: ES256 (generic), RS256 (keycloak, auth0). */
@@ -109,6 +154,27 @@ export interface DevIdpOptions {
   corsOrigins?: string[]
   /** Hide oidc-provider's start-up notices meant for production set-ups. Default true. */
   quiet?: boolean
+}
+
+/**
+ * oidc-provider's `Configuration` as `configureProvider` sees it: cast it to the type from
+ * `@types/oidc-provider` for checked access (declared loosely so the published declarations import
+ * nothing from oidc-provider).
+ */
+export type ProviderConfiguration = Record<string, any>
+
+/** Limits of fetching a client's metadata document (the URL an attacker chooses). */
+export interface ClientIdMetadataDocumentOptions {
+  /** Allow documents on loopback addresses (a client under development). Default true. */
+  allowLoopback?: boolean
+  /** Allow private, link-local and other special-use addresses. Default false. */
+  allowPrivateNetworks?: boolean
+  /** Largest document in bytes. Default 5120. */
+  maxBytes?: number
+  /** Time for the whole fetch in milliseconds. Default 2500. */
+  timeoutMs?: number
+  /** Extra trusted CA certificates (PEM), e.g. a development CA such as mkcert's. */
+  ca?: string | string[]
 }
 
 const seconds = z
@@ -135,12 +201,26 @@ const resourceUrl = z.string().transform((value, ctx) => {
   }
 })
 
-export const resourceSchema = z.strictObject({
-  resource: resourceUrl,
-  scopes: z.array(token).optional(),
-  format: z.enum(['jwt', 'opaque']).optional(),
-  accessTokenTtl: seconds.optional(),
-})
+export const resourceSchema = z
+  .strictObject({
+    resource: resourceUrl,
+    scopes: z.array(token).optional(),
+    baseScopes: z.array(token).optional(),
+    format: z.enum(['jwt', 'opaque']).optional(),
+    accessTokenTtl: seconds.optional(),
+  })
+  .superRefine((entry, ctx) => {
+    const scopes = new Set(entry.scopes ?? DEFAULT_RESOURCE_SCOPES)
+    entry.baseScopes?.forEach((scope, at) => {
+      if (!scopes.has(scope)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['baseScopes', at],
+          message: `${JSON.stringify(scope)} is not one of the resource's scopes`,
+        })
+      }
+    })
+  })
 
 const origin = z.string().refine((value) => URL.canParse(value) && new URL(value).origin === value, {
   error: 'must be an origin such as https://app.example (scheme, host and port only)',
@@ -161,6 +241,7 @@ export const optionsSchema = z
     port: z.number().int().min(0).max(65535).default(0),
     resources: z.array(resourceSchema).optional(),
     users: z.record(nonEmpty, userSchema).optional(),
+    roles: z.record(nonEmpty, z.array(token)).optional(),
     defaultUser: nonEmpty.optional(),
     login: z.enum(['auto', 'form']).default('auto'),
     clients: z
@@ -175,6 +256,32 @@ export const optionsSchema = z
       })
       .default({}),
     extraClients: z.array(z.looseObject({ client_id: token })).default([]),
+    registration: z.boolean().default(true),
+    clientIdMetadataDocuments: z
+      .union([
+        z.boolean(),
+        z.strictObject({
+          allowLoopback: z.boolean().optional(),
+          allowPrivateNetworks: z.boolean().optional(),
+          maxBytes: z
+            .number()
+            .int()
+            .positive()
+            .max(1024 * 1024)
+            .optional(),
+          timeoutMs: z.number().int().positive().max(60_000).optional(),
+          ca: z.union([nonEmpty, z.array(nonEmpty)]).optional(),
+        }),
+      ])
+      .optional(),
+    configureProvider: z
+      .custom<(configuration: ProviderConfiguration) => ProviderConfiguration | undefined>(
+        (v) => typeof v === 'function',
+        {
+          error: 'must be a function (configuration) => configuration',
+        },
+      )
+      .optional(),
     keysFile: nonEmpty.optional(),
     signingAlg: z.enum(['ES256', 'RS256']).optional(),
     accessTokenTtl: seconds.default(600),
@@ -196,6 +303,13 @@ export const optionsSchema = z
     if (Object.keys(users).length === 0) {
       ctx.addIssue({ code: 'custom', path: ['users'], message: 'must name at least one user' })
     }
+    if (!options.registration && options.clientIdMetadataDocuments) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientIdMetadataDocuments'],
+        message: 'cannot be on with registration: false (an IdP without DCR or CIMD)',
+      })
+    }
     const resources = options.resources ?? []
     const seen = new Set<string>()
     resources.forEach((entry, index) => {
@@ -207,8 +321,10 @@ export const optionsSchema = z
   })
 
 /** Options after validation and defaults. */
-export type ResolvedOptions = z.output<typeof optionsSchema> & {
+export type ResolvedOptions = Omit<z.output<typeof optionsSchema>, 'roles'> & {
   users: Record<string, DevIdpUser>
+  roles: Record<string, readonly string[]>
+  cimd: (Required<Omit<ClientIdMetadataDocumentOptions, 'ca'>> & { ca: string[] }) | undefined
   defaultUser: string
   resources: ResolvedResource[]
 }
@@ -217,6 +333,8 @@ export type ResolvedOptions = z.output<typeof optionsSchema> & {
 export interface ResolvedResource {
   resource: string
   scopes: string[]
+  /** Scopes of a request without `scope`. */
+  baseScopes: string[]
   format: 'jwt' | 'opaque'
   accessTokenTtl: number
 }
@@ -234,7 +352,21 @@ export function resolveOptions(input: DevIdpOptions = {}): ResolvedOptions {
   const resources = (options.resources ?? DEFAULT_RESOURCES.map((r) => resourceSchema.parse(r))).map((r) =>
     resolveResource(r, options.accessTokenTtl),
   )
-  return { ...options, users, defaultUser, resources }
+  const roles = options.roles ?? { ...DEFAULT_ROLES }
+  return { ...options, users, roles, defaultUser, resources, cimd: resolveCimd(options) }
+}
+
+function resolveCimd(options: z.output<typeof optionsSchema>): ResolvedOptions['cimd'] {
+  const setting = options.clientIdMetadataDocuments ?? options.registration
+  if (setting === false) return undefined
+  const given = setting === true ? {} : setting
+  return {
+    allowLoopback: given.allowLoopback ?? true,
+    allowPrivateNetworks: given.allowPrivateNetworks ?? false,
+    maxBytes: given.maxBytes ?? 5 * 1024,
+    timeoutMs: given.timeoutMs ?? 2500,
+    ca: given.ca === undefined ? [] : [given.ca].flat(),
+  }
 }
 
 /** Fills in a validated resource entry's defaults. */
@@ -242,9 +374,11 @@ export function resolveResource(
   entry: z.output<typeof resourceSchema>,
   defaultTtl: number,
 ): ResolvedResource {
+  const scopes = entry.scopes ?? [...DEFAULT_RESOURCE_SCOPES]
   return {
     resource: entry.resource,
-    scopes: entry.scopes ?? [...DEFAULT_RESOURCE_SCOPES],
+    scopes,
+    baseScopes: entry.baseScopes ?? scopes.slice(0, 1),
     format: entry.format ?? 'jwt',
     accessTokenTtl: entry.accessTokenTtl ?? defaultTtl,
   }

@@ -7,10 +7,13 @@ import type {
   KoaContextWithOIDC,
   errors as ProviderErrors,
 } from 'oidc-provider'
+import { OIDC_SCOPES } from './authorization-defaults.js'
 import { isAllowedOrigin } from './cors.js'
+import { describedError } from './error-descriptions.js'
 import type { IdpShapeProfile, TokenFacts } from './idp-shapes.js'
 import type { DevIdpSecrets } from './key-file.js'
 import type { ResolvedOptions } from './options.js'
+import { outboundFetch } from './outbound-fetch.js'
 import { messagePage } from './pages.js'
 import type { ResourceRegistry } from './resource-registry.js'
 import type { StaticClients } from './static-clients.js'
@@ -56,8 +59,9 @@ export interface ConfigurationInputs {
 /**
  * The oidc-provider configuration of an OAuth 2.1 authorization server as MCP clients expect it:
  * PKCE S256 for every client, RFC 8707 resource indicators with per-resource JWT or opaque tokens,
- * open dynamic registration, refresh tokens for clients allowed the grant, client credentials,
- * introspection and revocation, and CORS for loopback browser clients.
+ * open dynamic registration and Client ID Metadata Documents (unless `registration: false`),
+ * refresh tokens for clients allowed the grant, client credentials, introspection and revocation,
+ * CORS for loopback browser clients, and the user's role claims in the ID token and userinfo.
  */
 export function providerConfiguration(inputs: ConfigurationInputs): Configuration {
   const { options, profile, clients, resources, errors } = inputs
@@ -107,9 +111,10 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
     routes: profile.routes,
     // OAuth 2.1 §4.1: the authorization code flow only.
     responseTypes: ['code'],
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    scopes: [...OIDC_SCOPES],
     claims: {
-      openid: ['sub'],
+      // The role claims the shape puts in access tokens, for a relying party (a broker) to map to scopes.
+      openid: ['sub', ...profile.identityRoleClaimNames],
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
     },
@@ -118,12 +123,26 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     clientBasedCORS: (_ctx, origin) => isAllowedOrigin(origin, options.corsOrigins),
     interactions: { url: (_ctx, interaction) => `${inputs.mountPath}/interaction/${interaction.uid}` },
+    // ID tokens carry the claims their scopes release, not only `sub`: a broker reads roles there.
+    conformIdTokenClaims: false,
     async findAccount(_ctx, sub) {
-      const user = options.users[sub]
+      const user = Object.hasOwn(options.users, sub) ? options.users[sub] : undefined
       return {
         accountId: sub,
-        claims: () => ({ sub, preferred_username: sub, name: sub, ...(user?.claims ?? {}) }),
+        claims: () => ({
+          sub,
+          preferred_username: sub,
+          name: sub,
+          ...(user?.claims ?? {}),
+          ...profile.identityRoleClaims(user),
+        }),
       }
+    },
+    // A new grant for every authorization, so consent (where roles decide) runs every time: a grant
+    // reused from the session would skip it and could issue a code for nothing.
+    loadExistingGrant: async (ctx) => {
+      const grantId = ctx.oidc.result?.consent?.grantId
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined
     },
     // MCP clients rarely ask for offline_access: a client registered for the refresh_token grant gets one.
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -140,8 +159,10 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
     },
     features: {
       devInteractions: { enabled: false },
-      // RFC 7591 open registration, as MCP clients expect.
-      registration: { enabled: true },
+      // RFC 7591 open registration, as MCP clients expect (off to imitate an IdP without it).
+      registration: { enabled: options.registration },
+      // MCP 2025-11-25: Client ID Metadata Documents, an https URL as client_id.
+      clientIdMetadataDocument: { enabled: options.cimd !== undefined, ack: 'draft-02' },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: profile.introspection,
@@ -178,6 +199,16 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
         },
       },
     },
+    ...(options.cimd === undefined
+      ? {}
+      : {
+          fetch: outboundFetch(options.cimd) as unknown as Configuration['fetch'],
+          fetchResponseBodyLimits: {
+            'client_id metadata document': options.cimd.maxBytes,
+            jwks_uri: options.cimd.maxBytes * 20,
+            sector_identifier_uri: options.cimd.maxBytes,
+          },
+        }),
     ttl: {
       AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? options.accessTokenTtl,
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? options.accessTokenTtl,
@@ -192,7 +223,7 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
     },
     async renderError(ctx, out) {
       ctx.type = 'html'
-      const lines = Object.entries(out).filter(
+      const lines = Object.entries(describedError(out)).filter(
         (entry): entry is [string, string] => typeof entry[1] === 'string',
       )
       ctx.body = messagePage('Authorization error', Object.fromEntries(lines))

@@ -1,7 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-
-/** oidc-provider's own body limit (56 KiB): a larger registration request fails there anyway. */
-const MAX_REGISTRATION_BYTES = 56 * 1024
+import { readBody, replayBody } from './request-body.js'
 
 /**
  * Removes `scope` from a dynamic registration request before oidc-provider sees it. MCP clients
@@ -13,14 +11,8 @@ const MAX_REGISTRATION_BYTES = 56 * 1024
  */
 export async function dropRegisteredScope(req: IncomingMessage): Promise<boolean> {
   if (req.method !== 'POST' || !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return true
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_REGISTRATION_BYTES) return false
-    chunks.push(chunk as Buffer)
-  }
-  let body = Buffer.concat(chunks)
+  let body = await readBody(req)
+  if (body === undefined) return false
   try {
     const json: unknown = JSON.parse(body.toString('utf8'))
     if (typeof json === 'object' && json !== null && !Array.isArray(json) && 'scope' in json) {
@@ -32,21 +24,4 @@ export async function dropRegisteredScope(req: IncomingMessage): Promise<boolean
   }
   replayBody(req, body)
   return true
-}
-
-/**
- * Makes a consumed request readable once more with `body`, the way oidc-provider reads bodies
- * (`req.readable`, `req.iterator()`, `Content-Length`).
- */
-function replayBody(req: IncomingMessage, body: Buffer): void {
-  Object.defineProperty(req, 'readable', { value: true, configurable: true })
-  Object.defineProperty(req, 'readableEncoding', { value: null, configurable: true })
-  Object.defineProperty(req, 'iterator', {
-    configurable: true,
-    value: async function* replay() {
-      yield body
-    },
-  })
-  req.headers['content-length'] = String(body.length)
-  delete req.headers['transfer-encoding']
 }

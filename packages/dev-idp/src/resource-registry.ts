@@ -14,7 +14,11 @@ export class ResourceRegistry {
 
   /** Adds or replaces a resource. Its `resource` must already be canonical. */
   add(entry: ResolvedResource): void {
-    this.#entries.set(entry.resource, { ...entry, scopes: [...entry.scopes] })
+    this.#entries.set(entry.resource, {
+      ...entry,
+      scopes: [...entry.scopes],
+      baseScopes: [...entry.baseScopes],
+    })
   }
 
   /**
@@ -31,8 +35,18 @@ export class ResourceRegistry {
     }
   }
 
+  /** The resource of a request that names none: the first JWT resource, else the first. */
+  defaultResource(): ResolvedResource | undefined {
+    const list = this.list()
+    return list.find((r) => r.format === 'jwt') ?? list[0]
+  }
+
   /** Every resource, in the order added. */
   list(): ResolvedResource[] {
-    return [...this.#entries.values()].map((entry) => ({ ...entry, scopes: [...entry.scopes] }))
+    return [...this.#entries.values()].map((entry) => ({
+      ...entry,
+      scopes: [...entry.scopes],
+      baseScopes: [...entry.baseScopes],
+    }))
   }
 }

@@ -161,6 +161,7 @@ t.test('resources added at run time get tokens', async (t) => {
   t.same(added, {
     resource: 'http://127.0.0.1:4555/mcp',
     scopes: ['files:read'],
+    baseScopes: ['files:read'],
     format: 'jwt',
     accessTokenTtl: 600,
   })

@@ -50,7 +50,7 @@ t.test('a person signs in through the form; consent is granted', async (t) => {
   let step = await go(start.location!, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ login: 'dave' }),
+    body: new URLSearchParams({ login: 'bob' }),
   })
   let hops = 0
   while (step.location && !step.location.href.startsWith(REDIRECT)) {
@@ -67,7 +67,7 @@ t.test('a person signs in through the form; consent is granted', async (t) => {
     code_verifier: pkce.verifier,
     client_id: idp.clients.public.client_id,
   })
-  t.equal(decodeJwt(token.body?.access_token).sub, 'dave')
+  t.equal(decodeJwt(token.body?.access_token).sub, 'bob')
 })
 
 t.test('Deny sends access_denied to the client', async (t) => {

@@ -105,7 +105,7 @@ for (const [name, options] of shapes) {
     t.equal(authorizationUrl.searchParams.get('resource'), serverUrl)
     t.equal(authorizationUrl.searchParams.get('code_challenge_method'), 'S256')
 
-    authorizationUrl.searchParams.set('login_hint', 'bob')
+    authorizationUrl.searchParams.set('login_hint', 'alice')
     const { code, iss } = await completeAuthorization(authorizationUrl, { redirectUri: provider.redirectUrl })
     t.equal(iss, idp.issuer)
     t.equal(await auth(provider, { serverUrl, authorizationCode: code!, iss }), 'AUTHORIZED')
@@ -113,7 +113,7 @@ for (const [name, options] of shapes) {
     const jwks = createRemoteJWKSet(new URL(idp.endpoints.jwks))
     const first = provider.stored!
     const { payload } = await jwtVerify(first.access_token, jwks, { issuer: idp.issuer, audience: serverUrl })
-    t.equal(payload.sub, 'bob')
+    t.equal(payload.sub, 'alice')
     t.equal(payload.scope, 'notes:read notes:write')
     t.type(first.refresh_token, 'string')
 

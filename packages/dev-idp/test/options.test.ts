@@ -58,23 +58,25 @@ t.test('bad options are TypeErrors naming the option and the problem', async (t)
   }
 })
 
-t.test('the defaults: notes resources, alice and bob, random loopback port', async (t) => {
+t.test('the defaults: notes resources, alice, bob and carol, random loopback port', async (t) => {
   const idp = await startDevIdp()
   t.teardown(idp.close)
   t.equal(idp.shape, 'generic')
   t.equal(idp.url, `http://127.0.0.1:${idp.port}`)
-  t.same(idp.users, ['alice', 'bob'])
+  t.same(idp.users, ['alice', 'bob', 'carol'])
   t.equal(idp.defaultUser, 'alice')
   t.same(idp.resources, [
     {
       resource: 'http://localhost:3000/mcp',
       scopes: ['notes:read', 'notes:write', 'notes:admin'],
+      baseScopes: ['notes:read'],
       format: 'jwt',
       accessTokenTtl: 600,
     },
     {
       resource: 'http://localhost:3001/mcp',
       scopes: ['notes:read', 'notes:write', 'notes:admin'],
+      baseScopes: ['notes:read'],
       format: 'opaque',
       accessTokenTtl: 600,
     },

@@ -3,6 +3,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose'
 import t from 'tap'
 
 const RESOURCE = 'http://127.0.0.1:3000/mcp'
+const OTHER = 'http://127.0.0.1:3001/mcp'
 
 type Idp = Awaited<ReturnType<typeof startDevIdp>>
 
@@ -69,8 +70,8 @@ t.test('Auth0 shape: trailing-slash issuer, permissions, azp, array aud with ope
   const { payload } = await verify(idp, access_token)
   t.equal(payload.iss, `${idp.url}/`)
   t.equal(payload.aud, RESOURCE)
-  t.same(payload.permissions, ['notes:read'], "the user's permissions, not the granted scopes")
-  t.equal(payload.scope, 'notes:read notes:write')
+  t.same(payload.permissions, ['notes:read'], "the user's permissions")
+  t.equal(payload.scope, 'notes:read', 'the subset bob may have: notes:write is left out')
   t.equal(payload.azp, idp.clients.public.client_id)
   t.equal(payload.client_id, undefined)
 
@@ -104,13 +105,16 @@ t.test('generic shape: RS256 on request, user claims from options', async (t) =>
   const idp = await startDevIdp({
     signingAlg: 'RS256',
     users: { carol: { roles: ['auditor'], claims: { tenant: 't-1', sub: 'ignored' } } },
-    resources: [{ resource: RESOURCE }],
+    // reports:read is named by no role: open to every signed-in user.
+    resources: [{ resource: RESOURCE }, { resource: OTHER, scopes: ['reports:read'] }],
   })
   t.teardown(idp.close)
   t.equal(idp.defaultUser, 'carol')
-  const { access_token } = await idp.userToken()
+  // auditor is in no role map entry; the default map governs every notes scope.
+  await t.rejects(idp.userToken(), /invalid_scope/)
+  const { access_token } = await idp.userToken({ resource: OTHER, scope: 'reports:read' })
   t.equal(decodeProtectedHeader(access_token).alg, 'RS256')
-  const { payload } = await verify(idp, access_token)
+  const { payload } = await verify(idp, access_token, OTHER)
   t.equal(payload.sub, 'carol', 'extra claims never replace sub')
   t.equal(payload.tenant, 't-1')
   t.same(payload.roles, ['auditor'])

@@ -14,6 +14,7 @@ export {
   type RedisIntrospectionCacheStats,
   redisIntrospectionCache,
 } from './introspection-cache.js'
+export { type OidcAdapter, type OidcPayload, redisAdapter } from './oidc-adapter.js'
 export {
   RedisConnection,
   type RedisConnectionEvents,
