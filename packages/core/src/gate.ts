@@ -12,6 +12,8 @@ import {
   temporarilyUnavailable,
 } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
+import { auditAuthentication, auditAuthorization } from './gate-audit.js'
+import { denyListHealth, type GateHealth, summariseHealth, verifierHealth } from './health.js'
 import {
   protectedResourceMetadata,
   protectedResourceMetadataPaths,
@@ -164,6 +166,8 @@ export interface Gate {
   reply(error: PortcullisError): GateReply
   /** The answer of the metadata endpoint to a request method. */
   metadataReply(method: string): MetadataReply
+  /** Key sets, introspection and deny list as last seen, for a readiness route. Makes no request. */
+  health(): GateHealth
   /**
    * False while the deny list cannot vouch for tokens (a shared list not loaded yet, or too
    * stale): every token is answered 503 meanwhile. For readiness checks.
@@ -591,11 +595,17 @@ export function createGate(options: GateOptions): Gate {
     policy,
     cors,
     idp: parsed.idp,
-    authenticate,
-    authenticateNow,
-    authorize,
+    authenticate: (input: AuthenticateInput) => auditAuthentication(resource, authenticate(input)),
+    authenticateNow: (input: AuthenticateInput) => auditAuthentication(resource, authenticateNow(input)),
+    authorize: (auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>, requirement: ScopeRequirement) =>
+      auditAuthorization(resource, auth, authorize(auth, requirement)),
     reply,
     metadataReply,
+    health: () =>
+      summariseHealth([
+        ...verifierHealth(verifier),
+        ...(denyList === undefined ? [] : [denyListHealth(denyList)]),
+      ]),
     ready: () => denyList === undefined || denyListWait(denyList) === 0,
   })
 }

@@ -1,4 +1,5 @@
 export * from './attempt-limiter.js'
+export * from './audit.js'
 export type * from './auth-info.js'
 export * from './bearer.js'
 export * from './bounded-fetch.js'
@@ -16,6 +17,7 @@ export * from './discovery.js'
 export * from './errors.js'
 export * from './fingerprint.js'
 export * from './gate.js'
+export * from './health.js'
 export {
   type IntrospectionCacheScope,
   introspectionCacheKey,

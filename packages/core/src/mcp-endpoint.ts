@@ -4,6 +4,7 @@ import { z } from 'zod'
 import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate, RejectionLog } from './gate.js'
+import { auditStepUp } from './gate-audit.js'
 import { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
 import { hostServer } from './mcp-hosting.js'
 import { announceListChanges, scopeSetKey } from './mcp-list-changes.js'
@@ -431,6 +432,7 @@ export async function createMcpEndpoint(
       },
     )
     const answer = gate.reply(error)
+    auditStepUp(gate.resource, auth, error, denied)
     const fingerprint = auth.extra?.fingerprint
     return {
       kind: 'reply',
