@@ -14,8 +14,12 @@ import { jwtVerifier } from '@portcullis/core'
 import { authInfoFrom, mcpRoute, portcullis, withScopes } from '@portcullis/express'
 import type { Express } from 'express'
 import t from 'tap'
+import { missingScopesByName } from './fixtures/journey-assertions.js'
 import { startJwksIssuer } from './fixtures/jwks-issuer.js'
 import { connectV1, connectV2, toolNames } from './fixtures/mcp-clients.js'
+
+/** A reports:read token: every tool listed, delete_reports naming the scope a step-up needs. */
+const READER_MISSING = { whoami: [], list_reports: [], delete_reports: ['reports:admin'] }
 
 const issuer = await startJwksIssuer()
 t.teardown(issuer.close)
@@ -75,7 +79,7 @@ t.test('1.x: createMcpExpressApp, StreamableHTTPServerTransport, 1.x client', as
 
   const reader = await issuer.mint({ sub: 'rita', scope: 'reports:read', aud: app.url })
   const { client } = await connectV1(app.url, reader)
-  t.same(toolNames(await client.listTools()), ['list_reports', 'whoami'])
+  t.same(missingScopesByName((await client.listTools()).tools), READER_MISSING)
   t.same((await client.callTool({ name: 'whoami', arguments: {} })).content, text('rita').content)
   const denied = await client.callTool({ name: 'delete_reports', arguments: {} }).catch((e: unknown) => e)
   t.type(denied, StreamableHTTPError)
@@ -112,7 +116,7 @@ t.test('2.x: @modelcontextprotocol/express app, 2026-07-28 and 2025-era clients'
     const token = { current: await issuer.mint({ sub: 'sam', scope: 'reports:read', aud: app.url }) }
     const { client, transport } = await connectV2(app.url, token, { modern })
     t.equal(typeof transport.sessionId, modern ? 'undefined' : 'string', modern ? 'no session' : 'a session')
-    t.same(toolNames(await client.listTools()), ['list_reports', 'whoami'])
+    t.same(missingScopesByName((await client.listTools()).tools), READER_MISSING)
     t.same((await client.callTool({ name: 'whoami', arguments: {} })).content, text('sam').content)
     const denied = await client.callTool({ name: 'delete_reports', arguments: {} }).catch((e: unknown) => e)
     t.type(denied, InsufficientScopeError)

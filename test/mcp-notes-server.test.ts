@@ -5,6 +5,7 @@
 import { InsufficientScopeError } from '@modelcontextprotocol/client'
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import t from 'tap'
+import { missingScopesByName, NOTES_MISSING } from './fixtures/journey-assertions.js'
 import { startJwksIssuer } from './fixtures/jwks-issuer.js'
 import {
   callTool,
@@ -13,7 +14,6 @@ import {
   mcpMessages,
   mcpPost,
   recordingFetch,
-  toolNames,
 } from './fixtures/mcp-clients.js'
 import { startNotesServer } from './fixtures/notes-server.js'
 
@@ -86,24 +86,35 @@ for (const { framework, sdk } of servers) {
       t.match(JSON.parse(answer.body), { jsonrpc: '2.0', error: { code: -32000 }, id: null })
     })
 
-    t.test('1.x client: tools/list shows what the token may call; whoami sees the caller', async (t) => {
-      const expected: Array<[string, string[]]> = [
-        ['notes:read', ['list_notes', 'whoami']],
-        ['notes:write', ['add_note', 'list_notes', 'whoami']],
-        ['notes:admin', ['add_note', 'clear_notes', 'list_notes', 'whoami']],
-        ['profile', ['whoami']],
-      ]
-      for (const [scope, tools] of expected) {
-        const { client } = await connectV1(notes.url, await token('alice', scope))
-        t.same(toolNames(await client.listTools()), tools, scope)
-        t.same(structured(await client.callTool({ name: 'whoami', arguments: {} })), {
-          sub: 'alice',
-          client: 'notes-client',
-          scopes: [scope],
-        })
-        await client.close()
-      }
-    })
+    t.test(
+      '1.x client: tools/list names what the token lacks per tool; whoami sees the caller',
+      async (t) => {
+        const expected: Array<[string, Record<string, string[]>]> = [
+          ['notes:read', NOTES_MISSING.read],
+          ['notes:write', NOTES_MISSING.write],
+          ['notes:admin', { whoami: [], list_notes: [], add_note: [], clear_notes: [] }],
+          [
+            'profile',
+            {
+              whoami: [],
+              list_notes: ['notes:read'],
+              add_note: ['notes:write'],
+              clear_notes: ['notes:admin'],
+            },
+          ],
+        ]
+        for (const [scope, tools] of expected) {
+          const { client } = await connectV1(notes.url, await token('alice', scope))
+          t.same(missingScopesByName((await client.listTools()).tools), tools, scope)
+          t.same(structured(await client.callTool({ name: 'whoami', arguments: {} })), {
+            sub: 'alice',
+            client: 'notes-client',
+            scopes: [scope],
+          })
+          await client.close()
+        }
+      },
+    )
 
     t.test('1.x client: a call beyond the token is 403 with the exact step-up challenge', async (t) => {
       const recorder = recordingFetch()
@@ -138,7 +149,7 @@ for (const { framework, sdk } of servers) {
       const { client, transport } = await connectV2(notes.url, current, { fetch: recorder.fetch })
       const sessionId = transport.sessionId
       t.type(sessionId, 'string', '2025-era session')
-      t.same(toolNames(await client.listTools()), ['list_notes', 'whoami'])
+      t.same(missingScopesByName((await client.listTools()).tools), NOTES_MISSING.read)
 
       const error = await client
         .callTool({ name: 'add_note', arguments: { text: 'first' } })
@@ -156,11 +167,10 @@ for (const { framework, sdk } of servers) {
       const added = structured(await client.callTool({ name: 'add_note', arguments: { text: 'first' } }))
       t.match(added, { note: { id: 1, text: 'first' } })
       t.equal(transport.sessionId, sessionId, 'the session survived the step-up')
-      t.same(toolNames(await client.listTools({}, { cache: 'refresh' } as never)), [
-        'add_note',
-        'list_notes',
-        'whoami',
-      ])
+      t.same(
+        missingScopesByName((await client.listTools({}, { cache: 'refresh' } as never)).tools),
+        NOTES_MISSING.write,
+      )
       await client.close()
     })
 
@@ -222,11 +232,13 @@ for (const { framework, sdk } of servers) {
       // The owner, with a fresh token (another jti, more scopes), is the same principal.
       const owner = await mcpPost(notes.url, await token('grace', 'notes:write'), list, headers)
       t.equal(owner.status, 200)
-      const [answer] = (await mcpMessages(owner)) as Array<{ result: { tools: Array<{ name: string }> } }>
-      t.same(toolNames(answer!.result), ['add_note', 'list_notes', 'whoami'])
+      const [answer] = (await mcpMessages(owner)) as Array<{
+        result: { tools: Array<{ name: string; _meta?: Record<string, unknown> }> }
+      }>
+      t.same(missingScopesByName(answer!.result.tools), NOTES_MISSING.write)
       t.same(
-        toolNames(await client.listTools()),
-        ['list_notes', 'whoami'],
+        missingScopesByName((await client.listTools()).tools),
+        NOTES_MISSING.read,
         'the client still has its session',
       )
 
@@ -309,39 +321,42 @@ for (const { framework, sdk } of servers) {
     })
 
     if (sdk === 'v2') {
-      t.test('2.x client on the 2026-07-28 revision: filtered list, calls, step-up challenge', async (t) => {
-        const current = { current: await token('judy', 'notes:read') }
-        const recorder = recordingFetch()
-        const { client, transport } = await connectV2(notes.url, current, {
-          modern: true,
-          fetch: recorder.fetch,
-        })
-        t.equal(transport.sessionId, undefined, 'no protocol session in 2026-07-28')
-        t.same(toolNames(await client.listTools()), ['list_notes', 'whoami'])
-        t.same(structured(await client.callTool({ name: 'whoami', arguments: {} })), {
-          sub: 'judy',
-          client: 'notes-client',
-          scopes: ['notes:read'],
-        })
-        const error = await client.callTool({ name: 'clear_notes', arguments: {} }).catch((e: unknown) => e)
-        t.type(error, InsufficientScopeError)
-        t.equal((error as InsufficientScopeError).requiredScope, 'notes:admin')
-        t.equal(
-          recorder.last().headers.get('www-authenticate'),
-          challenge('Tool clear_notes requires the scope notes:admin', 'notes:admin'),
-        )
-        current.current = await token('judy', 'notes:admin')
-        t.same(toolNames(await client.listTools({}, { cache: 'refresh' } as never)), [
-          'add_note',
-          'clear_notes',
-          'list_notes',
-          'whoami',
-        ])
-        t.match(structured(await client.callTool({ name: 'add_note', arguments: { text: 'modern' } })), {
-          note: { text: 'modern' },
-        })
-        await client.close()
-      })
+      t.test(
+        '2.x client on the 2026-07-28 revision: per-caller list, calls, step-up challenge',
+        async (t) => {
+          const current = { current: await token('judy', 'notes:read') }
+          const recorder = recordingFetch()
+          const { client, transport } = await connectV2(notes.url, current, {
+            modern: true,
+            fetch: recorder.fetch,
+          })
+          t.equal(transport.sessionId, undefined, 'no protocol session in 2026-07-28')
+          t.same(missingScopesByName((await client.listTools()).tools), NOTES_MISSING.read)
+          t.same(structured(await client.callTool({ name: 'whoami', arguments: {} })), {
+            sub: 'judy',
+            client: 'notes-client',
+            scopes: ['notes:read'],
+          })
+          const error = await client.callTool({ name: 'clear_notes', arguments: {} }).catch((e: unknown) => e)
+          t.type(error, InsufficientScopeError)
+          t.equal((error as InsufficientScopeError).requiredScope, 'notes:admin')
+          t.equal(
+            recorder.last().headers.get('www-authenticate'),
+            challenge('Tool clear_notes requires the scope notes:admin', 'notes:admin'),
+          )
+          current.current = await token('judy', 'notes:admin')
+          t.same(missingScopesByName((await client.listTools({}, { cache: 'refresh' } as never)).tools), {
+            whoami: [],
+            list_notes: [],
+            add_note: [],
+            clear_notes: [],
+          })
+          t.match(structured(await client.callTool({ name: 'add_note', arguments: { text: 'modern' } })), {
+            note: { text: 'modern' },
+          })
+          await client.close()
+        },
+      )
     }
   })
 }

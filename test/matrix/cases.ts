@@ -421,25 +421,49 @@ export const CASES: readonly MatrixCase[] = [
       body: '',
     },
   },
-  {
-    name: 'metadata OPTIONS: a preflight answer for GET',
-    request: {
-      method: 'OPTIONS',
-      path: METADATA_PATH,
-      headers: { origin: ORIGIN, 'access-control-request-method': 'GET' },
-    },
-    expect: {
-      status: 204,
-      headers: {
-        'access-control-allow-origin': '*',
-        allow: 'GET, HEAD, OPTIONS',
-        'access-control-allow-methods': 'GET, HEAD, OPTIONS',
-        'access-control-max-age': '86400',
-        'content-length': '0',
-      },
-      body: '',
-    },
-  },
+  // A browser MCP client's discovery fetch carries MCP-Protocol-Version (and, through the SDK's
+  // requestInit, the transport's own headers): the preflight must allow them or Chromium refuses
+  // the fetch. Path-inserted and root documents, with and without a CORS policy of the gate's own.
+  ...(
+    [
+      ['path-inserted', METADATA_PATH, {}, ''],
+      ['root', '/.well-known/oauth-protected-resource', { resource: 'https://mcp.example.com/' }, ''],
+      ['with cors.allowHeaders', METADATA_PATH, { cors: { allowHeaders: ['X-Tenant'] } }, ', X-Tenant'],
+      ['with cors: false', METADATA_PATH, { cors: false }, ''],
+    ] as const
+  ).flatMap(([where, path, options, extra]) =>
+    [
+      ['GET', undefined],
+      ['GET', 'mcp-protocol-version'],
+      ['GET', 'content-type, mcp-protocol-version, x-custom-header'],
+    ].map(
+      ([method, requested]): MatrixCase => ({
+        name: `metadata OPTIONS (${where}${requested === undefined ? '' : `, asking for ${requested}`}): a preflight answer for GET that allows the MCP headers`,
+        options,
+        request: {
+          method: 'OPTIONS',
+          path,
+          headers: {
+            origin: ORIGIN,
+            'access-control-request-method': method!,
+            ...(requested === undefined ? {} : { 'access-control-request-headers': requested }),
+          },
+        },
+        expect: {
+          status: 204,
+          headers: {
+            'access-control-allow-origin': '*',
+            allow: 'GET, HEAD, OPTIONS',
+            'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+            'access-control-allow-headers': `*, ${ALLOW_HEADERS}${extra}`,
+            'access-control-max-age': '86400',
+            'content-length': '0',
+          },
+          body: '',
+        },
+      }),
+    ),
+  ),
   ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map(
     (method): MatrixCase => ({
       name: `metadata ${method}: 405 with Allow (RFC 9110 §15.5.6)`,

@@ -9,13 +9,13 @@ import {
 } from '@portcullis/core'
 import { dropRegisteredScope } from '@portcullis/dev-idp/provider-request-body'
 import type { JWK } from 'jose'
-import type Provider from 'oidc-provider'
 import { allowedScopes } from './allowed-scopes.js'
 import { handleInteraction, type InteractionContext } from './interactions.js'
 import { loadBrokerSecrets } from './key-store.js'
 import { memoryAdapter } from './memory-adapter.js'
 import { type AuthorizationServerOptions, resolveOptions } from './options.js'
 import { MODELS, providerConfiguration, ROUTES } from './provider-configuration.js'
+import type { ProviderInstance } from './provider-types.js'
 import { prepareAuthorizationRequest } from './request-preparation.js'
 import { TokenVault } from './token-vault.js'
 import { handleUpstreamCallback } from './upstream-callback.js'
@@ -31,7 +31,7 @@ export interface AuthorizationServer {
   /** The upstream redirect URI to register at the IdP. */
   readonly upstreamRedirectUri: string
   /** The underlying oidc-provider, for what this API does not cover. */
-  readonly provider: Provider
+  readonly provider: ProviderInstance
   /** The paths it serves, Fastify-style (`/interaction/*`), for mounting. */
   readonly routes: readonly string[]
   /** True when `path` (without query) is served by the broker. */

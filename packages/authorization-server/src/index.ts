@@ -8,6 +8,12 @@ export type {
   RoleScopeOptions,
   UpstreamOptions,
 } from './options.js'
+export type {
+  ProviderAdapter,
+  ProviderAdapterFactory,
+  ProviderInstance,
+  ProviderRecord,
+} from './provider-types.js'
 export type { UpstreamTokenSet } from './token-vault.js'
 export { TokenVault } from './token-vault.js'
 export type { UpstreamTokens } from './upstream-tokens.js'

@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readBoundedBody } from '@portcullis/dev-idp/provider-request-body'
 import type Provider from 'oidc-provider'
-import type { Adapter, InteractionResults } from 'oidc-provider'
+import type { InteractionResults } from 'oidc-provider'
 import { consentCsrfToken, consentPage, csrfTokenMatches } from './consent-page.js'
 import { errorPage, PAGE_HEADERS } from './pages.js'
 import { type AccountRecord, consentKey, MODELS } from './provider-configuration.js'
+import type { ProviderAdapterFactory } from './provider-types.js'
 import { type UpstreamChecks, UpstreamClient } from './upstream-client.js'
 
 /** What the interaction routes need. */
 export interface InteractionContext {
   provider: Provider
   upstream: UpstreamClient
-  adapter: (name: string) => Adapter
+  adapter: ProviderAdapterFactory
   /** Key of the consent form's CSRF token. */
   csrfKey: string
   /** Path of the upstream redirect URI, where the state cookie is sent. */

@@ -1,5 +1,5 @@
 import { LruCache } from '@portcullis/core'
-import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider'
+import type { ProviderAdapter, ProviderAdapterFactory, ProviderRecord } from './provider-types.js'
 
 /** Most records one model keeps in memory (least recently used dropped first). */
 const MAX_ENTRIES = 100_000
@@ -10,8 +10,8 @@ const MAX_TTL_MS = 366 * 86_400 * 1000
  * oidc-provider's adapter interface in this process's memory, bounded per model: the default state
  * store of one instance. Several instances need a shared adapter (`redisAdapter`).
  */
-export function memoryAdapter(): AdapterFactory {
-  const models = new Map<string, Adapter>()
+export function memoryAdapter(): ProviderAdapterFactory {
+  const models = new Map<string, ProviderAdapter>()
   return (name) => {
     let adapter = models.get(name)
     if (adapter === undefined) {
@@ -22,8 +22,8 @@ export function memoryAdapter(): AdapterFactory {
   }
 }
 
-function memoryModel(): Adapter {
-  const records = new LruCache<AdapterPayload>({ maxEntries: MAX_ENTRIES })
+function memoryModel(): ProviderAdapter {
+  const records = new LruCache<ProviderRecord>({ maxEntries: MAX_ENTRIES })
   const byIndex = new LruCache<string>({ maxEntries: MAX_ENTRIES })
   const grants = new LruCache<string[]>({ maxEntries: MAX_ENTRIES })
   const ttl = (expiresIn: number | undefined) =>

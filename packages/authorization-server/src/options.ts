@@ -7,8 +7,8 @@ import {
   secureUrlProblem,
 } from '@portcullis/core'
 import type { IdpPreset } from '@portcullis/idp'
-import type { AdapterFactory } from 'oidc-provider'
 import { z } from 'zod'
+import type { ProviderAdapterFactory } from './provider-types.js'
 
 /** The owner named in option errors. */
 export const OWNER = 'createAuthorizationServer'
@@ -126,7 +126,7 @@ export interface AuthorizationServerOptions {
   /** Signing-key rotation: a new key after `rotateAfterDays`; the old one stays published `overlapDays` more. */
   keyRotation?: { rotateAfterDays?: number; overlapDays?: number }
   /** oidc-provider adapter for all state (grants, codes, sessions, upstream tokens). Default: bounded memory. */
-  adapter?: AdapterFactory
+  adapter?: ProviderAdapterFactory
   /** Access-token lifetime in seconds. Default 600. */
   accessTokenTtl?: number
   /** Refresh-token lifetime in seconds. Default 14 days. */
@@ -259,7 +259,7 @@ export const optionsSchema = z
         overlapDays: z.number().positive().max(3650).default(7),
       })
       .default({ rotateAfterDays: 90, overlapDays: 7 }),
-    adapter: z.custom<AdapterFactory>((value) => typeof value === 'function').optional(),
+    adapter: z.custom<ProviderAdapterFactory>((value) => typeof value === 'function').optional(),
     accessTokenTtl: seconds.default(600),
     refreshTokenTtl: seconds.default(14 * 86_400),
     upstreamCallbackPath: z

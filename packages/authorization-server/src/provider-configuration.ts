@@ -1,14 +1,9 @@
-import type {
-  Adapter,
-  AdapterFactory,
-  ClientMetadata,
-  Configuration,
-  errors as ProviderErrors,
-} from 'oidc-provider'
+import type { AdapterFactory, ClientMetadata, Configuration, errors as ProviderErrors } from 'oidc-provider'
 import type { BrokerSecrets } from './key-store.js'
 import { metadataDocumentFetch } from './metadata-document-fetch.js'
 import type { ResolvedOptions } from './options.js'
 import { errorPage } from './pages.js'
+import type { ProviderAdapter, ProviderAdapterFactory } from './provider-types.js'
 
 /** Endpoint paths below the issuer; `/authorize`, `/token`, `/register` also match MCP 2025-03-26's fallbacks. */
 export const ROUTES = {
@@ -49,7 +44,7 @@ export const consentKey = (accountId: string, clientId: string) => JSON.stringif
 export interface ConfigurationInputs {
   options: ResolvedOptions
   secrets: BrokerSecrets
-  adapter: AdapterFactory
+  adapter: ProviderAdapterFactory
   errors: typeof ProviderErrors
 }
 
@@ -64,8 +59,8 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
   const { options, secrets, adapter, errors } = inputs
   const resources = new Map(options.resources.map((entry) => [entry.resource, entry]))
   const machineScopes = new Map(options.machineClients.map((client) => [client.clientId, client.scopes]))
-  const accounts: Adapter = adapter(MODELS.account)
-  const consents: Adapter = adapter(MODELS.consent)
+  const accounts: ProviderAdapter = adapter(MODELS.account)
+  const consents: ProviderAdapter = adapter(MODELS.consent)
   const cimd = options.clientIdMetadataDocuments
   const registration = options.registration
 
@@ -80,7 +75,9 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
   }))
 
   return {
-    adapter,
+    // The structural adapter type is oidc-provider's own (provider-types.ts); its declarations differ
+    // only in naming the payload type.
+    adapter: adapter as unknown as AdapterFactory,
     clients: machineClients,
     jwks: { keys: secrets.signingKeys.map((key) => key.jwk) as NonNullable<Configuration['jwks']>['keys'] },
     routes: ROUTES,

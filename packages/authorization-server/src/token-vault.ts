@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
-import type { Adapter } from 'oidc-provider'
+import type { ProviderAdapter } from './provider-types.js'
 
 /** The upstream tokens of one signed-in user. Never sent to an MCP client. */
 export interface UpstreamTokenSet {
@@ -18,10 +18,10 @@ const VERSION = 'v1'
  * Records live in the state adapter under `UpstreamTokens`, keyed by the user's account id.
  */
 export class TokenVault {
-  readonly #adapter: Adapter
+  readonly #adapter: ProviderAdapter
   readonly #key: Buffer
 
-  constructor(adapter: Adapter, vaultKey: string) {
+  constructor(adapter: ProviderAdapter, vaultKey: string) {
     this.#adapter = adapter
     // Derive the AES key from the stored secret, so the secret itself is never the cipher key.
     this.#key = createHash('sha256').update('portcullis upstream token vault').update(vaultKey).digest()

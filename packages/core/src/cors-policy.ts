@@ -14,6 +14,44 @@ export const CORS_ALLOWED_HEADERS: readonly string[] = [
 ]
 
 /**
+ * Request headers a preflight for a public document (RFC 9728 metadata) allows. Browser MCP
+ * clients send `MCP-Protocol-Version` on every discovery fetch (MCP 2025-06-18 §Protocol Version
+ * Header) and, through the SDK's `requestInit`, whatever their transport sends (`Content-Type`,
+ * custom headers). The document is public and needs no credentials, so `*` allows any header for
+ * such a request (Fetch standard §3.2.3); `Authorization` is never covered by `*` and is named, as
+ * is every MCP header, for browsers that read `*` as a plain name.
+ */
+export const PUBLIC_DOCUMENT_ALLOWED_HEADERS: readonly string[] = ['*', ...CORS_ALLOWED_HEADERS]
+
+/**
+ * The preflight answer for a public document: any origin, the document's methods, and the
+ * headers of `PUBLIC_DOCUMENT_ALLOWED_HEADERS` plus `allowHeaders`. Without `Allow-Headers` a
+ * browser refuses a fetch that carries `MCP-Protocol-Version`, and the client falls back to
+ * probing the MCP server for an authorization server of its own.
+ *
+ * @example
+ * publicDocumentPreflight(['GET', 'HEAD', 'OPTIONS'])['Access-Control-Allow-Headers']
+ * // '*, Authorization, Content-Type, Mcp-Protocol-Version, ...'
+ */
+export function publicDocumentPreflight(
+  methods: readonly string[],
+  allowHeaders: readonly string[] = [],
+): Record<string, string> {
+  const list = mergeHeaderList(undefined, methods)
+  return {
+    'Access-Control-Allow-Origin': '*',
+    Allow: list,
+    'Access-Control-Allow-Methods': list,
+    'Access-Control-Allow-Headers': mergeHeaderList(undefined, [
+      ...PUBLIC_DOCUMENT_ALLOWED_HEADERS,
+      ...allowHeaders,
+    ]),
+    'Access-Control-Max-Age': '86400',
+    'Content-Length': '0',
+  }
+}
+
+/**
  * Response headers browser JavaScript must be able to read: without `WWW-Authenticate` a browser
  * client cannot find `resource_metadata` or the step-up `scope` (RFC 9728 §5.1).
  */

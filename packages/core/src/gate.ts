@@ -3,7 +3,7 @@ import { type AttemptLimiter, clientAddressKey } from './attempt-limiter.js'
 import type { AuthInfo, AuthInfoExtra, CachedOutcome, TokenVerifier } from './auth-info.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
-import { type CorsOptions, type CorsPolicy, corsPolicy } from './cors-policy.js'
+import { type CorsOptions, type CorsPolicy, corsPolicy, publicDocumentPreflight } from './cors-policy.js'
 import { type DenyList, denyListWait } from './deny-list.js'
 import {
   isPortcullisError,
@@ -12,6 +12,8 @@ import {
   temporarilyUnavailable,
 } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
+import { auditAuthentication, auditAuthorization } from './gate-audit.js'
+import { denyListHealth, type GateHealth, summariseHealth, verifierHealth } from './health.js'
 import {
   protectedResourceMetadata,
   protectedResourceMetadataPaths,
@@ -164,6 +166,8 @@ export interface Gate {
   reply(error: PortcullisError): GateReply
   /** The answer of the metadata endpoint to a request method. */
   metadataReply(method: string): MetadataReply
+  /** Key sets, introspection and deny list as last seen, for a readiness route. Makes no request. */
+  health(): GateHealth
   /**
    * False while the deny list cannot vouch for tokens (a shared list not loaded yet, or too
    * stale): every token is answered 503 meanwhile. For readiness checks.
@@ -559,6 +563,10 @@ export function createGate(options: GateOptions): Gate {
     return reject(error, { fingerprint, missingScopes: missing })
   }
 
+  const metadataPreflight = publicDocumentPreflight(
+    METADATA_METHODS.split(', '),
+    typeof parsed.cors === 'object' ? (parsed.cors.allowHeaders ?? []) : [],
+  )
   const metadataReply = (method: string): MetadataReply => {
     const open = { 'Access-Control-Allow-Origin': '*' }
     switch (method) {
@@ -572,16 +580,7 @@ export function createGate(options: GateOptions): Gate {
         }
       case 'OPTIONS':
         // A preflight for a public GET: any origin, no credentials needed.
-        return {
-          status: 204,
-          headers: {
-            ...open,
-            Allow: METADATA_METHODS,
-            'Access-Control-Allow-Methods': METADATA_METHODS,
-            'Access-Control-Max-Age': '86400',
-            'Content-Length': '0',
-          },
-        }
+        return { status: 204, headers: { ...metadataPreflight } }
       default:
         // RFC 9110 §15.5.6: a 405 lists the allowed methods.
         return { status: 405, headers: { ...open, Allow: METADATA_METHODS, 'Cache-Control': NO_STORE } }
@@ -596,11 +595,17 @@ export function createGate(options: GateOptions): Gate {
     policy,
     cors,
     idp: parsed.idp,
-    authenticate,
-    authenticateNow,
-    authorize,
+    authenticate: (input: AuthenticateInput) => auditAuthentication(resource, authenticate(input)),
+    authenticateNow: (input: AuthenticateInput) => auditAuthentication(resource, authenticateNow(input)),
+    authorize: (auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>, requirement: ScopeRequirement) =>
+      auditAuthorization(resource, auth, authorize(auth, requirement)),
     reply,
     metadataReply,
+    health: () =>
+      summariseHealth([
+        ...verifierHealth(verifier),
+        ...(denyList === undefined ? [] : [denyListHealth(denyList)]),
+      ]),
     ready: () => denyList === undefined || denyListWait(denyList) === 0,
   })
 }

@@ -1,4 +1,5 @@
 export * from './attempt-limiter.js'
+export * from './audit.js'
 export type * from './auth-info.js'
 export * from './bearer.js'
 export * from './bounded-fetch.js'
@@ -16,6 +17,7 @@ export * from './discovery.js'
 export * from './errors.js'
 export * from './fingerprint.js'
 export * from './gate.js'
+export * from './health.js'
 export {
   type IntrospectionCacheScope,
   introspectionCacheKey,
@@ -32,6 +34,15 @@ export * from './mcp-declarations.js'
 export * from './mcp-endpoint.js'
 export * from './mcp-event-store.js'
 export * from './mcp-hosting.js'
+export {
+  LISTS,
+  type ListedScopes,
+  type ListKind,
+  type McpListing,
+  type McpListingPolicy,
+  mcpListingPolicy,
+  SCOPES_META_KEY,
+} from './mcp-listing.js'
 export * from './mcp-methods.js'
 export * from './mcp-request.js'
 export * from './mcp-sessions.js'

@@ -5,6 +5,7 @@ import { clockToleranceSchema } from './clock-tolerance.js'
 import { authorizationServerMetadataUrls, discoverAuthorizationServer } from './discovery.js'
 import { invalidToken, type PortcullisError, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
+import type { ComponentHealth } from './health.js'
 import { introspectionKeyScope } from './introspection-cache-key.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
@@ -133,6 +134,8 @@ export interface IntrospectionVerifier extends TokenVerifier {
   forget(token: string): Promise<void>
   /** How full the answer cache is (`undefined` with `cache: false` or a store without `stats`), and calls under way. */
   stats(): { cache: CacheStats | undefined; inFlight: number }
+  /** The endpoint as last seen: reachable, or failing since when (see `gate.health()`). */
+  health(): ComponentHealth[]
 }
 
 // RFC 6750 §2.1 b64token: anything else is not a bearer token, so it is not sent anywhere.
@@ -226,6 +229,8 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     return { headers, body: form.toString() }
   }
 
+  const seen = new LastSeen()
+
   async function introspect(token: string): Promise<IntrospectionAnswer> {
     const url = await resolveEndpoint()
     let json: unknown
@@ -237,13 +242,18 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
         maxBytes: o.maxBytes,
       }))
     } catch (error) {
-      throw unavailable(describeFailure(url, error), error)
+      const problem = describeFailure(url, error)
+      seen.failed(problem)
+      throw unavailable(problem, error)
     }
     const answer = json as Record<string, unknown>
     // RFC 7662 §2.2: `active` is REQUIRED and boolean; without it the answer says nothing.
     if (typeof answer.active !== 'boolean') {
-      throw unavailable(`introspection endpoint ${url} answered without a boolean "active" member`)
+      const problem = `introspection endpoint ${url} answered without a boolean "active" member`
+      seen.failed(problem)
+      throw unavailable(problem)
     }
+    seen.succeeded()
     return deepFreeze(answer) as IntrospectionAnswer
   }
 
@@ -376,6 +386,39 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
         store instanceof LruCache ? { entries: store.size, maxEntries: store.maxEntries } : store?.stats?.()
       return { cache: cacheStats, inFlight: flight.pending }
     },
+    health: () => [seen.health(endpoint ?? `introspection of ${o.issuer}`)],
+  }
+}
+
+/** How the endpoint answered lately, for health reports: no extra calls are made to find out. */
+class LastSeen {
+  #okAt: number | undefined
+  #failingSince: number | undefined
+  #error: string | undefined
+
+  succeeded(): void {
+    this.#okAt = Date.now()
+    this.#failingSince = undefined
+    this.#error = undefined
+  }
+
+  failed(problem: string): void {
+    this.#failingSince ??= Date.now()
+    this.#error = problem
+  }
+
+  health(name: string): ComponentHealth {
+    const base = { component: 'introspection' as const, name }
+    if (this.#failingSince !== undefined) {
+      return {
+        ...base,
+        status: 'down',
+        since: new Date(this.#failingSince).toISOString(),
+        detail: this.#error ?? '',
+      }
+    }
+    if (this.#okAt === undefined) return { ...base, status: 'unknown', detail: 'not called yet' }
+    return { ...base, status: 'ok', since: new Date(this.#okAt).toISOString(), detail: 'last call answered' }
   }
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { AuthInfo, TokenVerifier } from './auth-info.js'
 import { decodeBase64url, peekIssuer } from './compact-jwt.js'
 import { invalidToken } from './errors.js'
+import { type ComponentHealth, verifierHealth } from './health.js'
 import { parseOptions } from './options.js'
 
 const verifierSchema = z.custom<TokenVerifier>(
@@ -27,6 +28,8 @@ export type IssuerRouterOptions = z.input<typeof issuerRouterSchema>
 export interface IssuerRouter extends TokenVerifier {
   /** The trusted issuers, exactly as configured. */
   readonly issuers: readonly string[]
+  /** The health of every verifier it routes to (see `gate.health()`). */
+  health(): ComponentHealth[]
 }
 
 const BASE64URL_PART = /^[A-Za-z0-9_-]+$/
@@ -84,6 +87,9 @@ export function issuerRouter(options: IssuerRouterOptions): IssuerRouter {
   const opaque = o.opaque
   return {
     issuers: Object.freeze([...byIssuer.keys()]),
+    // A verifier shared by several issuers is reported once.
+    health: () =>
+      [...new Set([...byIssuer.values(), ...(opaque === undefined ? [] : [opaque])])].flatMap(verifierHealth),
     async verifyAccessToken(token: string): Promise<AuthInfo> {
       if (typeof token !== 'string' || token === '') throw invalidToken('token_malformed', 'token is empty')
       if (looksLikeJwt(token)) {

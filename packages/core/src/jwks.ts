@@ -39,6 +39,8 @@ export interface KeySetStatus {
   lastError: string | undefined
   /** Keys are past their cache lifetime and in use only because a refresh failed (stale-if-error). */
   stale: boolean
+  /** When the held keys went past their lifetime (ms since the epoch), while `stale`. */
+  staleSince?: number
   /** Usable keys held. */
   keys: number
   /** Keys of the document that were left out, and why. */
@@ -237,13 +239,17 @@ export function jwksKeySet(options: JwksKeySetOptions): RemoteKeySet {
     jwksUri,
     getKey,
     refresh,
-    status: () => ({
-      lastFetchAt: fetchedAt,
-      lastError,
-      stale: held !== undefined && now() >= freshUntil,
-      keys: held?.size ?? 0,
-      ignored: [...ignored],
-    }),
+    status: () => {
+      const stale = held !== undefined && now() >= freshUntil
+      return {
+        lastFetchAt: fetchedAt,
+        lastError,
+        stale,
+        ...(stale ? { staleSince: freshUntil } : {}),
+        keys: held?.size ?? 0,
+        ignored: [...ignored],
+      }
+    },
   }
 }
 

@@ -5,6 +5,7 @@ import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { invalidToken, PortcullisError, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
+import { type ComponentHealth, keySetHealth } from './health.js'
 import {
   checkJwksKeySetOptions,
   type JwksKeySetOptions,
@@ -119,6 +120,8 @@ export interface JwtVerifier extends TokenVerifier {
   clearCache(): void
   /** How full the outcome cache is (`undefined` with `cache: false`). */
   stats(): { cache: (CacheStats & { pending: number }) | undefined }
+  /** The key set as last seen (see `gate.health()`). */
+  health(): ComponentHealth[]
 }
 
 /**
@@ -312,7 +315,13 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       cache !== undefined && typeof token === 'string' ? cache.peek(token) : undefined,
     clearCache: () => cache?.clear(),
     stats: () => ({ cache: cache?.stats() }),
+    health: () => [keySetHealth(keySetName(keySet, o.issuer), keySet.status())],
   }
+}
+
+const keySetName = (keySet: KeySet, issuer: string): string => {
+  const uri = (keySet as { jwksUri?: unknown }).jwksUri
+  return typeof uri === 'string' ? uri : `key set of ${issuer}`
 }
 
 /** URL audiences are compared in canonical form; other identifiers (`api://x`, a GUID) verbatim. */
@@ -404,7 +413,7 @@ function discoveredKeySet(
   issuer: string,
   discovery: DiscoveryOptions | undefined,
   create: (jwksUri: string) => KeySet,
-): KeySet {
+): KeySet & { readonly jwksUri: string | undefined } {
   let resolved: KeySet | undefined
   let pending: Promise<KeySet> | undefined
   const resolve = (): Promise<KeySet> => {
@@ -438,6 +447,10 @@ function discoveredKeySet(
     return pending
   }
   return {
+    // The URL once discovered, so health reports name it.
+    get jwksUri() {
+      return (resolved as { jwksUri?: string } | undefined)?.jwksUri
+    },
     getKey: async (header) => (resolved ?? (await resolve())).getKey(header),
     status: (): KeySetStatus =>
       resolved?.status() ?? {

@@ -45,16 +45,23 @@ export function publishKeySetEvent(event: KeySetEvent): void {
  * })
  */
 export function onKeySetEvent(listener: (event: KeySetEvent) => void): () => void {
-  // A listener that throws must not break the key set that published.
+  return subscribeSafely(KEY_SET_CHANNEL, listener)
+}
+
+/**
+ * Subscribes to a diagnostics channel; a listener that throws is ignored (reporting is best
+ * effort and must not break the code that published). Returns the function that unsubscribes.
+ */
+export function subscribeSafely<T>(name: string, listener: (event: T) => void): () => void {
   const onMessage = (message: unknown) => {
     try {
-      listener(message as KeySetEvent)
+      listener(message as T)
     } catch {
       // ignored: reporting is best effort
     }
   }
-  subscribe(KEY_SET_CHANNEL, onMessage)
+  subscribe(name, onMessage)
   return () => {
-    unsubscribe(KEY_SET_CHANNEL, onMessage)
+    unsubscribe(name, onMessage)
   }
 }

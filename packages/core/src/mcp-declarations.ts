@@ -44,7 +44,7 @@ const OWNER = 'withScopes'
  *
  * The MCP route (`mcpRoute`) reads these declarations: a `tools/call` (or `prompts/get`,
  * `resources/read`) the token lacks scopes for gets HTTP 403 with an `insufficient_scope`
- * challenge before the SDK runs anything, and `tools/list` hides what the caller may not call.
+ * challenge before the SDK runs anything, and `tools/list` names each tool's scopes (`McpListing`).
  * The handler is also guarded where it runs: called without a caller that has the scopes (or on a
  * server the route does not host), it fails instead of running.
  *

@@ -4,8 +4,11 @@ import { z } from 'zod'
 import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate, RejectionLog } from './gate.js'
+import { auditStepUp } from './gate-audit.js'
 import { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
 import { hostServer } from './mcp-hosting.js'
+import { announceListChanges, scopeSetKey } from './mcp-list-changes.js'
+import { type McpListing, mcpListingPolicy } from './mcp-listing.js'
 import { type McpScopeRules, type McpTarget, mcpScopeRules, messageTargets } from './mcp-request.js'
 import {
   type McpSession,
@@ -15,7 +18,7 @@ import {
 } from './mcp-sessions.js'
 import { parseOptions } from './options.js'
 import { principalKey, subjectKey } from './principal.js'
-import { type ScopeRequirement, scopeRequirementSchema } from './scopes.js'
+import { type ScopeRequirement, scopeRequirementSchema, scopeTokenSchema } from './scopes.js'
 
 /** What the route hands a server factory: the caller (absent only for the startup probe) and the protocol era. */
 export interface McpFactoryContext {
@@ -96,7 +99,19 @@ export interface McpRouteOptions {
     /** For whatever nothing declares. Default: none (any valid token). */
     undeclared?: ScopeRequirement
   }
-  /** List every tool, prompt and resource, not only those the caller may use. Default false. */
+  /**
+   * What lists show each caller (`McpListing`): `obtainable` (default) lists what the caller may
+   * use or obtain by a step-up (see `obtainableScopes`), `granted` only what its token may use,
+   * `all` everything. Each item names its scopes in `_meta["portcullis/scopes"]` (`ListedScopes`).
+   */
+  listing?: McpListing
+  /**
+   * With `listing: 'obtainable'`: the scopes your authorization server may grant a client of this
+   * route. An item needing another scope is listed only to callers that hold it. Default: every
+   * scope a tool, prompt or resource declares.
+   */
+  obtainableScopes?: readonly string[]
+  /** @deprecated `listing: 'all'` (`true`) or `listing: 'granted'` (`false`). */
   listAll?: boolean
   /** Most messages in a JSON-RPC batch (more: 413). Default 128. */
   maxBatch?: number
@@ -180,6 +195,8 @@ export const mcpRouteOptionsSchema = z
         undeclared: scopeRequirementSchema.optional(),
       })
       .optional(),
+    listing: z.enum(['obtainable', 'granted', 'all']).optional(),
+    obtainableScopes: z.array(scopeTokenSchema).readonly().optional(),
     listAll: z.boolean().optional(),
     maxBatch: z.number().int().min(1).max(100_000).optional(),
     probe: z.boolean().optional(),
@@ -188,12 +205,25 @@ export const mcpRouteOptionsSchema = z
   .refine((value) => value.transport !== undefined || value.handler !== undefined, {
     error: 'give a transport class (transport) or a handler (handler), or both',
   })
+  .refine((value) => value.listing === undefined || value.listAll === undefined, {
+    path: ['listAll'],
+    error: "listAll is the former name of listing: give listing only ('obtainable', 'granted' or 'all')",
+  })
+  .refine(
+    (value) => value.obtainableScopes === undefined || (value.listing ?? 'obtainable') === 'obtainable',
+    { path: ['obtainableScopes'], error: "obtainableScopes applies to listing: 'obtainable' only" },
+  )
   .refine((value) => value.sessions === undefined || value.transport !== undefined, {
     path: ['sessions'],
     error: 'sessions need a transport class (transport)',
   })
 
-type SessionEntry = McpSession & { transport: McpTransportLike }
+type SessionEntry = McpSession & {
+  transport: McpTransportLike
+  server: McpServerLike
+  /** `scopeSetKey` of the scopes the session's lists were last shaped for. */
+  scopes: string
+}
 
 /**
  * The MCP Streamable HTTP endpoint behind a gate, for either MCP SDK line, as plain decisions an
@@ -202,7 +232,7 @@ type SessionEntry = McpSession & { transport: McpTransportLike }
  * with one `insufficient_scope` challenge naming every scope the whole body (batch included) is
  * missing, minimal under implication (MCP 2026-07-28 §Runtime Insufficient Scope Errors). The
  * caller reaches handlers as the SDK expects it (`req.auth` → `extra.authInfo` in 1.x,
- * `ctx.http.authInfo` in 2.x); lists show only what the caller may use; 2025-era sessions are
+ * `ctx.http.authInfo` in 2.x); lists follow the `listing` policy; 2025-era sessions are
  * bound to the principal that created them (another principal gets 404, as for an unknown session).
  *
  * Options are validated, the server factory probed and `scopes_supported` checked here, so every
@@ -225,10 +255,14 @@ export async function createMcpEndpoint(
     ...(parsed.scopes as Omit<McpRouteOptions['scopes'], never>),
     ...(parsed.maxBatch === undefined ? {} : { maxBatch: parsed.maxBatch }),
   })
-  const listAll = parsed.listAll ?? false
+  const listing = mcpListingPolicy(
+    rules,
+    parsed.listing ?? (parsed.listAll === undefined ? 'obtainable' : parsed.listAll ? 'all' : 'granted'),
+    parsed.obtainableScopes,
+  )
   const factory = async (context: McpFactoryContext): Promise<McpServerLike> => {
     const server = await parsed.server(context)
-    hostServer(server, rules, { listAll, owner })
+    hostServer(server, rules, { listing, owner })
     return server
   }
 
@@ -281,7 +315,8 @@ export async function createMcpEndpoint(
       const close = () => server.close().catch(() => {})
       const transport: McpTransportLike = newTransport({
         sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id: string) => store!.add({ id, principal, subject, transport, close }),
+        onsessioninitialized: (id: string) =>
+          store!.add({ id, principal, subject, transport, close, server, scopes: scopeSetKey(auth.scopes) }),
         onsessionclosed: (id: string) => store!.forget(id),
       })
       transport.onclose = () => {
@@ -327,10 +362,10 @@ export async function createMcpEndpoint(
       return jsonRpcError(400, -32600, 'Bad Request: one Mcp-Session-Id header at most')
     }
 
-    let session: McpTransportLike | undefined
+    let session: SessionEntry | undefined
     if (store !== undefined && request.sessionId !== undefined) {
       // Another principal's session is answered exactly as an unknown one (the SDK's own 404).
-      session = store.find(request.sessionId, principal)?.transport
+      session = store.find(request.sessionId, principal)
       if (session === undefined) return jsonRpcError(404, -32001, 'Session not found')
     }
 
@@ -356,10 +391,16 @@ export async function createMcpEndpoint(
 
     if (session !== undefined) {
       const [target, id] = [session, request.sessionId as string]
-      return serve(auth, body, (req, res, parsedBody) => {
+      // The same principal with other scopes (a step-up): its lists are shaped anew, say so.
+      const scopes = scopeSetKey(auth.scopes)
+      const changed = scopes !== target.scopes
+      target.scopes = scopes
+      return serve(auth, body, async (req, res, parsedBody) => {
         // A session with a request open (an SSE stream included) is live: never evicted for another.
         res.once('close', store!.track(id))
-        return target.handleRequest(req, res, parsedBody)
+        await target.transport.handleRequest(req, res, parsedBody)
+        // A failed announcement must not cut the answer's stream: the client re-lists anyway.
+        if (changed) await announceListChanges(target.server)
       })
     }
     if (store !== undefined && initialize) {
@@ -391,6 +432,7 @@ export async function createMcpEndpoint(
       },
     )
     const answer = gate.reply(error)
+    auditStepUp(gate.resource, auth, error, denied)
     const fingerprint = auth.extra?.fingerprint
     return {
       kind: 'reply',
@@ -433,7 +475,7 @@ async function learnDeclarations(
       { cause: error },
     )
   }
-  hostServer(server, rules, { listAll: true, owner })
+  hostServer(server, rules, { listing: undefined, owner })
   await server.close().catch(() => {})
 }
 

@@ -1,45 +1,30 @@
 import { authInfoFrom, markHosted, scopeDeclarationsOf } from './mcp-declarations.js'
-import type { McpScopeRules, McpTarget } from './mcp-request.js'
+import { LISTS, type ListKind, type McpListingPolicy } from './mcp-listing.js'
+import type { McpScopeRules } from './mcp-request.js'
 
 type Handler = (request: unknown, context: unknown) => unknown
-
-/** The list methods whose results show only what the caller may use, and how to read an item. */
-const LISTS: Record<
-  string,
-  { field: string; target: (item: Record<string, unknown>) => McpTarget | undefined }
-> = {
-  'tools/list': { field: 'tools', target: (item) => named('tool', item.name) },
-  'prompts/list': { field: 'prompts', target: (item) => named('prompt', item.name) },
-  'resources/list': { field: 'resources', target: (item) => addressed(item.uri) },
-  // A completion or a read names the template itself; the rules match the template text exactly.
-  'resources/templates/list': { field: 'resourceTemplates', target: (item) => addressed(item.uriTemplate) },
-}
-
-const named = (kind: 'tool' | 'prompt', name: unknown): McpTarget | undefined =>
-  typeof name === 'string' ? { kind, name } : undefined
-const addressed = (uri: unknown): McpTarget | undefined =>
-  typeof uri === 'string' ? { kind: 'resource', uri } : undefined
 
 const filtered = new WeakSet<Handler>()
 const watched = new WeakSet<object>()
 
 export interface HostOptions {
-  /** Show every tool, prompt and resource in lists, not only those the caller may use. */
-  listAll: boolean
+  /** How lists are shaped for each caller; `undefined` leaves them as the SDK builds them (the startup probe). */
+  listing: McpListingPolicy | undefined
   /** Who hosts the server, for the error message. Default `mcpRoute`. */
   owner?: string
 }
 
 /**
  * Prepares a server instance (either SDK line) for serving behind the route: its `withScopes`
- * declarations join the route's rules, its guarded handlers check against those rules, and (unless
- * `listAll`) its list handlers show each caller only what its token may use.
+ * declarations join the route's rules, its guarded handlers check against those rules, and its
+ * list handlers shape each list for the caller (`McpListing`: which items, and each item's
+ * `_meta["portcullis/scopes"]`).
  *
- * The list filter wraps the handlers the SDK's `McpServer` installs for `tools/list` and the other
+ * The list shaping wraps the handlers the SDK's `McpServer` installs for `tools/list` and the other
  * lists: the SDKs offer no public hook to change a list per caller, so this reaches into the
  * protocol's handler table (`_requestHandlers`, present in `@modelcontextprotocol/sdk` 1.x and
  * `@modelcontextprotocol/server` 2.x). If a future SDK moves it, this throws rather than serve
- * unfiltered lists.
+ * lists that ignore the listing policy.
  */
 export function hostServer(server: object, rules: McpScopeRules, options: HostOptions): void {
   for (const declaration of scopeDeclarationsOf(server)) {
@@ -49,12 +34,13 @@ export function hostServer(server: object, rules: McpScopeRules, options: HostOp
     else rules.declareResource(target.uri, requirement, { template: declaration.template })
   }
   markHosted(server, rules)
-  if (options.listAll || watched.has(server)) return
+  const listing = options.listing
+  if (listing === undefined || watched.has(server)) return
   const protocol = protocolOf(server)
   if (protocol === undefined) {
     throw new Error(
-      `${options.owner ?? 'mcpRoute'}: cannot filter tools/list on this MCP server (no request handler table ` +
-        'found; an unsupported SDK version?). Set listAll: true to serve unfiltered lists',
+      `${options.owner ?? 'mcpRoute'}: cannot shape tools/list on this MCP server (no request handler table ` +
+        'found; an unsupported SDK version?)',
     )
   }
   watched.add(server)
@@ -64,7 +50,7 @@ export function hostServer(server: object, rules: McpScopeRules, options: HostOp
       const handler = handlers.get(method)
       if (handler === undefined || filtered.has(handler)) continue
       const wrapper: Handler = async (request, context) =>
-        filterList(await handler(request, context), list, rules, context)
+        shapeList(await handler(request, context), list, listing, context)
       filtered.add(wrapper)
       handlers.set(method, wrapper)
     }
@@ -97,25 +83,19 @@ function protocolOf(server: object): ProtocolLike | undefined {
   return undefined
 }
 
-function filterList(
-  result: unknown,
-  list: (typeof LISTS)[string],
-  rules: McpScopeRules,
-  context: unknown,
-): unknown {
+function shapeList(result: unknown, kind: ListKind, listing: McpListingPolicy, context: unknown): unknown {
   if (typeof result !== 'object' || result === null) return result
-  const items = (result as Record<string, unknown>)[list.field]
+  const items = (result as Record<string, unknown>)[kind.field]
   if (!Array.isArray(items)) return result
-  // No caller (a server used outside the route): only what needs no scope is listed.
+  // No caller (a server used outside the route): shaped as for a token with no scope.
   const granted = authInfoFrom(context)?.scopes ?? []
-  const visible = items.filter((item) => {
-    const target =
-      typeof item === 'object' && item !== null ? list.target(item as Record<string, unknown>) : undefined
-    return target === undefined || rules.allows(target, granted)
-  })
-  const out: Record<string, unknown> = { ...(result as Record<string, unknown>), [list.field]: visible }
-  // MCP 2026-07-28 (SEP-2549): a list that depends on the caller must not go into shared caches.
-  if (isModernRequest(context) && out.cacheScope === undefined) out.cacheScope = 'private'
+  const out: Record<string, unknown> = {
+    ...(result as Record<string, unknown>),
+    [kind.field]: listing.shape(items, kind, granted),
+  }
+  // MCP 2026-07-28 (SEP-2549): a list that depends on the caller (each item names what this
+  // caller's token lacks) must not go into shared caches.
+  if (isModernRequest(context)) out.cacheScope = 'private'
   return out
 }
 

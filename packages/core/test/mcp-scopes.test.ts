@@ -2,7 +2,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { createRequestStateCodec } from '@modelcontextprotocol/server'
-import { authInfoFrom, hostServer, mcpScopeRules, principalBinding, withScopes } from '@portcullis/core'
+import {
+  authInfoFrom,
+  hostServer,
+  mcpListingPolicy,
+  mcpScopeRules,
+  principalBinding,
+  withScopes,
+} from '@portcullis/core'
 import t from 'tap'
 
 const alice = {
@@ -41,7 +48,8 @@ t.test(
   'a hosted server without a caller (stdio, in-memory) refuses scoped and open tools alike',
   async (t) => {
     const server = notes()
-    hostServer(server, mcpScopeRules(), { listAll: false })
+    const rules = mcpScopeRules()
+    hostServer(server, rules, { listing: mcpListingPolicy(rules, 'granted') })
     const client = await connected(server)
     t.teardown(() => client.close())
     const result = await client.callTool({ name: 'add', arguments: {} })

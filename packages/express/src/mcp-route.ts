@@ -27,7 +27,7 @@ export interface McpRouter extends Router {
  * either MCP SDK line, with the rules of `@portcullis/fastify`'s `mcpRoute` (both run core's
  * `createMcpEndpoint`): a `tools/call`, `prompts/get` or `resources/read` the token lacks scopes
  * for is answered 403 with one `insufficient_scope` challenge before the SDK runs anything;
- * `tools/list` and the other lists show only what the caller may use; 2025-era sessions are bound
+ * `tools/list` and the other lists follow the `listing` policy; 2025-era sessions are bound
  * to the caller that opened them. The caller reaches tools on `req.auth` (1.x `extra.authInfo`,
  * 2.x `ctx.http.authInfo`). Tools declare their scopes with `withScopes` where they are registered.
  *

@@ -7,6 +7,7 @@ import {
   createGate,
   formBodyToken,
   type Gate,
+  type GateHealth,
   type GateOptions,
   gateOptionsSchema,
   gateSchema,
@@ -84,6 +85,8 @@ export interface PortcullisMiddleware extends RequestHandler {
   protect(): RequestHandler
   /** `requireScopes()` bound to this gate: for apps with several protected resources. */
   requireScopes(...scopes: RequireScopesArgs): RequestHandler
+  /** `gate.health()`: key sets, introspection and deny list as last seen, for a readiness route. */
+  health(): GateHealth
 }
 
 const middlewareOptionsShape = {
@@ -193,6 +196,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   Object.defineProperties(middleware, {
     gate: { value: gate, enumerable: true },
     metadata: { value: metadata, enumerable: true },
+    health: { value: () => gate.health(), enumerable: true },
     protect: { value: () => scopeGuard([binding], undefined), enumerable: true },
     requireScopes: {
       value: (...scopes: RequireScopesArgs) => scopeGuard([binding], requirementOf(scopes)),

@@ -59,6 +59,8 @@ t.test('OPTIONS: a preflight answer for GET', async (t) => {
     'access-control-allow-origin': '*',
     allow: 'GET, HEAD, OPTIONS',
     'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+    'access-control-allow-headers':
+      '*, Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name',
     'access-control-max-age': '86400',
     'content-length': '0',
     connection: 'keep-alive',

@@ -55,6 +55,8 @@ await app.register(mcpRoute, {
   server: notesServer,
   transport: StreamableHTTPServerTransport,
   sessions: false,
+  // Lists show what each role's scopes open (scope-filtered discovery), not what a step-up could.
+  listing: 'granted',
 })
 await app.ready()
 

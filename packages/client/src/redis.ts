@@ -1,0 +1,1 @@
+export { type RedisTokenStoreOptions, redisTokenStore } from './redis-token-store.js'

@@ -1,0 +1,112 @@
+import { canonicalResource, tokenFingerprint } from '@portcullis/core'
+import { checkAuthorizationServer } from './authorization-server-checks.js'
+import { checkChallenge } from './challenge-checks.js'
+import { type Check, Checklist, type DoctorReport, summarise } from './check.js'
+import { checkCors } from './cors-checks.js'
+import type { ProbeLimits } from './http.js'
+import { checkResourceMetadata } from './resource-metadata-checks.js'
+import { checkToken } from './token-checks.js'
+
+export interface DoctorOptions {
+  /** An access token to check and try (`tools/list`). Never printed: the report carries its fingerprint. */
+  token?: string
+  /** The origin of the browser page CORS is checked for. Default `http://localhost:6274` (MCP Inspector). */
+  browserOrigin?: string
+  /** Deadline of each request, in ms. Default 5000. */
+  timeoutMs?: number
+  /** Largest response body read, in bytes. Default 256 KiB. */
+  maxBytes?: number
+  /** Most authorization servers checked. Default 5. */
+  maxAuthorizationServers?: number
+}
+
+export const DEFAULT_BROWSER_ORIGIN = 'http://localhost:6274'
+
+/**
+ * Probes a running MCP server from outside, as an MCP client would, and returns the checklist.
+ * Never throws for what the server answers; only for options that make no sense.
+ *
+ * @example
+ * const report = await doctor('https://mcp.example.com/mcp')
+ * if (!report.ok) console.log(report.checks.filter((c) => c.status === 'fail'))
+ */
+export async function doctor(url: string, options: DoctorOptions = {}): Promise<DoctorReport> {
+  const browserOrigin = normaliseOrigin(options.browserOrigin ?? DEFAULT_BROWSER_ORIGIN)
+  const limits: ProbeLimits = {
+    timeoutMs: positive(options.timeoutMs, 5000, 'timeoutMs'),
+    maxBytes: positive(options.maxBytes, 256 * 1024, 'maxBytes'),
+  }
+  const maxServers = positive(options.maxAuthorizationServers, 5, 'maxAuthorizationServers')
+  const checks: Check[] = []
+  const report = (): DoctorReport => {
+    const summary = summarise(checks)
+    return {
+      version: 1,
+      target: url,
+      browserOrigin,
+      ...(options.token === undefined ? {} : { tokenFingerprint: tokenFingerprint(options.token) }),
+      checks,
+      summary,
+      ok: summary.fail === 0,
+    }
+  }
+
+  try {
+    canonicalResource(url)
+  } catch (error) {
+    const list = new Checklist('challenge')
+    list.fail(
+      'target.url',
+      (error as Error).message,
+      'Give the MCP endpoint URL: https (http only on loopback), no fragment or credentials.',
+    )
+    checks.push(...list.checks)
+    return report()
+  }
+
+  const challenge = await checkChallenge(url, limits)
+  checks.push(...challenge.list.checks)
+  const prm = await checkResourceMetadata(url, challenge.findings.resourceMetadata, limits)
+  checks.push(...prm.list.checks)
+  checks.push(
+    ...(await checkCors(url, prm.metadata?.url, browserOrigin, challenge.findings.challenged, limits)).checks,
+  )
+
+  const servers = prm.metadata?.authorizationServers ?? []
+  for (const issuer of servers.slice(0, maxServers)) {
+    const as = await checkAuthorizationServer(issuer, prm.metadata?.scopesSupported, browserOrigin, limits)
+    checks.push(...as.list.checks)
+  }
+
+  if (options.token !== undefined) {
+    const list = await checkToken(
+      {
+        url,
+        token: options.token,
+        authorizationServers: servers,
+        ...(prm.metadata?.scopesSupported === undefined
+          ? {}
+          : { scopesSupported: prm.metadata.scopesSupported }),
+      },
+      limits,
+    )
+    checks.push(...list.checks)
+  }
+  return report()
+}
+
+function normaliseOrigin(origin: string): string {
+  if (!URL.canParse(origin))
+    throw new TypeError(`doctor: browserOrigin ${JSON.stringify(origin)} is not a URL`)
+  const parsed = new URL(origin)
+  if (parsed.origin === 'null')
+    throw new TypeError(`doctor: browserOrigin ${JSON.stringify(origin)} has no origin`)
+  return parsed.origin
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value <= 0)
+    throw new TypeError(`doctor: ${name} must be a positive integer`)
+  return value
+}
