@@ -1,278 +1,66 @@
-import { z } from 'zod'
-import { type AttemptLimiter, clientAddressKey } from './attempt-limiter.js'
-import type { AuthInfo, AuthInfoExtra, CachedOutcome, TokenVerifier } from './auth-info.js'
+import { clientAddressKey } from './attempt-limiter.js'
+import type { AuthInfo, CachedOutcome } from './auth-info.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
-import { type CorsOptions, type CorsPolicy, corsPolicy, publicDocumentPreflight } from './cors-policy.js'
-import { type DenyList, denyListWait } from './deny-list.js'
-import {
-  isPortcullisError,
-  PortcullisError,
-  type PortcullisReason,
-  temporarilyUnavailable,
-} from './errors.js'
+import { corsPolicy, publicDocumentPreflight } from './cors-policy.js'
+import { denyListWait } from './deny-list.js'
+import { isPortcullisError, PortcullisError, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import { auditAuthentication, auditAuthorization } from './gate-audit.js'
-import { denyListHealth, type GateHealth, summariseHealth, verifierHealth } from './health.js'
+import { gateOptionsSchema } from './gate-options.js'
+import {
+  describeChain,
+  describeFailure,
+  internalError,
+  isAuthInfo,
+  recordFailure,
+  retryAfterOf,
+  sameResource,
+  scopeParam,
+  TIMED_OUT,
+  tooManyAttempts,
+  unavailableToClient,
+  withTimeout,
+} from './gate-support.js'
+import type {
+  AuthenticateInput,
+  AuthenticateResult,
+  AuthorizeResult,
+  Gate,
+  GateOptions,
+  GateReply,
+  MetadataReply,
+  RejectionLog,
+  VerifiedAuthInfo,
+} from './gate-types.js'
+import { denyListHealth, summariseHealth, verifierHealth } from './health.js'
 import {
   protectedResourceMetadata,
   protectedResourceMetadataPaths,
   protectedResourceMetadataUrl,
 } from './metadata.js'
 import { parseOptions } from './options.js'
-import { canonicalResource, secureUrlProblem } from './resource.js'
-import {
-  OFFLINE_ACCESS,
-  type ScopePolicy,
-  type ScopeRequirement,
-  scopePolicy,
-  scopeRequirementSchema,
-  scopeTokenSchema,
-} from './scopes.js'
+import { type ScopeRequirement, scopePolicy } from './scopes.js'
 
-export interface GateScopeOptions {
-  /** Scope implications (a broader scope grants narrower ones), e.g. `{ 'notes:admin': ['notes:write'] }`. */
-  implies?: Record<string, readonly string[]>
-  /**
-   * The minimal scopes for basic use. They go in the `scope` of every 401 challenge and, unless
-   * `supported` is given, in `scopes_supported` (MCP 2026-07-28 §Scope Selection Strategy).
-   */
-  base?: readonly string[]
-  /** `scopes_supported` of the metadata document, when it should differ from `base`. */
-  supported?: readonly string[]
-}
-
-export interface GateOptions {
-  /** The protected resource's URL, e.g. `https://mcp.example.com/mcp`. Canonicalised (RFC 8707 §2). */
-  resource: string | URL
-  /** Issuer identifiers of the authorization servers, exactly as their metadata spells `issuer` (>= 1). */
-  authorizationServers: readonly string[]
-  /** Verifies access tokens: `jwtVerifier`, `introspectionVerifier`, `issuerRouter` or your own. */
-  verifier: TokenVerifier
-  scopes?: GateScopeOptions
-  /** Longest access token accepted, in characters. Default 8192. */
-  maxTokenLength?: number
-  /** `resource_name` of the metadata document (RFC 9728 §2). */
-  resourceName?: string
-  /** `resource_documentation` of the metadata document (RFC 9728 §2). */
-  resourceDocumentation?: string
-  /** CORS for browser clients on protected routes: `true` (default, any origin), `false`, or options. */
-  cors?: boolean | CorsOptions
-  /** Seconds clients and caches may keep the metadata document (`Cache-Control: max-age`). Default 3600. */
-  metadataMaxAge?: number
-  /** Longest a verifier may take before the request is answered 503. Default 10000 ms. */
-  verifyTimeoutMs?: number
-  /**
-   * A plain description of where tokens come from and how they are checked, as an `@portcullis/idp`
-   * preset gives it (issuer, audience strategy, claim paths). The gate verifies nothing with it
-   * (`verifier` does); it is kept as `gate.idp` for start-up diagnostics and logs.
-   */
-  idp?: Readonly<Record<string, unknown>>
-  /**
-   * Revoked tokens to refuse (401 `invalid_token`, reason `token_revoked`) even while their
-   * signature or introspection answer is good: asked on every request, cache hits included. A
-   * `MemoryDenyList`, or a shared one such as `@portcullis/redis`'s `redisDenyList`.
-   */
-  denyList?: DenyList
-  /**
-   * Limits refused tokens per client address: past the limit, requests that carry a token get 429
-   * with `Retry-After` before the token is verified. Needs the adapter to pass `clientAddress`.
-   * An `AttemptWindows`, or a shared one such as `@portcullis/redis`'s `redisAttemptLimiter`.
-   */
-  attemptLimiter?: AttemptLimiter
-}
-
-/** An HTTP answer as plain data, for an adapter to send unchanged. */
-export interface GateReply {
-  status: number
-  headers: Record<string, string>
-  body: { error: string; error_description: string }
-}
-
-/** An answer of the metadata endpoint: `body` is absent for OPTIONS and 405 (and dropped by HTTP for HEAD). */
-export interface MetadataReply {
-  status: number
-  headers: Record<string, string>
-  body?: Readonly<Record<string, unknown>>
-}
-
-/** What an adapter logs for a rejection. Never the token: `fingerprint` identifies it. */
-export interface RejectionLog {
-  /** `'error'` for failures of the server itself (a verifier that threw something unexpected). */
-  severity: 'rejection' | 'error'
-  fields: {
-    reason: string
-    status: number
-    fingerprint?: string
-    missingScopes?: readonly string[]
-    /**
-     * Why the verifier (or deny list) could not decide, for a 503: its error's message and causes,
-     * the token replaced by its fingerprint. For the operator; the client only learns what is unavailable.
-     */
-    detail?: string
-    /** The unexpected failure, with the token replaced by its fingerprint in message and stack. */
-    err?: { type: string; message: string; stack?: string }
-  }
-}
-
-/** The caller after a successful `authenticate`: `resource` and `extra.fingerprint` are always set. */
-export type VerifiedAuthInfo = AuthInfo & { resource: URL; extra: AuthInfoExtra & { fingerprint: string } }
-
-export type AuthenticateResult =
-  | { ok: true; auth: VerifiedAuthInfo }
-  | { ok: false; error: PortcullisError; reply: GateReply; log: RejectionLog }
-
-export type AuthorizeResult =
-  | { ok: true }
-  | { ok: false; error: PortcullisError; reply: GateReply; log: RejectionLog }
-
-export interface AuthenticateInput {
-  /** The `Authorization` header(s) as the framework gives them. */
-  authorization?: string | string[] | undefined
-  /** The `access_token` form-body parameter, when the request has a form body (RFC 6750 §2.2). */
-  bodyToken?: unknown
-  /** The client's address as the framework resolves it (proxy settings applied), for `attemptLimiter`. */
-  clientAddress?: string | undefined
-}
-
-/**
- * The adapter-neutral request pipeline of one protected resource. Adapters translate their
- * request into `authenticate` / `authorize` calls and send the `GateReply` they get back; every
- * rule (status, challenge, headers) lives here.
- */
-export interface Gate {
-  /** The canonical resource URL: the `aud` tokens must carry and the metadata `resource`. */
-  readonly resource: string
-  /** Where the metadata document is (path-inserted, RFC 9728 §3.1): the `resource_metadata` of challenges. */
-  readonly metadataUrl: string
-  /** The URL paths to serve the metadata document at. */
-  readonly metadataPaths: readonly string[]
-  readonly metadataDocument: Readonly<Record<string, unknown>>
-  readonly policy: ScopePolicy
-  /** CORS rules for protected routes, `undefined` when disabled. */
-  readonly cors: CorsPolicy | undefined
-  /** The `idp` description given in the options, if any. */
-  readonly idp: Readonly<Record<string, unknown>> | undefined
-  authenticate(input: AuthenticateInput): Promise<AuthenticateResult>
-  /**
-   * `authenticate`, answered at once when nothing needs waiting for (a malformed request, a token
-   * the verifier remembers), else a promise: an adapter on a hot path spares a promise per request.
-   */
-  authenticateNow(input: AuthenticateInput): AuthenticateResult | Promise<AuthenticateResult>
-  authorize(
-    auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>,
-    requirement: ScopeRequirement,
-  ): AuthorizeResult
-  reply(error: PortcullisError): GateReply
-  /** The answer of the metadata endpoint to a request method. */
-  metadataReply(method: string): MetadataReply
-  /** Key sets, introspection and deny list as last seen, for a readiness route. Makes no request. */
-  health(): GateHealth
-  /**
-   * False while the deny list cannot vouch for tokens (a shared list not loaded yet, or too
-   * stale): every token is answered 503 meanwhile. For readiness checks.
-   */
-  ready(): boolean
-}
-
-const httpsUrl = z.string().superRefine((value, ctx) => {
-  const problem = secureUrlProblem(value)
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} ${problem}` })
-})
-
-// RFC 8414 §2: an issuer identifier is an https URL with no query or fragment. It is kept byte for
-// byte: clients compare it with the authorization server's `issuer` (MCP 2026-07-28).
-const issuerUrl = httpsUrl.refine((value) => !value.includes('?') && !value.includes('#'), {
-  error: 'an issuer identifier has no query or fragment (RFC 8414 §2)',
-})
-
-const scopeList = z.array(scopeTokenSchema).readonly()
-const advertisedScopeList = scopeList.refine((scopes) => !scopes.includes(OFFLINE_ACCESS), {
-  // MCP 2026-07-28 §Refresh Tokens (SEP-2207): a resource server SHOULD NOT advertise it.
-  error: 'must not contain offline_access (a resource server does not advertise it, MCP SEP-2207)',
-})
-
-const corsOptionsSchema = z.strictObject({
-  origin: z
-    .union([
-      z.literal('*'),
-      z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin is scheme://host[:port]')),
-    ])
-    .optional(),
-  maxAge: z.number().int().min(0).max(86400).optional(),
-  allowHeaders: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'not a header name')).optional(),
-  exposeHeaders: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'not a header name')).optional(),
-})
-
-/** zod schema of `GateOptions`; adapters extend it with their own options. */
-export const gateOptionsSchema = z.strictObject({
-  resource: z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
-    try {
-      return canonicalResource(value)
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message })
-      return z.NEVER
-    }
-  }),
-  authorizationServers: z
-    .array(issuerUrl)
-    .min(1, 'name at least one authorization server (MCP: PRM MUST list one)'),
-  verifier: z.custom<TokenVerifier>(
-    (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      typeof (value as { verifyAccessToken?: unknown }).verifyAccessToken === 'function',
-    { error: 'must be a TokenVerifier (an object with verifyAccessToken(token))' },
-  ),
-  scopes: z
-    .strictObject({
-      implies: z.record(scopeTokenSchema, scopeList).optional(),
-      base: advertisedScopeList.optional(),
-      supported: advertisedScopeList.optional(),
-    })
-    .optional(),
-  maxTokenLength: z.number().int().min(64).max(1_000_000).optional(),
-  resourceName: z.string().min(1).optional(),
-  resourceDocumentation: httpsUrl.optional(),
-  cors: z.union([z.boolean(), corsOptionsSchema]).optional(),
-  metadataMaxAge: z.number().int().min(0).max(31_536_000).optional(),
-  verifyTimeoutMs: z.number().int().min(1).max(120_000).optional(),
-  idp: z
-    .custom<Readonly<Record<string, unknown>>>(
-      (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-      { error: 'must be a plain object describing the token issuer (an @portcullis/idp preset sets it)' },
-    )
-    .optional(),
-  denyList: z
-    .custom<DenyList>(
-      (value) =>
-        typeof value === 'object' &&
-        value !== null &&
-        typeof (value as { isDenied?: unknown }).isDenied === 'function',
-      { error: 'must be a DenyList (an object with isDenied(auth))' },
-    )
-    .optional(),
-  attemptLimiter: z
-    .custom<AttemptLimiter>(
-      (value) =>
-        typeof value === 'object' &&
-        value !== null &&
-        typeof (value as { retryAfter?: unknown }).retryAfter === 'function' &&
-        typeof (value as { recordFailure?: unknown }).recordFailure === 'function',
-      { error: 'must be an AttemptLimiter (an object with retryAfter(address) and recordFailure(address))' },
-    )
-    .optional(),
-})
-
-/** zod schema of a `Gate` passed as an option (`{ gate }`), so adapters can share one gate. */
-export const gateSchema = z.custom<Gate>(
-  (value) =>
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Gate).authenticate === 'function' &&
-    typeof (value as Gate).metadataReply === 'function',
-  { error: 'must be a gate made by createGate()' },
-)
+export { gateOptionsSchema, gateSchema } from './gate-options.js'
+export {
+  authorizationHeaders,
+  parseScopeArgs,
+  parseScopeRequirement,
+  type ScopeArgs,
+} from './gate-support.js'
+export type {
+  AuthenticateInput,
+  AuthenticateResult,
+  AuthorizeResult,
+  Gate,
+  GateOptions,
+  GateReply,
+  GateScopeOptions,
+  MetadataReply,
+  RejectionLog,
+  VerifiedAuthInfo,
+} from './gate-types.js'
 
 const ALLOWED: AuthorizeResult = Object.freeze({ ok: true })
 const NO_STORE = 'no-store'
@@ -608,166 +396,4 @@ export function createGate(options: GateOptions): Gate {
       ]),
     ready: () => denyList === undefined || denyListWait(denyList) === 0,
   })
-}
-
-/** Validates a route's or tool's scope requirement at register time, naming the owner in the error. */
-export function parseScopeRequirement(value: unknown, owner: string): ScopeRequirement {
-  return parseOptions(scopeRequirementSchema, value, owner) as ScopeRequirement
-}
-
-/** Scopes as a guard takes them: scope names (all required), or one `ScopeRequirement`. */
-export type ScopeArgs = string[] | [ScopeRequirement]
-
-/**
- * The requirement of a guard's arguments (`requireScopes('a', 'b')`, `requireScopes({ anyOf })`),
- * validated, naming the owner in the error.
- *
- * @example
- * parseScopeArgs(['notes:read', 'notes:write'], 'requireScopes') // ['notes:read', 'notes:write']
- * parseScopeArgs([{ anyOf: ['a', 'b'] }], 'requireScopes') // { anyOf: ['a', 'b'] }
- */
-export function parseScopeArgs(args: ScopeArgs, owner: string): ScopeRequirement {
-  return parseScopeRequirement(args.length === 1 && typeof args[0] !== 'string' ? args[0] : args, owner)
-}
-
-/**
- * The `Authorization` header values of a Node.js request, from `rawHeaders`: Node keeps only the
- * first of repeated `Authorization` headers in `headers`, which would hide a second credential
- * (RFC 6750 §3.1 makes two an `invalid_request`).
- *
- * @example
- * gate.authenticate({ authorization: authorizationHeaders(req.rawHeaders) })
- */
-export function authorizationHeaders(rawHeaders: readonly string[]): string | string[] | undefined {
-  let found: string | string[] | undefined
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!
-    if (name.length !== 13) continue
-    // The usual spellings first: no lower-cased copy per request.
-    if (name !== 'authorization' && name !== 'Authorization' && name.toLowerCase() !== 'authorization')
-      continue
-    const value = rawHeaders[i + 1]!
-    found = found === undefined ? value : Array.isArray(found) ? [...found, value] : [found, value]
-  }
-  return found
-}
-
-const scopeParam = (scopes: readonly string[]) => (scopes.length === 0 ? {} : { scope: scopes })
-
-// RFC 6585 §4: 429 with Retry-After. The OAuth error stays temporarily_unavailable (RFC 6749
-// §4.1.2.1), the one registered code that says "later"; no challenge, the token was not judged.
-const tooManyAttempts = (retryAfter: number) =>
-  new PortcullisError(
-    'temporarily_unavailable',
-    'attempts_exceeded',
-    `Too many refused access tokens from this client address; retry after ${retryAfter} s`,
-    { retryAfter, status: 429 },
-  )
-
-/** A limiter that fails never stops a request: it is a brake, not a lock (it logs through its owner). */
-function retryAfterOf(limiter: AttemptLimiter, address: string): number {
-  try {
-    const wait = limiter.retryAfter(address)
-    return Number.isFinite(wait) && wait > 0 ? Math.ceil(wait) : 0
-  } catch {
-    return 0
-  }
-}
-
-async function recordFailure(limiter: AttemptLimiter, address: string, timeoutMs: number): Promise<void> {
-  try {
-    await withTimeout(Promise.resolve(limiter.recordFailure(address)), timeoutMs)
-  } catch {
-    // as above; a slow limiter delays a refusal by at most timeoutMs
-  }
-}
-
-// CWE-209: what the client is told when a verifier cannot decide. Which endpoint failed and how
-// (addresses, HTTP statuses, credential advice) goes to the log as `detail`, never to the client.
-const UNAVAILABLE_DESCRIPTIONS: Partial<Record<PortcullisReason, string>> = {
-  jwks_unavailable: 'the signing keys of the authorization server are unavailable',
-  introspection_unavailable: 'the introspection endpoint of the authorization server is unavailable',
-  discovery_failed: 'the metadata of the authorization server is unavailable',
-  revocation_unavailable: 'The list of revoked tokens cannot be confirmed right now; retry later',
-}
-
-/** The error a client sees for a verifier's `temporarily_unavailable`: same reason, status and wait, a fixed description. */
-function unavailableToClient(error: PortcullisError): PortcullisError {
-  return new PortcullisError(
-    'temporarily_unavailable',
-    error.reason,
-    UNAVAILABLE_DESCRIPTIONS[error.reason] ?? 'The access token could not be verified right now; retry later',
-    { retryAfter: error.retryAfter ?? 5, status: error.status, cause: error },
-  )
-}
-
-/** An error's message and those of its causes, for the log: the token replaced, the length bounded. */
-function describeChain(error: Error, token: string): string {
-  const parts: string[] = []
-  let current: unknown = error
-  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
-    parts.push(current instanceof Error ? current.message : String(current))
-    current = current instanceof Error ? current.cause : undefined
-  }
-  const text = parts
-    .join(': ')
-    .split(token)
-    .join(`[token ${tokenFingerprint(token)}]`)
-  return text.length > 1000 ? `${text.slice(0, 1000)}...` : text
-}
-
-const internalError = () =>
-  new PortcullisError(
-    'temporarily_unavailable',
-    'internal_error',
-    'The access token could not be verified right now; retry later',
-    { retryAfter: 5 },
-  )
-
-function sameResource(value: URL | string, resource: string): boolean {
-  try {
-    return canonicalResource(value) === resource
-  } catch {
-    return false
-  }
-}
-
-function isAuthInfo(value: unknown): value is AuthInfo {
-  if (typeof value !== 'object' || value === null) return false
-  const auth = value as Record<string, unknown>
-  return (
-    typeof auth.token === 'string' &&
-    typeof auth.clientId === 'string' &&
-    Array.isArray(auth.scopes) &&
-    auth.scopes.every((scope) => typeof scope === 'string') &&
-    (auth.resource === undefined || auth.resource instanceof URL) &&
-    (auth.extra === undefined || (typeof auth.extra === 'object' && auth.extra !== null))
-  )
-}
-
-/** An unexpected failure for the log, with the token (if the failure quotes it) replaced by its fingerprint. */
-function describeFailure(
-  error: unknown,
-  token: string | undefined,
-): NonNullable<RejectionLog['fields']['err']> {
-  const scrub = (text: string) =>
-    token === undefined ? text : text.split(token).join(`[token ${tokenFingerprint(token)}]`)
-  if (error instanceof Error) {
-    return {
-      type: error.name,
-      message: scrub(error.message),
-      ...(error.stack === undefined ? {} : { stack: scrub(error.stack) }),
-    }
-  }
-  return { type: typeof error, message: scrub(String(error)) }
-}
-
-const TIMED_OUT = Symbol('timed out')
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(TIMED_OUT), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
