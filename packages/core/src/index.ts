@@ -48,11 +48,19 @@ export * from './mcp-request.js'
 export * from './mcp-sessions.js'
 export * from './metadata.js'
 export * from './options.js'
+export { INSTRUMENTATION_NAME, type InstrumentOptions, instrumentPortcullis } from './otel-bridge.js'
+export type { PortcullisMetrics } from './otel-metrics.js'
 export * from './principal.js'
 export * from './resource.js'
 export * from './scope-mapper.js'
 export * from './scopes.js'
 export * from './sender-constraint.js'
 export * from './single-flight.js'
+export {
+  type AuthenticateTrace,
+  type AuthorizeTrace,
+  TELEMETRY_CHANNELS,
+  type UpstreamTrace,
+} from './telemetry-channels.js'
 export * from './token-cache.js'
 export * from './uri-template.js'

@@ -22,6 +22,7 @@ import {
   mcpRouteOptionsSchema,
 } from './mcp-route-options.js'
 import { type McpSession, McpSessionStore } from './mcp-sessions.js'
+import { serveTraced } from './mcp-trace-context.js'
 import { parseOptions } from './options.js'
 import { principalKey, subjectKey } from './principal.js'
 
@@ -115,7 +116,7 @@ export async function createMcpEndpoint(
       const req = raw as IncomingMessage & { auth?: AuthInfo }
       req.auth = auth
       try {
-        await serve(req, res, body)
+        await serveTraced(serve, req, res, body)
       } catch (error) {
         onError(error)
         if (!res.headersSent) {
