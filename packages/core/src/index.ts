@@ -17,6 +17,7 @@ export * from './discovery.js'
 export * from './errors.js'
 export * from './fingerprint.js'
 export * from './gate.js'
+export { authenticationAuditEvent, rejectionAuditEvent, stepUpAuditEvent } from './gate-audit.js'
 export * from './health.js'
 export {
   type IntrospectionCacheScope,

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { auditing, publishAudit } from './audit.js'
 import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate } from './gate.js'
-import { auditStepUp } from './gate-audit.js'
+import { stepUpAuditEvent } from './gate-audit.js'
 import { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
 import { hostServer } from './mcp-hosting.js'
 import { announceListChanges, scopeSetKey } from './mcp-list-changes.js'
@@ -255,11 +256,14 @@ export async function createMcpEndpoint(
       },
     )
     const answer = gate.reply(error)
-    auditStepUp(gate.resource, auth, error, denied)
+    // Built on every 403 (a cold path): published when someone listens, and handed to the adapter's logger.
+    const audit = stepUpAuditEvent(gate.resource, auth, error, denied)
+    if (auditing()) publishAudit(audit)
     const fingerprint = auth.extra?.fingerprint
     return {
       kind: 'reply',
       ...answer,
+      audit,
       log: {
         severity: 'rejection',
         fields: {

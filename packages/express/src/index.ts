@@ -27,6 +27,6 @@ export {
   type RequireScopesArgs,
   requireScopes,
 } from './portcullis.js'
-export type { RejectionListener } from './request-state.js'
+export type { AuditListener, RejectionListener } from './request-state.js'
 
 export default portcullis

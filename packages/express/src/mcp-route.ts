@@ -1,6 +1,6 @@
 import { createMcpEndpoint, type McpEndpoint, type McpRouteOptions } from '@portcullis/core'
 import express, { type Request, type RequestHandler, type Router } from 'express'
-import { bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
+import { audit, bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
 import { verifiedBy } from './request-state.js'
 import { sendReply } from './send-reply.js'
 
@@ -73,6 +73,7 @@ export async function mcpRoute(
     })
     if (decision.kind === 'reply') {
       if (decision.log !== undefined) report(binding, decision.log, req)
+      if (decision.audit !== undefined) audit(binding, decision.audit, req)
       sendReply(res, decision)
       return
     }

@@ -1,5 +1,6 @@
 import { createMcpEndpoint, type Gate, type McpRouteOptions, mergeHeaderList } from '@portcullis/core'
 import type { FastifyInstance } from 'fastify'
+import { auditLogLevel, logAudit } from './audit-log.js'
 
 const OWNER = '@portcullis/fastify mcpRoute'
 
@@ -45,6 +46,9 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
       if (decision.kind === 'reply') {
         if (decision.log !== undefined)
           request.log.info(decision.log.fields, 'request rejected by portcullis')
+        const auditLevel = auditLogLevel(gate)
+        if (auditLevel !== undefined && decision.audit !== undefined)
+          logAudit(request.log, auditLevel, decision.audit)
         return reply.code(decision.status).headers(decision.headers).send(decision.body)
       }
       // Fastify lets go of the reply; headers it already set (CORS) are copied over.
