@@ -2,10 +2,16 @@
 // authentication and upstream fetch, decision and cache metrics, and the MCP route's span joining
 // the trace the client put in `params._meta` (SEP-414), with the tool handler's span under it.
 import { createServer, type RequestListener, type Server } from 'node:http'
+import {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as TransportV2,
+} from '@modelcontextprotocol/client'
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
 import { SpanKind } from '@opentelemetry/api'
 import type { Histogram } from '@opentelemetry/sdk-metrics'
 import { type GateOptions, jwtVerifier, tokenFingerprint, withScopes } from '@portcullis/core'
@@ -221,3 +227,70 @@ for (const [name, start] of [
     },
   )
 }
+
+t.test(
+  'fastify, MCP SDK 2.x: a 2026-07-28 request served by createMcpHandler joins the trace too',
+  async (t) => {
+    const issuer = await startJwksIssuer()
+    t.teardown(issuer.close)
+    const telemetry = await startTelemetry()
+    t.teardown(telemetry.stop)
+    const { server, origin } = await listen()
+    const app = Fastify({
+      serverFactory: ((handler: RequestListener) => {
+        server.on('request', handler)
+        return server
+      }) as never,
+    })
+    t.teardown(async () => {
+      await app.close()
+      await closeServer(server)
+    })
+    const url = `${origin}/mcp`
+    await app.register(fastifyPortcullis, gateOptions(issuer, url))
+    await app.register(fastifyMcpRoute, {
+      server: () => {
+        const mcp = new McpServerV2({ name: 'telemetry-test', version: '1.0.0' })
+        withScopes(mcp, 'notes:read').registerTool('traced', { description: 'opens a span' }, async () =>
+          telemetry.tracerProvider.getTracer('tool').startActiveSpan('tool work', (span) => {
+            span.end()
+            return { content: [{ type: 'text' as const, text: 'done' }] }
+          }),
+        )
+        return mcp
+      },
+      transport: NodeStreamableHTTPServerTransport,
+      handler: (factory) => toNodeHandler(createMcpHandler(factory)),
+    })
+    await app.ready()
+    const token = await issuer.mint({ sub: 'alice', scope: 'notes:read', aud: url })
+    const authorized: typeof fetch = (input, init) => {
+      const headers = new Headers(init?.headers)
+      headers.set('authorization', `Bearer ${token}`)
+      return fetch(input, { ...init, headers })
+    }
+    const client = new ClientV2(
+      { name: 'telemetry-client', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' } },
+    )
+    await client.connect(new TransportV2(new URL(url), { fetch: authorized }))
+    t.teardown(() => client.close())
+    const result = await client.callTool({
+      name: 'traced',
+      arguments: {},
+      _meta: { traceparent: TRACEPARENT },
+    })
+    t.match(result, { content: [{ type: 'text', text: 'done' }] })
+
+    const spans = telemetry.spans()
+    const call = spans.find((s) => s.name === 'tools/call traced')
+    t.ok(call, 'a span for the tool call')
+    t.equal(call?.spanContext().traceId, CLIENT_TRACE)
+    t.equal(call?.parentSpanContext?.spanId, CLIENT_SPAN)
+    t.notOk(call?.attributes['mcp.session.id'], '2026-07-28: no session')
+  t.equal(call?.attributes['mcp.protocol.version'], '2026-07-28')
+    const work = spans.find((s) => s.name === 'tool work')
+    t.equal(work?.parentSpanContext?.spanId, call?.spanContext().spanId, "the tool's span under the MCP span")
+    t.equal(work?.spanContext().traceId, CLIENT_TRACE)
+  },
+)
