@@ -9,6 +9,11 @@ export interface ClientCredentials {
   clientSecret: string
   /** Default: the `token_endpoint` of the first authorization server the resource names. */
   tokenEndpoint?: string
+  /**
+   * How the client authenticates at the token endpoint. Default: `client_secret_basic` (the
+   * RFC 8414 §2 default) unless the metadata lists only `client_secret_post`.
+   */
+  authMethod?: 'client_secret_basic' | 'client_secret_post'
   /** Scopes asked for. Default: as an MCP client picks them, the 401 challenge's `scope`, else `scopes_supported`. */
   scopes?: string[]
 }
@@ -41,9 +46,11 @@ export async function obtainToken(
   const scrub = (text: string) => text.split(credentials.clientSecret).join('[secret]')
   const methods = metadata?.token_endpoint_auth_methods_supported
   const usePost =
-    Array.isArray(methods) &&
-    !methods.includes('client_secret_basic') &&
-    methods.includes('client_secret_post')
+    credentials.authMethod === undefined
+      ? Array.isArray(methods) &&
+        !methods.includes('client_secret_basic') &&
+        methods.includes('client_secret_post')
+      : credentials.authMethod === 'client_secret_post'
   const form = new URLSearchParams({ grant_type: 'client_credentials', resource })
   if (credentials.scopes !== undefined && credentials.scopes.length > 0)
     form.set('scope', credentials.scopes.join(' '))
@@ -87,7 +94,7 @@ export async function obtainToken(
       `the token endpoint ${endpoint} refused client ${show(credentials.clientId)} (${how}): HTTP ${response.status}${error === undefined ? '' : ` ${error}`}${description}`,
     ),
     error === 'invalid_client'
-      ? 'Check the client id and secret (PORTCULLIS_DOCTOR_CLIENT_SECRET) and that the client may use the client credentials grant.'
+      ? `Check the client id and secret (PORTCULLIS_DOCTOR_CLIENT_SECRET), that the client may use the client credentials grant, and how it is registered to authenticate (--client-auth ${usePost ? 'basic' : 'post'} tries ${usePost ? 'client_secret_basic' : 'client_secret_post'}).`
       : error === 'invalid_target'
         ? `Let this client ask for resource=${resource} (RFC 8707) at the authorization server.`
         : 'Let this client use the client credentials grant for this resource and these scopes.',

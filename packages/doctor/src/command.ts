@@ -20,6 +20,8 @@ options:
                             (or PORTCULLIS_DOCTOR_CLIENT_ID); the secret is read from
                             PORTCULLIS_DOCTOR_CLIENT_SECRET only, never from the command line
   --token-endpoint <url>    where to ask (default: the authorization server's token_endpoint)
+  --client-auth basic|post  how the client authenticates there (default: basic, or post when
+                            the server lists only client_secret_post)
   --scope <scopes>          scopes to ask for, space-separated (default: the client's default)
   --browser-origin <origin> the origin CORS is checked for (default ${DEFAULT_BROWSER_ORIGIN})
   --timeout <ms>            deadline of each request (default 5000)
@@ -101,8 +103,12 @@ function clientCredentialsOf(
   env: Record<string, string | undefined>,
 ): ClientCredentials | string | undefined {
   if (clientId === undefined) {
-    if (values['token-endpoint'] !== undefined || values.scope !== undefined) {
-      return '--token-endpoint and --scope go with --client-id'
+    if (
+      values['token-endpoint'] !== undefined ||
+      values.scope !== undefined ||
+      values['client-auth'] !== undefined
+    ) {
+      return '--token-endpoint, --client-auth and --scope go with --client-id'
     }
     return undefined
   }
@@ -111,12 +117,17 @@ function clientCredentialsOf(
   if (clientSecret === undefined || clientSecret === '') {
     return '--client-id needs the client secret in PORTCULLIS_DOCTOR_CLIENT_SECRET'
   }
+  const auth = values['client-auth']
+  if (auth !== undefined && auth !== 'basic' && auth !== 'post') return '--client-auth is basic or post'
   const scopes = values.scope?.split(' ').filter((scope) => scope !== '')
   return {
     clientId,
     clientSecret,
     ...(values['token-endpoint'] === undefined ? {} : { tokenEndpoint: values['token-endpoint'] }),
     ...(scopes === undefined ? {} : { scopes }),
+    ...(auth === undefined
+      ? {}
+      : { authMethod: auth === 'post' ? 'client_secret_post' : 'client_secret_basic' }),
   }
 }
 
@@ -129,6 +140,7 @@ function parse(args: string[]) {
       token: { type: 'string' },
       'client-id': { type: 'string' },
       'token-endpoint': { type: 'string' },
+      'client-auth': { type: 'string' },
       scope: { type: 'string' },
       'browser-origin': { type: 'string' },
       timeout: { type: 'string' },

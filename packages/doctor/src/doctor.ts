@@ -132,6 +132,14 @@ function checkCredentials(credentials: ClientCredentials): void {
   if (typeof clientSecret !== 'string' || clientSecret === '') {
     throw new TypeError('doctor: clientCredentials.clientSecret must be a non-empty string')
   }
+  const { authMethod } = credentials
+  if (
+    authMethod !== undefined &&
+    authMethod !== 'client_secret_basic' &&
+    authMethod !== 'client_secret_post'
+  ) {
+    throw new TypeError('doctor: clientCredentials.authMethod is client_secret_basic or client_secret_post')
+  }
   if (tokenEndpoint !== undefined && !URL.canParse(tokenEndpoint)) {
     throw new TypeError(
       `doctor: clientCredentials.tokenEndpoint ${JSON.stringify(tokenEndpoint)} is not a URL`,
