@@ -86,35 +86,36 @@ function singleMessage(body: unknown): JsonRpcMessage | undefined {
 
 /** The span name and attributes of the MCP semantic conventions (OpenTelemetry semconv, MCP). */
 function describe(message: JsonRpcMessage, req: IncomingMessage): { name: string; attributes: Attributes } {
+  // Every value here is chosen by the client: each is cut to a bound, whatever the exporter's limits.
   const attributes: Attributes = {
-    'mcp.method.name': message.method,
+    'mcp.method.name': clip(message.method, ATTRIBUTE_LIMIT),
     'network.transport': 'tcp',
     'network.protocol.name': 'http',
   }
   const session = req.headers['mcp-session-id']
-  if (typeof session === 'string') attributes['mcp.session.id'] = session
+  if (typeof session === 'string') attributes['mcp.session.id'] = clip(session, ATTRIBUTE_LIMIT)
   const version = req.headers['mcp-protocol-version']
-  if (typeof version === 'string') attributes['mcp.protocol.version'] = version
+  if (typeof version === 'string') attributes['mcp.protocol.version'] = clip(version, ATTRIBUTE_LIMIT)
   if (typeof message.id === 'string' || typeof message.id === 'number') {
-    attributes['jsonrpc.request.id'] = String(message.id)
+    attributes['jsonrpc.request.id'] = clip(String(message.id), ATTRIBUTE_LIMIT)
   }
   const { name, uri } = message.params ?? {}
   let target: string | undefined
   if (message.method === 'tools/call' && typeof name === 'string') {
-    attributes['gen_ai.tool.name'] = name
+    attributes['gen_ai.tool.name'] = clip(name, ATTRIBUTE_LIMIT)
     attributes['gen_ai.operation.name'] = 'execute_tool'
     target = name
   } else if (message.method === 'prompts/get' && typeof name === 'string') {
-    attributes['gen_ai.prompt.name'] = name
+    attributes['gen_ai.prompt.name'] = clip(name, ATTRIBUTE_LIMIT)
     target = name
   } else if (message.method === 'resources/read' && typeof uri === 'string') {
-    attributes['mcp.resource.uri'] = uri
+    attributes['mcp.resource.uri'] = clip(uri, ATTRIBUTE_LIMIT)
   }
-  // Client-chosen text in a span name: bounded.
-  return {
-    name: target === undefined ? bounded(message.method) : `${bounded(message.method)} ${bounded(target)}`,
-    attributes,
-  }
+  const method = clip(message.method, NAME_LIMIT)
+  return { name: target === undefined ? method : `${method} ${clip(target, NAME_LIMIT)}`, attributes }
 }
 
-const bounded = (text: string) => (text.length <= 80 ? text : `${text.slice(0, 77)}...`)
+const ATTRIBUTE_LIMIT = 256
+const NAME_LIMIT = 80
+
+const clip = (text: string, limit: number) => (text.length <= limit ? text : `${text.slice(0, limit - 3)}...`)
