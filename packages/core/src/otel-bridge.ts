@@ -16,7 +16,13 @@ import { AUDIT_CHANNEL, type AuditEvent } from './audit.js'
 import type { AuthenticateResult } from './gate-types.js'
 import { subscribeSafely } from './key-set-events.js'
 import { parseOptions } from './options.js'
-import { createMetrics, type PortcullisMetrics, upstreamOutcome } from './otel-metrics.js'
+import {
+  createMetrics,
+  type HealthSource,
+  observeHealth,
+  type PortcullisMetrics,
+  upstreamOutcome,
+} from './otel-metrics.js'
 import type { ScopeRequirement } from './scopes.js'
 import {
   type AuthenticateTrace,
@@ -37,6 +43,11 @@ export interface InstrumentOptions {
   traces?: boolean
   /** Counters and histograms. Default true. */
   metrics?: boolean
+  /**
+   * Gates whose `health()` is observed as gauges (`portcullis.health.status`, `portcullis.health.duration`):
+   * key sets fresh or stale and since when, the introspection endpoint, the deny list.
+   */
+  gates?: readonly HealthSource[]
 }
 
 const optionsSchema = z
@@ -53,6 +64,16 @@ const optionsSchema = z
       .optional(),
     traces: z.boolean().optional(),
     metrics: z.boolean().optional(),
+    gates: z
+      .array(
+        z.custom<HealthSource>(
+          (v) =>
+            typeof (v as HealthSource)?.health === 'function' &&
+            typeof (v as HealthSource)?.resource === 'string',
+          { message: 'expected a gate (with resource and health())' },
+        ),
+      )
+      .optional(),
   })
   .strict()
 
@@ -93,10 +114,13 @@ export function instrumentPortcullis(options: InstrumentOptions = {}): () => voi
     parsed.traces === false
       ? undefined
       : (parsed.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_NAME)
-  const meters =
+  const meter =
     parsed.metrics === false
       ? undefined
-      : createMetrics((parsed.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME))
+      : (parsed.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_NAME)
+  const meters = meter === undefined ? undefined : createMetrics(meter)
+  const stopHealth =
+    meter === undefined || parsed.gates === undefined ? undefined : observeHealth(meter, parsed.gates)
   const open = new WeakMap<object, Open>()
   const begin = (key: object, name: string, kind: SpanKind, attributes: Attributes) => {
     open.set(key, {
@@ -164,6 +188,7 @@ export function instrumentPortcullis(options: InstrumentOptions = {}): () => voi
   active = state
   const stop = () => {
     for (const unsubscribe of unsubscribers) unsubscribe()
+    stopHealth?.()
     if (active === state) active = undefined
     if (stopActive === stop) stopActive = undefined
   }

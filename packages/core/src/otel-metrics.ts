@@ -1,4 +1,5 @@
-import type { Attributes, Counter, Histogram, Meter } from '@opentelemetry/api'
+import type { Attributes, BatchObservableResult, Counter, Histogram, Meter } from '@opentelemetry/api'
+import type { GateHealth } from './health.js'
 
 /** Seconds: a cache hit takes microseconds, a verification milliseconds, an upstream call up to seconds. */
 const DURATION_BUCKETS = [
@@ -61,3 +62,51 @@ export function createMetrics(meter: Meter): PortcullisMetrics {
 export const upstreamOutcome = (failed: boolean): Attributes => ({
   'portcullis.upstream.outcome': failed ? 'error' : 'ok',
 })
+
+/** What the health gauges read: a gate (or anything with its `resource` and `health()`). */
+export interface HealthSource {
+  readonly resource: string
+  health(): GateHealth
+}
+
+const STATUS_VALUE: Record<string, number> = { ok: 2, degraded: 1, down: 0 }
+
+/**
+ * Observable gauges over `health()` of the given gates, read at each collection (no request is
+ * made: health is as last seen). Returns the function that stops observing.
+ *
+ * - `portcullis.health.status`: 2 ok, 1 degraded, 0 down, per component (`unknown` is not reported);
+ * - `portcullis.health.duration`: seconds since the component's status began (for a key set that
+ *   is ok, the age of its keys; degraded, how long stale keys have been serving).
+ */
+export function observeHealth(meter: Meter, sources: readonly HealthSource[]): () => void {
+  const status = meter.createObservableGauge('portcullis.health.status', {
+    description: 'Health of each part a gate depends on: 2 ok, 1 degraded, 0 down',
+    unit: '1',
+  })
+  const duration = meter.createObservableGauge('portcullis.health.duration', {
+    description: "Time since the part's status began (for a key set that is ok: the age of its keys)",
+    unit: 's',
+  })
+  const observe = (observer: BatchObservableResult) => {
+    const now = Date.now()
+    for (const source of sources) {
+      for (const component of source.health().components) {
+        const value = STATUS_VALUE[component.status]
+        if (value === undefined) continue
+        const attributes = {
+          'portcullis.resource': source.resource,
+          'portcullis.component': component.component,
+          'portcullis.component.name': component.name,
+          'portcullis.health.status': component.status,
+        }
+        observer.observe(status, value, attributes)
+        if (component.since !== undefined) {
+          observer.observe(duration, Math.max(0, (now - Date.parse(component.since)) / 1000), attributes)
+        }
+      }
+    }
+  }
+  meter.addBatchObservableCallback(observe, [status, duration])
+  return () => meter.removeBatchObservableCallback(observe, [status, duration])
+}

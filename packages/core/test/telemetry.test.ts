@@ -249,3 +249,60 @@ t.test(
     t.throws(() => instrumentPortcullis({ spans: true } as never), /instrumentPortcullis: .*spans/)
   },
 )
+
+t.test('health gauges: a key set ok with the age of its keys, one down', async (t) => {
+  const { SignJWT, exportJWK, generateKeyPair } = await import('jose')
+  const { jwtVerifier } = await import('@portcullis/core')
+  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true })
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }
+  const keys = await loopbackServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ keys: [jwk] }))
+  })
+  t.teardown(keys.close)
+  const issuer = keys.origin
+  const up = createGate({
+    resource: RESOURCE,
+    authorizationServers: [issuer],
+    verifier: jwtVerifier({ issuer, audience: RESOURCE, jwksUri: `${issuer}/jwks` }),
+  })
+  const downUri = `http://127.0.0.1:${await refusedPort()}/jwks`
+  const down = createGate({
+    resource: 'https://other.example.com/mcp',
+    authorizationServers: [issuer],
+    verifier: jwtVerifier({ issuer, audience: 'https://other.example.com/mcp', jwksUri: downUri }),
+  })
+  const telemetry = instrumented(t, { gates: [up, down] })
+  t.same(await telemetry.points('portcullis.health.status'), [], 'nothing fetched yet: unknown, not reported')
+
+  const token = await new SignJWT({ sub: 'alice', scope: 'notes:read' })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+    .setIssuer(issuer)
+    .setAudience(RESOURCE)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(privateKey)
+  t.ok((await up.authenticate({ authorization: `Bearer ${token}` })).ok)
+  t.notOk((await down.authenticate({ authorization: `Bearer ${token}` })).ok)
+
+  const status = await telemetry.points('portcullis.health.status')
+  t.match(status, [
+    {
+      value: 2,
+      attributes: {
+        'portcullis.resource': RESOURCE,
+        'portcullis.component': 'key_set',
+        'portcullis.component.name': `${issuer}/jwks`,
+        'portcullis.health.status': 'ok',
+      },
+    },
+    { value: 0, attributes: { 'portcullis.component.name': downUri, 'portcullis.health.status': 'down' } },
+  ])
+  const age = await telemetry.points('portcullis.health.duration')
+  t.equal(age.length, 1, 'a duration where the status has a start')
+  t.ok((age[0]?.value as number) >= 0 && (age[0]?.value as number) < 60, 'the keys were fetched just now')
+  t.throws(
+    () => instrumentPortcullis({ gates: [{}] as never }),
+    /instrumentPortcullis: option "gates.0": expected a gate/,
+  )
+})
