@@ -15,7 +15,6 @@ import {
   isAuthInfo,
   recordFailure,
   retryAfterOf,
-  sameResource,
   scopeParam,
   TIMED_OUT,
   tooManyAttempts,
@@ -40,6 +39,7 @@ import {
   protectedResourceMetadataUrl,
 } from './metadata.js'
 import { parseOptions } from './options.js'
+import { sameResource } from './resource.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { type AttemptLimiter, AttemptWindows, parseOptions } from '@portcullis/core'
+import { type AttemptLimiter, AttemptWindows } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import type { RedisConnection } from './redis-connection.js'
 

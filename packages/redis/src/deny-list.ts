@@ -3,13 +3,13 @@ import {
   type AuthInfo,
   type DenyList,
   MemoryDenyList,
-  parseOptions,
   type Revocation,
   type RevocationInput,
   revocationFromKey,
   revocationKey,
   revocationOf,
 } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import { DenyListStore } from './deny-list-store.js'
 import type { RedisConnection } from './redis-connection.js'
