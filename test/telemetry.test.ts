@@ -288,7 +288,7 @@ t.test(
     t.equal(call?.spanContext().traceId, CLIENT_TRACE)
     t.equal(call?.parentSpanContext?.spanId, CLIENT_SPAN)
     t.notOk(call?.attributes['mcp.session.id'], '2026-07-28: no session')
-  t.equal(call?.attributes['mcp.protocol.version'], '2026-07-28')
+    t.equal(call?.attributes['mcp.protocol.version'], '2026-07-28')
     const work = spans.find((s) => s.name === 'tool work')
     t.equal(work?.parentSpanContext?.spanId, call?.spanContext().spanId, "the tool's span under the MCP span")
     t.equal(work?.spanContext().traceId, CLIENT_TRACE)

@@ -3,24 +3,26 @@ import {
   type AuditEvent,
   type AuthenticateResult,
   type AuthorizeResult,
-  answersPreflight,
-  authenticationAuditEvent,
-  authorizationHeaders,
   createGate,
-  formBodyToken,
   type Gate,
   type GateHealth,
   type GateOptions,
+  type RejectionLog,
+  type ScopeRequirement,
+} from '@portcullis/core'
+import {
+  answersPreflight,
+  authenticationAuditEvent,
+  authorizationHeaders,
+  formBodyToken,
   gateOptionsSchema,
   gateSchema,
   mergeHeaderList,
   parseOptions,
   parseScopeArgs,
-  type RejectionLog,
   rejectionAuditEvent,
   type ScopeArgs,
-  type ScopeRequirement,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { z } from 'zod'
 import { type KeySetListener, reportKeySetEvents } from './key-set-reporting.js'

@@ -1,26 +1,28 @@
 import {
   type AuthenticateResult,
   type AuthorizeResult,
+  createGate,
+  type Gate,
+  type GateOptions,
+  onKeySetEvent,
+  type ScopeRequirement,
+  type VerifiedAuthInfo,
+} from '@portcullis/core'
+import {
   answersPreflight,
   authenticationAuditEvent,
   authorizationHeaders,
-  createGate,
   FORM_MEDIA_TYPE,
   formBodyToken,
-  type Gate,
-  type GateOptions,
   gateOptionsSchema,
   gateSchema,
   isFormContentType,
   mergeHeaderList,
-  onKeySetEvent,
   parseOptions,
   parseScopeArgs,
   parseScopeRequirement,
   rejectionAuditEvent,
-  type ScopeRequirement,
-  type VerifiedAuthInfo,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type {
   FastifyInstance,
   FastifyReply,
