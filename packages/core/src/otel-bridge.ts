@@ -183,6 +183,14 @@ export function instrumentPortcullis(options: InstrumentOptions = {}): () => voi
       },
       asyncEnd: (t) => endUpstream(t, finish(t), meters?.introspectionCalls, meters?.introspectionDuration),
     }),
+    subscribe<UpstreamTrace>(TELEMETRY_CHANNELS.discovery, {
+      start: (t) =>
+        begin(t, 'portcullis.discovery', SpanKind.CLIENT, { 'portcullis.issuer': t.issuer ?? '' }),
+      end: (t) => {
+        if (t.error !== undefined) endUpstream(t, finish(t), meters?.discoveries, undefined)
+      },
+      asyncEnd: (t) => endUpstream(t, finish(t), meters?.discoveries, undefined),
+    }),
   ]
   const state: Active = { tracer }
   active = state

@@ -23,6 +23,8 @@ export interface PortcullisMetrics {
   /** Introspection calls, by `portcullis.upstream.outcome` (ok, error). */
   introspectionCalls: Counter
   introspectionDuration: Histogram
+  /** Authorization server metadata discoveries (cache misses), by `portcullis.upstream.outcome`. */
+  discoveries: Counter
 }
 
 export function createMetrics(meter: Meter): PortcullisMetrics {
@@ -55,6 +57,10 @@ export function createMetrics(meter: Meter): PortcullisMetrics {
       unit: '{call}',
     }),
     introspectionDuration: histogram('portcullis.introspection.duration', 'Time of an introspection call'),
+    discoveries: meter.createCounter('portcullis.discovery.probes', {
+      description: "Discoveries of an authorization server's metadata (the MCP probe order, cache misses)",
+      unit: '{discovery}',
+    }),
   }
 }
 

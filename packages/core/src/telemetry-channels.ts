@@ -18,6 +18,8 @@ export const TELEMETRY_CHANNELS = Object.freeze({
   keySetFetch: 'portcullis:jwks-fetch',
   /** One call to an RFC 7662 introspection endpoint. */
   introspection: 'portcullis:introspection',
+  /** One discovery of an authorization server's metadata (RFC 8414 / OIDC, in the MCP probe order; cache misses). */
+  discovery: 'portcullis:discovery',
 })
 
 /** The context of an `authenticate` trace; `result` is set before `end` (sync) or `asyncEnd`. */
@@ -41,10 +43,12 @@ export interface AuthorizeTrace {
   error?: unknown
 }
 
-/** The context of an upstream call (`keySetFetch`, `introspection`). */
+/** The context of an upstream call (`keySetFetch`, `introspection`, `discovery`). */
 export interface UpstreamTrace {
   /** The URL called (a key set URI; absent for introspection, whose endpoint may be discovered). */
   url?: string
+  /** The issuer whose metadata is discovered (`discovery`). */
+  issuer?: string
   error?: unknown
 }
 
@@ -56,6 +60,7 @@ const authenticateChannel = traced<AuthenticateTrace>(TELEMETRY_CHANNELS.authent
 const authorizeChannel = traced<AuthorizeTrace>(TELEMETRY_CHANNELS.authorize)
 const keySetFetchChannel = traced<UpstreamTrace>(TELEMETRY_CHANNELS.keySetFetch)
 const introspectionChannel = traced<UpstreamTrace>(TELEMETRY_CHANNELS.introspection)
+const discoveryChannel = traced<UpstreamTrace>(TELEMETRY_CHANNELS.discovery)
 
 // Reasons decided before any token reaches the verifier: neither a cache hit nor a miss.
 const BEFORE_VERIFIER = new Set(['attempts_exceeded'])
@@ -142,4 +147,10 @@ export function traceKeySetFetch(url: string, load: () => Promise<void>): Promis
 export function traceIntrospection<T>(call: (token: string) => Promise<T>, token: string): Promise<T> {
   if (!introspectionChannel.start.hasSubscribers) return call(token)
   return introspectionChannel.tracePromise(call, {}, undefined, token)
+}
+
+/** Runs one discovery of `issuer`'s metadata inside the `discovery` tracing channel. */
+export function traceDiscovery<T>(issuer: string, discover: () => Promise<T>): Promise<T> {
+  if (!discoveryChannel.start.hasSubscribers) return discover()
+  return discoveryChannel.tracePromise(discover, { issuer })
 }

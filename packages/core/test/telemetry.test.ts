@@ -306,3 +306,35 @@ t.test('health gauges: a key set ok with the age of its keys, one down', async (
     /instrumentPortcullis: option "gates.0": expected a gate/,
   )
 })
+
+t.test('authorization server discoveries: a client span per discovery, counted by outcome', async (t) => {
+  const { discoverAuthorizationServer, LruCache } = await import('@portcullis/core')
+  const telemetry = instrumented(t)
+  const as = await loopbackServer((req, res) => {
+    if (req.url !== '/.well-known/oauth-authorization-server') {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ issuer: as.origin, token_endpoint: `${as.origin}/token` }))
+  })
+  t.teardown(as.close)
+  const cache = () => new LruCache({ maxEntries: 4 })
+  const found = await discoverAuthorizationServer(as.origin, { cache: cache() })
+  t.equal(found.metadata.issuer, as.origin)
+  const gone = `http://127.0.0.1:${await refusedPort()}`
+  await t.rejects(discoverAuthorizationServer(gone, { cache: cache() }))
+  const spans = telemetry.spans().filter((s) => s.name === 'portcullis.discovery')
+  t.same(
+    spans.map((s) => [s.attributes['portcullis.issuer'], s.status.code]),
+    [
+      [as.origin, SpanStatusCode.UNSET],
+      [gone, SpanStatusCode.ERROR],
+    ],
+  )
+  const probes = await telemetry.points('portcullis.discovery.probes')
+  t.same(Object.fromEntries(probes.map((p) => [p.attributes['portcullis.upstream.outcome'], p.value])), {
+    ok: 1,
+    error: 1,
+  })
+})
