@@ -73,14 +73,18 @@ const closeServer = (server: Server) => {
   return new Promise<void>((resolve) => server.close(() => resolve()))
 }
 
-async function fastifyApp(issuer: JwksIssuer, telemetry: Telemetry): Promise<App> {
-  const { server, origin } = await listen()
-  const app = Fastify({
+/** A Fastify app on a server already listening (the resource URL needs its port first). */
+const fastifyOn = (server: Server) =>
+  Fastify({
     serverFactory: ((handler: RequestListener) => {
       server.on('request', handler)
       return server
     }) as never,
   })
+
+async function fastifyApp(issuer: JwksIssuer, telemetry: Telemetry): Promise<App> {
+  const { server, origin } = await listen()
+  const app = fastifyOn(server)
   await app.register(fastifyPortcullis, gateOptions(issuer, `${origin}/mcp`))
   await app.register(fastifyMcpRoute, {
     server: buildServer(telemetry),
@@ -236,12 +240,7 @@ t.test(
     const telemetry = await startTelemetry()
     t.teardown(telemetry.stop)
     const { server, origin } = await listen()
-    const app = Fastify({
-      serverFactory: ((handler: RequestListener) => {
-        server.on('request', handler)
-        return server
-      }) as never,
-    })
+    const app = fastifyOn(server)
     t.teardown(async () => {
       await app.close()
       await closeServer(server)
