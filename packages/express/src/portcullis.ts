@@ -29,6 +29,7 @@ import {
   markVerified,
   type RejectionListener,
   rememberGate,
+  verifiedAuthOf,
   verifiedBy,
 } from './request-state.js'
 import { dispatchPath, FALLBACK_METHODS, routeMethods } from './route-methods.js'
@@ -148,7 +149,7 @@ const reportFailures: RejectionListener = (event) => {
  *   scopes: { implies: { 'reports:admin': ['reports:read'] } },
  *   public: ['/health'],
  * }))
- * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(req.auth.extra.sub))
+ * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(verifiedAuth(req).extra.sub))
  */
 export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const hasGate = options !== null && typeof options === 'object' && 'gate' in options
@@ -229,7 +230,7 @@ export function scopeGuard(
     if (binding instanceof Error) return next(binding)
     if (verifiedBy(req) === binding.gate) {
       if (requirement === undefined) return next()
-      const decision = binding.gate.authorize(req.auth, requirement)
+      const decision = binding.gate.authorize(verifiedAuthOf(req)!, requirement)
       if (!decision.ok) return reject(binding, req, res, decision)
       return next()
     }
@@ -255,7 +256,7 @@ function guard(
       return
     }
     req.auth = result.auth
-    markVerified(req, gate)
+    markVerified(req, gate, result.auth)
     const decision = requirement === undefined ? undefined : gate.authorize(result.auth, requirement)
     if (decision !== undefined && !decision.ok) reject(binding, req, res, decision)
     else next()

@@ -1,5 +1,5 @@
 import { createGate, jwtVerifier, type RejectionLog, type TokenVerifier } from '@portcullis/core'
-import { portcullis, protect, requireScopes } from '@portcullis/express'
+import { portcullis, protect, requireScopes, verifiedAuth } from '@portcullis/express'
 import cors from 'cors'
 import express, { type ErrorRequestHandler } from 'express'
 import t from 'tap'
@@ -50,7 +50,7 @@ t.test("routes: 'declared' gates only routes with protect() or requireScopes()",
   const app = express()
   app.use(portcullis(notesOptions(kit, { routes: 'declared' })))
   app.get('/', (_req, res) => res.send('home'))
-  app.get('/me', protect(), (req, res) => res.send(req.auth.extra.sub))
+  app.get('/me', protect(), (req, res) => res.send(verifiedAuth(req).extra.sub))
   app.get('/admin', requireScopes('notes:admin'), (_req, res) => res.send('admin'))
   const server = await listen(app)
   t.teardown(server.close)
@@ -71,7 +71,7 @@ t.test("routes: 'declared' gates only routes with protect() or requireScopes()",
 t.test('requireScopes on a public path authenticates instead of letting the request through', async (t) => {
   const app = express()
   app.use(portcullis(notesOptions(kit, { public: ['/guarded'] })))
-  app.get('/guarded', requireScopes('notes:read'), (req, res) => res.send(req.auth.extra.sub))
+  app.get('/guarded', requireScopes('notes:read'), (req, res) => res.send(verifiedAuth(req).extra.sub))
   const server = await listen(app)
   t.teardown(server.close)
   const none = await server.request('GET', '/guarded')
@@ -148,7 +148,7 @@ t.test('metadataRoutes: false under a path, with auth.metadata at the root', asy
   const app = express()
   app.use(auth.metadata)
   app.use('/api', auth)
-  app.get('/api/notes', (req, res) => res.send(req.auth.extra.sub))
+  app.get('/api/notes', (req, res) => res.send(verifiedAuth(req).extra.sub))
   app.get('/open', (_req, res) => res.send('open'))
   const server = await listen(app)
   t.teardown(server.close)
@@ -173,8 +173,10 @@ t.test('two resources in one app: bound guards, each with its own gate and docum
   const authB = portcullis(optionsFor(B))
   const app = express()
   app.use(authA, authB)
-  app.post('/a/mcp', authA.protect(), (req, res) => res.send(req.auth.resource.href))
-  app.post('/b/mcp', authB.requireScopes('notes:read'), (req, res) => res.send(req.auth.resource.href))
+  app.post('/a/mcp', authA.protect(), (req, res) => res.send(verifiedAuth(req).resource.href))
+  app.post('/b/mcp', authB.requireScopes('notes:read'), (req, res) =>
+    res.send(verifiedAuth(req).resource.href),
+  )
   app.post('/ambiguous', protect(), (_req, res) => res.send('?'))
   app.use(errorMessage)
   const server = await listen(app)
@@ -218,7 +220,7 @@ t.test('a shared gate: portcullis({ gate }) answers like the gate it is given', 
   t.equal(auth.gate, gate)
   const app = express()
   app.use(auth)
-  app.get('/notes', (req, res) => res.send(req.auth.extra.sub))
+  app.get('/notes', (req, res) => res.send(verifiedAuth(req).extra.sub))
   const server = await listen(app)
   t.teardown(server.close)
   t.equal((await server.request('GET', '/notes')).headers['www-authenticate'], CHALLENGE)
@@ -328,7 +330,7 @@ t.test(
     const app = express()
     app.use(cors({ origin: [ORIGIN], exposedHeaders: ['X-Trace', 'mcp-session-id'] }))
     app.use(portcullis(notesOptions(kit)))
-    app.post('/mcp', (req, res) => res.send(req.auth.extra.sub))
+    app.post('/mcp', (req, res) => res.send(verifiedAuth(req).extra.sub))
     const server = await listen(app)
     t.teardown(server.close)
 
