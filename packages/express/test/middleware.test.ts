@@ -462,3 +462,29 @@ t.test('scope implications with a "__proto__" key reach the gate intact', async 
   t.equal(answer.status, 200, '__proto__ implies reports:read')
   t.equal(answer.body, 'reports')
 })
+
+t.test('verifiedAuth: the caller a gate verified, never one something else put on req.auth', async (t) => {
+  const app = express()
+  // Another layer (an SDK middleware, a bug) writes req.auth before the gate on a public path.
+  app.use((req, _res, next) => {
+    req.auth = { token: 'planted', clientId: 'x', scopes: ['notes:admin'] }
+    next()
+  })
+  app.use(portcullis(notesOptions(kit, { public: ['/health'] })))
+  app.get(['/health', '/notes'], (req, res) => {
+    const caller = verifiedAuth(req)
+    res.json({ sub: caller.extra.sub, fingerprint: caller.extra.fingerprint, same: caller === req.auth })
+  })
+  app.use(errorMessage)
+  const server = await listen(app)
+  t.teardown(server.close)
+
+  const open = await server.request('GET', '/health')
+  t.equal(open.status, 500, 'a server mistake: the route reads a caller it does not have')
+  t.match(open.json(), { message: /verifiedAuth: no gate verified this request/ })
+  t.notMatch(open.body, /planted/)
+
+  const verified = await server.request('GET', '/notes', bearer(await kit.mint()))
+  t.equal(verified.status, 200)
+  t.match(verified.json(), { sub: 'alice', fingerprint: /^[\w-]{16}$/, same: true })
+})
