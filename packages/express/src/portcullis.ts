@@ -293,10 +293,7 @@ export function report(binding: GateBinding, event: RejectionLog, req: Request):
 /** The CORS headers of a protected answer, unless another CORS middleware already chose them. */
 function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void {
   if (gate.cors === undefined) return
-  const exposed = mergeHeaderList(
-    headerText(res.getHeader('access-control-expose-headers')),
-    gate.cors.exposeHeaders,
-  )
+  const exposed = mergeHeaderList(res.getHeader('access-control-expose-headers'), gate.cors.exposeHeaders)
   if (res.hasHeader('access-control-allow-origin')) {
     // Another layer (the `cors` package) granted the origin; only make sure the challenge is readable.
     res.setHeader('Access-Control-Expose-Headers', exposed)
@@ -306,7 +303,7 @@ function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void 
   if (variesByOrigin(res.getHeader('vary'))) return
   const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
   for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
-    if (name === 'Vary') res.setHeader('Vary', mergeHeaderList(headerText(res.getHeader('vary')), [value]))
+    if (name === 'Vary') res.setHeader('Vary', mergeHeaderList(res.getHeader('vary'), [value]))
     else if (name === 'Access-Control-Expose-Headers') res.setHeader(name, exposed)
     else res.setHeader(name, value)
   }
@@ -362,10 +359,6 @@ function variesByOrigin(vary: string | number | string[] | undefined): boolean {
   return ([] as string[])
     .concat(vary)
     .some((value) => value.split(',').some((name) => name.trim().toLowerCase() === 'origin'))
-}
-
-function headerText(value: string | number | string[] | undefined): string | string[] | undefined {
-  return typeof value === 'number' ? String(value) : value
 }
 
 /**
