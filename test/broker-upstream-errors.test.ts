@@ -4,27 +4,11 @@
 import { createPkce } from '@portcullis/dev-idp'
 import t from 'tap'
 import { BrokerBrowser } from './fixtures/broker-browser.js'
-import { type BrokerStack, startBrokerStack } from './fixtures/broker-stack.js'
+import { type BrokerStack, registerNativeClient, startBrokerStack } from './fixtures/broker-stack.js'
 
 const REDIRECT = 'http://127.0.0.1:8765/oauth/callback'
 const CALLBACK_PATH = '/oauth/upstream/callback'
 const STATE_COOKIE = 'portcullis.upstream_state'
-
-async function register(stack: BrokerStack): Promise<string> {
-  const response = await fetch(`${stack.origin}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      client_name: 'upstream errors',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_method: 'none',
-      application_type: 'native',
-    }),
-  })
-  if (response.status !== 201) throw new Error(`registration: ${response.status} ${await response.text()}`)
-  return ((await response.json()) as { client_id: string }).client_id
-}
 
 function authorizeUrl(stack: BrokerStack, clientId: string, extra: Record<string, string> = {}): URL {
   const url = new URL(`${stack.origin}/authorize`)
@@ -63,7 +47,7 @@ function followCallback(browser: BrokerBrowser, callback: URL) {
 
 t.test('the user presses Deny at the upstream IdP', async (t) => {
   const stack = await startBrokerStack(t, { idp: { login: 'form' } })
-  const clientId = await register(stack)
+  const clientId = await registerNativeClient(stack, 'upstream errors', REDIRECT)
   const browser = new BrokerBrowser()
   const response = await browser.authorize(authorizeUrl(stack, clientId), {
     redirectUri: REDIRECT,
@@ -107,7 +91,7 @@ t.test('the user presses Deny at the upstream IdP', async (t) => {
 
 t.test('upstream errors and callbacks that are not this sign-in’s', async (t) => {
   const stack = await startBrokerStack(t)
-  const clientId = await register(stack)
+  const clientId = await registerNativeClient(stack, 'upstream errors', REDIRECT)
   const upstreamIss = stack.idp.issuer
 
   t.test('the upstream answers invalid_request: server_error at the client, not 500', async (t) => {

@@ -1,78 +1,19 @@
-// MCP Inspector 2.x (its web UI) in Debian's headless chromium, signing in THROUGH the broker: the
-// notes server's only authorization server is @portcullis/authorization-server, whose upstream is
-// the dev IdP with registration off (as an organisation's IdP without DCR or CIMD). Inspector
-// registers with the broker, the user signs in on the upstream's form, approves the broker's
-// consent page, and the tools run with a broker-issued token; step-up asks for notes:write only.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
 import { startBrokerStack } from '../fixtures/broker-stack.js'
-import { freePort } from '../fixtures/journey-stack.js'
-import { installedVersion, packageDir, RESULTS_DIR, spawnClient } from './client-stack.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-const INSPECTOR = join(packageDir('@modelcontextprotocol/inspector'), 'clients/launcher/build/index.js')
+import { launchChromium } from './chromium.js'
+import { installedVersion } from './client-stack.js'
+import { runTool, startInspectorWeb } from './inspector-web.js'
 
 // The upstream shows its sign-in form (a person at the organisation's IdP), on `localhost`.
 const stack = await startBrokerStack(t, { idp: { login: 'form' } })
 
-const profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'))
-t.teardown(() => rmSync(profile, { recursive: true, force: true }))
-const browser: BrowserContext = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: FLAGS,
-})
-t.teardown(() => browser.close())
-
-/** Runs `steps` on a fresh page; on failure keeps a screenshot next to the results and rethrows. */
-async function onPage<T>(name: string, steps: (page: Page) => Promise<T>): Promise<T> {
-  const page = await browser.newPage()
-  try {
-    return await steps(page)
-  } catch (error) {
-    mkdirSync(RESULTS_DIR, { recursive: true })
-    const shot = join(RESULTS_DIR, `${name}-failure.png`)
-    await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
-    throw new Error(`${(error as Error).message}\n(screenshot: ${shot}; page: ${page.url()})`, {
-      cause: error,
-    })
-  } finally {
-    await page.close()
-  }
-}
+const { onPage } = await launchChromium(t)
 
 t.test('MCP Inspector 2.x signs in through the broker and calls the tools', async (t) => {
   t.match(installedVersion('@modelcontextprotocol/inspector'), /^2\./, 'a 2.x Inspector')
-  const storage = mkdtempSync(join(tmpdir(), 'portcullis-inspector-'))
-  t.teardown(() => rmSync(storage, { recursive: true, force: true }))
-  const inspector = spawnClient(
-    process.execPath,
-    [INSPECTOR, '--web', '--transport', 'http', '--server-url', stack.resource],
-    {
-      CLIENT_PORT: String(await freePort()),
-      MCP_SANDBOX_PORT: String(await freePort()),
-      MCP_AUTO_OPEN_ENABLED: 'false',
-      MCP_INSPECTOR_SECRET_STORE: 'memory',
-      MCP_STORAGE_DIR: storage,
-      HOME: storage,
-    },
-  )
-  t.teardown(() => inspector.stop())
-  const [url] = await inspector.waitFor(/http:\/\/127\.0\.0\.1:\d+\/?\?MCP_INSPECTOR_API_TOKEN=[0-9a-f]+/)
-  const inspectorOrigin = new URL(url!).origin
+  const url = await startInspectorWeb(t, stack.resource)
+  const inspectorOrigin = new URL(url).origin
   const upstreamOrigin = new URL(stack.idp.issuer).origin
 
   /** The upstream's form (when its session is not remembered), then the broker's consent page. */
@@ -96,18 +37,13 @@ t.test('MCP Inspector 2.x signs in through the broker and calls the tools', asyn
     await page.waitForURL((target) => target.origin === inspectorOrigin, { timeout: 60_000 })
     return { consent, seen }
   }
-  const runTool = async (page: Page, name: string, text?: string) => {
-    await page.getByText(name, { exact: true }).first().click()
-    if (text !== undefined) await page.getByLabel(/^text/).first().fill(text)
-    await page.getByRole('button', { name: 'Execute Tool' }).click()
-  }
 
   await onPage('inspector-broker', async (page) => {
     const upstreamRequests: string[] = []
     page.on('request', (request) => {
       if (new URL(request.url()).origin === upstreamOrigin) upstreamRequests.push(request.url())
     })
-    await page.goto(url!)
+    await page.goto(url)
     await page.getByRole('switch').first().click({ force: true })
     const first = await signInAndConsent(page, 'alice')
     t.match(first.seen[0], `${upstreamOrigin}/`, 'the browser went to the upstream IdP to sign in')
