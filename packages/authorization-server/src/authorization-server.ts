@@ -7,7 +7,7 @@ import {
   jwtVerifier,
   type StaticKey,
 } from '@portcullis/core'
-import { dropRegisteredScope } from '@portcullis/dev-idp/provider-request-body'
+import { dropRegisteredScope } from '@portcullis/provider-support'
 import type { JWK } from 'jose'
 import { allowedScopes } from './allowed-scopes.js'
 import { handleInteraction, type InteractionContext } from './interactions.js'

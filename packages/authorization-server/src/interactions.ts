@@ -1,5 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { readBoundedBody } from '@portcullis/dev-idp/provider-request-body'
+import {
+  finishInteraction,
+  type InteractionDetails,
+  readBoundedBody,
+  routeInteraction,
+} from '@portcullis/provider-support'
 import type Provider from 'oidc-provider'
 import type { InteractionResults } from 'oidc-provider'
 import { consentCsrfToken, consentPage, csrfTokenMatches } from './consent-page.js'
@@ -35,9 +40,7 @@ export type UpstreamResult = { accountId: string } | { error: string; error_desc
 export const UPSTREAM_TTL = 600
 export const STATE_COOKIE = 'portcullis.upstream_state'
 const MAX_FORM_BYTES = 8 * 1024
-const PATH = /^\/interaction\/([A-Za-z0-9_-]{1,128})$/
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>
 interface MissingScopes {
   missingOIDCScope?: string[]
   missingOIDCClaims?: string[]
@@ -57,41 +60,18 @@ export async function handleInteraction(
   res: ServerResponse,
   path: string,
 ): Promise<boolean> {
-  const match = PATH.exec(path)
-  if (match === null) return false
-  const { provider } = context
-  let details: Details
-  try {
-    details = await provider.interactionDetails(req, res)
-  } catch (error) {
-    if ((error as { name?: string }).name !== 'SessionNotFound') throw error
-    sendPage(res, 400, 'Sign-in request not found', {
-      problem:
-        'this sign-in request has expired, or its cookie is missing (was it started in another browser?)',
-      next: 'start again from the client application',
-    })
-    return true
-  }
-  if (details.uid !== match[1]) {
-    sendPage(res, 400, 'Sign-in request mismatch', {
-      problem: 'the cookie belongs to another sign-in request',
-    })
-    return true
-  }
-  const prompt = details.prompt.name
-  if (req.method === 'GET' && prompt === 'login') {
-    await login(context, req, res, details)
-    return true
-  }
-  if (prompt === 'consent' && (req.method === 'GET' || req.method === 'POST')) {
-    await consent(context, req, res, details)
-    return true
-  }
-  res.setHeader('Allow', 'GET, POST')
-  sendPage(res, 405, 'Unexpected request', {
-    problem: `${req.method} is not expected for the "${prompt}" step`,
+  return routeInteraction(context.provider, req, res, path, sendPage, async (details) => {
+    const prompt = details.prompt.name
+    if (req.method === 'GET' && prompt === 'login') {
+      await login(context, req, res, details)
+      return true
+    }
+    if (prompt === 'consent' && (req.method === 'GET' || req.method === 'POST')) {
+      await consent(context, req, res, details)
+      return true
+    }
+    return false
   })
-  return true
 }
 
 /** Sends the user upstream, or finishes the login step with what the upstream callback left. */
@@ -99,7 +79,7 @@ async function login(
   context: InteractionContext,
   req: IncomingMessage,
   res: ServerResponse,
-  details: Details,
+  details: InteractionDetails,
 ) {
   const results = context.adapter(MODELS.upstreamResult)
   const result = (await results.find(details.uid)) as UpstreamResult | undefined
@@ -135,7 +115,7 @@ async function consent(
   context: InteractionContext,
   req: IncomingMessage,
   res: ServerResponse,
-  details: Details,
+  details: InteractionDetails,
 ) {
   const { provider } = context
   const accountId = details.session?.accountId
@@ -229,7 +209,7 @@ function finish(
   res: ServerResponse,
   result: InteractionResults,
 ) {
-  return context.provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true })
+  return finishInteraction(context.provider, req, res, result)
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {

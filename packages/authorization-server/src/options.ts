@@ -7,6 +7,7 @@ import {
   secureUrlProblem,
 } from '@portcullis/core'
 import type { IdpPreset } from '@portcullis/idp'
+import { lifetimeSeconds } from '@portcullis/provider-support'
 import { z } from 'zod'
 import type { ProviderAdapterFactory } from './provider-types.js'
 
@@ -137,11 +138,7 @@ export interface AuthorizationServerOptions {
   cookieKeys?: string[]
 }
 
-const seconds = z
-  .number()
-  .int()
-  .positive()
-  .max(366 * 24 * 3600)
+const seconds = lifetimeSeconds
 const nonEmpty = z.string().min(1)
 const secret = z.string().min(32, { error: 'must be at least 32 characters' })
 const scopeList = z.array(scopeTokenSchema)

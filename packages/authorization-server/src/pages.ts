@@ -1,4 +1,4 @@
-import { escapeHtml, htmlPage } from '@portcullis/dev-idp/html-page'
+import { escapeHtml, htmlPage } from '@portcullis/provider-support'
 
 const STYLE =
   'body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}' +

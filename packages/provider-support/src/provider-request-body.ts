@@ -1,5 +1,4 @@
-// Reading and rewriting a request body before oidc-provider reads it, shared by the dev IdP and the
-// broker (`@portcullis/dev-idp/provider-request-body`; this package's dependencies only).
+// Reading and rewriting a request body before oidc-provider reads it.
 
 import type { IncomingMessage } from 'node:http'
 

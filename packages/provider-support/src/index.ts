@@ -1,0 +1,28 @@
+export { escapeHtml, htmlPage } from './html-page.js'
+export {
+  finishInteraction,
+  type InteractionDetails,
+  routeInteraction,
+  type SendPage,
+} from './interaction-route.js'
+export {
+  type PrivateJsonFile,
+  type PrivateJsonFileLabels,
+  type PrivateJsonFileOptions,
+  privateJsonFile,
+} from './private-json-file.js'
+export {
+  htmlErrorRenderer,
+  lifetimeSeconds,
+  MCP_FALLBACK_ROUTES,
+  ownTokensOnly,
+  type TokenLifetimes,
+  tokenLifetimes,
+} from './provider-defaults.js'
+export {
+  dropRegisteredScope,
+  MAX_PROVIDER_BODY_BYTES,
+  readBoundedBody,
+  replayBody,
+} from './provider-request-body.js'
+export { generateSigningKey, randomSecret } from './signing-key.js'
