@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   finishInteraction,
-  type InteractionDetails,
+  type InteractionDetailsOf,
   readBoundedBody,
   routeInteraction,
 } from '@portcullis/provider-support'
@@ -12,6 +12,8 @@ import { errorPage, PAGE_HEADERS } from './pages.js'
 import { type AccountRecord, consentKey, MODELS } from './provider-configuration.js'
 import type { ProviderAdapterFactory } from './provider-types.js'
 import { type UpstreamChecks, UpstreamClient } from './upstream-client.js'
+
+type InteractionDetails = InteractionDetailsOf<Provider>
 
 /** What the interaction routes need. */
 export interface InteractionContext {

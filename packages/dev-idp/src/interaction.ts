@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   finishInteraction,
-  type InteractionDetails,
+  type InteractionDetailsOf,
   readBoundedBody,
   routeInteraction,
 } from '@portcullis/provider-support'
@@ -9,6 +9,8 @@ import type Provider from 'oidc-provider'
 import type { InteractionResults } from 'oidc-provider'
 import { loginPage, messagePage } from './pages.js'
 import type { RoleScopes } from './role-scopes.js'
+
+type InteractionDetails = InteractionDetailsOf<Provider>
 
 /** What the interaction routes need to know. */
 export interface InteractionSettings {

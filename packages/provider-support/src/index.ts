@@ -1,7 +1,8 @@
 export { escapeHtml, htmlPage } from './html-page.js'
 export {
   finishInteraction,
-  type InteractionDetails,
+  type InteractionDetailsOf,
+  type InteractionProvider,
   routeInteraction,
   type SendPage,
 } from './interaction-route.js'
@@ -16,6 +17,7 @@ export {
   lifetimeSeconds,
   MCP_FALLBACK_ROUTES,
   ownTokensOnly,
+  type ProviderLifetimes,
   type TokenLifetimes,
   tokenLifetimes,
 } from './provider-defaults.js'

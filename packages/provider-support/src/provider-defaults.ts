@@ -1,5 +1,5 @@
-// oidc-provider configuration that the dev IdP and the broker share.
-import type { Configuration } from 'oidc-provider'
+// oidc-provider configuration that the dev IdP and the broker share. Typed structurally: the
+// published declarations import nothing from oidc-provider (see interaction-route.ts).
 import { z } from 'zod'
 
 /**
@@ -33,8 +33,31 @@ export interface TokenLifetimes {
   grantTtl: number
 }
 
+/** The token oidc-provider asks a lifetime for: an access token knows its resource server. */
+interface IssuedToken {
+  resourceServer?: { accessTokenTTL?: number | undefined } | undefined
+}
+
+/** The request context while a refresh token is rotated. */
+interface RotationContext {
+  oidc?: { entities?: { RotatedRefreshToken?: { remainingTTL: number } | undefined } } | undefined
+}
+
+/** oidc-provider's `ttl`, in seconds. */
+// A type literal, not an interface: oidc-provider's `ttl` has an index signature.
+export type ProviderLifetimes = {
+  AccessToken(ctx: unknown, token: IssuedToken): number
+  ClientCredentials(ctx: unknown, token: IssuedToken): number
+  AuthorizationCode: number
+  IdToken: number
+  Interaction: number
+  Session: number
+  RefreshToken(ctx: RotationContext | undefined): number
+  Grant: number
+}
+
 /** oidc-provider's `ttl`: each resource's own access-token lifetime first, rotation never extends a refresh token. */
-export function tokenLifetimes(lifetimes: TokenLifetimes): NonNullable<Configuration['ttl']> {
+export function tokenLifetimes(lifetimes: TokenLifetimes): ProviderLifetimes {
   return {
     AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? lifetimes.accessTokenTtl,
     ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? lifetimes.accessTokenTtl,
@@ -56,10 +79,10 @@ export function tokenLifetimes(lifetimes: TokenLifetimes): NonNullable<Configura
 export function htmlErrorRenderer(
   render: (title: string, lines: Record<string, string>) => string,
   describe: (out: Record<string, unknown>) => Record<string, unknown> = (out) => out,
-): NonNullable<Configuration['renderError']> {
+): (ctx: { type: string; body: unknown }, out: object) => Promise<void> {
   return async (ctx, out) => {
     ctx.type = 'html'
-    const lines = Object.entries(describe(out as unknown as Record<string, unknown>)).filter(
+    const lines = Object.entries(describe({ ...out })).filter(
       (entry): entry is [string, string] => typeof entry[1] === 'string',
     )
     ctx.body = render('Authorization error', Object.fromEntries(lines))
