@@ -26,6 +26,8 @@ export const MODELS = {
   upstreamResult: 'BrokerUpstreamResult',
   /** Account id → the vaulted upstream tokens. */
   upstreamTokens: 'BrokerUpstreamTokens',
+  /** A record the readiness check writes, reads and deletes. */
+  health: 'BrokerHealth',
 } as const
 
 /** The record kept per account after an upstream sign-in. */
