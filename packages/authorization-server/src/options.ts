@@ -120,6 +120,17 @@ export interface AuthorizationServerOptions {
   /** Confidential clients for the client-credentials grant (machine to machine). */
   machineClients?: MachineClientOptions[]
   /**
+   * DPoP (RFC 9449): a token request with a DPoP proof gets tokens bound to the client's key
+   * (`token_type: DPoP`, `cnf.jkt`), a public client's refresh token too. Default off: a resource
+   * server that checks no DPoP proofs refuses bound tokens (fail closed), so turn it on together
+   * with DPoP at the MCP server.
+   */
+  dpop?: {
+    enabled?: boolean
+    /** Proofs must carry a nonce from the broker (RFC 9449 §8), which bounds their age. Default false. */
+    requireNonce?: boolean
+  }
+  /**
    * JSON file holding the signing keys and the key that encrypts upstream tokens, created when
    * missing. Without it every start has fresh keys (tokens issued before do not verify).
    */
@@ -249,6 +260,9 @@ export const optionsSchema = z
         }),
       )
       .default([]),
+    dpop: z
+      .strictObject({ enabled: z.boolean().default(false), requireNonce: z.boolean().default(false) })
+      .default({ enabled: false, requireNonce: false }),
     keysFile: nonEmpty.optional(),
     keyRotation: z
       .strictObject({

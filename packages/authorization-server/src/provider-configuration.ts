@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import {
   htmlErrorRenderer,
   MCP_FALLBACK_ROUTES,
@@ -145,6 +146,13 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
         cacheDuration: { min: 30, max: 3600 },
       },
       clientCredentials: { enabled: true },
+      // RFC 9449. Off by default: bound tokens need a resource server that checks proofs.
+      dPoP: {
+        enabled: options.dpop.enabled,
+        // Derived from the keys file, so a nonce from one instance is accepted by the others.
+        nonceSecret: createHmac('sha256', secrets.cookieKeys[0]!).update('dpop-nonce').digest(),
+        requireNonce: () => options.dpop.requireNonce,
+      },
       introspection: { enabled: true, allowedPolicy: ownTokensOnly },
       revocation: { enabled: true, allowedPolicy: ownTokensOnly },
       rpInitiatedLogout: { enabled: false },
