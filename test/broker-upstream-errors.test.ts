@@ -116,7 +116,12 @@ t.test('upstream errors and callbacks that are not this sign-in’s', async (t) 
   })
 
   // RFC 6749 §4.1.2.1 error responses, as an upstream sends them to the broker's redirect URI.
-  const upstreamAnswers = [
+  const upstreamAnswers: Array<{
+    name: string
+    query: Record<string, string | undefined>
+    append?: string
+    expected: string
+  }> = [
     { name: 'access_denied', query: { error: 'access_denied' }, expected: 'access_denied' },
     {
       name: 'temporarily_unavailable',
@@ -136,6 +141,16 @@ t.test('upstream errors and callbacks that are not this sign-in’s', async (t) 
       expected: 'server_error',
     },
     { name: 'neither code nor error', query: {}, expected: 'server_error' },
+    { name: 'a code it never issued', query: { code: 'forged-code' }, expected: 'server_error' },
+    // RFC 6749 §3.1: parameters must not be repeated; the first value must not win silently.
+    { name: 'a repeated code', query: { code: 'a' }, append: 'code=b', expected: 'server_error' },
+    { name: 'a repeated state', query: { code: 'a' }, append: 'state=other', expected: 'server_error' },
+    // An error wins over a code beside it: nothing is redeemed.
+    {
+      name: 'both code and error',
+      query: { code: 'a', error: 'access_denied' },
+      expected: 'access_denied',
+    },
   ]
   for (const answer of upstreamAnswers) {
     t.test(`upstream answers ${answer.name}: ${answer.expected} at the client`, async (t) => {
@@ -146,6 +161,7 @@ t.test('upstream errors and callbacks that are not this sign-in’s', async (t) 
       const query: Record<string, string | undefined> = { iss: upstreamIss, ...answer.query }
       for (const [name, value] of Object.entries(query))
         if (value !== undefined) callback.searchParams.set(name, value)
+      if (answer.append !== undefined) callback.search += `&${answer.append}`
       const response = await followCallback(browser, callback)
       t.equal(response.error, answer.expected)
       t.equal(response.state, 'client-state-1')
@@ -158,6 +174,29 @@ t.test('upstream errors and callbacks that are not this sign-in’s', async (t) 
       )
     })
   }
+
+  t.test('the callback takes GET only: 405 naming it, the sign-in in flight untouched', async (t) => {
+    const browser = new BrokerBrowser()
+    const upstream = await stopAtUpstream(browser, authorizeUrl(stack, clientId), stack)
+    const callback = new URL(`${stack.origin}${CALLBACK_PATH}`)
+    callback.search = new URLSearchParams({
+      state: upstream.searchParams.get('state')!,
+      code: 'a',
+    }).toString()
+    // The methods the Fastify plugin mounts (PATCH is not mounted: Fastify's 404).
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const answer = await fetch(callback, {
+        method,
+        redirect: 'manual',
+        headers: { cookie: browser.jar.header(callback)! },
+      })
+      t.equal(answer.status, 405, method)
+      t.equal(answer.headers.get('allow'), 'GET', `${method}: Allow GET`)
+    }
+    // The real answer still completes the sign-in: a wrong method spent nothing.
+    const response = await browser.authorize(upstream, { redirectUri: REDIRECT })
+    t.type(response.code, 'string', 'the sign-in completes')
+  })
 
   t.test('a callback replayed after a sign-in completed: 400, nothing issued', async (t) => {
     const browser = new BrokerBrowser()
