@@ -15,7 +15,6 @@ import {
   isAuthInfo,
   recordFailure,
   retryAfterOf,
-  sameResource,
   scopeParam,
   TIMED_OUT,
   tooManyAttempts,
@@ -40,6 +39,7 @@ import {
   protectedResourceMetadataUrl,
 } from './metadata.js'
 import { parseOptions } from './options.js'
+import { sameResource } from './resource.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
@@ -117,7 +117,7 @@ export function createGate(options: GateOptions): Gate {
   const cors = parsed.cors === false ? undefined : corsPolicy(parsed.cors === true ? {} : (parsed.cors ?? {}))
   const metadataCacheControl = `public, max-age=${parsed.metadataMaxAge ?? 3600}`
   const denyList = parsed.denyList
-  const limiter = parsed.attemptLimiter
+  const limiter = parsed.attemptLimiter?.forResource?.(resource) ?? parsed.attemptLimiter
 
   const reply = (error: PortcullisError): GateReply => {
     const headers: Record<string, string> = { 'Cache-Control': NO_STORE, 'Content-Type': JSON_TYPE }

@@ -1,4 +1,4 @@
-import { parseOptions, resourceUrlSchema } from '@portcullis/core'
+import { parseOptions, resourceUrlSchema } from '@portcullis/core/adapter'
 import { lifetimeSeconds } from '@portcullis/provider-support'
 import { z } from 'zod'
 

@@ -2,22 +2,24 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   type AuthenticateResult,
   type AuthorizeResult,
-  answersPreflight,
-  authorizationHeaders,
   createGate,
-  formBodyToken,
   type Gate,
   type GateHealth,
   type GateOptions,
+  type RejectionLog,
+  type ScopeRequirement,
+} from '@portcullis/core'
+import {
+  answersPreflight,
+  authorizationHeaders,
+  formBodyToken,
   gateOptionsSchema,
   gateSchema,
   mergeHeaderList,
   parseOptions,
   parseScopeArgs,
-  type RejectionLog,
   type ScopeArgs,
-  type ScopeRequirement,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { z } from 'zod'
 import { type KeySetListener, reportKeySetEvents } from './key-set-reporting.js'

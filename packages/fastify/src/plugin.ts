@@ -1,24 +1,26 @@
 import {
   type AuthenticateResult,
   type AuthorizeResult,
-  answersPreflight,
-  authorizationHeaders,
   createGate,
-  FORM_MEDIA_TYPE,
-  formBodyToken,
   type Gate,
   type GateOptions,
+  onKeySetEvent,
+  type ScopeRequirement,
+  type VerifiedAuthInfo,
+} from '@portcullis/core'
+import {
+  answersPreflight,
+  authorizationHeaders,
+  FORM_MEDIA_TYPE,
+  formBodyToken,
   gateOptionsSchema,
   gateSchema,
   isFormContentType,
   mergeHeaderList,
-  onKeySetEvent,
   parseOptions,
   parseScopeArgs,
   parseScopeRequirement,
-  type ScopeRequirement,
-  type VerifiedAuthInfo,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type {
   FastifyInstance,
   FastifyReply,
