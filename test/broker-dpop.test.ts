@@ -166,6 +166,40 @@ t.test('on: tokens bound to the client key', async (t) => {
     t.same(decodeJwt(same.body.access_token!).cnf, { jkt: key.thumbprint })
   })
 
+  t.test('a client registered with dpop_bound_access_tokens gets nothing without a proof', async (t) => {
+    // RFC 9449 §5.2: such a client always uses DPoP, so a token request without a proof is refused.
+    const registered = await fetch(`${stack.origin}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_name: 'always dpop',
+        redirect_uris: [REDIRECT],
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'none',
+        application_type: 'native',
+        dpop_bound_access_tokens: true,
+      }),
+    })
+    t.equal(registered.status, 201)
+    const clientId = ((await registered.json()) as { client_id: string }).client_id
+    const pkce = createPkce()
+    const body = {
+      grant_type: 'authorization_code',
+      code: await code(stack, clientId, pkce),
+      redirect_uri: REDIRECT,
+      code_verifier: pkce.verifier,
+      client_id: clientId,
+    }
+    const without = await tokenRequest(stack, body)
+    t.equal(without.status, 400)
+    t.match(without.body.error, /^invalid_(request|grant|dpop_proof)$/)
+    t.notOk(without.body.access_token, 'no token without a proof')
+    const key = await keyPair()
+    const withProof = await tokenRequest(stack, body, await proof(key, 'POST', `${stack.origin}/token`))
+    t.equal(withProof.status, 200, 'the same code with a proof (the refused request spent nothing)')
+    t.equal(withProof.body.token_type, 'DPoP')
+  })
+
   t.test('bad proofs: invalid_dpop_proof, nothing issued', async (t) => {
     const key = await keyPair()
     const otherKey = await keyPair()
