@@ -76,8 +76,9 @@ async function tokenRequest(stack: BrokerStack, body: Record<string, string>, dp
   }
 }
 
-/** A code for a registered public client, through the broker's sign-in and consent. */
-async function code(stack: BrokerStack, clientId: string, verifier: { challenge: string }) {
+/** An authorization-code token request for a registered public client, after the broker's sign-in and consent. */
+async function codeGrant(stack: BrokerStack, clientId: string): Promise<Record<string, string>> {
+  const pkce = createPkce()
   const url = new URL(`${stack.origin}/authorize`)
   for (const [name, value] of Object.entries({
     response_type: 'code',
@@ -87,12 +88,18 @@ async function code(stack: BrokerStack, clientId: string, verifier: { challenge:
     resource: stack.resource,
     state: 's',
     login_hint: 'bob',
-    code_challenge: verifier.challenge,
+    code_challenge: pkce.challenge,
     code_challenge_method: 'S256',
   }))
     url.searchParams.set(name, value)
   const response = await new BrokerBrowser().authorize(url, { redirectUri: REDIRECT })
-  return response.code!
+  return {
+    grant_type: 'authorization_code',
+    code: response.code!,
+    redirect_uri: REDIRECT,
+    code_verifier: pkce.verifier,
+    client_id: clientId,
+  }
 }
 
 t.test('off by default: a DPoP-capable 2.x client gets a Bearer token and the tools work', async (t) => {
@@ -133,16 +140,9 @@ t.test('on: tokens bound to the client key', async (t) => {
   t.test('a public client’s refresh token needs the same key', async (t) => {
     const key = await keyPair()
     const clientId = await registerNativeClient(stack, 'dpop raw', REDIRECT)
-    const pkce = createPkce()
     const first = await tokenRequest(
       stack,
-      {
-        grant_type: 'authorization_code',
-        code: await code(stack, clientId, pkce),
-        redirect_uri: REDIRECT,
-        code_verifier: pkce.verifier,
-        client_id: clientId,
-      },
+      await codeGrant(stack, clientId),
       await proof(key, 'POST', `${stack.origin}/token`),
     )
     t.equal(first.status, 200)
@@ -182,14 +182,7 @@ t.test('on: tokens bound to the client key', async (t) => {
     })
     t.equal(registered.status, 201)
     const clientId = ((await registered.json()) as { client_id: string }).client_id
-    const pkce = createPkce()
-    const body = {
-      grant_type: 'authorization_code',
-      code: await code(stack, clientId, pkce),
-      redirect_uri: REDIRECT,
-      code_verifier: pkce.verifier,
-      client_id: clientId,
-    }
+    const body = await codeGrant(stack, clientId)
     const without = await tokenRequest(stack, body)
     t.equal(without.status, 400)
     t.match(without.body.error, /^invalid_(request|grant|dpop_proof)$/)
@@ -218,18 +211,7 @@ t.test('on: tokens bound to the client key', async (t) => {
       ['not a JWT', async () => 'not-a-jwt'],
     ]
     for (const [name, make] of cases) {
-      const pkce = createPkce()
-      const answer = await tokenRequest(
-        stack,
-        {
-          grant_type: 'authorization_code',
-          code: await code(stack, clientId, pkce),
-          redirect_uri: REDIRECT,
-          code_verifier: pkce.verifier,
-          client_id: clientId,
-        },
-        await make(),
-      )
+      const answer = await tokenRequest(stack, await codeGrant(stack, clientId), await make())
       t.equal(answer.status, 400, name)
       t.equal(answer.body.error, 'invalid_dpop_proof', `${name}: invalid_dpop_proof`)
       t.notOk(answer.body.access_token, `${name}: no token`)
@@ -240,16 +222,9 @@ t.test('on: tokens bound to the client key', async (t) => {
       ['issued an hour ago', now - 3600],
       ['issued in an hour', now + 3600],
     ] as const) {
-      const pkce = createPkce()
       const answer = await tokenRequest(
         stack,
-        {
-          grant_type: 'authorization_code',
-          code: await code(stack, clientId, pkce),
-          redirect_uri: REDIRECT,
-          code_verifier: pkce.verifier,
-          client_id: clientId,
-        },
+        await codeGrant(stack, clientId),
         await proof(key, 'POST', tokenUrl, { payload: { iat } }),
       )
       t.equal(answer.status, 400, name)
@@ -258,21 +233,9 @@ t.test('on: tokens bound to the client key', async (t) => {
       t.notOk(answer.body.access_token, `${name}: no token`)
     }
     // RFC 9449 §11.1: a proof is used once.
-    const pkce = createPkce()
-    const body = {
-      grant_type: 'authorization_code',
-      code: await code(stack, clientId, pkce),
-      redirect_uri: REDIRECT,
-      code_verifier: pkce.verifier,
-      client_id: clientId,
-    }
+    const body = await codeGrant(stack, clientId)
     t.equal((await tokenRequest(stack, body, replayed)).status, 200, 'a fresh proof works once')
-    const pkce2 = createPkce()
-    const again = await tokenRequest(
-      stack,
-      { ...body, code: await code(stack, clientId, pkce2), code_verifier: pkce2.verifier },
-      replayed,
-    )
+    const again = await tokenRequest(stack, await codeGrant(stack, clientId), replayed)
     t.equal(again.status, 400, 'the same proof again')
     // oidc-provider answers a replayed proof as an invalid grant.
     t.match(again.body, { error: /^invalid_(grant|dpop_proof)$/ })
@@ -286,14 +249,7 @@ t.test(
     const stack = await startBrokerStack(t, { broker: { dpop: { enabled: true, requireNonce: true } } })
     const key = await keyPair()
     const clientId = await registerNativeClient(stack, 'dpop nonce', REDIRECT)
-    const pkce = createPkce()
-    const body = {
-      grant_type: 'authorization_code',
-      code: await code(stack, clientId, pkce),
-      redirect_uri: REDIRECT,
-      code_verifier: pkce.verifier,
-      client_id: clientId,
-    }
+    const body = await codeGrant(stack, clientId)
     const first = await tokenRequest(stack, body, await proof(key, 'POST', `${stack.origin}/token`))
     t.equal(first.status, 400)
     t.equal(first.body.error, 'use_dpop_nonce', 'RFC 9449 §8')

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   finishInteraction,
   type InteractionDetailsOf,
-  readBoundedBody,
+  readForm,
   routeInteraction,
 } from '@portcullis/provider-support'
 import type Provider from 'oidc-provider'
@@ -41,7 +41,6 @@ export type UpstreamResult = { accountId: string } | { error: string; error_desc
 /** Seconds an upstream sign-in may take. */
 export const UPSTREAM_TTL = 600
 export const STATE_COOKIE = 'portcullis.upstream_state'
-const MAX_FORM_BYTES = 8 * 1024
 
 interface MissingScopes {
   missingOIDCScope?: string[]
@@ -212,11 +211,6 @@ function finish(
   result: InteractionResults,
 ) {
   return finishInteraction(context.provider, req, res, result)
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const body = await readBoundedBody(req, MAX_FORM_BYTES)
-  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
 }
 
 export function sendPage(

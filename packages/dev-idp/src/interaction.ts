@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   finishInteraction,
   type InteractionDetailsOf,
-  readBoundedBody,
+  MAX_FORM_BYTES,
+  readForm,
   routeInteraction,
 } from '@portcullis/provider-support'
 import type Provider from 'oidc-provider'
@@ -25,7 +26,6 @@ export interface InteractionSettings {
   resourceScopes(indicator: string): readonly string[]
 }
 
-const MAX_FORM_BYTES = 8 * 1024
 const MAX_USER_NAME = 200
 
 /**
@@ -199,12 +199,6 @@ function userNameProblem(name: string): string | undefined {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is rejected
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains control characters'
   return undefined
-}
-
-/** The urlencoded body, or undefined when it exceeds the limit. */
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const body = await readBoundedBody(req, MAX_FORM_BYTES)
-  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
 }
 
 function sendPage(res: ServerResponse, status: number, title: string, lines: Record<string, string>): void {

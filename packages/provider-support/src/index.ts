@@ -23,8 +23,10 @@ export {
 } from './provider-defaults.js'
 export {
   dropRegisteredScope,
+  MAX_FORM_BYTES,
   MAX_PROVIDER_BODY_BYTES,
   readBoundedBody,
+  readForm,
   replayBody,
 } from './provider-request-body.js'
 export { generateSigningKey, randomSecret } from './signing-key.js'

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { dropRegisteredScope, readBoundedBody } from '@portcullis/provider-support'
+import { dropRegisteredScope, MAX_FORM_BYTES, readBoundedBody, readForm } from '@portcullis/provider-support'
 import t from 'tap'
 
 /** A server whose handler sees each request; answers with what `handle` returns. */
@@ -50,4 +50,14 @@ t.test('dropRegisteredScope removes scope and hands the body over again', async 
   )
   t.same(await post('scope=x', 'text/plain'), { body: 'scope=x', length: '7' }, 'not a JSON body: untouched')
   t.equal(await post(JSON.stringify({ pad: 'x'.repeat(60 * 1024) })), 'too large', 'bounded')
+})
+
+t.test('readForm: the fields of a page POST, within 8 KiB', async (t) => {
+  const url = await server(t, async (req) => {
+    const form = await readForm(req)
+    return form === undefined ? 'too large' : Object.fromEntries(form)
+  })
+  const post = (body: string) => fetch(url, { method: 'POST', body }).then((r) => r.json())
+  t.same(await post('csrf=a%20b&decision=approve'), { csrf: 'a b', decision: 'approve' })
+  t.equal(await post(`pad=${'x'.repeat(MAX_FORM_BYTES)}`), 'too large')
 })
