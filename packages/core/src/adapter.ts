@@ -24,6 +24,7 @@ export {
   PUBLIC_DOCUMENT_ALLOWED_HEADERS,
   publicDocumentPreflight,
 } from './cors-policy.js'
+export { deepFreeze } from './deep-freeze.js'
 export { denyListWait } from './deny-list.js'
 export { authenticationAuditEvent, rejectionAuditEvent, stepUpAuditEvent } from './gate-audit.js'
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
