@@ -83,7 +83,8 @@ const STATUS_VALUE: Record<string, number> = { ok: 2, degraded: 1, down: 0 }
  *
  * - `portcullis.health.status`: 2 ok, 1 degraded, 0 down, per component (`unknown` is not reported);
  * - `portcullis.health.duration`: seconds since the component's status began (for a key set that
- *   is ok, the age of its keys; degraded, how long stale keys have been serving).
+ *   is ok, the age of its keys; degraded, how long stale keys have been serving);
+ * - `portcullis.health.entries`: entries a bounded table holds (the deny list's revocations).
  */
 export function observeHealth(meter: Meter, sources: readonly HealthSource[]): () => void {
   const status = meter.createObservableGauge('portcullis.health.status', {
@@ -93,6 +94,10 @@ export function observeHealth(meter: Meter, sources: readonly HealthSource[]): (
   const duration = meter.createObservableGauge('portcullis.health.duration', {
     description: "Time since the part's status began (for a key set that is ok: the age of its keys)",
     unit: 's',
+  })
+  const entries = meter.createObservableGauge('portcullis.health.entries', {
+    description: 'Entries a bounded table of the gate holds now (the deny list: revocations)',
+    unit: '{entry}',
   })
   const observe = (observer: BatchObservableResult) => {
     const now = Date.now()
@@ -107,12 +112,13 @@ export function observeHealth(meter: Meter, sources: readonly HealthSource[]): (
           'portcullis.health.status': component.status,
         }
         observer.observe(status, value, attributes)
+        if (component.entries !== undefined) observer.observe(entries, component.entries, attributes)
         if (component.since !== undefined) {
           observer.observe(duration, Math.max(0, (now - Date.parse(component.since)) / 1000), attributes)
         }
       }
     }
   }
-  meter.addBatchObservableCallback(observe, [status, duration])
-  return () => meter.removeBatchObservableCallback(observe, [status, duration])
+  meter.addBatchObservableCallback(observe, [status, duration, entries])
+  return () => meter.removeBatchObservableCallback(observe, [status, duration, entries])
 }

@@ -307,6 +307,33 @@ t.test('health gauges: a key set ok with the age of its keys, one down', async (
   )
 })
 
+t.test('health gauges: the deny list reports how many revocations it holds', async (t) => {
+  const { MemoryDenyList, createGate: gateOf, jwtVerifier: verifierOf } = await import('@portcullis/core')
+  const denyList = new MemoryDenyList()
+  const issuer = 'https://issuer.example.com'
+  const gate = gateOf({
+    resource: RESOURCE,
+    authorizationServers: [issuer],
+    verifier: verifierOf({ issuer, audience: RESOURCE, jwksUri: `${issuer}/jwks` }),
+    denyList,
+  })
+  const telemetry = instrumented(t, { gates: [gate] })
+  const before = await telemetry.points('portcullis.health.entries')
+  t.match(before, [{ value: 0, attributes: { 'portcullis.component': 'deny_list' } }], 'an empty list: 0')
+  const expiresAt = Math.floor(Date.now() / 1000) + 600
+  denyList.add({ jti: 'a', issuer, expiresAt })
+  denyList.add({ jti: 'b', issuer, expiresAt })
+  const after = await telemetry.points('portcullis.health.entries')
+  t.match(after, [
+    { value: 2, attributes: { 'portcullis.resource': RESOURCE, 'portcullis.component': 'deny_list' } },
+  ])
+  t.equal(
+    gate.health().components.find((c) => c.component === 'deny_list')?.entries,
+    2,
+    'and in gate.health()',
+  )
+})
+
 t.test('authorization server discoveries: a client span per discovery, counted by outcome', async (t) => {
   const { discoverAuthorizationServer, LruCache } = await import('@portcullis/core')
   const telemetry = instrumented(t)
