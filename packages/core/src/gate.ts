@@ -31,7 +31,7 @@ import type {
   RejectionLog,
   VerifiedAuthInfo,
 } from './gate-types.js'
-import { denyListHealth, summariseHealth, verifierHealth } from './health.js'
+import { addedHealthOf, denyListHealth, summariseHealth, verifierHealth } from './health.js'
 import {
   protectedResourceMetadata,
   protectedResourceMetadataPaths,
@@ -374,7 +374,7 @@ export function createGate(options: GateOptions): Gate {
     }
   }
 
-  return Object.freeze({
+  const gate: Gate = Object.freeze({
     resource,
     metadataUrl,
     metadataPaths: Object.freeze([...metadataPaths]),
@@ -395,7 +395,9 @@ export function createGate(options: GateOptions): Gate {
       summariseHealth([
         ...verifierHealth(verifier),
         ...(denyList === undefined ? [] : [denyListHealth(denyList)]),
+        ...addedHealthOf(gate),
       ]),
     ready: () => denyList === undefined || denyListWait(denyList) === 0,
   })
+  return gate
 }
