@@ -41,6 +41,7 @@ import {
 } from './metadata.js'
 import { parseOptions } from './options.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
+import { fingerprintOf } from './vouched-fingerprint.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {
@@ -223,11 +224,11 @@ export function createGate(options: GateOptions): Gate {
   }
 
   const verifyAndAdmit = async (token: string, address: string | undefined): Promise<AuthenticateResult> => {
-    const fingerprint = tokenFingerprint(token)
     let auth: AuthInfo
     try {
       auth = await withTimeout(verifier.verifyAccessToken(token), verifyTimeoutMs)
     } catch (error) {
+      const fingerprint = tokenFingerprint(token)
       if (error === TIMED_OUT) {
         return reject(
           new PortcullisError('temporarily_unavailable', 'internal_error', 'Token verification timed out', {
@@ -238,7 +239,13 @@ export function createGate(options: GateOptions): Gate {
       }
       return failed(error, token, fingerprint, address)
     }
-    return admit(auth, token, fingerprint, address)
+    // The fingerprint a built-in verifier vouched for spares a hash; any other is computed here.
+    return admit(
+      auth,
+      token,
+      isAuthInfo(auth) && auth.token === token ? fingerprintOf(auth) : tokenFingerprint(token),
+      address,
+    )
   }
 
   /** The answer to a verifier's failure, thrown now or remembered. */

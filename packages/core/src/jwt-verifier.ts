@@ -4,7 +4,7 @@ import { clockToleranceSchema } from './clock-tolerance.js'
 import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { invalidToken, PortcullisError, temporarilyUnavailable } from './errors.js'
-import { tokenFingerprint } from './fingerprint.js'
+import { fingerprintOfHash, tokenHash } from './fingerprint.js'
 import { type ComponentHealth, keySetHealth } from './health.js'
 import {
   checkJwksKeySetOptions,
@@ -22,6 +22,7 @@ import { audienceMatches, audienceResource, canonicalResource } from './resource
 import { scopesFromClaims } from './scopes.js'
 import { senderConstraintProblem } from './sender-constraint.js'
 import { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
+import { vouchFingerprint } from './vouched-fingerprint.js'
 
 const isFunction = (value: unknown) => typeof value === 'function'
 
@@ -286,7 +287,8 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       extra: {
         sub: claims.sub as string | undefined,
         iss: claims.iss as string,
-        fingerprint: tokenFingerprint(token),
+        // tokenFingerprint of a compact JWS: the hash of its signing input, decoded above already.
+        fingerprint: fingerprintOfHash(tokenHash(signingInput)),
         claims,
       },
     })
@@ -302,7 +304,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       )
     }
     if (cache !== undefined) return cache.verify(token, tolerance, verifyUncached)
-    return verifyUncached(token, TokenCache.keyOf(token))
+    return verifyUncached(token, token)
   }
 
   return {
@@ -405,7 +407,7 @@ function freezeAuthInfo(authInfo: AuthInfo): AuthInfo {
     Object.freeze(authInfo.extra.claims)
     Object.freeze(authInfo.extra)
   }
-  return Object.freeze(authInfo)
+  return vouchFingerprint(Object.freeze(authInfo))
 }
 
 /** A key set found through the issuer's metadata (RFC 8414 `jwks_uri`) on first use. */
