@@ -41,7 +41,7 @@ import {
 } from './metadata.js'
 import { parseOptions } from './options.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
-import { fingerprintOf } from './vouched-fingerprint.js'
+import { fingerprintOf } from './vouched.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {

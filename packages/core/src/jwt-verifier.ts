@@ -22,7 +22,7 @@ import { audienceMatches, audienceResource, canonicalResource } from './resource
 import { scopesFromClaims } from './scopes.js'
 import { senderConstraintProblem } from './sender-constraint.js'
 import { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
-import { vouchFingerprint } from './vouched-fingerprint.js'
+import { vouchFingerprint, vouchJwt } from './vouched.js'
 
 const isFunction = (value: unknown) => typeof value === 'function'
 
@@ -407,7 +407,7 @@ function freezeAuthInfo(authInfo: AuthInfo): AuthInfo {
     Object.freeze(authInfo.extra.claims)
     Object.freeze(authInfo.extra)
   }
-  return vouchFingerprint(Object.freeze(authInfo))
+  return vouchJwt(vouchFingerprint(Object.freeze(authInfo)))
 }
 
 /** A key set found through the issuer's metadata (RFC 8414 `jwks_uri`) on first use. */

@@ -4,7 +4,7 @@ import { PortcullisError } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
-import { fingerprintOf } from './vouched-fingerprint.js'
+import { fingerprintOf } from './vouched.js'
 
 export const tokenCacheOptionsSchema = z.strictObject({
   /** Most tokens remembered. */

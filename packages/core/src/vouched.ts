@@ -17,3 +17,15 @@ export function vouchFingerprint<T extends { extra?: { fingerprint?: string } }>
 export function fingerprintOf(authInfo: { token: string; extra?: { fingerprint?: string } }): string {
   return vouched.has(authInfo) ? (authInfo.extra!.fingerprint as string) : tokenFingerprint(authInfo.token)
 }
+
+// AuthInfos a jwtVerifier made: their token is a compact JWS whose payload names `extra.iss`.
+const jwts = new WeakSet<object>()
+
+/** Marks `authInfo` as made by a jwtVerifier from the token's own claims; returns `authInfo`. */
+export function vouchJwt<T extends object>(authInfo: T): T {
+  jwts.add(authInfo)
+  return authInfo
+}
+
+/** Whether a jwtVerifier made `authInfo` (so `extra.iss` is the `iss` of `authInfo.token`). */
+export const isVouchedJwt = (authInfo: object): boolean => jwts.has(authInfo)
