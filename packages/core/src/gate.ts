@@ -41,7 +41,7 @@ import {
 } from './metadata.js'
 import { parseOptions } from './options.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
-import { fingerprintOf } from './vouched.js'
+import { fingerprintOf, isVouchedJwt } from './vouched.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {
@@ -176,13 +176,31 @@ export function createGate(options: GateOptions): Gate {
    * remembers), else a promise. Every check runs on both paths; only real verification work arms
    * the timeout.
    */
+  /** The verifier's remembered outcome for a token, `undefined` when unknown or the shortcut fails. */
+  const lookUp = (token: string): CachedOutcome | undefined => {
+    try {
+      return verifier.cachedOutcome?.(token)
+    } catch {
+      return undefined // a failing shortcut costs the full verification, not the request
+    }
+  }
+  // The outcome readBearer's question looked up, for authenticateNow to use (no second lookup).
+  let looked: CachedOutcome | undefined
+  // A token a jwtVerifier accepted is a compact JWS, all base64url: a token68 (RFC 6750 §2.1).
+  const acceptedBefore = (token: string): boolean => {
+    looked = lookUp(token)
+    return looked?.authInfo !== undefined && isVouchedJwt(looked.authInfo)
+  }
+
   const authenticateNow = (input: AuthenticateInput): AuthenticateResult | Promise<AuthenticateResult> => {
     let token: string
+    looked = undefined
     try {
       const bearer = readBearer({
         authorization: input.authorization,
         bodyToken: input.bodyToken,
         maxTokenLength,
+        acceptedBefore,
       })
       if (bearer.token === undefined) {
         return reject(
@@ -210,12 +228,8 @@ export function createGate(options: GateOptions): Gate {
       if (wait > 0) return reject(tooManyAttempts(wait), { fingerprint: tokenFingerprint(token) })
     }
 
-    let cached: CachedOutcome | undefined
-    try {
-      cached = verifier.cachedOutcome?.(token)
-    } catch {
-      cached = undefined // a failing shortcut costs the full verification, not the request
-    }
+    // Looked up while the header was read (before the limiter, which a remembered answer still meets).
+    const cached = looked as CachedOutcome | undefined
     if (cached !== undefined) {
       if (cached.authInfo !== undefined) return admit(cached.authInfo, token, cached.fingerprint, address)
       return failed(cached.error, token, cached.fingerprint, address)
