@@ -186,10 +186,55 @@ export function describeFailure(
 
 export const TIMED_OUT = Symbol('timed out')
 
+/**
+ * `promise`, or a rejection with `TIMED_OUT` once `ms` have passed (up to `DEADLINE_SLACK_MS`
+ * later). Deadlines that fall in the same slice share one timer: under a flood of new tokens, a
+ * timer, a race and two extra promises per verification cost more than the claim checks.
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(TIMED_OUT), ms)
+  return new Promise<T>((resolve, reject) => {
+    const cancel = armDeadline(ms, () => reject(TIMED_OUT))
+    promise.then(
+      (value) => {
+        cancel()
+        resolve(value)
+      },
+      (error: unknown) => {
+        cancel()
+        reject(error)
+      },
+    )
   })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** How late a deadline may fire: the width of the slices deadlines are grouped in. */
+const DEADLINE_SLACK_MS = 20
+const slices = new Map<number, { timer: NodeJS.Timeout; due: Set<() => void> }>()
+
+/** Calls `onTimeout` after `ms` (up to the slack later) unless the returned cancel is called first. */
+function armDeadline(ms: number, onTimeout: () => void): () => void {
+  const at = Math.ceil((Date.now() + ms) / DEADLINE_SLACK_MS)
+  let slice = slices.get(at)
+  if (slice === undefined) {
+    const due = new Set<() => void>()
+    const timer = setTimeout(
+      () => {
+        slices.delete(at)
+        for (const fire of due) fire()
+      },
+      at * DEADLINE_SLACK_MS - Date.now(),
+    )
+    slice = { timer, due }
+    slices.set(at, slice)
+  }
+  const { timer, due } = slice
+  due.add(onTimeout)
+  return () => {
+    due.delete(onTimeout)
+    // The last one out stops the timer: nothing pending keeps the process alive.
+    if (due.size === 0 && slices.get(at)?.due === due) {
+      clearTimeout(timer)
+      slices.delete(at)
+    }
+  }
 }
