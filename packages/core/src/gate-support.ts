@@ -28,9 +28,42 @@ const _NO_STORE = 'no-store'
 const _JSON_TYPE = 'application/json; charset=utf-8'
 const _METADATA_METHODS = 'GET, HEAD, OPTIONS'
 
+// Requirements validated before, frozen: a stateless MCP route registers its tools on a new
+// server for every request, and a zod parse per declaration (twice: withScopes, then the route's
+// rules) cost more than the gate itself. Scope lists are remembered by their text, boundedly.
+const validated = new WeakSet<object>()
+const listsByText = new Map<string, ScopeRequirement>()
+const MAX_REMEMBERED_LISTS = 1024
+
 /** Validates a route's or tool's scope requirement at register time, naming the owner in the error. */
 export function parseScopeRequirement(value: unknown, owner: string): ScopeRequirement {
-  return parseOptions(scopeRequirementSchema, value, owner) as ScopeRequirement
+  if (isValidatedRequirement(value)) return value
+  const text = isStringList(value) ? value.join('\n') : undefined
+  const known = text === undefined ? undefined : listsByText.get(text)
+  if (known !== undefined) return known
+  const requirement = freezeRequirement(
+    parseOptions(scopeRequirementSchema, value, owner) as ScopeRequirement,
+  )
+  validated.add(requirement)
+  if (text !== undefined) {
+    if (listsByText.size >= MAX_REMEMBERED_LISTS) listsByText.clear()
+    listsByText.set(text, requirement)
+  }
+  return requirement
+}
+
+/** Whether `value` is a requirement `parseScopeRequirement` returned (valid, frozen). */
+export function isValidatedRequirement(value: unknown): value is ScopeRequirement {
+  return typeof value === 'object' && value !== null && validated.has(value)
+}
+
+// A scope token has no control characters (RFC 6749 §3.3), so "\n" joins a list unambiguously.
+const isStringList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((scope) => typeof scope === 'string' && !scope.includes('\n'))
+
+function freezeRequirement(requirement: ScopeRequirement): ScopeRequirement {
+  if (!Array.isArray(requirement)) for (const list of Object.values(requirement)) Object.freeze(list)
+  return Object.freeze(requirement)
 }
 
 /** Scopes as a guard takes them: scope names (all required), or one `ScopeRequirement`. */
