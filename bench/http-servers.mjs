@@ -60,6 +60,105 @@ const servers = {
     return listenFastify(app)
   },
 
+  /**
+   * The alternative a Fastify user picks: @fastify/jwt with get-jwks, as their READMEs integrate
+   * them (the key from get-jwks by the token's kid and iss, `request.jwtVerify()` in onRequest),
+   * configured as strictly as fast-jwt allows, its verified-token cache on (as large as ours).
+   */
+  'fastify-jwt': async () => {
+    const { default: fastifyJwt } = await import('@fastify/jwt')
+    const { default: buildGetJwks } = await import('get-jwks')
+    const getJwks = buildGetJwks({ jwksPath: '/jwks', issuersWhitelist: [ISSUER], max: 100 })
+    const app = (await import('fastify')).default()
+    await app.register(fastifyJwt, {
+      decode: { complete: true },
+      secret: (_request, token) =>
+        getJwks.getPublicKey({ kid: token.header.kid, alg: token.header.alg, domain: token.payload.iss }),
+      verify: {
+        algorithms: ['ES256'],
+        allowedIss: ISSUER,
+        allowedAud: RESOURCE,
+        checkTyp: 'at+jwt',
+        requiredClaims: ['exp', 'iss', 'aud'],
+        cache: 10_000,
+      },
+    })
+    app.addHook('onRequest', async (request, reply) => {
+      try {
+        await request.jwtVerify()
+      } catch {
+        return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'invalid_token' })
+      }
+    })
+    app.get('/hello', async (request, reply) => {
+      const scopes = typeof request.user.scope === 'string' ? request.user.scope.split(' ') : []
+      if (!scopes.includes(SCOPE)) return reply.code(403).send({ error: 'insufficient_scope' })
+      return HELLO
+    })
+    return listenFastify(app)
+  },
+
+  /**
+   * The fastest @fastify/jwt set-up a user can write: the key fetched once at start-up and given
+   * statically (no rotation, no unknown-kid refetch), the same strict options and cache.
+   */
+  'fastify-jwt-static': async () => {
+    const { default: fastifyJwt } = await import('@fastify/jwt')
+    const { createPublicKey } = await import('node:crypto')
+    const { keys } = await (await fetch(JWKS_URI)).json()
+    const pem = createPublicKey({ key: keys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' })
+    const app = (await import('fastify')).default()
+    await app.register(fastifyJwt, {
+      secret: { public: pem },
+      verify: {
+        algorithms: ['ES256'],
+        allowedIss: ISSUER,
+        allowedAud: RESOURCE,
+        checkTyp: 'at+jwt',
+        requiredClaims: ['exp', 'iss', 'aud'],
+        cache: 10_000,
+      },
+    })
+    app.addHook('onRequest', async (request, reply) => {
+      try {
+        await request.jwtVerify()
+      } catch {
+        return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'invalid_token' })
+      }
+    })
+    app.get('/hello', async (request, reply) => {
+      const scopes = typeof request.user.scope === 'string' ? request.user.scope.split(' ') : []
+      if (!scopes.includes(SCOPE)) return reply.code(403).send({ error: 'insufficient_scope' })
+      return HELLO
+    })
+    return listenFastify(app)
+  },
+
+  /** The Express alternative: express-jwt with jwks-rsa (no verified-token cache: it verifies each request). */
+  'express-jwt': async () => {
+    const { expressjwt } = await import('express-jwt')
+    const { default: jwksRsa } = await import('jwks-rsa')
+    const app = await expressApp()
+    app.get(
+      '/hello',
+      expressjwt({
+        secret: jwksRsa.expressJwtSecret({ jwksUri: JWKS_URI, cache: true, rateLimit: true }),
+        algorithms: ['ES256'],
+        issuer: ISSUER,
+        audience: RESOURCE,
+      }),
+      (req, res) => {
+        const scopes = typeof req.auth?.scope === 'string' ? req.auth.scope.split(' ') : []
+        if (!scopes.includes(SCOPE)) return res.status(403).json({ error: 'insufficient_scope' })
+        res.json(HELLO)
+      },
+    )
+    app.use((error, _req, res, _next) => {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'invalid_token', detail: error.name })
+    })
+    return listenNode(app)
+  },
+
   /** The anchor: Express 5 with the MCP SDK 1.x requireBearerAuth and a jose verifier. */
   'express-sdk': async () => {
     const { requireBearerAuth } = await import(
@@ -148,7 +247,12 @@ async function portcullisOptions() {
   return {
     resource: RESOURCE,
     authorizationServers: [ISSUER],
-    verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, jwksUri: JWKS_URI }),
+    verifier: jwtVerifier({
+      issuer: ISSUER,
+      audience: RESOURCE,
+      jwksUri: JWKS_URI,
+      ...(process.env.BENCH_SIGNATURE_CHECK ? { signatureCheck: process.env.BENCH_SIGNATURE_CHECK } : {}),
+    }),
     scopes: { implies: { 'bench:admin': [SCOPE] } },
   }
 }
