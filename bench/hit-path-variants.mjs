@@ -24,7 +24,14 @@ const keys = benchKeyPair()
 const now = Math.floor(Date.now() / 1000)
 const token = mintToken({
   privateJwk: keys.privateJwk,
-  claims: { iss: ISSUER, aud: RESOURCE, client_id: 'bench-client', scope: `${SCOPE} bench:write`, iat: now, exp: now + 3600 },
+  claims: {
+    iss: ISSUER,
+    aud: RESOURCE,
+    client_id: 'bench-client',
+    scope: `${SCOPE} bench:write`,
+    iat: now,
+    exp: now + 3600,
+  },
   index: 1,
 })
 
@@ -111,6 +118,31 @@ const expressVariants = {
   },
 }
 
+// PORTCULLIS_BASELINE=<a checkout with built packages>: the same Portcullis servers built from it,
+// loaded in the same batches, for a before/after measured in one run.
+const baselineDir = process.env.PORTCULLIS_BASELINE
+if (baselineDir !== undefined) {
+  const from = (path) => import(new URL(`file://${baselineDir}/${path}`).href)
+  const baseCore = await from('packages/core/dist/index.js')
+  const baseFastify = await from('packages/fastify/dist/index.js')
+  const baseExpress = await from('packages/express/dist/index.js')
+  const options = (cors) => ({
+    resource: RESOURCE,
+    authorizationServers: [ISSUER],
+    verifier: baseCore.jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
+    scopes: { implies: { 'bench:admin': [SCOPE] } },
+    ...(cors ? {} : { cors: false }),
+  })
+  variants['portcullis@baseline'] = async (app) => {
+    await app.register(baseFastify.portcullis, options(true))
+    app.get('/hello', { config: { scopes: [SCOPE] } }, async () => HELLO)
+  }
+  expressVariants['express-portcullis@baseline'] = (app) => {
+    app.use(baseExpress.portcullis(options(true)))
+    app.get('/hello', baseExpress.requireScopes(SCOPE), (_req, res) => res.json(HELLO))
+  }
+}
+
 const servers = []
 const onlyVariants = process.env.VARIANTS?.split(',')
 for (const [name, setup] of Object.entries(expressVariants)) {
@@ -121,7 +153,12 @@ for (const [name, setup] of Object.entries(expressVariants)) {
   setup(app)
   const server = createServer(app)
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  servers.push({ name, app: { close: () => new Promise((r) => server.close(r)) }, port: server.address().port, samples: [] })
+  servers.push({
+    name,
+    app: { close: () => new Promise((r) => server.close(r)) },
+    port: server.address().port,
+    samples: [],
+  })
 }
 for (const [name, setup] of Object.entries(variants)) {
   if (onlyVariants && !onlyVariants.includes(name)) continue

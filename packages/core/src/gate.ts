@@ -286,6 +286,10 @@ export function createGate(options: GateOptions): Gate {
     return recordFailure(limiter!, address, verifyTimeoutMs).then(() => reject(error, { fingerprint }))
   }
 
+  // The VerifiedAuthInfo of a frozen (remembered) verifier answer, checked and built once; each
+  // request gets its own copy of it, which V8 clones fast (a spread that adds members does not).
+  const admitted = new WeakMap<AuthInfo, VerifiedAuthInfo>()
+
   /** The checks after the verifier accepted a token (its answer fresh or remembered). */
   const admit = (
     auth: AuthInfo,
@@ -293,29 +297,35 @@ export function createGate(options: GateOptions): Gate {
     fingerprint: string,
     address: string | undefined,
   ): AuthenticateResult | Promise<AuthenticateResult> => {
-    if (!isAuthInfo(auth)) {
-      return reject(internalError(), {
-        fingerprint,
-        err: { type: 'TypeError', message: 'The verifier returned something that is not an AuthInfo' },
-      })
+    let template = admitted.get(auth)
+    if (template === undefined || template.extra.fingerprint !== fingerprint) {
+      if (!isAuthInfo(auth)) {
+        return reject(internalError(), {
+          fingerprint,
+          err: { type: 'TypeError', message: 'The verifier returned something that is not an AuthInfo' },
+        })
+      }
+      // RFC 8707 §2 / MCP "Token Handling": a token accepted for another resource is not ours to serve.
+      if (auth.resource !== undefined && !isOurResource(auth.resource)) {
+        return refuse(
+          new PortcullisError(
+            'invalid_token',
+            'audience_mismatch',
+            'The access token was issued for another resource',
+          ),
+          fingerprint,
+          address,
+        )
+      }
+      template = {
+        ...auth,
+        resource: auth.resource ?? new URL(resource),
+        extra: { ...auth.extra, fingerprint },
+      }
+      // A frozen answer cannot change under the template; any other is checked on every request.
+      if (Object.isFrozen(auth)) admitted.set(auth, template)
     }
-    // RFC 8707 §2 / MCP "Token Handling": a token accepted for another resource is not ours to serve.
-    if (auth.resource !== undefined && !isOurResource(auth.resource)) {
-      return refuse(
-        new PortcullisError(
-          'invalid_token',
-          'audience_mismatch',
-          'The access token was issued for another resource',
-        ),
-        fingerprint,
-        address,
-      )
-    }
-    const verified: VerifiedAuthInfo = {
-      ...auth,
-      resource: auth.resource ?? new URL(resource),
-      extra: { ...auth.extra, fingerprint },
-    }
+    const verified: VerifiedAuthInfo = { ...template, extra: { ...template.extra } }
     if (denyList !== undefined) {
       // A list that may hold this token and cannot say (not loaded yet, too stale) vouches for none.
       const wait = denyListWait(denyList)
