@@ -4,6 +4,7 @@
 //
 // Environment (set by http.mjs): BENCH_ISSUER, BENCH_JWKS_URI, BENCH_RESOURCE, BENCH_SCOPE, and
 // BENCH_EXPRESS_ENTRY (the built @portcullis/express, for the express-portcullis server).
+import cluster from 'node:cluster'
 import { pathToFileURL } from 'node:url'
 
 const ISSUER = requiredEnv('BENCH_ISSUER')
@@ -343,13 +344,43 @@ if (start === undefined) {
   console.error(`http-servers: unknown server "${kind}" (known: ${Object.keys(servers).join(', ')})`)
   process.exit(2)
 }
-const port = await start()
-process.send?.({ ready: true, port })
-// The parent reads this process's CPU time (all threads, thread pool included) around a measured run.
-process.on('message', (message) => {
-  if (message === 'cpu-usage') process.send?.({ cpuUsage: process.cpuUsage() })
-})
-// The parent ends this process when the scenario is done; losing the parent ends it too. A normal
-// exit lets --cpu-prof write its profile.
-process.on('SIGTERM', () => process.exit(0))
-process.on('disconnect', () => process.exit(0))
+
+// BENCH_WORKERS=n (n > 1): n server processes behind one port (node:cluster, round-robin). This
+// process, the primary, reports the port and the CPU time of all of them (each worker's own, all
+// threads) to the parent.
+const workers = Number(process.env.BENCH_WORKERS ?? 1)
+if (workers > 1 && cluster.isPrimary) {
+  const forked = Array.from({ length: workers }, () => cluster.fork())
+  const ports = await Promise.all(
+    forked.map((worker) => new Promise((resolve) => worker.once('message', (m) => resolve(m.port)))),
+  )
+  const ask = (worker) =>
+    new Promise((resolve) => {
+      worker.once('message', (m) => resolve(m.cpuUsage))
+      worker.send('cpu-usage')
+    })
+  process.send?.({ ready: true, port: ports[0] })
+  process.on('message', async (message) => {
+    if (message !== 'cpu-usage') return
+    const usages = [process.cpuUsage(), ...(await Promise.all(forked.map(ask)))]
+    const sum = usages.reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }))
+    process.send?.({ cpuUsage: sum })
+  })
+  const stop = () => {
+    for (const worker of forked) worker.kill('SIGTERM')
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('disconnect', stop)
+} else {
+  const port = await start()
+  process.send?.({ ready: true, port })
+  // The parent reads this process's CPU time (all threads, thread pool included) around a measured run.
+  process.on('message', (message) => {
+    if (message === 'cpu-usage') process.send?.({ cpuUsage: process.cpuUsage() })
+  })
+  // The parent ends this process when the scenario is done; losing the parent ends it too. A normal
+  // exit lets --cpu-prof write its profile.
+  process.on('SIGTERM', () => process.exit(0))
+  process.on('disconnect', () => process.exit(0))
+}
