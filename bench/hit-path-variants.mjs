@@ -106,6 +106,11 @@ const expressPortcullis = await import(new URL('../packages/express/dist/index.j
 const { createServer } = await import('node:http')
 const expressVariants = {
   'express-bare': (app) => app.get('/hello', (_req, res) => res.json(HELLO)),
+  // What any middleware pair costs Express: an app.use() layer and a guard on the route, doing nothing.
+  'express-two-noop-layers': (app) => {
+    app.use((_req, _res, next) => next())
+    app.get('/hello', (_req, _res, next) => next(), (_req, res) => res.json(HELLO))
+  },
   'express-portcullis': (app) => {
     app.use(
       expressPortcullis.portcullis({

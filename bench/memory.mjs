@@ -83,7 +83,7 @@ const results = []
     what: 'jwtVerifier, refused token (by hash; the token is not kept)',
     entries: verifier.stats().cache.entries,
     bytes: (afterRefused - beforeRefused) / N,
-    note: 'the shared PortcullisError of each refusal included',
+    note: 'its refusal (a PortcullisError) included',
   })
 }
 

@@ -150,10 +150,13 @@ export interface JwtVerifier extends TokenVerifier {
  *
  * `signatureCheck` says where a signature is checked: `'thread-pool'` (default) runs node:crypto
  * `verify` with a callback on libuv's thread pool, so the event loop keeps serving other requests
- * meanwhile and a second core can share the work (a server under a flood of new tokens answers
- * about a third more of them); `'event-loop'` checks it in place, which costs a little less per
- * token on a single core and leaves the pool (shared with `fs` and `dns.lookup`, sized by
- * `UV_THREADPOOL_SIZE`) alone. A remembered token is answered without either.
+ * meanwhile and another core can share the work; `'event-loop'` checks it in place. Measured over
+ * HTTP under a flood of new tokens (bench/README.md, issue 15), the pool answered more of them
+ * with less CPU per request, in one process and in two; on one thread with nothing else to do,
+ * the hop to the pool costs about 15 to 45 µs of CPU per token. Choose `'event-loop'` when the
+ * process has no core to spare (one process per core, a CPU quota of one core) or the pool (shared
+ * with `fs` and `dns.lookup`, sized by `UV_THREADPOOL_SIZE`) is busy with other work. A remembered
+ * token is answered without either.
  *
  * @example
  * const verifier = jwtVerifier({
