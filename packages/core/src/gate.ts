@@ -219,10 +219,11 @@ export function createGate(options: GateOptions): Gate {
       return reject(internalError(), { err: describeFailure(error, undefined) })
     }
 
-    const address =
-      limiter === undefined || input.clientAddress === undefined
-        ? undefined
-        : clientAddressKey(input.clientAddress)
+    const client =
+      limiter === undefined || typeof input.clientAddress !== 'function'
+        ? input.clientAddress
+        : input.clientAddress()
+    const address = limiter === undefined || typeof client !== 'string' ? undefined : clientAddressKey(client)
     if (address !== undefined) {
       const wait = retryAfterOf(limiter!, address)
       if (wait > 0) return reject(tooManyAttempts(wait), { fingerprint: tokenFingerprint(token) })

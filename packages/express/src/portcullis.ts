@@ -262,8 +262,9 @@ function guard(
   const result = gate.authenticateNow({
     authorization: authorizationHeaders(req.rawHeaders),
     bodyToken: formBodyToken(req.headers['content-type'], req.body),
-    // Resolved by Express's "trust proxy" setting; only the attempt limiter reads it.
-    clientAddress: req.ip,
+    // Resolved by Express's "trust proxy" setting when the attempt limiter reads it (not before:
+    // req.ip parses the forwarding headers on every read).
+    clientAddress: () => req.ip,
   })
   if (result instanceof Promise) result.then(settle).catch(next)
   else settle(result)
