@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import { deepFreeze } from './deep-freeze.js'
 import { invalidToken } from './errors.js'
 
 /** The JOSE header of a signed JWT, as far as Portcullis reads it. Other members are kept as-is. */
@@ -60,18 +61,6 @@ function decodeHeader(text: string): JwsHeader {
   if (headers.size >= MAX_HEADERS) headers.clear()
   headers.set(text, deepFreeze(header))
   return header
-}
-
-/** Freezes a parsed JSON value throughout; iterative, so depth cannot overflow the stack. */
-function deepFreeze<T>(root: T): T {
-  const stack: unknown[] = [root]
-  while (stack.length > 0) {
-    const value = stack.pop()
-    if (typeof value !== 'object' || value === null || Object.isFrozen(value)) continue
-    Object.freeze(value)
-    for (const member of Object.values(value)) stack.push(member)
-  }
-  return root
 }
 
 /**
