@@ -140,9 +140,22 @@ const cpu = async (work) => {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const variants = args.variants.split(',')
 
-console.log('| alg | raw verify µs | ' + variants.map((v) => `${v} µs/req`).join(' | ') + ' | ' +
-  variants.filter((v) => v !== 'bare').map((v) => `${v}: (cold − bare) / raw`).join(' | ') + ' |')
-console.log(`|---|---:|${variants.map(() => '---:').join('|')}|${variants.filter((v) => v !== 'bare').map(() => '---:').join('|')}|`)
+console.log(
+  '| alg | raw verify µs | ' +
+    variants.map((v) => `${v} µs/req`).join(' | ') +
+    ' | ' +
+    variants
+      .filter((v) => v !== 'bare')
+      .map((v) => `${v}: (cold − bare) / raw`)
+      .join(' | ') +
+    ' |',
+)
+console.log(
+  `|---|---:|${variants.map(() => '---:').join('|')}|${variants
+    .filter((v) => v !== 'bare')
+    .map(() => '---:')
+    .join('|')}|`,
+)
 for (const alg of args.algs.split(',')) {
   const { privateKey, publicKey } = KEYS[alg]()
   const jwk = publicKey.export({ format: 'jwk' })
@@ -166,7 +179,8 @@ for (const alg of args.algs.split(',')) {
     raw.push(
       (await cpu(async () => {
         for (let i = from; i < from + perBatch; i++) {
-          if (!verify(digestOf(alg), parts[i][0], verifyOptions, parts[i][1])) throw new Error('bad signature')
+          if (!verify(digestOf(alg), parts[i][0], verifyOptions, parts[i][1]))
+            throw new Error('bad signature')
         }
       })) / perBatch,
     )

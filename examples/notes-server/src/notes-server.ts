@@ -3,13 +3,8 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextp
 import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
-import {
-  introspectionVerifier,
-  isLoopbackHost,
-  issuerRouter,
-  jwtVerifier,
-  type TokenVerifier,
-} from '@portcullis/core'
+import { introspectionVerifier, issuerRouter, jwtVerifier, type TokenVerifier } from '@portcullis/core'
+import { isLoopbackHost } from '@portcullis/core/adapter'
 import { mcpRoute, portcullis } from '@portcullis/fastify'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { NotesStore } from './notes-store.js'

@@ -1,7 +1,9 @@
 /**
- * Freezes a parsed JSON value throughout, for values shared between requests (remembered
- * answers, decoded headers): nobody may change one in place. Iterative, so depth cannot overflow
- * the stack.
+ * Freezes `root` and everything reachable from it (iteratively: no recursion limit on deep input),
+ * so a value shared between callers (a cached answer, a preset) cannot be changed by one of them.
+ *
+ * @example
+ * const answer = deepFreeze({ active: true, scope: ['notes:read'] })
  */
 export function deepFreeze<T>(root: T): T {
   const stack: unknown[] = [root]

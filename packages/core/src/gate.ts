@@ -1,5 +1,5 @@
 import { clientAddressKey } from './attempt-limiter.js'
-import type { AuthInfo, CachedOutcome } from './auth-info.js'
+import { type AuthInfo, type CachedOutcome, isAuthInfo } from './auth-info.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { corsPolicy, publicDocumentPreflight } from './cors-policy.js'
@@ -12,10 +12,8 @@ import {
   describeChain,
   describeFailure,
   internalError,
-  isAuthInfo,
   recordFailure,
   retryAfterOf,
-  sameResource,
   scopeParam,
   TIMED_OUT,
   tooManyAttempts,
@@ -40,6 +38,7 @@ import {
   protectedResourceMetadataUrl,
 } from './metadata.js'
 import { parseOptions } from './options.js'
+import { sameResource } from './resource.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
 import { fingerprintOf, isVouchedJwt } from './vouched.js'
 
@@ -118,7 +117,7 @@ export function createGate(options: GateOptions): Gate {
   const cors = parsed.cors === false ? undefined : corsPolicy(parsed.cors === true ? {} : (parsed.cors ?? {}))
   const metadataCacheControl = `public, max-age=${parsed.metadataMaxAge ?? 3600}`
   const denyList = parsed.denyList
-  const limiter = parsed.attemptLimiter
+  const limiter = parsed.attemptLimiter?.forResource?.(resource) ?? parsed.attemptLimiter
 
   const reply = (error: PortcullisError): GateReply => {
     const headers: Record<string, string> = { 'Cache-Control': NO_STORE, 'Content-Type': JSON_TYPE }

@@ -199,3 +199,21 @@ t.test('a clientAddress function is read only when a limiter needs the address',
   t.equal(second.ok ? 200 : second.reply.status, 429, 'the address the function gave was counted')
   t.ok(reads >= 2)
 })
+
+t.test('a limiter with forResource is asked once for the gate resource, and that one counts', async (t) => {
+  const asked: string[] = []
+  const counted: string[] = []
+  const shared: AttemptLimiter = {
+    retryAfter: () => 0,
+    recordFailure: () => t.fail('the shared limiter itself is not used'),
+    forResource: (resource) => {
+      asked.push(resource)
+      return { retryAfter: () => 0, recordFailure: (address) => void counted.push(address) }
+    },
+  }
+  const gate = gateWith(shared)
+  t.same(asked, [RESOURCE], 'asked at start-up with the resource')
+  await gate.authenticate({ authorization: `Bearer ${forged}`, clientAddress: '10.0.0.9' })
+  t.same(counted, ['10.0.0.9'])
+  t.same(asked, [RESOURCE], 'once, not per request')
+})

@@ -2,22 +2,24 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   type AuthenticateResult,
   type AuthorizeResult,
-  answersPreflight,
-  authorizationHeaders,
   createGate,
-  formBodyToken,
   type Gate,
   type GateHealth,
   type GateOptions,
+  type RejectionLog,
+  type ScopeRequirement,
+} from '@portcullis/core'
+import {
+  answersPreflight,
+  authorizationHeaders,
+  formBodyToken,
   gateOptionsSchema,
   gateSchema,
   mergeHeaderList,
   parseOptions,
   parseScopeArgs,
-  type RejectionLog,
   type ScopeArgs,
-  type ScopeRequirement,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { z } from 'zod'
 import { type KeySetListener, reportKeySetEvents } from './key-set-reporting.js'
@@ -27,6 +29,7 @@ import {
   markVerified,
   type RejectionListener,
   rememberGate,
+  verifiedAuthOf,
   verifiedBy,
 } from './request-state.js'
 import { dispatchPath, FALLBACK_METHODS, routeMethods } from './route-methods.js'
@@ -146,7 +149,7 @@ const reportFailures: RejectionListener = (event) => {
  *   scopes: { implies: { 'reports:admin': ['reports:read'] } },
  *   public: ['/health'],
  * }))
- * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(req.auth.extra.sub))
+ * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(verifiedAuth(req).extra.sub))
  */
 export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const hasGate = options !== null && typeof options === 'object' && 'gate' in options
@@ -227,7 +230,7 @@ export function scopeGuard(
     if (binding instanceof Error) return next(binding)
     if (verifiedBy(req) === binding.gate) {
       if (requirement === undefined) return next()
-      const decision = binding.gate.authorize(req.auth, requirement)
+      const decision = binding.gate.authorize(verifiedAuthOf(req)!, requirement)
       if (!decision.ok) return reject(binding, req, res, decision)
       return next()
     }
@@ -253,7 +256,7 @@ function guard(
       return
     }
     req.auth = result.auth
-    markVerified(req, gate)
+    markVerified(req, gate, result.auth)
     const decision = requirement === undefined ? undefined : gate.authorize(result.auth, requirement)
     if (decision !== undefined && !decision.ok) reject(binding, req, res, decision)
     else next()
@@ -319,10 +322,7 @@ function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void 
     for (const [name, value] of fixed) res.setHeader(name, value)
     return
   }
-  const exposed = mergeHeaderList(
-    headerText(res.getHeader('access-control-expose-headers')),
-    gate.cors.exposeHeaders,
-  )
+  const exposed = mergeHeaderList(res.getHeader('access-control-expose-headers'), gate.cors.exposeHeaders)
   if (res.hasHeader('access-control-allow-origin')) {
     // Another layer (the `cors` package) granted the origin; only make sure the challenge is readable.
     res.setHeader('Access-Control-Expose-Headers', exposed)
@@ -332,7 +332,7 @@ function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void 
   if (variesByOrigin(res.getHeader('vary'))) return
   const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
   for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
-    if (name === 'Vary') res.setHeader('Vary', mergeHeaderList(headerText(res.getHeader('vary')), [value]))
+    if (name === 'Vary') res.setHeader('Vary', mergeHeaderList(res.getHeader('vary'), [value]))
     else if (name === 'Access-Control-Expose-Headers') res.setHeader(name, exposed)
     else res.setHeader(name, value)
   }
@@ -388,10 +388,6 @@ function variesByOrigin(vary: string | number | string[] | undefined): boolean {
   return ([] as string[])
     .concat(vary)
     .some((value) => value.split(',').some((name) => name.trim().toLowerCase() === 'origin'))
-}
-
-function headerText(value: string | number | string[] | undefined): string | string[] | undefined {
-  return typeof value === 'number' ? String(value) : value
 }
 
 /**

@@ -1,24 +1,26 @@
 import {
   type AuthenticateResult,
   type AuthorizeResult,
-  answersPreflight,
-  authorizationHeaders,
   createGate,
-  FORM_MEDIA_TYPE,
-  formBodyToken,
   type Gate,
   type GateOptions,
+  onKeySetEvent,
+  type ScopeRequirement,
+  type VerifiedAuthInfo,
+} from '@portcullis/core'
+import {
+  answersPreflight,
+  authorizationHeaders,
+  FORM_MEDIA_TYPE,
+  formBodyToken,
   gateOptionsSchema,
   gateSchema,
   isFormContentType,
   mergeHeaderList,
-  onKeySetEvent,
   parseOptions,
   parseScopeArgs,
   parseScopeRequirement,
-  type ScopeRequirement,
-  type VerifiedAuthInfo,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type {
   FastifyInstance,
   FastifyReply,
@@ -313,7 +315,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     }
     const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
     for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
-      if (name === 'Vary') reply.header('Vary', mergeHeaderList(headerText(reply.getHeader('vary')), [value]))
+      if (name === 'Vary') reply.header('Vary', mergeHeaderList(reply.getHeader('vary'), [value]))
       else reply.header(name, value)
     }
   }
@@ -368,10 +370,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
       return done(null, payload)
     }
     // Merged at the end so another CORS layer (@fastify/cors exposedHeaders) cannot drop WWW-Authenticate.
-    reply.header(
-      'Access-Control-Expose-Headers',
-      mergeHeaderList(headerText(current), gate.cors!.exposeHeaders),
-    )
+    reply.header('Access-Control-Expose-Headers', mergeHeaderList(current, gate.cors!.exposeHeaders))
     return done(null, payload)
   }
 
@@ -427,10 +426,6 @@ function mayCarryFormToken(request: FastifyRequest): boolean {
   return (
     isFormContentType(request.headers['content-type']) && request.server.hasContentTypeParser(FORM_MEDIA_TYPE)
   )
-}
-
-function headerText(value: string | number | string[] | undefined): string | string[] | undefined {
-  return typeof value === 'number' ? String(value) : value
 }
 
 /**

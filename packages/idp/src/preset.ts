@@ -1,21 +1,24 @@
 import {
   type ClaimPath,
-  claimPathSchema,
   type GateScopeOptions,
   type JwksKeySetOptions,
   type JwsAlgorithm,
   type JwsHeader,
   type JwtVerifier,
   jwtVerifier,
-  parseOptions,
   type ScopeMapper,
   type StaticKey,
   scopeMapper,
-  scopeTokenSchema,
-  secureUrlProblem,
   type TokenCacheOptions,
   type TokenVerifier,
 } from '@portcullis/core'
+import {
+  claimPathSchema,
+  deepFreeze,
+  parseOptions,
+  scopeTokenSchema,
+  secureUrlProblem,
+} from '@portcullis/core/adapter'
 import { z } from 'zod'
 import { type AudienceStrategy, audienceStrategySchema } from './audience-strategy.js'
 
@@ -299,14 +302,3 @@ export const baseUrlSchema = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must not have a query, fragment or credentials' })
   }
 })
-
-function deepFreeze<T>(root: T): T {
-  const stack: unknown[] = [root]
-  while (stack.length > 0) {
-    const value = stack.pop()
-    if (typeof value !== 'object' || value === null || Object.isFrozen(value)) continue
-    Object.freeze(value)
-    for (const item of Object.values(value)) stack.push(item)
-  }
-  return root
-}
