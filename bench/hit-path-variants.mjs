@@ -109,7 +109,11 @@ const expressVariants = {
   // What any middleware pair costs Express: an app.use() layer and a guard on the route, doing nothing.
   'express-two-noop-layers': (app) => {
     app.use((_req, _res, next) => next())
-    app.get('/hello', (_req, _res, next) => next(), (_req, res) => res.json(HELLO))
+    app.get(
+      '/hello',
+      (_req, _res, next) => next(),
+      (_req, res) => res.json(HELLO),
+    )
   },
   'express-portcullis': (app) => {
     app.use(

@@ -1,7 +1,6 @@
 import {
   isScopeToken,
   mcpScopeRules,
-  OFFLINE_ACCESS,
   parseScopeArgs,
   parseScopeRequirement,
   scopePolicy,
