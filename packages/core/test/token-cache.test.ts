@@ -1,4 +1,5 @@
-import { type AuthInfo, invalidToken, TokenCache, tokenFingerprint } from '@portcullis/core'
+import { type AuthInfo, invalidToken, tokenFingerprint } from '@portcullis/core'
+import { TokenCache } from '@portcullis/core/adapter'
 import t from 'tap'
 
 const SHARED_END = 'x'.repeat(40)
