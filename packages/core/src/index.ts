@@ -14,6 +14,28 @@ export * from './compact-jwt.js'
 export * from './cors-policy.js'
 export * from './deny-list.js'
 export * from './discovery.js'
+export { dpopAwareVerifier, dpopHeaders } from './dpop-gate.js'
+export { type DpopKey, DpopKeyCache, jwkThumbprint } from './dpop-key.js'
+export { type DpopNonces, dpopNonces } from './dpop-nonce.js'
+export {
+  type DpopMode,
+  type DpopNonceOptions,
+  type DpopOptions,
+  type DpopSetting,
+  dpopSettingSchema,
+} from './dpop-options.js'
+export {
+  type CheckedDpopProof,
+  checkDpopProof,
+  type DpopProofExpectations,
+  MAX_DPOP_PROOF_LENGTH,
+} from './dpop-proof.js'
+export {
+  type DpopReplayCache,
+  dpopProofId,
+  MemoryDpopReplayCache,
+  type MemoryDpopReplayCacheOptions,
+} from './dpop-replay.js'
 export * from './errors.js'
 export * from './fingerprint.js'
 export * from './gate.js'

@@ -4,6 +4,7 @@ import { PortcullisError } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
+import { dpopBoundCaller } from './sender-constraint.js'
 
 export const tokenCacheOptionsSchema = z.strictObject({
   /** Most tokens remembered. */
@@ -135,13 +136,24 @@ export class TokenCache {
       )
       return authInfo
     } catch (error) {
+      // A DPoP-bound token is a good token refused only as Bearer: remembered as long as a good one.
+      const bound = dpopBoundCaller(error)
+      const validUntil =
+        bound === undefined
+          ? this.#now() + this.#negativeTtlMs
+          : bound.expiresAt === undefined
+            ? Number.POSITIVE_INFINITY
+            : (bound.expiresAt + leeway) * 1000
+      const ttl = Math.min(
+        bound === undefined ? this.#negativeTtlMs : this.#maxTtlMs,
+        validUntil - this.#now(),
+      )
       // Only a verdict on the token itself is worth remembering; an outage is not (it may end now).
-      if (error instanceof PortcullisError && error.code === 'invalid_token' && this.#negativeTtlMs > 0) {
-        const validUntil = this.#now() + this.#negativeTtlMs
+      if (error instanceof PortcullisError && error.code === 'invalid_token' && ttl > 0) {
         this.#entries.set(
           key,
           { authInfo: undefined, error, fingerprint: tokenFingerprint(token), validUntil },
-          this.#negativeTtlMs,
+          ttl,
         )
       }
       throw error

@@ -5,6 +5,7 @@ import {
   answersPreflight,
   authorizationHeaders,
   createGate,
+  dpopHeaders,
   formBodyToken,
   type Gate,
   type GateHealth,
@@ -264,6 +265,10 @@ function guard(
     bodyToken: formBodyToken(req.headers['content-type'], req.body),
     // Resolved by Express's "trust proxy" setting; only the attempt limiter reads it.
     clientAddress: req.ip,
+    // RFC 9449 §4.3: a DPoP proof names the method and the URL the client used (before mounting).
+    dpop: dpopHeaders(req.rawHeaders),
+    method: req.method,
+    path: req.originalUrl,
   })
   if (result instanceof Promise) result.then(settle).catch(next)
   else settle(result)

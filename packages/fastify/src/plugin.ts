@@ -4,6 +4,7 @@ import {
   answersPreflight,
   authorizationHeaders,
   createGate,
+  dpopHeaders,
   FORM_MEDIA_TYPE,
   formBodyToken,
   type Gate,
@@ -257,6 +258,10 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
       bodyToken,
       // Resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
       clientAddress: request.ip,
+      // RFC 9449 §4.3: a DPoP proof names the method and the URL the client used (the raw target).
+      dpop: dpopHeaders(request.raw.rawHeaders),
+      method: request.method,
+      path: request.url,
     })
 
   const authenticate = async (
