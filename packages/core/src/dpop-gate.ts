@@ -1,16 +1,18 @@
 // The gate's DPoP step (RFC 9449 §7): the `DPoP` Authorization scheme, its proof, the key binding,
-// the challenges. gate.ts calls it at three points: the verifier, the challenges, authentication.
-import type { AuthInfo, CachedOutcome, TokenVerifier } from './auth-info.js'
+// the challenges. gate.ts calls it at three points: the verifier (dpop-binding.ts), the challenges,
+// authentication.
 import { bearerChallenge, dpopChallenge, parseChallenges } from './challenge.js'
+import { boundKey } from './dpop-binding.js'
 import { DpopKeyCache } from './dpop-key.js'
 import { dpopNonces } from './dpop-nonce.js'
 import type { ResolvedDpop } from './dpop-options.js'
 import { checkDpopProof } from './dpop-proof.js'
 import { type DpopReplayCache, dpopProofId, MemoryDpopReplayCache } from './dpop-replay.js'
-import { invalidRequest, invalidToken, isPortcullisError, PortcullisError } from './errors.js'
+import { readDpopCredential, requestUrl, singleProof } from './dpop-request.js'
+import { invalidToken, isPortcullisError, PortcullisError } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import type { AuthenticateInput, AuthenticateResult, GateReply, VerifiedAuthInfo } from './gate-types.js'
-import { dpopBinding, dpopBoundCaller, senderConstraintProblem } from './sender-constraint.js'
+import { senderConstraintProblem } from './sender-constraint.js'
 
 type Authenticate = (input: AuthenticateInput) => AuthenticateResult | Promise<AuthenticateResult>
 
@@ -32,51 +34,6 @@ export interface DpopStep {
   authenticate(bearer: Authenticate, reply: (error: PortcullisError) => GateReply): Authenticate
 }
 
-// RFC 9110 §11.2 token68.
-const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/
-
-/**
- * A verifier whose DPoP-bound tokens are callers, not refusals: the gate checks the proof itself.
- * Everything else about the verifier (its health, its caches) is its own. Unchanged when DPoP is off.
- */
-export function dpopAwareVerifier<V>(verifier: V, dpop: ResolvedDpop): V {
-  if (dpop.mode === 'off') return verifier
-  const inner = verifier as unknown as TokenVerifier
-  if (typeof inner !== 'object' || inner === null || typeof inner.verifyAccessToken !== 'function') {
-    return verifier // the option schema names the problem
-  }
-  const outcomes = new WeakMap<object, CachedOutcome>()
-  const aware: Partial<TokenVerifier> = {
-    verifyAccessToken: (token) =>
-      inner.verifyAccessToken(token).catch((error: unknown) => {
-        const caller = dpopBoundCaller(error)
-        if (caller === undefined) throw error
-        return caller
-      }),
-  }
-  if (typeof inner.cachedOutcome === 'function') {
-    aware.cachedOutcome = (token) => {
-      const outcome = inner.cachedOutcome!(token)
-      if (outcome?.error === undefined) return outcome
-      const known = outcomes.get(outcome.error)
-      if (known !== undefined) return known
-      const caller = dpopBoundCaller(outcome.error)
-      if (caller === undefined) return outcome
-      const converted = { authInfo: caller, error: undefined, fingerprint: outcome.fingerprint }
-      outcomes.set(outcome.error, converted)
-      return converted
-    }
-  }
-  // The verifier's other members (health, stats, issuer) stay reachable through the prototype.
-  return Object.assign(Object.create(inner), aware) as V
-}
-
-/** The `cnf.jkt` a verified caller's token is bound to, from its claims. */
-const boundKey = (auth: AuthInfo): string | undefined => {
-  const claims = auth.extra?.claims
-  return claims === undefined ? undefined : dpopBinding(claims.cnf)
-}
-
 /**
  * The DPoP step of a gate, or `undefined` when DPoP is off (the gate then works as before: a
  * `DPoP` scheme is unsupported and a bound token is refused by its verifier).
@@ -93,7 +50,6 @@ export function dpopStep(dpop: ResolvedDpop, context: DpopStepContext): DpopStep
     dpop.nonce === undefined
       ? undefined
       : dpopNonces(dpop.nonce.secret, dpop.nonce.periodSeconds, context.resource)
-  const origin = new URL(context.resource).origin
   const resourceUrl = new URL(context.resource)
   const common = {
     resourceMetadata: context.metadataUrl,
@@ -192,6 +148,20 @@ export function dpopStep(dpop: ResolvedDpop, context: DpopStepContext): DpopStep
           ),
         )
       }
+      // An adapter that does not say which request this is cannot have its proofs checked.
+      if (typeof input.method !== 'string' || typeof input.path !== 'string') {
+        return refuse(
+          new PortcullisError(
+            'temporarily_unavailable',
+            'internal_error',
+            'DPoP proofs cannot be checked here',
+            {
+              retryAfter: 5,
+            },
+          ),
+          token,
+        )
+      }
       const nowMs = now()
       let checked: ReturnType<typeof checkDpopProof>
       try {
@@ -199,8 +169,8 @@ export function dpopStep(dpop: ResolvedDpop, context: DpopStepContext): DpopStep
         checked = checkDpopProof(
           proof,
           {
-            method: input.method ?? '',
-            url: targetUrl(input.path),
+            method: input.method,
+            url: requestUrl(resourceUrl, input.path),
             accessToken: token,
             algorithms,
             nowSeconds: Math.floor(nowMs / 1000),
@@ -218,7 +188,7 @@ export function dpopStep(dpop: ResolvedDpop, context: DpopStepContext): DpopStep
               ? 'Resource server requires a nonce in the DPoP proof'
               : 'The DPoP proof nonce is not a current one of this server',
           )
-          return refuse(error, token, { 'DPoP-Nonce': nonces.current(nowMs), 'Cache-Control': 'no-store' })
+          return refuse(error, token, { 'DPoP-Nonce': nonces.current(nowMs) })
         }
       } catch (error) {
         if (isPortcullisError(error)) return refuse(error, token)
@@ -285,82 +255,7 @@ export function dpopStep(dpop: ResolvedDpop, context: DpopStepContext): DpopStep
     }
   }
 
-  /** The URL the client used: the resource's origin and the request path, query and fragment dropped. */
-  const targetUrl = (path: string | undefined): URL => {
-    if (path === undefined) return new URL('/\0unknown', origin) // matches no htu: fail closed
-    let end = path.length
-    const query = path.indexOf('?')
-    if (query >= 0) end = query
-    const fragment = path.indexOf('#')
-    if (fragment >= 0 && fragment < end) end = fragment
-    const pathname = path.slice(0, end)
-    if (pathname === resourceUrl.pathname) return resourceUrl
-    // Absolute-form request targets (RFC 9112 §3.2.2) name their path after the authority.
-    if (!pathname.startsWith('/'))
-      return URL.canParse(pathname)
-        ? new URL(new URL(pathname).pathname, origin)
-        : new URL('/\0unknown', origin)
-    // Concatenated, not resolved: "//host/x" is a path here, never another authority.
-    return new URL(`${origin}${pathname}`)
-  }
-
   return { challenge, authenticate }
-}
-
-type DpopCredential =
-  | { kind: 'dpop'; token: string }
-  | { kind: 'bearer' }
-  | { kind: 'other' }
-  | { kind: 'malformed'; error: PortcullisError }
-
-/**
- * The scheme of an Authorization header, and the token of a `DPoP` one (RFC 9449 §7.1:
- * `Authorization: DPoP <token68>`). Anything that is not one well-formed DPoP credential is left to
- * the bearer rules (absent, repeated, another scheme).
- */
-function readDpopCredential(authorization: string | string[] | undefined): DpopCredential {
-  let header = authorization
-  if (Array.isArray(header)) {
-    if (header.length !== 1) return { kind: 'other' }
-    header = header[0]
-  }
-  if (typeof header !== 'string') return { kind: 'other' }
-  const value = header.trim()
-  const space = value.indexOf(' ')
-  const scheme = (space < 0 ? value : value.slice(0, space)).toLowerCase()
-  if (scheme === 'bearer') return { kind: 'bearer' }
-  if (scheme !== 'dpop') return { kind: 'other' }
-  const token = space < 0 ? '' : value.slice(space + 1).replace(/^ +/, '')
-  if (!TOKEN68.test(token)) {
-    return {
-      kind: 'malformed',
-      error: invalidRequest(
-        'header_malformed',
-        'Malformed Authorization header: the DPoP credential must be a single token68 value (RFC 9449 §7.1)',
-      ),
-    }
-  }
-  return { kind: 'dpop', token }
-}
-
-/** RFC 9449 §4.3 step 1: exactly one `DPoP` header, one value. */
-function singleProof(dpop: string | string[] | undefined): string {
-  const values = dpop === undefined ? [] : Array.isArray(dpop) ? dpop : [dpop]
-  if (values.length === 0 || values[0] === '') {
-    throw new PortcullisError(
-      'invalid_dpop_proof',
-      'dpop_proof_missing',
-      'A DPoP proof is required in the DPoP header with the DPoP scheme',
-    )
-  }
-  if (values.length > 1) {
-    throw new PortcullisError(
-      'invalid_dpop_proof',
-      'dpop_proof_invalid',
-      'Invalid DPoP proof: more than one DPoP header',
-    )
-  }
-  return values[0]!.trim()
 }
 
 const paramsOf = (header: string): Record<string, string> => parseChallenges(header)[0]?.params ?? {}
@@ -373,22 +268,4 @@ function fromParsed(params: Record<string, string>) {
     ...(params.scope === undefined ? {} : { scope: params.scope.split(' ') }),
     ...(params.resource_metadata === undefined ? {} : { resourceMetadata: params.resource_metadata }),
   }
-}
-
-/**
- * The `DPoP` header values of a Node.js request, from `rawHeaders`: Node joins repeated unknown
- * headers into one with commas, which would hide a second proof (RFC 9449 §4.3 step 1).
- *
- * @example
- * gate.authenticate({ authorization, dpop: dpopHeaders(req.rawHeaders), method: req.method, path: req.url })
- */
-export function dpopHeaders(rawHeaders: readonly string[]): string | string[] | undefined {
-  let found: string | string[] | undefined
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!
-    if (name.length !== 4 || name.toLowerCase() !== 'dpop') continue
-    const value = rawHeaders[i + 1]!
-    found = found === undefined ? value : Array.isArray(found) ? [...found, value] : [found, value]
-  }
-  return found
 }

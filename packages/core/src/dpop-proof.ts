@@ -13,8 +13,11 @@ const MAX_JTI_LENGTH = 256
 export interface DpopProofExpectations {
   /** The request method (`htm`, RFC 9449 §4.3 step 8). */
   method: string
-  /** The URL the client used: the resource's configured origin and the request path (`htu`, step 9). */
-  url: URL
+  /**
+   * The URL the client used: the resource's configured origin and the request path (`htu`, step
+   * 9); `undefined` when the request names none, which no proof matches.
+   */
+  url: URL | undefined
   /** The access token presented with the proof (`ath`, step 11). */
   accessToken: string
   /** The JWS algorithms accepted (`alg`, step 5). */
@@ -104,7 +107,8 @@ export function checkDpopProof(
  * after WHATWG URL normalisation (RFC 9449 §4.3 step 9 points at RFC 3986 §6); query and fragment
  * ignored. A `htu` with user information names no other resource but is no URL a client sends.
  */
-function sameTarget(htu: string, url: URL): boolean {
+function sameTarget(htu: string, url: URL | undefined): boolean {
+  if (url === undefined) return false
   let parsed: URL
   try {
     parsed = new URL(htu)

@@ -14,7 +14,7 @@ export * from './compact-jwt.js'
 export * from './cors-policy.js'
 export * from './deny-list.js'
 export * from './discovery.js'
-export { dpopAwareVerifier, dpopHeaders } from './dpop-gate.js'
+export { dpopAwareVerifier } from './dpop-binding.js'
 export { type DpopKey, DpopKeyCache, jwkThumbprint } from './dpop-key.js'
 export { type DpopNonces, dpopNonces } from './dpop-nonce.js'
 export {
@@ -36,6 +36,7 @@ export {
   MemoryDpopReplayCache,
   type MemoryDpopReplayCacheOptions,
 } from './dpop-replay.js'
+export { dpopHeaders } from './dpop-request.js'
 export * from './errors.js'
 export * from './fingerprint.js'
 export * from './gate.js'

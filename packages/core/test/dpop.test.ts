@@ -327,3 +327,51 @@ t.test('introspection: cnf.jkt in the answer binds the token (RFC 9449 §6.2)', 
   // Used alone (the SDK's bearer middleware), the verifier still refuses a bound token.
   await t.rejects(verifier.verifyAccessToken('bound-opaque'), { reason: 'token_sender_constrained' })
 })
+
+t.test(
+  'the URL a proof must name: the configured origin and the request path, never another authority',
+  async (t) => {
+    const key = await proofKey()
+    const token = await mintToken({ cnf: { jkt: key.jkt } })
+    const gate = gateWith()
+    const send = async (path: string | undefined, htu: string, method: string | null = 'POST') => {
+      const result = await gate.authenticate({
+        authorization: `DPoP ${token}`,
+        dpop: await proof(key, { token, htu }),
+        method: method ?? undefined,
+        path,
+      })
+      return result.ok ? 'ok' : result.error.reason
+    }
+    t.equal(await send('/mcp?x=1#y', RESOURCE), 'ok', 'query and fragment of the target are dropped')
+    t.equal(await send('/mcp', `${RESOURCE}?other=2#f`), 'ok', 'query and fragment of htu are ignored')
+    t.equal(await send('https://mcp.example.com/mcp', RESOURCE), 'ok', 'an absolute-form target')
+    t.equal(
+      await send('http://elsewhere.example/mcp', RESOURCE),
+      'ok',
+      'its authority is not ours to trust: only the path counts',
+    )
+    t.equal(
+      await send('//attacker.example/mcp', 'https://attacker.example/mcp'),
+      'dpop_proof_invalid',
+      'a path starting with // names no authority',
+    )
+    t.equal(
+      await send('//attacker.example/mcp', 'https://mcp.example.com//attacker.example/mcp'),
+      'ok',
+      'it is a path',
+    )
+    t.equal(
+      await send('/a/../mcp', RESOURCE),
+      'ok',
+      'dot segments are normalised on both sides (RFC 3986 §6)',
+    )
+    t.equal(await send('*', RESOURCE), 'dpop_proof_invalid', 'an asterisk-form target names no URL')
+    t.equal(
+      await send(undefined, RESOURCE),
+      'internal_error',
+      'an adapter that passes no path: 503, never a guess',
+    )
+    t.equal(await send('/mcp', RESOURCE, null), 'internal_error', 'nor a method')
+  },
+)
