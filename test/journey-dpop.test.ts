@@ -208,7 +208,16 @@ t.test('2.x client with DPoP required and server nonces: use_dpop_nonce is answe
     (s) => s.url === notes.resource && s.status === 401 && /use_dpop_nonce/.test(s.wwwAuthenticate ?? ''),
   )
   t.ok(nonceChallenges.length >= 1, 'the server asked for a nonce')
+  sent.splice(0)
   t.equal(toolResult(await client.callTool({ name: 'whoami', arguments: {} })).sub, 'alice')
-  const last = sent.at(-1)
-  t.match(last, { url: notes.resource, status: 200, scheme: 'DPoP', proof: true })
+  t.equal(toolResult(await client.callTool({ name: 'list_notes', arguments: {} })).notes.length, 0)
+  const calls = sent.filter((s) => s.url === notes.resource && s.method === 'POST')
+  t.same(
+    calls.map((s) => [s.status, s.scheme, s.proof]),
+    [
+      [200, 'DPoP', true],
+      [200, 'DPoP', true],
+    ],
+    'the nonce each answer carries keeps the client current: no further refusal',
+  )
 })

@@ -397,6 +397,12 @@ export async function runDpopCorpus(t: Test, adapter: Adapter): Promise<void> {
         const expected =
           item.expect.jkt === 'key' ? key.jkt : send.authorization?.startsWith('DPoP') ? other.jkt : null
         t.equal(body.jkt, expected, 'the proven key on AuthInfo')
+        // RFC 9449 §8.2: with nonces on, every accepted request hands out the current nonce.
+        t.equal(
+          single(answer, 'dpop-nonce') !== undefined,
+          send.app === 'nonce',
+          'DPoP-Nonce on a 200 when nonces are on',
+        )
         return
       }
       t.equal(body.error, item.expect.error)

@@ -225,7 +225,11 @@ export function dpopStep(dpop: ResolvedDpop, context: DpopStepContext): DpopStep
             )
           }
           const auth: VerifiedAuthInfo = { ...result.auth, extra: { ...result.auth.extra, dpopJkt: jkt } }
-          return { ok: true, auth }
+          // RFC 9449 §8.2: the current nonce on every answer, so a client moves to the next one
+          // without being refused first.
+          return nonces === undefined
+            ? { ok: true, auth }
+            : { ok: true, auth, headers: { 'DPoP-Nonce': nonces.current(nowMs) } }
         }
         const unavailable = (error: unknown): AuthenticateResult => {
           if (isPortcullisError(error) && error.code === 'temporarily_unavailable')

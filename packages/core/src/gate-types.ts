@@ -103,7 +103,15 @@ export interface RejectionLog {
 export type VerifiedAuthInfo = AuthInfo & { resource: URL; extra: AuthInfoExtra & { fingerprint: string } }
 
 export type AuthenticateResult =
-  | { ok: true; auth: VerifiedAuthInfo }
+  | {
+      ok: true
+      auth: VerifiedAuthInfo
+      /**
+       * Headers the response should carry whatever it is: a fresh `DPoP-Nonce` (RFC 9449 §8.2)
+       * when server nonces are on. Adapters set them before the handler runs.
+       */
+      headers?: Readonly<Record<string, string>>
+    }
   | { ok: false; error: PortcullisError; reply: GateReply; log: RejectionLog }
 
 export type AuthorizeResult =

@@ -259,7 +259,16 @@ t.test('server nonces: use_dpop_nonce with DPoP-Nonce, stale and foreign nonces 
   if (nonce === undefined) return t.fail('no DPoP-Nonce header')
   t.match(first.reply.headers['WWW-Authenticate'], /^DPoP error="use_dpop_nonce"/)
 
-  t.ok((await gate.authenticate(request(token, await proof(key, { token, nonce })))).ok, 'with the nonce')
+  const accepted = await gate.authenticate(request(token, await proof(key, { token, nonce })))
+  t.ok(accepted.ok, 'with the nonce')
+  t.equal(
+    accepted.ok && accepted.headers?.['DPoP-Nonce'],
+    nonce,
+    'an accepted request carries the current nonce (§8.2)',
+  )
+  const plainGate = gateWith()
+  const noNonces = await plainGate.authenticate(request(token, await proof(key, { token })))
+  t.equal(noNonces.ok && noNonces.headers, undefined, 'no nonce header without nonces')
   t.ok(
     (await sibling.authenticate(request(token, await proof(key, { token, nonce })))).ok,
     'another instance, same secret',

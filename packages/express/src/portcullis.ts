@@ -254,6 +254,8 @@ function guard(
       return
     }
     req.auth = result.auth
+    if (result.headers !== undefined)
+      for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value)
     markVerified(req, gate)
     const decision = requirement === undefined ? undefined : gate.authorize(result.auth, requirement)
     if (decision !== undefined && !decision.ok) reject(binding, req, res, decision)

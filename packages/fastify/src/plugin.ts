@@ -245,6 +245,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   ): FastifyReply | undefined => {
     if (!result.ok) return sendRejection(request, reply, result)
     request.auth = result.auth
+    if (result.headers !== undefined) reply.headers(result.headers)
     if (requirement !== undefined) {
       const decision = gate.authorize(result.auth, requirement)
       if (!decision.ok) return sendRejection(request, reply, decision)
