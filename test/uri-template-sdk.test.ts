@@ -2,7 +2,7 @@
 // scope declared on a resource template would not cover every URI the SDK serves from it.
 
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js'
-import { uriTemplateMatcher } from '@portcullis/core'
+import { uriTemplateMatcher } from '@portcullis/core/adapter'
 import fc from 'fast-check'
 import t from 'tap'
 

@@ -1,4 +1,5 @@
-import { dpopNonces, type GateOptions, parseChallenges } from '@portcullis/core'
+import { type GateOptions, parseChallenges } from '@portcullis/core'
+import { dpopNonces } from '@portcullis/core/adapter'
 import type { Test } from 'tap'
 import {
   accessTokenHash,

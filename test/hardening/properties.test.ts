@@ -1,13 +1,12 @@
 import {
   audienceMatches,
-  bearerChallenge,
   canonicalResource,
   createGate,
   jwtVerifier,
   PortcullisError,
   parseChallenges,
-  readBearer,
 } from '@portcullis/core'
+import { bearerChallenge, readBearer } from '@portcullis/core/adapter'
 import fc from 'fast-check'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'

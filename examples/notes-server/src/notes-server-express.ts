@@ -3,7 +3,7 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextp
 import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
-import { isLoopbackHost } from '@portcullis/core'
+import { isLoopbackHost } from '@portcullis/core/adapter'
 import { mcpRoute, portcullis } from '@portcullis/express'
 import express, { type Express } from 'express'
 import { type NotesServerConfig, notesVerifier, SERVER_INFO } from './notes-server.js'

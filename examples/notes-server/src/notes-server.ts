@@ -6,11 +6,11 @@ import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotoco
 import {
   type DpopSetting,
   introspectionVerifier,
-  isLoopbackHost,
   issuerRouter,
   jwtVerifier,
   type TokenVerifier,
 } from '@portcullis/core'
+import { isLoopbackHost } from '@portcullis/core/adapter'
 import { mcpRoute, portcullis } from '@portcullis/fastify'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { NotesStore } from './notes-store.js'

@@ -1,4 +1,4 @@
-import { isLoopbackHost } from '@portcullis/core'
+import { isLoopbackHost } from '@portcullis/core/adapter'
 import type { ResolvedOptions } from './options.js'
 
 type FetchOptions = RequestInit & { dispatcher?: unknown }

@@ -1,11 +1,11 @@
+import type { ClaimPath } from '@portcullis/core'
 import {
-  type ClaimPath,
   claimPathSchema,
   parseOptions,
   resourceUrlSchema,
   scopeTokenSchema,
   secureUrlProblem,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type { IdpPreset } from '@portcullis/idp'
 import { z } from 'zod'
 import type { ProviderAdapterFactory } from './provider-types.js'

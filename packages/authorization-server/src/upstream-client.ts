@@ -1,4 +1,4 @@
-import { isLoopbackHost } from '@portcullis/core'
+import { isLoopbackHost } from '@portcullis/core/adapter'
 import * as oidc from 'openid-client'
 import type { ResolvedOptions } from './options.js'
 import type { UpstreamTokenSet } from './token-vault.js'

@@ -1,4 +1,4 @@
-import { SingleFlight } from '@portcullis/core'
+import { SingleFlight } from '@portcullis/core/adapter'
 import type { TokenVault, UpstreamTokenSet } from './token-vault.js'
 import type { UpstreamClient } from './upstream-client.js'
 

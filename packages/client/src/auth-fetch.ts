@@ -1,4 +1,5 @@
-import { parseChallenges, parseOptions } from '@portcullis/core'
+import { parseChallenges } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import {
   type AccessToken,

@@ -1,4 +1,4 @@
-import { parseOptions } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import * as oidc from 'openid-client'
 import { z } from 'zod'
 import type { AccessToken, TokenContext, TokenProvider } from './access-token.js'

@@ -1,4 +1,5 @@
-import { canonicalResource, secureUrlProblem } from '@portcullis/core'
+import { canonicalResource } from '@portcullis/core'
+import { secureUrlProblem } from '@portcullis/core/adapter'
 import * as oidc from 'openid-client'
 import { z } from 'zod'
 import type { AccessToken, GrantIdentity } from './access-token.js'

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { parseOptions } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import type { RedisConnection } from '@portcullis/redis'
 import { z } from 'zod'
 import { TokenRequestError } from './errors.js'

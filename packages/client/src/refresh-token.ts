@@ -1,4 +1,5 @@
-import { parseOptions, tokenFingerprint } from '@portcullis/core'
+import { tokenFingerprint } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import * as oidc from 'openid-client'
 import { z } from 'zod'
 import {

@@ -17,6 +17,12 @@ export interface AttemptLimiter {
   retryAfter(address: string): number
   /** Counts one refused token from `address`. The gate waits for it, so keep it bounded in time. */
   recordFailure(address: string): void | Promise<void>
+  /**
+   * Called once by each gate with its resource. A limiter whose counts outlive the process (Redis)
+   * returns one that counts that resource apart, so two deployments sharing the store never refuse
+   * each other's clients; without it the gate uses this limiter as is.
+   */
+  forResource?(resource: string): AttemptLimiter
 }
 
 const attemptWindowsSchema = z.strictObject({

@@ -6,7 +6,6 @@ import { PortcullisError, type PortcullisReason } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import type { AuthorizeResult, RejectionLog } from './gate-types.js'
 import { parseOptions } from './options.js'
-import { canonicalResource } from './resource.js'
 import { type ScopeRequirement, scopeRequirementSchema } from './scopes.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
@@ -145,14 +144,6 @@ export const internalError = () =>
     'The access token could not be verified right now; retry later',
     { retryAfter: 5 },
   )
-
-export function sameResource(value: URL | string, resource: string): boolean {
-  try {
-    return canonicalResource(value) === resource
-  } catch {
-    return false
-  }
-}
 
 export function isAuthInfo(value: unknown): value is AuthInfo {
   if (typeof value !== 'object' || value === null) return false

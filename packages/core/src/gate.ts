@@ -18,7 +18,6 @@ import {
   isAuthInfo,
   recordFailure,
   retryAfterOf,
-  sameResource,
   scopeParam,
   TIMED_OUT,
   tooManyAttempts,
@@ -43,6 +42,7 @@ import {
   protectedResourceMetadataUrl,
 } from './metadata.js'
 import { parseOptions } from './options.js'
+import { sameResource } from './resource.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
@@ -125,7 +125,7 @@ export function createGate(options: GateOptions): Gate {
       : corsPolicy(dpopCors(parsed.cors === true ? {} : (parsed.cors ?? {}), dpopSetting))
   const metadataCacheControl = `public, max-age=${parsed.metadataMaxAge ?? 3600}`
   const denyList = parsed.denyList
-  const limiter = parsed.attemptLimiter
+  const limiter = parsed.attemptLimiter?.forResource?.(resource) ?? parsed.attemptLimiter
 
   const dpop = dpopStep(dpopSetting, { resource, metadataUrl, baseScopes, maxTokenLength })
   const reply = (error: PortcullisError): GateReply => {

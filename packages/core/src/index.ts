@@ -1,81 +1,149 @@
-export * from './attempt-limiter.js'
-export * from './audit.js'
-export type * from './auth-info.js'
-export * from './bearer.js'
-export * from './bounded-fetch.js'
-export * from './challenge.js'
+// The public API of @portcullis/core, every name listed. Building blocks that only adapters and
+// Portcullis's own packages need are in ./adapter.ts (`@portcullis/core/adapter`).
 export {
-  clockToleranceSchema,
-  DEFAULT_CLOCK_TOLERANCE,
-  MAX_CLOCK_TOLERANCE,
-  revocationLapsesAt,
-} from './clock-tolerance.js'
-export * from './compact-jwt.js'
-export * from './cors-policy.js'
-export * from './deny-list.js'
-export * from './discovery.js'
-export { dpopAwareVerifier } from './dpop-binding.js'
-export { type DpopKey, DpopKeyCache, jwkThumbprint } from './dpop-key.js'
-export { type DpopNonces, dpopNonces } from './dpop-nonce.js'
+  type AttemptLimiter,
+  AttemptWindows,
+  type AttemptWindowsOptions,
+  clientAddressKey,
+} from './attempt-limiter.js'
+export { AUDIT_CHANNEL, AUDIT_SCHEMA_VERSION, type AuditEvent, onAuditEvent } from './audit.js'
+export type { AuthInfo, AuthInfoExtra, CachedOutcome, TokenVerifier } from './auth-info.js'
 export {
-  type DpopMode,
-  type DpopNonceOptions,
-  type DpopOptions,
-  type DpopSetting,
-  dpopSettingSchema,
-} from './dpop-options.js'
+  type BoundedFetchOptions,
+  type BoundedResponse,
+  boundedFetch,
+  FetchFailure,
+  type FetchFailureKind,
+  fetchJson,
+  type JsonResponse,
+} from './bounded-fetch.js'
+export { type ParsedChallenge, parseChallenges } from './challenge.js'
+export { DEFAULT_CLOCK_TOLERANCE, MAX_CLOCK_TOLERANCE, revocationLapsesAt } from './clock-tolerance.js'
+export { type DecodedJwt, decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
+export type { CorsOptions } from './cors-policy.js'
 export {
-  type CheckedDpopProof,
-  checkDpopProof,
-  type DpopProofExpectations,
-  MAX_DPOP_PROOF_LENGTH,
-} from './dpop-proof.js'
+  type DenyList,
+  MemoryDenyList,
+  type MemoryDenyListOptions,
+  type Revocation,
+  type RevocationInput,
+  revocationFromKey,
+  revocationKey,
+  revocationOf,
+} from './deny-list.js'
+export {
+  type AuthorizationServerMetadata,
+  authorizationServerMetadataUrls,
+  type DiscoveredAuthorizationServer,
+  type DiscoveryOptions,
+  discoverAuthorizationServer,
+  IssuerMismatchError,
+} from './discovery.js'
+export { jwkThumbprint } from './dpop-key.js'
+export type { DpopMode, DpopNonceOptions, DpopOptions, DpopSetting } from './dpop-options.js'
 export {
   type DpopReplayCache,
-  dpopProofId,
   MemoryDpopReplayCache,
   type MemoryDpopReplayCacheOptions,
 } from './dpop-replay.js'
-export { dpopHeaders } from './dpop-request.js'
-export * from './errors.js'
-export * from './fingerprint.js'
-export * from './gate.js'
-export * from './health.js'
+export {
+  invalidRequest,
+  invalidToken,
+  isPortcullisError,
+  type OAuthErrorCode,
+  PortcullisError,
+  type PortcullisErrorOptions,
+  type PortcullisReason,
+  temporarilyUnavailable,
+} from './errors.js'
+export { tokenFingerprint } from './fingerprint.js'
+export { createGate } from './gate.js'
+export type {
+  AuthenticateInput,
+  AuthenticateResult,
+  AuthorizeResult,
+  Gate,
+  GateOptions,
+  GateReply,
+  GateScopeOptions,
+  MetadataReply,
+  RejectionLog,
+  VerifiedAuthInfo,
+} from './gate-types.js'
+export {
+  type ComponentHealth,
+  denyListHealth,
+  type GateHealth,
+  type HealthReporter,
+  type HealthStatus,
+  keySetHealth,
+  summariseHealth,
+  verifierHealth,
+} from './health.js'
 export {
   type IntrospectionCacheScope,
   introspectionCacheKey,
   introspectionKeyScope,
 } from './introspection-cache-key.js'
-export * from './introspection-verifier.js'
-export * from './issuer-router.js'
-export * from './jwks.js'
-export * from './jws-algorithms.js'
-export * from './jwt-verifier.js'
-export * from './key-set-events.js'
-export * from './lru-cache.js'
-export * from './mcp-declarations.js'
-export * from './mcp-endpoint.js'
-export * from './mcp-event-store.js'
-export * from './mcp-hosting.js'
 export {
-  LISTS,
-  type ListedScopes,
-  type ListKind,
-  type McpListing,
-  type McpListingPolicy,
-  mcpListingPolicy,
-  SCOPES_META_KEY,
-} from './mcp-listing.js'
-export * from './mcp-methods.js'
-export * from './mcp-request.js'
-export * from './mcp-sessions.js'
-export * from './metadata.js'
-export * from './options.js'
-export * from './principal.js'
-export * from './resource.js'
-export * from './scope-mapper.js'
-export * from './scopes.js'
-export * from './sender-constraint.js'
-export * from './single-flight.js'
-export * from './token-cache.js'
-export * from './uri-template.js'
+  type IntrospectionAnswer,
+  type IntrospectionCache,
+  type IntrospectionVerifier,
+  type IntrospectionVerifierOptions,
+  introspectionVerifier,
+} from './introspection-verifier.js'
+export { type IssuerRouter, type IssuerRouterOptions, issuerRouter, looksLikeJwt } from './issuer-router.js'
+export {
+  type ExplicitKey,
+  type IgnoredKey,
+  importJwks,
+  type JwksKeySetOptions,
+  jwksKeySet,
+  type KeySet,
+  type KeySetStatus,
+  type RemoteKeySet,
+  type StaticKey,
+  staticKeySet,
+  type VerificationKey,
+} from './jwks.js'
+export { DEFAULT_JWS_ALGORITHMS, JWS_ALGORITHMS, type JwsAlgorithm } from './jws-algorithms.js'
+export { type JwtVerifier, type JwtVerifierOptions, jwtVerifier } from './jwt-verifier.js'
+export { KEY_SET_CHANNEL, type KeySetEvent, onKeySetEvent } from './key-set-events.js'
+export { type CacheStats, type CacheStore, LruCache, type LruCacheOptions } from './lru-cache.js'
+export {
+  authInfoFrom,
+  type McpDeclaration,
+  principalBinding,
+  type ScopedRegistrar,
+  withScopes,
+} from './mcp-declarations.js'
+export type { McpEventStore } from './mcp-event-store.js'
+export { type ListedScopes, SCOPES_META_KEY } from './mcp-listing.js'
+export type {
+  McpFactoryContext,
+  McpNodeHandler,
+  McpRouteFactory,
+  McpRouteOptions,
+  McpServerFactory,
+  McpServerLike,
+  McpTransportClass,
+  McpTransportLike,
+} from './mcp-route-options.js'
+export type { McpSessionLimits } from './mcp-sessions.js'
+export {
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataInput,
+  protectedResourceMetadata,
+  protectedResourceMetadataPaths,
+  protectedResourceMetadataUrl,
+} from './metadata.js'
+export { audienceMatches, canonicalResource } from './resource.js'
+export {
+  type ClaimPath,
+  readClaim,
+  type ScopeMapper,
+  type ScopeMapperOptions,
+  scopeMapper,
+} from './scope-mapper.js'
+export type { ScopeImplications, ScopePolicy, ScopeRequirement } from './scopes.js'
+export type { TokenCacheOptions } from './token-cache.js'

@@ -168,3 +168,18 @@ export const resourceUrlSchema = z.string().transform((value, ctx) => {
     return z.NEVER
   }
 })
+
+/**
+ * True when `value` names the resource whose canonical form is `canonical`; false for another one
+ * or for text that is no resource URL (never throws). RFC 8707 §2: compared canonically.
+ *
+ * @example
+ * sameResource('HTTPS://MCP.example.com:443/mcp', 'https://mcp.example.com/mcp') // true
+ */
+export function sameResource(value: URL | string, canonical: string): boolean {
+  try {
+    return canonicalResource(value) === canonical
+  } catch {
+    return false
+  }
+}

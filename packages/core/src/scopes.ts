@@ -74,19 +74,6 @@ const impliesSchema = z.unknown().superRefine((input, ctx) => {
 export const OFFLINE_ACCESS = 'offline_access'
 
 /**
- * The scopes without `offline_access`, for anything emitted in challenges or metadata
- * (MCP 2026-07-28 §Refresh Tokens: servers SHOULD NOT advertise it).
- *
- * @example
- * withoutOfflineAccess(['notes:read', 'offline_access']) // ['notes:read']
- */
-export function withoutOfflineAccess(scopes: Iterable<string>): string[] {
-  const out: string[] = []
-  for (const scope of scopes) if (scope !== OFFLINE_ACCESS) out.push(scope)
-  return out
-}
-
-/**
  * A scope policy with implication (a broader scope grants narrower ones). Implication is
  * transitive and cycles are harmless; closures are computed once, here. MCP 2026-07-28 §Step-Up
  * Authorization Flow: servers MUST account for scope hierarchies.

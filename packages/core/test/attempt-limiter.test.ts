@@ -176,3 +176,21 @@ t.test('a limiter that hangs delays a refusal by at most verifyTimeoutMs', async
   t.equal(result.ok ? 200 : result.reply.status, 401)
   t.ok(Date.now() - started < 1000, 'answered')
 })
+
+t.test('a limiter with forResource is asked once for the gate resource, and that one counts', async (t) => {
+  const asked: string[] = []
+  const counted: string[] = []
+  const shared: AttemptLimiter = {
+    retryAfter: () => 0,
+    recordFailure: () => t.fail('the shared limiter itself is not used'),
+    forResource: (resource) => {
+      asked.push(resource)
+      return { retryAfter: () => 0, recordFailure: (address) => void counted.push(address) }
+    },
+  }
+  const gate = gateWith(shared)
+  t.same(asked, [RESOURCE], 'asked at start-up with the resource')
+  await gate.authenticate({ authorization: `Bearer ${forged}`, clientAddress: '10.0.0.9' })
+  t.same(counted, ['10.0.0.9'])
+  t.same(asked, [RESOURCE], 'once, not per request')
+})

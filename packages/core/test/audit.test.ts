@@ -1,4 +1,5 @@
-import { AUDIT_CHANNEL, type AuditEvent, auditing, onAuditEvent } from '@portcullis/core'
+import { AUDIT_CHANNEL, type AuditEvent, onAuditEvent } from '@portcullis/core'
+import { auditing } from '@portcullis/core/adapter'
 import t from 'tap'
 import { auditAuthentication } from '../src/gate-audit.js'
 

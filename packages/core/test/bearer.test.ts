@@ -1,11 +1,11 @@
 import { connect } from 'node:net'
+import { PortcullisError } from '@portcullis/core'
 import {
   DEFAULT_MAX_TOKEN_LENGTH,
   formBodyToken,
   isFormContentType,
-  PortcullisError,
   readBearer,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import t from 'tap'
 import { loopbackServer } from './fixtures/loopback-server.js'
 
@@ -216,18 +216,6 @@ t.test('a 1 MiB header is decided from its length and first bytes', async (t) =>
   t.throws(() => readBearer({ authorization: `Bearer,${big}` }), malformed)
   // Garbage after the window is not looked at, which is the point: still too large.
   t.throws(() => readBearer({ authorization: `Bearer ${'\u0000'.repeat(1024 * 1024)}` }), tooLarge)
-
-  // Built once (and flattened), as a header from an HTTP parser is.
-  const header = `Bearer ${big}`
-  header.charCodeAt(header.length - 1)
-  const started = process.hrtime.bigint()
-  for (let i = 0; i < 1000; i++) {
-    try {
-      readBearer({ authorization: header })
-    } catch {}
-  }
-  const perCallUs = Number(process.hrtime.bigint() - started) / 1000 / 1000
-  t.ok(perCallUs < 50, `a 1 MiB header costs ${perCallUs.toFixed(2)} µs per call`)
 })
 
 t.test('rejects a maxTokenLength that is not a positive integer', async (t) => {

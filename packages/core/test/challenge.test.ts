@@ -1,4 +1,5 @@
-import { bearerChallenge, MAX_ERROR_DESCRIPTION_LENGTH, parseChallenges } from '@portcullis/core'
+import { parseChallenges } from '@portcullis/core'
+import { bearerChallenge, MAX_ERROR_DESCRIPTION_LENGTH } from '@portcullis/core/adapter'
 import fc from 'fast-check'
 import t from 'tap'
 

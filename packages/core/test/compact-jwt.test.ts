@@ -1,6 +1,7 @@
-import { decodeBase64url, decodeCompactJwt, type PortcullisError, peekIssuer } from '@portcullis/core'
+import { decodeCompactJwt, type PortcullisError } from '@portcullis/core'
 import { generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
+import { decodeBase64url, peekIssuer } from '../src/compact-jwt.js'
 
 const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url')
 const part = (json: unknown) => b64(JSON.stringify(json))

@@ -1,6 +1,5 @@
 import {
   authorizationServerMetadataUrls,
-  type DiscoveryCacheEntry,
   discoverAuthorizationServer,
   type FetchFailure,
   IssuerMismatchError,
@@ -8,6 +7,7 @@ import {
   PortcullisError,
 } from '@portcullis/core'
 import t from 'tap'
+import type { DiscoveryCacheEntry } from '../src/discovery.js'
 import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from './fixtures/loopback-server.js'
 
 const reasonOf = async (p: Promise<unknown>) => ((await rejectionOf(p)) as PortcullisError).reason

@@ -280,7 +280,7 @@ t.test('server nonces: use_dpop_nonce with DPoP-Nonce, stale and foreign nonces 
   )
   t.equal(forged.ok ? 'ok' : forged.error.code, 'use_dpop_nonce', 'an altered nonce')
   // A nonce two periods old: made with the same secret for a period long gone.
-  const { dpopNonces } = await import('@portcullis/core')
+  const { dpopNonces } = await import('@portcullis/core/adapter')
   const old = dpopNonces(Buffer.from(secret), 60, RESOURCE).current(Date.now() - 150_000)
   const stale = await gate.authenticate(request(token, await proof(key, { token, nonce: old })))
   t.equal(stale.ok ? 'ok' : stale.error.code, 'use_dpop_nonce', 'a stale nonce')

@@ -1,7 +1,6 @@
 import {
   AttemptWindows,
   type AuthInfo,
-  authorizationHeaders,
   type CachedOutcome,
   createGate,
   type GateOptions,
@@ -15,6 +14,7 @@ import {
   temporarilyUnavailable,
   tokenFingerprint,
 } from '@portcullis/core'
+import { authorizationHeaders } from '@portcullis/core/adapter'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
 

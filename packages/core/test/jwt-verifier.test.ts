@@ -8,10 +8,10 @@ import {
   type PortcullisError,
   scopeMapper,
   staticKeySet,
-  TokenCache,
   temporarilyUnavailable,
   tokenFingerprint,
 } from '@portcullis/core'
+import { TokenCache } from '@portcullis/core/adapter'
 import { CompactSign, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import t from 'tap'
 import { loopbackServer, rejectionOf, sendJson } from './fixtures/loopback-server.js'

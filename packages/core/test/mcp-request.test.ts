@@ -1,4 +1,4 @@
-import { inspectMcpBody, mcpScopeRules, scopePolicy } from '@portcullis/core'
+import { inspectMcpBody, mcpScopeRules, scopePolicy } from '@portcullis/core/adapter'
 import fc from 'fast-check'
 import t from 'tap'
 

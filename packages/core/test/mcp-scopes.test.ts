@@ -2,14 +2,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { createRequestStateCodec } from '@modelcontextprotocol/server'
-import {
-  authInfoFrom,
-  hostServer,
-  mcpListingPolicy,
-  mcpScopeRules,
-  principalBinding,
-  withScopes,
-} from '@portcullis/core'
+import { authInfoFrom, principalBinding, withScopes } from '@portcullis/core'
+import { hostServer, mcpListingPolicy, mcpScopeRules } from '@portcullis/core/adapter'
 import t from 'tap'
 
 const alice = {

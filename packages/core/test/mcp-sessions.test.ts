@@ -1,4 +1,5 @@
-import { type McpSessionLimits, McpSessionStore } from '@portcullis/core'
+import type { McpSessionLimits } from '@portcullis/core'
+import { McpSessionStore } from '@portcullis/core/adapter'
 import t from 'tap'
 
 function harness(limits: Partial<McpSessionLimits> = {}) {

@@ -1,4 +1,4 @@
-import { principalKey, principalOf } from '@portcullis/core'
+import { principalKey, principalOf } from '@portcullis/core/adapter'
 import t from 'tap'
 
 const auth = (clientId: string, extra?: Record<string, unknown>) => ({ clientId, extra })

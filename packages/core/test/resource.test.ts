@@ -3,11 +3,9 @@ import {
   authorizationServerMetadataUrls,
   canonicalResource,
   createGate,
-  isLoopbackHost,
   jwksKeySet,
-  resourceUrlSchema,
-  secureUrlProblem,
 } from '@portcullis/core'
+import { isLoopbackHost, resourceUrlSchema, secureUrlProblem } from '@portcullis/core/adapter'
 import t from 'tap'
 
 t.test('canonical form: lower-case scheme and host, no default port, no trailing slash', async (t) => {

@@ -4,8 +4,7 @@ import {
   scopePolicy,
   scopeRequirementSchema,
   scopesFromClaims,
-  withoutOfflineAccess,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import t from 'tap'
 
 const notes = scopePolicy({ 'notes:admin': ['notes:write'], 'notes:write': ['notes:read'] })
@@ -241,13 +240,6 @@ t.test('scopesFromClaims: ignores junk', async (t) => {
   // Inherited properties are not claims.
   t.same(scopesFromClaims(Object.create({ scope: 'inherited' })), [])
   t.same(scopesFromClaims({}, 'toString'), [])
-})
-
-t.test('withoutOfflineAccess drops offline_access only', async (t) => {
-  t.equal(OFFLINE_ACCESS, 'offline_access')
-  t.same(withoutOfflineAccess(['a', 'offline_access', 'b']), ['a', 'b'])
-  t.same(withoutOfflineAccess(new Set(['offline_access'])), [])
-  t.same(withoutOfflineAccess(['Offline_Access', 'offline_access:x']), ['Offline_Access', 'offline_access:x'])
 })
 
 t.test('expand and satisfies are fast on a deep hierarchy', async (t) => {

@@ -1,4 +1,4 @@
-import { SingleFlight } from '@portcullis/core'
+import { SingleFlight } from '@portcullis/core/adapter'
 import t from 'tap'
 
 const deferred = <V>() => {

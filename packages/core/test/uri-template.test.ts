@@ -1,4 +1,4 @@
-import { isUriTemplate, uriTemplateMatcher } from '@portcullis/core'
+import { isUriTemplate, uriTemplateMatcher } from '@portcullis/core/adapter'
 import t from 'tap'
 
 const cases: Array<[template: string, uri: string, matches: boolean]> = [

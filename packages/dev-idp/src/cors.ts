@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isLoopbackHost } from '@portcullis/core'
+import { isLoopbackHost } from '@portcullis/core/adapter'
 
 /**
  * Whether a browser at `origin` may call the IdP's endpoints: any loopback origin (a local MCP

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { parseOptions } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import type Provider from 'oidc-provider'
 import { applyAuthorizationDefaults } from './authorization-defaults.js'
 import {

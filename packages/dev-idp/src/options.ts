@@ -1,4 +1,4 @@
-import { parseOptions, resourceUrlSchema } from '@portcullis/core'
+import { parseOptions, resourceUrlSchema } from '@portcullis/core/adapter'
 import { z } from 'zod'
 
 /** The scopes a resource gets when its entry names none: the notes example's scopes. */

@@ -1,4 +1,5 @@
-import { type BoundedResponse, boundedFetch, FetchFailure, secureUrlProblem } from '@portcullis/core'
+import { type BoundedResponse, boundedFetch, FetchFailure } from '@portcullis/core'
+import { secureUrlProblem } from '@portcullis/core/adapter'
 
 /** Limits of every request the doctor sends. */
 export interface ProbeLimits {

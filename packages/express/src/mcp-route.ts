@@ -1,4 +1,5 @@
-import { createMcpEndpoint, type McpEndpoint, type McpRouteOptions } from '@portcullis/core'
+import type { McpRouteOptions } from '@portcullis/core'
+import { createMcpEndpoint, type McpEndpoint } from '@portcullis/core/adapter'
 import express, { type Request, type RequestHandler, type Router } from 'express'
 import { bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
 import { verifiedBy } from './request-state.js'

@@ -2,23 +2,25 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
   type AuthenticateResult,
   type AuthorizeResult,
-  answersPreflight,
-  authorizationHeaders,
   createGate,
-  dpopHeaders,
-  formBodyToken,
   type Gate,
   type GateHealth,
   type GateOptions,
+  type RejectionLog,
+  type ScopeRequirement,
+} from '@portcullis/core'
+import {
+  answersPreflight,
+  authorizationHeaders,
+  dpopHeaders,
+  formBodyToken,
   gateOptionsSchema,
   gateSchema,
   mergeHeaderList,
   parseOptions,
   parseScopeArgs,
-  type RejectionLog,
   type ScopeArgs,
-  type ScopeRequirement,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { z } from 'zod'
 import { type KeySetListener, reportKeySetEvents } from './key-set-reporting.js'

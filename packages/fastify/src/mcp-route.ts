@@ -1,4 +1,5 @@
-import { createMcpEndpoint, type Gate, type McpRouteOptions, mergeHeaderList } from '@portcullis/core'
+import type { Gate, McpRouteOptions } from '@portcullis/core'
+import { createMcpEndpoint, mergeHeaderList } from '@portcullis/core/adapter'
 import type { FastifyInstance } from 'fastify'
 
 const OWNER = '@portcullis/fastify mcpRoute'

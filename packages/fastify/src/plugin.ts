@@ -1,25 +1,27 @@
 import {
   type AuthenticateResult,
   type AuthorizeResult,
+  createGate,
+  type Gate,
+  type GateOptions,
+  onKeySetEvent,
+  type ScopeRequirement,
+  type VerifiedAuthInfo,
+} from '@portcullis/core'
+import {
   answersPreflight,
   authorizationHeaders,
-  createGate,
   dpopHeaders,
   FORM_MEDIA_TYPE,
   formBodyToken,
-  type Gate,
-  type GateOptions,
   gateOptionsSchema,
   gateSchema,
   isFormContentType,
   mergeHeaderList,
-  onKeySetEvent,
   parseOptions,
   parseScopeArgs,
   parseScopeRequirement,
-  type ScopeRequirement,
-  type VerifiedAuthInfo,
-} from '@portcullis/core'
+} from '@portcullis/core/adapter'
 import type {
   FastifyInstance,
   FastifyReply,

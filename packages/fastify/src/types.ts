@@ -1,4 +1,5 @@
-import type { Gate, ScopeArgs, ScopeRequirement, VerifiedAuthInfo } from '@portcullis/core'
+import type { Gate, ScopeRequirement, VerifiedAuthInfo } from '@portcullis/core'
+import type { ScopeArgs } from '@portcullis/core/adapter'
 import type { preHandlerAsyncHookHandler } from 'fastify'
 
 /** Arguments of `requireScopes`: scope names (all required), or one `ScopeRequirement`. */

@@ -1,21 +1,18 @@
 import {
   type ClaimPath,
-  claimPathSchema,
   type GateScopeOptions,
   type JwksKeySetOptions,
   type JwsAlgorithm,
   type JwsHeader,
   type JwtVerifier,
   jwtVerifier,
-  parseOptions,
   type ScopeMapper,
   type StaticKey,
   scopeMapper,
-  scopeTokenSchema,
-  secureUrlProblem,
   type TokenCacheOptions,
   type TokenVerifier,
 } from '@portcullis/core'
+import { claimPathSchema, parseOptions, scopeTokenSchema, secureUrlProblem } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import { type AudienceStrategy, audienceStrategySchema } from './audience-strategy.js'
 

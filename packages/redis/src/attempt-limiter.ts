@@ -1,4 +1,6 @@
-import { type AttemptLimiter, AttemptWindows, parseOptions } from '@portcullis/core'
+import { createHash } from 'node:crypto'
+import { type AttemptLimiter, AttemptWindows } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import type { RedisConnection } from './redis-connection.js'
 
@@ -44,8 +46,9 @@ const MAX_MESSAGE_BYTES = 1024
 
 /**
  * An `AttemptLimiter` shared through Redis: refused tokens are counted per client address in
- * fixed windows aligned on the clock (one hash per window, `<prefix>attempts:<window number>`,
- * holding at most `maxAddresses` addresses and lapsing with the window; one script call per
+ * fixed windows aligned on the clock (one hash per window, `<prefix>attempts:<resource hash>:<window
+ * number>` for each gate's resource, so deployments sharing a Redis and a prefix count apart; each
+ * hash holding at most `maxAddresses` addresses and lapsing with the window; one script call per
  * refusal, nothing on accepted requests).
  *
  * The address that reaches the limit is announced by pub/sub, so every instance answers it 429
@@ -63,17 +66,76 @@ const MAX_MESSAGE_BYTES = 1024
 export function redisAttemptLimiter(
   connection: RedisConnection,
   options: RedisAttemptLimiterOptions,
-): AttemptLimiter & { stats(): RedisAttemptLimiterStats } {
+): RedisAttemptLimiter {
   const o = parseOptions(optionsSchema, options, '@portcullis/redis redisAttemptLimiter')
+  const windowMs = o.window * 1000
+  const stats = { countedLocally: 0 }
+  const scopes = new Map<string, Scope>()
+
+  const scope = (name: string): Scope => {
+    let counted = scopes.get(name)
+    if (counted === undefined) {
+      counted = countIn(connection, o, windowMs, name, stats)
+      scopes.set(name, counted)
+    }
+    return counted
+  }
+
+  const limiterOf = (counted: Scope): RedisAttemptLimiter => ({
+    retryAfter: (address: string) => counted.windows.retryAfter(address),
+    recordFailure: (address: string) => counted.recordFailure(address),
+    // Two deployments on one Redis (the same keyPrefix) count apart: each gate's resource names its
+    // own hash and channel, so one deployment's refusals never answer 429 on the other.
+    forResource(resource: string): RedisAttemptLimiter {
+      if (scopes.size >= MAX_RESOURCES && !scopes.has(resourceScope(resource)))
+        throw new Error(
+          `@portcullis/redis redisAttemptLimiter: one limiter serves at most ${MAX_RESOURCES} resources; create one per group of gates`,
+        )
+      return limiterOf(scope(resourceScope(resource)))
+    },
+    stats: () => ({
+      addresses: [...scopes.values()].reduce((sum, counted) => sum + counted.windows.size, 0),
+      maxAddresses: o.maxAddresses,
+      countedLocally: stats.countedLocally,
+    }),
+  })
+
+  return limiterOf(scope(''))
+}
+
+/** A shared `AttemptLimiter`; the one `forResource` returns counts that resource's refusals alone. */
+export interface RedisAttemptLimiter extends AttemptLimiter {
+  forResource(resource: string): RedisAttemptLimiter
+  stats(): RedisAttemptLimiterStats
+}
+
+/** Gates served by one process; each is one hash and one channel per window. */
+const MAX_RESOURCES = 1000
+
+interface Scope {
+  windows: AttemptWindows
+  recordFailure(address: string): Promise<void>
+}
+
+/** The key part a gate's resource is counted under: `attempts:<this><window>`. */
+function resourceScope(resource: string): string {
+  return `${createHash('sha256').update(resource).digest('base64url').slice(0, 22)}:`
+}
+
+function countIn(
+  connection: RedisConnection,
+  o: z.output<typeof optionsSchema>,
+  windowMs: number,
+  name: string,
+  stats: { countedLocally: number },
+): Scope {
   const windows = new AttemptWindows({
     maxAttempts: o.maxAttempts,
     window: o.window,
     maxAddresses: o.maxAddresses,
     ...(o.now === undefined ? {} : { now: o.now }),
   })
-  const windowMs = o.window * 1000
-  const channel = connection.key('attempts')
-  let countedLocally = 0
+  const channel = connection.key(`attempts${name === '' ? '' : `:${name.slice(0, -1)}`}`)
 
   connection.subscribe(
     channel,
@@ -85,8 +147,7 @@ export function redisAttemptLimiter(
   )
 
   return {
-    retryAfter: (address: string) => windows.retryAfter(address),
-
+    windows,
     async recordFailure(address: string): Promise<void> {
       const nowMs = (o.now ?? Date.now)()
       const window = Math.floor(nowMs / windowMs)
@@ -94,7 +155,7 @@ export function redisAttemptLimiter(
         const [count, resetInMs] = (await connection.client.eval(
           COUNT_SCRIPT,
           1,
-          connection.key(`attempts:${window}`),
+          connection.key(`attempts:${name}${window}`),
           (window + 1) * windowMs - nowMs,
           o.maxAttempts,
           address,
@@ -104,19 +165,17 @@ export function redisAttemptLimiter(
         connection.succeeded()
         if (count < 0) {
           // This window's hash is full: count here alone rather than grow Redis.
-          countedLocally++
+          stats.countedLocally++
           windows.recordFailure(address)
           return
         }
         windows.observe(address, count, resetInMs)
       } catch (error) {
         connection.failed(error)
-        countedLocally++
+        stats.countedLocally++
         windows.recordFailure(address)
       }
     },
-
-    stats: () => ({ addresses: windows.size, maxAddresses: o.maxAddresses, countedLocally }),
   }
 }
 

@@ -3,13 +3,13 @@ import {
   type AuthInfo,
   type DenyList,
   MemoryDenyList,
-  parseOptions,
   type Revocation,
   type RevocationInput,
   revocationFromKey,
   revocationKey,
   revocationOf,
 } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import { DenyListStore } from './deny-list-store.js'
 import type { RedisConnection } from './redis-connection.js'
@@ -74,6 +74,9 @@ export interface RedisDenyList extends DenyList {
 }
 
 const MAX_MESSAGE_BYTES = 8 * 1024
+
+const JTI_NEEDS_ISSUER =
+  '@portcullis/redis redisDenyList.revoke: a jti revocation needs its "issuer" (a jti is unique only per issuer, RFC 7519 §4.1.7, and this list is shared by every deployment on the Redis)'
 
 /**
  * A deny list of revoked tokens that every instance honours: each instance holds the whole list
@@ -266,6 +269,9 @@ export function redisDenyList(
 
     async revoke(input: RevocationInput) {
       const revocation = revocationOf(input, { defaultTtl: o.defaultTtl, now })
+      // RFC 7519 §4.1.7: a jti is unique only within its issuer. The list is shared by every
+      // deployment on this Redis and prefix, so a jti alone would refuse another issuer's tokens.
+      if ('jti' in revocation && revocation.issuer === undefined) throw new TypeError(JTI_NEEDS_ISSUER)
       local.add(revocation) // throws when full: a revocation must not be lost silently
       let shared = true
       let version: number | undefined

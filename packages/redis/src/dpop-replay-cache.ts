@@ -1,4 +1,5 @@
-import { type DpopReplayCache, parseOptions, temporarilyUnavailable } from '@portcullis/core'
+import { type DpopReplayCache, temporarilyUnavailable } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import type { RedisConnection } from './redis-connection.js'
 

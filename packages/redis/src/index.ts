@@ -1,4 +1,5 @@
 export {
+  type RedisAttemptLimiter,
   type RedisAttemptLimiterOptions,
   type RedisAttemptLimiterStats,
   redisAttemptLimiter,

@@ -4,8 +4,8 @@ import {
   type IntrospectionAnswer,
   type IntrospectionCache,
   LruCache,
-  parseOptions,
 } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import type { RedisConnection } from './redis-connection.js'
 

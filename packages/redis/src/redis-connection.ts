@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { parseOptions } from '@portcullis/core'
+import { parseOptions } from '@portcullis/core/adapter'
 import { Redis, type RedisOptions } from 'ioredis'
 import { z } from 'zod'
 import { isRefusal, REFUSAL_ADVICE, type RefusalKind, refusalKind, refusalMessage } from './redis-refusals.js'

@@ -1,0 +1,104 @@
+// `@portcullis/core/adapter`: the building blocks the Fastify and Express adapters and Portcullis's
+// other packages share (request reading, CORS decisions, option schemas, MCP body inspection,
+// caches). Not an application API: names here may change in any minor release.
+export { auditCaller, auditing, publishAudit } from './audit.js'
+export {
+  type BearerResult,
+  DEFAULT_MAX_TOKEN_LENGTH,
+  FORM_MEDIA_TYPE,
+  formBodyToken,
+  isFormContentType,
+  type ReadBearerInput,
+  readBearer,
+} from './bearer.js'
+export {
+  type BearerChallengeParams,
+  bearerChallenge,
+  type DpopChallengeParams,
+  dpopChallenge,
+  MAX_ERROR_DESCRIPTION_LENGTH,
+} from './challenge.js'
+export { clockToleranceSchema } from './clock-tolerance.js'
+export {
+  answersPreflight,
+  CORS_ALLOWED_HEADERS,
+  CORS_EXPOSED_HEADERS,
+  type CorsPolicy,
+  corsPolicy,
+  isPreflight,
+  mergeHeaderList,
+  PUBLIC_DOCUMENT_ALLOWED_HEADERS,
+  publicDocumentPreflight,
+} from './cors-policy.js'
+export { denyListWait } from './deny-list.js'
+export { type DpopNonces, dpopNonces } from './dpop-nonce.js'
+export { dpopSettingSchema } from './dpop-options.js'
+export { dpopProofId } from './dpop-replay.js'
+export { dpopHeaders } from './dpop-request.js'
+export { gateOptionsSchema, gateSchema } from './gate-options.js'
+export {
+  authorizationHeaders,
+  parseScopeArgs,
+  parseScopeRequirement,
+  type ScopeArgs,
+} from './gate-support.js'
+export { publishKeySetEvent, subscribeSafely } from './key-set-events.js'
+export { markHosted, scopeDeclarationsOf } from './mcp-declarations.js'
+export { createMcpEndpoint } from './mcp-endpoint.js'
+export { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
+export { type HostOptions, hostServer } from './mcp-hosting.js'
+export {
+  LISTS,
+  type ListKind,
+  type McpListing,
+  type McpListingPolicy,
+  mcpListingPolicy,
+} from './mcp-listing.js'
+export { MCP_CLIENT_METHODS, type McpMethodClass, type McpNamed, targetsOf } from './mcp-methods.js'
+export {
+  DEFAULT_MAX_BATCH,
+  type InspectOptions,
+  inspectMcpBody,
+  type McpBody,
+  type McpMessage,
+  type McpScopeCheck,
+  type McpScopeRules,
+  type McpScopeRulesOptions,
+  type McpTarget,
+  mcpScopeRules,
+  messageTargets,
+} from './mcp-request.js'
+export {
+  type McpDecision,
+  type McpEndpoint,
+  type McpEndpointRequest,
+  mcpRouteOptionsSchema,
+} from './mcp-route-options.js'
+export {
+  DEFAULT_SESSION_LIMITS,
+  type McpSession,
+  type McpSessionOwner,
+  McpSessionStore,
+  sessionLimitsSchema,
+} from './mcp-sessions.js'
+export { parseOptions } from './options.js'
+export { type Principal, principalKey, principalOf, subjectKey } from './principal.js'
+export {
+  audienceResource,
+  isLoopbackHost,
+  resourceUrlSchema,
+  sameResource,
+  secureUrlProblem,
+} from './resource.js'
+export { claimPathSchema } from './scope-mapper.js'
+export {
+  isScopeToken,
+  OFFLINE_ACCESS,
+  scopePolicy,
+  scopeRequirementSchema,
+  scopesFromClaims,
+  scopeTokenSchema,
+} from './scopes.js'
+export { SingleFlight } from './single-flight.js'
+export { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
+export { isUriTemplate, type UriTemplateMatcher, uriTemplateMatcher } from './uri-template.js'
