@@ -3,7 +3,12 @@
 // IdP (oidc-provider) issuing DPoP-bound tokens. First contact, tool calls, step-up, refresh and
 // server nonces, every token bound to the client's key; the same token without the key is useless.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DpopSession, UnauthorizedError } from '@modelcontextprotocol/client'
+import {
+  DpopSession,
+  OAuthError,
+  refreshAuthorization,
+  UnauthorizedError,
+} from '@modelcontextprotocol/client'
 import { parseChallenges } from '@portcullis/core'
 import t from 'tap'
 import {
@@ -184,6 +189,24 @@ t.test(
     const second = provider.tokens()
     t.not(second.access_token, first.access_token, 'a new access token')
     t.equal(second.token_type, 'DPoP', 'bound again')
+
+    // The refresh token is bound to the key as well (a public client, RFC 9449 §5): without a proof
+    // the authorization server refuses it; with the client's own proof it is honoured.
+    const refreshWith = (dpop?: DpopSession) =>
+      refreshAuthorization(idp.issuer, {
+        metadata: provider.authorizationServerMetadata as never,
+        clientInformation: provider.registeredClient as never,
+        refreshToken: second.refresh_token,
+        resource: notes.resource,
+        ...(dpop === undefined ? {} : { dpop }),
+      })
+    const stolen = await refreshWith().then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    t.ok(stolen instanceof OAuthError, 'a stolen refresh token without the key is refused')
+    const renewed = await refreshWith(session)
+    t.equal(renewed.token_type, 'DPoP', 'with the key it is honoured, and the new token is bound')
   },
 )
 
