@@ -36,8 +36,16 @@ export function dpopAwareVerifier<V>(verifier: V, dpop: ResolvedDpop): V {
       return converted
     }
   }
-  // The verifier's other members (health, stats, issuer) stay reachable through the prototype.
-  return Object.assign(Object.create(inner), aware) as V
+  // The verifier's other members (health, stats, issuer) are its own, called on itself: a class
+  // with private fields keeps working.
+  return new Proxy(inner, {
+    get(target, name) {
+      if (name === 'verifyAccessToken') return aware.verifyAccessToken
+      if (name === 'cachedOutcome') return aware.cachedOutcome
+      const value: unknown = Reflect.get(target, name, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  }) as unknown as V
 }
 
 /** The `cnf.jkt` a verified caller's token is bound to, from its claims. */

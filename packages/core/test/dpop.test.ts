@@ -384,3 +384,51 @@ t.test(
     t.equal(await send('/mcp', RESOURCE, null), 'internal_error', 'nor a method')
   },
 )
+
+t.test(
+  'a verifier of its own, a class with private state: its health and answers pass through',
+  async (t) => {
+    const key = await proofKey()
+    class OwnVerifier implements TokenVerifier {
+      readonly #claims = new Map<string, Record<string, unknown>>()
+      #calls = 0
+      bind(token: string, jkt: string | undefined) {
+        this.#claims.set(token, { sub: 'alice', ...(jkt === undefined ? {} : { cnf: { jkt } }) })
+      }
+      async verifyAccessToken(token: string) {
+        this.#calls++
+        const claims = this.#claims.get(token)
+        if (claims === undefined) throw new Error('unknown token')
+        return { token, clientId: 'c1', scopes: ['notes:read'], extra: { sub: 'alice', claims } }
+      }
+      health() {
+        return [
+          {
+            component: 'introspection' as const,
+            name: 'own',
+            status: 'ok' as const,
+            detail: `${this.#calls} calls`,
+          },
+        ]
+      }
+    }
+    const verifier = new OwnVerifier()
+    verifier.bind('own-bound', key.jkt)
+    verifier.bind('own-plain', undefined)
+    const gate = gateWith({}, verifier)
+    const bound = await gate.authenticate(request('own-bound', await proof(key, { token: 'own-bound' })))
+    t.equal(
+      bound.ok ? bound.auth.extra.dpopJkt : bound.error.reason,
+      key.jkt,
+      'claims.cnf.jkt binds a custom verifier’s token',
+    )
+    const asBearer = await gate.authenticate({ authorization: 'Bearer own-bound' })
+    t.equal(asBearer.ok ? 'ok' : asBearer.error.reason, 'token_sender_constrained')
+    t.ok((await gate.authenticate({ authorization: 'Bearer own-plain' })).ok)
+    t.same(
+      gate.health().components.map((c) => c.detail),
+      ['3 calls'],
+      'health() runs on the verifier itself',
+    )
+  },
+)
