@@ -141,10 +141,13 @@ export function dpopStep(dpop: ResolvedDpop, context: DpopStepContext): DpopStep
       }
       const token = credential.token
       if (token.length > context.maxTokenLength) {
-        return refuse(
-          invalidToken(
-            'token_too_large',
-            `The access token is longer than ${context.maxTokenLength} characters`,
+        // Not hashed for a fingerprint: an oversized token costs nothing more than its length check.
+        return asDpopRefusal(
+          refuse(
+            invalidToken(
+              'token_too_large',
+              `The access token is longer than ${context.maxTokenLength} characters`,
+            ),
           ),
         )
       }

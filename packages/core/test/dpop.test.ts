@@ -176,6 +176,10 @@ t.test('scheme and binding: bound as Bearer, unbound as DPoP, Bearer when DPoP i
     t.equal(first?.params.error, 'invalid_token')
   }
 
+  const huge = await gate.authenticate(request('a'.repeat(9000), await proof(key, { token: bound })))
+  t.equal(huge.ok ? 'ok' : huge.error.reason, 'token_too_large')
+  t.match(huge.ok ? '' : huge.reply.headers['WWW-Authenticate'], /^DPoP error="invalid_token"/)
+
   const other = await proofKey()
   const mismatch = await gate.authenticate(request(bound, await proof(other, { token: bound })))
   t.equal(mismatch.ok ? 'ok' : mismatch.error.reason, 'dpop_key_mismatch')
