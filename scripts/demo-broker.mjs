@@ -110,6 +110,7 @@ that MCP clients cannot register with
   MCP server            ${resource}   (notes tools, MCP SDK ${sdk})
   authorization server  ${origin}   (the broker: ${origin}/.well-known/oauth-authorization-server)
   upstream IdP          ${idp.issuer}   (the dev IdP; the broker is its one confidential client)
+  readiness             ${origin}/health   (200 while the broker and the gate are ready)
 
 Connect with MCP Inspector
   npx @modelcontextprotocol/inspector

@@ -2,26 +2,9 @@
 import { createPkce, requestToken } from '@portcullis/dev-idp'
 import t from 'tap'
 import { BrokerBrowser } from './fixtures/broker-browser.js'
-import { type BrokerStack, startBrokerStack } from './fixtures/broker-stack.js'
+import { type BrokerStack, registerNativeClient, startBrokerStack } from './fixtures/broker-stack.js'
 
 const REDIRECT = 'http://127.0.0.1:8765/oauth/callback'
-
-async function register(stack: BrokerStack): Promise<string> {
-  const response = await fetch(`${stack.origin}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      client_name: 'bad input',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_method: 'none',
-      application_type: 'native',
-    }),
-  })
-  if (response.status !== 201)
-    throw new Error(`registration failed: ${response.status} ${await response.text()}`)
-  return ((await response.json()) as { client_id: string }).client_id
-}
 
 function authorizeUrl(stack: BrokerStack, clientId: string, params: Record<string, string | undefined>): URL {
   const url = new URL(`${stack.origin}/authorize`)
@@ -41,7 +24,7 @@ function authorizeUrl(stack: BrokerStack, clientId: string, params: Record<strin
 
 t.test('bad input', async (t) => {
   const stack = await startBrokerStack(t)
-  const clientId = await register(stack)
+  const clientId = await registerNativeClient(stack, 'bad input', REDIRECT)
   const pkce = createPkce()
   const withPkce = { code_challenge: pkce.challenge, code_challenge_method: 'S256' }
 

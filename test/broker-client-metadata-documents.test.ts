@@ -17,51 +17,71 @@ const document = (url: string) => ({
   token_endpoint_auth_method: 'none',
 })
 
-t.test('first contact by a client ID metadata document, with both SDK lines', async (t) => {
-  const documents = await startMetadataDocumentServer(t)
-  const clientId = documents.route('/client.json', json(document, { 'cache-control': 'max-age=300' }))
-  const stack = await startBrokerStack(t, {
-    broker: { clientIdMetadataDocuments: { allowLoopback: true, fetch: documents.fetch } },
-  })
-  for (const sdk of ['v2', 'v1'] as const) {
-    t.test(`${sdk} client`, async (t) => {
-      const browser = new BrokerBrowser()
-      const provider = new HeadlessOAuthProvider({
-        user: 'alice',
-        clientName: 'unused',
-        clientMetadataUrl: clientId,
-        browser: (url, options) => browser.authorize(url, options),
-      })
-      const recorder = exchangeRecorder()
-      const { client } =
-        sdk === 'v2'
-          ? await signInV2(stack.url, provider, recorder.fetch, 'legacy')
-          : await signInV1(stack.url, provider, recorder.fetch)
-      t.teardown(() => client.close())
-      t.notOk(
-        recorder.log.some((e) => e.url.endsWith('/register')),
-        'no registration',
-      )
-      t.equal(provider.authorizationRequests[0]?.searchParams.get('client_id'), clientId)
-      if (sdk === 'v2') {
-        t.match(browser.consentPages[0]?.html, /Notes CLI \(metadata document\)/, 'consent names the client')
-        t.notMatch(
-          browser.consentPages[0]?.html,
-          /not verified/,
-          'a document’s name is not marked unverified',
-        )
-      } else {
-        // Same user, same client (the same document URL): consent is remembered, in a new browser too.
-        t.equal(browser.consentPages.length, 0, 'consent is asked once per user and client')
-      }
-      t.same(toolResult(await client.callTool({ name: 'whoami', arguments: {} })), {
-        sub: 'alice',
-        client: clientId,
-        scopes: ['notes:read'],
-      })
+t.test(
+  'first contact by a client ID metadata document, with both SDK lines and both protocol eras',
+  async (t) => {
+    const documents = await startMetadataDocumentServer(t)
+    const clientId = documents.route('/client.json', json(document, { 'cache-control': 'max-age=300' }))
+    const stack = await startBrokerStack(t, {
+      broker: { clientIdMetadataDocuments: { allowLoopback: true, fetch: documents.fetch } },
     })
-  }
-})
+    const lines = [
+      { sdk: 'v2', era: 'modern', firstRpc: 'server/discover' },
+      { sdk: 'v2', era: 'legacy', firstRpc: 'initialize' },
+      { sdk: 'v1', era: 'legacy', firstRpc: 'initialize' },
+    ] as const
+    for (const [index, line] of lines.entries()) {
+      t.test(`${line.sdk} client, ${line.era === 'modern' ? '2026-07-28' : '2025'} protocol`, async (t) => {
+        const browser = new BrokerBrowser()
+        const provider = new HeadlessOAuthProvider({
+          user: 'alice',
+          clientName: 'unused',
+          clientMetadataUrl: clientId,
+          browser: (url, options) => browser.authorize(url, options),
+        })
+        const recorder = exchangeRecorder()
+        const { client } =
+          line.sdk === 'v2'
+            ? await signInV2(stack.url, provider, recorder.fetch, line.era)
+            : await signInV1(stack.url, provider, recorder.fetch)
+        t.teardown(() => client.close())
+        t.equal(
+          recorder.log.find((e) => e.rpc !== undefined)?.rpc,
+          line.firstRpc,
+          `the ${line.era} protocol: ${line.firstRpc} first`,
+        )
+        t.notOk(
+          recorder.log.some((e) => e.url.endsWith('/register')),
+          'no registration',
+        )
+        t.equal(provider.authorizationRequests[0]?.searchParams.get('client_id'), clientId)
+        if (index === 0) {
+          t.match(
+            browser.consentPages[0]?.html,
+            /Notes CLI \(metadata document\)/,
+            'consent names the client',
+          )
+          t.notMatch(
+            browser.consentPages[0]?.html,
+            /not verified/,
+            'a document’s name is not marked unverified',
+          )
+        } else {
+          // Same user, same client (the same document URL): consent is remembered, in a new browser too.
+          t.equal(browser.consentPages.length, 0, 'consent is asked once per user and client')
+        }
+        t.same(toolResult(await client.callTool({ name: 'whoami', arguments: {} })), {
+          sub: 'alice',
+          client: clientId,
+          scopes: ['notes:read'],
+        })
+        const token = await provider.tokens()
+        const info = await stack.broker.jwtVerifier(stack.resource).verifyAccessToken(token!.access_token)
+        t.equal(info.clientId, clientId, 'the broker’s token names the document URL as its client')
+      })
+    }
+  },
+)
 
 t.test('bad metadata documents: refused, no redirect, nothing issued', async (t) => {
   const documents = await startMetadataDocumentServer(t)

@@ -52,6 +52,10 @@ t.test('start:broker builds, runs, prints what to do, and stops on Ctrl-C', asyn
   t.match(stdout, `MCP server            ${origin}/mcp`)
   t.match(stdout, `upstream IdP          http://localhost:${idpPort}`)
   t.match(stdout, /npx @modelcontextprotocol\/inspector/)
+  t.match(stdout, `readiness             ${origin}/health`)
+  const health = await fetch(`${origin}/health`)
+  t.equal(health.status, 200, 'the demo is ready')
+  t.match(await health.json(), { ready: true, authorizationServer: { status: 'ok' } })
 
   const prm = (await (await fetch(`${origin}/.well-known/oauth-protected-resource/mcp`)).json()) as {
     authorization_servers: string[]

@@ -4,7 +4,7 @@
 import { createServer } from 'node:http'
 import { jwtVerifier, parseChallenges } from '@portcullis/core'
 import { startDevIdp } from '@portcullis/dev-idp'
-import { portcullis, requireScopes } from '@portcullis/express'
+import { portcullis, requireScopes, verifiedAuth } from '@portcullis/express'
 import express from 'express'
 import t from 'tap'
 
@@ -36,8 +36,10 @@ t.test('README example: notes and reports behind a dev IdP', async (t) => {
       public: ['/health'],
     }),
   )
-  app.get('/notes', (req, res) => res.json({ user: req.auth.extra.sub, scopes: req.auth.scopes }))
-  app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(req.auth.extra.sub))
+  app.get('/notes', (req, res) =>
+    res.json({ user: verifiedAuth(req).extra.sub, scopes: verifiedAuth(req).scopes }),
+  )
+  app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(verifiedAuth(req).extra.sub))
   app.post('/notes', requireScopes('notes:write'), (_req, res) => res.json({ created: true }))
   app.get('/health', (_req, res) => res.send('ok'))
   server.on('request', app)

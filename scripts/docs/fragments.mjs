@@ -107,7 +107,8 @@ export function prepareBlock(code, framework) {
   const bound = topLevelNames(code)
   const declarations = []
   for (const [name, type] of Object.entries(fragmentNames(framework))) {
-    if (!bound.has(name) && new RegExp(`(?:^|[^\\w$.'"]|\\.\\.\\.)${name}(?![\\w$'"])`, 'm').test(code))
+    // A name inside a module specifier or a hyphenated word ('@portcullis/provider-support') is not one.
+    if (!bound.has(name) && new RegExp(`(?:^|[^\\w$.'"/-]|\\.\\.\\.)${name}(?![\\w$'"-])`, 'm').test(code))
       declarations.push(`declare const ${name}: ${type}`)
   }
   const head = declarations.length > 0 ? `${declarations.join('\n')}\n` : ''

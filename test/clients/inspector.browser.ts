@@ -1,60 +1,17 @@
-// MCP Inspector 2.x (its web UI) in Debian's headless chromium, driven by playwright-core, against
-// the notes server and the dev IdP: connect, sign in on the IdP's form, list and call tools, step
-// up with the union of scopes. Also the real-browser check of the metadata preflight: a page on
-// another origin fetches the RFC 9728 document with the headers browser MCP clients send.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { startDevIdp } from '@portcullis/dev-idp'
-import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import t from 'tap'
-import { freePort, startNotesEndpoint } from '../fixtures/journey-stack.js'
-import { installedVersion, packageDir, RESULTS_DIR, recordRow, spawnClient } from './client-stack.js'
-
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-const INSPECTOR = join(packageDir('@modelcontextprotocol/inspector'), 'clients/launcher/build/index.js')
+import { startNotesEndpoint } from '../fixtures/journey-stack.js'
+import { launchChromium } from './chromium.js'
+import { installedVersion, recordRow } from './client-stack.js'
+import { runTool, startInspectorWeb } from './inspector-web.js'
 
 const idp = await startDevIdp({ resources: [], login: 'form' })
 t.teardown(() => idp.close())
 const notes = await startNotesEndpoint(idp)
 t.teardown(() => notes.close())
 
-const profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'))
-t.teardown(() => rmSync(profile, { recursive: true, force: true }))
-// launchPersistentContext is how playwright takes a fresh --user-data-dir.
-const browser: BrowserContext = await chromium.launchPersistentContext(profile, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: FLAGS,
-})
-t.teardown(() => browser.close())
-
-/** Runs `steps` on a fresh page; on failure keeps a screenshot next to the results and rethrows. */
-async function onPage<T>(name: string, steps: (page: Page) => Promise<T>): Promise<T> {
-  const page = await browser.newPage()
-  try {
-    return await steps(page)
-  } catch (error) {
-    mkdirSync(RESULTS_DIR, { recursive: true })
-    const shot = join(RESULTS_DIR, `${name}-failure.png`)
-    await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
-    throw new Error(`${(error as Error).message}\n(screenshot: ${shot}; page: ${page.url()})`, {
-      cause: error,
-    })
-  } finally {
-    await page.close()
-  }
-}
+const { onPage } = await launchChromium(t)
 
 t.test(
   'a page on another origin fetches the metadata with the headers browser MCP clients send',
@@ -97,39 +54,19 @@ t.test(
 t.test('MCP Inspector 2.x: sign-in, tool calls, step-up with the union of scopes', async (t) => {
   const version = installedVersion('@modelcontextprotocol/inspector')
   t.match(version, /^2\./, 'a 2.x Inspector')
-  const storage = mkdtempSync(join(tmpdir(), 'portcullis-inspector-'))
-  t.teardown(() => rmSync(storage, { recursive: true, force: true }))
-  const inspector = spawnClient(
-    process.execPath,
-    [INSPECTOR, '--web', '--transport', 'http', '--server-url', notes.resource],
-    {
-      CLIENT_PORT: String(await freePort()),
-      MCP_SANDBOX_PORT: String(await freePort()),
-      MCP_AUTO_OPEN_ENABLED: 'false',
-      MCP_INSPECTOR_SECRET_STORE: 'memory',
-      MCP_STORAGE_DIR: storage,
-      HOME: storage,
-    },
-  )
-  t.teardown(() => inspector.stop())
-  const [url] = await inspector.waitFor(/http:\/\/127\.0\.0\.1:\d+\/?\?MCP_INSPECTOR_API_TOKEN=[0-9a-f]+/)
+  const url = await startInspectorWeb(t, notes.resource)
 
   const signIn = async (page: Page, user: string) => {
     await page.waitForURL(/\/interaction\//, { timeout: 60_000 })
     const consent = await page.locator('body').textContent()
     await page.locator('input[name="login"], input').first().fill(user)
     await page.getByRole('button', { name: /Sign in/ }).click()
-    await page.waitForURL((target) => target.href.startsWith(new URL(url!).origin), { timeout: 60_000 })
+    await page.waitForURL((target) => target.href.startsWith(new URL(url).origin), { timeout: 60_000 })
     return consent
-  }
-  const runTool = async (page: Page, name: string, text?: string) => {
-    await page.getByText(name, { exact: true }).first().click()
-    if (text !== undefined) await page.getByLabel(/^text/).first().fill(text)
-    await page.getByRole('button', { name: 'Execute Tool' }).click()
   }
 
   await onPage('inspector', async (page) => {
-    await page.goto(url!)
+    await page.goto(url)
     await page.getByRole('switch').first().click({ force: true })
     const firstConsent = await signIn(page, 'alice')
     t.match(firstConsent, /notes:read/, 'the first authorization asks for notes:read')

@@ -6,6 +6,7 @@ import {
   mcpRoute as expressMcpRoute,
   portcullis as expressPortcullis,
   requireScopes,
+  verifiedAuth,
 } from '@portcullis/express'
 import portcullis, {
   mcpRoute,
@@ -97,13 +98,13 @@ export async function startExpressCorpusApp(stack: HardeningStack): Promise<Corp
   })
   app.use(auth)
   app.get('/notes', (req, res) => {
-    res.json(handlers.notes(req.auth))
+    res.json(handlers.notes(verifiedAuth(req)))
   })
   app.post('/notes', requireScopes('notes:write'), (req, res) => {
-    res.json(handlers.notes(req.auth))
+    res.json(handlers.notes(verifiedAuth(req)))
   })
   app.get('/reports', requireScopes('reports:read'), (req, res) => {
-    res.json(handlers.notes(req.auth))
+    res.json(handlers.notes(verifiedAuth(req)))
   })
   app.get('/health', (_req, res) => {
     res.json({ ok: true })

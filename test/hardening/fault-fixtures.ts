@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { GateOptions, RejectionLog } from '@portcullis/core'
-import { portcullis as expressPortcullis } from '@portcullis/express'
+import { portcullis as expressPortcullis, verifiedAuth } from '@portcullis/express'
 import portcullis from '@portcullis/fastify'
 import express from 'express'
 import Fastify from 'fastify'
@@ -125,7 +125,7 @@ export async function startFaultApp(adapter: Adapter, options: GateOptions): Pro
     expressPortcullis({ ...options, onRejection: (event: RejectionLog) => logs.push(JSON.stringify(event)) }),
   )
   app.get('/notes', (req, res) => {
-    res.json({ sub: req.auth.extra.sub })
+    res.json({ sub: verifiedAuth(req).extra.sub })
   })
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening))

@@ -59,6 +59,12 @@ t.test('fragments: declared only when used and not bound by the block', async (t
     [],
     'property names and unknown names are not declared',
   )
+  t.same(
+    prepareBlock("import { htmlPage } from '@portcullis/provider-support'\nconst a = text-b\n").declared,
+    [],
+    'a name inside a module specifier or a hyphenated word is not a use',
+  )
+  t.same(prepareBlock('await auth(provider, {})\n').declared, ['provider'], 'a name between punctuation is')
 })
 
 t.test('runnable blocks: expected output from comments, port 3000 replaced', async (t) => {

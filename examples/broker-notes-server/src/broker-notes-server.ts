@@ -30,7 +30,7 @@ export interface BrokerNotesServerConfig
  * The notes MCP server on Fastify with its authorization server in the same app: the broker is
  * the only authorization server in the resource metadata, MCP clients register with it (DCR or
  * CIMD), users sign in at the upstream IdP, and the notes endpoint verifies the broker's tokens
- * with its keys in hand.
+ * with its keys in hand. `GET /health` answers readiness (200, or 503 while a part is down).
  */
 export async function createBrokerNotesServer(
   config: BrokerNotesServerConfig,
@@ -53,5 +53,16 @@ export async function createBrokerNotesServer(
     ...(fastify === undefined ? {} : { fastify }),
   })
   await app.register(authorizationServerPlugin, { server: broker })
+  // Readiness for a load balancer: the gate's parts (as last seen) and the broker's (upstream IdP,
+  // signing keys, state store); 503 while any part is down.
+  app.get('/health', { config: { auth: false } }, async (_request, reply) => {
+    const gate = app.portcullis.health()
+    const authorizationServer = await broker.health()
+    const ready = gate.ready && authorizationServer.ready
+    return reply
+      .code(ready ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ ready, gate, authorizationServer })
+  })
   return { app, broker }
 }

@@ -7,9 +7,10 @@ import {
   jwtVerifier,
   type StaticKey,
 } from '@portcullis/core'
-import { dropRegisteredScope } from '@portcullis/dev-idp/provider-request-body'
+import { dropRegisteredScope } from '@portcullis/provider-support'
 import type { JWK } from 'jose'
 import { allowedScopes } from './allowed-scopes.js'
+import { type AuthorizationServerHealth, healthCheck } from './health.js'
 import { handleInteraction, type InteractionContext } from './interactions.js'
 import { loadBrokerSecrets } from './key-store.js'
 import { memoryAdapter } from './memory-adapter.js'
@@ -45,6 +46,11 @@ export interface AuthorizationServer {
   jwtVerifier(resource: string): JwtVerifier
   /** The caller's upstream tokens, refreshed on demand; never sent to MCP clients. */
   upstream(caller: AuthInfo | string): UpstreamTokens
+  /**
+   * Readiness: the upstream IdP answering, signing keys loaded, the state store answering. Makes
+   * one upstream request and one store round trip at most every 5 s, however often it is called.
+   */
+  health(): Promise<AuthorizationServerHealth>
 }
 
 /**
@@ -95,6 +101,15 @@ export async function createAuthorizationServer(
     log,
   }
   const tokens = upstreamTokens({ vault, upstream, ttl: options.refreshTokenTtl })
+  const health = healthCheck({
+    upstream,
+    upstreamIssuer: options.upstream.issuer,
+    adapter,
+    adapterName: options.adapter === undefined ? 'memory' : 'configured adapter',
+    secrets,
+    keysFile: options.keysFile,
+    rotateAfterDays: options.keyRotation.rotateAfterDays,
+  })
 
   // Revoking a grant here revokes the user's upstream tokens too, where the IdP can (RFC 7009).
   provider.on('grant.revoked', (ctx) => {
@@ -191,6 +206,7 @@ export async function createAuthorizationServer(
         throw new Error('the caller names no subject (sub)')
       return tokens.forAccount(accountId)
     },
+    health,
   }
 }
 

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { escapeHtml } from '@portcullis/dev-idp/html-page'
+import { escapeHtml } from '@portcullis/provider-support'
 import { page } from './pages.js'
 
 /** What the user is asked to approve. */

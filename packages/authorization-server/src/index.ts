@@ -1,4 +1,5 @@
 export { type AuthorizationServer, createAuthorizationServer } from './authorization-server.js'
+export type { AuthorizationServerComponentHealth, AuthorizationServerHealth } from './health.js'
 export { type BrokerSecrets, loadBrokerSecrets, type ManagedKey } from './key-store.js'
 export { memoryAdapter } from './memory-adapter.js'
 export type {

@@ -1,5 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { readBoundedBody } from '@portcullis/dev-idp/provider-request-body'
+import {
+  finishInteraction,
+  type InteractionDetailsOf,
+  readForm,
+  routeInteraction,
+} from '@portcullis/provider-support'
 import type Provider from 'oidc-provider'
 import type { InteractionResults } from 'oidc-provider'
 import { consentCsrfToken, consentPage, csrfTokenMatches } from './consent-page.js'
@@ -7,6 +12,8 @@ import { errorPage, PAGE_HEADERS } from './pages.js'
 import { type AccountRecord, consentKey, MODELS } from './provider-configuration.js'
 import type { ProviderAdapterFactory } from './provider-types.js'
 import { type UpstreamChecks, UpstreamClient } from './upstream-client.js'
+
+type InteractionDetails = InteractionDetailsOf<Provider>
 
 /** What the interaction routes need. */
 export interface InteractionContext {
@@ -34,10 +41,7 @@ export type UpstreamResult = { accountId: string } | { error: string; error_desc
 /** Seconds an upstream sign-in may take. */
 export const UPSTREAM_TTL = 600
 export const STATE_COOKIE = 'portcullis.upstream_state'
-const MAX_FORM_BYTES = 8 * 1024
-const PATH = /^\/interaction\/([A-Za-z0-9_-]{1,128})$/
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>
 interface MissingScopes {
   missingOIDCScope?: string[]
   missingOIDCClaims?: string[]
@@ -57,41 +61,18 @@ export async function handleInteraction(
   res: ServerResponse,
   path: string,
 ): Promise<boolean> {
-  const match = PATH.exec(path)
-  if (match === null) return false
-  const { provider } = context
-  let details: Details
-  try {
-    details = await provider.interactionDetails(req, res)
-  } catch (error) {
-    if ((error as { name?: string }).name !== 'SessionNotFound') throw error
-    sendPage(res, 400, 'Sign-in request not found', {
-      problem:
-        'this sign-in request has expired, or its cookie is missing (was it started in another browser?)',
-      next: 'start again from the client application',
-    })
-    return true
-  }
-  if (details.uid !== match[1]) {
-    sendPage(res, 400, 'Sign-in request mismatch', {
-      problem: 'the cookie belongs to another sign-in request',
-    })
-    return true
-  }
-  const prompt = details.prompt.name
-  if (req.method === 'GET' && prompt === 'login') {
-    await login(context, req, res, details)
-    return true
-  }
-  if (prompt === 'consent' && (req.method === 'GET' || req.method === 'POST')) {
-    await consent(context, req, res, details)
-    return true
-  }
-  res.setHeader('Allow', 'GET, POST')
-  sendPage(res, 405, 'Unexpected request', {
-    problem: `${req.method} is not expected for the "${prompt}" step`,
+  return routeInteraction(context.provider, req, res, path, sendPage, async (details) => {
+    const prompt = details.prompt.name
+    if (req.method === 'GET' && prompt === 'login') {
+      await login(context, req, res, details)
+      return true
+    }
+    if (prompt === 'consent' && (req.method === 'GET' || req.method === 'POST')) {
+      await consent(context, req, res, details)
+      return true
+    }
+    return false
   })
-  return true
 }
 
 /** Sends the user upstream, or finishes the login step with what the upstream callback left. */
@@ -99,7 +80,7 @@ async function login(
   context: InteractionContext,
   req: IncomingMessage,
   res: ServerResponse,
-  details: Details,
+  details: InteractionDetails,
 ) {
   const results = context.adapter(MODELS.upstreamResult)
   const result = (await results.find(details.uid)) as UpstreamResult | undefined
@@ -135,7 +116,7 @@ async function consent(
   context: InteractionContext,
   req: IncomingMessage,
   res: ServerResponse,
-  details: Details,
+  details: InteractionDetails,
 ) {
   const { provider } = context
   const accountId = details.session?.accountId
@@ -229,12 +210,7 @@ function finish(
   res: ServerResponse,
   result: InteractionResults,
 ) {
-  return context.provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true })
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const body = await readBoundedBody(req, MAX_FORM_BYTES)
-  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
+  return finishInteraction(context.provider, req, res, result)
 }
 
 export function sendPage(

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto'
-import { readPrivateJsonFile, writePrivateJsonFile } from '@portcullis/dev-idp/private-json-file'
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose'
+import { generateSigningKey, privateJsonFile, randomSecret } from '@portcullis/provider-support'
+import type { JWK } from 'jose'
 import { z } from 'zod'
 
 /** A private signing key with the time it was made, so rotation knows its age. */
@@ -20,29 +19,25 @@ export interface BrokerSecrets {
   cookieKeys: string[]
 }
 
-const FORMAT = 'portcullis-authorization-server/1'
 const DAY = 86_400
 
-const fileSchema = z.object({
-  format: z.literal(FORMAT),
-  signingKeys: z.array(
-    z.object({
-      jwk: z.looseObject({ kty: z.string(), kid: z.string().min(1), d: z.string().min(1) }),
-      createdAt: z.number().int().nonnegative(),
-    }),
-  ),
-  vaultKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
-  cookieKeys: z.array(z.string().min(32)).min(1),
+const keysFile = privateJsonFile({
+  format: 'portcullis-authorization-server/1',
+  note: 'Private keys of @portcullis/authorization-server. Never commit this file.',
+  shape: {
+    signingKeys: z.array(
+      z.object({
+        jwk: z.looseObject({ kty: z.string(), kid: z.string().min(1), d: z.string().min(1) }),
+        createdAt: z.number().int().nonnegative(),
+      }),
+    ),
+    vaultKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    cookieKeys: z.array(z.string().min(32)).min(1),
+  },
+  owner: 'authorization-server',
+  noun: 'keys file',
+  kind: 'a keys file of this package',
 })
-
-/** A fresh ES256 signing key, `kid` = its RFC 7638 thumbprint. */
-async function newSigningKey(now: number): Promise<ManagedKey> {
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true })
-  const jwk = await exportJWK(privateKey)
-  return { jwk: { ...jwk, kid: await calculateJwkThumbprint(jwk), alg: 'ES256', use: 'sig' }, createdAt: now }
-}
-
-const random = () => randomBytes(32).toString('base64url')
 
 /**
  * The broker's keys for this run: read from `path` (when given and present), rotated when the
@@ -55,12 +50,12 @@ export async function loadBrokerSecrets(
   rotation: { rotateAfterDays: number; overlapDays: number },
   now = Math.floor(Date.now() / 1000),
 ): Promise<BrokerSecrets> {
-  const existing = path === undefined ? undefined : await readSecrets(path)
+  const existing = path === undefined ? undefined : ((await keysFile.read(path)) as BrokerSecrets | undefined)
   let changed = existing === undefined
   let signingKeys = [...(existing?.signingKeys ?? [])].sort((a, b) => b.createdAt - a.createdAt)
   const newest = signingKeys[0]
   if (newest === undefined || now - newest.createdAt >= rotation.rotateAfterDays * DAY) {
-    signingKeys.unshift(await newSigningKey(now))
+    signingKeys.unshift({ jwk: await generateSigningKey('ES256'), createdAt: now })
     changed = true
   }
   // A retired key stays published until every token it signed has expired (the overlap).
@@ -70,26 +65,9 @@ export async function loadBrokerSecrets(
   signingKeys = kept
   const secrets: BrokerSecrets = {
     signingKeys,
-    vaultKey: existing?.vaultKey ?? random(),
-    cookieKeys: existing?.cookieKeys ?? [random()],
+    vaultKey: existing?.vaultKey ?? randomSecret(),
+    cookieKeys: existing?.cookieKeys ?? [randomSecret()],
   }
-  if (path !== undefined && changed) await writeSecrets(path, secrets)
+  if (path !== undefined && changed) await keysFile.write(path, secrets)
   return secrets
-}
-
-async function readSecrets(path: string): Promise<BrokerSecrets | undefined> {
-  const parsed = await readPrivateJsonFile(path, fileSchema, {
-    owner: 'authorization-server',
-    noun: 'keys file',
-    kind: 'a keys file of this package',
-  })
-  return parsed as BrokerSecrets | undefined
-}
-
-function writeSecrets(path: string, secrets: BrokerSecrets): Promise<void> {
-  return writePrivateJsonFile(path, {
-    format: FORMAT,
-    note: 'Private keys of @portcullis/authorization-server. Never commit this file.',
-    ...secrets,
-  })
 }

@@ -7,6 +7,7 @@ import {
   secureUrlProblem,
 } from '@portcullis/core/adapter'
 import type { IdpPreset } from '@portcullis/idp'
+import { lifetimeSeconds } from '@portcullis/provider-support'
 import { z } from 'zod'
 import type { ProviderAdapterFactory } from './provider-types.js'
 
@@ -119,6 +120,17 @@ export interface AuthorizationServerOptions {
   /** Confidential clients for the client-credentials grant (machine to machine). */
   machineClients?: MachineClientOptions[]
   /**
+   * DPoP (RFC 9449): a token request with a DPoP proof gets tokens bound to the client's key
+   * (`token_type: DPoP`, `cnf.jkt`), a public client's refresh token too. Default off: a resource
+   * server that checks no DPoP proofs refuses bound tokens (fail closed), so turn it on together
+   * with DPoP at the MCP server.
+   */
+  dpop?: {
+    enabled?: boolean
+    /** Proofs must carry a nonce from the broker (RFC 9449 §8), which bounds their age. Default false. */
+    requireNonce?: boolean
+  }
+  /**
    * JSON file holding the signing keys and the key that encrypts upstream tokens, created when
    * missing. Without it every start has fresh keys (tokens issued before do not verify).
    */
@@ -137,11 +149,7 @@ export interface AuthorizationServerOptions {
   cookieKeys?: string[]
 }
 
-const seconds = z
-  .number()
-  .int()
-  .positive()
-  .max(366 * 24 * 3600)
+const seconds = lifetimeSeconds
 const nonEmpty = z.string().min(1)
 const secret = z.string().min(32, { error: 'must be at least 32 characters' })
 const scopeList = z.array(scopeTokenSchema)
@@ -252,6 +260,9 @@ export const optionsSchema = z
         }),
       )
       .default([]),
+    dpop: z
+      .strictObject({ enabled: z.boolean().default(false), requireNonce: z.boolean().default(false) })
+      .default({ enabled: false, requireNonce: false }),
     keysFile: nonEmpty.optional(),
     keyRotation: z
       .strictObject({

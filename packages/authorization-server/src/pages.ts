@@ -1,4 +1,4 @@
-import { escapeHtml, htmlPage } from '@portcullis/dev-idp/html-page'
+import { escapeHtml, htmlPage } from '@portcullis/provider-support'
 
 const STYLE =
   'body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}' +
@@ -18,11 +18,17 @@ export function errorPage(title: string, lines: Record<string, string>): string 
   return page(title, `<dl>${items}</dl>`)
 }
 
-/** Headers of every broker page: never cached, never framed (clickjacking), no script at all. */
+/**
+ * Headers of every broker page: never cached, never framed (clickjacking), no script at all.
+ * `same-origin`, not `no-referrer`: the page's URL (the interaction id) still never leaves the
+ * broker's origin, but the consent form's POST carries the real `Origin` (Fetch §3.2.5 serializes
+ * it as `null` under `no-referrer`), which the MCP SDKs' DNS-rebinding guard in front of every
+ * route of a loopback server, and any origin-checking CSRF middleware, refuse.
+ */
 export const PAGE_HEADERS = {
   'Content-Type': 'text/html; charset=utf-8',
   'Cache-Control': 'no-store',
   'X-Frame-Options': 'DENY',
   'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-  'Referrer-Policy': 'no-referrer',
+  'Referrer-Policy': 'same-origin',
 } as const

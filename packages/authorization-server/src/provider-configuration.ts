@@ -1,3 +1,10 @@
+import { createHmac } from 'node:crypto'
+import {
+  htmlErrorRenderer,
+  MCP_FALLBACK_ROUTES,
+  ownTokensOnly,
+  tokenLifetimes,
+} from '@portcullis/provider-support'
 import type { AdapterFactory, ClientMetadata, Configuration, errors as ProviderErrors } from 'oidc-provider'
 import type { BrokerSecrets } from './key-store.js'
 import { metadataDocumentFetch } from './metadata-document-fetch.js'
@@ -5,18 +12,8 @@ import type { ResolvedOptions } from './options.js'
 import { errorPage } from './pages.js'
 import type { ProviderAdapter, ProviderAdapterFactory } from './provider-types.js'
 
-/** Endpoint paths below the issuer; `/authorize`, `/token`, `/register` also match MCP 2025-03-26's fallbacks. */
-export const ROUTES = {
-  authorization: '/authorize',
-  token: '/token',
-  jwks: '/jwks',
-  userinfo: '/userinfo',
-  introspection: '/introspect',
-  revocation: '/revoke',
-  registration: '/register',
-  end_session: '/logout',
-  pushed_authorization_request: '/par',
-} as const
+/** Endpoint paths below the issuer. */
+export const ROUTES = MCP_FALLBACK_ROUTES
 
 /** Where the broker's own records live in the state adapter. */
 export const MODELS = {
@@ -30,6 +27,8 @@ export const MODELS = {
   upstreamResult: 'BrokerUpstreamResult',
   /** Account id → the vaulted upstream tokens. */
   upstreamTokens: 'BrokerUpstreamTokens',
+  /** A record the readiness check writes, reads and deletes. */
+  health: 'BrokerHealth',
 } as const
 
 /** The record kept per account after an upstream sign-in. */
@@ -147,16 +146,15 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
         cacheDuration: { min: 30, max: 3600 },
       },
       clientCredentials: { enabled: true },
-      introspection: {
-        enabled: true,
-        // RFC 7662 §2.1: a client looks only at its own tokens.
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      // RFC 9449. Off by default: bound tokens need a resource server that checks proofs.
+      dPoP: {
+        enabled: options.dpop.enabled,
+        // Derived from the keys file, so a nonce from one instance is accepted by the others.
+        nonceSecret: createHmac('sha256', secrets.cookieKeys[0]!).update('dpop-nonce').digest(),
+        requireNonce: () => options.dpop.requireNonce,
       },
-      revocation: {
-        enabled: true,
-        // RFC 7009 §2.1: a client revokes only its own tokens.
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
-      },
+      introspection: { enabled: true, allowedPolicy: ownTokensOnly },
+      revocation: { enabled: true, allowedPolicy: ownTokensOnly },
       rpInitiatedLogout: { enabled: false },
       resourceIndicators: {
         enabled: true,
@@ -186,24 +184,11 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
     },
     fetch: metadataDocumentFetch(cimd),
     fetchResponseBodyLimits: { 'client_id metadata document': cimd.maxBytes },
-    ttl: {
-      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? options.accessTokenTtl,
-      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? options.accessTokenTtl,
-      AuthorizationCode: 60,
-      IdToken: 3600,
-      Interaction: 600,
-      Session: 86_400,
-      // A rotated refresh token keeps its predecessor's expiry: rotation must not extend a lifetime.
-      RefreshToken: (ctx) =>
-        ctx?.oidc?.entities?.RotatedRefreshToken?.remainingTTL ?? options.refreshTokenTtl,
-      Grant: options.refreshTokenTtl,
-    },
-    async renderError(ctx, out) {
-      ctx.type = 'html'
-      const lines = Object.entries(out).filter(
-        (entry): entry is [string, string] => typeof entry[1] === 'string',
-      )
-      ctx.body = errorPage('Authorization error', Object.fromEntries(lines))
-    },
+    ttl: tokenLifetimes({
+      accessTokenTtl: options.accessTokenTtl,
+      refreshTokenTtl: options.refreshTokenTtl,
+      grantTtl: options.refreshTokenTtl,
+    }),
+    renderError: htmlErrorRenderer(errorPage),
   }
 }

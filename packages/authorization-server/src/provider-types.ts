@@ -32,8 +32,6 @@ export interface ProviderInstance {
   readonly issuer: string
   urlFor(name: string, options?: Record<string, unknown>): string
   /** Adds Koa middleware (`ctx` is Koa's context with oidc-provider's `ctx.oidc`). */
-  // biome-ignore lint/suspicious/noExplicitAny: Koa's context, typed by oidc-provider's own types
   use(middleware: (ctx: any, next: () => Promise<unknown>) => unknown): unknown
-  // biome-ignore lint/suspicious/noExplicitAny: event arguments differ per event
   on(event: string, listener: (...args: any[]) => void): unknown
 }

@@ -67,10 +67,7 @@ export async function handleUpstreamCallback(
   } catch (error) {
     const upstreamError = (error as { error?: unknown }).error
     context.log(`upstream sign-in failed: ${(error as Error).message}`)
-    result =
-      upstreamError === 'access_denied'
-        ? { error: 'access_denied', error_description: 'sign-in was refused at the identity provider' }
-        : { error: 'server_error', error_description: 'sign-in at the identity provider failed' }
+    result = clientError(upstreamError)
   }
   await context.adapter(MODELS.upstreamResult).upsert(transaction.uid, { ...result }, UPSTREAM_TTL)
   res.writeHead(303, {
@@ -79,6 +76,24 @@ export async function handleUpstreamCallback(
     'Cache-Control': 'no-store',
   })
   res.end()
+}
+
+/**
+ * What the MCP client is told when sign-in upstream did not succeed (RFC 6749 §4.1.2.1). Only the
+ * two codes that mean the same to the client are passed on; anything else (a bad response, a
+ * failed check, an error about the broker's own request) is the broker's `server_error`. The
+ * upstream's `error_description` is never passed on: the client did not talk to the upstream.
+ * openid-client reports an error response only after its `state` and RFC 9207 `iss` checks passed.
+ */
+function clientError(upstreamError: unknown): { error: string; error_description: string } {
+  if (upstreamError === 'access_denied')
+    return { error: 'access_denied', error_description: 'sign-in was refused at the identity provider' }
+  if (upstreamError === 'temporarily_unavailable')
+    return {
+      error: 'temporarily_unavailable',
+      error_description: 'the identity provider is temporarily unavailable',
+    }
+  return { error: 'server_error', error_description: 'sign-in at the identity provider failed' }
 }
 
 function readCookie(req: IncomingMessage, name: string): string | undefined {

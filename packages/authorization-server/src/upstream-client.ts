@@ -79,6 +79,32 @@ export class UpstreamClient {
     return new UpstreamClient(config, options, redirectUri)
   }
 
+  /**
+   * Whether the upstream answers now: its discovery document read again (openid-client checks its
+   * `issuer`), or for an OAuth-only upstream its authorization endpoint answering below 500.
+   * Bounded by the upstream timeout. Throws what went wrong; never sends the client secret.
+   */
+  async probe(): Promise<string> {
+    const timeout = Math.ceil(this.#options.timeoutMs / 1000)
+    const issuer = new URL(this.#options.issuer)
+    const insecure = issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname)
+    if (this.#options.oauth === undefined) {
+      await oidc.discovery(issuer, this.#options.clientId, undefined, oidc.None(), {
+        timeout,
+        ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
+      })
+      return `discovery document of ${this.#options.issuer} read`
+    }
+    const endpoint = this.#options.oauth.authorizationEndpoint
+    const response = await fetch(endpoint, {
+      redirect: 'manual',
+      signal: AbortSignal.timeout(this.#options.timeoutMs),
+    })
+    await response.body?.cancel()
+    if (response.status >= 500) throw new Error(`${endpoint} answered ${response.status}`)
+    return `${endpoint} answered ${response.status}`
+  }
+
   get issuer(): string {
     return this.#config.serverMetadata().issuer
   }

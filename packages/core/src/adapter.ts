@@ -30,6 +30,7 @@ export {
   PUBLIC_DOCUMENT_ALLOWED_HEADERS,
   publicDocumentPreflight,
 } from './cors-policy.js'
+export { deepFreeze } from './deep-freeze.js'
 export { denyListWait } from './deny-list.js'
 export { type DpopNonces, dpopNonces } from './dpop-nonce.js'
 export { dpopSettingSchema } from './dpop-options.js'

@@ -51,3 +51,17 @@ export interface CachedOutcome {
   /** The token's `tokenFingerprint`. */
   readonly fingerprint: string
 }
+
+/** True for a value of `AuthInfo`'s shape: what a verifier (or the SDK's context) must hand over. */
+export function isAuthInfo(value: unknown): value is AuthInfo {
+  if (typeof value !== 'object' || value === null) return false
+  const auth = value as Record<string, unknown>
+  return (
+    typeof auth.token === 'string' &&
+    typeof auth.clientId === 'string' &&
+    Array.isArray(auth.scopes) &&
+    auth.scopes.every((scope) => typeof scope === 'string') &&
+    (auth.resource === undefined || auth.resource instanceof URL) &&
+    (auth.extra === undefined || (typeof auth.extra === 'object' && auth.extra !== null))
+  )
+}

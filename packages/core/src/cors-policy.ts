@@ -186,9 +186,11 @@ export function corsPolicy(options: CorsOptions = {}): CorsPolicy {
  * // 'Mcp-Session-Id, X-Trace, WWW-Authenticate'
  */
 export function mergeHeaderList(
-  existing: string | readonly string[] | undefined,
+  existing: string | number | readonly string[] | undefined,
   add: readonly string[],
 ): string {
+  // Node's getHeader() may hold a number (a header set with one); it is one list entry.
+  if (typeof existing === 'number') existing = String(existing)
   const out: string[] = []
   const seen = new Set<string>()
   const push = (name: string) => {

@@ -1,7 +1,6 @@
 // The gate's helpers: scope-argument parsing, the Authorization headers, and the replies and
 // failure descriptions the pipeline builds.
 import type { AttemptLimiter } from './attempt-limiter.js'
-import type { AuthInfo } from './auth-info.js'
 import { PortcullisError, type PortcullisReason } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import type { AuthorizeResult, RejectionLog } from './gate-types.js'
@@ -144,19 +143,6 @@ export const internalError = () =>
     'The access token could not be verified right now; retry later',
     { retryAfter: 5 },
   )
-
-export function isAuthInfo(value: unknown): value is AuthInfo {
-  if (typeof value !== 'object' || value === null) return false
-  const auth = value as Record<string, unknown>
-  return (
-    typeof auth.token === 'string' &&
-    typeof auth.clientId === 'string' &&
-    Array.isArray(auth.scopes) &&
-    auth.scopes.every((scope) => typeof scope === 'string') &&
-    (auth.resource === undefined || auth.resource instanceof URL) &&
-    (auth.extra === undefined || (typeof auth.extra === 'object' && auth.extra !== null))
-  )
-}
 
 /** An unexpected failure for the log, with the token (if the failure quotes it) replaced by its fingerprint. */
 export function describeFailure(

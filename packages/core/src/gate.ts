@@ -1,5 +1,5 @@
 import { clientAddressKey } from './attempt-limiter.js'
-import type { AuthInfo, CachedOutcome } from './auth-info.js'
+import { type AuthInfo, type CachedOutcome, isAuthInfo } from './auth-info.js'
 import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { corsPolicy, publicDocumentPreflight } from './cors-policy.js'
@@ -15,7 +15,6 @@ import {
   describeChain,
   describeFailure,
   internalError,
-  isAuthInfo,
   recordFailure,
   retryAfterOf,
   scopeParam,

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { AuthInfo, TokenVerifier } from './auth-info.js'
 import { FetchFailure, fetchJson } from './bounded-fetch.js'
 import { clockToleranceSchema } from './clock-tolerance.js'
+import { deepFreeze } from './deep-freeze.js'
 import { authorizationServerMetadataUrls, discoverAuthorizationServer } from './discovery.js'
 import { invalidToken, type PortcullisError, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
@@ -477,16 +478,4 @@ const stringOr = (value: unknown, fallback: string) => (typeof value === 'string
 function describe(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value)
   return text.length > 200 ? `${text.slice(0, 200)}...` : text
-}
-
-/** Cached answers are shared between requests: nobody may change one in place. */
-function deepFreeze<T>(root: T): T {
-  const stack: unknown[] = [root]
-  while (stack.length > 0) {
-    const value = stack.pop()
-    if (typeof value !== 'object' || value === null || Object.isFrozen(value)) continue
-    Object.freeze(value)
-    for (const item of Object.values(value)) stack.push(item)
-  }
-  return root
 }

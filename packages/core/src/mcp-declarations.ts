@@ -1,4 +1,4 @@
-import type { AuthInfo } from './auth-info.js'
+import { type AuthInfo, isAuthInfo } from './auth-info.js'
 import { parseScopeArgs, type ScopeArgs } from './gate.js'
 import type { McpScopeRules, McpTarget } from './mcp-request.js'
 import { principalKey } from './principal.js'
@@ -142,15 +142,6 @@ export function authInfoFrom(context: unknown): AuthInfo | undefined {
   const http = (context as { http?: { authInfo?: unknown } }).http
   const nested = typeof http === 'object' && http !== null ? http.authInfo : undefined
   return isAuthInfo(nested) ? nested : undefined
-}
-
-function isAuthInfo(value: unknown): value is AuthInfo {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AuthInfo).clientId === 'string' &&
-    Array.isArray((value as AuthInfo).scopes)
-  )
 }
 
 /**

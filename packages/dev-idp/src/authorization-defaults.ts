@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { readBoundedBody, replayBody } from './provider-request-body.js'
+import { readBoundedBody, replayBody } from '@portcullis/provider-support'
 import type { ResourceRegistry } from './resource-registry.js'
 
 /** The OIDC scopes the provider knows; any other scope is a resource's. */

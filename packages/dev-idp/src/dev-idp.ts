@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { parseOptions } from '@portcullis/core/adapter'
+import { dropRegisteredScope } from '@portcullis/provider-support'
 import type Provider from 'oidc-provider'
 import { applyAuthorizationDefaults } from './authorization-defaults.js'
 import {
@@ -27,7 +28,6 @@ import {
   resourceSchema,
 } from './options.js'
 import { providerConfiguration, SECRET_NAMES, staticClients } from './provider-configuration.js'
-import { dropRegisteredScope } from './provider-request-body.js'
 import { withoutExpectedNotices } from './quiet-notices.js'
 import { ResourceRegistry } from './resource-registry.js'
 import { roleScopes } from './role-scopes.js'

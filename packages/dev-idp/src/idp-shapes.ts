@@ -1,3 +1,4 @@
+import { MCP_FALLBACK_ROUTES } from '@portcullis/provider-support'
 import type { DevIdpShape, DevIdpUser, ResolvedOptions } from './options.js'
 
 /**
@@ -73,18 +74,7 @@ function genericShape(options: ResolvedOptions): IdpShapeProfile {
   return {
     name: 'generic',
     issuerPath: '',
-    // MCP 2025-03-26 §2.3.3: clients without metadata fall back to /authorize, /token and /register.
-    routes: {
-      authorization: '/authorize',
-      token: '/token',
-      jwks: '/jwks',
-      userinfo: '/userinfo',
-      introspection: '/introspect',
-      revocation: '/revoke',
-      registration: '/register',
-      end_session: '/logout',
-      pushed_authorization_request: '/par',
-    },
+    routes: MCP_FALLBACK_ROUTES,
     signingAlg: options.signingAlg ?? 'ES256',
     introspection: true,
     identityRoleClaimNames: ['roles'],

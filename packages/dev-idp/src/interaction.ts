@@ -1,9 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  finishInteraction,
+  type InteractionDetailsOf,
+  MAX_FORM_BYTES,
+  readForm,
+  routeInteraction,
+} from '@portcullis/provider-support'
 import type Provider from 'oidc-provider'
 import type { InteractionResults } from 'oidc-provider'
 import { loginPage, messagePage } from './pages.js'
-import { readBoundedBody } from './provider-request-body.js'
 import type { RoleScopes } from './role-scopes.js'
+
+type InteractionDetails = InteractionDetailsOf<Provider>
 
 /** What the interaction routes need to know. */
 export interface InteractionSettings {
@@ -18,9 +26,7 @@ export interface InteractionSettings {
   resourceScopes(indicator: string): readonly string[]
 }
 
-const MAX_FORM_BYTES = 8 * 1024
 const MAX_USER_NAME = 200
-const PATH = /^\/interaction\/([A-Za-z0-9_-]{1,128})$/
 
 /**
  * The login and consent steps oidc-provider hands over to the host application. In `auto` mode
@@ -35,32 +41,18 @@ export async function handleInteraction(
   res: ServerResponse,
   path: string,
 ): Promise<boolean> {
-  const match = PATH.exec(path)
-  if (!match) return false
-  const uid = match[1]!
-  const { provider } = settings
+  return routeInteraction(settings.provider, req, res, path, sendPage, (details) =>
+    step(settings, req, res, details),
+  )
+}
 
-  let details: Awaited<ReturnType<Provider['interactionDetails']>>
-  try {
-    details = await provider.interactionDetails(req, res)
-  } catch (error) {
-    if ((error as { name?: string }).name === 'SessionNotFound') {
-      sendPage(res, 400, 'Sign-in request not found', {
-        problem:
-          'this sign-in request has expired, or its cookie is missing (was it started in another browser?)',
-        next: 'start again from the client application',
-      })
-      return true
-    }
-    throw error
-  }
-  if (details.uid !== uid) {
-    sendPage(res, 400, 'Sign-in request mismatch', {
-      problem: 'the cookie belongs to another sign-in request',
-    })
-    return true
-  }
-
+/** The step the interaction's prompt asks for; false when the request is not one it expects. */
+async function step(
+  settings: InteractionSettings,
+  req: IncomingMessage,
+  res: ServerResponse,
+  details: InteractionDetails,
+): Promise<boolean> {
   const prompt = details.prompt.name
   if (req.method === 'GET' && prompt === 'login') {
     if (settings.login === 'form') {
@@ -107,11 +99,7 @@ export async function handleInteraction(
     await grantConsent(settings, req, res, details)
     return true
   }
-  res.setHeader('Allow', 'GET, POST')
-  sendPage(res, 405, 'Unexpected request', {
-    problem: `${req.method} is not expected for the "${prompt}" step`,
-  })
-  return true
+  return false
 }
 
 /**
@@ -124,7 +112,7 @@ async function grantConsent(
   settings: InteractionSettings,
   req: IncomingMessage,
   res: ServerResponse,
-  details: Awaited<ReturnType<Provider['interactionDetails']>>,
+  details: InteractionDetails,
 ): Promise<void> {
   const { provider, roleScopes } = settings
   const accountId = details.session?.accountId ?? settings.defaultUser
@@ -164,7 +152,7 @@ async function grantConsent(
 function sendLoginForm(
   settings: InteractionSettings,
   res: ServerResponse,
-  details: Awaited<ReturnType<Provider['interactionDetails']>>,
+  details: InteractionDetails,
 ): void {
   const { params } = details
   const resource = params.resource
@@ -203,7 +191,7 @@ function finish(
   res: ServerResponse,
   result: InteractionResults,
 ): Promise<void> {
-  return settings.provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true })
+  return finishInteraction(settings.provider, req, res, result)
 }
 
 function userNameProblem(name: string): string | undefined {
@@ -211,12 +199,6 @@ function userNameProblem(name: string): string | undefined {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is rejected
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains control characters'
   return undefined
-}
-
-/** The urlencoded body, or undefined when it exceeds the limit. */
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
-  const body = await readBoundedBody(req, MAX_FORM_BYTES)
-  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
 }
 
 function sendPage(res: ServerResponse, status: number, title: string, lines: Record<string, string>): void {

@@ -1,4 +1,5 @@
 import { parseOptions, resourceUrlSchema } from '@portcullis/core/adapter'
+import { lifetimeSeconds } from '@portcullis/provider-support'
 import { z } from 'zod'
 
 /** The scopes a resource gets when its entry names none: the notes example's scopes. */
@@ -177,11 +178,7 @@ export interface ClientIdMetadataDocumentOptions {
   ca?: string | string[]
 }
 
-const seconds = z
-  .number()
-  .int()
-  .positive()
-  .max(366 * 24 * 3600)
+const seconds = lifetimeSeconds
 const nonEmpty = z.string().min(1)
 const token = z.string().regex(/^[\x21-\x7e]+$/, { error: 'must be printable ASCII without spaces' })
 

@@ -1,4 +1,4 @@
-import { escapeHtml, htmlPage } from './html-page.js'
+import { escapeHtml, htmlPage } from '@portcullis/provider-support'
 
 const STYLE =
   'body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#222}' +

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { htmlErrorRenderer, ownTokensOnly, tokenLifetimes } from '@portcullis/provider-support'
 import type {
   AccessToken,
   ClientCredentials,
@@ -170,14 +171,10 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
       introspection: {
         enabled: profile.introspection,
         // RFC 7662 §2.1: only the resource server, or the client the token was issued to, may look.
-        allowedPolicy: async (_ctx, client, token) =>
-          isResourceServer(client.clientId) || token.clientId === client.clientId,
+        allowedPolicy: async (ctx, client, token) =>
+          isResourceServer(client.clientId) || ownTokensOnly(ctx, client, token),
       },
-      revocation: {
-        enabled: true,
-        // RFC 7009 §2.1: a client revokes only its own tokens.
-        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
-      },
+      revocation: { enabled: true, allowedPolicy: ownTokensOnly },
       rpInitiatedLogout: { enabled: false },
       resourceIndicators: {
         enabled: true,
@@ -212,24 +209,11 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
             sector_identifier_uri: options.cimd.maxBytes,
           },
         }),
-    ttl: {
-      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? options.accessTokenTtl,
-      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? options.accessTokenTtl,
-      AuthorizationCode: 60,
-      IdToken: 3600,
-      Interaction: 600,
-      Session: 86_400,
-      // A rotated refresh token keeps its predecessor's expiry: rotation must not extend a lifetime.
-      RefreshToken: (ctx) =>
-        ctx?.oidc?.entities?.RotatedRefreshToken?.remainingTTL ?? options.refreshTokenTtl,
-      Grant: Math.max(14 * 86_400, options.refreshTokenTtl),
-    },
-    async renderError(ctx, out) {
-      ctx.type = 'html'
-      const lines = Object.entries(describedError(out)).filter(
-        (entry): entry is [string, string] => typeof entry[1] === 'string',
-      )
-      ctx.body = messagePage('Authorization error', Object.fromEntries(lines))
-    },
+    ttl: tokenLifetimes({
+      accessTokenTtl: options.accessTokenTtl,
+      refreshTokenTtl: options.refreshTokenTtl,
+      grantTtl: Math.max(14 * 86_400, options.refreshTokenTtl),
+    }),
+    renderError: htmlErrorRenderer(messagePage, describedError),
   }
 }

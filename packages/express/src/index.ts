@@ -28,5 +28,6 @@ export {
   requireScopes,
 } from './portcullis.js'
 export type { RejectionListener } from './request-state.js'
+export { verifiedAuth } from './verified-auth.js'
 
 export default portcullis

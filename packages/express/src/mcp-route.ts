@@ -2,7 +2,7 @@ import type { McpRouteOptions } from '@portcullis/core'
 import { createMcpEndpoint, type McpEndpoint } from '@portcullis/core/adapter'
 import express, { type Request, type RequestHandler, type Router } from 'express'
 import { bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
-import { verifiedBy } from './request-state.js'
+import { verifiedAuthOf, verifiedBy } from './request-state.js'
 import { sendReply } from './send-reply.js'
 
 const ROUTE_OWNER = `${OWNER} mcpRoute`
@@ -70,7 +70,7 @@ export async function mcpRoute(
       // A POST body that no parser read goes to the SDK as `null`, never unread: the SDK must not
       // parse a body whose scopes were not checked.
       body: req.method === 'POST' ? (req.body ?? null) : req.body,
-      auth: verifiedBy(req) === binding.gate ? req.auth : undefined,
+      auth: verifiedBy(req) === binding.gate ? verifiedAuthOf(req) : undefined,
     })
     if (decision.kind === 'reply') {
       if (decision.log !== undefined) report(binding, decision.log, req)

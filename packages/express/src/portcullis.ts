@@ -30,6 +30,7 @@ import {
   markVerified,
   type RejectionListener,
   rememberGate,
+  verifiedAuthOf,
   verifiedBy,
 } from './request-state.js'
 import { dispatchPath, FALLBACK_METHODS, routeMethods } from './route-methods.js'
@@ -149,7 +150,7 @@ const reportFailures: RejectionListener = (event) => {
  *   scopes: { implies: { 'reports:admin': ['reports:read'] } },
  *   public: ['/health'],
  * }))
- * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(req.auth.extra.sub))
+ * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(verifiedAuth(req).extra.sub))
  */
 export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const hasGate = options !== null && typeof options === 'object' && 'gate' in options
@@ -230,7 +231,7 @@ export function scopeGuard(
     if (binding instanceof Error) return next(binding)
     if (verifiedBy(req) === binding.gate) {
       if (requirement === undefined) return next()
-      const decision = binding.gate.authorize(req.auth, requirement)
+      const decision = binding.gate.authorize(verifiedAuthOf(req)!, requirement)
       if (!decision.ok) return reject(binding, req, res, decision)
       return next()
     }
@@ -258,7 +259,7 @@ function guard(
     req.auth = result.auth
     if (result.headers !== undefined)
       for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value)
-    markVerified(req, gate)
+    markVerified(req, gate, result.auth)
     const decision = requirement === undefined ? undefined : gate.authorize(result.auth, requirement)
     if (decision !== undefined && !decision.ok) reject(binding, req, res, decision)
     else next()
@@ -299,10 +300,7 @@ export function report(binding: GateBinding, event: RejectionLog, req: Request):
 /** The CORS headers of a protected answer, unless another CORS middleware already chose them. */
 function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void {
   if (gate.cors === undefined) return
-  const exposed = mergeHeaderList(
-    headerText(res.getHeader('access-control-expose-headers')),
-    gate.cors.exposeHeaders,
-  )
+  const exposed = mergeHeaderList(res.getHeader('access-control-expose-headers'), gate.cors.exposeHeaders)
   if (res.hasHeader('access-control-allow-origin')) {
     // Another layer (the `cors` package) granted the origin; only make sure the challenge is readable.
     res.setHeader('Access-Control-Expose-Headers', exposed)
@@ -312,7 +310,7 @@ function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void 
   if (variesByOrigin(res.getHeader('vary'))) return
   const origin = typeof req.headers.origin === 'string' ? req.headers.origin : undefined
   for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
-    if (name === 'Vary') res.setHeader('Vary', mergeHeaderList(headerText(res.getHeader('vary')), [value]))
+    if (name === 'Vary') res.setHeader('Vary', mergeHeaderList(res.getHeader('vary'), [value]))
     else if (name === 'Access-Control-Expose-Headers') res.setHeader(name, exposed)
     else res.setHeader(name, value)
   }
@@ -368,10 +366,6 @@ function variesByOrigin(vary: string | number | string[] | undefined): boolean {
   return ([] as string[])
     .concat(vary)
     .some((value) => value.split(',').some((name) => name.trim().toLowerCase() === 'origin'))
-}
-
-function headerText(value: string | number | string[] | undefined): string | string[] | undefined {
-  return typeof value === 'number' ? String(value) : value
 }
 
 /**

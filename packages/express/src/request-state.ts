@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import type { Gate, RejectionLog } from '@portcullis/core'
+import type { Gate, RejectionLog, VerifiedAuthInfo } from '@portcullis/core'
 import type { Request } from 'express'
 
 /** Where rejections are reported. `req` is the rejected request (never log its headers: they hold the token). */
@@ -17,6 +17,8 @@ interface RequestState {
   seen: GateBinding[]
   /** The gate that verified the caller (`req.auth`), once one has. */
   verifiedBy?: Gate
+  /** The caller it verified: what `verifiedAuth(req)` returns, whatever else sets `req.auth`. */
+  auth?: VerifiedAuthInfo
 }
 
 // Keyed by the request object, so nothing is added to the request the application can see.
@@ -29,11 +31,19 @@ export function rememberGate(req: IncomingMessage, binding: GateBinding): void {
   else if (!state.seen.some((known) => known.gate === binding.gate)) state.seen.push(binding)
 }
 
-/** Records that `gate` verified the caller of `req`. */
-export function markVerified(req: IncomingMessage, gate: Gate): void {
+/** Records that `gate` verified the caller of `req` as `auth`. */
+export function markVerified(req: IncomingMessage, gate: Gate, auth: VerifiedAuthInfo): void {
   const state = states.get(req)
-  if (state === undefined) states.set(req, { seen: [], verifiedBy: gate })
-  else state.verifiedBy = gate
+  if (state === undefined) states.set(req, { seen: [], verifiedBy: gate, auth })
+  else {
+    state.verifiedBy = gate
+    state.auth = auth
+  }
+}
+
+/** The caller a gate verified on `req`, if one has. */
+export function verifiedAuthOf(req: IncomingMessage): VerifiedAuthInfo | undefined {
+  return states.get(req)?.auth
 }
 
 /** The gate that verified the caller of `req`, if one has. */

@@ -1,5 +1,5 @@
 import { createGate, jwtVerifier, type RejectionLog, type TokenVerifier } from '@portcullis/core'
-import { portcullis, protect, requireScopes } from '@portcullis/express'
+import { portcullis, protect, requireScopes, verifiedAuth } from '@portcullis/express'
 import cors from 'cors'
 import express, { type ErrorRequestHandler } from 'express'
 import t from 'tap'
@@ -50,7 +50,7 @@ t.test("routes: 'declared' gates only routes with protect() or requireScopes()",
   const app = express()
   app.use(portcullis(notesOptions(kit, { routes: 'declared' })))
   app.get('/', (_req, res) => res.send('home'))
-  app.get('/me', protect(), (req, res) => res.send(req.auth.extra.sub))
+  app.get('/me', protect(), (req, res) => res.send(verifiedAuth(req).extra.sub))
   app.get('/admin', requireScopes('notes:admin'), (_req, res) => res.send('admin'))
   const server = await listen(app)
   t.teardown(server.close)
@@ -71,7 +71,7 @@ t.test("routes: 'declared' gates only routes with protect() or requireScopes()",
 t.test('requireScopes on a public path authenticates instead of letting the request through', async (t) => {
   const app = express()
   app.use(portcullis(notesOptions(kit, { public: ['/guarded'] })))
-  app.get('/guarded', requireScopes('notes:read'), (req, res) => res.send(req.auth.extra.sub))
+  app.get('/guarded', requireScopes('notes:read'), (req, res) => res.send(verifiedAuth(req).extra.sub))
   const server = await listen(app)
   t.teardown(server.close)
   const none = await server.request('GET', '/guarded')
@@ -148,7 +148,7 @@ t.test('metadataRoutes: false under a path, with auth.metadata at the root', asy
   const app = express()
   app.use(auth.metadata)
   app.use('/api', auth)
-  app.get('/api/notes', (req, res) => res.send(req.auth.extra.sub))
+  app.get('/api/notes', (req, res) => res.send(verifiedAuth(req).extra.sub))
   app.get('/open', (_req, res) => res.send('open'))
   const server = await listen(app)
   t.teardown(server.close)
@@ -173,8 +173,10 @@ t.test('two resources in one app: bound guards, each with its own gate and docum
   const authB = portcullis(optionsFor(B))
   const app = express()
   app.use(authA, authB)
-  app.post('/a/mcp', authA.protect(), (req, res) => res.send(req.auth.resource.href))
-  app.post('/b/mcp', authB.requireScopes('notes:read'), (req, res) => res.send(req.auth.resource.href))
+  app.post('/a/mcp', authA.protect(), (req, res) => res.send(verifiedAuth(req).resource.href))
+  app.post('/b/mcp', authB.requireScopes('notes:read'), (req, res) =>
+    res.send(verifiedAuth(req).resource.href),
+  )
   app.post('/ambiguous', protect(), (_req, res) => res.send('?'))
   app.use(errorMessage)
   const server = await listen(app)
@@ -218,7 +220,7 @@ t.test('a shared gate: portcullis({ gate }) answers like the gate it is given', 
   t.equal(auth.gate, gate)
   const app = express()
   app.use(auth)
-  app.get('/notes', (req, res) => res.send(req.auth.extra.sub))
+  app.get('/notes', (req, res) => res.send(verifiedAuth(req).extra.sub))
   const server = await listen(app)
   t.teardown(server.close)
   t.equal((await server.request('GET', '/notes')).headers['www-authenticate'], CHALLENGE)
@@ -328,7 +330,7 @@ t.test(
     const app = express()
     app.use(cors({ origin: [ORIGIN], exposedHeaders: ['X-Trace', 'mcp-session-id'] }))
     app.use(portcullis(notesOptions(kit)))
-    app.post('/mcp', (req, res) => res.send(req.auth.extra.sub))
+    app.post('/mcp', (req, res) => res.send(verifiedAuth(req).extra.sub))
     const server = await listen(app)
     t.teardown(server.close)
 
@@ -459,4 +461,30 @@ t.test('scope implications with a "__proto__" key reach the gate intact', async 
   const answer = await server.request('GET', '/reports', bearer(await kit.mint({ scope: '__proto__' })))
   t.equal(answer.status, 200, '__proto__ implies reports:read')
   t.equal(answer.body, 'reports')
+})
+
+t.test('verifiedAuth: the caller a gate verified, never one something else put on req.auth', async (t) => {
+  const app = express()
+  // Another layer (an SDK middleware, a bug) writes req.auth before the gate on a public path.
+  app.use((req, _res, next) => {
+    req.auth = { token: 'planted', clientId: 'x', scopes: ['notes:admin'] }
+    next()
+  })
+  app.use(portcullis(notesOptions(kit, { public: ['/health'] })))
+  app.get(['/health', '/notes'], (req, res) => {
+    const caller = verifiedAuth(req)
+    res.json({ sub: caller.extra.sub, fingerprint: caller.extra.fingerprint, same: caller === req.auth })
+  })
+  app.use(errorMessage)
+  const server = await listen(app)
+  t.teardown(server.close)
+
+  const open = await server.request('GET', '/health')
+  t.equal(open.status, 500, 'a server mistake: the route reads a caller it does not have')
+  t.match(open.json(), { message: /verifiedAuth: no gate verified this request/ })
+  t.notMatch(open.body, /planted/)
+
+  const verified = await server.request('GET', '/notes', bearer(await kit.mint()))
+  t.equal(verified.status, 200)
+  t.match(verified.json(), { sub: 'alice', fingerprint: /^[\w-]{16}$/, same: true })
 })

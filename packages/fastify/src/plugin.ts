@@ -321,7 +321,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     }
     const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
     for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
-      if (name === 'Vary') reply.header('Vary', mergeHeaderList(headerText(reply.getHeader('vary')), [value]))
+      if (name === 'Vary') reply.header('Vary', mergeHeaderList(reply.getHeader('vary'), [value]))
       else reply.header(name, value)
     }
   }
@@ -376,10 +376,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
       return done(null, payload)
     }
     // Merged at the end so another CORS layer (@fastify/cors exposedHeaders) cannot drop WWW-Authenticate.
-    reply.header(
-      'Access-Control-Expose-Headers',
-      mergeHeaderList(headerText(current), gate.cors!.exposeHeaders),
-    )
+    reply.header('Access-Control-Expose-Headers', mergeHeaderList(current, gate.cors!.exposeHeaders))
     return done(null, payload)
   }
 
@@ -435,10 +432,6 @@ function mayCarryFormToken(request: FastifyRequest): boolean {
   return (
     isFormContentType(request.headers['content-type']) && request.server.hasContentTypeParser(FORM_MEDIA_TYPE)
   )
-}
-
-function headerText(value: string | number | string[] | undefined): string | string[] | undefined {
-  return typeof value === 'number' ? String(value) : value
 }
 
 /**

@@ -12,7 +12,13 @@ import {
   type TokenCacheOptions,
   type TokenVerifier,
 } from '@portcullis/core'
-import { claimPathSchema, parseOptions, scopeTokenSchema, secureUrlProblem } from '@portcullis/core/adapter'
+import {
+  claimPathSchema,
+  deepFreeze,
+  parseOptions,
+  scopeTokenSchema,
+  secureUrlProblem,
+} from '@portcullis/core/adapter'
 import { z } from 'zod'
 import { type AudienceStrategy, audienceStrategySchema } from './audience-strategy.js'
 
@@ -296,14 +302,3 @@ export const baseUrlSchema = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: 'must not have a query, fragment or credentials' })
   }
 })
-
-function deepFreeze<T>(root: T): T {
-  const stack: unknown[] = [root]
-  while (stack.length > 0) {
-    const value = stack.pop()
-    if (typeof value !== 'object' || value === null || Object.isFrozen(value)) continue
-    Object.freeze(value)
-    for (const item of Object.values(value)) stack.push(item)
-  }
-  return root
-}

@@ -1,5 +1,4 @@
-// Reading and rewriting a request body before oidc-provider reads it, shared by the dev IdP and the
-// broker (`@portcullis/dev-idp/provider-request-body`; this package's dependencies only).
+// Reading and rewriting a request body before oidc-provider reads it.
 
 import type { IncomingMessage } from 'node:http'
 
@@ -61,4 +60,16 @@ export async function dropRegisteredScope(req: IncomingMessage): Promise<boolean
   }
   replayBody(req, body)
   return true
+}
+
+/** The largest interaction form (sign-in, consent) read: a few fields, never kilobytes. */
+export const MAX_FORM_BYTES = 8 * 1024
+
+/** An urlencoded form body (a page's POST), or undefined once it grows past `maxBytes`. */
+export async function readForm(
+  req: IncomingMessage,
+  maxBytes = MAX_FORM_BYTES,
+): Promise<URLSearchParams | undefined> {
+  const body = await readBoundedBody(req, maxBytes)
+  return body === undefined ? undefined : new URLSearchParams(body.toString('utf8'))
 }

@@ -1,5 +1,5 @@
-// The skeleton of a server-rendered page, shared by the dev IdP and the broker
-// (`@portcullis/dev-idp/html-page`): each brings its own style and body.
+// The skeleton of a server-rendered page of the dev IdP and the broker: each brings its own style
+// and body.
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
 export function escapeHtml(value: string): string {
