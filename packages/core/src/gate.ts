@@ -43,6 +43,7 @@ import {
 import { parseOptions } from './options.js'
 import { sameResource } from './resource.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
+import { traceAuthentication, traceAuthorization } from './telemetry-channels.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {
@@ -340,10 +341,9 @@ export function createGate(options: GateOptions): Gate {
   const isOurResource = (value: URL | string): boolean =>
     (value instanceof URL && value.href === resourceHref) || sameResource(value, resource)
 
-  const authenticate = (input: AuthenticateInput): Promise<AuthenticateResult> => {
-    const result = authenticateNow(input)
-    return result instanceof Promise ? result : Promise.resolve(result)
-  }
+  // Telemetry (traces, metrics) and audit observe every answer; both cost nothing unsubscribed.
+  const observed = (input: AuthenticateInput) =>
+    auditAuthentication(resource, traceAuthentication(resource, authenticateNow, input))
 
   const authorize = (
     auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>,
@@ -394,10 +394,13 @@ export function createGate(options: GateOptions): Gate {
     policy,
     cors,
     idp: parsed.idp,
-    authenticate: (input: AuthenticateInput) => auditAuthentication(resource, authenticate(input)),
-    authenticateNow: (input: AuthenticateInput) => auditAuthentication(resource, authenticateNow(input)),
+    authenticate: (input: AuthenticateInput): Promise<AuthenticateResult> => {
+      const result = observed(input)
+      return result instanceof Promise ? result : Promise.resolve(result)
+    },
+    authenticateNow: observed,
     authorize: (auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>, requirement: ScopeRequirement) =>
-      auditAuthorization(resource, auth, authorize(auth, requirement)),
+      auditAuthorization(resource, auth, traceAuthorization(resource, authorize, auth, requirement)),
     reply,
     metadataReply,
     health: () =>

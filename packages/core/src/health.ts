@@ -18,6 +18,8 @@ export interface ComponentHealth {
   since?: string
   /** The last error, or counts. Never a token or secret. */
   detail?: string
+  /** Entries a bounded table holds now (the deny list's revocations), when it says. */
+  entries?: number
 }
 
 /**
@@ -69,7 +71,7 @@ export function verifierHealth(verifier: unknown): ComponentHealth[] {
  * list not loaded yet or too stale; the gate answers 503 meanwhile), else up.
  */
 export function denyListHealth(denyList: DenyList): ComponentHealth {
-  const size = (denyList as { size?: unknown }).size
+  const entries = entriesOf(denyList)
   // The gate's own rule (deny-list.ts), so health and the 503 answers always agree.
   const wait = denyListWait(denyList)
   const kind = denyList.constructor?.name
@@ -81,7 +83,22 @@ export function denyListHealth(denyList: DenyList): ComponentHealth {
       detail: `cannot vouch for tokens; tokens get 503 with Retry-After ${wait}`,
     }
   }
-  return { ...base, status: 'ok', ...(typeof size === 'number' ? { detail: `${size} revocation(s)` } : {}) }
+  return {
+    ...base,
+    status: 'ok',
+    ...(entries === undefined ? {} : { detail: `${entries} revocation(s)`, entries }),
+  }
+}
+
+/** A memory list's `size`, a shared list's `stats().entries` (@portcullis/redis); never throws. */
+function entriesOf(denyList: DenyList): number | undefined {
+  try {
+    const list = denyList as { size?: unknown; stats?: () => { entries?: unknown } }
+    const entries = typeof list.size === 'number' ? list.size : list.stats?.().entries
+    return typeof entries === 'number' && Number.isFinite(entries) ? entries : undefined
+  } catch {
+    return undefined
+  }
 }
 
 const RANK: Record<HealthStatus, number> = { unknown: 0, ok: 0, degraded: 1, down: 2 }

@@ -10,6 +10,7 @@ import {
 } from '@portcullis/core'
 import {
   answersPreflight,
+  authenticationAuditEvent,
   authorizationHeaders,
   dpopHeaders,
   FORM_MEDIA_TYPE,
@@ -21,6 +22,7 @@ import {
   parseOptions,
   parseScopeArgs,
   parseScopeRequirement,
+  rejectionAuditEvent,
 } from '@portcullis/core/adapter'
 import type {
   FastifyInstance,
@@ -36,6 +38,7 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
+import { logAudit, setAuditLogLevel } from './audit-log.js'
 import { registerMetadataRoutes } from './metadata-routes.js'
 import type { RequireScopesArgs } from './types.js'
 
@@ -48,6 +51,12 @@ export interface PortcullisPluginOptions {
   routes?: 'all' | 'declared'
   /** Level at which rejected requests are logged (`{ reason, status, fingerprint }`). Default `'info'`. */
   logLevel?: LogLevel
+  /**
+   * Writes every access decision's audit event (allowed, refused, step-up, revoked; see
+   * `docs/audit-events.md`) to `request.log` as `{ audit }`: `true` at `info`, or at the level
+   * given. Default off. Never a token: the token is named by its fingerprint.
+   */
+  auditLog?: boolean | LogLevel
   /**
    * Serve the metadata document from this scope. Default `true`. Set `false` when the plugin is
    * registered under a route prefix and serve the document with `portcullisMetadata` at the root.
@@ -63,6 +72,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const pluginOptionsShape = {
   routes: z.enum(['all', 'declared']).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
+  auditLog: z.union([z.boolean(), z.enum(LOG_LEVELS)]).optional(),
   metadataRoutes: z.boolean().optional(),
 }
 
@@ -130,7 +140,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   const parsed = hasGate
     ? parseOptions(withGateSchema, options, OWNER)
     : parseOptions(withGateOptionsSchema, options, OWNER)
-  const { routes, logLevel: level, metadataRoutes, ...gateOptions } = parsed
+  const { routes, logLevel: level, auditLog, metadataRoutes, ...gateOptions } = parsed
   // createGate gets the caller's options: zod's copy of scopes.implies loses a "__proto__" key.
   const gate =
     'gate' in gateOptions
@@ -155,6 +165,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   }
 
   fastify.decorate('portcullis', gate)
+  const auditLevel = setAuditLogLevel(gate, auditLog)
   reportKeySetEvents(fastify)
   // null until the gate verifies the caller (Fastify wants decorators declared up front, V8 likes stable shapes).
   if (!fastify.hasRequestDecorator('auth'))
@@ -232,6 +243,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     reply: FastifyReply,
     result: Exclude<AuthenticateResult | AuthorizeResult, { ok: true }>,
   ): FastifyReply => {
+    if (auditLevel !== undefined)
+      logAudit(request.log, auditLevel, rejectionAuditEvent(gate.resource, request.auth, result))
     const { severity, fields } = result.log
     if (severity === 'error') request.log.error(fields, 'access token verification failed unexpectedly')
     else request.log[logLevel](fields, 'request rejected by portcullis')
@@ -248,6 +261,9 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     if (!result.ok) return sendRejection(request, reply, result)
     request.auth = result.auth
     if (result.headers !== undefined) reply.headers(result.headers)
+    if (auditLevel !== undefined) {
+      logAudit(request.log, auditLevel, authenticationAuditEvent(gate.resource, result))
+    }
     if (requirement !== undefined) {
       const decision = gate.authorize(result.auth, requirement)
       if (!decision.ok) return sendRejection(request, reply, decision)
