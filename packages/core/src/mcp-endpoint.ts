@@ -5,6 +5,7 @@ import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate } from './gate.js'
 import { stepUpAuditEvent } from './gate-audit.js'
+import { addHealthPart, sessionTableHealth } from './health.js'
 import { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
 import { hostServer } from './mcp-hosting.js'
 import { announceListChanges, scopeSetKey } from './mcp-list-changes.js'
@@ -276,11 +277,17 @@ export async function createMcpEndpoint(
     }
   }
 
+  const path = parsed.path ?? (new URL(gate.resource).pathname || '/')
+  const removeHealth =
+    store === undefined
+      ? () => {}
+      : addHealthPart(gate, () => sessionTableHealth(path, store.size, store.maxSessions))
   return Object.freeze({
-    path: parsed.path ?? (new URL(gate.resource).pathname || '/'),
+    path,
     rules,
     handle,
     close: async () => {
+      removeHealth()
       await store?.closeAll()
     },
   })

@@ -23,6 +23,9 @@ options:
   --client-auth basic|post  how the client authenticates there (default: basic, or post when
                             the server lists only client_secret_post)
   --scope <scopes>          scopes to ask for, space-separated (default: the client's default)
+  --call <tool>             with a token: call this tool (no arguments) after tools/list and
+                            report the answer or the 403 challenge; off by default (a call may
+                            change data)
   --browser-origin <origin> the origin CORS is checked for (default ${DEFAULT_BROWSER_ORIGIN})
   --timeout <ms>            deadline of each request (default 5000)
   --json                    print the report as JSON (schema version 1)
@@ -80,12 +83,17 @@ export async function runCommand(
     io.error(`portcullis doctor: give --token or --client-id, not both\n\n${USAGE}`)
     return 2
   }
+  if (values.call !== undefined && token === undefined && credentials === undefined) {
+    io.error(`portcullis doctor: --call needs a token (--token or --client-id)\n\n${USAGE}`)
+    return 2
+  }
   const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout)
   try {
     const report = await doctor(positionals[0]!, {
       ...(token === undefined ? {} : { token }),
       ...(credentials === undefined ? {} : { clientCredentials: credentials }),
       ...(values['browser-origin'] === undefined ? {} : { browserOrigin: values['browser-origin'] }),
+      ...(values.call === undefined ? {} : { callTool: values.call }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
     })
     io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report))
@@ -143,6 +151,7 @@ function parse(args: string[]) {
       'client-auth': { type: 'string' },
       scope: { type: 'string' },
       'browser-origin': { type: 'string' },
+      call: { type: 'string' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

@@ -24,6 +24,11 @@ export interface DoctorOptions {
    * resource, then check it the same way. The secret is never printed.
    */
   clientCredentials?: ClientCredentials
+  /**
+   * With a token: call this tool (with no arguments) after `tools/list` and report what the server
+   * answers, a 403 step-up challenge included. Off by default: a call may change data.
+   */
+  callTool?: string
 }
 
 export const DEFAULT_BROWSER_ORIGIN = 'http://localhost:6274'
@@ -47,6 +52,9 @@ export async function doctor(url: string, options: DoctorOptions = {}): Promise<
     throw new TypeError('doctor: give token or clientCredentials, not both')
   }
   if (options.clientCredentials !== undefined) checkCredentials(options.clientCredentials)
+  if (options.callTool !== undefined && (typeof options.callTool !== 'string' || options.callTool === '')) {
+    throw new TypeError('doctor: option "callTool": must be a tool name')
+  }
   let token = options.token
   const checks: Check[] = []
   const report = (): DoctorReport => {
@@ -112,6 +120,7 @@ export async function doctor(url: string, options: DoctorOptions = {}): Promise<
         url,
         token,
         authorizationServers: servers,
+        ...(options.callTool === undefined ? {} : { callTool: options.callTool }),
         ...(prm.metadata?.scopesSupported === undefined
           ? {}
           : { scopesSupported: prm.metadata.scopesSupported }),
