@@ -56,6 +56,27 @@ const servers = {
     return listenFastify(app)
   },
 
+  /**
+   * The same route with DPoP on (RFC 9449): each request a DPoP-bound token and a fresh proof. The
+   * iat window is an hour, so proofs signed before the run stay good through every round.
+   */
+  'fastify-portcullis-dpop': async () => {
+    const { MemoryDpopReplayCache } = await import('@portcullis/core')
+    const { default: portcullis } = await import('@portcullis/fastify')
+    const app = (await import('fastify')).default()
+    await app.register(portcullis, {
+      ...(await portcullisOptions()),
+      dpop: {
+        mode: 'allowed',
+        algorithms: ['ES256'],
+        maxAgeSeconds: 3600,
+        replayCache: new MemoryDpopReplayCache({ maxEntries: 2_000_000 }),
+      },
+    })
+    app.get('/hello', { config: { scopes: [SCOPE] } }, async () => HELLO)
+    return listenFastify(app)
+  },
+
   /** What users write today: an onRequest hook calling jose's jwtVerify with a remote JWKS. */
   'fastify-jose-hook': async () => {
     const { createRemoteJWKSet, jwtVerify } = await import('jose')

@@ -4,7 +4,9 @@
 //
 //   node bench/http.mjs [--duration 8] [--warmup 2] [--connections 50] [--tokens N]
 //                       [--only name,name] [--no-build]
+
 import { execFileSync, fork } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { availableParallelism, cpus, loadavg } from 'node:os'
@@ -12,7 +14,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { benchKeyPair, mintToken, mintTokens } from './token-mint.mjs'
+import { benchKeyPair, mintProof, mintProofs, mintToken, mintTokens } from './token-mint.mjs'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH_DIR)
@@ -35,6 +37,8 @@ const MCP_CALL = JSON.stringify({
 // Throughput guess for sizing the distinct-token pool; a pool above the verifier cache size (10,000
 // entries) and replayed in order still misses the LRU on every request, see README.
 const COLD_RPS_GUESS = 12_000
+// The same for DPoP proofs: each request needs one never presented before.
+const DPOP_RPS_GUESS = 15_000
 const MIN_POOL = 20_000
 const MAX_POOL = 250_000
 const SERVER_START_TIMEOUT_MS = 20_000
@@ -113,6 +117,26 @@ if (scenarios.some((s) => s.tokens === 'distinct')) {
   console.log(`minted ${pool.length} distinct ES256 tokens in ${mintSeconds.toFixed(1)} s`)
 }
 
+// DPoP (RFC 9449): a token bound to the bench client's key (cnf.jkt, the RFC 7638 thumbprint), and
+// proofs for GET /hello signed with that key before any scenario runs.
+const dpopKey = benchKeyPair()
+const { crv, kty, x, y } = dpopKey.privateJwk
+const jkt = createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url')
+const boundToken = mintToken({ privateJwk: keys.privateJwk, claims: { ...claims, cnf: { jkt } }, index: -2 })
+const proofClaims = {
+  htm: 'GET',
+  htu: `${RESOURCE}/hello`,
+  iat: nowSeconds,
+  ath: createHash('sha256').update(boundToken).digest('base64url'),
+}
+let proofs = []
+if (scenarios.some((s) => s.tokens === 'dpop')) {
+  const count = Math.min(MAX_POOL, Math.max(MIN_POOL, Math.ceil((warmup + duration) * DPOP_RPS_GUESS)))
+  const began = performance.now()
+  proofs = await mintProofs({ privateJwk: dpopKey.privateJwk, claims: proofClaims, count })
+  console.log(`signed ${proofs.length} DPoP proofs in ${((performance.now() - began) / 1000).toFixed(1)} s`)
+}
+
 const env = {
   ...process.env,
   BENCH_ISSUER: issuer,
@@ -164,6 +188,8 @@ try {
 const results = scenarios.map((scenario) => summarize(scenario, runsByName.get(scenario.name)))
 const ratios = computeRatios(results)
 printTables(results, ratios)
+const dpopCost = dpopOverBearer(results)
+if (dpopCost !== undefined) console.log(`\n${dpopCost.text}`)
 
 const report = {
   startedAt: startedAt.toISOString(),
@@ -176,6 +202,7 @@ const report = {
   express: expressStatus,
   scenarios: results,
   ratios,
+  dpop: dpopCost,
 }
 const resultsDir = join(BENCH_DIR, 'results')
 mkdirSync(resultsDir, { recursive: true })
@@ -201,6 +228,13 @@ function scenarioList({ expressAvailable }) {
       label: 'Fastify + Portcullis, one token (warm)',
       server: 'fastify-portcullis',
       tokens: 'one',
+      ...hello,
+    },
+    {
+      name: 'portcullis-dpop-warm',
+      label: 'Fastify + Portcullis, one DPoP-bound token, a new proof each request (warm)',
+      server: 'fastify-portcullis-dpop',
+      tokens: 'dpop',
       ...hello,
     },
     {
@@ -350,6 +384,14 @@ async function runScenario(scenario) {
     const request = { method: scenario.method, path: scenario.path, headers: { ...scenario.headers } }
     if (scenario.body !== undefined) request.body = scenario.body
     if (scenario.tokens === 'one') request.headers.authorization = `Bearer ${warmToken}`
+    if (scenario.tokens === 'dpop') {
+      request.headers.authorization = `DPoP ${boundToken}`
+      // Every request takes the next proof: a proof presented twice is refused (RFC 9449 §11.1).
+      request.setupRequest = (req) => {
+        req.headers.dpop = proofs[next++ % proofs.length]
+        return req
+      }
+    }
     if (scenario.tokens === 'distinct') {
       // One shared counter for all connections: every request built takes the next token of the pool.
       request.setupRequest = (req) => {
@@ -386,7 +428,9 @@ async function runScenario(scenario) {
       tokens:
         scenario.tokens === 'distinct'
           ? { pool: pool.length, presented: next, distinct: Math.min(next, pool.length) }
-          : undefined,
+          : scenario.tokens === 'dpop'
+            ? { pool: proofs.length, presented: next, distinct: Math.min(next, proofs.length) }
+            : undefined,
       problems,
     }
   } finally {
@@ -434,15 +478,24 @@ function checkRun(phase, run) {
 
 /** Before loading a server, prove it answers as the scenario claims (and that the gate is really on). */
 async function sanityCheck(url, scenario) {
-  const send = (authorization) =>
+  const send = (authorization, more = {}) =>
     fetch(`${url}${scenario.path}`, {
       method: scenario.method,
-      headers: { ...(scenario.headers ?? JSON_HEADERS), ...(authorization ? { authorization } : {}) },
+      headers: {
+        ...(scenario.headers ?? JSON_HEADERS),
+        ...(authorization ? { authorization } : {}),
+        ...more,
+      },
       body: scenario.body,
       signal: AbortSignal.timeout(10_000),
     })
   // The warm token is not in the pool, so the check leaves no pool token in the verifier's cache.
-  const ok = await send(scenario.tokens === 'none' ? undefined : `Bearer ${warmToken}`)
+  const ok =
+    scenario.tokens === 'dpop'
+      ? await send(`DPoP ${boundToken}`, {
+          dpop: mintProof({ privateJwk: dpopKey.privateJwk, claims: proofClaims, index: -1 }),
+        })
+      : await send(scenario.tokens === 'none' ? undefined : `Bearer ${warmToken}`)
   const text = await ok.text()
   if (ok.status !== 200)
     throw new Error(`sanity check: expected 200, got ${ok.status}: ${text.slice(0, 200)}`)
@@ -627,6 +680,22 @@ function computeRatios(results) {
       1.5,
     ),
   ].filter((r) => r !== undefined)
+}
+
+/** What DPoP costs over Bearer, warm: server CPU per request of both, and the difference. */
+function dpopOverBearer(results) {
+  const dpop = results.find((r) => r.name === 'portcullis-dpop-warm')
+  const bearer = results.find((r) => r.name === 'portcullis-warm')
+  if (!(dpop?.cpuUsPerRequest > 0) || !(bearer?.cpuUsPerRequest > 0)) return undefined
+  const more = dpop.cpuUsPerRequest - bearer.cpuUsPerRequest
+  return {
+    bearerCpuUs: bearer.cpuUsPerRequest,
+    dpopCpuUs: dpop.cpuUsPerRequest,
+    text:
+      `DPoP over Bearer, warm: ${dpop.cpuUsPerRequest.toFixed(0)} against ${bearer.cpuUsPerRequest.toFixed(0)} µs ` +
+      `of server CPU per request (+${more.toFixed(0)} µs, ${(dpop.cpuUsPerRequest / bearer.cpuUsPerRequest).toFixed(2)}x); ` +
+      `req/s ${fmtInt(dpop.rps)} against ${fmtInt(bearer.rps)}`,
+  }
 }
 
 function printTables(results, ratios) {

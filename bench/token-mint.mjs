@@ -36,10 +36,27 @@ function mintRange({ privateJwk, claims, start, count }) {
 }
 
 /**
+ * Signs `count` DPoP proofs (RFC 9449 §4.2) numbered from `start`, each with its own `jti`, for
+ * `claims` (htm, htu, iat, ath) and the key of `privateJwk`, whose public half rides in the header.
+ */
+function mintProofRange({ privateJwk, claims, start, count }) {
+  const key = createPrivateKey({ key: privateJwk, format: 'jwk' })
+  const { d: _private, ...publicJwk } = privateJwk
+  const header = base64url({ typ: 'dpop+jwt', alg: 'ES256', jwk: publicJwk })
+  const proofs = new Array(count)
+  for (let i = 0; i < count; i++) {
+    const signingInput = `${header}.${base64url({ ...claims, jti: `bench-proof-${start + i}` })}`
+    const signature = sign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' })
+    proofs[i] = `${signingInput}.${signature.toString('base64url')}`
+  }
+  return proofs
+}
+
+/**
  * Mints `count` distinct tokens on all cores. `claims` holds iss, aud, client_id, scope, iat, exp.
  * Resolves to an array of compact JWTs.
  */
-export async function mintTokens({ privateJwk, claims, count }) {
+export async function mintTokens({ privateJwk, claims, count, kind = 'token' }) {
   const workers = Math.max(1, Math.min(availableParallelism(), Math.ceil(count / 5000)))
   const share = Math.ceil(count / workers)
   const parts = []
@@ -50,7 +67,7 @@ export async function mintTokens({ privateJwk, claims, count }) {
     parts.push(
       new Promise((resolve, reject) => {
         const worker = new Worker(new URL(import.meta.url), {
-          workerData: { privateJwk, claims, start, count: size },
+          workerData: { privateJwk, claims, start, count: size, kind },
         })
         // One newline-joined string crosses the thread boundary faster than an array of strings.
         worker.once('message', (text) => resolve(text.split('\n')))
@@ -69,6 +86,17 @@ export function mintToken({ privateJwk, claims, index }) {
   return mintRange({ privateJwk, claims, start: index, count: 1 })[0]
 }
 
+/** DPoP proofs, `mintTokens` style: `count` distinct ones on all cores. */
+export function mintProofs({ privateJwk, claims, count }) {
+  return mintTokens({ privateJwk, claims, count, kind: 'proof' })
+}
+
+/** One DPoP proof, minted in this thread (sanity checks). */
+export function mintProof({ privateJwk, claims, index }) {
+  return mintProofRange({ privateJwk, claims, start: index, count: 1 })[0]
+}
+
 if (!isMainThread && workerData?.claims !== undefined) {
-  parentPort.postMessage(mintRange(workerData).join('\n'))
+  const mint = workerData.kind === 'proof' ? mintProofRange : mintRange
+  parentPort.postMessage(mint(workerData).join('\n'))
 }

@@ -35,6 +35,10 @@ export function configFromEnv(given: NodeJS.ProcessEnv = process.env): ListenCon
       'Set both PORTCULLIS_CLIENT_ID and PORTCULLIS_CLIENT_SECRET to accept opaque tokens, or neither',
     )
   }
+  const dpop = env.PORTCULLIS_DPOP
+  if (dpop !== undefined && dpop !== 'off' && dpop !== 'allowed' && dpop !== 'required') {
+    throw new Error(`PORTCULLIS_DPOP must be off, allowed or required (got ${dpop})`)
+  }
   const endpoint = env.PORTCULLIS_INTROSPECTION_ENDPOINT
   if (endpoint !== undefined && clientId === undefined) {
     throw new Error(
@@ -51,6 +55,7 @@ export function configFromEnv(given: NodeJS.ProcessEnv = process.env): ListenCon
       ? {}
       : { introspection: { clientId, clientSecret, ...(endpoint === undefined ? {} : { endpoint }) } }),
     sdk,
+    ...(dpop === undefined ? {} : { dpop }),
   }
 }
 

@@ -41,6 +41,7 @@ export async function createExpressNotesServer(config: NotesServerConfig): Promi
     verifier: notesVerifier(config),
     scopes: NOTES_SCOPES,
     resourceName: 'Portcullis notes',
+    ...(config.dpop === undefined ? {} : { dpop: config.dpop }),
   })
   app.use(auth)
 

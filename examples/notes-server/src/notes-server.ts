@@ -3,7 +3,13 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextp
 import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
-import { introspectionVerifier, issuerRouter, jwtVerifier, type TokenVerifier } from '@portcullis/core'
+import {
+  type DpopSetting,
+  introspectionVerifier,
+  issuerRouter,
+  jwtVerifier,
+  type TokenVerifier,
+} from '@portcullis/core'
 import { isLoopbackHost } from '@portcullis/core/adapter'
 import { mcpRoute, portcullis } from '@portcullis/fastify'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -23,6 +29,11 @@ export interface NotesServerConfig {
   verifier?: TokenVerifier
   /** Which MCP SDK line serves the endpoint. Default `v2`. */
   sdk?: 'v1' | 'v2'
+  /**
+   * DPoP (RFC 9449) on the MCP endpoint: `'allowed'` accepts DPoP-bound tokens with a proof beside
+   * Bearer tokens, `'required'` only those. Default `'off'`.
+   */
+  dpop?: DpopSetting
   /** Options for the Fastify instance (logger, serverFactory, ...). Default: no logger. */
   fastify?: FastifyServerOptions
 }
@@ -60,6 +71,7 @@ export async function createNotesServer(config: NotesServerConfig): Promise<Fast
     verifier: config.verifier ?? notesVerifier(config),
     scopes: NOTES_SCOPES,
     resourceName: 'Portcullis notes',
+    ...(config.dpop === undefined ? {} : { dpop: config.dpop }),
   })
 
   const store = new NotesStore()

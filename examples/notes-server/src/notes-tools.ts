@@ -44,7 +44,14 @@ export function registerNotesTools(server: ToolHost, store: NotesStore): void {
     { title: 'Who am I', description: 'The subject, client and scopes of the access token in use' },
     (context: unknown) => {
       const auth = callerOf(context)
-      return result({ sub: auth.extra?.sub ?? null, client: auth.clientId, scopes: auth.scopes })
+      // A DPoP caller's proven key (RFC 9449), so a handler can see the token is sender-constrained.
+      const dpopJkt = auth.extra?.dpopJkt
+      return result({
+        sub: auth.extra?.sub ?? null,
+        client: auth.clientId,
+        scopes: auth.scopes,
+        ...(typeof dpopJkt === 'string' ? { dpopJkt } : {}),
+      })
     },
   )
 

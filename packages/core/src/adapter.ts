@@ -11,7 +11,13 @@ export {
   type ReadBearerInput,
   readBearer,
 } from './bearer.js'
-export { type BearerChallengeParams, bearerChallenge, MAX_ERROR_DESCRIPTION_LENGTH } from './challenge.js'
+export {
+  type BearerChallengeParams,
+  bearerChallenge,
+  type DpopChallengeParams,
+  dpopChallenge,
+  MAX_ERROR_DESCRIPTION_LENGTH,
+} from './challenge.js'
 export { clockToleranceSchema } from './clock-tolerance.js'
 export {
   answersPreflight,
@@ -26,6 +32,10 @@ export {
 } from './cors-policy.js'
 export { deepFreeze } from './deep-freeze.js'
 export { denyListWait } from './deny-list.js'
+export { type DpopNonces, dpopNonces } from './dpop-nonce.js'
+export { dpopSettingSchema } from './dpop-options.js'
+export { dpopProofId } from './dpop-replay.js'
+export { dpopHeaders } from './dpop-request.js'
 export { authenticationAuditEvent, rejectionAuditEvent, stepUpAuditEvent } from './gate-audit.js'
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {

@@ -25,6 +25,11 @@ export interface AuthInfoExtra extends Record<string, unknown> {
   fingerprint?: string
   /** All claims of the token (JWT payload or introspection answer). */
   claims?: Record<string, unknown>
+  /**
+   * The RFC 7638 thumbprint of the key the caller proved it holds with a DPoP proof (RFC 9449),
+   * equal to the token's `cnf.jkt`; absent for a Bearer token.
+   */
+  dpopJkt?: string
 }
 
 /** The SDK's `OAuthTokenVerifier` shape: every Portcullis verifier satisfies it. */

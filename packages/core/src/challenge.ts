@@ -32,17 +32,48 @@ export const MAX_ERROR_DESCRIPTION_LENGTH = 512
  * // 'Bearer error="insufficient_scope", scope="files:write", resource_metadata="https://..."'
  */
 export function bearerChallenge(params: BearerChallengeParams): string {
+  const parts = challengeParams(params, 'bearerChallenge')
+  // RFC 6750 §3: the Bearer scheme MUST be followed by one or more auth-param values.
+  if (parts.length === 0)
+    throw new TypeError('bearerChallenge: at least one parameter is required (RFC 6750 §3)')
+  return `Bearer ${parts.join(', ')}`
+}
+
+export interface DpopChallengeParams extends BearerChallengeParams {
+  /** `algs`: the JWS algorithms accepted for proofs (RFC 9449 §7.1), at least one. */
+  algs: readonly string[]
+}
+
+/**
+ * Builds a `WWW-Authenticate` value for the DPoP scheme (RFC 9449 §7.1): the parameters of
+ * `bearerChallenge` (the error codes include `invalid_dpop_proof` and `use_dpop_nonce`), then
+ * `algs`. Same validation and sanitising as `bearerChallenge`.
+ *
+ * @example
+ * dpopChallenge({ error: 'use_dpop_nonce', algs: ['ES256', 'EdDSA'] })
+ * // 'DPoP error="use_dpop_nonce", algs="ES256 EdDSA"'
+ */
+export function dpopChallenge(params: DpopChallengeParams): string {
+  const parts = challengeParams(params, 'dpopChallenge')
+  if (params.algs.length === 0 || params.algs.some((alg) => !/^[A-Za-z0-9+_.-]+$/.test(alg))) {
+    throw new TypeError('dpopChallenge: algs must name at least one JWS algorithm')
+  }
+  parts.push(`algs="${params.algs.join(' ')}"`)
+  return `DPoP ${parts.join(', ')}`
+}
+
+function challengeParams(params: BearerChallengeParams, owner: string): string[] {
   const parts: string[] = []
   if (params.realm !== undefined) {
     if (!ERROR_CHARS.test(params.realm)) {
-      throw new TypeError("bearerChallenge: realm must be printable ASCII without '\"' or '\\'")
+      throw new TypeError(`${owner}: realm must be printable ASCII without '"' or '\\'`)
     }
     parts.push(`realm="${params.realm}"`)
   }
   if (params.error !== undefined) {
     if (!ERROR_CHARS.test(params.error)) {
       throw new TypeError(
-        `bearerChallenge: error ${JSON.stringify(params.error)} is not a valid error code (RFC 6750 §3)`,
+        `${owner}: error ${JSON.stringify(params.error)} is not a valid error code (RFC 6750 §3)`,
       )
     }
     parts.push(`error="${params.error}"`)
@@ -55,7 +86,7 @@ export function bearerChallenge(params: BearerChallengeParams): string {
     const scopes: string[] = []
     for (const scope of params.scope) {
       if (!isScopeToken(scope)) {
-        throw new TypeError(`bearerChallenge: ${JSON.stringify(scope)} is not a valid scope (RFC 6749 §3.3)`)
+        throw new TypeError(`${owner}: ${JSON.stringify(scope)} is not a valid scope (RFC 6749 §3.3)`)
       }
       // MCP 2026-07-28 §Refresh Tokens: offline_access SHOULD NOT be in a challenge.
       if (scope !== OFFLINE_ACCESS && !scopes.includes(scope)) scopes.push(scope)
@@ -65,14 +96,11 @@ export function bearerChallenge(params: BearerChallengeParams): string {
   if (params.resourceMetadata !== undefined) {
     const url = params.resourceMetadata
     if (!ERROR_CHARS.test(url) || url.includes(' ') || !URL.canParse(url)) {
-      throw new TypeError('bearerChallenge: resourceMetadata must be an absolute URL')
+      throw new TypeError(`${owner}: resourceMetadata must be an absolute URL`)
     }
     parts.push(`resource_metadata="${url}"`)
   }
-  // RFC 6750 §3: the Bearer scheme MUST be followed by one or more auth-param values.
-  if (parts.length === 0)
-    throw new TypeError('bearerChallenge: at least one parameter is required (RFC 6750 §3)')
-  return `Bearer ${parts.join(', ')}`
+  return parts
 }
 
 function sanitiseDescription(value: string): string {

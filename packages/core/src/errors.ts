@@ -5,6 +5,9 @@ export type OAuthErrorCode =
   | 'insufficient_scope'
   | 'temporarily_unavailable'
   | 'server_error'
+  // RFC 9449 §7.1, §9: a DPoP proof that fails its checks, and a request for a server nonce.
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 /**
  * Stable, machine-readable reasons. Adapters log them; tests assert them. Never renamed.
@@ -44,6 +47,14 @@ export type PortcullisReason =
   | 'token_sender_constrained'
   | 'token_inactive'
   | 'token_revoked'
+  // DPoP (RFC 9449): the proof, its key binding, the scheme
+  | 'dpop_proof_missing'
+  | 'dpop_proof_invalid'
+  | 'dpop_proof_replayed'
+  | 'dpop_nonce_required'
+  | 'dpop_key_mismatch'
+  | 'dpop_required'
+  | 'token_not_bound'
   // abuse limits
   | 'attempts_exceeded'
   // scopes
@@ -61,6 +72,8 @@ const STATUS: Record<OAuthErrorCode, number> = {
   insufficient_scope: 403,
   temporarily_unavailable: 503,
   server_error: 500,
+  invalid_dpop_proof: 401,
+  use_dpop_nonce: 401,
 }
 
 export interface PortcullisErrorOptions {

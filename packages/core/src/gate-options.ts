@@ -3,6 +3,7 @@ import { z } from 'zod'
 import type { AttemptLimiter } from './attempt-limiter.js'
 import type { TokenVerifier } from './auth-info.js'
 import type { DenyList } from './deny-list.js'
+import { dpopSettingSchema } from './dpop-options.js'
 import type { Gate } from './gate-types.js'
 import { canonicalResource, secureUrlProblem } from './resource.js'
 import { OFFLINE_ACCESS, scopeTokenSchema } from './scopes.js'
@@ -94,6 +95,7 @@ export const gateOptionsSchema = z.strictObject({
       { error: 'must be an AttemptLimiter (an object with retryAfter(address) and recordFailure(address))' },
     )
     .optional(),
+  dpop: dpopSettingSchema.optional(),
 })
 
 /** zod schema of a `Gate` passed as an option (`{ gate }`), so adapters can share one gate. */

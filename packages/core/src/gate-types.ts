@@ -2,6 +2,7 @@ import type { AttemptLimiter } from './attempt-limiter.js'
 import type { AuthInfo, AuthInfoExtra, TokenVerifier } from './auth-info.js'
 import type { CorsOptions, CorsPolicy } from './cors-policy.js'
 import type { DenyList } from './deny-list.js'
+import type { DpopSetting } from './dpop-options.js'
 import type { PortcullisError } from './errors.js'
 import type { GateHealth } from './health.js'
 import type { ScopePolicy, ScopeRequirement } from './scopes.js'
@@ -56,6 +57,13 @@ export interface GateOptions {
    * An `AttemptWindows`, or a shared one such as `@portcullis/redis`'s `redisAttemptLimiter`.
    */
   attemptLimiter?: AttemptLimiter
+  /**
+   * DPoP (RFC 9449): `'allowed'` accepts DPoP-bound tokens with a valid proof beside Bearer
+   * tokens, `'required'` only those, `'off'` (default) none; or `DpopOptions` (algorithms, `iat`
+   * window, server nonces, a shared replay cache). Proofs' `htu` is checked against the origin of
+   * `resource` and the request path: behind a proxy, `resource` must be the public URL.
+   */
+  dpop?: DpopSetting
 }
 
 /** An HTTP answer as plain data, for an adapter to send unchanged. */
@@ -95,7 +103,15 @@ export interface RejectionLog {
 export type VerifiedAuthInfo = AuthInfo & { resource: URL; extra: AuthInfoExtra & { fingerprint: string } }
 
 export type AuthenticateResult =
-  | { ok: true; auth: VerifiedAuthInfo }
+  | {
+      ok: true
+      auth: VerifiedAuthInfo
+      /**
+       * Headers the response should carry whatever it is: a fresh `DPoP-Nonce` (RFC 9449 §8.2)
+       * when server nonces are on. Adapters set them before the handler runs.
+       */
+      headers?: Readonly<Record<string, string>>
+    }
   | { ok: false; error: PortcullisError; reply: GateReply; log: RejectionLog }
 
 export type AuthorizeResult =
@@ -113,6 +129,12 @@ export interface AuthenticateInput {
    * `req.ip` parses the forwarding headers on every read).
    */
   clientAddress?: string | (() => string | undefined) | undefined
+  /** The `DPoP` header(s), every value (`dpopHeaders(rawHeaders)`): a DPoP request must carry exactly one. */
+  dpop?: string | string[] | undefined
+  /** The request method, for a DPoP proof's `htm` (RFC 9449 §4.3). */
+  method?: string | undefined
+  /** The request target as received (path and query), for a DPoP proof's `htu`. */
+  path?: string | undefined
 }
 
 /**

@@ -4,6 +4,9 @@ import { DEFAULT_MAX_TOKEN_LENGTH, readBearer } from './bearer.js'
 import { bearerChallenge } from './challenge.js'
 import { corsPolicy, publicDocumentPreflight } from './cors-policy.js'
 import { denyListWait } from './deny-list.js'
+import { dpopAwareVerifier } from './dpop-binding.js'
+import { dpopStep } from './dpop-gate.js'
+import { dpopCors, dpopMetadata, resolveDpop } from './dpop-options.js'
 import { isPortcullisError, PortcullisError, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint } from './fingerprint.js'
 import { auditAuthentication, auditAuthorization } from './gate-audit.js'
@@ -95,7 +98,8 @@ const METADATA_METHODS = 'GET, HEAD, OPTIONS'
 export function createGate(options: GateOptions): Gate {
   const parsed = parseOptions(gateOptionsSchema, options, 'createGate')
   const resource = parsed.resource
-  const verifier = parsed.verifier
+  const dpopSetting = resolveDpop(parsed.dpop)
+  const verifier = dpopAwareVerifier(parsed.verifier, dpopSetting)
   const baseScopes = parsed.scopes?.base ?? []
   // The caller's object, not zod's copy, which loses a "__proto__" key (scopePolicy validates it).
   const policy = scopePolicy(options.scopes?.implies ?? {})
@@ -113,16 +117,21 @@ export function createGate(options: GateOptions): Gate {
       ...(parsed.resourceDocumentation === undefined
         ? {}
         : { resourceDocumentation: parsed.resourceDocumentation }),
+      ...dpopMetadata(dpopSetting),
     }),
   ) as Readonly<Record<string, unknown>>
-  const cors = parsed.cors === false ? undefined : corsPolicy(parsed.cors === true ? {} : (parsed.cors ?? {}))
+  const cors =
+    parsed.cors === false
+      ? undefined
+      : corsPolicy(dpopCors(parsed.cors === true ? {} : (parsed.cors ?? {}), dpopSetting))
   const metadataCacheControl = `public, max-age=${parsed.metadataMaxAge ?? 3600}`
   const denyList = parsed.denyList
   const limiter = parsed.attemptLimiter?.forResource?.(resource) ?? parsed.attemptLimiter
 
+  const dpop = dpopStep(dpopSetting, { resource, metadataUrl, baseScopes, maxTokenLength })
   const reply = (error: PortcullisError): GateReply => {
     const headers: Record<string, string> = { 'Cache-Control': NO_STORE, 'Content-Type': JSON_TYPE }
-    const challenge = challengeFor(error)
+    const challenge = dpop === undefined ? challengeFor(error) : dpop.challenge(error, challengeFor(error))
     if (challenge !== undefined) headers['WWW-Authenticate'] = challenge
     if (error.code === 'temporarily_unavailable') headers['Retry-After'] = String(error.retryAfter ?? 5)
     return { status: error.status, headers, body: { error: error.code, error_description: error.message } }
@@ -192,7 +201,7 @@ export function createGate(options: GateOptions): Gate {
     return looked?.authInfo !== undefined && isVouchedJwt(looked.authInfo)
   }
 
-  const authenticateNow = (input: AuthenticateInput): AuthenticateResult | Promise<AuthenticateResult> => {
+  const authenticateBearer = (input: AuthenticateInput): AuthenticateResult | Promise<AuthenticateResult> => {
     let token: string
     looked = undefined
     try {
@@ -237,6 +246,9 @@ export function createGate(options: GateOptions): Gate {
     }
     return verifyAndAdmit(token, address)
   }
+  // RFC 9449: the DPoP scheme and its proof around the bearer pipeline, when DPoP is on.
+  const authenticateNow =
+    dpop === undefined ? authenticateBearer : dpop.authenticate(authenticateBearer, reply)
 
   const verifyAndAdmit = async (token: string, address: string | undefined): Promise<AuthenticateResult> => {
     let auth: AuthInfo

@@ -39,6 +39,13 @@ export {
   discoverAuthorizationServer,
   IssuerMismatchError,
 } from './discovery.js'
+export { jwkThumbprint } from './dpop-key.js'
+export type { DpopMode, DpopNonceOptions, DpopOptions, DpopSetting } from './dpop-options.js'
+export {
+  type DpopReplayCache,
+  MemoryDpopReplayCache,
+  type MemoryDpopReplayCacheOptions,
+} from './dpop-replay.js'
 export {
   invalidRequest,
   invalidToken,

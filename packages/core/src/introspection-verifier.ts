@@ -13,7 +13,7 @@ import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { audienceMatches, canonicalResource, secureUrlProblem } from './resource.js'
 import { scopesFromClaims } from './scopes.js'
-import { senderConstraintProblem } from './sender-constraint.js'
+import { dpopBinding, dpopBoundRefusal, senderConstraintProblem } from './sender-constraint.js'
 import { SingleFlight } from './single-flight.js'
 import { traceIntrospection } from './telemetry-channels.js'
 import { vouchFingerprint } from './vouched.js'
@@ -295,10 +295,17 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     if (iss !== undefined && iss !== o.issuer) {
       throw invalidToken('issuer_mismatch', `token issuer ${describe(iss)} is not the expected ${o.issuer}`)
     }
-    // RFC 7800 / RFC 8705 §3 / RFC 9449 §6: a sender-constrained token needs a proof this server does not check.
-    const bound = senderConstraintProblem(cnf, tokenType)
+    // RFC 7800 / RFC 8705 §3: a sender-constrained token needs a proof this server does not check;
+    // RFC 9449 §6.2: a DPoP-bound one is checked in full, then refused with its caller attached.
+    const jkt = dpopBinding(cnf)
+    const bound = jkt === undefined ? senderConstraintProblem(cnf, tokenType) : undefined
     if (bound !== undefined) throw bound
-    if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
+    const dpopType = jkt !== undefined && typeof tokenType === 'string' && tokenType.toLowerCase() === 'dpop'
+    if (
+      tokenType !== undefined &&
+      !dpopType &&
+      (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')
+    ) {
       // RFC 7662 §2.2 token_type; a refresh token (or a DPoP-bound one, RFC 9449 §6.2) is no bearer access token.
       throw invalidToken(
         'token_type_invalid',
@@ -335,7 +342,7 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
         throw invalidToken('claims_malformed', 'token claims could not be turned into scopes', error)
       }
     }
-    return {
+    const auth: AuthInfo = {
       token,
       clientId,
       scopes,
@@ -348,6 +355,8 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
         claims,
       },
     }
+    if (jkt !== undefined) throw dpopBoundRefusal(auth)
+    return auth
   }
 
   /** The configured audience the answer was issued for, or a thrown `audience_mismatch`. */

@@ -14,7 +14,7 @@ import type { CacheStats } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { audienceMatches, audienceResource, canonicalResource } from './resource.js'
 import { scopesFromClaims } from './scopes.js'
-import { senderConstraintProblem } from './sender-constraint.js'
+import { dpopBinding, dpopBoundRefusal, senderConstraintProblem } from './sender-constraint.js'
 import { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
 import { vouchFingerprint, vouchJwt } from './vouched.js'
 
@@ -255,7 +255,9 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     if (claims.iat !== undefined && (claims.iat as number) > nowSeconds + tolerance) {
       throw invalidToken('issued_in_future', 'token is issued in the future (iat)') // RFC 7519 §4.1.6
     }
-    const bound = senderConstraintProblem(claims.cnf)
+    // RFC 9449 §6.1: a DPoP-bound token is checked in full, then refused with its caller attached.
+    const jkt = dpopBinding(claims.cnf)
+    const bound = jkt === undefined ? senderConstraintProblem(claims.cnf) : undefined
     if (bound !== undefined) throw bound
     if (o.validateClaims !== undefined) {
       try {
@@ -274,7 +276,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         throw invalidToken('claims_malformed', 'token claims could not be turned into scopes', error)
       }
     }
-    return freezeAuthInfo({
+    const auth = freezeAuthInfo({
       token,
       // RFC 9068 §2.2: client_id; azp where an IdP (Keycloak, Entra v2) names the client that way.
       clientId: firstString(claims, clientIdClaims),
@@ -289,6 +291,8 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         claims,
       },
     })
+    if (jkt !== undefined) throw dpopBoundRefusal(auth)
+    return auth
   }
 
   const verifyAccessToken = (token: string): Promise<AuthInfo> => {

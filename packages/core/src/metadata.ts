@@ -11,6 +11,10 @@ export interface ProtectedResourceMetadata {
   bearer_methods_supported: ['header']
   resource_name?: string
   resource_documentation?: string
+  /** RFC 9728 §2 / RFC 9449: the JWS algorithms accepted for DPoP proofs. */
+  dpop_signing_alg_values_supported?: string[]
+  /** RFC 9728 §2 / RFC 9449: whether only DPoP-bound tokens are accepted. */
+  dpop_bound_access_tokens_required?: boolean
 }
 
 export interface ProtectedResourceMetadataInput {
@@ -24,6 +28,10 @@ export interface ProtectedResourceMetadataInput {
   resourceName?: string
   /** `resource_documentation`: a URL of human-readable documentation (RFC 9728 §2). */
   resourceDocumentation?: string
+  /** `dpop_signing_alg_values_supported` (RFC 9728 §2): set when the resource accepts DPoP proofs. */
+  dpopSigningAlgValuesSupported?: readonly string[]
+  /** `dpop_bound_access_tokens_required` (RFC 9728 §2), emitted when given (false is its default). */
+  dpopBoundAccessTokensRequired?: boolean
 }
 
 const WELL_KNOWN = '/.well-known/oauth-protected-resource'
@@ -65,6 +73,12 @@ const inputSchema = z.strictObject({
   scopesSupported: z.array(scopeTokenSchema).readonly().optional(),
   resourceName: z.string().optional(),
   resourceDocumentation: httpsUrl.optional(),
+  dpopSigningAlgValuesSupported: z
+    .array(z.string().regex(/^[A-Za-z0-9+_.-]+$/))
+    .min(1)
+    .readonly()
+    .optional(),
+  dpopBoundAccessTokensRequired: z.boolean().optional(),
 })
 
 /**
@@ -94,6 +108,12 @@ export function protectedResourceMetadata(input: ProtectedResourceMetadataInput)
     bearer_methods_supported: ['header'],
     ...(options.resourceName ? { resource_name: options.resourceName } : {}),
     ...(options.resourceDocumentation ? { resource_documentation: options.resourceDocumentation } : {}),
+    ...(options.dpopSigningAlgValuesSupported
+      ? { dpop_signing_alg_values_supported: [...options.dpopSigningAlgValuesSupported] }
+      : {}),
+    ...(options.dpopBoundAccessTokensRequired === undefined
+      ? {}
+      : { dpop_bound_access_tokens_required: options.dpopBoundAccessTokensRequired }),
   }
 }
 

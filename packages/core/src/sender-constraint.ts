@@ -1,3 +1,4 @@
+import type { AuthInfo } from './auth-info.js'
 import { invalidToken, type PortcullisError } from './errors.js'
 
 /**
@@ -38,3 +39,36 @@ const bound = (binding: string) =>
     'token_sender_constrained',
     `token is sender-constrained to ${binding}; this server accepts Bearer tokens only`,
   )
+
+/**
+ * The `cnf.jkt` of a token (RFC 9449 §6.1 for JWTs, §6.2 for introspection answers): the RFC 7638
+ * thumbprint of the key a DPoP proof must be signed with, or `undefined` when there is none.
+ */
+export function dpopBinding(cnf: unknown): string | undefined {
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return undefined
+  // Bound to a certificate as well: this server cannot check that half (RFC 8705 §3.1).
+  if (Object.hasOwn(cnf, 'x5t#S256')) return undefined
+  const jkt = (cnf as { jkt?: unknown }).jkt
+  return typeof jkt === 'string' && jkt !== '' ? jkt : undefined
+}
+
+// Who a DPoP-bound token would be, kept beside its refusal rather than on it: errors get logged,
+// and an AuthInfo holds the token.
+const boundCallers = new WeakMap<PortcullisError, AuthInfo>()
+
+/**
+ * The refusal of a token bound to a DPoP key when it is used as a Bearer token, remembering the
+ * caller the token would be. A verifier throws it once every other check passed, so whoever uses
+ * the verifier alone (the SDK's bearer middleware) fails closed, and a gate that checks DPoP proofs
+ * reads the caller back with `dpopBoundCaller` once the proof's key matches `cnf.jkt`.
+ */
+export function dpopBoundRefusal(auth: AuthInfo): PortcullisError {
+  const error = bound(DPOP)
+  boundCallers.set(error, auth)
+  return error
+}
+
+/** The caller a `dpopBoundRefusal` remembers, or `undefined` for any other error. */
+export function dpopBoundCaller(error: unknown): AuthInfo | undefined {
+  return typeof error === 'object' && error !== null ? boundCallers.get(error as PortcullisError) : undefined
+}

@@ -4,6 +4,7 @@ import { PortcullisError } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
+import { dpopBoundCaller } from './sender-constraint.js'
 import { fingerprintOf } from './vouched.js'
 
 export const tokenCacheOptionsSchema = z.strictObject({
@@ -147,14 +148,25 @@ export class TokenCache {
       this.#entries.set(key, { authInfo, error: undefined, fingerprint, validUntil }, ttl)
       return authInfo
     } catch (error) {
+      // A DPoP-bound token is a good token refused only as Bearer: remembered as long as a good one.
+      const bound = dpopBoundCaller(error)
+      const validUntil =
+        bound === undefined
+          ? this.#now() + this.#negativeTtlMs
+          : bound.expiresAt === undefined
+            ? Number.POSITIVE_INFINITY
+            : (bound.expiresAt + leeway) * 1000
+      const ttl = Math.min(
+        bound === undefined ? this.#negativeTtlMs : this.#maxTtlMs,
+        validUntil - this.#now(),
+      )
       // Only a verdict on the token itself is worth remembering; an outage is not (it may end now).
-      if (error instanceof PortcullisError && error.code === 'invalid_token' && this.#negativeTtlMs > 0) {
-        const validUntil = this.#now() + this.#negativeTtlMs
-        this.#refusalsUntil = Math.max(this.#refusalsUntil, validUntil)
+      if (error instanceof PortcullisError && error.code === 'invalid_token' && ttl > 0) {
+        this.#refusalsUntil = Math.max(this.#refusalsUntil, this.#now() + ttl)
         this.#entries.set(
           refusedKey(token),
           { authInfo: undefined, error, fingerprint: tokenFingerprint(token), validUntil },
-          this.#negativeTtlMs,
+          ttl,
         )
       }
       throw error

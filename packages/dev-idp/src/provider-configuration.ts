@@ -165,6 +165,9 @@ export function providerConfiguration(inputs: ConfigurationInputs): Configuratio
       // MCP 2025-11-25: Client ID Metadata Documents, an https URL as client_id.
       clientIdMetadataDocument: { enabled: options.cimd !== undefined, ack: 'draft-02' },
       clientCredentials: { enabled: true },
+      // RFC 9449: a token request with a DPoP proof gets DPoP-bound access tokens (cnf.jkt, in the
+      // JWT and in introspection answers) and, for public clients, DPoP-bound refresh tokens.
+      dPoP: { enabled: true },
       introspection: {
         enabled: profile.introspection,
         // RFC 7662 §2.1: only the resource server, or the client the token was issued to, may look.

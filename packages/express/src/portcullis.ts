@@ -14,6 +14,7 @@ import {
   answersPreflight,
   authenticationAuditEvent,
   authorizationHeaders,
+  dpopHeaders,
   formBodyToken,
   gateOptionsSchema,
   gateSchema,
@@ -278,6 +279,8 @@ function guard(
       return
     }
     req.auth = result.auth
+    if (result.headers !== undefined)
+      for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value)
     markVerified(req, gate, result.auth)
     if (binding.onAudit !== undefined) audit(binding, authenticationAuditEvent(gate.resource, result), req)
     const decision = requirement === undefined ? undefined : gate.authorize(result.auth, requirement)
@@ -291,6 +294,10 @@ function guard(
     // Resolved by Express's "trust proxy" setting when the attempt limiter reads it (not before:
     // req.ip parses the forwarding headers on every read).
     clientAddress: () => req.ip,
+    // RFC 9449 §4.3: a DPoP proof names the method and the URL the client used (before mounting).
+    dpop: dpopHeaders(req.rawHeaders),
+    method: req.method,
+    path: req.originalUrl,
   })
   if (result instanceof Promise) result.then(settle).catch(next)
   else settle(result)

@@ -12,6 +12,7 @@ import {
   answersPreflight,
   authenticationAuditEvent,
   authorizationHeaders,
+  dpopHeaders,
   FORM_MEDIA_TYPE,
   formBodyToken,
   gateOptionsSchema,
@@ -259,6 +260,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   ): FastifyReply | undefined => {
     if (!result.ok) return sendRejection(request, reply, result)
     request.auth = result.auth
+    if (result.headers !== undefined) reply.headers(result.headers)
     if (auditLevel !== undefined) {
       logAudit(request.log, auditLevel, authenticationAuditEvent(gate.resource, result))
     }
@@ -275,6 +277,10 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
       bodyToken,
       // Resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
       clientAddress: request.ip,
+      // RFC 9449 §4.3: a DPoP proof names the method and the URL the client used (the raw target).
+      dpop: dpopHeaders(request.raw.rawHeaders),
+      method: request.method,
+      path: request.url,
     })
 
   const authenticate = async (

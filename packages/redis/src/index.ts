@@ -10,6 +10,7 @@ export {
   type RedisDenyListStats,
   redisDenyList,
 } from './deny-list.js'
+export { type RedisDpopReplayCacheOptions, redisDpopReplayCache } from './dpop-replay-cache.js'
 export {
   type RedisIntrospectionCacheOptions,
   type RedisIntrospectionCacheStats,

@@ -1,0 +1,6 @@
+import t from 'tap'
+import { runDpopCorpus } from './dpop-corpus.js'
+
+// The DPoP proof corpus (dpop-corpus.ts) against @portcullis/express on a real socket.
+
+await runDpopCorpus(t, 'express')
