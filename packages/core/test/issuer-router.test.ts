@@ -6,10 +6,17 @@ import {
   looksLikeJwt,
   PortcullisError,
 } from '@portcullis/core'
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  introspectionServer,
+  type LoopbackServer,
+  loopbackServer,
+  rejectionOf,
+  sendJson,
+} from '@portcullis/test-kit'
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import t from 'tap'
-import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from './fixtures/introspection-server.js'
-import { type LoopbackServer, loopbackServer, rejectionOf, sendJson } from './fixtures/loopback-server.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 
