@@ -30,6 +30,14 @@ export {
 } from './mcp-clients.js'
 export { type RedisServer, redisServer } from './redis-server.js'
 export {
+  type Claims,
+  type MintOptions,
+  type SigningAlg,
+  type TokenSigner,
+  type TokenSignerOptions,
+  tokenSigner,
+} from './token-signer.js'
+export {
   ISSUER,
   METADATA_URL,
   type NotesVerifierOptions,
