@@ -10,6 +10,7 @@ export {
 } from './introspection-server.js'
 export { type JwksIssuer, startJwksIssuer } from './jwks-issuer.js'
 export {
+  freePort,
   type Handler,
   type LoopbackServer,
   loopbackServer,
