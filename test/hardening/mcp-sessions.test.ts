@@ -5,7 +5,7 @@
 // that nothing can make room for is refused with 503 and Retry-After. On both adapters.
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { withScopes } from '@portcullis/core'
+import { type GateHealth, withScopes } from '@portcullis/core'
 import { mcpRoute as expressMcpRoute, portcullis as expressPortcullis } from '@portcullis/express'
 import portcullis, { mcpRoute } from '@portcullis/fastify'
 import { mcpPost } from '@portcullis/test-kit'
@@ -30,12 +30,21 @@ const routeOptions = {
   transportOptions: { enableJsonResponse: true },
 }
 
-const adapters: Record<string, (t: Test) => Promise<string>> = {
+/** The MCP URL, and the gate's health (where the session table reports itself). */
+interface Started {
+  url: string
+  health(): GateHealth
+}
+
+const adapters: Record<string, (t: Test) => Promise<Started>> = {
   async fastify(t) {
     const app = Fastify()
     await app.register(portcullis, reviewGateOptions())
     await app.register(mcpRoute, routeOptions)
-    return `http://127.0.0.1:${await listenFastify(t, app)}/mcp`
+    return {
+      url: `http://127.0.0.1:${await listenFastify(t, app)}/mcp`,
+      health: () => app.portcullis.health(),
+    }
   },
   async express(t) {
     const app = express()
@@ -44,7 +53,7 @@ const adapters: Record<string, (t: Test) => Promise<string>> = {
     const mcp = await expressMcpRoute(auth, routeOptions)
     t.teardown(() => mcp.close())
     app.use(mcp)
-    return `http://127.0.0.1:${await listenExpress(t, app)}/mcp`
+    return { url: `http://127.0.0.1:${await listenExpress(t, app)}/mcp`, health: () => auth.gate.health() }
   },
 }
 
@@ -80,7 +89,7 @@ async function works(url: string, session: { id?: string; token: string }): Prom
 
 for (const [name, start] of Object.entries(adapters)) {
   t.test(`${name}: a flood of sessions from one subject through 50 clients`, async (t) => {
-    const url = await start(t)
+    const { url } = await start(t)
     const alice = await openSession(url, 'alice', 'notes-app')
     const bob = await openSession(url, 'bob', 'notes-app')
     t.ok(alice.id && bob.id, 'alice and bob have sessions')
@@ -95,7 +104,13 @@ for (const [name, start] of Object.entries(adapters)) {
   })
 
   t.test(`${name}: a full table of live sessions refuses a newcomer with 503 and Retry-After`, async (t) => {
-    const url = await start(t)
+    const { url, health } = await start(t)
+    const table = () => health().components.find((c) => c.component === 'mcp_sessions')
+    t.match(
+      table(),
+      { name: '/mcp', status: 'ok', entries: 0 },
+      "the route's session table is part of the gate's health",
+    )
     const sessions = []
     for (let i = 0; i < LIMITS.maxSessions; i++)
       sessions.push(await openSession(url, `user-${i}`, 'notes-app'))
@@ -103,6 +118,9 @@ for (const [name, start] of Object.entries(adapters)) {
       sessions.every((s) => s.id !== undefined),
       'ten users, ten sessions',
     )
+    t.match(table(), { status: 'degraded', entries: 10, detail: '10 of 10 sessions' }, 'full: degraded')
+    t.equal(health().status, 'degraded')
+    t.equal(health().ready, true, 'still ready: live sessions and stateless requests are served')
     const newcomer = await openSession(url, 'late', 'notes-app')
     t.equal(newcomer.status, 503, 'refused')
     t.equal(newcomer.id, undefined, 'no session id')

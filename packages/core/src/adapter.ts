@@ -1,7 +1,7 @@
 // `@portcullis/core/adapter`: the building blocks the Fastify and Express adapters and Portcullis's
 // other packages share (request reading, CORS decisions, option schemas, MCP body inspection,
 // caches). Not an application API: names here may change in any minor release.
-export { auditCaller, auditing, publishAudit } from './audit.js'
+export { auditCaller, auditEvent, auditing, publishAudit } from './audit.js'
 export {
   type BearerResult,
   DEFAULT_MAX_TOKEN_LENGTH,
@@ -26,6 +26,7 @@ export {
 } from './cors-policy.js'
 export { deepFreeze } from './deep-freeze.js'
 export { denyListWait } from './deny-list.js'
+export { authenticationAuditEvent, rejectionAuditEvent, stepUpAuditEvent } from './gate-audit.js'
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {
   authorizationHeaders,

@@ -46,9 +46,14 @@ export function auditing(): boolean {
   return auditChannel.hasSubscribers
 }
 
+/** A complete event from its fields: the schema version and the time are added. */
+export function auditEvent(fields: Omit<AuditEvent, 'version' | 'time'>): AuditEvent {
+  return { version: AUDIT_SCHEMA_VERSION, time: new Date().toISOString(), ...fields }
+}
+
 /** Publishes an event (callers check `auditing()` first). */
-export function publishAudit(event: Omit<AuditEvent, 'version' | 'time'>): void {
-  auditChannel.publish({ version: AUDIT_SCHEMA_VERSION, time: new Date().toISOString(), ...event })
+export function publishAudit(event: AuditEvent): void {
+  auditChannel.publish(event)
 }
 
 /** The caller fields of an event, read from a verified caller. */

@@ -5,6 +5,7 @@ import { type CacheStore, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { secureUrlProblem } from './resource.js'
 import { SingleFlight } from './single-flight.js'
+import { traceDiscovery } from './telemetry-channels.js'
 
 /**
  * Authorization server metadata (RFC 8414 §2, OpenID Connect Discovery 1.0 §3), typed for the
@@ -147,7 +148,7 @@ export async function discoverAuthorizationServer(
     throw cached.error
   }
   try {
-    const value = await inFlight.run(issuer, () => probe(issuer, urls, opts))
+    const value = await inFlight.run(issuer, () => traceDiscovery(issuer, () => probe(issuer, urls, opts)))
     cache.set(issuer, { ok: true, value }, opts.ttlMs ?? DEFAULT_TTL_MS)
     return value
   } catch (error) {

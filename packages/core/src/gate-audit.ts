@@ -1,8 +1,10 @@
-import { auditCaller, auditing, publishAudit } from './audit.js'
+import { type AuditEvent, auditCaller, auditEvent, auditing, publishAudit } from './audit.js'
 import type { AuthInfo } from './auth-info.js'
 import type { PortcullisError } from './errors.js'
 import type { AuthenticateResult, AuthorizeResult } from './gate.js'
 import type { McpTarget } from './mcp-request.js'
+
+type Caller = Partial<Pick<AuthInfo, 'clientId' | 'extra'>>
 
 /**
  * The audit event of an authentication, published once the result is known. Returns the result
@@ -19,40 +21,71 @@ export function auditAuthentication<R extends AuthenticateResult | Promise<Authe
 }
 
 function publishAuthentication(resource: string, result: AuthenticateResult): AuthenticateResult {
-  if (result.ok) {
-    publishAudit({ outcome: 'allowed', resource, scopes: result.auth.scopes, ...auditCaller(result.auth) })
-  } else {
-    const { fingerprint } = result.log.fields
-    publishAudit({
-      outcome: result.error.reason === 'token_revoked' ? 'revoked' : 'refused',
-      reason: result.error.reason,
-      status: result.error.status,
-      resource,
-      ...(fingerprint === undefined ? {} : { fingerprint }),
-    })
-  }
+  publishAudit(authenticationAuditEvent(resource, result))
   return result
 }
 
-/** The audit event of a refused scope check (a step-up demanded); allowed checks add nothing. */
-export function auditAuthorization(
+/**
+ * The audit event of an authentication's answer (`allowed`, `refused` or `revoked`), for adapters
+ * that also write it to their framework's logger.
+ */
+export function authenticationAuditEvent(resource: string, result: AuthenticateResult): AuditEvent {
+  if (result.ok) {
+    return auditEvent({
+      outcome: 'allowed',
+      resource,
+      scopes: result.auth.scopes,
+      ...auditCaller(result.auth),
+    })
+  }
+  const { fingerprint } = result.log.fields
+  return auditEvent({
+    outcome: result.error.reason === 'token_revoked' ? 'revoked' : 'refused',
+    reason: result.error.reason,
+    status: result.error.status,
+    resource,
+    ...(fingerprint === undefined ? {} : { fingerprint }),
+  })
+}
+
+/**
+ * The audit event of a rejection an adapter sends: a step-up for a refused scope check (`auth` is
+ * the verified caller), else a refused (or revoked) authentication.
+ */
+export function rejectionAuditEvent(
   resource: string,
-  auth: Partial<Pick<AuthInfo, 'clientId' | 'extra'>>,
-  result: AuthorizeResult,
-): AuthorizeResult {
-  if (!result.ok && auditing()) auditStepUp(resource, auth, result.error, [])
+  auth: Caller | null | undefined,
+  result: Exclude<AuthenticateResult | AuthorizeResult, { ok: true }>,
+): AuditEvent {
+  if (result.error.code === 'insufficient_scope')
+    return stepUpAuditEvent(resource, auth ?? {}, result.error, [])
+  return authenticationAuditEvent(resource, result as AuthenticateResult)
+}
+
+/** The audit event of a refused scope check (a step-up demanded); allowed checks add nothing. */
+export function auditAuthorization(resource: string, auth: Caller, result: AuthorizeResult): AuthorizeResult {
+  if (!result.ok && auditing()) publishAudit(stepUpAuditEvent(resource, auth, result.error, []))
   return result
 }
 
 /** A 403 `insufficient_scope`, naming the MCP tools, prompts or resources it was demanded for. */
 export function auditStepUp(
   resource: string,
-  auth: Partial<Pick<AuthInfo, 'clientId' | 'extra'>>,
+  auth: Caller,
   error: PortcullisError,
   targets: readonly McpTarget[],
 ): void {
-  if (!auditing()) return
-  publishAudit({
+  if (auditing()) publishAudit(stepUpAuditEvent(resource, auth, error, targets))
+}
+
+/** The audit event of a 403 `insufficient_scope`: the missing scopes, and the MCP targets if any. */
+export function stepUpAuditEvent(
+  resource: string,
+  auth: Caller,
+  error: PortcullisError,
+  targets: readonly McpTarget[],
+): AuditEvent {
+  return auditEvent({
     outcome: 'step_up',
     reason: error.reason,
     status: error.status,

@@ -31,7 +31,7 @@ import type {
   RejectionLog,
   VerifiedAuthInfo,
 } from './gate-types.js'
-import { denyListHealth, summariseHealth, verifierHealth } from './health.js'
+import { addedHealthOf, denyListHealth, summariseHealth, verifierHealth } from './health.js'
 import {
   protectedResourceMetadata,
   protectedResourceMetadataPaths,
@@ -40,6 +40,7 @@ import {
 import { parseOptions } from './options.js'
 import { sameResource } from './resource.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
+import { traceAuthentication, traceAuthorization } from './telemetry-channels.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {
@@ -328,10 +329,9 @@ export function createGate(options: GateOptions): Gate {
   const isOurResource = (value: URL | string): boolean =>
     (value instanceof URL && value.href === resourceHref) || sameResource(value, resource)
 
-  const authenticate = (input: AuthenticateInput): Promise<AuthenticateResult> => {
-    const result = authenticateNow(input)
-    return result instanceof Promise ? result : Promise.resolve(result)
-  }
+  // Telemetry (traces, metrics) and audit observe every answer; both cost nothing unsubscribed.
+  const observed = (input: AuthenticateInput) =>
+    auditAuthentication(resource, traceAuthentication(resource, authenticateNow, input))
 
   const authorize = (
     auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>,
@@ -374,7 +374,7 @@ export function createGate(options: GateOptions): Gate {
     }
   }
 
-  return Object.freeze({
+  const gate: Gate = Object.freeze({
     resource,
     metadataUrl,
     metadataPaths: Object.freeze([...metadataPaths]),
@@ -382,17 +382,22 @@ export function createGate(options: GateOptions): Gate {
     policy,
     cors,
     idp: parsed.idp,
-    authenticate: (input: AuthenticateInput) => auditAuthentication(resource, authenticate(input)),
-    authenticateNow: (input: AuthenticateInput) => auditAuthentication(resource, authenticateNow(input)),
+    authenticate: (input: AuthenticateInput): Promise<AuthenticateResult> => {
+      const result = observed(input)
+      return result instanceof Promise ? result : Promise.resolve(result)
+    },
+    authenticateNow: observed,
     authorize: (auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>, requirement: ScopeRequirement) =>
-      auditAuthorization(resource, auth, authorize(auth, requirement)),
+      auditAuthorization(resource, auth, traceAuthorization(resource, authorize, auth, requirement)),
     reply,
     metadataReply,
     health: () =>
       summariseHealth([
         ...verifierHealth(verifier),
         ...(denyList === undefined ? [] : [denyListHealth(denyList)]),
+        ...addedHealthOf(gate),
       ]),
     ready: () => denyList === undefined || denyListWait(denyList) === 0,
   })
+  return gate
 }

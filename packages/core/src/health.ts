@@ -10,7 +10,7 @@ export type HealthStatus = 'ok' | 'degraded' | 'down' | 'unknown'
 
 /** One part the gate depends on, as last seen: no health call makes a network request. */
 export interface ComponentHealth {
-  component: 'key_set' | 'introspection' | 'deny_list'
+  component: 'key_set' | 'introspection' | 'deny_list' | 'mcp_sessions'
   /** Which one: the key set or introspection URL, or the deny list's kind. */
   name: string
   status: HealthStatus
@@ -18,6 +18,8 @@ export interface ComponentHealth {
   since?: string
   /** The last error, or counts. Never a token or secret. */
   detail?: string
+  /** Entries a bounded table holds now (the deny list's revocations), when it says. */
+  entries?: number
 }
 
 /**
@@ -69,7 +71,7 @@ export function verifierHealth(verifier: unknown): ComponentHealth[] {
  * list not loaded yet or too stale; the gate answers 503 meanwhile), else up.
  */
 export function denyListHealth(denyList: DenyList): ComponentHealth {
-  const size = (denyList as { size?: unknown }).size
+  const entries = entriesOf(denyList)
   // The gate's own rule (deny-list.ts), so health and the 503 answers always agree.
   const wait = denyListWait(denyList)
   const kind = denyList.constructor?.name
@@ -81,7 +83,22 @@ export function denyListHealth(denyList: DenyList): ComponentHealth {
       detail: `cannot vouch for tokens; tokens get 503 with Retry-After ${wait}`,
     }
   }
-  return { ...base, status: 'ok', ...(typeof size === 'number' ? { detail: `${size} revocation(s)` } : {}) }
+  return {
+    ...base,
+    status: 'ok',
+    ...(entries === undefined ? {} : { detail: `${entries} revocation(s)`, entries }),
+  }
+}
+
+/** A memory list's `size`, a shared list's `stats().entries` (@portcullis/redis); never throws. */
+function entriesOf(denyList: DenyList): number | undefined {
+  try {
+    const list = denyList as { size?: unknown; stats?: () => { entries?: unknown } }
+    const entries = typeof list.size === 'number' ? list.size : list.stats?.().entries
+    return typeof entries === 'number' && Number.isFinite(entries) ? entries : undefined
+  } catch {
+    return undefined
+  }
 }
 
 const RANK: Record<HealthStatus, number> = { unknown: 0, ok: 0, degraded: 1, down: 2 }
@@ -91,4 +108,41 @@ export function summariseHealth(components: ComponentHealth[], now: number = Dat
   const worst = components.reduce((rank, c) => Math.max(rank, RANK[c.status]), 0)
   const status = worst === 2 ? 'down' : worst === 1 ? 'degraded' : 'ok'
   return { status, ready: status !== 'down', checkedAt: new Date(now).toISOString(), components }
+}
+
+// Parts that join a gate's health after it is built (an MCP route's session table), by gate.
+const addedParts = new WeakMap<object, Set<() => ComponentHealth>>()
+
+/**
+ * Adds a part to what `owner.health()` reports (an MCP route adds its session table to its gate's).
+ * Returns the function that removes it (the route's `close()`).
+ */
+export function addHealthPart(owner: object, part: () => ComponentHealth): () => void {
+  let parts = addedParts.get(owner)
+  if (parts === undefined) {
+    parts = new Set()
+    addedParts.set(owner, parts)
+  }
+  parts.add(part)
+  return () => void parts.delete(part)
+}
+
+/** The parts added to `owner` (`addHealthPart`), as they are now. */
+export function addedHealthOf(owner: object): ComponentHealth[] {
+  const parts = addedParts.get(owner)
+  return parts === undefined ? [] : [...parts].map((part) => part())
+}
+
+/**
+ * An MCP route's session table: degraded while it is full (a new 2025-era session gets 503 until
+ * one closes or idles out), with its size as `entries`.
+ */
+export function sessionTableHealth(path: string, open: number, max: number): ComponentHealth {
+  const base = {
+    component: 'mcp_sessions' as const,
+    name: path,
+    entries: open,
+    detail: `${open} of ${max} sessions`,
+  }
+  return open >= max ? { ...base, status: 'degraded' } : { ...base, status: 'ok' }
 }

@@ -130,6 +130,8 @@ export {
   protectedResourceMetadataPaths,
   protectedResourceMetadataUrl,
 } from './metadata.js'
+export { INSTRUMENTATION_NAME, type InstrumentOptions, instrumentPortcullis } from './otel-bridge.js'
+export type { HealthSource, PortcullisMetrics } from './otel-metrics.js'
 export { audienceMatches, canonicalResource } from './resource.js'
 export {
   type ClaimPath,
@@ -139,4 +141,10 @@ export {
   scopeMapper,
 } from './scope-mapper.js'
 export type { ScopeImplications, ScopePolicy, ScopeRequirement } from './scopes.js'
+export {
+  type AuthenticateTrace,
+  type AuthorizeTrace,
+  TELEMETRY_CHANNELS,
+  type UpstreamTrace,
+} from './telemetry-channels.js'
 export type { TokenCacheOptions } from './token-cache.js'

@@ -14,6 +14,7 @@ import { audienceMatches, canonicalResource, secureUrlProblem } from './resource
 import { scopesFromClaims } from './scopes.js'
 import { senderConstraintProblem } from './sender-constraint.js'
 import { SingleFlight } from './single-flight.js'
+import { traceIntrospection } from './telemetry-channels.js'
 
 /** An introspection answer (RFC 7662 §2.2) as received: `active` plus the claims. */
 export type IntrospectionAnswer = Readonly<Record<string, unknown>> & { readonly active: boolean }
@@ -265,7 +266,7 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     }
     // The cache write happens inside the flight, so callers that join it never call again.
     return flight.run(key, async () => {
-      const answer = await introspect(token)
+      const answer = await traceIntrospection(introspect, token)
       if (store !== undefined) {
         const ttl = answer.active ? activeLifetime(answer) : inactiveTtlMs
         if (ttl > 0) await cacheSet(store, key, answer, ttl)

@@ -15,6 +15,7 @@ import { publishKeySetEvent } from './key-set-events.js'
 import { parseOptions } from './options.js'
 import { secureUrlProblem } from './resource.js'
 import { SingleFlight } from './single-flight.js'
+import { traceKeySetFetch } from './telemetry-channels.js'
 
 /** A public key bound to exactly one algorithm (RFC 8725 §3.1), ready to verify. */
 export interface VerificationKey {
@@ -190,7 +191,8 @@ export function jwksKeySet(options: JwksKeySetOptions): RemoteKeySet {
     }
   }
 
-  const refresh = () => flight.run('jwks', load)
+  const tracedLoad = () => traceKeySetFetch(jwksUri, load)
+  const refresh = () => flight.run('jwks', tracedLoad)
   // The message goes to clients: it says what, not why. The why (lastError) is the cause, for logs.
   const unavailable = (cause?: unknown) => {
     const wait = Math.max(1, Math.ceil((lastAttemptAt + failureBackoffMs - now()) / 1000))

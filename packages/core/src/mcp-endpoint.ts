@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { auditing, publishAudit } from './audit.js'
 import type { AuthInfo } from './auth-info.js'
 import { PortcullisError } from './errors.js'
 import type { Gate } from './gate.js'
-import { auditStepUp } from './gate-audit.js'
+import { stepUpAuditEvent } from './gate-audit.js'
+import { addHealthPart, sessionTableHealth } from './health.js'
 import { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
 import { hostServer } from './mcp-hosting.js'
 import { announceListChanges, scopeSetKey } from './mcp-list-changes.js'
@@ -22,6 +24,7 @@ import {
   mcpRouteOptionsSchema,
 } from './mcp-route-options.js'
 import { type McpSession, McpSessionStore } from './mcp-sessions.js'
+import { serveTraced } from './mcp-trace-context.js'
 import { parseOptions } from './options.js'
 import { principalKey, subjectKey } from './principal.js'
 
@@ -115,7 +118,7 @@ export async function createMcpEndpoint(
       const req = raw as IncomingMessage & { auth?: AuthInfo }
       req.auth = auth
       try {
-        await serve(req, res, body)
+        await serveTraced(serve, req, res, body)
       } catch (error) {
         onError(error)
         if (!res.headersSent) {
@@ -254,11 +257,14 @@ export async function createMcpEndpoint(
       },
     )
     const answer = gate.reply(error)
-    auditStepUp(gate.resource, auth, error, denied)
+    // Built on every 403 (a cold path): published when someone listens, and handed to the adapter's logger.
+    const audit = stepUpAuditEvent(gate.resource, auth, error, denied)
+    if (auditing()) publishAudit(audit)
     const fingerprint = auth.extra?.fingerprint
     return {
       kind: 'reply',
       ...answer,
+      audit,
       log: {
         severity: 'rejection',
         fields: {
@@ -271,11 +277,17 @@ export async function createMcpEndpoint(
     }
   }
 
+  const path = parsed.path ?? (new URL(gate.resource).pathname || '/')
+  const removeHealth =
+    store === undefined
+      ? () => {}
+      : addHealthPart(gate, () => sessionTableHealth(path, store.size, store.maxSessions))
   return Object.freeze({
-    path: parsed.path ?? (new URL(gate.resource).pathname || '/'),
+    path,
     rules,
     handle,
     close: async () => {
+      removeHealth()
       await store?.closeAll()
     },
   })

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
+import type { AuditEvent } from './audit.js'
 import type { AuthInfo } from './auth-info.js'
 import type { RejectionLog } from './gate.js'
 import type { McpListing } from './mcp-listing.js'
@@ -131,6 +132,8 @@ export type McpDecision =
       body: unknown
       /** Set for an `insufficient_scope` rejection: what to log (never the token). */
       log?: RejectionLog
+      /** Set for an `insufficient_scope` rejection: its audit event (`step_up`, naming the MCP targets). */
+      audit?: AuditEvent
     }
   | {
       kind: 'serve'

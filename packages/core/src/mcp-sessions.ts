@@ -82,6 +82,11 @@ export class McpSessionStore<S extends McpSession = McpSession> {
     return this.#entries.size
   }
 
+  /** The most sessions open at once (`maxSessions`). */
+  get maxSessions(): number {
+    return this.#limits.maxSessions
+  }
+
   /**
    * The session with this id if `principal` created it. Another principal's session is reported
    * exactly like an unknown one (MCP security best practices, "Session Hijacking": bind the

@@ -1,7 +1,8 @@
-import { canonicalResource, tokenFingerprint } from '@portcullis/core'
+import { type AuthorizationServerMetadata, canonicalResource, tokenFingerprint } from '@portcullis/core'
 import { checkAuthorizationServer } from './authorization-server-checks.js'
 import { checkChallenge } from './challenge-checks.js'
 import { type Check, Checklist, type DoctorReport, summarise } from './check.js'
+import { type ClientCredentials, obtainToken } from './client-credentials.js'
 import { checkCors } from './cors-checks.js'
 import type { ProbeLimits } from './http.js'
 import { checkResourceMetadata } from './resource-metadata-checks.js'
@@ -18,6 +19,16 @@ export interface DoctorOptions {
   maxBytes?: number
   /** Most authorization servers checked. Default 5. */
   maxAuthorizationServers?: number
+  /**
+   * Instead of `token`: get one with the client credentials grant (RFC 6749 §4.4) for this MCP
+   * resource, then check it the same way. The secret is never printed.
+   */
+  clientCredentials?: ClientCredentials
+  /**
+   * With a token: call this tool (with no arguments) after `tools/list` and report what the server
+   * answers, a 403 step-up challenge included. Off by default: a call may change data.
+   */
+  callTool?: string
 }
 
 export const DEFAULT_BROWSER_ORIGIN = 'http://localhost:6274'
@@ -37,6 +48,14 @@ export async function doctor(url: string, options: DoctorOptions = {}): Promise<
     maxBytes: positive(options.maxBytes, 256 * 1024, 'maxBytes'),
   }
   const maxServers = positive(options.maxAuthorizationServers, 5, 'maxAuthorizationServers')
+  if (options.token !== undefined && options.clientCredentials !== undefined) {
+    throw new TypeError('doctor: give token or clientCredentials, not both')
+  }
+  if (options.clientCredentials !== undefined) checkCredentials(options.clientCredentials)
+  if (options.callTool !== undefined && (typeof options.callTool !== 'string' || options.callTool === '')) {
+    throw new TypeError('doctor: option "callTool": must be a tool name')
+  }
+  let token = options.token
   const checks: Check[] = []
   const report = (): DoctorReport => {
     const summary = summarise(checks)
@@ -44,7 +63,7 @@ export async function doctor(url: string, options: DoctorOptions = {}): Promise<
       version: 1,
       target: url,
       browserOrigin,
-      ...(options.token === undefined ? {} : { tokenFingerprint: tokenFingerprint(options.token) }),
+      ...(token === undefined ? {} : { tokenFingerprint: tokenFingerprint(token) }),
       checks,
       summary,
       ok: summary.fail === 0,
@@ -73,17 +92,35 @@ export async function doctor(url: string, options: DoctorOptions = {}): Promise<
   )
 
   const servers = prm.metadata?.authorizationServers ?? []
+  let firstServer: AuthorizationServerMetadata | undefined
   for (const issuer of servers.slice(0, maxServers)) {
     const as = await checkAuthorizationServer(issuer, prm.metadata?.scopesSupported, browserOrigin, limits)
     checks.push(...as.list.checks)
+    firstServer ??= as.metadata
   }
 
-  if (options.token !== undefined) {
+  if (options.clientCredentials !== undefined) {
+    // As an MCP client selects scopes (2025-11-25 §Scope Selection Strategy): the challenge's, else scopes_supported.
+    const scopes =
+      options.clientCredentials.scopes ??
+      challenge.findings.scope?.split(' ').filter((scope) => scope !== '') ??
+      prm.metadata?.scopesSupported
+    const obtained = await obtainToken(
+      { ...options.clientCredentials, ...(scopes === undefined ? {} : { scopes }) },
+      canonicalResource(url),
+      firstServer,
+      limits,
+    )
+    checks.push(...obtained.list.checks)
+    token = obtained.token
+  }
+  if (token !== undefined) {
     const list = await checkToken(
       {
         url,
-        token: options.token,
+        token,
         authorizationServers: servers,
+        ...(options.callTool === undefined ? {} : { callTool: options.callTool }),
         ...(prm.metadata?.scopesSupported === undefined
           ? {}
           : { scopesSupported: prm.metadata.scopesSupported }),
@@ -93,6 +130,34 @@ export async function doctor(url: string, options: DoctorOptions = {}): Promise<
     checks.push(...list.checks)
   }
   return report()
+}
+
+function checkCredentials(credentials: ClientCredentials): void {
+  const { clientId, clientSecret, tokenEndpoint, scopes } = credentials
+  if (typeof clientId !== 'string' || clientId === '') {
+    throw new TypeError('doctor: clientCredentials.clientId must be a non-empty string')
+  }
+  // The secret itself is never part of a message.
+  if (typeof clientSecret !== 'string' || clientSecret === '') {
+    throw new TypeError('doctor: clientCredentials.clientSecret must be a non-empty string')
+  }
+  const { authMethod } = credentials
+  if (
+    authMethod !== undefined &&
+    authMethod !== 'client_secret_basic' &&
+    authMethod !== 'client_secret_post'
+  ) {
+    throw new TypeError('doctor: clientCredentials.authMethod is client_secret_basic or client_secret_post')
+  }
+  if (tokenEndpoint !== undefined && !URL.canParse(tokenEndpoint)) {
+    throw new TypeError(
+      `doctor: clientCredentials.tokenEndpoint ${JSON.stringify(tokenEndpoint)} is not a URL`,
+    )
+  }
+  // RFC 6749 §3.3: scope tokens are printable ASCII without space, quote or backslash.
+  if (scopes !== undefined && !scopes.every((scope) => /^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope))) {
+    throw new TypeError('doctor: clientCredentials.scopes must be RFC 6749 scope tokens')
+  }
 }
 
 function normaliseOrigin(origin: string): string {

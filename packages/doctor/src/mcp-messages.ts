@@ -28,6 +28,10 @@ export const initializedNotification = JSON.stringify({ jsonrpc: '2.0', method: 
 
 export const toolsListRequest = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} })
 
+/** A tools/call with no arguments: enough to learn whether the caller may call the tool at all. */
+export const toolsCallRequest = (name: string) =>
+  JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: {} } })
+
 /** The JSON-RPC message of a Streamable HTTP answer: a JSON body, or the first `data:` of an SSE stream. */
 export function jsonRpcMessage(response: BoundedResponse): Record<string, unknown> | undefined {
   const type = response.headers.get('content-type') ?? ''

@@ -2,13 +2,15 @@ import { audienceMatches, canonicalResource, parseChallenges } from '@portcullis
 import { peekToken } from '@portcullis/idp'
 import { Checklist, show } from './check.js'
 import type { ProbeLimits } from './http.js'
-import { callToolsList } from './tools-list.js'
+import { callToolsList, type ToolsListVerdict } from './tools-list.js'
 
 export interface TokenContext {
   url: string
   token: string
   authorizationServers: string[]
   scopesSupported?: string[]
+  /** A tool to call (with no arguments) after tools/list. */
+  callTool?: string
 }
 
 // RFC 9068 §2.1: `at+jwt`; the media-type form is accepted by the same rule.
@@ -119,12 +121,13 @@ async function checkServerVerdict(
   context: TokenContext,
   limits: ProbeLimits,
 ): Promise<void> {
-  const verdict = await callToolsList(context.url, context.token, limits)
+  const verdict = await callToolsList(context.url, context.token, limits, context.callTool)
   if (verdict.kind === 'tools') {
     list.pass(
       'token.tools_list',
       `tools/list answered with ${verdict.names.length} tool(s): ${verdict.names.join(', ') || '(none)'}`,
     )
+    if (context.callTool !== undefined) checkToolCall(list, context.callTool, verdict)
     return
   }
   if (verdict.kind === 'refused') {
@@ -150,6 +153,53 @@ async function checkServerVerdict(
     'token.tools_list',
     `tools/list failed at ${verdict.step}: ${verdict.problem}`,
     'Check the server log for this request.',
+  )
+}
+
+function checkToolCall(
+  list: Checklist,
+  name: string,
+  verdict: Extract<ToolsListVerdict, { kind: 'tools' }>,
+): void {
+  const call = verdict.call!
+  const tool = show(name)
+  if (!verdict.names.includes(name)) {
+    list.warn(
+      'token.tool_call',
+      `tools/list does not name ${tool} for this token`,
+      'Name a tool from the list above (a server may hide tools the caller may not call).',
+    )
+  }
+  if (call.kind === 'answered') {
+    list.pass(
+      'token.tool_call',
+      `tools/call ${tool} answered${call.toolError ? ' with a tool error (called with no arguments)' : ''}`,
+    )
+    return
+  }
+  if (call.kind === 'failed') {
+    list.warn(
+      'token.tool_call',
+      `tools/call ${tool} failed: ${call.problem}`,
+      'Check the server log for this request.',
+    )
+    return
+  }
+  const params = challengeParams(call.challenge)
+  if (call.status === 403 && params.error === 'insufficient_scope' && params.scope) {
+    // The right answer to a token without the tool's scopes: it names what to ask for (step-up).
+    list.pass(
+      'token.tool_call',
+      `tools/call ${tool} refused with 403 insufficient_scope; the challenge asks for scope ${show(params.scope)}`,
+    )
+    return
+  }
+  list.fail(
+    'token.tool_call',
+    `tools/call ${tool} refused with HTTP ${call.status}${params.error ? ` (${params.error})` : ''}${params.scope ? `` : ', naming no scope'}`,
+    call.status === 403
+      ? 'Answer a missing tool scope with 403 and error="insufficient_scope" scope="..." so clients can step up (MCP 2025-11-25).'
+      : 'The token passed tools/list but not tools/call: compare the per-tool rules with the token.',
   )
 }
 

@@ -4,23 +4,31 @@ import {
   initializeRequest,
   jsonRpcMessage,
   mcpHeaders,
+  toolsCallRequest,
   toolsListRequest,
 } from './mcp-messages.js'
 
+/** How a `tools/call` went: answered (a result, or a tool error), refused by the server, or failed. */
+export type ToolCallVerdict =
+  | { kind: 'answered'; toolError: boolean }
+  | { kind: 'refused'; status: number; challenge?: string }
+  | { kind: 'failed'; problem: string }
+
 export type ToolsListVerdict =
-  | { kind: 'tools'; names: string[] }
+  | { kind: 'tools'; names: string[]; call?: ToolCallVerdict }
   | { kind: 'refused'; step: string; status: number; challenge?: string }
   | { kind: 'failed'; step: string; problem: string }
 
 /**
  * initialize, notifications/initialized, tools/list with the token, as a 2025-06-18 client does
  * over Streamable HTTP (session id carried when the server hands one out), then the session is
- * ended. Lists tools only: the doctor never calls a tool, which could change data.
+ * ended. Calls a tool only when asked (`callTool`, with no arguments): a call may change data.
  */
 export async function callToolsList(
   url: string,
   token: string,
   limits: ProbeLimits,
+  callTool?: string,
 ): Promise<ToolsListVerdict> {
   const auth = { authorization: `Bearer ${token}` }
   const init = await probe(
@@ -59,7 +67,9 @@ export async function callToolsList(
           : `HTTP ${listed.response.status}, no tool list`,
       }
     }
-    return { kind: 'tools', names: result.tools.map((tool) => String(tool.name)) }
+    const names = result.tools.map((tool) => String(tool.name))
+    if (callTool === undefined) return { kind: 'tools', names }
+    return { kind: 'tools', names, call: await callOne(url, withSession, callTool, limits) }
   } finally {
     if (session !== null) await probe(url, { method: 'DELETE', headers: withSession }, limits)
   }
@@ -68,4 +78,28 @@ export async function callToolsList(
 function refused(step: string, response: { status: number; headers: Headers }): ToolsListVerdict {
   const challenge = response.headers.get('www-authenticate') ?? undefined
   return { kind: 'refused', step, status: response.status, ...(challenge === undefined ? {} : { challenge }) }
+}
+
+async function callOne(
+  url: string,
+  headers: Record<string, string>,
+  name: string,
+  limits: ProbeLimits,
+): Promise<ToolCallVerdict> {
+  const called = await probe(url, { method: 'POST', headers, body: toolsCallRequest(name) }, limits)
+  if (!called.ok) return { kind: 'failed', problem: called.problem }
+  const { status } = called.response
+  if (status === 401 || status === 403) {
+    const challenge = called.response.headers.get('www-authenticate') ?? undefined
+    return { kind: 'refused', status, ...(challenge === undefined ? {} : { challenge }) }
+  }
+  const message = jsonRpcMessage(called.response)
+  const result = message?.result as { isError?: unknown } | undefined
+  if (result !== undefined && typeof result === 'object')
+    return { kind: 'answered', toolError: result.isError === true }
+  const error = message?.error as { message?: unknown } | undefined
+  return {
+    kind: 'failed',
+    problem: error ? `JSON-RPC error: ${String(error.message)}` : `HTTP ${status}, no result`,
+  }
 }

@@ -124,3 +124,46 @@ t.test('the command prints the checklist, never the token, and exits 0 or 1', as
   t.equal(await runCommand(['lint'], io), 2)
   t.equal(await runCommand(['doctor', stack.url, '--timeout', 'soon'], io), 2)
 })
+
+t.test(
+  '--call: a tool the token may call is answered; one it may not names the scope to ask for',
+  async (t) => {
+    const { access_token } = await stack.idp.userToken({ resource: stack.url, scope: 'notes:read' })
+    const allowed = await doctor(stack.url, { token: access_token, callTool: 'list_notes' })
+    const call = (report: typeof allowed) => report.checks.find((c) => c.id === 'token.tool_call')
+    t.match(call(allowed), { status: 'pass', message: 'tools/call "list_notes" answered' })
+
+    // notes:read alone: add_note needs notes:write, and the 403 says so (MCP step-up).
+    const stepUp = await doctor(stack.url, { token: access_token, callTool: 'add_note' })
+    t.match(call(stepUp), {
+      status: 'pass',
+      message:
+        /^tools\/call "add_note" refused with 403 insufficient_scope; the challenge asks for scope "notes:write/,
+    })
+    t.equal(stepUp.ok, true, 'a correct step-up challenge is a pass')
+
+    const unknown = await doctor(stack.url, { token: access_token, callTool: 'no_such_tool' })
+    t.match(call(unknown), {
+      status: 'warn',
+      message: 'tools/list does not name "no_such_tool" for this token',
+    })
+    t.equal(
+      unknown.checks.filter((c) => c.id === 'token.tool_call').length,
+      2,
+      "then the server's answer to it, whatever it is",
+    )
+    t.notOk(JSON.stringify([allowed, stepUp, unknown]).includes(access_token))
+
+    await t.rejects(
+      doctor(stack.url, { token: access_token, callTool: '' }),
+      /option "callTool": must be a tool name/,
+    )
+    let out = ''
+    const io = { out: (text: string) => (out += `${text}\n`), error: (text: string) => (out += `${text}\n`) }
+    t.equal(await runCommand(['doctor', stack.url, '--call', 'whoami'], io), 2, '--call without a token')
+    t.match(out, /--call needs a token/)
+    out = ''
+    t.equal(await runCommand(['doctor', stack.url, '--token', access_token, '--call', 'add_note'], io), 0)
+    t.match(out, /ok {4}tools\/call "add_note" refused with 403 insufficient_scope/)
+  },
+)

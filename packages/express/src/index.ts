@@ -27,7 +27,7 @@ export {
   type RequireScopesArgs,
   requireScopes,
 } from './portcullis.js'
-export type { RejectionListener } from './request-state.js'
+export type { AuditListener, RejectionListener } from './request-state.js'
 export { verifiedAuth } from './verified-auth.js'
 
 export default portcullis

@@ -1,7 +1,7 @@
 import type { McpRouteOptions } from '@portcullis/core'
 import { createMcpEndpoint, type McpEndpoint } from '@portcullis/core/adapter'
 import express, { type Request, type RequestHandler, type Router } from 'express'
-import { bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
+import { audit, bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
 import { verifiedAuthOf, verifiedBy } from './request-state.js'
 import { sendReply } from './send-reply.js'
 
@@ -74,6 +74,7 @@ export async function mcpRoute(
     })
     if (decision.kind === 'reply') {
       if (decision.log !== undefined) report(binding, decision.log, req)
+      if (decision.audit !== undefined) audit(binding, decision.audit, req)
       sendReply(res, decision)
       return
     }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
+  type AuditEvent,
   type AuthenticateResult,
   type AuthorizeResult,
   createGate,
@@ -11,6 +12,7 @@ import {
 } from '@portcullis/core'
 import {
   answersPreflight,
+  authenticationAuditEvent,
   authorizationHeaders,
   formBodyToken,
   gateOptionsSchema,
@@ -18,12 +20,14 @@ import {
   mergeHeaderList,
   parseOptions,
   parseScopeArgs,
+  rejectionAuditEvent,
   type ScopeArgs,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { z } from 'zod'
 import { type KeySetListener, reportKeySetEvents } from './key-set-reporting.js'
 import {
+  type AuditListener,
   type GateBinding,
   gatesSeen,
   markVerified,
@@ -73,6 +77,13 @@ export interface PortcullisMiddlewareOptions {
    * once per process. `false`: not reported.
    */
   onKeySetEvent?: KeySetListener | false
+  /**
+   * Hears the audit event of every access decision (allowed, refused, step-up, revoked; see
+   * `docs/audit-events.md`), with the request: the place to write it to your logger, e.g.
+   * `(event, req) => req.log.info({ audit: event }, 'portcullis audit event')` with pino-http.
+   * Default: none. An event never holds a token (the token is named by its fingerprint).
+   */
+  onAudit?: AuditListener
 }
 
 /** Middleware options: the gate's options (or a gate made with `createGate`), plus the middleware's own. */
@@ -105,6 +116,9 @@ const middlewareOptionsShape = {
   metadataRoutes: z.boolean().optional(),
   onRejection: z
     .custom<RejectionListener>((value) => typeof value === 'function', { error: 'must be a function' })
+    .optional(),
+  onAudit: z
+    .custom<AuditListener>((value) => typeof value === 'function', { error: 'must be a function' })
     .optional(),
   onKeySetEvent: z
     .union([
@@ -156,13 +170,21 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const parsed = hasGate
     ? parseOptions(withGateSchema, options, OWNER)
     : parseOptions(withGateOptionsSchema, options, OWNER)
-  const { routes, public: publicOption, metadataRoutes, onRejection, onKeySetEvent, ...gateOptions } = parsed
+  const {
+    routes,
+    public: publicOption,
+    metadataRoutes,
+    onRejection,
+    onKeySetEvent,
+    onAudit,
+    ...gateOptions
+  } = parsed
   // createGate gets the caller's options: zod's copy of scopes.implies loses a "__proto__" key.
   const gate =
     'gate' in gateOptions
       ? gateOptions.gate
       : createGate({ ...(gateOptions as GateOptions), scopes: (options as GateOptions).scopes })
-  const binding: GateBinding = { gate, onRejection: onRejection ?? reportFailures }
+  const binding: GateBinding = { gate, onRejection: onRejection ?? reportFailures, onAudit }
   reportKeySetEvents(onKeySetEvent)
   const gateAll = (routes ?? 'all') === 'all'
   const serveMetadata = metadataRoutes ?? true
@@ -257,6 +279,7 @@ function guard(
     }
     req.auth = result.auth
     markVerified(req, gate, result.auth)
+    if (binding.onAudit !== undefined) audit(binding, authenticationAuditEvent(gate.resource, result), req)
     const decision = requirement === undefined ? undefined : gate.authorize(result.auth, requirement)
     if (decision !== undefined && !decision.ok) reject(binding, req, res, decision)
     else next()
@@ -279,7 +302,27 @@ function reject(
   result: Exclude<AuthenticateResult | AuthorizeResult, { ok: true }>,
 ): void {
   report(binding, result.log, req)
+  if (binding.onAudit !== undefined) {
+    audit(
+      binding,
+      rejectionAuditEvent(
+        binding.gate.resource,
+        verifiedBy(req) === binding.gate ? verifiedAuthOf(req) : undefined,
+        result,
+      ),
+      req,
+    )
+  }
   sendReply(res, result.reply)
+}
+
+/** Hands an audit event to the binding's listener; a failing listener must not fail the request. */
+export function audit(binding: GateBinding, event: AuditEvent, req: Request): void {
+  try {
+    binding.onAudit?.(event, req)
+  } catch {
+    // ignored: reporting is best effort
+  }
 }
 
 export function report(binding: GateBinding, event: RejectionLog, req: Request): void {

@@ -1,14 +1,18 @@
 import type { IncomingMessage } from 'node:http'
-import type { Gate, RejectionLog, VerifiedAuthInfo } from '@portcullis/core'
+import type { AuditEvent, Gate, RejectionLog, VerifiedAuthInfo } from '@portcullis/core'
 import type { Request } from 'express'
 
 /** Where rejections are reported. `req` is the rejected request (never log its headers: they hold the token). */
 export type RejectionListener = (event: RejectionLog, req: Request) => void
 
-/** A gate as a request meets it: the gate and how its middleware reports rejections. */
+/** Where audit events go, with the request they decide (never log its headers: they hold the token). */
+export type AuditListener = (event: AuditEvent, req: Request) => void
+
+/** A gate as a request meets it: the gate and how its middleware reports rejections and decisions. */
 export interface GateBinding {
   gate: Gate
   onRejection: RejectionListener
+  onAudit?: AuditListener | undefined
 }
 
 /** What the portcullis middlewares a request passed through know about it. */

@@ -16,6 +16,7 @@ export {
   type ScopedRegistrar,
   withScopes,
 } from '@portcullis/core'
+export { AUDIT_LOG_MESSAGE } from './audit-log.js'
 export {
   portcullisLogRedaction,
   portcullisRequestSerializer,

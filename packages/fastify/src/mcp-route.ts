@@ -1,6 +1,7 @@
 import type { Gate, McpRouteOptions } from '@portcullis/core'
 import { createMcpEndpoint, mergeHeaderList } from '@portcullis/core/adapter'
 import type { FastifyInstance } from 'fastify'
+import { auditLogLevel, logAudit } from './audit-log.js'
 
 const OWNER = '@portcullis/fastify mcpRoute'
 
@@ -46,6 +47,9 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
       if (decision.kind === 'reply') {
         if (decision.log !== undefined)
           request.log.info(decision.log.fields, 'request rejected by portcullis')
+        const auditLevel = auditLogLevel(gate)
+        if (auditLevel !== undefined && decision.audit !== undefined)
+          logAudit(request.log, auditLevel, decision.audit)
         return reply.code(decision.status).headers(decision.headers).send(decision.body)
       }
       // Fastify lets go of the reply; headers it already set (CORS) are copied over.

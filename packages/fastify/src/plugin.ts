@@ -10,6 +10,7 @@ import {
 } from '@portcullis/core'
 import {
   answersPreflight,
+  authenticationAuditEvent,
   authorizationHeaders,
   FORM_MEDIA_TYPE,
   formBodyToken,
@@ -20,6 +21,7 @@ import {
   parseOptions,
   parseScopeArgs,
   parseScopeRequirement,
+  rejectionAuditEvent,
 } from '@portcullis/core/adapter'
 import type {
   FastifyInstance,
@@ -35,6 +37,7 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
+import { logAudit, setAuditLogLevel } from './audit-log.js'
 import { registerMetadataRoutes } from './metadata-routes.js'
 import type { RequireScopesArgs } from './types.js'
 
@@ -47,6 +50,12 @@ export interface PortcullisPluginOptions {
   routes?: 'all' | 'declared'
   /** Level at which rejected requests are logged (`{ reason, status, fingerprint }`). Default `'info'`. */
   logLevel?: LogLevel
+  /**
+   * Writes every access decision's audit event (allowed, refused, step-up, revoked; see
+   * `docs/audit-events.md`) to `request.log` as `{ audit }`: `true` at `info`, or at the level
+   * given. Default off. Never a token: the token is named by its fingerprint.
+   */
+  auditLog?: boolean | LogLevel
   /**
    * Serve the metadata document from this scope. Default `true`. Set `false` when the plugin is
    * registered under a route prefix and serve the document with `portcullisMetadata` at the root.
@@ -62,6 +71,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const pluginOptionsShape = {
   routes: z.enum(['all', 'declared']).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
+  auditLog: z.union([z.boolean(), z.enum(LOG_LEVELS)]).optional(),
   metadataRoutes: z.boolean().optional(),
 }
 
@@ -129,7 +139,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   const parsed = hasGate
     ? parseOptions(withGateSchema, options, OWNER)
     : parseOptions(withGateOptionsSchema, options, OWNER)
-  const { routes, logLevel: level, metadataRoutes, ...gateOptions } = parsed
+  const { routes, logLevel: level, auditLog, metadataRoutes, ...gateOptions } = parsed
   // createGate gets the caller's options: zod's copy of scopes.implies loses a "__proto__" key.
   const gate =
     'gate' in gateOptions
@@ -154,6 +164,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   }
 
   fastify.decorate('portcullis', gate)
+  const auditLevel = setAuditLogLevel(gate, auditLog)
   reportKeySetEvents(fastify)
   // null until the gate verifies the caller (Fastify wants decorators declared up front, V8 likes stable shapes).
   if (!fastify.hasRequestDecorator('auth'))
@@ -231,6 +242,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     reply: FastifyReply,
     result: Exclude<AuthenticateResult | AuthorizeResult, { ok: true }>,
   ): FastifyReply => {
+    if (auditLevel !== undefined)
+      logAudit(request.log, auditLevel, rejectionAuditEvent(gate.resource, request.auth, result))
     const { severity, fields } = result.log
     if (severity === 'error') request.log.error(fields, 'access token verification failed unexpectedly')
     else request.log[logLevel](fields, 'request rejected by portcullis')
@@ -246,6 +259,9 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   ): FastifyReply | undefined => {
     if (!result.ok) return sendRejection(request, reply, result)
     request.auth = result.auth
+    if (auditLevel !== undefined) {
+      logAudit(request.log, auditLevel, authenticationAuditEvent(gate.resource, result))
+    }
     if (requirement !== undefined) {
       const decision = gate.authorize(result.auth, requirement)
       if (!decision.ok) return sendRejection(request, reply, decision)
