@@ -4,6 +4,7 @@
 //
 // Environment (set by http.mjs): BENCH_ISSUER, BENCH_JWKS_URI, BENCH_RESOURCE, BENCH_SCOPE, and
 // BENCH_EXPRESS_ENTRY (the built @portcullis/express, for the express-portcullis server).
+import cluster from 'node:cluster'
 import { pathToFileURL } from 'node:url'
 
 const ISSUER = requiredEnv('BENCH_ISSUER')
@@ -11,6 +12,33 @@ const JWKS_URI = requiredEnv('BENCH_JWKS_URI')
 const RESOURCE = requiredEnv('BENCH_RESOURCE')
 const SCOPE = requiredEnv('BENCH_SCOPE')
 const HELLO = { hello: 'world' }
+
+/** fast-jwt's options for our tokens, as strict as it allows, its verified-token cache as large as ours. */
+const FAST_JWT_STRICT = {
+  algorithms: ['ES256'],
+  allowedIss: ISSUER,
+  allowedAud: RESOURCE,
+  checkTyp: 'at+jwt',
+  requiredClaims: ['exp', 'iss', 'aud'],
+  cache: 10_000,
+}
+
+/** The route behind `request.jwtVerify()` (@fastify/jwt) in onRequest, the scope checked in the handler. */
+function withJwtVerifyRoute(app) {
+  app.addHook('onRequest', async (request, reply) => {
+    try {
+      await request.jwtVerify()
+    } catch {
+      return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'invalid_token' })
+    }
+  })
+  app.get('/hello', async (request, reply) => {
+    const scopes = typeof request.user.scope === 'string' ? request.user.scope.split(' ') : []
+    if (!scopes.includes(SCOPE)) return reply.code(403).send({ error: 'insufficient_scope' })
+    return HELLO
+  })
+  return app
+}
 
 const servers = {
   /** The limit: a Fastify route with nothing in front of it. */
@@ -58,6 +86,67 @@ const servers = {
       return HELLO
     })
     return listenFastify(app)
+  },
+
+  /**
+   * The alternative a Fastify user picks: @fastify/jwt with get-jwks, as their READMEs integrate
+   * them (the key from get-jwks by the token's kid and iss, `request.jwtVerify()` in onRequest),
+   * configured as strictly as fast-jwt allows, its verified-token cache on (as large as ours).
+   */
+  'fastify-jwt': async () => {
+    const { default: fastifyJwt } = await import('@fastify/jwt')
+    const { default: buildGetJwks } = await import('get-jwks')
+    const getJwks = buildGetJwks({ jwksPath: '/jwks', issuersWhitelist: [ISSUER], max: 100 })
+    const app = (await import('fastify')).default()
+    await app.register(fastifyJwt, {
+      decode: { complete: true },
+      secret: (_request, token) =>
+        getJwks.getPublicKey({ kid: token.header.kid, alg: token.header.alg, domain: token.payload.iss }),
+      verify: FAST_JWT_STRICT,
+    })
+    return listenFastify(withJwtVerifyRoute(app))
+  },
+
+  /**
+   * The fastest @fastify/jwt set-up a user can write: the key fetched once at start-up and given
+   * statically (no rotation, no unknown-kid refetch), the same strict options and cache.
+   */
+  'fastify-jwt-static': async () => {
+    const { default: fastifyJwt } = await import('@fastify/jwt')
+    const { createPublicKey } = await import('node:crypto')
+    const { keys } = await (await fetch(JWKS_URI)).json()
+    const pem = createPublicKey({ key: keys[0], format: 'jwk' }).export({ type: 'spki', format: 'pem' })
+    const app = (await import('fastify')).default()
+    await app.register(fastifyJwt, {
+      secret: { public: pem },
+      verify: FAST_JWT_STRICT,
+    })
+    return listenFastify(withJwtVerifyRoute(app))
+  },
+
+  /** The Express alternative: express-jwt with jwks-rsa (no verified-token cache: it verifies each request). */
+  'express-jwt': async () => {
+    const { expressjwt } = await import('express-jwt')
+    const { default: jwksRsa } = await import('jwks-rsa')
+    const app = await expressApp()
+    app.get(
+      '/hello',
+      expressjwt({
+        secret: jwksRsa.expressJwtSecret({ jwksUri: JWKS_URI, cache: true, rateLimit: true }),
+        algorithms: ['ES256'],
+        issuer: ISSUER,
+        audience: RESOURCE,
+      }),
+      (req, res) => {
+        const scopes = typeof req.auth?.scope === 'string' ? req.auth.scope.split(' ') : []
+        if (!scopes.includes(SCOPE)) return res.status(403).json({ error: 'insufficient_scope' })
+        res.json(HELLO)
+      },
+    )
+    app.use((error, _req, res, _next) => {
+      res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'invalid_token', detail: error.name })
+    })
+    return listenNode(app)
   },
 
   /** The anchor: Express 5 with the MCP SDK 1.x requireBearerAuth and a jose verifier. */
@@ -148,7 +237,12 @@ async function portcullisOptions() {
   return {
     resource: RESOURCE,
     authorizationServers: [ISSUER],
-    verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, jwksUri: JWKS_URI }),
+    verifier: jwtVerifier({
+      issuer: ISSUER,
+      audience: RESOURCE,
+      jwksUri: JWKS_URI,
+      ...(process.env.BENCH_SIGNATURE_CHECK ? { signatureCheck: process.env.BENCH_SIGNATURE_CHECK } : {}),
+    }),
     scopes: { implies: { 'bench:admin': [SCOPE] } },
   }
 }
@@ -239,13 +333,43 @@ if (start === undefined) {
   console.error(`http-servers: unknown server "${kind}" (known: ${Object.keys(servers).join(', ')})`)
   process.exit(2)
 }
-const port = await start()
-process.send?.({ ready: true, port })
-// The parent reads this process's CPU time (all threads, thread pool included) around a measured run.
-process.on('message', (message) => {
-  if (message === 'cpu-usage') process.send?.({ cpuUsage: process.cpuUsage() })
-})
-// The parent ends this process when the scenario is done; losing the parent ends it too. A normal
-// exit lets --cpu-prof write its profile.
-process.on('SIGTERM', () => process.exit(0))
-process.on('disconnect', () => process.exit(0))
+
+// BENCH_WORKERS=n (n > 1): n server processes behind one port (node:cluster, round-robin). This
+// process, the primary, reports the port and the CPU time of all of them (each worker's own, all
+// threads) to the parent.
+const workers = Number(process.env.BENCH_WORKERS ?? 1)
+if (workers > 1 && cluster.isPrimary) {
+  const forked = Array.from({ length: workers }, () => cluster.fork())
+  const ports = await Promise.all(
+    forked.map((worker) => new Promise((resolve) => worker.once('message', (m) => resolve(m.port)))),
+  )
+  const ask = (worker) =>
+    new Promise((resolve) => {
+      worker.once('message', (m) => resolve(m.cpuUsage))
+      worker.send('cpu-usage')
+    })
+  process.send?.({ ready: true, port: ports[0] })
+  process.on('message', async (message) => {
+    if (message !== 'cpu-usage') return
+    const usages = [process.cpuUsage(), ...(await Promise.all(forked.map(ask)))]
+    const sum = usages.reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }))
+    process.send?.({ cpuUsage: sum })
+  })
+  const stop = () => {
+    for (const worker of forked) worker.kill('SIGTERM')
+    process.exit(0)
+  }
+  process.on('SIGTERM', stop)
+  process.on('disconnect', stop)
+} else {
+  const port = await start()
+  process.send?.({ ready: true, port })
+  // The parent reads this process's CPU time (all threads, thread pool included) around a measured run.
+  process.on('message', (message) => {
+    if (message === 'cpu-usage') process.send?.({ cpuUsage: process.cpuUsage() })
+  })
+  // The parent ends this process when the scenario is done; losing the parent ends it too. A normal
+  // exit lets --cpu-prof write its profile.
+  process.on('SIGTERM', () => process.exit(0))
+  process.on('disconnect', () => process.exit(0))
+}

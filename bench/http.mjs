@@ -211,6 +211,74 @@ function scenarioList({ expressAvailable }) {
       ...hello,
     },
     {
+      name: 'portcullis-cold-event-loop',
+      label: "Fastify + Portcullis, distinct tokens, signatureCheck 'event-loop'",
+      server: 'fastify-portcullis',
+      env: { BENCH_SIGNATURE_CHECK: 'event-loop' },
+      tokens: 'distinct',
+      ...hello,
+    },
+    {
+      name: 'portcullis-cold-thread-pool',
+      label: "Fastify + Portcullis, distinct tokens, signatureCheck 'thread-pool'",
+      server: 'fastify-portcullis',
+      env: { BENCH_SIGNATURE_CHECK: 'thread-pool' },
+      tokens: 'distinct',
+      ...hello,
+    },
+    {
+      name: 'portcullis-warm-2p',
+      label: 'Fastify + Portcullis, one token, two server processes',
+      server: 'fastify-portcullis',
+      env: { BENCH_WORKERS: '2' },
+      tokens: 'one',
+      ...hello,
+    },
+    {
+      name: 'portcullis-cold-event-loop-2p',
+      label: "Fastify + Portcullis, distinct tokens, 'event-loop', two server processes",
+      server: 'fastify-portcullis',
+      env: { BENCH_WORKERS: '2', BENCH_SIGNATURE_CHECK: 'event-loop' },
+      tokens: 'distinct',
+      ...hello,
+    },
+    {
+      name: 'portcullis-cold-thread-pool-2p',
+      label: "Fastify + Portcullis, distinct tokens, 'thread-pool', two server processes",
+      server: 'fastify-portcullis',
+      env: { BENCH_WORKERS: '2', BENCH_SIGNATURE_CHECK: 'thread-pool' },
+      tokens: 'distinct',
+      ...hello,
+    },
+    {
+      name: 'fastify-jwt-warm',
+      label: '@fastify/jwt + get-jwks (fast-jwt cache on), one token',
+      server: 'fastify-jwt',
+      tokens: 'one',
+      ...hello,
+    },
+    {
+      name: 'fastify-jwt-cold',
+      label: '@fastify/jwt + get-jwks (fast-jwt cache on), distinct tokens',
+      server: 'fastify-jwt',
+      tokens: 'distinct',
+      ...hello,
+    },
+    {
+      name: 'fastify-jwt-static-warm',
+      label: '@fastify/jwt, key given statically (fast-jwt cache on), one token',
+      server: 'fastify-jwt-static',
+      tokens: 'one',
+      ...hello,
+    },
+    {
+      name: 'fastify-jwt-static-cold',
+      label: '@fastify/jwt, key given statically (fast-jwt cache on), distinct tokens',
+      server: 'fastify-jwt-static',
+      tokens: 'distinct',
+      ...hello,
+    },
+    {
       name: 'jose-hook',
       label: 'Fastify + jose jwtVerify hook, distinct tokens',
       server: 'fastify-jose-hook',
@@ -232,6 +300,13 @@ function scenarioList({ expressAvailable }) {
         label: 'Express 5, bare route',
         server: 'express-bare',
         tokens: 'none',
+        ...hello,
+      },
+      {
+        name: 'express-jwt',
+        label: 'Express 5 + express-jwt + jwks-rsa, one token (no cache)',
+        server: 'express-jwt',
+        tokens: 'one',
         ...hello,
       },
       {
@@ -266,7 +341,7 @@ function scenarioList({ expressAvailable }) {
 }
 
 async function runScenario(scenario) {
-  const child = await startServer(scenario.server)
+  const child = await startServer(scenario.server, scenario.env)
   try {
     const url = `http://127.0.0.1:${child.port}`
     await sanityCheck(url, scenario)
@@ -385,11 +460,11 @@ async function sanityCheck(url, scenario) {
 }
 
 /** Starts one server in a child process and waits for its port. */
-function startServer(kind) {
+function startServer(kind, extraEnv = {}) {
   return new Promise((resolve, reject) => {
     const child = fork(join(BENCH_DIR, 'http-servers.mjs'), [kind], {
       cwd: BENCH_DIR,
-      env,
+      env: { ...env, ...extraEnv },
       execArgv: args['cpu-prof']
         ? [
             '--cpu-prof',
@@ -480,6 +555,63 @@ function computeRatios(results) {
     ratio('warm-vs-express-sdk', 'Portcullis warm / Express + SDK', 'portcullis-warm', 'express-sdk', 5),
     ratio('cold-vs-jose-hook', 'Portcullis cold / jose hook', 'portcullis-cold', 'jose-hook', 2),
     ratio('mcp-overhead', 'MCP overhead of Portcullis', 'mcp-portcullis', 'mcp-bare', 0.1, 'overhead'),
+    ratio(
+      'warm-vs-fastify-jwt',
+      'Portcullis warm / @fastify/jwt warm',
+      'portcullis-warm',
+      'fastify-jwt-warm',
+      1,
+    ),
+    ratio(
+      'cold-vs-fastify-jwt',
+      'Portcullis cold / @fastify/jwt cold',
+      'portcullis-cold',
+      'fastify-jwt-cold',
+      1.3,
+    ),
+    ratio(
+      'warm-vs-fastify-jwt-static',
+      'Portcullis warm / @fastify/jwt static key warm',
+      'portcullis-warm',
+      'fastify-jwt-static-warm',
+      1,
+    ),
+    ratio(
+      'cold-vs-fastify-jwt-static',
+      'Portcullis cold / @fastify/jwt static key cold',
+      'portcullis-cold',
+      'fastify-jwt-static-cold',
+      1.3,
+    ),
+    ratio(
+      'event-loop-vs-thread-pool',
+      "Cold: signatureCheck 'event-loop' / 'thread-pool'",
+      'portcullis-cold-event-loop',
+      'portcullis-cold-thread-pool',
+      1,
+    ),
+    ratio(
+      'event-loop-vs-thread-pool-2p',
+      "Cold, two processes: 'event-loop' / 'thread-pool'",
+      'portcullis-cold-event-loop-2p',
+      'portcullis-cold-thread-pool-2p',
+      1,
+    ),
+    ratio('warm-2p-vs-1p', 'Warm: two processes / one', 'portcullis-warm-2p', 'portcullis-warm', 1),
+    ratio(
+      'cold-2p-vs-1p',
+      "Cold ('event-loop'): two processes / one",
+      'portcullis-cold-event-loop-2p',
+      'portcullis-cold-event-loop',
+      1,
+    ),
+    ratio(
+      'express-vs-express-jwt',
+      'Express + Portcullis / express-jwt',
+      'express-portcullis-warm',
+      'express-jwt',
+      1,
+    ),
     ratio(
       'express-vs-bare-express',
       'Express + Portcullis / bare Express',

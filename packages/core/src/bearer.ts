@@ -22,6 +22,13 @@ export interface ReadBearerInput {
   bodyToken?: unknown
   /** Longest token accepted; longer ones fail with `token_too_large`. Default `DEFAULT_MAX_TOKEN_LENGTH`. */
   maxTokenLength?: number
+  /**
+   * Says that this exact credential was accepted before (a remembered verification that proves it
+   * is a token68), so its character-by-character check can be skipped: the largest cost of
+   * reading a header that carries a token seen before. Only asked about a credential that passed
+   * every other rule.
+   */
+  acceptedBefore?: (token: string) => boolean
 }
 
 // Room for the scheme, separating spaces and surrounding whitespace before the quick size check
@@ -129,7 +136,7 @@ export function readBearer(input: ReadBearerInput): BearerResult {
   while (value.charCodeAt(start) === 0x20) start++
   if (value.length - start > maxTokenLength) throw tooLarge(maxTokenLength)
   const token = value.slice(start)
-  if (!TOKEN68.test(token)) {
+  if (input.acceptedBefore?.(token) !== true && !TOKEN68.test(token)) {
     throw malformed('the Bearer credential must be a single token68 value (RFC 6750 §2.1)')
   }
   return { token }

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer'
+import { deepFreeze } from './deep-freeze.js'
 import { invalidToken } from './errors.js'
 
 /** The JOSE header of a signed JWT, as far as Portcullis reads it. Other members are kept as-is. */
@@ -39,12 +40,27 @@ export function decodeCompactJwt(token: string): DecodedJwt {
     }
     throw invalidToken('token_malformed', 'token is not a compact JWS of three parts')
   }
-  const header = decodeJsonPart(token.slice(0, first), 'header')
+  const header = decodeHeader(token.slice(0, first))
   const payload = decodeJsonPart(token.slice(first + 1, second), 'payload')
   // An empty signature decodes (RFC 7519 §6.1, alg none); the verifier's allow-list refuses it.
   const signature = decodeBase64url(token.slice(second + 1))
   if (signature === undefined) throw invalidToken('token_malformed', 'signature is not base64url')
-  return { header: checkHeader(header), payload, signingInput: token.slice(0, second), signature }
+  return { header, payload, signingInput: token.slice(0, second), signature }
+}
+
+// Headers decoded lately, frozen, by their text: an issuer signs every token with one of a few
+// headers, so a cold token's header is nearly always one seen before (a decode, a parse and a
+// duplicate-member check spared). Bounded: a flood of made-up headers only empties it.
+const headers = new Map<string, JwsHeader>()
+const MAX_HEADERS = 64
+
+function decodeHeader(text: string): JwsHeader {
+  const known = headers.get(text)
+  if (known !== undefined) return known
+  const header = checkHeader(decodeJsonPart(text, 'header'))
+  if (headers.size >= MAX_HEADERS) headers.clear()
+  headers.set(text, deepFreeze(header))
+  return header
 }
 
 /**

@@ -26,9 +26,42 @@ const _NO_STORE = 'no-store'
 const _JSON_TYPE = 'application/json; charset=utf-8'
 const _METADATA_METHODS = 'GET, HEAD, OPTIONS'
 
+// Requirements validated before, frozen: a stateless MCP route registers its tools on a new
+// server for every request, and a zod parse per declaration (twice: withScopes, then the route's
+// rules) cost more than the gate itself. Scope lists are remembered by their text, boundedly.
+const validated = new WeakSet<object>()
+const listsByText = new Map<string, ScopeRequirement>()
+const MAX_REMEMBERED_LISTS = 1024
+
 /** Validates a route's or tool's scope requirement at register time, naming the owner in the error. */
 export function parseScopeRequirement(value: unknown, owner: string): ScopeRequirement {
-  return parseOptions(scopeRequirementSchema, value, owner) as ScopeRequirement
+  if (isValidatedRequirement(value)) return value
+  const text = isStringList(value) ? value.join('\n') : undefined
+  const known = text === undefined ? undefined : listsByText.get(text)
+  if (known !== undefined) return known
+  const requirement = freezeRequirement(
+    parseOptions(scopeRequirementSchema, value, owner) as ScopeRequirement,
+  )
+  validated.add(requirement)
+  if (text !== undefined) {
+    if (listsByText.size >= MAX_REMEMBERED_LISTS) listsByText.clear()
+    listsByText.set(text, requirement)
+  }
+  return requirement
+}
+
+/** Whether `value` is a requirement `parseScopeRequirement` returned (valid, frozen). */
+export function isValidatedRequirement(value: unknown): value is ScopeRequirement {
+  return typeof value === 'object' && value !== null && validated.has(value)
+}
+
+// A scope token has no control characters (RFC 6749 §3.3), so "\n" joins a list unambiguously.
+const isStringList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((scope) => typeof scope === 'string' && !scope.includes('\n'))
+
+function freezeRequirement(requirement: ScopeRequirement): ScopeRequirement {
+  if (!Array.isArray(requirement)) for (const list of Object.values(requirement)) Object.freeze(list)
+  return Object.freeze(requirement)
 }
 
 /** Scopes as a guard takes them: scope names (all required), or one `ScopeRequirement`. */
@@ -163,10 +196,55 @@ export function describeFailure(
 
 export const TIMED_OUT = Symbol('timed out')
 
+/**
+ * `promise`, or a rejection with `TIMED_OUT` once `ms` have passed (up to `DEADLINE_SLACK_MS`
+ * later). Deadlines that fall in the same slice share one timer: under a flood of new tokens, a
+ * timer, a race and two extra promises per verification cost more than the claim checks.
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(TIMED_OUT), ms)
+  return new Promise<T>((resolve, reject) => {
+    const cancel = armDeadline(ms, () => reject(TIMED_OUT))
+    promise.then(
+      (value) => {
+        cancel()
+        resolve(value)
+      },
+      (error: unknown) => {
+        cancel()
+        reject(error)
+      },
+    )
   })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/** How late a deadline may fire: the width of the slices deadlines are grouped in. */
+const DEADLINE_SLACK_MS = 20
+const slices = new Map<number, { timer: NodeJS.Timeout; due: Set<() => void> }>()
+
+/** Calls `onTimeout` after `ms` (up to the slack later) unless the returned cancel is called first. */
+function armDeadline(ms: number, onTimeout: () => void): () => void {
+  const at = Math.ceil((Date.now() + ms) / DEADLINE_SLACK_MS)
+  let slice = slices.get(at)
+  if (slice === undefined) {
+    const due = new Set<() => void>()
+    const timer = setTimeout(
+      () => {
+        slices.delete(at)
+        for (const fire of due) fire()
+      },
+      at * DEADLINE_SLACK_MS - Date.now(),
+    )
+    slice = { timer, due }
+    slices.set(at, slice)
+  }
+  const { timer, due } = slice
+  due.add(onTimeout)
+  return () => {
+    due.delete(onTimeout)
+    // The last one out stops the timer: nothing pending keeps the process alive.
+    if (due.size === 0 && slices.get(at)?.due === due) {
+      clearTimeout(timer)
+      slices.delete(at)
+    }
+  }
 }

@@ -107,8 +107,12 @@ export interface AuthenticateInput {
   authorization?: string | string[] | undefined
   /** The `access_token` form-body parameter, when the request has a form body (RFC 6750 §2.2). */
   bodyToken?: unknown
-  /** The client's address as the framework resolves it (proxy settings applied), for `attemptLimiter`. */
-  clientAddress?: string | undefined
+  /**
+   * The client's address as the framework resolves it (proxy settings applied), for
+   * `attemptLimiter`; or a function giving it, called only when a limiter needs it (Express's
+   * `req.ip` parses the forwarding headers on every read).
+   */
+  clientAddress?: string | (() => string | undefined) | undefined
 }
 
 /**

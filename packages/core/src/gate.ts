@@ -41,6 +41,7 @@ import { parseOptions } from './options.js'
 import { sameResource } from './resource.js'
 import { type ScopeRequirement, scopePolicy } from './scopes.js'
 import { traceAuthentication, traceAuthorization } from './telemetry-channels.js'
+import { fingerprintOf, isVouchedJwt } from './vouched.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {
@@ -175,13 +176,31 @@ export function createGate(options: GateOptions): Gate {
    * remembers), else a promise. Every check runs on both paths; only real verification work arms
    * the timeout.
    */
+  /** The verifier's remembered outcome for a token, `undefined` when unknown or the shortcut fails. */
+  const lookUp = (token: string): CachedOutcome | undefined => {
+    try {
+      return verifier.cachedOutcome?.(token)
+    } catch {
+      return undefined // a failing shortcut costs the full verification, not the request
+    }
+  }
+  // The outcome readBearer's question looked up, for authenticateNow to use (no second lookup).
+  let looked: CachedOutcome | undefined
+  // A token a jwtVerifier accepted is a compact JWS, all base64url: a token68 (RFC 6750 §2.1).
+  const acceptedBefore = (token: string): boolean => {
+    looked = lookUp(token)
+    return looked?.authInfo !== undefined && isVouchedJwt(looked.authInfo)
+  }
+
   const authenticateNow = (input: AuthenticateInput): AuthenticateResult | Promise<AuthenticateResult> => {
     let token: string
+    looked = undefined
     try {
       const bearer = readBearer({
         authorization: input.authorization,
         bodyToken: input.bodyToken,
         maxTokenLength,
+        acceptedBefore,
       })
       if (bearer.token === undefined) {
         return reject(
@@ -200,21 +219,18 @@ export function createGate(options: GateOptions): Gate {
       return reject(internalError(), { err: describeFailure(error, undefined) })
     }
 
-    const address =
-      limiter === undefined || input.clientAddress === undefined
-        ? undefined
-        : clientAddressKey(input.clientAddress)
+    const client =
+      limiter === undefined || typeof input.clientAddress !== 'function'
+        ? input.clientAddress
+        : input.clientAddress()
+    const address = limiter === undefined || typeof client !== 'string' ? undefined : clientAddressKey(client)
     if (address !== undefined) {
       const wait = retryAfterOf(limiter!, address)
       if (wait > 0) return reject(tooManyAttempts(wait), { fingerprint: tokenFingerprint(token) })
     }
 
-    let cached: CachedOutcome | undefined
-    try {
-      cached = verifier.cachedOutcome?.(token)
-    } catch {
-      cached = undefined // a failing shortcut costs the full verification, not the request
-    }
+    // Looked up while the header was read (before the limiter, which a remembered answer still meets).
+    const cached = looked as CachedOutcome | undefined
     if (cached !== undefined) {
       if (cached.authInfo !== undefined) return admit(cached.authInfo, token, cached.fingerprint, address)
       return failed(cached.error, token, cached.fingerprint, address)
@@ -223,11 +239,11 @@ export function createGate(options: GateOptions): Gate {
   }
 
   const verifyAndAdmit = async (token: string, address: string | undefined): Promise<AuthenticateResult> => {
-    const fingerprint = tokenFingerprint(token)
     let auth: AuthInfo
     try {
       auth = await withTimeout(verifier.verifyAccessToken(token), verifyTimeoutMs)
     } catch (error) {
+      const fingerprint = tokenFingerprint(token)
       if (error === TIMED_OUT) {
         return reject(
           new PortcullisError('temporarily_unavailable', 'internal_error', 'Token verification timed out', {
@@ -238,7 +254,13 @@ export function createGate(options: GateOptions): Gate {
       }
       return failed(error, token, fingerprint, address)
     }
-    return admit(auth, token, fingerprint, address)
+    // The fingerprint a built-in verifier vouched for spares a hash; any other is computed here.
+    return admit(
+      auth,
+      token,
+      isAuthInfo(auth) && auth.token === token ? fingerprintOf(auth) : tokenFingerprint(token),
+      address,
+    )
   }
 
   /** The answer to a verifier's failure, thrown now or remembered. */
@@ -265,6 +287,10 @@ export function createGate(options: GateOptions): Gate {
     return recordFailure(limiter!, address, verifyTimeoutMs).then(() => reject(error, { fingerprint }))
   }
 
+  // The VerifiedAuthInfo of a frozen (remembered) verifier answer, checked and built once; each
+  // request gets its own copy of it, which V8 clones fast (a spread that adds members does not).
+  const admitted = new WeakMap<AuthInfo, VerifiedAuthInfo>()
+
   /** The checks after the verifier accepted a token (its answer fresh or remembered). */
   const admit = (
     auth: AuthInfo,
@@ -272,29 +298,35 @@ export function createGate(options: GateOptions): Gate {
     fingerprint: string,
     address: string | undefined,
   ): AuthenticateResult | Promise<AuthenticateResult> => {
-    if (!isAuthInfo(auth)) {
-      return reject(internalError(), {
-        fingerprint,
-        err: { type: 'TypeError', message: 'The verifier returned something that is not an AuthInfo' },
-      })
+    let template = admitted.get(auth)
+    if (template === undefined || template.extra.fingerprint !== fingerprint) {
+      if (!isAuthInfo(auth)) {
+        return reject(internalError(), {
+          fingerprint,
+          err: { type: 'TypeError', message: 'The verifier returned something that is not an AuthInfo' },
+        })
+      }
+      // RFC 8707 §2 / MCP "Token Handling": a token accepted for another resource is not ours to serve.
+      if (auth.resource !== undefined && !isOurResource(auth.resource)) {
+        return refuse(
+          new PortcullisError(
+            'invalid_token',
+            'audience_mismatch',
+            'The access token was issued for another resource',
+          ),
+          fingerprint,
+          address,
+        )
+      }
+      template = {
+        ...auth,
+        resource: auth.resource ?? new URL(resource),
+        extra: { ...auth.extra, fingerprint },
+      }
+      // A frozen answer cannot change under the template; any other is checked on every request.
+      if (Object.isFrozen(auth)) admitted.set(auth, template)
     }
-    // RFC 8707 §2 / MCP "Token Handling": a token accepted for another resource is not ours to serve.
-    if (auth.resource !== undefined && !isOurResource(auth.resource)) {
-      return refuse(
-        new PortcullisError(
-          'invalid_token',
-          'audience_mismatch',
-          'The access token was issued for another resource',
-        ),
-        fingerprint,
-        address,
-      )
-    }
-    const verified: VerifiedAuthInfo = {
-      ...auth,
-      resource: auth.resource ?? new URL(resource),
-      extra: { ...auth.extra, fingerprint },
-    }
+    const verified: VerifiedAuthInfo = { ...template, extra: { ...template.extra } }
     if (denyList !== undefined) {
       // A list that may hold this token and cannot say (not loaded yet, too stale) vouches for none.
       const wait = denyListWait(denyList)

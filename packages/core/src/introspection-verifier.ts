@@ -1,13 +1,14 @@
 import { z } from 'zod'
-import type { AuthInfo, TokenVerifier } from './auth-info.js'
+import type { AuthInfo, CachedOutcome, TokenVerifier } from './auth-info.js'
 import { FetchFailure, fetchJson } from './bounded-fetch.js'
 import { clockToleranceSchema } from './clock-tolerance.js'
 import { deepFreeze } from './deep-freeze.js'
 import { authorizationServerMetadataUrls, discoverAuthorizationServer } from './discovery.js'
-import { invalidToken, type PortcullisError, temporarilyUnavailable } from './errors.js'
+import { invalidToken, PortcullisError, temporarilyUnavailable } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import type { ComponentHealth } from './health.js'
 import { introspectionKeyScope } from './introspection-cache-key.js'
+import { LastSeen } from './introspection-last-seen.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { audienceMatches, canonicalResource, secureUrlProblem } from './resource.js'
@@ -15,6 +16,7 @@ import { scopesFromClaims } from './scopes.js'
 import { senderConstraintProblem } from './sender-constraint.js'
 import { SingleFlight } from './single-flight.js'
 import { traceIntrospection } from './telemetry-channels.js'
+import { vouchFingerprint } from './vouched.js'
 
 /** An introspection answer (RFC 7662 §2.2) as received: `active` plus the claims. */
 export type IntrospectionAnswer = Readonly<Record<string, unknown>> & { readonly active: boolean }
@@ -232,6 +234,7 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
   }
 
   const seen = new LastSeen()
+  const fingerprints = new WeakMap<IntrospectionAnswer, string>()
 
   async function introspect(token: string): Promise<IntrospectionAnswer> {
     const url = await resolveEndpoint()
@@ -282,7 +285,11 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     return Math.min(activeTtlMs, exp * 1000 - now())
   }
 
-  function check(token: string, answer: IntrospectionAnswer): AuthInfo {
+  function check(
+    token: string,
+    answer: IntrospectionAnswer,
+    fingerprint = tokenFingerprint(token),
+  ): AuthInfo {
     if (!answer.active) throw invalidToken('token_inactive', 'token is not active')
     const { iss, aud, exp, nbf, token_type: tokenType, typ, cnf } = answer
     if (iss !== undefined && iss !== o.issuer) {
@@ -337,7 +344,7 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       extra: {
         sub,
         iss: typeof iss === 'string' ? iss : o.issuer,
-        fingerprint: tokenFingerprint(token),
+        fingerprint,
         claims,
       },
     }
@@ -378,7 +385,28 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       ) {
         throw invalidToken('token_malformed', 'token is not a bearer token (RFC 6750 §2.1)')
       }
-      return check(token, await answerFor(token, cacheKey(token)))
+      return vouchFingerprint(check(token, await answerFor(token, cacheKey(token))))
+    },
+    cachedOutcome(token: string): CachedOutcome | undefined {
+      // Only the built-in store answers at once; a shared one (Redis) is asked on the async path.
+      // A token that is not a bearer token never gets an entry, so no syntax check is needed here.
+      if (!(store instanceof LruCache) || typeof token !== 'string') return undefined
+      const answer = store.get(cacheKey(token))
+      if (answer === undefined) return undefined
+      // One answer per token hash: its fingerprint is computed once, not on every hit.
+      const fingerprint = fingerprints.get(answer) ?? tokenFingerprint(token)
+      fingerprints.set(answer, fingerprint)
+      try {
+        return {
+          authInfo: vouchFingerprint(check(token, answer, fingerprint)),
+          error: undefined,
+          fingerprint,
+        }
+      } catch (error) {
+        if (error instanceof PortcullisError && error.code === 'invalid_token')
+          return { authInfo: undefined, error, fingerprint }
+        return undefined
+      }
     },
     async forget(token: string): Promise<void> {
       if (store !== undefined) await Promise.resolve(store.delete(cacheKey(token))).catch(() => {})
@@ -389,38 +417,6 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       return { cache: cacheStats, inFlight: flight.pending }
     },
     health: () => [seen.health(endpoint ?? `introspection of ${o.issuer}`)],
-  }
-}
-
-/** How the endpoint answered lately, for health reports: no extra calls are made to find out. */
-class LastSeen {
-  #okAt: number | undefined
-  #failingSince: number | undefined
-  #error: string | undefined
-
-  succeeded(): void {
-    this.#okAt = Date.now()
-    this.#failingSince = undefined
-    this.#error = undefined
-  }
-
-  failed(problem: string): void {
-    this.#failingSince ??= Date.now()
-    this.#error = problem
-  }
-
-  health(name: string): ComponentHealth {
-    const base = { component: 'introspection' as const, name }
-    if (this.#failingSince !== undefined) {
-      return {
-        ...base,
-        status: 'down',
-        since: new Date(this.#failingSince).toISOString(),
-        detail: this.#error ?? '',
-      }
-    }
-    if (this.#okAt === undefined) return { ...base, status: 'unknown', detail: 'not called yet' }
-    return { ...base, status: 'ok', since: new Date(this.#okAt).toISOString(), detail: 'last call answered' }
   }
 }
 

@@ -1,9 +1,10 @@
 import { z } from 'zod'
-import type { AuthInfo, TokenVerifier } from './auth-info.js'
+import type { AuthInfo, CachedOutcome, TokenVerifier } from './auth-info.js'
 import { decodeBase64url, peekIssuer } from './compact-jwt.js'
 import { invalidToken } from './errors.js'
 import { type ComponentHealth, verifierHealth } from './health.js'
 import { parseOptions } from './options.js'
+import { isVouchedJwt } from './vouched.js'
 
 const verifierSchema = z.custom<TokenVerifier>(
   (value) =>
@@ -85,11 +86,34 @@ export function issuerRouter(options: IssuerRouterOptions): IssuerRouter {
   // A Map, not the options object: an `iss` of "__proto__" or "constructor" must find nothing.
   const byIssuer = new Map<string, TokenVerifier>(Object.entries(o.issuers))
   const opaque = o.opaque
+  const verifiers = [...new Set([...byIssuer.values(), ...(opaque === undefined ? [] : [opaque])])]
+  /** Whether `verifyAccessToken` would hand `token`, verified as `auth` by `verifier`, to that verifier. */
+  const routesTo = (verifier: TokenVerifier, token: string, auth: AuthInfo): boolean => {
+    const iss = auth.extra?.iss
+    // A jwtVerifier's answer names the token's own iss: one map lookup, no second parse.
+    if (isVouchedJwt(auth)) return typeof iss === 'string' && byIssuer.get(iss) === verifier
+    if (!looksLikeJwt(token)) return verifier === opaque
+    const claimed = peekIssuer(token)
+    return claimed !== undefined && byIssuer.get(claimed) === verifier
+  }
   return {
     issuers: Object.freeze([...byIssuer.keys()]),
     // A verifier shared by several issuers is reported once.
     health: () =>
       [...new Set([...byIssuer.values(), ...(opaque === undefined ? [] : [opaque])])].flatMap(verifierHealth),
+    /**
+     * A token one of the verifiers remembers as verified, at once (the gate's synchronous hit path,
+     * as with a single verifier), when routing would send it to that verifier. Anything else (a
+     * remembered refusal included: routing may decide otherwise) takes `verifyAccessToken`.
+     */
+    cachedOutcome(token: string): CachedOutcome | undefined {
+      for (const verifier of verifiers) {
+        const outcome = verifier.cachedOutcome?.(token)
+        if (outcome?.authInfo !== undefined)
+          return routesTo(verifier, token, outcome.authInfo) ? outcome : undefined
+      }
+      return undefined
+    },
     async verifyAccessToken(token: string): Promise<AuthInfo> {
       if (typeof token !== 'string' || token === '') throw invalidToken('token_malformed', 'token is empty')
       if (looksLikeJwt(token)) {

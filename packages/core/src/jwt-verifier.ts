@@ -4,7 +4,7 @@ import { clockToleranceSchema } from './clock-tolerance.js'
 import { decodeCompactJwt, type JwsHeader } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { invalidToken, PortcullisError, temporarilyUnavailable } from './errors.js'
-import { tokenFingerprint } from './fingerprint.js'
+import { fingerprintOfHash, tokenHash } from './fingerprint.js'
 import { type ComponentHealth, keySetHealth } from './health.js'
 import {
   checkJwksKeySetOptions,
@@ -22,6 +22,7 @@ import { audienceMatches, audienceResource, canonicalResource } from './resource
 import { scopesFromClaims } from './scopes.js'
 import { senderConstraintProblem } from './sender-constraint.js'
 import { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
+import { vouchFingerprint, vouchJwt } from './vouched.js'
 
 const isFunction = (value: unknown) => typeof value === 'function'
 
@@ -149,10 +150,13 @@ export interface JwtVerifier extends TokenVerifier {
  *
  * `signatureCheck` says where a signature is checked: `'thread-pool'` (default) runs node:crypto
  * `verify` with a callback on libuv's thread pool, so the event loop keeps serving other requests
- * meanwhile and a second core can share the work (a server under a flood of new tokens answers
- * about a third more of them); `'event-loop'` checks it in place, which costs a little less per
- * token on a single core and leaves the pool (shared with `fs` and `dns.lookup`, sized by
- * `UV_THREADPOOL_SIZE`) alone. A remembered token is answered without either.
+ * meanwhile and another core can share the work; `'event-loop'` checks it in place. Measured over
+ * HTTP under a flood of new tokens (bench/README.md, issue 15), the pool answered more of them
+ * with less CPU per request, in one process and in two; on one thread with nothing else to do,
+ * the hop to the pool costs about 15 to 45 µs of CPU per token. Choose `'event-loop'` when the
+ * process has no core to spare (one process per core, a CPU quota of one core) or the pool (shared
+ * with `fs` and `dns.lookup`, sized by `UV_THREADPOOL_SIZE`) is busy with other work. A remembered
+ * token is answered without either.
  *
  * @example
  * const verifier = jwtVerifier({
@@ -286,7 +290,8 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       extra: {
         sub: claims.sub as string | undefined,
         iss: claims.iss as string,
-        fingerprint: tokenFingerprint(token),
+        // tokenFingerprint of a compact JWS: the hash of its signing input, decoded above already.
+        fingerprint: fingerprintOfHash(tokenHash(signingInput)),
         claims,
       },
     })
@@ -302,7 +307,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       )
     }
     if (cache !== undefined) return cache.verify(token, tolerance, verifyUncached)
-    return verifyUncached(token, TokenCache.keyOf(token))
+    return verifyUncached(token, token)
   }
 
   return {
@@ -405,7 +410,7 @@ function freezeAuthInfo(authInfo: AuthInfo): AuthInfo {
     Object.freeze(authInfo.extra.claims)
     Object.freeze(authInfo.extra)
   }
-  return Object.freeze(authInfo)
+  return vouchJwt(vouchFingerprint(Object.freeze(authInfo)))
 }
 
 /** A key set found through the issuer's metadata (RFC 8414 `jwks_uri`) on first use. */

@@ -105,8 +105,10 @@ function guarded(server: object, declaration: McpDeclaration, callback: (...args
     const rules = hostedBy.get(server)
     if (rules === undefined) throw new Error(`${what} is not served behind the Portcullis MCP route`)
     if (auth === undefined) throw new Error(`${what} needs an authenticated caller`)
-    const missing = rules.policy.missing(declaration.requirement, auth.scopes)
-    if (missing.length > 0) throw new Error(`Insufficient scope: ${what} requires ${missing.join(' ')}`)
+    if (!rules.policy.satisfies(declaration.requirement, auth.scopes)) {
+      const missing = rules.policy.missing(declaration.requirement, auth.scopes)
+      throw new Error(`Insufficient scope: ${what} requires ${missing.join(' ')}`)
+    }
     return callback.apply(this, args)
   }
 }

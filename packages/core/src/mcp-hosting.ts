@@ -4,8 +4,12 @@ import type { McpScopeRules } from './mcp-request.js'
 
 type Handler = (request: unknown, context: unknown) => unknown
 
-const filtered = new WeakSet<Handler>()
-const watched = new WeakSet<object>()
+// Marks on the objects themselves, not WeakSet entries: a stateless route hosts a new server (and
+// wraps its list handlers) for every request, and an ephemeron per object is collector work per request.
+const FILTERED = Symbol.for('@portcullis/core filtered list handler')
+const WATCHED = Symbol.for('@portcullis/core watched MCP server')
+type Marked = { [FILTERED]?: true; [WATCHED]?: true }
+const isMarked = (value: object, mark: typeof FILTERED | typeof WATCHED) => (value as Marked)[mark] === true
 
 export interface HostOptions {
   /** How lists are shaped for each caller; `undefined` leaves them as the SDK builds them (the startup probe). */
@@ -35,7 +39,7 @@ export function hostServer(server: object, rules: McpScopeRules, options: HostOp
   }
   markHosted(server, rules)
   const listing = options.listing
-  if (listing === undefined || watched.has(server)) return
+  if (listing === undefined || isMarked(server, WATCHED)) return
   const protocol = protocolOf(server)
   if (protocol === undefined) {
     throw new Error(
@@ -43,15 +47,15 @@ export function hostServer(server: object, rules: McpScopeRules, options: HostOp
         'found; an unsupported SDK version?)',
     )
   }
-  watched.add(server)
+  ;(server as Marked)[WATCHED] = true
   const handlers = protocol._requestHandlers
   const wrapAll = () => {
     for (const [method, list] of Object.entries(LISTS)) {
       const handler = handlers.get(method)
-      if (handler === undefined || filtered.has(handler)) continue
+      if (handler === undefined || isMarked(handler, FILTERED)) continue
       const wrapper: Handler = async (request, context) =>
         shapeList(await handler(request, context), list, listing, context)
-      filtered.add(wrapper)
+      ;(wrapper as Marked)[FILTERED] = true
       handlers.set(method, wrapper)
     }
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { isValidatedRequirement } from './gate-support.js'
 import { targetsOf } from './mcp-methods.js'
 import { parseOptions } from './options.js'
 import {
@@ -230,11 +231,11 @@ export function mcpScopeRules(options: McpScopeRulesOptions = {}): McpScopeRules
   ) => {
     if (typeof key !== 'string' || key === '')
       throw new TypeError(`mcpScopeRules: a ${what} needs a non-empty name`)
-    const valid = parseOptions(
-      scopeRequirementSchema,
-      requirement,
-      `mcpScopeRules: ${what} ${JSON.stringify(key)}`,
-    )
+    // Validated once: a stateless route declares its tools again for every request's server.
+    const valid = isValidatedRequirement(requirement)
+      ? requirement
+      : parseOptions(scopeRequirementSchema, requirement, `mcpScopeRules: ${what} ${JSON.stringify(key)}`)
+    if (known === valid) return known
     if (known !== undefined && !sameRequirement(known, valid)) {
       throw new TypeError(
         `mcpScopeRules: ${what} ${JSON.stringify(key)} is declared with ${describe(known)}; it cannot also need ${describe(valid)}`,

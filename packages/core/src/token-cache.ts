@@ -4,6 +4,7 @@ import { PortcullisError } from './errors.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { type CacheStats, LruCache } from './lru-cache.js'
 import { parseOptions } from './options.js'
+import { fingerprintOf } from './vouched.js'
 
 export const tokenCacheOptionsSchema = z.strictObject({
   /** Most tokens remembered. */
@@ -24,8 +25,8 @@ interface Entry extends CachedOutcome {
 }
 
 /**
- * Remembers verification outcomes by a SHA-256 of the token (never the token itself), so a token
- * seen again costs a hash and a map lookup instead of a signature check or a network call.
+ * Remembers verification outcomes, so a token seen again costs a map lookup instead of a signature
+ * check or a network call.
  *
  * - a verified token lives until the earlier of its `exp` (plus leeway) and `maxTtl`, and `exp` is
  *   checked again on every hit;
@@ -33,17 +34,25 @@ interface Entry extends CachedOutcome {
  *   costs no crypto; `temporarily_unavailable` and other failures are never remembered;
  * - concurrent first sightings of one token share one verification.
  *
+ * Keys: a verified token is keyed by its end and found only when its `AuthInfo.token` equals the
+ * token presented, so a hit needs no hash (a SHA-256 per request was the largest cost of a hit)
+ * and the key holds nothing the entry does not hold already. A refused token is keyed by the
+ * SHA-256 of its bytes (`keyOf`): whoever sends it chose it, and a hash bounds what each of up to
+ * `maxEntries` refusals holds. Both kinds share one LRU bound.
+ *
  * @example
  * const cache = new TokenCache({ maxEntries: 10_000 })
- * const authInfo = await cache.verify(token, 60, (token, key) => verifyUncached(token, key))
+ * const authInfo = await cache.verify(token, 60, (token) => verifyUncached(token))
  */
 export class TokenCache {
   readonly #entries: LruCache<Entry>
-  /** Verifications under way, so concurrent first sightings of one token share one. */
-  readonly #pending = new Map<string, Promise<AuthInfo>>()
+  /** Verifications under way, by `verifiedKey`, so concurrent first sightings of one token share one. */
+  readonly #pending = new Map<string, { token: string; promise: Promise<AuthInfo> }>()
   readonly #maxTtlMs: number
   readonly #negativeTtlMs: number
   readonly #now: () => number
+  /** ms; no remembered refusal is live from this instant (the last one's end). */
+  #refusalsUntil = 0
 
   constructor(options: TokenCacheOptions = {}) {
     const o = parseOptions(tokenCacheOptionsSchema, options, 'TokenCache')
@@ -54,7 +63,7 @@ export class TokenCache {
   }
 
   /**
-   * The cache key of a token: the full SHA-256 of its exact bytes, base64url (a twin with another
+   * The key of a refused token: the full SHA-256 of its exact bytes, base64url (a twin with another
    * signature is another entry, verified on its own; both carry the same `tokenFingerprint`).
    */
   static keyOf(token: string): string {
@@ -79,7 +88,11 @@ export class TokenCache {
    * promise, no timer. The expiry is checked again on every call, as in `verify`.
    */
   peek(token: string): CachedOutcome | undefined {
-    return this.#live(tokenHash(token))
+    const verified = this.#live(verifiedKey(token))
+    if (verified !== undefined && verified.authInfo?.token === token) return verified
+    // No refusal remembered lately: none can be live, so a first sighting costs no hash.
+    if (this.#now() >= this.#refusalsUntil) return undefined
+    return this.#live(refusedKey(token))
   }
 
   /** The entry of `key` while it is valid; a void one is dropped. */
@@ -101,17 +114,18 @@ export class TokenCache {
     leeway: number,
     verify: (token: string, key: string) => Promise<AuthInfo>,
   ): Promise<AuthInfo> {
-    const key = tokenHash(token)
-    const entry = this.#live(key)
+    const entry = this.peek(token)
     if (entry !== undefined) {
       return entry.authInfo !== undefined ? Promise.resolve(entry.authInfo) : Promise.reject(entry.error)
     }
     // A lean single-flight (SingleFlight's promise chain costs more than this whole cold path
     // outside the signature check): the map entry is set before the async body can finish.
+    const key = verifiedKey(token)
     const pending = this.#pending.get(key)
-    if (pending !== undefined) return pending
+    if (pending?.token === token) return pending.promise
     const promise = this.#verifyAndRemember(token, key, leeway, verify)
-    this.#pending.set(key, promise)
+    // Another token that ends alike is under way: this one is verified on its own, unshared.
+    if (pending === undefined) this.#pending.set(key, { token, promise })
     return promise
   }
 
@@ -128,25 +142,41 @@ export class TokenCache {
       const validUntil =
         authInfo.expiresAt === undefined ? Number.POSITIVE_INFINITY : (authInfo.expiresAt + leeway) * 1000
       const ttl = Math.min(this.#maxTtlMs, validUntil - now)
-      this.#entries.set(
-        key,
-        { authInfo, error: undefined, fingerprint: tokenFingerprint(token), validUntil },
-        ttl,
-      )
+      // The fingerprint its verifier vouched for (jwtVerifier's), else computed: no second hash.
+      const fingerprint = authInfo.token === token ? fingerprintOf(authInfo) : tokenFingerprint(token)
+      this.#entries.set(key, { authInfo, error: undefined, fingerprint, validUntil }, ttl)
       return authInfo
     } catch (error) {
       // Only a verdict on the token itself is worth remembering; an outage is not (it may end now).
       if (error instanceof PortcullisError && error.code === 'invalid_token' && this.#negativeTtlMs > 0) {
         const validUntil = this.#now() + this.#negativeTtlMs
+        this.#refusalsUntil = Math.max(this.#refusalsUntil, validUntil)
         this.#entries.set(
-          key,
+          refusedKey(token),
           { authInfo: undefined, error, fingerprint: tokenFingerprint(token), validUntil },
           this.#negativeTtlMs,
         )
       }
       throw error
     } finally {
-      this.#pending.delete(key)
+      if (this.#pending.get(key)?.token === token) this.#pending.delete(key)
     }
   }
 }
+
+/** Characters of a token that key its verified outcome: its end (a JWT's signature). */
+const TAIL = 32
+
+/**
+ * A verified token's key: its last `TAIL` characters (all of a shorter one). V8 hashes a string
+ * key over all its characters, and a fresh token of a few hundred costs as much as a SHA-256; its
+ * end costs a tenth of that. The entry is only used when its token equals the presented one, so
+ * two tokens that end alike only take each other's place.
+ */
+const verifiedKey = (token: string): string => (token.length <= TAIL ? token : token.slice(-TAIL))
+
+/**
+ * A refused token's key: `#` and the SHA-256 of the token, 44 characters, so never a verified key
+ * (at most `TAIL`).
+ */
+const refusedKey = (token: string): string => `#${tokenHash(token)}`

@@ -171,6 +171,29 @@ t.test('a limiter that hangs delays a refusal by at most verifyTimeoutMs', async
   t.ok(Date.now() - started < 1000, 'answered')
 })
 
+t.test('a clientAddress function is read only when a limiter needs the address', async (t) => {
+  let reads = 0
+  const address = () => {
+    reads++
+    return '198.51.100.9'
+  }
+  const unlimited = createGate({
+    resource: RESOURCE,
+    authorizationServers: [ISSUER],
+    verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: [jwk] }),
+  })
+  t.ok((await unlimited.authenticate({ authorization: `Bearer ${valid}`, clientAddress: address })).ok)
+  t.equal(reads, 0, 'no limiter: never read')
+
+  const windows = new AttemptWindows({ maxAttempts: 1, window: 60 })
+  const limited = gateWith(windows)
+  const first = await limited.authenticate({ authorization: `Bearer ${forged}`, clientAddress: address })
+  t.equal(first.ok ? 200 : first.reply.status, 401)
+  const second = await limited.authenticate({ authorization: `Bearer ${valid}`, clientAddress: address })
+  t.equal(second.ok ? 200 : second.reply.status, 429, 'the address the function gave was counted')
+  t.ok(reads >= 2)
+})
+
 t.test('a limiter with forResource is asked once for the gate resource, and that one counts', async (t) => {
   const asked: string[] = []
   const counted: string[] = []

@@ -191,3 +191,29 @@ t.test('peekIssuer never throws', async (t) => {
   t.equal(peekIssuer(''), undefined)
   t.equal(peekIssuer(undefined as unknown as string), undefined)
 })
+
+t.test('a header seen before is reused, frozen; every header is still checked', async (t) => {
+  const h = part({ alg: 'ES256', typ: 'at+jwt', kid: 'reused', crit: ['exp'] })
+  const first = decodeCompactJwt(compact(h, part({ sub: 'a' })))
+  const second = decodeCompactJwt(compact(h, part({ sub: 'b' })))
+  t.equal(second.header, first.header, 'one decoded header for both tokens')
+  t.ok(Object.isFrozen(first.header) && Object.isFrozen(first.header.crit))
+  t.equal(second.payload.sub, 'b')
+  // A header that fails its checks is never remembered, however often it comes.
+  const duplicate = b64('{"alg":"ES256","alg":"none"}')
+  for (let i = 0; i < 3; i++)
+    t.equal(
+      reasonOf(() => decodeCompactJwt(compact(duplicate, part({})))),
+      'token_malformed',
+    )
+  const noAlg = part({ typ: 'at+jwt' })
+  for (let i = 0; i < 3; i++)
+    t.equal(
+      reasonOf(() => decodeCompactJwt(compact(noAlg, part({})))),
+      'header_invalid',
+    )
+  // Many distinct headers: each decoded correctly past the bound.
+  for (let i = 0; i < 200; i++) {
+    t.equal(decodeCompactJwt(compact(part({ alg: 'ES256', kid: `k${i}` }), part({}))).header.kid, `k${i}`)
+  }
+})

@@ -458,6 +458,24 @@ t.test('a remembered outcome is answered at once, and every check still runs on 
   t.equal(timedOut.ok ? 200 : timedOut.reply.status, 503, 'real work is under the timeout')
 })
 
+t.test('a remembered credential that is not a token68 is still a malformed header (400)', async (t) => {
+  const remembered = new Map<string, CachedOutcome>()
+  const { verifier } = rememberingVerifier(remembered, async (token) => authFor(token, ['notes:read']))
+  const gate = gateWith(verifier)
+  // A custom verifier may remember any string it was handed directly; the header rule still holds.
+  for (const token of ['a=b', 'a,b', 'tok\u00e9n']) {
+    remembered.set(token, {
+      authInfo: Object.freeze(authFor(token, ['notes:read'])),
+      error: undefined,
+      fingerprint: tokenFingerprint(token),
+    })
+    const result = gate.authenticateNow({ authorization: `Bearer ${token}` })
+    if (result instanceof Promise || result.ok) return t.fail(`accepted ${token}`)
+    t.equal(result.reply.status, 400, token)
+    t.equal(result.error.reason, 'header_malformed')
+  }
+})
+
 t.test('a failing cachedOutcome costs a full verification, not the request', async (t) => {
   const { verifier, calls } = rememberingVerifier(new Map(), async (token) => authFor(token, ['notes:read']))
   verifier.cachedOutcome = () => {

@@ -1,4 +1,5 @@
 import {
+  createGate,
   type IntrospectionAnswer,
   type IntrospectionCache,
   type IntrospectionVerifierOptions,
@@ -507,4 +508,44 @@ t.test('the cache stays bounded', async (t) => {
   await verifier.verifyAccessToken('a')
   t.equal(as.callsFor('d'), 1, 'recent entry kept')
   t.equal(as.callsFor('a'), 2, 'oldest entry evicted')
+})
+
+t.test('a remembered answer is given at once (the gate hit path), checked again on every hit', async (t) => {
+  let nowMs = Date.now()
+  const { as, verifier, activeAnswer } = await setup(t, { now: () => nowMs })
+  as.answers.set('tok-sync', activeAnswer({ exp: Math.floor(nowMs / 1000) + 30 }))
+  as.answers.set('tok-inactive', { active: false })
+  t.equal(verifier.cachedOutcome?.('tok-sync'), undefined, 'nothing known before the first call')
+  const first = await verifier.verifyAccessToken('tok-sync')
+  const hit = verifier.cachedOutcome?.('tok-sync')
+  t.equal(hit?.authInfo?.extra?.sub, 'alice')
+  t.equal(hit?.fingerprint, first.extra?.fingerprint)
+  t.same(hit?.authInfo?.scopes, ['notes:read', 'notes:write'])
+  await failure(verifier.verifyAccessToken('tok-inactive'))
+  t.equal(verifier.cachedOutcome?.('tok-inactive')?.error?.reason, 'token_inactive', 'a remembered refusal')
+  nowMs += 31_000
+  const expired = verifier.cachedOutcome?.('tok-sync')
+  t.ok(expired === undefined || expired.error?.reason === 'token_expired', 'never a success past exp')
+  t.equal(as.callsFor('tok-sync'), 1)
+
+  const gate = createGate({ resource: RESOURCE, authorizationServers: [as.origin], verifier })
+  as.answers.set('tok-gate', activeAnswer())
+  t.ok((await gate.authenticate({ authorization: 'Bearer tok-gate' })).ok)
+  const now = gate.authenticateNow({ authorization: 'Bearer tok-gate' })
+  if (now instanceof Promise || !now.ok) return t.fail('a remembered token waited for a promise')
+  t.equal(now.auth.clientId, 'notes-app')
+})
+
+t.test('a shared (asynchronous) store is not read on the synchronous path', async (t) => {
+  const entries = new Map<string, IntrospectionAnswer>()
+  const store = {
+    get: async (key: string) => entries.get(key),
+    set: async (key: string, value: IntrospectionAnswer) => void entries.set(key, value),
+    delete: async (key: string) => void entries.delete(key),
+  }
+  const { as, verifier, activeAnswer } = await setup(t, { cache: { store } })
+  as.answers.set('tok-shared', activeAnswer())
+  await verifier.verifyAccessToken('tok-shared')
+  t.equal(entries.size, 1)
+  t.equal(verifier.cachedOutcome?.('tok-shared'), undefined)
 })

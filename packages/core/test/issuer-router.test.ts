@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import {
+  createGate,
   introspectionVerifier,
   issuerRouter,
   jwtVerifier,
@@ -160,4 +161,48 @@ t.test('a verifier that throws synchronously still yields a rejection', async (t
     } as never,
   })
   await t.rejects(router.verifyAccessToken('opaque'), /sync/)
+})
+
+t.test('a gate over issuerRouter answers remembered tokens at once, as over one verifier', async (t) => {
+  const a = await issuerFixture('/a')
+  const b = await issuerFixture('/b')
+  const as = await introspectionServer()
+  t.teardown(() => Promise.all([a.server.close(), b.server.close(), as.close()]))
+  as.answers.set('opaque-token-2', {
+    active: true,
+    iss: as.origin,
+    aud: RESOURCE,
+    sub: 'carol',
+    scope: 'notes:read',
+  })
+  const opaque = introspectionVerifier({
+    issuer: as.origin,
+    endpoint: as.endpoint,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    audience: RESOURCE,
+  })
+  const router = issuerRouter({ issuers: { [a.issuer]: a.verifier }, opaque })
+  const gate = createGate({ resource: RESOURCE, authorizationServers: [a.issuer], verifier: router })
+  const header = (token: string) => ({ authorization: `Bearer ${token}` })
+
+  const jwt = await a.mint({ iss: a.issuer })
+  t.ok(gate.authenticateNow(header(jwt)) instanceof Promise, 'first sighting: verified')
+  t.ok((await gate.authenticate(header(jwt))).ok)
+  const hit = gate.authenticateNow(header(jwt))
+  if (hit instanceof Promise || !hit.ok) return t.fail('a remembered JWT waited for a promise')
+  t.equal(hit.auth.extra.sub, 'alice')
+
+  t.ok((await gate.authenticate(header('opaque-token-2'))).ok)
+  const opaqueHit = gate.authenticateNow(header('opaque-token-2'))
+  if (opaqueHit instanceof Promise || !opaqueHit.ok) return t.fail('a remembered opaque token waited')
+  t.equal(opaqueHit.auth.extra.sub, 'carol')
+  t.equal(as.callsFor('opaque-token-2'), 1)
+
+  // A token verified by b's verifier elsewhere is not one this router would send there: no hit.
+  const other = await b.mint({ iss: b.issuer })
+  await b.verifier.verifyAccessToken(other)
+  t.equal(router.cachedOutcome?.(other), undefined, 'an issuer the router does not trust')
+  const refused = await gate.authenticate(header(other))
+  t.equal(refused.ok ? 'ok' : refused.error.reason, 'issuer_untrusted')
 })

@@ -1,6 +1,8 @@
 import {
   isScopeToken,
-  OFFLINE_ACCESS,
+  mcpScopeRules,
+  parseScopeArgs,
+  parseScopeRequirement,
   scopePolicy,
   scopeRequirementSchema,
   scopesFromClaims,
@@ -257,4 +259,21 @@ t.test('a "__proto__" key is validated like any other', async (t) => {
     name: 'TypeError',
     message: /scopePolicy/,
   })
+})
+
+t.test('a scope list validated once is remembered, frozen; invalid ones are still refused', async (t) => {
+  const first = parseScopeArgs(['notes:read', 'notes:write'], 'test')
+  const again = parseScopeArgs(['notes:read', 'notes:write'], 'test')
+  t.equal(again, first, 'the same validated requirement, no second parse')
+  t.ok(Object.isFrozen(first))
+  t.throws(() => parseScopeArgs(['notes:read notes:write'], 'test'), /test/)
+  t.throws(() => parseScopeArgs(['notes:read\nnotes:write'], 'test'), /test/)
+  const anyOf = parseScopeArgs([{ anyOf: ['a', 'b'] }], 'test')
+  t.ok(Object.isFrozen(anyOf) && Object.isFrozen((anyOf as { anyOf: string[] }).anyOf))
+  t.equal(parseScopeRequirement(anyOf, 'test'), anyOf, 'a validated requirement passes as is')
+  // The MCP rules take a validated requirement without a second parse, and still compare them.
+  const rules = mcpScopeRules({})
+  rules.declareTool('x', first)
+  rules.declareTool('x', again)
+  t.throws(() => rules.declareTool('x', anyOf), /cannot also need/)
 })

@@ -288,8 +288,9 @@ function guard(
   const result = gate.authenticateNow({
     authorization: authorizationHeaders(req.rawHeaders),
     bodyToken: formBodyToken(req.headers['content-type'], req.body),
-    // Resolved by Express's "trust proxy" setting; only the attempt limiter reads it.
-    clientAddress: req.ip,
+    // Resolved by Express's "trust proxy" setting when the attempt limiter reads it (not before:
+    // req.ip parses the forwarding headers on every read).
+    clientAddress: () => req.ip,
   })
   if (result instanceof Promise) result.then(settle).catch(next)
   else settle(result)
@@ -333,9 +334,37 @@ export function report(binding: GateBinding, event: RejectionLog, req: Request):
   }
 }
 
+/**
+ * The CORS headers of a gate's answers when they do not depend on the request (`origin: '*'`):
+ * made once per gate, not merged anew per request.
+ */
+const fixedCors = new WeakMap<Gate, ReadonlyArray<readonly [string, string]> | null>()
+
+function fixedCorsHeaders(gate: Gate): ReadonlyArray<readonly [string, string]> | null {
+  let fixed = fixedCors.get(gate)
+  if (fixed === undefined) {
+    const headers = gate.cors?.responseHeaders(undefined) ?? {}
+    // An answer that depends on Origin names it in Vary (Fetch standard §3.2.5).
+    fixed = 'Vary' in headers ? null : Object.entries(headers)
+    fixedCors.set(gate, fixed)
+  }
+  return fixed
+}
+
 /** The CORS headers of a protected answer, unless another CORS middleware already chose them. */
 function applyCors(gate: Gate, req: IncomingMessage, res: ServerResponse): void {
   if (gate.cors === undefined) return
+  // The usual case: no other CORS layer has written anything, and the policy is the same for every origin.
+  const fixed = fixedCorsHeaders(gate)
+  if (
+    fixed !== null &&
+    !res.hasHeader('access-control-expose-headers') &&
+    !res.hasHeader('access-control-allow-origin') &&
+    !res.hasHeader('vary')
+  ) {
+    for (const [name, value] of fixed) res.setHeader(name, value)
+    return
+  }
   const exposed = mergeHeaderList(res.getHeader('access-control-expose-headers'), gate.cors.exposeHeaders)
   if (res.hasHeader('access-control-allow-origin')) {
     // Another layer (the `cors` package) granted the origin; only make sure the challenge is readable.

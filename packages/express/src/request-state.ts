@@ -25,8 +25,16 @@ interface RequestState {
   auth?: VerifiedAuthInfo
 }
 
-// Keyed by the request object, so nothing is added to the request the application can see.
-const states = new WeakMap<IncomingMessage, RequestState>()
+// A symbol-keyed slot on the request: nothing the application sees by name, and no WeakMap entry
+// per request (ephemerons make the collector work per request: it cost more than the gate itself).
+const STATE = Symbol('portcullis request state')
+type Slotted = IncomingMessage & { [STATE]?: RequestState }
+const states = {
+  get: (req: IncomingMessage): RequestState | undefined => (req as Slotted)[STATE],
+  set: (req: IncomingMessage, state: RequestState): void => {
+    ;(req as Slotted)[STATE] = state
+  },
+}
 
 /** Records that the middleware of `binding` saw `req`; `protect()` and `requireScopes()` look it up. */
 export function rememberGate(req: IncomingMessage, binding: GateBinding): void {
