@@ -1,5 +1,5 @@
 import { type DenyList, denyListWait } from './deny-list.js'
-import type { KeySetStatus } from './jwks.js'
+import type { KeySetStatus } from './key-set.js'
 
 /**
  * `ok`: working. `degraded`: requests still succeed, on borrowed time (stale keys, an upstream

@@ -86,21 +86,11 @@ export {
   introspectionVerifier,
 } from './introspection-verifier.js'
 export { type IssuerRouter, type IssuerRouterOptions, issuerRouter, looksLikeJwt } from './issuer-router.js'
-export {
-  type ExplicitKey,
-  type IgnoredKey,
-  importJwks,
-  type JwksKeySetOptions,
-  jwksKeySet,
-  type KeySet,
-  type KeySetStatus,
-  type RemoteKeySet,
-  type StaticKey,
-  staticKeySet,
-  type VerificationKey,
-} from './jwks.js'
+export { type JwksKeySetOptions, jwksKeySet } from './jwks.js'
 export { DEFAULT_JWS_ALGORITHMS, JWS_ALGORITHMS, type JwsAlgorithm } from './jws-algorithms.js'
 export { type JwtVerifier, type JwtVerifierOptions, jwtVerifier } from './jwt-verifier.js'
+export { type ExplicitKey, importJwks, type StaticKey, staticKeySet } from './key-import.js'
+export type { IgnoredKey, KeySet, KeySetStatus, RemoteKeySet, VerificationKey } from './key-set.js'
 export { KEY_SET_CHANNEL, type KeySetEvent, onKeySetEvent } from './key-set-events.js'
 export { type CacheStats, type CacheStore, LruCache, type LruCacheOptions } from './lru-cache.js'
 export {

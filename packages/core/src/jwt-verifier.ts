@@ -6,16 +6,10 @@ import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.
 import { invalidToken, PortcullisError, temporarilyUnavailable } from './errors.js'
 import { fingerprintOfHash, tokenHash } from './fingerprint.js'
 import { type ComponentHealth, keySetHealth } from './health.js'
-import {
-  checkJwksKeySetOptions,
-  type JwksKeySetOptions,
-  jwksKeySet,
-  type KeySet,
-  type KeySetStatus,
-  type StaticKey,
-  staticKeySet,
-} from './jwks.js'
+import { checkJwksKeySetOptions, type JwksKeySetOptions, jwksKeySet } from './jwks.js'
 import { DEFAULT_JWS_ALGORITHMS, isJwsAlgorithm, JWS_ALGORITHMS } from './jws-algorithms.js'
+import { type StaticKey, staticKeySet } from './key-import.js'
+import type { KeySet, KeySetStatus } from './key-set.js'
 import type { CacheStats } from './lru-cache.js'
 import { parseOptions } from './options.js'
 import { audienceMatches, audienceResource, canonicalResource } from './resource.js'

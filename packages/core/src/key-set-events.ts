@@ -1,5 +1,5 @@
 import { channel, subscribe, unsubscribe } from 'node:diagnostics_channel'
-import type { IgnoredKey } from './jwks.js'
+import type { IgnoredKey } from './key-set.js'
 
 /**
  * What a remote key set reports about fetching its document. A failed refresh does not fail
