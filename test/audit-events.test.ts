@@ -1,14 +1,19 @@
 // Audit events on `portcullis:audit`, through both adapters: one per decision (allowed, refused,
 // step-up, revoked), with the caller's identity and the token's fingerprint, never the token.
-import { type AuditEvent, MemoryDenyList, onAuditEvent, tokenFingerprint } from '@portcullis/core'
+import {
+  type AuditEvent,
+  jwtVerifier,
+  MemoryDenyList,
+  onAuditEvent,
+  tokenFingerprint,
+} from '@portcullis/core'
 import { portcullis as expressPortcullis } from '@portcullis/express'
 import fastifyPortcullis from '@portcullis/fastify'
+import { ISSUER, notesGateOptions, RESOURCE, startJwksIssuer, tokenKit } from '@portcullis/test-kit'
 import express from 'express'
 import Fastify from 'fastify'
 import t from 'tap'
-import { startJwksIssuer } from './fixtures/jwks-issuer.js'
 import { startNotesServer } from './fixtures/notes-server.js'
-import { ISSUER, notesGateOptions, RESOURCE, tokenKit } from './fixtures/tokens.js'
 
 const kit = await tokenKit()
 
@@ -28,7 +33,7 @@ type Send = (path: string, token?: string) => Promise<number>
 
 async function fastifyApp(denyList: MemoryDenyList): Promise<{ send: Send; close(): Promise<void> }> {
   const app = Fastify()
-  await app.register(fastifyPortcullis, { ...notesGateOptions(kit), denyList })
+  await app.register(fastifyPortcullis, { ...notesGateOptions(kit, jwtVerifier), denyList })
   app.get('/notes', async () => ({}))
   app.get('/reports', { config: { scopes: ['reports:read'] } }, async () => ({}))
   return {
@@ -42,7 +47,7 @@ async function fastifyApp(denyList: MemoryDenyList): Promise<{ send: Send; close
 async function expressApp(denyList: MemoryDenyList): Promise<{ send: Send; close(): Promise<void> }> {
   const { createServer } = await import('node:http')
   const app = express()
-  const gate = expressPortcullis({ ...notesGateOptions(kit), denyList })
+  const gate = expressPortcullis({ ...notesGateOptions(kit, jwtVerifier), denyList })
   app.use(gate)
   app.get('/notes', (_req, res) => res.json({}))
   app.get('/reports', gate.requireScopes('reports:read'), (_req, res) => res.json({}))

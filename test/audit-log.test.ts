@@ -3,17 +3,17 @@
 import { Writable } from 'node:stream'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { type AuditEvent, MemoryDenyList, tokenFingerprint, withScopes } from '@portcullis/core'
+import { type AuditEvent, jwtVerifier, MemoryDenyList, tokenFingerprint, withScopes } from '@portcullis/core'
 import { mcpRoute as expressMcpRoute, portcullis as expressPortcullis } from '@portcullis/express'
 import {
   AUDIT_LOG_MESSAGE,
   mcpRoute as fastifyMcpRoute,
   portcullis as fastifyPortcullis,
 } from '@portcullis/fastify'
+import { ISSUER, notesGateOptions, RESOURCE, tokenKit } from '@portcullis/test-kit'
 import express from 'express'
 import Fastify from 'fastify'
 import t from 'tap'
-import { ISSUER, notesGateOptions, RESOURCE, tokenKit } from './fixtures/tokens.js'
 
 const kit = await tokenKit()
 
@@ -55,7 +55,7 @@ async function fastifyApp(denyList: MemoryDenyList, auditLog: boolean | 'warn' |
   })
   const app = Fastify({ logger: { level: 'info', stream } })
   await app.register(fastifyPortcullis, {
-    ...notesGateOptions(kit),
+    ...notesGateOptions(kit, jwtVerifier),
     denyList,
     ...(auditLog === undefined ? {} : { auditLog }),
   })
@@ -98,7 +98,7 @@ async function expressApp(denyList: MemoryDenyList, auditLog: boolean | 'warn' |
   const paths: string[] = []
   const app = express()
   const gate = expressPortcullis({
-    ...notesGateOptions(kit),
+    ...notesGateOptions(kit, jwtVerifier),
     denyList,
     ...(auditLog === undefined
       ? {}
@@ -205,11 +205,13 @@ t.test('fastify: auditLog takes a level', async (t) => {
 t.test('options are validated, naming the owner', async (t) => {
   const app = Fastify()
   await t.rejects(
-    app.register(fastifyPortcullis, { ...notesGateOptions(kit), auditLog: 'loud' as never }).ready(),
+    app
+      .register(fastifyPortcullis, { ...notesGateOptions(kit, jwtVerifier), auditLog: 'loud' as never })
+      .ready(),
     /@portcullis\/fastify: option "auditLog"/,
   )
   t.throws(
-    () => expressPortcullis({ ...notesGateOptions(kit), onAudit: 'console' as never }),
+    () => expressPortcullis({ ...notesGateOptions(kit, jwtVerifier), onAudit: 'console' as never }),
     /@portcullis\/express: option "onAudit": must be a function/,
   )
 })

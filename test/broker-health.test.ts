@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AuthorizationServerHealth } from '@portcullis/authorization-server'
 import { redisAdapter, redisConnection } from '@portcullis/redis'
+import { redisServer } from '@portcullis/test-kit'
 import t from 'tap'
-import { redisServer } from '../packages/redis/test/fixtures/redis-server.js'
 import { BROKER_CLIENT, startBrokerStack } from './fixtures/broker-stack.js'
 
 /** A little more than the broker's reuse window (5 s), so the next probe looks again. */

@@ -12,11 +12,10 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { createMcpHandler, McpServer as McpServerV2 } from '@modelcontextprotocol/server'
 import { jwtVerifier } from '@portcullis/core'
 import { authInfoFrom, mcpRoute, portcullis, withScopes } from '@portcullis/express'
+import { connectV1, connectV2, startJwksIssuer, toolNames } from '@portcullis/test-kit'
 import type { Express } from 'express'
 import t from 'tap'
 import { missingScopesByName } from './fixtures/journey-assertions.js'
-import { startJwksIssuer } from './fixtures/jwks-issuer.js'
-import { connectV1, connectV2, toolNames } from './fixtures/mcp-clients.js'
 
 /** A reports:read token: every tool listed, delete_reports naming the scope a step-up needs. */
 const READER_MISSING = { whoami: [], list_reports: [], delete_reports: ['reports:admin'] }

@@ -4,9 +4,6 @@
 // principal, and batches mixing allowed and forbidden calls.
 import { InsufficientScopeError } from '@modelcontextprotocol/client'
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import t from 'tap'
-import { missingScopesByName, NOTES_MISSING } from './fixtures/journey-assertions.js'
-import { startJwksIssuer } from './fixtures/jwks-issuer.js'
 import {
   callTool,
   connectV1,
@@ -14,7 +11,10 @@ import {
   mcpMessages,
   mcpPost,
   recordingFetch,
-} from './fixtures/mcp-clients.js'
+  startJwksIssuer,
+} from '@portcullis/test-kit'
+import t from 'tap'
+import { missingScopesByName, NOTES_MISSING } from './fixtures/journey-assertions.js'
 import { startNotesServer } from './fixtures/notes-server.js'
 
 const issuer = await startJwksIssuer()

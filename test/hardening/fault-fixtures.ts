@@ -69,15 +69,6 @@ export const slow =
     if (!res.destroyed && !req.socket.destroyed) await then(req, res)
   }
 
-/** A port that was free a moment ago and has nothing listening on it. */
-export async function reservePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 /** Signs an access token for RESOURCE from `issuer` with `key` (jose). */
 export function mint(key: SigningKey, issuer: string, claims: Record<string, unknown> = {}, kid = key.kid) {
   const now = Math.floor(Date.now() / 1000)

@@ -1,4 +1,5 @@
 import { introspectionVerifier } from '@portcullis/core'
+import { refusedPort } from '@portcullis/test-kit'
 import t from 'tap'
 import {
   type Adapter,
@@ -7,7 +8,6 @@ import {
   getNotes,
   json,
   RESOURCE,
-  reservePort,
   slow,
   startFaultApp,
   startUpstream,
@@ -62,7 +62,7 @@ const FAULTS: Array<[string, Behaviour]> = [
 
 for (const adapter of ADAPTERS) {
   t.test(`${adapter}: introspection endpoint down (closed port): 503, never 401`, async (t) => {
-    const port = await reservePort()
+    const port = await refusedPort()
     const app = await startFaultApp(adapter, gateFor(`http://127.0.0.1:${port}/introspect`))
     t.teardown(() => app.close())
     const answer = await getNotes(app, OPAQUE)

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type JwtVerifierOptions, jwtVerifier } from '@portcullis/core'
+import { refusedPort } from '@portcullis/test-kit'
 import t from 'tap'
 import {
   type Adapter,
@@ -9,7 +10,6 @@ import {
   json,
   mint,
   RESOURCE,
-  reservePort,
   slow,
   startFaultApp,
   startUpstream,
@@ -50,7 +50,7 @@ for (const adapter of ADAPTERS) {
   t.test(
     `${adapter}: key set down at start-up: the server starts, 503 with Retry-After, then recovers`,
     async (t) => {
-      const port = await reservePort()
+      const port = await refusedPort()
       const issuer = `http://127.0.0.1:${port}`
       const { options } = gateFor(issuer, `${issuer}/jwks`, { cooldown: 1 })
       const app = await startFaultApp(adapter, options)

@@ -12,10 +12,10 @@ import { parseChallenges, withScopes } from '@portcullis/core'
 import { inspectMcpBody, MCP_CLIENT_METHODS, targetsOf } from '@portcullis/core/adapter'
 import { mcpRoute as expressMcpRoute, portcullis as expressPortcullis } from '@portcullis/express'
 import portcullis, { mcpRoute } from '@portcullis/fastify'
+import { mcpPost } from '@portcullis/test-kit'
 import express from 'express'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
-import { mcpPost } from '../fixtures/mcp-clients.js'
 import { listenExpress, listenFastify, mintToken, reviewGateOptions } from './review-apps.js'
 
 /** The `method` literal of every member of a zod union of message schemas. */

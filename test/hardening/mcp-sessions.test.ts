@@ -8,10 +8,10 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { type GateHealth, withScopes } from '@portcullis/core'
 import { mcpRoute as expressMcpRoute, portcullis as expressPortcullis } from '@portcullis/express'
 import portcullis, { mcpRoute } from '@portcullis/fastify'
+import { mcpPost } from '@portcullis/test-kit'
 import express from 'express'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
-import { mcpPost } from '../fixtures/mcp-clients.js'
 import { listenExpress, listenFastify, mintToken, reviewGateOptions } from './review-apps.js'
 
 const LIMITS = { maxSessions: 10, maxSessionsPerPrincipal: 5, maxSessionsPerSubject: 5 }

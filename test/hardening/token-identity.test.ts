@@ -16,10 +16,10 @@ import {
 import { portcullis as expressPortcullis } from '@portcullis/express'
 import { portcullis as fastifyPortcullis } from '@portcullis/fastify'
 import { redisConnection, redisDenyList } from '@portcullis/redis'
+import { redisServer } from '@portcullis/test-kit'
 import express from 'express'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
-import { redisServer } from '../../packages/redis/test/fixtures/redis-server.js'
 import { accessTokenClaims } from './review-apps.js'
 
 const ISSUER = 'https://id.identity.test'

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 import { type GateOptions, jwtVerifier, PortcullisError, type ScopeRequirement } from '@portcullis/core'
-import { ISSUER, RESOURCE, type TokenKit } from '../fixtures/tokens.js'
+import { ISSUER, RESOURCE, type TokenKit } from '@portcullis/test-kit'
 
 // The application every adapter builds for the matrix, as data: the same routes, the same gate
 // options, so any difference in an answer is a difference between the adapters.

@@ -1,5 +1,5 @@
+import { ISSUER, METADATA_URL, RESOURCE } from '@portcullis/test-kit'
 import type { JWTPayload } from 'jose'
-import { ISSUER, METADATA_URL, RESOURCE } from '../fixtures/tokens.js'
 import type { MatrixOptions } from './app-spec.js'
 
 // Every request/response case both adapters must answer identically: a request, and the exact

@@ -1,8 +1,8 @@
 import { portcullis as expressPortcullis } from '@portcullis/express'
 import fastifyPortcullis from '@portcullis/fastify'
+import { tokenKit } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t from 'tap'
-import { tokenKit } from '../fixtures/tokens.js'
 import { gateOptionsFor } from './app-spec.js'
 
 // Bad options are refused by both adapters with the same message (the owner's name aside): both

@@ -1,6 +1,6 @@
 import type { GateOptions } from '@portcullis/core'
+import { type TokenKit, tokenKit } from '@portcullis/test-kit'
 import type { Test } from 'tap'
-import { type TokenKit, tokenKit } from '../fixtures/tokens.js'
 import { gateOptionsFor, type MatrixOptions } from './app-spec.js'
 import { CASES, type MatrixCase } from './cases.js'
 

@@ -6,28 +6,22 @@ import {
   jwtVerifier,
   tokenFingerprint,
 } from '@portcullis/core'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { tokenSigner } from '@portcullis/test-kit'
 import t from 'tap'
 
 const ISSUER = 'https://as.example.com/realms/main'
 const RESOURCE = 'https://mcp.example.com/mcp'
 
-const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true })
-const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' }
-const valid = await new SignJWT({ scope: 'notes:read', client_id: 'c1', sub: 'alice' })
-  .setProtectedHeader({ alg: 'EdDSA', kid: 'k1', typ: 'at+jwt' })
-  .setIssuer(ISSUER)
-  .setAudience(RESOURCE)
-  .setExpirationTime('10m')
-  .sign(privateKey)
+const signer = await tokenSigner({
+  alg: 'EdDSA',
+  kid: 'k1',
+  lifetime: 600,
+  claims: { iss: ISSUER, aud: RESOURCE, scope: 'notes:read', sub: 'alice' },
+})
+const jwk = signer.publicJwk
+const valid = await signer.mint({ client_id: 'c1' })
 // Same claims, another key: refused at the signature.
-const { privateKey: strangerKey } = await generateKeyPair('EdDSA')
-const forged = await new SignJWT({ scope: 'notes:read', sub: 'alice' })
-  .setProtectedHeader({ alg: 'EdDSA', kid: 'k1', typ: 'at+jwt' })
-  .setIssuer(ISSUER)
-  .setAudience(RESOURCE)
-  .setExpirationTime('10m')
-  .sign(strangerKey)
+const forged = await signer.mint({}, { forged: true })
 
 const gateWith = (attemptLimiter: AttemptLimiter) =>
   createGate({

@@ -6,8 +6,8 @@ import {
   isFormContentType,
   readBearer,
 } from '@portcullis/core/adapter'
+import { loopbackServer } from '@portcullis/test-kit'
 import t from 'tap'
-import { loopbackServer } from './fixtures/loopback-server.js'
 
 const JWT =
   'eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJhbGljZSIsImF1ZCI6Imh0dHBzOi8vbWNwLmV4YW1wbGUifQ.c2lnbmF0dXJl'

@@ -1,6 +1,6 @@
 import { boundedFetch, FetchFailure, fetchJson } from '@portcullis/core'
+import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from '@portcullis/test-kit'
 import t, { type Test } from 'tap'
-import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from './fixtures/loopback-server.js'
 
 /** The FetchFailure a call rejects with. */
 async function failure(t: Test, promise: Promise<unknown>) {

@@ -12,23 +12,21 @@ import {
   temporarilyUnavailable,
   tokenFingerprint,
 } from '@portcullis/core'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { tokenSigner } from '@portcullis/test-kit'
 import t from 'tap'
 
 const ISSUER = 'https://as.example.com/realms/main'
 const RESOURCE = 'https://mcp.example.com/mcp'
-const { privateKey, publicKey } = await generateKeyPair('EdDSA', { extractable: true })
-const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' }
+const signer = await tokenSigner({
+  alg: 'EdDSA',
+  kid: 'k1',
+  lifetime: 600,
+  claims: { iss: ISSUER, aud: RESOURCE, scope: 'notes:read', client_id: 'c1', sub: 'alice' },
+})
+const jwk = signer.publicJwk
 
 let serial = 0
-const mint = (claims: Record<string, unknown> = {}) =>
-  new SignJWT({ scope: 'notes:read', client_id: 'c1', sub: 'alice', jti: `jti-${++serial}`, ...claims })
-    .setProtectedHeader({ alg: 'EdDSA', kid: 'k1', typ: 'at+jwt' })
-    .setIssuer(ISSUER)
-    .setAudience(RESOURCE)
-    .setIssuedAt()
-    .setExpirationTime('10m')
-    .sign(privateKey)
+const mint = (claims: Record<string, unknown> = {}) => signer.mint({ jti: `jti-${++serial}`, ...claims })
 
 function gateWith(denyList: DenyList) {
   const verifier = jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: [jwk] })

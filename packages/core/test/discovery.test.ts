@@ -6,9 +6,9 @@ import {
   LruCache,
   PortcullisError,
 } from '@portcullis/core'
+import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from '@portcullis/test-kit'
 import t from 'tap'
 import type { DiscoveryCacheEntry } from '../src/discovery.js'
-import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from './fixtures/loopback-server.js'
 
 const reasonOf = async (p: Promise<unknown>) => ((await rejectionOf(p)) as PortcullisError).reason
 

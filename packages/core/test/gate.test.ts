@@ -15,7 +15,7 @@ import {
   tokenFingerprint,
 } from '@portcullis/core'
 import { authorizationHeaders } from '@portcullis/core/adapter'
-import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { tokenSigner } from '@portcullis/test-kit'
 import t from 'tap'
 
 // The gate's treatment of verifiers that misbehave in ways a real verifier can (a custom
@@ -489,20 +489,16 @@ t.test('a failing cachedOutcome costs a full verification, not the request', asy
 t.test(
   'with jwtVerifier: a hit is answered at once; expiry, revocation and the limiter still count',
   async (t) => {
-    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true })
-    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }
+    const signer = await tokenSigner({
+      kid: 'k1',
+      claims: { iss: ISSUER, aud: RESOURCE, scope: 'notes:read', client_id: 'c1', sub: 'alice' },
+    })
+    const jwk = signer.publicJwk
     let clock = Date.now()
     const verifier = jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: [jwk], now: () => clock })
     const denyList = new MemoryDenyList({ now: () => clock })
     const gate = gateWith(verifier, { denyList })
-    const mint = (exp: number) =>
-      new SignJWT({ scope: 'notes:read', client_id: 'c1', sub: 'alice' })
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
-        .setIssuer(ISSUER)
-        .setAudience(RESOURCE)
-        .setIssuedAt(Math.floor(clock / 1000))
-        .setExpirationTime(exp)
-        .sign(privateKey)
+    const mint = (exp: number) => signer.mint({ iat: Math.floor(clock / 1000), exp })
     const token = await mint(Math.floor(clock / 1000) + 120)
     const input = { authorization: `Bearer ${token}` }
 

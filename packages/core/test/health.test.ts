@@ -7,8 +7,8 @@ import {
   jwtVerifier,
   MemoryDenyList,
 } from '@portcullis/core'
+import { loopbackServer, sendJson } from '@portcullis/test-kit'
 import t from 'tap'
-import { loopbackServer, sendJson } from './fixtures/loopback-server.js'
 
 const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' })
 const jwk = { ...p256.publicKey.export({ format: 'jwk' }), kid: 'e1' }

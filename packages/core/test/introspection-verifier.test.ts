@@ -7,9 +7,16 @@ import {
   PortcullisError,
   scopeMapper,
 } from '@portcullis/core'
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  introspectionServer,
+  loopbackServer,
+  refusedPort,
+  rejectionOf,
+  sendJson,
+} from '@portcullis/test-kit'
 import t, { type Test } from 'tap'
-import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from './fixtures/introspection-server.js'
-import { loopbackServer, refusedPort, rejectionOf, sendJson } from './fixtures/loopback-server.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 const nowS = () => Math.floor(Date.now() / 1000)

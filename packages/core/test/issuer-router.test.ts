@@ -7,17 +7,28 @@ import {
   looksLikeJwt,
   PortcullisError,
 } from '@portcullis/core'
-import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  introspectionServer,
+  type LoopbackServer,
+  loopbackServer,
+  rejectionOf,
+  sendJson,
+  tokenSigner,
+} from '@portcullis/test-kit'
 import t from 'tap'
-import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from './fixtures/introspection-server.js'
-import { type LoopbackServer, loopbackServer, rejectionOf, sendJson } from './fixtures/loopback-server.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 
 /** An issuer of our own: a key pair and a JWKS endpoint (plus metadata) on a loopback server. */
 async function issuerFixture(path: string) {
-  const { publicKey, privateKey } = await generateKeyPair('ES256')
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }
+  const signer = await tokenSigner({
+    kid: 'k1',
+    lifetime: 600,
+    claims: { aud: RESOURCE, sub: 'alice', scope: 'notes:read', client_id: 'app' },
+  })
+  const jwk = signer.publicJwk
   const server: LoopbackServer = await loopbackServer((req, res) => {
     if (req.url === `/.well-known/oauth-authorization-server${path}`) {
       return sendJson(res, 200, { issuer: `${server.origin}${path}`, jwks_uri: `${server.origin}/jwks` })
@@ -26,13 +37,7 @@ async function issuerFixture(path: string) {
     sendJson(res, 404, {})
   })
   const issuer = `${server.origin}${path}`
-  const mint = (claims: Record<string, unknown>, key = privateKey) =>
-    new SignJWT({ aud: RESOURCE, sub: 'alice', scope: 'notes:read', client_id: 'app', ...claims })
-      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
-      .setIssuedAt()
-      .setExpirationTime('10m')
-      .sign(key)
-  return { server, issuer, mint, verifier: jwtVerifier({ issuer, audience: RESOURCE }) }
+  return { server, issuer, mint: signer.mint, verifier: jwtVerifier({ issuer, audience: RESOURCE }) }
 }
 
 async function failure(promise: Promise<unknown>): Promise<PortcullisError> {
@@ -127,7 +132,7 @@ t.test('tokens go to their issuer; untrusted issuers cost no network call', asyn
   t.equal(as.callsFor('opaque-token-1'), 1)
 
   // Naming a trusted issuer is not enough: that issuer's verifier checks the signature.
-  const forged = await a.mint({ iss: a.issuer }, (await generateKeyPair('ES256')).privateKey)
+  const forged = await a.mint({ iss: a.issuer }, { forged: true })
   const err = await failure(router.verifyAccessToken(forged))
   t.equal(err.code, 'invalid_token')
   t.equal(err.reason, 'signature_invalid')

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, type JsonWebKey, type KeyObject, sign } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
 import { importJwks, jwksKeySet, type PortcullisError, staticKeySet } from '@portcullis/core'
+import { loopbackServer, rejectionOf, sendJson, sleep } from '@portcullis/test-kit'
 import t from 'tap'
-import { loopbackServer, rejectionOf, sendJson, sleep } from './fixtures/loopback-server.js'
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
 const rsa2 = generateKeyPairSync('rsa', { modulusLength: 2048 })

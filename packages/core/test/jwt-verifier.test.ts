@@ -12,9 +12,9 @@ import {
   tokenFingerprint,
 } from '@portcullis/core'
 import { TokenCache } from '@portcullis/core/adapter'
+import { loopbackServer, rejectionOf, sendJson } from '@portcullis/test-kit'
 import { CompactSign, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import t from 'tap'
-import { loopbackServer, rejectionOf, sendJson } from './fixtures/loopback-server.js'
 
 const ISSUER = 'https://as.example.com/realms/main'
 const AUDIENCE = 'https://mcp.example.com/mcp'

@@ -21,9 +21,15 @@ import {
   type TokenVerifier,
   tokenFingerprint,
 } from '@portcullis/core'
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  introspectionServer,
+  loopbackServer,
+  refusedPort,
+  tokenSigner,
+} from '@portcullis/test-kit'
 import t, { type Test } from 'tap'
-import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from './fixtures/introspection-server.js'
-import { loopbackServer, refusedPort } from './fixtures/loopback-server.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 
@@ -251,10 +257,9 @@ t.test(
 )
 
 t.test('health gauges: a key set ok with the age of its keys, one down', async (t) => {
-  const { SignJWT, exportJWK, generateKeyPair } = await import('jose')
   const { jwtVerifier } = await import('@portcullis/core')
-  const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true })
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }
+  const signer = await tokenSigner({ kid: 'k1' })
+  const jwk = signer.publicJwk
   const keys = await loopbackServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(JSON.stringify({ keys: [jwk] }))
@@ -275,13 +280,7 @@ t.test('health gauges: a key set ok with the age of its keys, one down', async (
   const telemetry = instrumented(t, { gates: [up, down] })
   t.same(await telemetry.points('portcullis.health.status'), [], 'nothing fetched yet: unknown, not reported')
 
-  const token = await new SignJWT({ sub: 'alice', scope: 'notes:read' })
-    .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
-    .setIssuer(issuer)
-    .setAudience(RESOURCE)
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(privateKey)
+  const token = await signer.mint({ iss: issuer, aud: RESOURCE, sub: 'alice', scope: 'notes:read' })
   t.ok((await up.authenticate({ authorization: `Bearer ${token}` })).ok)
   t.notOk((await down.authenticate({ authorization: `Bearer ${token}` })).ok)
 

@@ -3,10 +3,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { mcpRoute, portcullis, withScopes } from '@portcullis/express'
+import { tokenKit } from '@portcullis/test-kit'
 import express from 'express'
 import t from 'tap'
 import { z } from 'zod'
-import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { listen, notesOptions } from './fixtures/app.js'
 
 // The Express MCP route: how it is mounted and what only Express can get wrong. The MCP behaviour

@@ -1,9 +1,9 @@
 import { createGate, jwtVerifier, type RejectionLog, type TokenVerifier } from '@portcullis/core'
 import { portcullis, protect, requireScopes, verifiedAuth } from '@portcullis/express'
+import { ISSUER, METADATA_URL, tokenKit } from '@portcullis/test-kit'
 import cors from 'cors'
 import express, { type ErrorRequestHandler } from 'express'
 import t from 'tap'
-import { ISSUER, METADATA_URL, tokenKit } from '../../../test/fixtures/tokens.js'
 import { listen, notesOptions } from './fixtures/app.js'
 
 // What the Express middleware does beyond the request/response matrix (test/matrix): opting routes

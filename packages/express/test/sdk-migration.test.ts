@@ -5,10 +5,10 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { TokenVerifier } from '@portcullis/core'
 import { portcullis, requireScopes } from '@portcullis/express'
+import { ISSUER, METADATA_URL, RESOURCE, tokenKit } from '@portcullis/test-kit'
 import express, { type RequestHandler } from 'express'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import t from 'tap'
-import { ISSUER, METADATA_URL, RESOURCE, tokenKit } from '../../../test/fixtures/tokens.js'
 import { listen } from './fixtures/app.js'
 
 // docs/migrate-from-sdk-bearer-auth.md: the "before" and "after" servers, with the application's

@@ -1,8 +1,8 @@
 import cors from '@fastify/cors'
 import portcullis from '@portcullis/fastify'
+import { tokenKit } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t from 'tap'
-import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
 
 const kit = await tokenKit()

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream'
 import { type TokenVerifier, tokenFingerprint } from '@portcullis/core'
 import { portcullisLogRedaction, portcullisRequestSerializer, redactQueryTokens } from '@portcullis/fastify'
+import { tokenKit } from '@portcullis/test-kit'
 import t from 'tap'
-import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp } from './fixtures/app.js'
 
 const kit = await tokenKit()

@@ -8,8 +8,8 @@ import {
 import { McpServer as McpServerV2 } from '@modelcontextprotocol/server'
 import { type ListedScopes, SCOPES_META_KEY } from '@portcullis/core'
 import { withScopes } from '@portcullis/fastify'
+import { tokenKit } from '@portcullis/test-kit'
 import t from 'tap'
-import { tokenKit } from '../../../test/fixtures/tokens.js'
 import { libraryServer, text } from './fixtures/library-server.js'
 import { client, mcpApp } from './fixtures/mcp-app.js'
 

@@ -1,7 +1,7 @@
 import portcullis from '@portcullis/fastify'
+import { ISSUER, RESOURCE, tokenKit } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t from 'tap'
-import { ISSUER, RESOURCE, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
 
 const kit = await tokenKit()

@@ -1,6 +1,6 @@
 import { parseChallenges, tokenFingerprint } from '@portcullis/core'
+import { METADATA_URL, tokenKit } from '@portcullis/test-kit'
 import t from 'tap'
-import { METADATA_URL, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, stableHeaders } from './fixtures/app.js'
 
 // Every reply of the bearer gate, whole: status, every header, body.

@@ -1,8 +1,8 @@
 import { createGate, jwtVerifier } from '@portcullis/core'
 import portcullis, { portcullisMetadata } from '@portcullis/fastify'
+import { ISSUER, tokenKit } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t from 'tap'
-import { ISSUER, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesOptions } from './fixtures/app.js'
 
 const kit = await tokenKit()

@@ -1,8 +1,8 @@
 import { parseChallenges } from '@portcullis/core'
 import portcullis from '@portcullis/fastify'
+import { METADATA_URL, tokenKit } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t from 'tap'
-import { METADATA_URL, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
 
 const kit = await tokenKit()

@@ -1,9 +1,9 @@
 import { connect, createServer } from 'node:net'
 import { jwtVerifier } from '@portcullis/core'
 import portcullis from '@portcullis/fastify'
+import { ISSUER, RESOURCE, tokenKit } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t from 'tap'
-import { ISSUER, RESOURCE, tokenKit } from '../../../test/fixtures/tokens.js'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
 
 // Over real sockets: what Node's HTTP parser does to repeated headers, form bodies, and a key

@@ -10,8 +10,8 @@ import {
   logDiagnosis,
   oidc,
 } from '@portcullis/idp'
+import { loopbackServer, sendJson } from '@portcullis/test-kit'
 import t, { type Test as Tap } from 'tap'
-import { json, loopback } from './fixtures/loopback.js'
 import { signer } from './fixtures/signer.js'
 
 // Every finding is triggered by a dev IdP variant or by a loopback metadata server of this file.
@@ -93,10 +93,10 @@ t.test('only OpenID Connect discovery at the root (no RFC 8414 document)', async
 
 /** A metadata server of the test's own: every member can be left out or changed. */
 async function metadataServer(t: Tap, doc: (origin: string) => Record<string, unknown>, jwks: unknown) {
-  const server = await loopback((req, res) => {
-    if (req.url === '/.well-known/oauth-authorization-server') return json(res, 200, doc(server.origin))
-    if (req.url === '/jwks') return jwks === undefined ? json(res, 404, {}) : json(res, 200, jwks)
-    json(res, 404, {})
+  const server = await loopbackServer((req, res) => {
+    if (req.url === '/.well-known/oauth-authorization-server') return sendJson(res, 200, doc(server.origin))
+    if (req.url === '/jwks') return jwks === undefined ? sendJson(res, 404, {}) : sendJson(res, 200, jwks)
+    sendJson(res, 404, {})
   })
   t.teardown(() => server.close())
   return server

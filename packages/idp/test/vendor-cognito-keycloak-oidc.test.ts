@@ -1,7 +1,7 @@
 import { createGate } from '@portcullis/core'
 import { adviceFor, cognito, keycloak, oidc } from '@portcullis/idp'
+import { loopbackServer, sendJson } from '@portcullis/test-kit'
 import t from 'tap'
-import { json, loopback } from './fixtures/loopback.js'
 import { outcome, refusal } from './fixtures/outcome.js'
 import { vendorIdp } from './fixtures/vendor-jwks.js'
 import {
@@ -144,9 +144,9 @@ t.test('Keycloak', async (t) => {
 
   t.test('introspection answers: bearer accepted, sender-constrained refused alike', async (t) => {
     const answers: Record<string, Record<string, unknown>> = {}
-    const as = await loopback((_req, res, body) => {
+    const as = await loopbackServer((_req, res, body) => {
       const token = new URLSearchParams(body).get('token') ?? ''
-      json(res, 200, answers[token] ?? { active: false })
+      sendJson(res, 200, answers[token] ?? { active: false })
     })
     t.teardown(() => as.close())
     const remote = keycloak({

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { redisServer } from '@portcullis/test-kit'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 // What the README asks of an ACL user, word for word.
 const DOCUMENTED_ACL =

@@ -1,8 +1,8 @@
 import { redisAttemptLimiter, redisConnection } from '@portcullis/redis'
+import { redisServer } from '@portcullis/test-kit'
 import type { Redis } from 'ioredis'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 const server = await redisServer(t)
 t.beforeEach(() => server.flush())

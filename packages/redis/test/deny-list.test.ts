@@ -6,9 +6,9 @@ import {
   tokenFingerprint,
 } from '@portcullis/core'
 import { redisConnection, redisDenyList } from '@portcullis/redis'
+import { redisServer } from '@portcullis/test-kit'
 import t from 'tap'
 import { authorizationServer, nowS, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 const server = await redisServer(t)
 t.beforeEach(() => server.flush())

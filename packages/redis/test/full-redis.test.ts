@@ -1,6 +1,6 @@
+import { redisServer } from '@portcullis/test-kit'
 import t from 'tap'
 import { authorizationServer, type Instance, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 // Redis's default: maxmemory with noeviction. Once full it refuses every write (and, before,
 // every MULTI, reads included). Reads must go on, revocations must still spread by pub/sub, and

@@ -1,9 +1,8 @@
 import { introspectionCacheKey } from '@portcullis/core'
 import { redisConnection, redisIntrospectionCache } from '@portcullis/redis'
+import { CLIENT_ID, redisServer } from '@portcullis/test-kit'
 import t from 'tap'
-import { CLIENT_ID } from '../../core/test/fixtures/introspection-server.js'
 import { authorizationServer, nowS, startInstance } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 const server = await redisServer(t)
 t.beforeEach(() => server.flush())

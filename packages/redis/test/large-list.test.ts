@@ -1,8 +1,8 @@
 import { revocationKey, tokenFingerprint } from '@portcullis/core'
+import { redisServer } from '@portcullis/test-kit'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { authorizationServer, nowS, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 // The advertised maximum (maxEntries, 100,000 by default) must load within the command timeout
 // of each page, on three instances at once (in this one process), on this machine. Two places are

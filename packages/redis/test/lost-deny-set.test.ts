@@ -1,6 +1,6 @@
+import { redisServer } from '@portcullis/test-kit'
 import t, { type Test } from 'tap'
 import { authorizationServer, type Instance, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 // A set evicted, deleted or flushed is noticed by its epoch and written back by the instances
 // that hold its revocations. The bound asserted: a fresh instance refuses every revoked token from

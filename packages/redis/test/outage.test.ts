@@ -1,7 +1,7 @@
 import type { RedisStatus } from '@portcullis/redis'
+import { redisServer } from '@portcullis/test-kit'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 const server = await redisServer(t)
 // Each refused call comes from its own address, so only the limiter's own checks trip the limiter.

@@ -1,7 +1,7 @@
+import { redisServer } from '@portcullis/test-kit'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 // A new instance does not know the deny list until its first load: it answers 503 with
 // Retry-After for every token it would otherwise admit, never 200 for a revoked one.

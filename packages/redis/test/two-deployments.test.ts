@@ -1,7 +1,7 @@
 import { redisConnection, redisDenyList } from '@portcullis/redis'
+import { redisServer } from '@portcullis/test-kit'
 import t from 'tap'
 import { authorizationServer, startInstance, within } from './fixtures/instances.js'
-import { redisServer } from './fixtures/redis-server.js'
 
 // Two deployments on one Redis with the same (default) keyPrefix: each has its own authorization
 // server and resource. What one refuses or revokes must never refuse the other's clients.
