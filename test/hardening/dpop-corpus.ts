@@ -1,5 +1,6 @@
-import { type GateOptions, parseChallenges } from '@portcullis/core'
+import { type GateOptions, jwtVerifier, parseChallenges } from '@portcullis/core'
 import { dpopNonces } from '@portcullis/core/adapter'
+import { notesGateOptions, RESOURCE, type TokenKit, tokenKit } from '@portcullis/test-kit'
 import type { Test } from 'tap'
 import {
   accessTokenHash,
@@ -8,7 +9,6 @@ import {
   type ProofSpec,
   proofKey,
 } from '../fixtures/dpop-proofs.js'
-import { notesGateOptions, RESOURCE, type TokenKit, tokenKit } from '../fixtures/tokens.js'
 import { type Adapter, type DpopApp, startDpopApp } from './dpop-apps.js'
 import { type RawRequest, type RawResponse, rawExchange, single } from './raw-http.js'
 
@@ -353,9 +353,13 @@ export async function runDpopCorpus(t: Test, adapter: Adapter): Promise<void> {
   const kit = await tokenKit()
   const key = await proofKey('ES256')
   const other = await proofKey('ES256')
-  const base = notesGateOptions(kit)
+  const base = notesGateOptions(kit, jwtVerifier)
   const start = async (dpop: GateOptions['dpop']) => {
-    const app = await startDpopApp(adapter, { ...base, verifier: notesGateOptions(kit).verifier, dpop })
+    const app = await startDpopApp(adapter, {
+      ...base,
+      verifier: notesGateOptions(kit, jwtVerifier).verifier,
+      dpop,
+    })
     t.teardown(() => app.close())
     return app
   }

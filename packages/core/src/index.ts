@@ -85,17 +85,18 @@ export {
   introspectionCacheKey,
   introspectionKeyScope,
 } from './introspection-cache-key.js'
-export {
-  type IntrospectionAnswer,
-  type IntrospectionCache,
-  type IntrospectionVerifier,
-  type IntrospectionVerifierOptions,
-  introspectionVerifier,
-} from './introspection-verifier.js'
+export { introspectionVerifier } from './introspection-verifier.js'
+export type {
+  IntrospectionAnswer,
+  IntrospectionCache,
+  IntrospectionVerifier,
+  IntrospectionVerifierOptions,
+} from './introspection-verifier-options.js'
 export { type IssuerRouter, type IssuerRouterOptions, issuerRouter, looksLikeJwt } from './issuer-router.js'
 export { type JwksKeySetOptions, jwksKeySet } from './jwks.js'
 export { DEFAULT_JWS_ALGORITHMS, JWS_ALGORITHMS, type JwsAlgorithm } from './jws-algorithms.js'
-export { type JwtVerifier, type JwtVerifierOptions, jwtVerifier } from './jwt-verifier.js'
+export { jwtVerifier } from './jwt-verifier.js'
+export type { JwtVerifier, JwtVerifierOptions } from './jwt-verifier-options.js'
 export { type ExplicitKey, importJwks, type StaticKey, staticKeySet } from './key-import.js'
 export type { IgnoredKey, KeySet, KeySetStatus, RemoteKeySet, VerificationKey } from './key-set.js'
 export { KEY_SET_CHANNEL, type KeySetEvent, onKeySetEvent } from './key-set-events.js'

@@ -10,9 +10,9 @@ import {
   parseChallenges,
   type TokenVerifier,
 } from '@portcullis/core'
+import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from '@portcullis/test-kit'
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose'
 import t from 'tap'
-import { CLIENT_ID, CLIENT_SECRET, introspectionServer } from './fixtures/introspection-server.js'
 
 // The gate's DPoP step (RFC 9449) with real keys and a real jwtVerifier: every refusal next to the
 // request that differs from it in one thing and is accepted.

@@ -25,12 +25,8 @@ export {
 } from './log-redaction.js'
 export { mcpRoute } from './mcp-route.js'
 export { registerMetadataRoutes } from './metadata-routes.js'
-export {
-  type PortcullisOptions,
-  type PortcullisPluginOptions,
-  portcullis,
-  portcullisMetadata,
-} from './plugin.js'
+export { portcullis, portcullisMetadata } from './plugin.js'
+export type { PortcullisOptions, PortcullisPluginOptions } from './plugin-options.js'
 export type { RequireScopesArgs } from './types.js'
 
 export default portcullis

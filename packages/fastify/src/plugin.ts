@@ -4,7 +4,6 @@ import {
   createGate,
   type Gate,
   type GateOptions,
-  onKeySetEvent,
   type ScopeRequirement,
   type VerifiedAuthInfo,
 } from '@portcullis/core'
@@ -15,7 +14,6 @@ import {
   dpopHeaders,
   FORM_MEDIA_TYPE,
   formBodyToken,
-  gateOptionsSchema,
   gateSchema,
   isFormContentType,
   mergeHeaderList,
@@ -29,7 +27,6 @@ import type {
   FastifyReply,
   FastifyRequest,
   HookHandlerDoneFunction,
-  LogLevel,
   onRequestHookHandler,
   onSendHookHandler,
   preHandlerAsyncHookHandler,
@@ -39,45 +36,10 @@ import type {
 import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { logAudit, setAuditLogLevel } from './audit-log.js'
+import { reportKeySetEvents } from './key-set-reporting.js'
 import { registerMetadataRoutes } from './metadata-routes.js'
+import { type PortcullisOptions, withGateOptionsSchema, withGateSchema } from './plugin-options.js'
 import type { RequireScopesArgs } from './types.js'
-
-/** Options of the plugin that are not options of the gate. */
-export interface PortcullisPluginOptions {
-  /**
-   * Which routes of the scope the gate protects: `'all'` (default) every route except those with
-   * `config: { auth: false }`; `'declared'` only routes with `config: { auth: true }` or `config.scopes`.
-   */
-  routes?: 'all' | 'declared'
-  /** Level at which rejected requests are logged (`{ reason, status, fingerprint }`). Default `'info'`. */
-  logLevel?: LogLevel
-  /**
-   * Writes every access decision's audit event (allowed, refused, step-up, revoked; see
-   * `docs/audit-events.md`) to `request.log` as `{ audit }`: `true` at `info`, or at the level
-   * given. Default off. Never a token: the token is named by its fingerprint.
-   */
-  auditLog?: boolean | LogLevel
-  /**
-   * Serve the metadata document from this scope. Default `true`. Set `false` when the plugin is
-   * registered under a route prefix and serve the document with `portcullisMetadata` at the root.
-   */
-  metadataRoutes?: boolean
-}
-
-/** Plugin options: the gate's options (or a gate made with `createGate`), plus the plugin's own. */
-export type PortcullisOptions = (GateOptions | { gate: Gate }) & PortcullisPluginOptions
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-
-const pluginOptionsShape = {
-  routes: z.enum(['all', 'declared']).optional(),
-  logLevel: z.enum(LOG_LEVELS).optional(),
-  auditLog: z.union([z.boolean(), z.enum(LOG_LEVELS)]).optional(),
-  metadataRoutes: z.boolean().optional(),
-}
-
-const withGateSchema = z.strictObject({ gate: gateSchema, ...pluginOptionsShape })
-const withGateOptionsSchema = gateOptionsSchema.extend(pluginOptionsShape)
 
 const OWNER = '@portcullis/fastify'
 
@@ -96,9 +58,6 @@ const AWAITING_BODY = Symbol('portcullis awaiting body')
 
 type DecidedConfig = { auth?: boolean; scopes?: ScopeRequirement; [ROUTE_DECISION]?: RouteDecision }
 type GateSlots = { [GATED]: RouteDecision | null; [AWAITING_BODY]: boolean }
-
-/** HTTP servers whose logger already reports key set events (once per server, not per scope). */
-const keySetReporting = new WeakSet<object>()
 
 /**
  * Makes every route of the Fastify scope it is registered in an OAuth 2.1 protected resource
@@ -418,28 +377,6 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   )
 
   if (serveMetadata) registerMetadataRoutes(fastify, gate)
-}
-
-/**
- * Logs the key set events of the process (see `onKeySetEvent`): while held keys serve after a
- * failed refresh, no request fails, so the log is where an outage of the key endpoint shows.
- */
-function reportKeySetEvents(fastify: FastifyInstance): void {
-  if (keySetReporting.has(fastify.server)) return
-  keySetReporting.add(fastify.server)
-  const stop = onKeySetEvent(({ type, ...keySet }) => {
-    if (type === 'key_ignored') {
-      fastify.log.warn({ keySet }, 'a key of the authorization server is not used')
-    } else if (type === 'refresh_failed') {
-      fastify.log.warn({ keySet }, 'the signing keys of the authorization server could not be refreshed')
-    } else {
-      fastify.log.info({ keySet }, 'the signing keys of the authorization server were refreshed again')
-    }
-  })
-  fastify.addHook('onClose', async () => {
-    stop()
-    keySetReporting.delete(fastify.server)
-  })
 }
 
 /** True for a body-carrying request in `application/x-www-form-urlencoded` that this scope can parse. */

@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net'
 import { type DpopReplayCache, jwkThumbprint, jwtVerifier } from '@portcullis/core'
 import { portcullis } from '@portcullis/fastify'
 import { type RedisConnection, redisConnection, redisDpopReplayCache } from '@portcullis/redis'
+import { redisServer } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t, { type Test } from 'tap'
-import { redisServer } from './fixtures/redis-server.js'
 
 // Two instances of one resource behind a load balancer: a DPoP proof accepted by one must be
 // refused by the other (RFC 9449 §11.1). Real redis-server, real Fastify, real signatures.
