@@ -128,14 +128,15 @@ export function keycloak(options: KeycloakOptions): IdpPreset {
     if (claims.typ === 'ID') {
       throw invalidToken('id_token_presented', 'Keycloak token typ "ID" is an ID token, not an access token')
     }
-    if (claims.typ === 'DPoP') {
-      // Keycloak DPoP guide: bound tokens also carry cnf.jkt, which core refuses first; this covers a mapper that drops it.
+    if (claims.typ === 'DPoP' && !hasJkt(claims.cnf)) {
+      // Keycloak DPoP guide: bound tokens also carry cnf.jkt, which core checks (refused as Bearer,
+      // accepted with a proof when the gate's dpop option is on); this covers a mapper that drops it.
       throw invalidToken(
         'token_sender_constrained',
         'Keycloak token typ "DPoP" is bound to a DPoP key; this server accepts Bearer tokens only',
       )
     }
-    if (claims.typ !== undefined && claims.typ !== 'Bearer') {
+    if (claims.typ !== undefined && claims.typ !== 'Bearer' && claims.typ !== 'DPoP') {
       throw invalidToken(
         'token_type_invalid',
         `Keycloak token typ ${show(claims.typ)} is not an access token`,
@@ -168,4 +169,9 @@ export function keycloak(options: KeycloakOptions): IdpPreset {
         : introspectionFallback({ local, remote, expectedClaims: hasRoles ? description.claims.roles : [] })
   }
   return presetOf(description, explainedVerifier(verifier, description), [issuer], o.scopes)
+}
+
+/** True when a `cnf` claim names a DPoP key (RFC 9449 §6.1). */
+function hasJkt(cnf: unknown): boolean {
+  return typeof cnf === 'object' && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === 'string'
 }
