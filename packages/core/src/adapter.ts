@@ -101,6 +101,7 @@ export {
   scopesFromClaims,
   scopeTokenSchema,
 } from './scopes.js'
+export { dpopBinding } from './sender-constraint.js'
 export { SingleFlight } from './single-flight.js'
 export { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
 export { isUriTemplate, type UriTemplateMatcher, uriTemplateMatcher } from './uri-template.js'

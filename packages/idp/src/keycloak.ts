@@ -1,4 +1,5 @@
 import { introspectionVerifier, invalidToken, type TokenVerifier } from '@portcullis/core'
+import { dpopBinding } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import { show } from './advice.js'
 import { explainedVerifier } from './explained-verifier.js'
@@ -128,7 +129,7 @@ export function keycloak(options: KeycloakOptions): IdpPreset {
     if (claims.typ === 'ID') {
       throw invalidToken('id_token_presented', 'Keycloak token typ "ID" is an ID token, not an access token')
     }
-    if (claims.typ === 'DPoP' && !hasJkt(claims.cnf)) {
+    if (claims.typ === 'DPoP' && dpopBinding(claims.cnf) === undefined) {
       // Keycloak DPoP guide: bound tokens also carry cnf.jkt, which core checks (refused as Bearer,
       // accepted with a proof when the gate's dpop option is on); this covers a mapper that drops it.
       throw invalidToken(
@@ -169,9 +170,4 @@ export function keycloak(options: KeycloakOptions): IdpPreset {
         : introspectionFallback({ local, remote, expectedClaims: hasRoles ? description.claims.roles : [] })
   }
   return presetOf(description, explainedVerifier(verifier, description), [issuer], o.scopes)
-}
-
-/** True when a `cnf` claim names a DPoP key (RFC 9449 §6.1). */
-function hasJkt(cnf: unknown): boolean {
-  return typeof cnf === 'object' && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === 'string'
 }
