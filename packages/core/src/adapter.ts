@@ -1,24 +1,11 @@
 // `@portcullis/core/adapter`: the building blocks the Fastify and Express adapters and Portcullis's
 // other packages share (request reading, CORS decisions, option schemas, MCP body inspection,
 // caches). Not an application API: names here may change in any minor release.
-export { auditCaller, auditEvent, auditing, publishAudit } from './audit.js'
-export {
-  type BearerResult,
-  DEFAULT_MAX_TOKEN_LENGTH,
-  FORM_MEDIA_TYPE,
-  formBodyToken,
-  isFormContentType,
-  type ReadBearerInput,
-  readBearer,
-} from './bearer.js'
-export {
-  type BearerChallengeParams,
-  bearerChallenge,
-  type DpopChallengeParams,
-  dpopChallenge,
-  MAX_ERROR_DESCRIPTION_LENGTH,
-} from './challenge.js'
-export { clockToleranceSchema } from './clock-tolerance.js'
+
+export { type DpopNonces, dpopNonces } from './dpop/nonce.js'
+export { dpopSettingSchema } from './dpop/options.js'
+export { dpopProofId } from './dpop/replay.js'
+export { dpopHeaders } from './dpop/request.js'
 export {
   answersPreflight,
   CORS_ALLOWED_HEADERS,
@@ -29,34 +16,34 @@ export {
   mergeHeaderList,
   PUBLIC_DOCUMENT_ALLOWED_HEADERS,
   publicDocumentPreflight,
-} from './cors-policy.js'
-export { deepFreeze } from './deep-freeze.js'
-export { denyListWait } from './deny-list.js'
-export { type DpopNonces, dpopNonces } from './dpop-nonce.js'
-export { dpopSettingSchema } from './dpop-options.js'
-export { dpopProofId } from './dpop-replay.js'
-export { dpopHeaders } from './dpop-request.js'
-export { authenticationAuditEvent, rejectionAuditEvent, stepUpAuditEvent } from './gate-audit.js'
-export { gateOptionsSchema, gateSchema } from './gate-options.js'
+} from './gate/cors-policy.js'
+export { authenticationAuditEvent, rejectionAuditEvent, stepUpAuditEvent } from './gate/gate-audit.js'
+export { gateOptionsSchema, gateSchema } from './gate/gate-options.js'
 export {
   authorizationHeaders,
   parseScopeArgs,
   parseScopeRequirement,
   type ScopeArgs,
-} from './gate-support.js'
-export { publishKeySetEvent, subscribeSafely } from './key-set-events.js'
-export { markHosted, scopeDeclarationsOf } from './mcp-declarations.js'
-export { createMcpEndpoint } from './mcp-endpoint.js'
-export { isMcpEventStore, sessionEventStore } from './mcp-event-store.js'
-export { type HostOptions, hostServer } from './mcp-hosting.js'
+} from './gate/gate-support.js'
+export { markHosted, scopeDeclarationsOf } from './mcp/declarations.js'
+export { createMcpEndpoint } from './mcp/endpoint.js'
+export { isMcpEventStore, sessionEventStore } from './mcp/event-store.js'
+export { type HostOptions, hostServer } from './mcp/hosting.js'
 export {
   LISTS,
   type ListKind,
   type McpListing,
   type McpListingPolicy,
   mcpListingPolicy,
-} from './mcp-listing.js'
-export { MCP_CLIENT_METHODS, type McpMethodClass, type McpNamed, targetsOf } from './mcp-methods.js'
+} from './mcp/listing.js'
+export { MCP_CLIENT_METHODS, type McpMethodClass, type McpNamed, targetsOf } from './mcp/methods.js'
+export { type Principal, principalKey, principalOf, subjectKey } from './mcp/principal.js'
+export {
+  type McpDecision,
+  type McpEndpoint,
+  type McpEndpointRequest,
+  mcpRouteOptionsSchema,
+} from './mcp/route-options.js'
 export {
   DEFAULT_MAX_BATCH,
   type InspectOptions,
@@ -69,30 +56,38 @@ export {
   type McpTarget,
   mcpScopeRules,
   messageTargets,
-} from './mcp-request.js'
-export {
-  type McpDecision,
-  type McpEndpoint,
-  type McpEndpointRequest,
-  mcpRouteOptionsSchema,
-} from './mcp-route-options.js'
+} from './mcp/scope-rules.js'
 export {
   DEFAULT_SESSION_LIMITS,
   type McpSession,
   type McpSessionOwner,
   McpSessionStore,
   sessionLimitsSchema,
-} from './mcp-sessions.js'
-export { parseOptions } from './options.js'
-export { type Principal, principalKey, principalOf, subjectKey } from './principal.js'
+} from './mcp/sessions.js'
+export { isUriTemplate, type UriTemplateMatcher, uriTemplateMatcher } from './mcp/uri-template.js'
+export {
+  type BearerResult,
+  DEFAULT_MAX_TOKEN_LENGTH,
+  FORM_MEDIA_TYPE,
+  formBodyToken,
+  isFormContentType,
+  type ReadBearerInput,
+  readBearer,
+} from './oauth/bearer.js'
+export {
+  type BearerChallengeParams,
+  bearerChallenge,
+  type DpopChallengeParams,
+  dpopChallenge,
+  MAX_ERROR_DESCRIPTION_LENGTH,
+} from './oauth/challenge.js'
 export {
   audienceResource,
   isLoopbackHost,
   resourceUrlSchema,
   sameResource,
   secureUrlProblem,
-} from './resource.js'
-export { claimPathSchema } from './scope-mapper.js'
+} from './oauth/resource.js'
 export {
   isScopeToken,
   OFFLINE_ACCESS,
@@ -100,8 +95,14 @@ export {
   scopeRequirementSchema,
   scopesFromClaims,
   scopeTokenSchema,
-} from './scopes.js'
-export { dpopBinding } from './sender-constraint.js'
-export { SingleFlight } from './single-flight.js'
-export { TokenCache, tokenCacheOptionsSchema } from './token-cache.js'
-export { isUriTemplate, type UriTemplateMatcher, uriTemplateMatcher } from './uri-template.js'
+} from './oauth/scopes.js'
+export { deepFreeze } from './support/deep-freeze.js'
+export { parseOptions } from './support/options.js'
+export { SingleFlight } from './support/single-flight.js'
+export { auditCaller, auditEvent, auditing, publishAudit } from './telemetry/audit.js'
+export { clockToleranceSchema } from './token/clock-tolerance.js'
+export { denyListWait } from './token/deny-list.js'
+export { publishKeySetEvent, subscribeSafely } from './token/key-set-events.js'
+export { claimPathSchema } from './token/scope-mapper.js'
+export { dpopBinding } from './token/sender-constraint.js'
+export { TokenCache, tokenCacheOptionsSchema } from './token/token-cache.js'

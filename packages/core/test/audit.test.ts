@@ -1,7 +1,7 @@
 import { AUDIT_CHANNEL, type AuditEvent, onAuditEvent } from '@portcullis/core'
 import { auditing } from '@portcullis/core/adapter'
 import t from 'tap'
-import { auditAuthentication } from '../src/gate-audit.js'
+import { auditAuthentication } from '../src/gate/gate-audit.js'
 
 t.test('nobody listening: results pass through untouched, no event is built', async (t) => {
   t.equal(auditing(), false)

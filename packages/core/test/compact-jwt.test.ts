@@ -1,7 +1,7 @@
 import { decodeCompactJwt, type PortcullisError } from '@portcullis/core'
 import { generateKeyPair, SignJWT } from 'jose'
 import t from 'tap'
-import { decodeBase64url, peekIssuer } from '../src/compact-jwt.js'
+import { decodeBase64url, peekIssuer } from '../src/token/compact-jwt.js'
 
 const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url')
 const part = (json: unknown) => b64(JSON.stringify(json))

@@ -8,7 +8,7 @@ import {
 } from '@portcullis/core'
 import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from '@portcullis/test-kit'
 import t from 'tap'
-import type { DiscoveryCacheEntry } from '../src/discovery.js'
+import type { DiscoveryCacheEntry } from '../src/token/discovery.js'
 
 const reasonOf = async (p: Promise<unknown>) => ((await rejectionOf(p)) as PortcullisError).reason
 

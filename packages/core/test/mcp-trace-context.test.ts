@@ -9,7 +9,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { instrumentPortcullis } from '@portcullis/core'
 import t from 'tap'
-import { serveTraced } from '../src/mcp-trace-context.js'
+import { serveTraced } from '../src/mcp/trace-context.js'
 
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
 propagation.setGlobalPropagator(new W3CTraceContextPropagator())

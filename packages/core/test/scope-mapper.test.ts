@@ -1,6 +1,6 @@
 import { readClaim, scopeMapper } from '@portcullis/core'
 import t from 'tap'
-import { claimPathSegments } from '../src/scope-mapper.js'
+import { claimPathSegments } from '../src/token/scope-mapper.js'
 
 t.test('scope claims are read as they are: space-separated strings and arrays', async (t) => {
   const toScopes = scopeMapper()

@@ -1,0 +1,163 @@
+import { parseScopeArgs, type ScopeArgs } from '../gate/gate.js'
+import type { ScopeRequirement } from '../oauth/scopes.js'
+import { type AuthInfo, isAuthInfo } from '../token/auth-info.js'
+import { principalKey } from './principal.js'
+import type { McpScopeRules, McpTarget } from './scope-rules.js'
+
+type RegisterMethod = 'registerTool' | 'registerPrompt' | 'registerResource'
+
+/**
+ * The registration methods of an MCP server (`McpServer` of `@modelcontextprotocol/sdk` 1.x or of
+ * `@modelcontextprotocol/server` 2.x), with the SDK's own signatures and types.
+ */
+export type ScopedRegistrar<S> = Pick<S, Extract<keyof S, RegisterMethod>>
+
+/** A scope declaration recorded on a server instance, read by the MCP route when it hosts the instance. */
+export interface McpDeclaration {
+  target: McpTarget
+  /** For a resource: whether `target.uri` is a URI template. */
+  template: boolean
+  requirement: ScopeRequirement
+}
+
+interface DeclarationRegistry {
+  declarations: WeakMap<object, McpDeclaration[]>
+  hostedBy: WeakMap<object, McpScopeRules>
+}
+
+// One registry per process, shared by every loaded copy of this module (two installed versions of
+// @portcullis/core, one through each adapter; test loaders): a tool declared through one copy must
+// be seen by a route hosted through another, or its scopes would be lost.
+const REGISTRY = Symbol.for('@portcullis/core mcp declarations')
+const globalSlots = globalThis as Record<symbol, unknown>
+globalSlots[REGISTRY] ??= { declarations: new WeakMap(), hostedBy: new WeakMap() }
+const registry = globalSlots[REGISTRY] as DeclarationRegistry
+const { declarations, hostedBy } = registry
+
+const OWNER = 'withScopes'
+
+/**
+ * Declares the scopes of the tool, prompt or resource registered next: `withScopes(server, ...)`
+ * returns the server's own `registerTool` / `registerPrompt` / `registerResource` (typed by the
+ * SDK), which record the requirement and then register as usual. Works with `McpServer` of both
+ * SDK lines. With no scopes, the item is declared open to any valid token.
+ *
+ * The MCP route (`mcpRoute`) reads these declarations: a `tools/call` (or `prompts/get`,
+ * `resources/read`) the token lacks scopes for gets HTTP 403 with an `insufficient_scope`
+ * challenge before the SDK runs anything, and `tools/list` names each tool's scopes (`McpListing`).
+ * The handler is also guarded where it runs: called without a caller that has the scopes (or on a
+ * server the route does not host), it fails instead of running.
+ *
+ * @example
+ * const server = new McpServer({ name: 'notes', version: '1.0.0' })
+ * withScopes(server, 'notes:write').registerTool('add_note', { inputSchema: { text: z.string() } }, addNote)
+ * withScopes(server, { anyOf: ['notes:read', 'notes:admin'] }).registerPrompt('summary', {}, summary)
+ * withScopes(server).registerTool('whoami', {}, whoami) // any valid token
+ */
+export function withScopes<S extends object>(server: S, ...scopes: ScopeArgs): ScopedRegistrar<S> {
+  if (typeof server !== 'object' || server === null) throw new TypeError(`${OWNER}: expected an McpServer`)
+  const requirement = parseScopeArgs(scopes, OWNER)
+  const target = server as Record<RegisterMethod, ((...args: unknown[]) => unknown) | undefined>
+
+  const register = (method: RegisterMethod, declaration: McpDeclaration, args: unknown[]) => {
+    const original = target[method]
+    if (typeof original !== 'function') throw new TypeError(`${OWNER}: the server has no ${method} method`)
+    const callback = args.at(-1)
+    if (typeof callback !== 'function')
+      throw new TypeError(`${OWNER}: ${method} needs a callback as its last argument`)
+    const list = declarations.get(server) ?? []
+    list.push(declaration)
+    declarations.set(server, list)
+    args[args.length - 1] = guarded(server, declaration, callback as (...a: unknown[]) => unknown)
+    return original.apply(server, args)
+  }
+
+  const registrar: Partial<Record<RegisterMethod, (...args: unknown[]) => unknown>> = {
+    registerTool: (...args) => register('registerTool', declare('tool', args[0], requirement), args),
+    registerPrompt: (...args) => register('registerPrompt', declare('prompt', args[0], requirement), args),
+    registerResource: (...args) => register('registerResource', declareResource(args[1], requirement), args),
+  }
+  return registrar as ScopedRegistrar<S>
+}
+
+function declare(kind: 'tool' | 'prompt', name: unknown, requirement: ScopeRequirement): McpDeclaration {
+  if (typeof name !== 'string' || name === '') throw new TypeError(`${OWNER}: a ${kind} needs a name`)
+  return { target: { kind, name }, template: false, requirement }
+}
+
+function declareResource(uriOrTemplate: unknown, requirement: ScopeRequirement): McpDeclaration {
+  if (typeof uriOrTemplate === 'string')
+    return { target: { kind: 'resource', uri: uriOrTemplate }, template: false, requirement }
+  // A ResourceTemplate of either SDK line: its `uriTemplate` prints as the template text.
+  const template = (uriOrTemplate as { uriTemplate?: unknown } | null)?.uriTemplate
+  if (template === undefined || template === null) {
+    throw new TypeError(`${OWNER}: registerResource needs a URI or a ResourceTemplate`)
+  }
+  return { target: { kind: 'resource', uri: String(template) }, template: true, requirement }
+}
+
+/** The handler as registered: it runs only for a caller whose scopes meet the requirement. */
+function guarded(server: object, declaration: McpDeclaration, callback: (...args: unknown[]) => unknown) {
+  const what = describeTarget(declaration.target)
+  return function scopeGuardedHandler(this: unknown, ...args: unknown[]) {
+    // The SDKs pass the request context (1.x `extra`, 2.x `ctx`) last, whatever comes before it.
+    const auth = authInfoFrom(args.at(-1))
+    const rules = hostedBy.get(server)
+    if (rules === undefined) throw new Error(`${what} is not served behind the Portcullis MCP route`)
+    if (auth === undefined) throw new Error(`${what} needs an authenticated caller`)
+    if (!rules.policy.satisfies(declaration.requirement, auth.scopes)) {
+      const missing = rules.policy.missing(declaration.requirement, auth.scopes)
+      throw new Error(`Insufficient scope: ${what} requires ${missing.join(' ')}`)
+    }
+    return callback.apply(this, args)
+  }
+}
+
+const describeTarget = (target: McpTarget) =>
+  target.kind === 'resource' ? `resource ${target.uri}` : `${target.kind} ${target.name}`
+
+/** The declarations recorded on a server instance by `withScopes`. */
+export function scopeDeclarationsOf(server: object): readonly McpDeclaration[] {
+  return declarations.get(server) ?? []
+}
+
+/** Marks a server instance as hosted by an MCP route with these rules (what guarded handlers check against). */
+export function markHosted(server: object, rules: McpScopeRules): void {
+  hostedBy.set(server, rules)
+}
+
+/**
+ * The caller's `AuthInfo` from the context an MCP SDK hands a tool, prompt or resource handler:
+ * `extra.authInfo` in `@modelcontextprotocol/sdk` 1.x, `ctx.http.authInfo` in 2.x. Behind the
+ * Portcullis route it is the verified caller (with `extra.sub`, `extra.iss`, `extra.fingerprint`).
+ *
+ * @example
+ * server.registerTool('whoami', {}, async (ctx) => {
+ *   const caller = authInfoFrom(ctx)
+ *   return { content: [{ type: 'text', text: caller?.extra?.sub ?? 'anonymous' }] }
+ * })
+ */
+export function authInfoFrom(context: unknown): AuthInfo | undefined {
+  if (typeof context !== 'object' || context === null) return undefined
+  const direct = (context as { authInfo?: unknown }).authInfo
+  if (isAuthInfo(direct)) return direct
+  const http = (context as { http?: { authInfo?: unknown } }).http
+  const nested = typeof http === 'object' && http !== null ? http.authInfo : undefined
+  return isAuthInfo(nested) ? nested : undefined
+}
+
+/**
+ * A `bind` for the 2.x SDK's `createRequestStateCodec`: ties a 2026-07-28 `requestState` to the
+ * principal (issuer, subject, client) that received it, so another caller echoing it is refused
+ * (MCP security best practices, "State Handle Hijacking"). Throws without a caller: no state is
+ * minted for, or accepted from, an unauthenticated request.
+ *
+ * @example
+ * const codec = createRequestStateCodec({ key: process.env.STATE_KEY, bind: principalBinding })
+ * const server = new McpServer(info, { requestState: { verify: codec.verify } })
+ */
+export function principalBinding(ctx: unknown): string {
+  const auth = authInfoFrom(ctx)
+  if (auth === undefined) throw new Error('requestState needs an authenticated caller')
+  return principalKey(auth)
+}
