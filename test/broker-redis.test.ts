@@ -135,5 +135,9 @@ t.test('authorize on one instance, callback and token on the other', async (t) =
       { client_id: clientId },
     )
   t.type((await exchange(instances[0]!.port)).access_token, 'string', 'redeemed on A')
-  await t.rejects(exchange(instances[1]!.port), { error: 'invalid_grant' }, 'replayed on B: invalid_grant')
+  await t.rejects(
+    exchange(instances[1]!.port),
+    { name: 'OAuthResponseError', error: 'invalid_grant' },
+    'replayed on B: invalid_grant',
+  )
 })

@@ -30,6 +30,7 @@ import {
   tokenSigner,
 } from '@portcullis/test-kit'
 import t, { type Test } from 'tap'
+import type { DiscoveryCacheEntry } from '../src/token/discovery.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 
@@ -87,7 +88,9 @@ function rememberingVerifier(): TokenVerifier {
       return auth(token)
     },
     cachedOutcome: (token) =>
-      known.has(token) ? { authInfo: auth(token), fingerprint: tokenFingerprint(token) } : undefined,
+      known.has(token)
+        ? { authInfo: auth(token), error: undefined, fingerprint: tokenFingerprint(token) }
+        : undefined,
   }
 }
 
@@ -345,7 +348,7 @@ t.test('authorization server discoveries: a client span per discovery, counted b
     res.end(JSON.stringify({ issuer: as.origin, token_endpoint: `${as.origin}/token` }))
   })
   t.teardown(as.close)
-  const cache = () => new LruCache({ maxEntries: 4 })
+  const cache = () => new LruCache<DiscoveryCacheEntry>({ maxEntries: 4 })
   const found = await discoverAuthorizationServer(as.origin, { cache: cache() })
   t.equal(found.metadata.issuer, as.origin)
   const gone = `http://127.0.0.1:${await refusedPort()}`

@@ -322,12 +322,13 @@ t.test('options are checked at register time with errors that name them', async 
   ]
   for (const [what, options, message] of cases) {
     const instance = await app()
-    await t.rejects(instance.register(mcpRoute, options as never).ready(), { message }, what)
+    await t.rejects(async () => instance.register(mcpRoute, options as never).ready(), { message }, what)
     await instance.close()
   }
   const bare = Fastify()
   await t.rejects(
-    bare.register(mcpRoute, { server: libraryServer, transport: StreamableHTTPServerTransport }).ready(),
+    async () =>
+      bare.register(mcpRoute, { server: libraryServer, transport: StreamableHTTPServerTransport }).ready(),
     { message: /register the portcullis plugin first/ },
   )
 })
@@ -341,7 +342,8 @@ t.test('scopes_supported cannot drift from the declarations', async (t) => {
   const instance = Fastify()
   await instance.register(portcullis, notesOptions(kit))
   await t.rejects(
-    instance.register(mcpRoute, { server: only, transport: StreamableHTTPServerTransport }).ready(),
+    async () =>
+      instance.register(mcpRoute, { server: only, transport: StreamableHTTPServerTransport }).ready(),
     {
       message:
         /scopes_supported advertises notes:read, which no tool, prompt or resource needs \(declared: files:read\)/,
@@ -369,7 +371,8 @@ t.test('the startup probe reports a factory that needs a caller', async (t) => {
     return libraryServer()
   }
   await t.rejects(
-    instance.register(mcpRoute, { server: picky, transport: StreamableHTTPServerTransport }).ready(),
+    async () =>
+      instance.register(mcpRoute, { server: picky, transport: StreamableHTTPServerTransport }).ready(),
     {
       message:
         /the server factory failed when called at startup without a caller .*who is asking\?.*probe: false/,
@@ -382,13 +385,14 @@ t.test('conflicting declarations of one tool fail at startup', async (t) => {
   const instance = Fastify()
   await instance.register(portcullis, notesOptions(kit))
   await t.rejects(
-    instance
-      .register(mcpRoute, {
-        server: libraryServer,
-        transport: StreamableHTTPServerTransport,
-        scopes: { tools: { write: ['notes:admin'] } },
-      })
-      .ready(),
+    async () =>
+      instance
+        .register(mcpRoute, {
+          server: libraryServer,
+          transport: StreamableHTTPServerTransport,
+          scopes: { tools: { write: ['notes:admin'] } },
+        })
+        .ready(),
     { message: /tool "write" is declared with \[notes:admin\]; it cannot also need \[notes:write\]/ },
   )
   await instance.close()
@@ -417,7 +421,7 @@ t.test('the 403 description names one target once, and a long client-chosen name
   const long = 'x'.repeat(5000)
   const response = await post(url, token, call(1, long))
   t.equal(response.status, 403)
-  const { error_description } = await response.json()
+  const { error_description } = (await response.json()) as { error_description: string }
   t.equal(error_description, `Tool ${'x'.repeat(77)}... requires the scope mcp:tools`)
   t.ok((response.headers.get('www-authenticate') ?? '').length < 400, 'the challenge stays short')
 })
