@@ -9,6 +9,7 @@ export {
   introspectionServer,
 } from './introspection-server.js'
 export { type JwksIssuer, startJwksIssuer } from './jwks-issuer.js'
+export { libraryServer, text, type WithScopes } from './library-server.js'
 export {
   freePort,
   type Handler,
@@ -21,6 +22,7 @@ export {
 } from './loopback-server.js'
 export {
   callTool,
+  clientV1,
   connectV1,
   connectV2,
   type Exchange,
@@ -29,6 +31,7 @@ export {
   recordingFetch,
   toolNames,
 } from './mcp-clients.js'
+export { type McpRouteCaseOptions, type McpRouteHarness, mcpRouteCases } from './mcp-route-cases.js'
 export { type RedisServer, redisServer } from './redis-server.js'
 export {
   type Claims,
