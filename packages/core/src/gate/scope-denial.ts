@@ -1,4 +1,4 @@
-import type { ScopeRequirement } from '../oauth/scopes.js'
+import { requirementParts, type ScopeRequirement } from '../oauth/scopes.js'
 import { PortcullisError } from '../support/errors.js'
 import type { RejectionLog } from './gate-types.js'
 
@@ -31,7 +31,8 @@ export function scopeDenial(
 
 /** The description of a route's unmet requirement: the missing scopes, or the choice of an `anyOf`. */
 export function describeRequirement(requirement: ScopeRequirement, missing: readonly string[]): string {
-  return !Array.isArray(requirement) && 'anyOf' in requirement
-    ? `This operation requires one of the scopes: ${(requirement as { anyOf: readonly string[] }).anyOf.join(' ')}`
+  const { kind, scopes } = requirementParts(requirement)
+  return kind === 'any'
+    ? `This operation requires one of the scopes: ${scopes.join(' ')}`
     : `This operation requires the scope${missing.length === 1 ? '' : 's'}: ${missing.join(' ')}`
 }
