@@ -3,14 +3,6 @@
 import { tracingChannel } from 'node:diagnostics_channel'
 import { SpanStatusCode } from '@opentelemetry/api'
 import {
-  AggregationTemporality,
-  type DataPoint,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics'
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import {
   type AuthenticateResult,
   createGate,
   type InstrumentOptions,
@@ -24,6 +16,7 @@ import {
 import {
   CLIENT_ID,
   CLIENT_SECRET,
+  inMemoryTelemetry,
   introspectionServer,
   loopbackServer,
   refusedPort,
@@ -35,30 +28,14 @@ import type { DiscoveryCacheEntry } from '../src/token/discovery.js'
 const RESOURCE = 'https://mcp.example.com/mcp'
 
 function instrumented(t: Test, options: InstrumentOptions = {}) {
-  const exporter = new InMemorySpanExporter()
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
-  const reader = new PeriodicExportingMetricReader({
-    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
-    exportIntervalMillis: 3_600_000,
-  })
-  const meterProvider = new MeterProvider({ readers: [reader] })
+  const otel = inMemoryTelemetry()
+  const { tracerProvider, meterProvider } = otel
   const stop = instrumentPortcullis({ tracerProvider, meterProvider, ...options })
   t.teardown(async () => {
     stop()
-    await tracerProvider.shutdown()
-    await meterProvider.shutdown()
+    await otel.shutdown()
   })
-  return {
-    stop,
-    spans: () => exporter.getFinishedSpans(),
-    async points(name: string): Promise<DataPoint<unknown>[]> {
-      const { resourceMetrics } = await reader.collect()
-      return resourceMetrics.scopeMetrics
-        .flatMap((scope) => scope.metrics)
-        .filter((metric) => metric.descriptor.name === name)
-        .flatMap((metric) => metric.dataPoints as DataPoint<unknown>[])
-    },
-  }
+  return { stop, spans: otel.spans, points: otel.points }
 }
 
 const subscribed = () =>

@@ -1,6 +1,7 @@
 // The workspace's shared test kit: tokens, issuers, MCP clients and servers that tests of every
 // package use. Private (never published); imported by name, so no test reaches into another
 // package's folder.
+export { type InMemoryTelemetry, inMemoryTelemetry } from './in-memory-telemetry.js'
 export {
   CLIENT_ID,
   CLIENT_SECRET,
