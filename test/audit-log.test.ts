@@ -1,5 +1,5 @@
-// Audit events to the framework's logger: Fastify's `request.log` (plugin option `auditLog`) and
-// Express's `onAudit` listener. One line per decision, MCP step-ups naming the tool, never a token.
+// Audit events to the framework's logger: `onAudit` on both adapters, a listener (Express,
+// Fastify) or a level at which Fastify's `request.log` writes them. One line per decision, MCP step-ups naming the tool, never a token.
 import { Writable } from 'node:stream'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
@@ -57,7 +57,7 @@ async function fastifyApp(denyList: MemoryDenyList, auditLog: boolean | 'warn' |
   await app.register(fastifyPortcullis, {
     ...notesGateOptions(kit, jwtVerifier),
     denyList,
-    ...(auditLog === undefined ? {} : { auditLog }),
+    ...(auditLog === undefined ? {} : { onAudit: auditLog === true ? 'info' : auditLog }),
   })
   await app.register(fastifyMcpRoute, {
     server: buildServer,
@@ -195,7 +195,20 @@ for (const [name, start] of [
   })
 }
 
-t.test('fastify: auditLog takes a level', async (t) => {
+t.test('fastify: onAudit takes a listener, as on Express', async (t) => {
+  const received: Array<{ event: AuditEvent; url: string }> = []
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyPortcullis, {
+    ...notesGateOptions(kit, jwtVerifier),
+    onAudit: (event, request) => void received.push({ event, url: request.url }),
+  })
+  app.get('/notes', async () => ({}))
+  t.equal((await app.inject({ url: '/notes' })).statusCode, 401)
+  t.match(received, [{ event: { outcome: 'refused', reason: 'credentials_missing' }, url: '/notes' }])
+})
+
+t.test('fastify: onAudit takes a level', async (t) => {
   const app = await fastifyApp(new MemoryDenyList(), 'warn')
   t.teardown(app.close)
   t.equal(await app.send('/notes'), 401)
@@ -206,9 +219,9 @@ t.test('options are validated, naming the owner', async (t) => {
   const app = Fastify()
   await t.rejects(
     app
-      .register(fastifyPortcullis, { ...notesGateOptions(kit, jwtVerifier), auditLog: 'loud' as never })
+      .register(fastifyPortcullis, { ...notesGateOptions(kit, jwtVerifier), onAudit: 'loud' as never })
       .ready(),
-    /@portcullis\/fastify: option "auditLog"/,
+    /@portcullis\/fastify: option "onAudit"/,
   )
   t.throws(
     () => expressPortcullis({ ...notesGateOptions(kit, jwtVerifier), onAudit: 'console' as never }),

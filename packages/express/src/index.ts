@@ -17,15 +17,13 @@ export {
   type ScopedRegistrar,
   withScopes,
 } from '@portcullis/core'
+export { protect, type RequireScopesArgs, requireScopes } from './guard.js'
 export { type ExpressMcpRouteOptions, type McpRouter, mcpRoute } from './mcp-route.js'
 export {
   type PortcullisMiddleware,
   type PortcullisMiddlewareOptions,
   type PortcullisOptions,
   portcullis,
-  protect,
-  type RequireScopesArgs,
-  requireScopes,
 } from './portcullis.js'
 export type { AuditListener, RejectionListener } from './request-state.js'
 export { verifiedAuth } from './verified-auth.js'

@@ -1,7 +1,8 @@
 import type { McpRouteOptions } from '@portcullis/core'
-import { createMcpEndpoint, type McpEndpoint } from '@portcullis/core/adapter'
+import { createMcpEndpoint, type McpEndpoint, reportMcpReply } from '@portcullis/core/adapter'
 import express, { type Request, type RequestHandler, type Router } from 'express'
-import { audit, bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
+import { OWNER } from './guard.js'
+import { bindingOfMiddleware, type PortcullisMiddleware } from './portcullis.js'
 import { verifiedAuthOf, verifiedBy } from './request-state.js'
 import { sendReply } from './send-reply.js'
 
@@ -73,8 +74,7 @@ export async function mcpRoute(
       auth: verifiedBy(req) === binding.gate ? verifiedAuthOf(req) : undefined,
     })
     if (decision.kind === 'reply') {
-      if (decision.log !== undefined) report(binding, decision.log, req)
-      if (decision.audit !== undefined) audit(binding, decision.audit, req)
+      reportMcpReply(binding, req, decision)
       sendReply(res, decision)
       return
     }

@@ -16,7 +16,6 @@ export {
   type ScopedRegistrar,
   withScopes,
 } from '@portcullis/core'
-export { AUDIT_LOG_MESSAGE } from './audit-log.js'
 export {
   portcullisLogRedaction,
   portcullisRequestSerializer,
@@ -27,6 +26,7 @@ export { mcpRoute } from './mcp-route.js'
 export { registerMetadataRoutes } from './metadata-routes.js'
 export { portcullis, portcullisMetadata } from './plugin.js'
 export type { PortcullisOptions, PortcullisPluginOptions } from './plugin-options.js'
+export { AUDIT_LOG_MESSAGE } from './reporters.js'
 export type { RequireScopesArgs } from './types.js'
 
 export default portcullis

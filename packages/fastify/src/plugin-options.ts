@@ -1,41 +1,38 @@
-import type { Gate, GateOptions } from '@portcullis/core'
-import { gateOptionsSchema, gateSchema } from '@portcullis/core/adapter'
-import type { LogLevel } from 'fastify'
+import type { AuditEvent, Gate, GateOptions, KeySetEvent, RejectionLog } from '@portcullis/core'
+import { type AdapterOptions, adapterOptionsShape, listenerSchema } from '@portcullis/core/adapter'
+import type { FastifyRequest, LogLevel } from 'fastify'
 import { z } from 'zod'
 
-/** Options of the plugin that are not options of the gate. */
-export interface PortcullisPluginOptions {
+/** Options of the plugin that are not options of the gate (`routes`, `metadataRoutes`: as in Express). */
+export interface PortcullisPluginOptions extends AdapterOptions {
   /**
-   * Which routes of the scope the gate protects: `'all'` (default) every route except those with
-   * `config: { auth: false }`; `'declared'` only routes with `config: { auth: true }` or `config.scopes`.
+   * Where rejected requests are reported (`{ severity, fields: { reason, status, fingerprint,
+   * missingScopes, err } }`, never the token): a listener, or the level at which `request.log`
+   * writes them. Default `'info'` (unexpected verifier failures always at `error`).
    */
-  routes?: 'all' | 'declared'
-  /** Level at which rejected requests are logged (`{ reason, status, fingerprint }`). Default `'info'`. */
-  logLevel?: LogLevel
+  onRejection?: LogLevel | ((event: RejectionLog, request: FastifyRequest) => void)
   /**
-   * Writes every access decision's audit event (allowed, refused, step-up, revoked; see
-   * `docs/audit-events.md`) to `request.log` as `{ audit }`: `true` at `info`, or at the level
-   * given. Default off. Never a token: the token is named by its fingerprint.
+   * Where the audit event of every access decision goes (allowed, refused, step-up, revoked; see
+   * `docs/audit-events.md`): a listener, or the level at which `request.log` writes it as
+   * `{ audit }`. Default none. An event never holds a token (it names it by its fingerprint).
    */
-  auditLog?: boolean | LogLevel
+  onAudit?: LogLevel | ((event: AuditEvent, request: FastifyRequest) => void)
   /**
-   * Serve the metadata document from this scope. Default `true`. Set `false` when the plugin is
-   * registered under a route prefix and serve the document with `portcullisMetadata` at the root.
+   * Hears the key set events of the process (a remote key set that cannot be refreshed, and its
+   * recovery; see core's `onKeySetEvent`). Default: logged with `fastify.log`. `false`: not reported.
    */
-  metadataRoutes?: boolean
+  onKeySetEvent?: ((event: KeySetEvent) => void) | false
 }
 
 /** Plugin options: the gate's options (or a gate made with `createGate`), plus the plugin's own. */
 export type PortcullisOptions = (GateOptions | { gate: Gate }) & PortcullisPluginOptions
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const levelOr = <F extends (...args: never[]) => unknown>() =>
+  z.union([z.enum(LOG_LEVELS), listenerSchema<F>('a log level or a function')]).optional()
 
-const pluginOptionsShape = {
-  routes: z.enum(['all', 'declared']).optional(),
-  logLevel: z.enum(LOG_LEVELS).optional(),
-  auditLog: z.union([z.boolean(), z.enum(LOG_LEVELS)]).optional(),
-  metadataRoutes: z.boolean().optional(),
+export const pluginOptionsShape = {
+  ...adapterOptionsShape,
+  onRejection: levelOr<Extract<PortcullisPluginOptions['onRejection'], Function>>(),
+  onAudit: levelOr<Extract<PortcullisPluginOptions['onAudit'], Function>>(),
 }
-
-export const withGateSchema = z.strictObject({ gate: gateSchema, ...pluginOptionsShape })
-export const withGateOptionsSchema = gateOptionsSchema.extend(pluginOptionsShape)
