@@ -3,7 +3,14 @@
 import { Writable } from 'node:stream'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { type AuditEvent, jwtVerifier, MemoryDenyList, tokenFingerprint, withScopes } from '@portcullis/core'
+import {
+  type AuditEvent,
+  jwtVerifier,
+  type MemoryDenyList,
+  memoryDenyList,
+  tokenFingerprint,
+  withScopes,
+} from '@portcullis/core'
 import { mcpRoute as expressMcpRoute, portcullis as expressPortcullis } from '@portcullis/express'
 import {
   AUDIT_LOG_MESSAGE,
@@ -151,7 +158,7 @@ for (const [name, start] of [
   ['express', expressApp],
 ] as const) {
   t.test(`${name}: one audit event per decision in the framework's logger`, async (t) => {
-    const denyList = new MemoryDenyList()
+    const denyList = memoryDenyList()
     const app = await start(denyList, true)
     t.teardown(app.close)
     const reader = await kit.mint({ scope: 'notes:read' })
@@ -187,7 +194,7 @@ for (const [name, start] of [
   })
 
   t.test(`${name}: off by default`, async (t) => {
-    const app = await start(new MemoryDenyList(), undefined)
+    const app = await start(memoryDenyList(), undefined)
     t.teardown(app.close)
     t.equal(await app.send('/notes', await kit.mint({ scope: 'notes:read' })), 200)
     t.equal(await app.send('/notes'), 401)
@@ -209,7 +216,7 @@ t.test('fastify: onAudit takes a listener, as on Express', async (t) => {
 })
 
 t.test('fastify: onAudit takes a level', async (t) => {
-  const app = await fastifyApp(new MemoryDenyList(), 'warn')
+  const app = await fastifyApp(memoryDenyList(), 'warn')
   t.teardown(app.close)
   t.equal(await app.send('/notes'), 401)
   t.match(app.events(), [{ outcome: 'refused', level: 40 }], 'written at warn (pino level 40)')

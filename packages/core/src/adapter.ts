@@ -13,11 +13,13 @@ export {
   gateFromAdapterOptions,
   listenerSchema,
   type RoutesMode,
+  reportKeySetEventsOnce,
 } from './gate/adapter-options.js'
 export {
   type AdapterReporters,
   type Admission,
   admit,
+  authenticateAndAdmit,
   FAILED_MESSAGE,
   gateInput,
   keySetEventReport,
@@ -25,6 +27,7 @@ export {
   type Rejection,
   reportMcpReply,
   reportRejection,
+  scopeRefusal,
 } from './gate/adapter-reports.js'
 export {
   answersPreflight,

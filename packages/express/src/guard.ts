@@ -1,13 +1,14 @@
-import type { AuthenticateResult, ScopeRequirement } from '@portcullis/core'
+import type { ScopeRequirement } from '@portcullis/core'
 import {
-  admit,
+  type Admission,
+  authenticateAndAdmit,
   corsHeadersBeside,
   FAILED_MESSAGE,
   formBodyToken,
   gateInput,
   parseScopeArgs,
-  reportRejection,
   type ScopeArgs,
+  scopeRefusal,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import {
@@ -52,10 +53,9 @@ export function scopeGuard(
       return guard(binding, req, res, next, requirement)
     }
     if (requirement === undefined) return next()
-    const auth = verifiedAuthOf(req)!
-    const decision = binding.gate.authorize(auth, requirement)
-    if (decision.ok) return next()
-    sendReply(res, reportRejection(binding.gate, binding, req, decision, auth))
+    const refusal = scopeRefusal(binding.gate, binding, req, verifiedAuthOf(req)!, requirement)
+    if (refusal === undefined) next()
+    else sendReply(res, refusal)
   }
 }
 
@@ -76,8 +76,7 @@ export function guard(
     })
     for (const name in set) res.setHeader(name, set[name]!)
   }
-  const settle = (result: AuthenticateResult): void => {
-    const admission = admit(gate, binding, req, result, requirement)
+  const apply = (admission: Admission): void => {
     if (admission.auth !== undefined) {
       req.auth = admission.auth
       markVerified(req, gate, admission.auth)
@@ -90,10 +89,7 @@ export function guard(
   const bodyToken = formBodyToken(req.headers['content-type'], req.body)
   // req.ip parses the forwarding headers ("trust proxy") on every read: only when the limiter asks.
   const input = gateInput(req, req.method, req.originalUrl, bodyToken, () => req.ip)
-  // A remembered token is settled synchronously: no promise on the hot path.
-  const result = gate.authenticateNow(input)
-  if (result instanceof Promise) result.then(settle).catch(next)
-  else settle(result)
+  authenticateAndAdmit(gate, binding, req, input, requirement, apply, next)
 }
 
 /** The gate for a guard that names none: the one portcullis middleware the request went through. */

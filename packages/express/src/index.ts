@@ -1,7 +1,7 @@
 import './types.js'
 import { portcullis } from './portcullis.js'
 
-// The MCP route's options and the tool-declaration helpers live in core (shared with @portcullis/fastify).
+// The MCP route's options, the tool-declaration helpers and the log redaction live in core (shared with @portcullis/fastify).
 export {
   authInfoFrom,
   type McpFactoryContext,
@@ -13,8 +13,12 @@ export {
   type McpSessionLimits,
   type McpTransportClass,
   type McpTransportLike,
+  portcullisLogRedaction,
+  portcullisRequestSerializer,
   principalBinding,
+  redactQueryTokens,
   type ScopedRegistrar,
+  type SerializedRequest,
   withScopes,
 } from '@portcullis/core'
 export { protect, type RequireScopesArgs, requireScopes } from './guard.js'

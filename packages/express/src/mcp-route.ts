@@ -26,27 +26,12 @@ export interface McpRouter extends Router {
 
 /**
  * An Express router hosting an MCP Streamable HTTP endpoint behind a `portcullis()` gate, for
- * either MCP SDK line, with the rules of `@portcullis/fastify`'s `mcpRoute` (both run core's
- * `createMcpEndpoint`): a `tools/call`, `prompts/get` or `resources/read` the token lacks scopes
- * for is answered 403 with one `insufficient_scope` challenge before the SDK runs anything;
- * `tools/list` and the other lists follow the `listing` policy; 2025-era sessions are bound
- * to the caller that opened them. The caller reaches tools on `req.auth` (1.x `extra.authInfo`,
- * 2.x `ctx.http.authInfo`). Tools declare their scopes with `withScopes` where they are registered.
- *
- * The route authenticates on its own when the portcullis middleware left it open
- * (`routes: 'declared'`), and parses JSON bodies unless the app already did.
+ * either MCP SDK line, with every rule of core's `createMcpEndpoint` (shared with
+ * `@portcullis/fastify`'s `mcpRoute`). It authenticates on its own where the middleware left it
+ * open (`routes: 'declared'`) and parses JSON bodies unless the app did. See the README.
  *
  * @example
- * const auth = portcullis({ resource, authorizationServers: [issuer], verifier })
- * app.use(auth)
- * // @modelcontextprotocol/sdk 1.x, with sessions
  * app.use(await mcpRoute(auth, { server: buildServer, transport: StreamableHTTPServerTransport }))
- * // @modelcontextprotocol/server 2.x: 2026-07-28 requests, 2025-era clients in sessions
- * app.use(await mcpRoute(auth, {
- *   server: buildServer,
- *   transport: NodeStreamableHTTPServerTransport,
- *   handler: (factory) => toNodeHandler(createMcpHandler(factory)),
- * }))
  */
 export async function mcpRoute(
   portcullis: PortcullisMiddleware,

@@ -1,5 +1,4 @@
 import type { Gate, GateHealth, GateOptions, KeySetEvent } from '@portcullis/core'
-import { onKeySetEvent } from '@portcullis/core'
 import {
   type AdapterOptions,
   adapterOptionsShape,
@@ -8,22 +7,17 @@ import {
   keySetEventReport,
   listenerSchema,
   publicPathMatcher,
+  reportKeySetEventsOnce,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { z } from 'zod'
 import { guard, OWNER, type RequireScopesArgs, reportFailures, requirementOf, scopeGuard } from './guard.js'
-import {
-  type AuditListener,
-  type GateBinding,
-  type RejectionListener,
-  rememberGate,
-  verifiedBy,
-} from './request-state.js'
+import { type GateBinding, rememberGate, verifiedBy } from './request-state.js'
 import { dispatchPath, FALLBACK_METHODS, routeMethods } from './route-methods.js'
 import { sendReply } from './send-reply.js'
 
-/** Options of the middleware that are not options of the gate (`routes`, `metadataRoutes`: as in Fastify). */
-export interface PortcullisMiddlewareOptions extends AdapterOptions {
+/** Options of the middleware that are not options of the gate: those of both adapters, and `public`. */
+export interface PortcullisMiddlewareOptions extends AdapterOptions<Request> {
   /**
    * Requests that need no token (Fastify: `config: { public: true }`): exact paths (`'/health'`),
    * regular expressions, or a function of the request. Paths see the path the router dispatches on
@@ -31,22 +25,6 @@ export interface PortcullisMiddlewareOptions extends AdapterOptions {
    * trailing slash). Their `req.auth` stays `undefined`.
    */
   public?: ReadonlyArray<string | RegExp> | ((req: Request) => boolean)
-  /**
-   * Called for each rejected request with `{ severity, fields: { reason, status, fingerprint,
-   * missingScopes, err } }` (never the token). Default: unexpected verifier failures
-   * (`severity: 'error'`) go to `console.error`, ordinary rejections are not reported.
-   */
-  onRejection?: RejectionListener
-  /**
-   * Hears the key set events of the process (a refresh that fails, its recovery; core's
-   * `onKeySetEvent`). Default: printed with `console.warn` / `console.info`, once per process. `false`: not reported.
-   */
-  onKeySetEvent?: ((event: KeySetEvent) => void) | false
-  /**
-   * Hears the audit event of every access decision (`docs/audit-events.md`), with the request, e.g.
-   * `(event, req) => req.log.info({ audit: event }, 'portcullis audit event')`. Default none.
-   */
-  onAudit?: AuditListener
 }
 
 /** Middleware options: the gate's options (or a gate made with `createGate`), plus the middleware's own. */
@@ -75,31 +53,22 @@ const middlewareOptionsShape = {
       ),
     ])
     .optional(),
-  onRejection: listenerSchema<RejectionListener>().optional(),
-  onAudit: listenerSchema<AuditListener>().optional(),
 }
 
 /**
  * Makes an Express app an OAuth 2.1 protected resource (MCP authorization, RFC 6750, RFC 9728):
- * serves the RFC 9728 metadata document; authenticates every other request (or, with `routes:
- * 'declared'`, those with `protect()` / `requireScopes()`), setting `req.auth` or answering
- * 401/400/503 with the right challenge; CORS for browser clients (preflights answered without a
- * token unless a CORS layer before it answers them; `WWW-Authenticate` exposed); key set outages
- * reported. Mount it at the root, before the routes it protects. The same gate backs `@portcullis/fastify`.
+ * `req.auth` or a 401/400/503 challenge, the metadata document, CORS, key set outages reported;
+ * `requireScopes(...)` per route. Mount it at the root, before the routes. See the README.
  *
  * @example
- * app.use(portcullis({
- *   resource: 'https://mcp.example.com/mcp',
- *   authorizationServers: ['https://idp.example.com/realms/acme'],
- *   verifier: jwtVerifier({ issuer: 'https://idp.example.com/realms/acme', audience: 'https://mcp.example.com/mcp' }),
- *   public: ['/health'],
- * }))
+ * app.use(portcullis({ resource, authorizationServers: [issuer], verifier, public: ['/health'] }))
  * app.get('/reports', requireScopes('reports:read'), (req, res) => res.json(verifiedAuth(req).extra.sub))
  */
 export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const { gate, own } = gateFromAdapterOptions(options, OWNER, middlewareOptionsShape)
   const binding: GateBinding = { gate, onRejection: own.onRejection ?? reportFailures, onAudit: own.onAudit }
-  reportKeySetEvents(own.onKeySetEvent)
+  // Express has no shutdown hook to unsubscribe in: each listener once for the process.
+  reportKeySetEventsOnce(undefined, own.onKeySetEvent, printKeySetEvent)
   const gateAll = (own.routes ?? 'all') === 'all'
   const serveMetadata = own.metadataRoutes ?? true
   const metadataPaths = new Set(gate.metadataPaths)
@@ -118,11 +87,12 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
       if (metadataPaths.has(dispatchPath(req))) return metadata(req, res, next)
     }
     rememberGate(req, binding)
-    if (isPublic !== undefined && isPublic(req)) return next()
+    if (isPublic?.(req)) return next()
     // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
-    const preflightMethod = req.headers['access-control-request-method']
+    const preflight = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined
     if (
-      answersPreflight(req.method, preflightMethod, gate.cors, res.hasHeader('access-control-allow-origin'))
+      preflight !== undefined &&
+      answersPreflight(req.method, preflight, gate.cors, res.hasHeader('access-control-allow-origin'))
     ) {
       return sendReply(res, gate.cors.preflight(req.headers.origin, routeMethods(req) ?? FALLBACK_METHODS))
     }
@@ -166,17 +136,6 @@ function mountedUnderPath(baseUrl: string, gate: Gate): Error {
       `${gate.metadataPaths.join(', ')}. Mount it at the root (choose the protected routes with public or ` +
       "routes: 'declared'), or set metadataRoutes: false and mount app.use(auth.metadata) at the root",
   )
-}
-
-const subscribed = new WeakSet<(event: KeySetEvent) => void>()
-
-/** Subscribes a key set listener once for the process (Express has no shutdown hook to unsubscribe in). */
-function reportKeySetEvents(listener: ((event: KeySetEvent) => void) | false | undefined): void {
-  if (listener === false) return
-  const target = listener ?? printKeySetEvent
-  if (subscribed.has(target)) return
-  subscribed.add(target)
-  onKeySetEvent(target)
 }
 
 function printKeySetEvent(event: KeySetEvent): void {

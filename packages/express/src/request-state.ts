@@ -36,7 +36,8 @@ export function rememberGate(req: IncomingMessage, binding: GateBinding): void {
     ;(req as Slotted)[STATE] = { seen: binding, others: undefined, verifiedBy: undefined, auth: undefined }
   } else if (state.seen === undefined) state.seen = binding
   else if (state.seen.gate !== binding.gate && !state.others?.some((known) => known.gate === binding.gate)) {
-    ;(state.others ??= []).push(binding)
+    if (state.others === undefined) state.others = [binding]
+    else state.others.push(binding)
   }
 }
 

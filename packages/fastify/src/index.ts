@@ -1,6 +1,6 @@
 import { portcullis } from './plugin.js'
 
-// The MCP route's options and the tool-declaration helpers live in core (shared with @portcullis/express).
+// The MCP route's options, the tool-declaration helpers and the log redaction live in core (shared with @portcullis/express).
 export {
   authInfoFrom,
   type McpFactoryContext,
@@ -12,16 +12,14 @@ export {
   type McpSessionLimits,
   type McpTransportClass,
   type McpTransportLike,
-  principalBinding,
-  type ScopedRegistrar,
-  withScopes,
-} from '@portcullis/core'
-export {
   portcullisLogRedaction,
   portcullisRequestSerializer,
+  principalBinding,
   redactQueryTokens,
+  type ScopedRegistrar,
   type SerializedRequest,
-} from './log-redaction.js'
+  withScopes,
+} from '@portcullis/core'
 export { mcpRoute } from './mcp-route.js'
 export { registerMetadataRoutes } from './metadata-routes.js'
 export { portcullis, portcullisMetadata } from './plugin.js'

@@ -6,23 +6,13 @@ import { reportersOf } from './reporters.js'
 const OWNER = '@portcullis/fastify mcpRoute'
 
 /**
- * Hosts an MCP Streamable HTTP endpoint behind the Portcullis gate, for either MCP SDK line. Register
- * it after `portcullis` in the same scope (or a child). For every POST it reads the JSON-RPC body
- * before the SDK does: a `tools/call`, `prompts/get` or `resources/read` whose scopes the token
- * lacks is answered 403 with one `insufficient_scope` challenge naming every scope the whole body
- * (batch included) is missing, minimal under implication (MCP 2026-07-28 §Runtime Insufficient
- * Scope Errors). The caller reaches handlers as the SDK expects it (`req.auth` → `extra.authInfo` in
- * 1.x, `ctx.http.authInfo` in 2.x); lists show only what the caller may use; 2025-era sessions are
- * bound to the principal that created them (another principal gets 404, as for an unknown session).
- * Every rule lives in core's `createMcpEndpoint`, shared with `@portcullis/express`.
+ * Hosts an MCP Streamable HTTP endpoint behind the gate of this scope (register it after
+ * `portcullis`), for either MCP SDK line, with every rule of core's `createMcpEndpoint` (shared
+ * with `@portcullis/express`): per-tool scopes checked before the SDK runs (403 step-up), lists
+ * filtered per caller, 2025-era sessions bound to their principal. See the README.
  *
  * @example
- * // @modelcontextprotocol/sdk 1.x, with sessions
- * await app.register(portcullis, { resource, authorizationServers: [issuer], verifier })
  * await app.register(mcpRoute, { server: buildServer, transport: StreamableHTTPServerTransport })
- *
- * // @modelcontextprotocol/server 2.x, 2026-07-28 and stateless 2025-era serving
- * await app.register(mcpRoute, { server: buildServer, handler: (factory) => toNodeHandler(createMcpHandler(factory)) })
  */
 export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOptions): Promise<void> {
   if (!fastify.hasDecorator('gate')) {

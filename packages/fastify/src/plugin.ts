@@ -1,7 +1,8 @@
-import type { AuthenticateResult, Gate, ScopeRequirement, VerifiedAuthInfo } from '@portcullis/core'
+import type { Gate, ScopeRequirement, VerifiedAuthInfo } from '@portcullis/core'
 import {
-  admit,
+  type Admission,
   answersPreflight,
+  authenticateAndAdmit,
   corsHeadersBeside,
   decideRoute,
   exposeHeadersAtSend,
@@ -15,7 +16,7 @@ import {
   parseScopeArgs,
   type RouteDecision,
   type RouteDeclaration,
-  reportRejection,
+  scopeRefusal,
 } from '@portcullis/core/adapter'
 import type {
   FastifyInstance,
@@ -47,22 +48,13 @@ type DecidedConfig = RouteDeclaration & { url?: string; [ROUTE_DECISION]?: Route
 type GateSlots = { [GATED]: RouteDecision | null; [AWAITING_BODY]: boolean }
 
 /**
- * Makes every route of the Fastify scope it is registered in an OAuth 2.1 protected resource
- * (MCP authorization, RFC 6750, RFC 9728): a bearer gate (`onRequest`) that sets `request.auth`
- * or answers 401/400/503 with the right challenge (public routes: `config: { public: true }`); a
- * scope guard (`config.scopes`, `requireScopes(...)`) answering 403 `insufficient_scope`; the
- * RFC 9728 metadata document; CORS for browser clients (preflights answered without a token, by
- * `@fastify/cors` when it is registered first; `WWW-Authenticate` exposed); key set outages logged.
- *
- * It uses `fastify-plugin`, so it protects the scope it is registered in: register it at the
- * root, or inside an encapsulated plugin to protect only that plugin's routes (once per scope).
+ * Makes every route of the Fastify scope it is registered in an OAuth 2.1 protected resource (MCP
+ * authorization, RFC 6750, RFC 9728): `request.auth` or a 401/400/503 challenge, route scopes (403),
+ * the metadata document, CORS, key set outages logged. `fastify-plugin`: it protects the scope it
+ * is registered in (once per scope). See the README.
  *
  * @example
- * await app.register(portcullis, {
- *   resource: 'https://mcp.example.com/mcp',
- *   authorizationServers: ['https://idp.example.com/realms/acme'],
- *   verifier: jwtVerifier({ issuer: 'https://idp.example.com/realms/acme', audience: 'https://mcp.example.com/mcp' }),
- * })
+ * await app.register(portcullis, { resource, authorizationServers: [issuer], verifier })
  * app.get('/reports', { config: { scopes: ['reports:read'] } }, async (req) => req.auth.extra.sub)
  */
 async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOptions): Promise<void> {
@@ -150,14 +142,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     })
   })
 
-  /** Sets `request.auth` and checks `requirement`; true when the request may go on, else the refusal is sent. */
-  const settle = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    result: AuthenticateResult,
-    requirement: ScopeRequirement | undefined,
-  ): boolean => {
-    const admission = admit(gate, reporters, request, result, requirement)
+  /** Sets the caller and the headers every answer needs; true when the request may go on, else sends the refusal. */
+  const apply = (request: FastifyRequest, reply: FastifyReply, admission: Admission): boolean => {
     if (admission.auth !== undefined) request.auth = admission.auth
     if (admission.headers !== undefined) reply.headers(admission.headers)
     if (admission.ok) return true
@@ -165,23 +151,27 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     return false
   }
 
-  /** Authenticates; `done` when the request may go on (a remembered token is settled without a promise). */
+  /** Authenticates and checks `requirement`, then `settled(true)` when the request may go on. */
+  const authenticate = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    bodyToken: unknown,
+    requirement: ScopeRequirement | undefined,
+    settled: (goOn: boolean) => void,
+    fail: (error: Error) => void,
+  ): void => {
+    // request.ip is resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
+    const input = gateInput(request.raw, request.method, request.url, bodyToken, request.ip)
+    const then = (admission: Admission) => settled(apply(request, reply, admission))
+    authenticateAndAdmit(gate, reporters, request, input, requirement, then, fail)
+  }
   const authenticateThen = (
     request: FastifyRequest,
     reply: FastifyReply,
     bodyToken: unknown,
     requirement: ScopeRequirement | undefined,
     done: HookHandlerDoneFunction,
-  ): void => {
-    // request.ip is resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
-    const input = gateInput(request.raw, request.method, request.url, bodyToken, request.ip)
-    const result = gate.authenticateNow(input)
-    if (!(result instanceof Promise)) {
-      if (settle(request, reply, result, requirement)) done()
-      return
-    }
-    result.then((answer) => settle(request, reply, answer, requirement) && done()).catch(done)
-  }
+  ) => authenticate(request, reply, bodyToken, requirement, (goOn) => goOn && done(), done)
 
   const applyCors = (request: FastifyRequest, reply: FastifyReply) => {
     if (gate.cors === undefined || corsDelegated) return
@@ -241,18 +231,24 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     'requireScopes',
     function requireScopes(...args: RequireScopesArgs): preHandlerAsyncHookHandler {
       const requirement = parseScopeArgs(args, `${OWNER}: requireScopes`)
-      return async function scopeGuard(request, reply) {
+      return function scopeGuard(request, reply) {
         // On a route the gate does not protect, authenticate here rather than let it through (fail closed).
         if (request.auth === undefined) {
           applyCors(request, reply)
-          const input = gateInput(request.raw, request.method, request.url, undefined, request.ip)
-          const result = await gate.authenticateNow(input)
-          return settle(request, reply, result, requirement) ? undefined : reply
+          return new Promise<FastifyReply | undefined>((resolve, reject) =>
+            authenticate(
+              request,
+              reply,
+              undefined,
+              requirement,
+              (on) => resolve(on ? undefined : reply),
+              reject,
+            ),
+          )
         }
-        const decision = gate.authorize(request.auth, requirement)
-        if (decision.ok) return undefined
-        const refusal = reportRejection(gate, reporters, request, decision, request.auth)
-        return reply.code(refusal.status).headers(refusal.headers).send(refusal.body)
+        const refusal = scopeRefusal(gate, reporters, request, request.auth, requirement)
+        if (refusal === undefined) return Promise.resolve(undefined)
+        return Promise.resolve(reply.code(refusal.status).headers(refusal.headers).send(refusal.body))
       }
     },
   )

@@ -1,9 +1,10 @@
-import { type Gate, onKeySetEvent } from '@portcullis/core'
+import type { Gate } from '@portcullis/core'
 import {
   type AdapterReporters,
   FAILED_MESSAGE,
   keySetEventReport,
   REJECTED_MESSAGE,
+  reportKeySetEventsOnce,
 } from '@portcullis/core/adapter'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { PortcullisPluginOptions } from './plugin-options.js'
@@ -43,29 +44,14 @@ export function reportersOf(gate: Gate): Reporters {
   return byGate.get(gate) ?? setReporters(gate, {})
 }
 
-/** HTTP servers whose logger already reports key set events (once per server, not per scope). */
-const keySetReporting = new WeakSet<object>()
-
-/**
- * Reports the key set events of the process (see `onKeySetEvent`) to `listener`, or by default to
- * the server's log: while held keys serve after a failed refresh, no request fails, so the log is
- * where an outage of the key endpoint shows.
- */
+/** Reports the key set events of the process to `listener`, by default to the server's log (once per server). */
 export function reportKeySetEvents(
   fastify: FastifyInstance,
   listener: PortcullisPluginOptions['onKeySetEvent'],
 ): void {
-  if (listener === false || keySetReporting.has(fastify.server)) return
-  keySetReporting.add(fastify.server)
-  const stop = onKeySetEvent(
-    listener ??
-      ((event) => {
-        const { level, message, keySet } = keySetEventReport(event)
-        fastify.log[level]({ keySet }, message)
-      }),
-  )
-  fastify.addHook('onClose', async () => {
-    stop()
-    keySetReporting.delete(fastify.server)
+  const stop = reportKeySetEventsOnce(fastify.server, listener, (event) => {
+    const { level, message, keySet } = keySetEventReport(event)
+    fastify.log[level]({ keySet }, message)
   })
+  if (stop !== undefined) fastify.addHook('onClose', async () => stop())
 }

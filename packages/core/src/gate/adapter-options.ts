@@ -2,16 +2,20 @@
 // options by the adapter's schema, the gate's by `createGate`, each key by exactly one of them.
 import { z } from 'zod'
 import { parseOptions } from '../support/options.js'
-import type { KeySetEvent } from '../token/key-set-events.js'
+import type { AuditEvent } from '../telemetry/audit.js'
+import { type KeySetEvent, onKeySetEvent } from '../token/key-set-events.js'
 import { createGate } from './gate.js'
 import { gateSchema } from './gate-options.js'
-import type { Gate, GateOptions } from './gate-types.js'
+import type { Gate, GateOptions, RejectionLog } from './gate-types.js'
 
 /** Which requests an adapter authenticates by itself: every one (`'all'`) or only declared ones. */
 export type RoutesMode = 'all' | 'declared'
 
-/** Options of both adapters that are not options of the gate, with the same name and meaning. */
-export interface AdapterOptions {
+/**
+ * Options of both adapters that are not options of the gate, with the same name and meaning.
+ * `R` is the framework's request, handed to listeners (never log its headers: they hold the token).
+ */
+export interface AdapterOptions<R> {
   /**
    * Which routes the adapter protects: `'all'` (default) every route except public ones;
    * `'declared'` only routes that ask for it (Fastify `config: { protect: true }` or
@@ -24,16 +28,35 @@ export interface AdapterOptions {
    * `portcullisMetadata`, Express `auth.metadata`).
    */
   metadataRoutes?: boolean
+  /**
+   * Hears each rejected request: `{ severity, fields: { reason, status, fingerprint,
+   * missingScopes, err } }`, never the token. Default: Fastify logs it with `request.log`
+   * (`info`), Express prints unexpected verifier failures (`severity: 'error'`) only.
+   */
+  onRejection?: (event: RejectionLog, request: R) => void
+  /**
+   * Hears the audit event of every access decision (allowed, refused, step-up, revoked; see
+   * `docs/audit-events.md`). Default none. An event never holds a token (only its fingerprint).
+   */
+  onAudit?: (event: AuditEvent, request: R) => void
+  /**
+   * Hears the key set events of the process (a remote key set that cannot be refreshed, its
+   * recovery; `onKeySetEvent`): while held keys serve, no request shows an outage. Default:
+   * logged (Fastify's logger, Express's console), once per server / process. `false`: not reported.
+   */
+  onKeySetEvent?: ((event: KeySetEvent) => void) | false
 }
 
 /** A listener option: a function, validated as one. */
 export const listenerSchema = <F extends (...args: never[]) => unknown>(what = 'a function') =>
   z.custom<F>((value) => typeof value === 'function', { error: `must be ${what}` })
 
-/** The shape of `AdapterOptions` plus `onKeySetEvent: listener | false`; adapters add theirs. */
+/** The shape of `AdapterOptions`; adapters add theirs. */
 export const adapterOptionsShape = {
   routes: z.enum(['all', 'declared']).optional(),
   metadataRoutes: z.boolean().optional(),
+  onRejection: listenerSchema<(event: RejectionLog, request: unknown) => void>().optional(),
+  onAudit: listenerSchema<(event: AuditEvent, request: unknown) => void>().optional(),
   onKeySetEvent: z
     .union([z.literal(false), listenerSchema<(event: KeySetEvent) => void>('a function or false')])
     .optional(),
@@ -83,4 +106,28 @@ export function gateFromAdapterOptions<S extends z.ZodRawShape>(
     ? parseOptions(z.strictObject({ gate: gateSchema }), rest, owner).gate
     : createGate(rest as unknown as GateOptions, owner)
   return { gate, own: ownOptions }
+}
+
+const keySetReporting = new WeakSet<object>()
+
+/**
+ * Subscribes `listener` (or `fallback`) to the key set events of the process once per `owner` (a
+ * server, or the listener itself where there is no server); returns the unsubscribe function, or
+ * `undefined` when reporting is off or `owner` already reports.
+ */
+export function reportKeySetEventsOnce(
+  owner: object | undefined,
+  listener: ((event: KeySetEvent) => void) | false | undefined,
+  fallback: (event: KeySetEvent) => void,
+): (() => void) | undefined {
+  if (listener === false) return undefined
+  const target = listener ?? fallback
+  const key = owner ?? target
+  if (keySetReporting.has(key)) return undefined
+  keySetReporting.add(key)
+  const stop = onKeySetEvent(target)
+  return () => {
+    stop()
+    keySetReporting.delete(key)
+  }
 }

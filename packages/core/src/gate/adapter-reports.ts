@@ -124,6 +124,38 @@ export function admit<R>(
   return { ok: false, reply, auth: result.auth, headers: result.headers }
 }
 
+/**
+ * Authenticates `input` and admits the caller (`admit`), handing the admission to `apply`: at once
+ * when the gate answers synchronously (a remembered token: no promise on the hot path), else once
+ * it settles. `fail` gets what `apply` or the gate throws unexpectedly.
+ */
+export function authenticateAndAdmit<R>(
+  gate: Gate,
+  reporters: AdapterReporters<R>,
+  request: R,
+  input: AuthenticateInput,
+  requirement: ScopeRequirement | undefined,
+  apply: (admission: Admission) => void,
+  fail: (error: Error) => void,
+): void {
+  const result = gate.authenticateNow(input)
+  if (result instanceof Promise) {
+    result.then((settled) => apply(admit(gate, reporters, request, settled, requirement))).catch(fail)
+  } else apply(admit(gate, reporters, request, result, requirement))
+}
+
+/** The scope check of a caller verified before: `undefined` when allowed, else the reported refusal. */
+export function scopeRefusal<R>(
+  gate: Gate,
+  reporters: AdapterReporters<R>,
+  request: R,
+  auth: VerifiedAuthInfo,
+  requirement: ScopeRequirement,
+): GateReply | undefined {
+  const decision = gate.authorize(auth, requirement)
+  return decision.ok ? undefined : reportRejection(gate, reporters, request, decision, auth)
+}
+
 /** How a key set event is reported: its level, message and fields (never a key or a token). */
 export function keySetEventReport({ type, ...keySet }: KeySetEvent): {
   level: 'warn' | 'info'
