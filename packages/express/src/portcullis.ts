@@ -84,7 +84,8 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const middleware = function portcullisGate(req: Request, res: Response, next: NextFunction) {
     if (serveMetadata) {
       if (req.baseUrl !== '') return next(mountedUnderPath(req.baseUrl, gate))
-      if (metadataPaths.has(dispatchPath(req))) return metadata(req, res, next)
+      // Mounted at the root: the dispatch path is req.path, no concatenation per request.
+      if (metadataPaths.has(req.path)) return metadata(req, res, next)
     }
     rememberGate(req, binding)
     if (isPublic?.(req)) return next()
