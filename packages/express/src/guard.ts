@@ -12,6 +12,7 @@ import {
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import {
+  bindingSeen,
   type GateBinding,
   gatesSeen,
   markVerified,
@@ -94,11 +95,10 @@ export function guard(
 
 /** The gate for a guard that names none: the one portcullis middleware the request went through. */
 function bindingOf(req: Request): GateBinding | Error {
-  const seen = gatesSeen(req)
   const verified = verifiedBy(req)
-  if (verified !== undefined) {
-    return seen.find((b) => b.gate === verified) ?? { gate: verified, onRejection: reportFailures }
-  }
+  if (verified !== undefined)
+    return bindingSeen(req, verified) ?? { gate: verified, onRejection: reportFailures }
+  const seen = gatesSeen(req)
   if (seen.length === 1) return seen[0]!
   if (seen.length === 0) {
     return new Error(

@@ -62,6 +62,13 @@ export function verifiedBy(req: IncomingMessage): Gate | undefined {
   return (req as Slotted)[STATE]?.verifiedBy
 }
 
+/** The binding of the middleware of `gate` that saw `req` (no list made: the guard's hot path). */
+export function bindingSeen(req: IncomingMessage, gate: Gate): GateBinding | undefined {
+  const state = (req as Slotted)[STATE]
+  if (state?.seen?.gate === gate) return state.seen
+  return state?.others?.find((binding) => binding.gate === gate)
+}
+
 /** The gates whose middleware saw `req`. */
 export function gatesSeen(req: IncomingMessage): readonly GateBinding[] {
   const state = (req as Slotted)[STATE]
