@@ -1,9 +1,16 @@
-// Audit events to the framework's logger: Fastify's `request.log` (plugin option `auditLog`) and
-// Express's `onAudit` listener. One line per decision, MCP step-ups naming the tool, never a token.
+// Audit events to the framework's logger: `onAudit` on both adapters, a listener (Express,
+// Fastify) or a level at which Fastify's `request.log` writes them. One line per decision, MCP step-ups naming the tool, never a token.
 import { Writable } from 'node:stream'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import { type AuditEvent, jwtVerifier, MemoryDenyList, tokenFingerprint, withScopes } from '@portcullis/core'
+import {
+  type AuditEvent,
+  jwtVerifier,
+  type MemoryDenyList,
+  memoryDenyList,
+  tokenFingerprint,
+  withScopes,
+} from '@portcullis/core'
 import { mcpRoute as expressMcpRoute, portcullis as expressPortcullis } from '@portcullis/express'
 import {
   AUDIT_LOG_MESSAGE,
@@ -57,7 +64,7 @@ async function fastifyApp(denyList: MemoryDenyList, auditLog: boolean | 'warn' |
   await app.register(fastifyPortcullis, {
     ...notesGateOptions(kit, jwtVerifier),
     denyList,
-    ...(auditLog === undefined ? {} : { auditLog }),
+    ...(auditLog === undefined ? {} : { onAudit: auditLog === true ? 'info' : auditLog }),
   })
   await app.register(fastifyMcpRoute, {
     server: buildServer,
@@ -151,7 +158,7 @@ for (const [name, start] of [
   ['express', expressApp],
 ] as const) {
   t.test(`${name}: one audit event per decision in the framework's logger`, async (t) => {
-    const denyList = new MemoryDenyList()
+    const denyList = memoryDenyList()
     const app = await start(denyList, true)
     t.teardown(app.close)
     const reader = await kit.mint({ scope: 'notes:read' })
@@ -187,7 +194,7 @@ for (const [name, start] of [
   })
 
   t.test(`${name}: off by default`, async (t) => {
-    const app = await start(new MemoryDenyList(), undefined)
+    const app = await start(memoryDenyList(), undefined)
     t.teardown(app.close)
     t.equal(await app.send('/notes', await kit.mint({ scope: 'notes:read' })), 200)
     t.equal(await app.send('/notes'), 401)
@@ -195,8 +202,21 @@ for (const [name, start] of [
   })
 }
 
-t.test('fastify: auditLog takes a level', async (t) => {
-  const app = await fastifyApp(new MemoryDenyList(), 'warn')
+t.test('fastify: onAudit takes a listener, as on Express', async (t) => {
+  const received: Array<{ event: AuditEvent; url: string }> = []
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyPortcullis, {
+    ...notesGateOptions(kit, jwtVerifier),
+    onAudit: (event, request) => void received.push({ event, url: request.url }),
+  })
+  app.get('/notes', async () => ({}))
+  t.equal((await app.inject({ url: '/notes' })).statusCode, 401)
+  t.match(received, [{ event: { outcome: 'refused', reason: 'credentials_missing' }, url: '/notes' }])
+})
+
+t.test('fastify: onAudit takes a level', async (t) => {
+  const app = await fastifyApp(memoryDenyList(), 'warn')
   t.teardown(app.close)
   t.equal(await app.send('/notes'), 401)
   t.match(app.events(), [{ outcome: 'refused', level: 40 }], 'written at warn (pino level 40)')
@@ -207,9 +227,9 @@ t.test('options are validated, naming the owner', async (t) => {
   await t.rejects(
     async () =>
       app
-        .register(fastifyPortcullis, { ...notesGateOptions(kit, jwtVerifier), auditLog: 'loud' as never })
+        .register(fastifyPortcullis, { ...notesGateOptions(kit, jwtVerifier), onAudit: 'loud' as never })
         .ready(),
-    /@portcullis\/fastify: option "auditLog"/,
+    /@portcullis\/fastify: option "onAudit"/,
   )
   t.throws(
     () => expressPortcullis({ ...notesGateOptions(kit, jwtVerifier), onAudit: 'console' as never }),

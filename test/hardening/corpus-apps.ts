@@ -71,7 +71,7 @@ export async function startFastifyCorpusApp(stack: HardeningStack): Promise<Corp
   app.get('/reports', { config: { scopes: ['reports:read'] } }, async (request) =>
     handlers.notes(request.auth),
   )
-  app.get('/health', { config: { auth: false } }, async () => ({ ok: true }))
+  app.get('/health', { config: { public: true } }, async () => ({ ok: true }))
   await app.register(mcpRoute, mcpOptions(stack, runs))
   await app.listen({ port: 0, host: '127.0.0.1' })
   return {

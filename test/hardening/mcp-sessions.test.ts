@@ -43,7 +43,7 @@ const adapters: Record<string, (t: Test) => Promise<Started>> = {
     await app.register(mcpRoute, routeOptions)
     return {
       url: `http://127.0.0.1:${await listenFastify(t, app)}/mcp`,
-      health: () => app.portcullis.health(),
+      health: () => app.gate.health(),
     }
   },
   async express(t) {

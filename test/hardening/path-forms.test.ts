@@ -90,9 +90,9 @@ const fastifyApp =
     }
     app.get('/admin', handler('admin'))
     app.get('/reports/:id/download', handler('reports'))
-    app.get('/health', { config: { auth: false } }, handler('health'))
-    app.get('/status', { config: { auth: false } }, handler('status'))
-    app.get('/assets/*', { config: { auth: false } }, handler('assets'))
+    app.get('/health', { config: { public: true } }, handler('health'))
+    app.get('/status', { config: { public: true } }, handler('status'))
+    app.get('/assets/*', { config: { public: true } }, handler('assets'))
     return listenFastify(t, app)
   }
 

@@ -10,7 +10,7 @@ export interface MatrixRoute {
   path: string
   /** Scopes of the route: Fastify `config.scopes`, Express `requireScopes(...)`. */
   scopes?: ScopeRequirement
-  /** A public route: Fastify `config: { auth: false }`, Express `public: [path]`. */
+  /** A public route: Fastify `config: { public: true }`, Express `public: [path]`. */
   public?: true
 }
 

@@ -23,7 +23,7 @@ const fastifyAdapter: MatrixAdapter = async (options: GateOptions) => {
       method: route.method,
       url: route.path,
       config:
-        route.public === true ? { auth: false } : route.scopes === undefined ? {} : { scopes: route.scopes },
+        route.public === true ? { public: true } : route.scopes === undefined ? {} : { scopes: route.scopes },
       handler: async (request) =>
         route.public === true ? publicBody(request.auth) : protectedBody(route, request.auth as never),
     })

@@ -55,8 +55,8 @@ export async function createBrokerNotesServer(
   await app.register(authorizationServerPlugin, { server: broker })
   // Readiness for a load balancer: the gate's parts (as last seen) and the broker's (upstream IdP,
   // signing keys, state store); 503 while any part is down.
-  app.get('/health', { config: { auth: false } }, async (_request, reply) => {
-    const gate = app.portcullis.health()
+  app.get('/health', { config: { public: true } }, async (_request, reply) => {
+    const gate = app.gate.health()
     const authorizationServer = await broker.health()
     const ready = gate.ready && authorizationServer.ready
     return reply

@@ -34,7 +34,7 @@ const plugin: FastifyPluginAsync<AuthorizationServerPluginOptions> = async (
     })
     // Routes exist so Fastify does not answer 404 first; the hook above always answers.
     for (const url of server.routes)
-      scope.route({ method: [...METHODS], url, config: { auth: false }, handler: async () => {} })
+      scope.route({ method: [...METHODS], url, config: { public: true }, handler: async () => {} })
   })
 }
 

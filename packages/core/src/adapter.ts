@@ -7,11 +7,38 @@ export { dpopSettingSchema } from './dpop/options.js'
 export { dpopProofId } from './dpop/replay.js'
 export { dpopHeaders } from './dpop/request.js'
 export {
+  type AdapterOptions,
+  type AdapterSetup,
+  adapterOptionsShape,
+  gateFromAdapterOptions,
+  listenerSchema,
+  type RoutesMode,
+  reportKeySetEventsOnce,
+} from './gate/adapter-options.js'
+export {
+  type AdapterReporters,
+  type Admission,
+  admit,
+  authenticateAndAdmit,
+  FAILED_MESSAGE,
+  gateInput,
+  keySetEventReport,
+  REJECTED_MESSAGE,
+  type Rejection,
+  reportMcpReply,
+  reportRejection,
+  scopeRefusal,
+} from './gate/adapter-reports.js'
+export {
   answersPreflight,
   CORS_ALLOWED_HEADERS,
   CORS_EXPOSED_HEADERS,
+  type CorsHeadersSoFar,
   type CorsPolicy,
+  corsHeadersBeside,
   corsPolicy,
+  exposeHeadersAtSend,
+  type HeaderValue,
   isPreflight,
   mergeHeaderList,
   PUBLIC_DOCUMENT_ALLOWED_HEADERS,
@@ -25,6 +52,12 @@ export {
   parseScopeRequirement,
   type ScopeArgs,
 } from './gate/gate-support.js'
+export {
+  decideRoute,
+  publicPathMatcher,
+  type RouteDecision,
+  type RouteDeclaration,
+} from './gate/route-decision.js'
 export { markHosted, scopeDeclarationsOf } from './mcp/declarations.js'
 export { createMcpEndpoint } from './mcp/endpoint.js'
 export { isMcpEventStore, sessionEventStore } from './mcp/event-store.js'

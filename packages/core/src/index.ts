@@ -90,6 +90,12 @@ export {
   verifierHealth,
 } from './telemetry/health.js'
 export {
+  portcullisLogRedaction,
+  portcullisRequestSerializer,
+  redactQueryTokens,
+  type SerializedRequest,
+} from './telemetry/log-redaction.js'
+export {
   INSTRUMENTATION_NAME,
   type InstrumentOptions,
   instrumentPortcullis,
@@ -148,6 +154,7 @@ export type { JwtVerifier, JwtVerifierOptions } from './token/jwt-verifier-optio
 export { type ExplicitKey, importJwks, type StaticKey, staticKeySet } from './token/key-import.js'
 export type { IgnoredKey, KeySet, KeySetStatus, RemoteKeySet, VerificationKey } from './token/key-set.js'
 export { KEY_SET_CHANNEL, type KeySetEvent, onKeySetEvent } from './token/key-set-events.js'
+export { memoryDenyList } from './token/memory-deny-list.js'
 export {
   type ClaimPath,
   readClaim,

@@ -1,7 +1,7 @@
 import './types.js'
 import { portcullis } from './portcullis.js'
 
-// The MCP route's options and the tool-declaration helpers live in core (shared with @portcullis/fastify).
+// The MCP route's options, the tool-declaration helpers and the log redaction live in core (shared with @portcullis/fastify).
 export {
   authInfoFrom,
   type McpFactoryContext,
@@ -13,19 +13,21 @@ export {
   type McpSessionLimits,
   type McpTransportClass,
   type McpTransportLike,
+  portcullisLogRedaction,
+  portcullisRequestSerializer,
   principalBinding,
+  redactQueryTokens,
   type ScopedRegistrar,
+  type SerializedRequest,
   withScopes,
 } from '@portcullis/core'
+export { protect, type RequireScopesArgs, requireScopes } from './guard.js'
 export { type ExpressMcpRouteOptions, type McpRouter, mcpRoute } from './mcp-route.js'
 export {
   type PortcullisMiddleware,
   type PortcullisMiddlewareOptions,
   type PortcullisOptions,
   portcullis,
-  protect,
-  type RequireScopesArgs,
-  requireScopes,
 } from './portcullis.js'
 export type { AuditListener, RejectionListener } from './request-state.js'
 export { verifiedAuth } from './verified-auth.js'

@@ -1,7 +1,8 @@
 import type { McpRouteOptions } from '@portcullis/core'
-import { createMcpEndpoint, type McpEndpoint } from '@portcullis/core/adapter'
+import { createMcpEndpoint, type McpEndpoint, reportMcpReply } from '@portcullis/core/adapter'
 import express, { type Request, type RequestHandler, type Router } from 'express'
-import { audit, bindingOfMiddleware, OWNER, type PortcullisMiddleware, report } from './portcullis.js'
+import { OWNER } from './guard.js'
+import { bindingOfMiddleware, type PortcullisMiddleware } from './portcullis.js'
 import { verifiedAuthOf, verifiedBy } from './request-state.js'
 import { sendReply } from './send-reply.js'
 
@@ -25,27 +26,12 @@ export interface McpRouter extends Router {
 
 /**
  * An Express router hosting an MCP Streamable HTTP endpoint behind a `portcullis()` gate, for
- * either MCP SDK line, with the rules of `@portcullis/fastify`'s `mcpRoute` (both run core's
- * `createMcpEndpoint`): a `tools/call`, `prompts/get` or `resources/read` the token lacks scopes
- * for is answered 403 with one `insufficient_scope` challenge before the SDK runs anything;
- * `tools/list` and the other lists follow the `listing` policy; 2025-era sessions are bound
- * to the caller that opened them. The caller reaches tools on `req.auth` (1.x `extra.authInfo`,
- * 2.x `ctx.http.authInfo`). Tools declare their scopes with `withScopes` where they are registered.
- *
- * The route authenticates on its own when the portcullis middleware left it open
- * (`routes: 'declared'`), and parses JSON bodies unless the app already did.
+ * either MCP SDK line, with every rule of core's `createMcpEndpoint` (shared with
+ * `@portcullis/fastify`'s `mcpRoute`). It authenticates on its own where the middleware left it
+ * open (`routes: 'declared'`) and parses JSON bodies unless the app did. See the README.
  *
  * @example
- * const auth = portcullis({ resource, authorizationServers: [issuer], verifier })
- * app.use(auth)
- * // @modelcontextprotocol/sdk 1.x, with sessions
  * app.use(await mcpRoute(auth, { server: buildServer, transport: StreamableHTTPServerTransport }))
- * // @modelcontextprotocol/server 2.x: 2026-07-28 requests, 2025-era clients in sessions
- * app.use(await mcpRoute(auth, {
- *   server: buildServer,
- *   transport: NodeStreamableHTTPServerTransport,
- *   handler: (factory) => toNodeHandler(createMcpHandler(factory)),
- * }))
  */
 export async function mcpRoute(
   portcullis: PortcullisMiddleware,
@@ -73,8 +59,7 @@ export async function mcpRoute(
       auth: verifiedBy(req) === binding.gate ? verifiedAuthOf(req) : undefined,
     })
     if (decision.kind === 'reply') {
-      if (decision.log !== undefined) report(binding, decision.log, req)
-      if (decision.audit !== undefined) audit(binding, decision.audit, req)
+      reportMcpReply(binding, req, decision)
       sendReply(res, decision)
       return
     }

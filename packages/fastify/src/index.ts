@@ -1,6 +1,6 @@
 import { portcullis } from './plugin.js'
 
-// The MCP route's options and the tool-declaration helpers live in core (shared with @portcullis/express).
+// The MCP route's options, the tool-declaration helpers and the log redaction live in core (shared with @portcullis/express).
 export {
   authInfoFrom,
   type McpFactoryContext,
@@ -12,21 +12,19 @@ export {
   type McpSessionLimits,
   type McpTransportClass,
   type McpTransportLike,
-  principalBinding,
-  type ScopedRegistrar,
-  withScopes,
-} from '@portcullis/core'
-export { AUDIT_LOG_MESSAGE } from './audit-log.js'
-export {
   portcullisLogRedaction,
   portcullisRequestSerializer,
+  principalBinding,
   redactQueryTokens,
+  type ScopedRegistrar,
   type SerializedRequest,
-} from './log-redaction.js'
+  withScopes,
+} from '@portcullis/core'
 export { mcpRoute } from './mcp-route.js'
 export { registerMetadataRoutes } from './metadata-routes.js'
 export { portcullis, portcullisMetadata } from './plugin.js'
 export type { PortcullisOptions, PortcullisPluginOptions } from './plugin-options.js'
+export { AUDIT_LOG_MESSAGE } from './reporters.js'
 export type { RequireScopesArgs } from './types.js'
 
 export default portcullis

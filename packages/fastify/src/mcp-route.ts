@@ -1,42 +1,32 @@
 import type { Gate, McpRouteOptions } from '@portcullis/core'
-import { createMcpEndpoint, mergeHeaderList } from '@portcullis/core/adapter'
+import { createMcpEndpoint, exposeHeadersAtSend, reportMcpReply } from '@portcullis/core/adapter'
 import type { FastifyInstance } from 'fastify'
-import { auditLogLevel, logAudit } from './audit-log.js'
+import { reportersOf } from './reporters.js'
 
 const OWNER = '@portcullis/fastify mcpRoute'
 
 /**
- * Hosts an MCP Streamable HTTP endpoint behind the Portcullis gate, for either MCP SDK line. Register
- * it after `portcullis` in the same scope (or a child). For every POST it reads the JSON-RPC body
- * before the SDK does: a `tools/call`, `prompts/get` or `resources/read` whose scopes the token
- * lacks is answered 403 with one `insufficient_scope` challenge naming every scope the whole body
- * (batch included) is missing, minimal under implication (MCP 2026-07-28 §Runtime Insufficient
- * Scope Errors). The caller reaches handlers as the SDK expects it (`req.auth` → `extra.authInfo` in
- * 1.x, `ctx.http.authInfo` in 2.x); lists show only what the caller may use; 2025-era sessions are
- * bound to the principal that created them (another principal gets 404, as for an unknown session).
- * Every rule lives in core's `createMcpEndpoint`, shared with `@portcullis/express`.
+ * Hosts an MCP Streamable HTTP endpoint behind the gate of this scope (register it after
+ * `portcullis`), for either MCP SDK line, with every rule of core's `createMcpEndpoint` (shared
+ * with `@portcullis/express`): per-tool scopes checked before the SDK runs (403 step-up), lists
+ * filtered per caller, 2025-era sessions bound to their principal. See the README.
  *
  * @example
- * // @modelcontextprotocol/sdk 1.x, with sessions
- * await app.register(portcullis, { resource, authorizationServers: [issuer], verifier })
  * await app.register(mcpRoute, { server: buildServer, transport: StreamableHTTPServerTransport })
- *
- * // @modelcontextprotocol/server 2.x, 2026-07-28 and stateless 2025-era serving
- * await app.register(mcpRoute, { server: buildServer, handler: (factory) => toNodeHandler(createMcpHandler(factory)) })
  */
 export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOptions): Promise<void> {
-  if (!fastify.hasDecorator('portcullis')) {
+  if (!fastify.hasDecorator('gate')) {
     throw new Error(`${OWNER}: register the portcullis plugin first, in this scope or a parent scope`)
   }
-  const gate: Gate = fastify.portcullis
+  const gate: Gate = fastify.gate
   const endpoint = await createMcpEndpoint(gate, options, OWNER)
-  const exposed = gate.cors === undefined ? '' : mergeHeaderList(undefined, gate.cors.exposeHeaders)
+  const reporters = reportersOf(gate)
   fastify.addHook('onClose', () => endpoint.close())
 
   fastify.route({
     method: ['POST', 'GET', 'DELETE'],
     url: endpoint.path,
-    config: { auth: true },
+    config: { protect: true },
     handler: async function mcpEndpoint(request, reply) {
       const decision = endpoint.handle({
         method: request.method,
@@ -45,11 +35,7 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
         auth: request.auth,
       })
       if (decision.kind === 'reply') {
-        if (decision.log !== undefined)
-          request.log.info(decision.log.fields, 'request rejected by portcullis')
-        const auditLevel = auditLogLevel(gate)
-        if (auditLevel !== undefined && decision.audit !== undefined)
-          logAudit(request.log, auditLevel, decision.audit)
+        reportMcpReply(reporters, request, decision)
         return reply.code(decision.status).headers(decision.headers).send(decision.body)
       }
       // Fastify lets go of the reply; headers it already set (CORS) are copied over.
@@ -58,15 +44,12 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
       for (const [name, value] of Object.entries(reply.getHeaders())) {
         if (value !== undefined) res.setHeader(name, value as string | number | string[])
       }
-      const current = res.getHeader('access-control-expose-headers')
-      // What the portcullis plugin does in onSend, which a hijacked reply skips (nothing to do when
-      // the gate's own list is there untouched).
-      if (gate.cors !== undefined && current !== exposed && res.hasHeader('access-control-allow-origin')) {
-        res.setHeader(
-          'Access-Control-Expose-Headers',
-          mergeHeaderList(typeof current === 'number' ? String(current) : current, gate.cors.exposeHeaders),
-        )
-      }
+      // What the portcullis plugin does in onSend, which a hijacked reply skips.
+      const allowOrigin = res.getHeader('access-control-allow-origin')
+      const exposed =
+        gate.cors &&
+        exposeHeadersAtSend(gate.cors, allowOrigin, res.getHeader('access-control-expose-headers'))
+      if (exposed) res.setHeader('Access-Control-Expose-Headers', exposed)
       await decision.serve(request.raw, res, (error) =>
         request.log.error({ err: error }, 'the MCP server failed to handle a request'),
       )

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 /**
  * Serves the RFC 9728 metadata document of `gate` at each of its well-known paths: GET and HEAD
  * answer 200, OPTIONS a CORS preflight, every other method 405 with `Allow` (the reply rules live
- * in `gate.metadataReply`). The routes are public (`auth: false`): clients read them before they
+ * in `gate.metadataReply`). The routes are public (`public: true`): clients read them before they
  * have a token (RFC 9728 §3.1).
  */
 export function registerMetadataRoutes(fastify: FastifyInstance, gate: Gate): void {
@@ -12,7 +12,7 @@ export function registerMetadataRoutes(fastify: FastifyInstance, gate: Gate): vo
     fastify.route({
       method: fastify.supportedMethods,
       url,
-      config: { auth: false },
+      config: { public: true },
       handler: async (request, reply) => {
         const answer = gate.metadataReply(request.method)
         // A credentialed CORS answer cannot use `*`; the document needs no credentials anyway.

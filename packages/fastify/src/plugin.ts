@@ -1,54 +1,42 @@
+import type { Gate, ScopeRequirement, VerifiedAuthInfo } from '@portcullis/core'
 import {
-  type AuthenticateResult,
-  type AuthorizeResult,
-  createGate,
-  type Gate,
-  type GateOptions,
-  type ScopeRequirement,
-  type VerifiedAuthInfo,
-} from '@portcullis/core'
-import {
+  type Admission,
   answersPreflight,
-  authenticationAuditEvent,
-  authorizationHeaders,
-  dpopHeaders,
+  authenticateAndAdmit,
+  corsHeadersBeside,
+  decideRoute,
+  exposeHeadersAtSend,
   FORM_MEDIA_TYPE,
   formBodyToken,
+  gateFromAdapterOptions,
+  gateInput,
   gateSchema,
   isFormContentType,
-  mergeHeaderList,
   parseOptions,
   parseScopeArgs,
-  parseScopeRequirement,
-  rejectionAuditEvent,
+  type RouteDecision,
+  type RouteDeclaration,
+  scopeRefusal,
 } from '@portcullis/core/adapter'
 import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
   HookHandlerDoneFunction,
-  onRequestHookHandler,
   onSendHookHandler,
   preHandlerAsyncHookHandler,
-  preValidationHookHandler,
   RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
-import { logAudit, setAuditLogLevel } from './audit-log.js'
-import { reportKeySetEvents } from './key-set-reporting.js'
 import { registerMetadataRoutes } from './metadata-routes.js'
-import { type PortcullisOptions, withGateOptionsSchema, withGateSchema } from './plugin-options.js'
+import { type PortcullisOptions, pluginOptionsShape } from './plugin-options.js'
+import { reportKeySetEvents, setReporters } from './reporters.js'
 import type { RequireScopesArgs } from './types.js'
 
 const OWNER = '@portcullis/fastify'
-
-/** What the gate does on a route, decided once per route when it is added (see `checkRoute`). */
-interface RouteDecision {
-  readonly gated: boolean
-  /** The route's `config.scopes`, validated. */
-  readonly requirement: ScopeRequirement | undefined
-}
+/** Options renamed to the Express adapter's names: refused with the new name. */
+const RENAMED = { logLevel: 'onRejection', auditLog: 'onAudit' }
 
 /** Where a route's config carries its decision (Fastify keeps a copy of `config` per route). */
 const ROUTE_DECISION = Symbol('portcullis route decision')
@@ -56,36 +44,17 @@ const ROUTE_DECISION = Symbol('portcullis route decision')
 const GATED = Symbol('portcullis gated')
 const AWAITING_BODY = Symbol('portcullis awaiting body')
 
-type DecidedConfig = { auth?: boolean; scopes?: ScopeRequirement; [ROUTE_DECISION]?: RouteDecision }
+type DecidedConfig = RouteDeclaration & { url?: string; [ROUTE_DECISION]?: RouteDecision }
 type GateSlots = { [GATED]: RouteDecision | null; [AWAITING_BODY]: boolean }
 
 /**
- * Makes every route of the Fastify scope it is registered in an OAuth 2.1 protected resource
- * (MCP authorization, RFC 6750, RFC 9728):
- *
- * - a bearer gate (`onRequest`) that sets `request.auth` or answers 401/400/503 with the right
- *   `WWW-Authenticate` challenge; opt a route out with `config: { auth: false }`;
- * - a scope guard: route `config.scopes` (array = all of them, `{ anyOf }`, `{ allOf }`) and the
- *   `requireScopes(...)` preHandler, answering 403 `insufficient_scope` with the missing scopes;
- * - the RFC 9728 metadata document at its well-known path(s), public, with CORS;
- * - CORS for browser clients: preflights are answered without a token (by `@fastify/cors` when it
- *   is registered; a preflight it passes on, or any with `cors: false`, is authenticated like
- *   every other request), and `WWW-Authenticate` is exposed;
- * - a warn log line when a remote key set cannot be refreshed (held keys keep serving, so no
- *   request shows it) and an info line when it recovers (`onKeySetEvent`).
- *
- * The plugin uses `fastify-plugin`, so it protects the scope it is registered in, not a child of
- * it: register it at the root to protect the whole app, or inside an encapsulated plugin to
- * protect only that plugin's routes. Each protected resource needs its own scope; registering the
- * plugin again in the same scope or below is an error.
+ * Makes every route of the Fastify scope it is registered in an OAuth 2.1 protected resource (MCP
+ * authorization, RFC 6750, RFC 9728): `request.auth` or a 401/400/503 challenge, route scopes (403),
+ * the metadata document, CORS, key set outages logged. `fastify-plugin`: it protects the scope it
+ * is registered in (once per scope). See the README.
  *
  * @example
- * await app.register(portcullis, {
- *   resource: 'https://mcp.example.com/mcp',
- *   authorizationServers: ['https://idp.example.com/realms/acme'],
- *   verifier: jwtVerifier({ issuer: 'https://idp.example.com/realms/acme', audience: 'https://mcp.example.com/mcp' }),
- *   scopes: { implies: { 'notes:admin': ['notes:write'], 'notes:write': ['notes:read'] } },
- * })
+ * await app.register(portcullis, { resource, authorizationServers: [issuer], verifier })
  * app.get('/reports', { config: { scopes: ['reports:read'] } }, async (req) => req.auth.extra.sub)
  */
 async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOptions): Promise<void> {
@@ -95,26 +64,15 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
         'Register it inside an encapsulated plugin (app.register(async (scope) => { await scope.register(portcullis, ...) }, { prefix }))',
     )
   }
-  const hasGate = options !== null && typeof options === 'object' && 'gate' in options
-  const parsed = hasGate
-    ? parseOptions(withGateSchema, options, OWNER)
-    : parseOptions(withGateOptionsSchema, options, OWNER)
-  const { routes, logLevel: level, auditLog, metadataRoutes, ...gateOptions } = parsed
-  // createGate gets the caller's options: zod's copy of scopes.implies loses a "__proto__" key.
-  const gate =
-    'gate' in gateOptions
-      ? gateOptions.gate
-      : createGate({ ...gateOptions, scopes: (options as GateOptions).scopes })
-  const routesMode = routes ?? 'all'
-  const logLevel = level ?? 'info'
-
-  if (fastify.hasDecorator('portcullis')) {
+  const { gate, own } = gateFromAdapterOptions(options, OWNER, pluginOptionsShape, RENAMED)
+  const routesMode = own.routes ?? 'all'
+  if (fastify.hasDecorator('gate')) {
     throw new Error(
-      `${OWNER}: already registered in this scope or a parent scope. Each protected resource needs its ` +
-        'own encapsulated scope: app.register(async (scope) => { await scope.register(portcullis, ...) })',
+      `${OWNER}: already registered in this scope or a parent scope (or another plugin decorates "gate"). ` +
+        'Each protected resource needs its own encapsulated scope: app.register(async (scope) => { await scope.register(portcullis, ...) })',
     )
   }
-  const serveMetadata = metadataRoutes ?? true
+  const serveMetadata = own.metadataRoutes ?? true
   if (serveMetadata && fastify.prefix !== '') {
     throw new Error(
       `${OWNER}: registered under the route prefix "${fastify.prefix}", where the metadata document ` +
@@ -123,17 +81,16 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     )
   }
 
-  fastify.decorate('portcullis', gate)
-  const auditLevel = setAuditLogLevel(gate, auditLog)
-  reportKeySetEvents(fastify)
-  // null until the gate verifies the caller (Fastify wants decorators declared up front, V8 likes stable shapes).
+  fastify.decorate('gate', gate)
+  const reporters = setReporters(gate, own)
+  reportKeySetEvents(fastify, own.onKeySetEvent)
+  // undefined until the gate verifies the caller (Fastify wants decorators declared up front).
   if (!fastify.hasRequestDecorator('auth'))
-    fastify.decorateRequest('auth', null as unknown as VerifiedAuthInfo)
+    fastify.decorateRequest('auth', undefined as unknown as VerifiedAuthInfo)
   fastify.decorateRequest(GATED, null)
   fastify.decorateRequest(AWAITING_BODY, false)
 
-  // Whether @fastify/cors answers preflights and sets Allow-Origin here. Known for sure once every
-  // plugin of the scope has loaded.
+  // Whether @fastify/cors answers preflights and sets Allow-Origin here; sure once the scope loaded.
   const corsAtRegister = fastify.hasPlugin('@fastify/cors')
   let corsDelegated = corsAtRegister
   fastify.addHook('onReady', async function checkCorsOrder() {
@@ -147,35 +104,23 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     }
   })
 
-  const isProtected = (config: { auth?: boolean; scopes?: unknown } | undefined): boolean => {
-    if (config === undefined || config.auth === false) return false
-    return routesMode === 'all' || config.auth === true || config.scopes !== undefined
+  /** A route's decision: made when it was added, or (a route added before this plugin) now, once. */
+  const decisionOf = (config: DecidedConfig): RouteDecision => {
+    const decided = config[ROUTE_DECISION]
+    if (decided !== undefined) return decided
+    const decision = decideRoute(config, routesMode, `${OWNER}: route ${String(config.url)}`)
+    config[ROUTE_DECISION] = decision
+    return decision
   }
-
-  /** A route's decision: precomputed, or (a route added before this plugin) read from its config now. */
-  const decisionOf = (config: DecidedConfig | undefined): RouteDecision =>
-    config?.[ROUTE_DECISION] ?? { gated: isProtected(config), requirement: config?.scopes }
 
   /** Methods each protected URL answers, for preflight `Access-Control-Allow-Methods` and `Allow`. */
   const methodsByUrl = new Map<string, Set<string>>()
 
   fastify.addHook('onRoute', function checkRoute(route: RouteOptions) {
     const config = route.config ?? {}
-    const where = `${OWNER}: route ${String(route.method)} ${route.url}`
-    if (config.auth !== undefined && typeof config.auth !== 'boolean') {
-      throw new TypeError(`${where}: config.auth must be a boolean`)
-    }
-    let requirement: ScopeRequirement | undefined
-    if (config.scopes !== undefined) {
-      if (config.auth === false)
-        throw new TypeError(`${where}: config.scopes on a route with config.auth false`)
-      requirement = parseScopeRequirement(config.scopes, `${where} config.scopes`)
-    }
-    const gated = isProtected(config)
-    // Decided here once, so a request reads one property instead of re-deriving it.
-    const decided: DecidedConfig = { ...config, [ROUTE_DECISION]: { gated, requirement } }
-    route.config = decided as typeof config
-    if (!gated) return
+    const decision = decideRoute(config, routesMode, `${OWNER}: route ${String(route.method)} ${route.url}`)
+    route.config = { ...config, [ROUTE_DECISION]: decision } as typeof config
+    if (!decision.gated) return
     const methods = methodsByUrl.get(route.url) ?? new Set<string>()
     methodsByUrl.set(route.url, methods)
     for (const method of ([] as string[]).concat(route.method)) methods.add(method)
@@ -197,181 +142,113 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     })
   })
 
-  const sendRejection = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    result: Exclude<AuthenticateResult | AuthorizeResult, { ok: true }>,
-  ): FastifyReply => {
-    if (auditLevel !== undefined)
-      logAudit(request.log, auditLevel, rejectionAuditEvent(gate.resource, request.auth, result))
-    const { severity, fields } = result.log
-    if (severity === 'error') request.log.error(fields, 'access token verification failed unexpectedly')
-    else request.log[logLevel](fields, 'request rejected by portcullis')
-    return reply.code(result.reply.status).headers(result.reply.headers).send(result.reply.body)
+  /** Sets the caller and the headers every answer needs; true when the request may go on, else sends the refusal. */
+  const apply = (request: FastifyRequest, reply: FastifyReply, admission: Admission): boolean => {
+    if (admission.auth !== undefined) request.auth = admission.auth
+    if (admission.headers !== undefined) reply.headers(admission.headers)
+    if (admission.ok) return true
+    reply.code(admission.reply.status).headers(admission.reply.headers).send(admission.reply.body)
+    return false
   }
 
-  /** Sets `request.auth` and checks `requirement`; `undefined` when the request may go on, else the rejection sent. */
-  const settle = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    result: AuthenticateResult,
-    requirement: ScopeRequirement | undefined,
-  ): FastifyReply | undefined => {
-    if (!result.ok) return sendRejection(request, reply, result)
-    request.auth = result.auth
-    if (result.headers !== undefined) reply.headers(result.headers)
-    if (auditLevel !== undefined) {
-      logAudit(request.log, auditLevel, authenticationAuditEvent(gate.resource, result))
-    }
-    if (requirement !== undefined) {
-      const decision = gate.authorize(result.auth, requirement)
-      if (!decision.ok) return sendRejection(request, reply, decision)
-    }
-    return undefined
-  }
-
-  const authenticateNow = (request: FastifyRequest, bodyToken: unknown) =>
-    gate.authenticateNow({
-      authorization: authorizationHeaders(request.raw.rawHeaders),
-      bodyToken,
-      // Resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
-      clientAddress: request.ip,
-      // RFC 9449 §4.3: a DPoP proof names the method and the URL the client used (the raw target).
-      dpop: dpopHeaders(request.raw.rawHeaders),
-      method: request.method,
-      path: request.url,
-    })
-
-  const authenticate = async (
+  /** Authenticates and checks `requirement`, then `settled(true)` when the request may go on. */
+  const authenticate = (
     request: FastifyRequest,
     reply: FastifyReply,
     bodyToken: unknown,
     requirement: ScopeRequirement | undefined,
-  ): Promise<FastifyReply | undefined> =>
-    settle(request, reply, await authenticateNow(request, bodyToken), requirement)
-
-  /**
-   * Authenticates in a callback-style hook: a remembered token is settled without a promise. Calls
-   * `done` when the request may go on; a rejection is sent instead (Fastify then stops the chain).
-   */
+    settled: (goOn: boolean) => void,
+    fail: (error: Error) => void,
+  ): void => {
+    // request.ip is resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
+    const input = gateInput(request.raw, request.method, request.url, bodyToken, request.ip)
+    const then = (admission: Admission) => settled(apply(request, reply, admission))
+    authenticateAndAdmit(gate, reporters, request, input, requirement, then, fail)
+  }
   const authenticateThen = (
     request: FastifyRequest,
     reply: FastifyReply,
     bodyToken: unknown,
     requirement: ScopeRequirement | undefined,
     done: HookHandlerDoneFunction,
-  ): void => {
-    const result = authenticateNow(request, bodyToken)
-    if (!(result instanceof Promise)) {
-      if (settle(request, reply, result, requirement) === undefined) done()
-      return
-    }
-    result
-      .then((answer) => {
-        if (settle(request, reply, answer, requirement) === undefined) done()
-      })
-      .catch((error: Error) => done(error))
-  }
-
-  // The CORS headers of an actual response, computed once when they do not depend on the origin
-  // (an answer that depends on it carries Vary: Origin, Fetch standard §3.2.5).
-  // Names in lower case, as Fastify keeps them: no lower-cased copy per reply.
-  const fixedCorsHeaders =
-    gate.cors === undefined
-      ? undefined
-      : Object.entries(gate.cors.responseHeaders(undefined)).map(([name, value]): [string, string] => [
-          name.toLowerCase(),
-          value,
-        ])
-  const corsVariesByOrigin = fixedCorsHeaders?.some(([name]) => name === 'vary') ?? false
-  const exposedHeaderList = gate.cors === undefined ? '' : mergeHeaderList(undefined, gate.cors.exposeHeaders)
+  ) => authenticate(request, reply, bodyToken, requirement, (goOn) => goOn && done(), done)
 
   const applyCors = (request: FastifyRequest, reply: FastifyReply) => {
     if (gate.cors === undefined || corsDelegated) return
-    // A CORS layer whose hook ran first (e.g. @fastify/cors in a parent scope) has decided already.
-    if (reply.hasHeader('access-control-allow-origin')) return
-    if (!corsVariesByOrigin) {
-      for (const [name, value] of fixedCorsHeaders!) reply.header(name, value)
-      return
-    }
-    const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
-    for (const [name, value] of Object.entries(gate.cors.responseHeaders(origin))) {
-      if (name === 'Vary') reply.header('Vary', mergeHeaderList(reply.getHeader('vary'), [value]))
-      else reply.header(name, value)
-    }
+    const set = corsHeadersBeside(gate.cors, request.headers.origin, {
+      allowOrigin: reply.getHeader('access-control-allow-origin'),
+      vary: reply.getHeader('vary'),
+      exposeHeaders: reply.getHeader('access-control-expose-headers'),
+    })
+    for (const name in set) reply.header(name, set[name])
   }
 
   // Callback-style hooks: Fastify runs them without a promise per request.
-  const gateRequest: onRequestHookHandler = function gateRequest(request, reply, done) {
+  fastify.addHook('onRequest', function gateRequest(request, reply, done) {
     if (request.is404) return done()
-    const decision = decisionOf(request.routeOptions.config as DecidedConfig)
+    const decision = decisionOf(request.routeOptions.config as unknown as DecidedConfig)
     if (!decision.gated) return done()
-    // A preflight @fastify/cors passed on (preflightContinue, origin false), or any with
-    // `cors: false`, is gated like every other request: no handler runs unauthenticated.
-    if (
-      answersPreflight(
-        request.method,
-        request.headers['access-control-request-method'],
-        gate.cors,
-        corsDelegated,
-      )
-    ) {
-      const origin = typeof request.headers.origin === 'string' ? request.headers.origin : undefined
+    // A preflight @fastify/cors passed on, or any with `cors: false`, is gated like any request.
+    const preflightMethod = request.headers['access-control-request-method']
+    if (answersPreflight(request.method, preflightMethod, gate.cors, corsDelegated)) {
       const methods = methodsByUrl.get(request.routeOptions.url ?? '') ?? new Set([request.method])
-      const answer = gate.cors.preflight(origin, [...methods])
-      reply.code(answer.status).headers(answer.headers).send()
-      return
+      const answer = gate.cors.preflight(request.headers.origin, [...methods])
+      return void reply.code(answer.status).headers(answer.headers).send()
     }
     const slots = request as unknown as GateSlots
     slots[GATED] = decision
     applyCors(request, reply)
-    // Requests that may carry a form-body token (RFC 6750 §2.2) are checked once the body is
-    // parsed: a token in both header and body is a 400 (RFC 6750 §3.1).
+    // A form-body token (RFC 6750 §2.2) is read once the body is parsed: header and body is a 400 (§3.1).
     if (mayCarryFormToken(request)) {
       slots[AWAITING_BODY] = true
       return done()
     }
     authenticateThen(request, reply, undefined, decision.requirement, done)
-  }
+  })
 
-  const gateFormRequest: preValidationHookHandler = function gateFormRequest(request, reply, done) {
+  fastify.addHook('preValidation', function gateFormRequest(request, reply, done) {
     const slots = request as unknown as GateSlots
     if (!slots[AWAITING_BODY]) return done()
     slots[AWAITING_BODY] = false
     const bodyToken = formBodyToken(request.headers['content-type'], request.body)
     authenticateThen(request, reply, bodyToken, slots[GATED]?.requirement, done)
-  }
+  })
 
-  const exposeHeaders: onSendHookHandler = function exposeHeaders(request, reply, payload, done) {
-    if ((request as unknown as GateSlots)[GATED] === null) return done(null, payload)
-    const current = reply.getHeader('access-control-expose-headers')
-    // Ours, untouched: the common case. No grant for this origin: nothing to expose (as
-    // corsPolicy.responseHeaders answers).
-    if (current === exposedHeaderList || !reply.hasHeader('access-control-allow-origin')) {
+  if (gate.cors !== undefined) {
+    const cors = gate.cors
+    // Merged at the end so another CORS layer (@fastify/cors exposedHeaders) cannot drop WWW-Authenticate.
+    const exposeHeaders: onSendHookHandler = function exposeHeaders(request, reply, payload, done) {
+      if ((request as unknown as GateSlots)[GATED] === null) return done(null, payload)
+      const allowOrigin = reply.getHeader('access-control-allow-origin')
+      const merged = exposeHeadersAtSend(cors, allowOrigin, reply.getHeader('access-control-expose-headers'))
+      if (merged !== undefined) reply.header('Access-Control-Expose-Headers', merged)
       return done(null, payload)
     }
-    // Merged at the end so another CORS layer (@fastify/cors exposedHeaders) cannot drop WWW-Authenticate.
-    reply.header('Access-Control-Expose-Headers', mergeHeaderList(current, gate.cors!.exposeHeaders))
-    return done(null, payload)
+    fastify.addHook('onSend', exposeHeaders)
   }
-
-  fastify.addHook('onRequest', gateRequest)
-  fastify.addHook('preValidation', gateFormRequest)
-  if (gate.cors !== undefined) fastify.addHook('onSend', exposeHeaders)
 
   fastify.decorate(
     'requireScopes',
     function requireScopes(...args: RequireScopesArgs): preHandlerAsyncHookHandler {
       const requirement = parseScopeArgs(args, `${OWNER}: requireScopes`)
-      return async function scopeGuard(request, reply) {
+      return function scopeGuard(request, reply) {
         // On a route the gate does not protect, authenticate here rather than let it through (fail closed).
-        if (request.auth === null) {
+        if (request.auth === undefined) {
           applyCors(request, reply)
-          return authenticate(request, reply, undefined, requirement)
+          return new Promise<FastifyReply | undefined>((resolve, reject) =>
+            authenticate(
+              request,
+              reply,
+              undefined,
+              requirement,
+              (on) => resolve(on ? undefined : reply),
+              reject,
+            ),
+          )
         }
-        const decision = gate.authorize(request.auth, requirement)
-        if (!decision.ok) return sendRejection(request, reply, decision)
-        return undefined
+        const refusal = scopeRefusal(gate, reporters, request, request.auth, requirement)
+        if (refusal === undefined) return Promise.resolve(undefined)
+        return Promise.resolve(reply.code(refusal.status).headers(refusal.headers).send(refusal.body))
       }
     },
   )
@@ -400,21 +277,15 @@ export const portcullis = fp(portcullisPlugin, { name: OWNER, fastify: '5.x' })
  * under a route prefix (`metadataRoutes: false`), register this at the root with the same gate.
  *
  * @example
- * const gate = createGate({ resource, authorizationServers, verifier })
  * await app.register(portcullisMetadata, { gate })
  * await app.register(async (api) => { await api.register(portcullis, { gate, metadataRoutes: false }) }, { prefix: '/api' })
  */
 export const portcullisMetadata = fp(
   async function portcullisMetadataPlugin(fastify: FastifyInstance, options: { gate: Gate }) {
-    const { gate } = parseOptions(
-      z.strictObject({ gate: gateSchema }),
-      options,
-      `${OWNER} portcullisMetadata`,
-    )
+    const owner = `${OWNER} portcullisMetadata`
+    const { gate } = parseOptions(z.strictObject({ gate: gateSchema }), options, owner)
     if (fastify.prefix !== '') {
-      throw new Error(
-        `${OWNER} portcullisMetadata: register it where there is no route prefix (found "${fastify.prefix}")`,
-      )
+      throw new Error(`${owner}: register it where there is no route prefix (found "${fastify.prefix}")`)
     }
     registerMetadataRoutes(fastify, gate)
   },

@@ -8,22 +8,24 @@ export type RequireScopesArgs = ScopeArgs
 declare module 'fastify' {
   interface FastifyRequest {
     /**
-     * The verified caller, set by the gate before any route hook or handler runs. `null` on routes
-     * the gate does not protect (`config: { auth: false }`, metadata routes).
+     * The verified caller, set by the gate before any route hook or handler runs. `undefined` on
+     * routes the gate does not protect (`config: { public: true }`, metadata routes).
      */
     auth: VerifiedAuthInfo
   }
 
   interface FastifyContextConfig {
-    /** `false` makes a route public; `true` protects it when the plugin runs with `routes: 'declared'`. */
-    auth?: boolean
+    /** `true` makes a route public: no token needed (Express: the `public` option). */
+    public?: boolean
+    /** `true` protects a route when the plugin runs with `routes: 'declared'` (Express: `protect()`). */
+    protect?: boolean
     /** Scopes the route needs: an array (all of them), `{ allOf }` or `{ anyOf }`. Implication applies. */
     scopes?: ScopeRequirement
   }
 
   interface FastifyInstance {
-    /** The request pipeline of the resource this scope protects. */
-    portcullis: Gate
+    /** The request pipeline of the resource this scope protects (Express: `auth.gate`). */
+    gate: Gate
     /**
      * A `preHandler` hook that answers 403 `insufficient_scope` unless the caller has the scopes.
      *

@@ -1,4 +1,4 @@
-// The readiness route of the README: app.portcullis.health() as a route's answer, 503 while the
+// The readiness route of the README: app.gate.health() as a route's answer, 503 while the
 // key set cannot be fetched, 200 once it can.
 import { createServer } from 'node:http'
 import { jwtVerifier, type RemoteKeySet } from '@portcullis/core'
@@ -24,8 +24,8 @@ t.test('a readiness route answers 503 while the key set is down and 200 once it 
 
   const app = Fastify()
   await app.register(portcullis, { resource: RESOURCE, authorizationServers: [ISSUER], verifier })
-  app.get('/ready', { config: { auth: false } }, async (_request, reply) => {
-    const health = app.portcullis.health()
+  app.get('/ready', { config: { public: true } }, async (_request, reply) => {
+    const health = app.gate.health()
     return reply.code(health.ready ? 200 : 503).send(health)
   })
   app.get('/notes', async () => ({}))

@@ -23,7 +23,11 @@ t.test(
   'each rejection is logged once with reason, status and fingerprint, at the chosen level',
   async (t) => {
     const sink = logSink()
-    const app = await notesApp(kit, { logLevel: 'warn' }, { logger: { level: 'info', stream: sink.stream } })
+    const app = await notesApp(
+      kit,
+      { onRejection: 'warn' },
+      { logger: { level: 'info', stream: sink.stream } },
+    )
     t.teardown(() => app.close())
     const expired = await kit.mint({ exp: Math.floor(Date.now() / 1000) - 3600 })
     await app.inject({ method: 'GET', url: '/notes', headers: { authorization: `Bearer ${expired}` } })
@@ -102,7 +106,7 @@ t.test('no token reaches the logs, even with a serializer that logs headers', as
       },
     },
   )
-  app.get('/echo', { config: { auth: false } }, async (request) => {
+  app.get('/echo', { config: { public: true } }, async (request) => {
     request.log.info({ headers: request.headers }, 'handler saw headers')
     request.log.info({ request: { headers: request.headers } }, 'handler saw the request')
     return 'ok'

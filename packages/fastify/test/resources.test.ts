@@ -136,7 +136,8 @@ t.test('options are validated at register time with errors naming the option', a
     [{ ...notesOptions(kit), authorizationServers: [] }, /option "authorizationServers": name at least one/],
     [{ ...notesOptions(kit), verifier: undefined }, /option "verifier"/],
     [{ ...notesOptions(kit), routes: 'some' }, /option "routes"/],
-    [{ ...notesOptions(kit), logLevel: 'loud' }, /option "logLevel"/],
+    [{ ...notesOptions(kit), onRejection: 'loud' }, /option "onRejection"/],
+    [{ ...notesOptions(kit), logLevel: 'info' }, /option "logLevel" is now "onRejection"/],
     [{ ...notesOptions(kit), cors: { origin: ['not an origin'] } }, /option "cors/],
     [
       { ...notesOptions(kit), scopes: { base: ['offline_access'] } },
@@ -152,10 +153,10 @@ t.test('options are validated at register time with errors naming the option', a
   }
 })
 
-t.test('app.portcullis exposes the gate of the scope', async (t) => {
+t.test('app.gate exposes the gate of the scope', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(portcullis, optionsFor(A))
-  t.equal(app.portcullis.resource, A)
-  t.equal(app.portcullis.metadataUrl, 'https://mcp.example.com/.well-known/oauth-protected-resource/a/mcp')
+  t.equal(app.gate.resource, A)
+  t.equal(app.gate.metadataUrl, 'https://mcp.example.com/.well-known/oauth-protected-resource/a/mcp')
 })

@@ -139,7 +139,7 @@ t.test('requireScopes on a public route authenticates instead of letting the req
   await app.register(portcullis, notesOptions(kit))
   app.get(
     '/public-but-guarded',
-    { config: { auth: false }, preHandler: app.requireScopes('notes:read') },
+    { config: { public: true }, preHandler: app.requireScopes('notes:read') },
     async (r) => r.auth.extra.sub,
   )
   const none = await app.inject({ method: 'GET', url: '/public-but-guarded' })
@@ -154,12 +154,12 @@ t.test('requireScopes on a public route authenticates instead of letting the req
   t.equal(ok.body, 'alice')
 })
 
-t.test('opt-out routes are public and have request.auth null', async (t) => {
+t.test('opt-out routes are public and have request.auth undefined', async (t) => {
   const app = await notesApp(kit)
   t.teardown(() => app.close())
   const response = await app.inject({ method: 'GET', url: '/health' })
   t.equal(response.statusCode, 200)
-  t.same(response.json(), { ok: true, auth: null })
+  t.same(response.json(), { ok: true, auth: 'undefined' })
   t.equal(response.headers['access-control-expose-headers'], undefined, 'not a protected reply')
   t.equal(response.headers['www-authenticate'], undefined)
 })
@@ -169,7 +169,7 @@ t.test("routes: 'declared' protects only routes that ask for it", async (t) => {
   t.teardown(() => app.close())
   await app.register(portcullis, notesOptions(kit, { routes: 'declared' }))
   app.get('/', async () => 'home')
-  app.get('/me', { config: { auth: true } }, async (r) => r.auth.extra.sub)
+  app.get('/me', { config: { protect: true } }, async (r) => r.auth.extra.sub)
   app.get('/admin', { config: { scopes: ['notes:admin'] } }, async () => 'admin')
   t.equal((await app.inject('/')).body, 'home')
   t.equal((await app.inject('/me')).statusCode, 401)
@@ -194,12 +194,17 @@ t.test('route options are checked when the route is added', async (t) => {
     /"has space" is not a valid scope/,
   )
   t.throws(
-    () => app.get('/c', { config: { auth: false, scopes: ['notes:read'] } }, async () => 'x'),
-    /config\.scopes on a route with config\.auth false/,
+    () => app.get('/c', { config: { public: true, scopes: ['notes:read'] } }, async () => 'x'),
+    /config\.scopes on a public route/,
   )
   t.throws(
-    () => app.get('/d', { config: { auth: 'no' as never } }, async () => 'x'),
-    /config\.auth must be a boolean/,
+    () => app.get('/d', { config: { public: 'no' as never } }, async () => 'x'),
+    /config\.public must be a boolean/,
+  )
+  t.throws(
+    () => app.get('/e', { config: { auth: false } as never }, async () => 'x'),
+    /config\.auth is now config\.public/,
+    'the old name is refused with the new one, never silently ignored',
   )
 })
 

@@ -143,7 +143,7 @@ t.test('an instance started while Redis is down vouches for no token until its f
   await server.kill()
   const b = await startInstance(t, { redisUrl: server.url, as, awaitReady: false })
   t.equal(b.denyList.ready, false)
-  t.equal(b.app.portcullis.ready(), false, 'the gate says so, for readiness checks')
+  t.equal(b.app.gate.ready(), false, 'the gate says so, for readiness checks')
   for (const token of ['tok-revoked', 'tok-fine']) {
     const res = await b.call(token)
     t.equal(res.status, 503, `${token}: 503 while the list is unknown`)
@@ -161,7 +161,7 @@ t.test('an instance started while Redis is down vouches for no token until its f
   await server.start() // empty: the list returns from the instances that hold it
   const took = await within(10_000, () => b.denyList.ready)
   t.pass(`ready ${took} ms after Redis returned`)
-  t.equal(b.app.portcullis.ready(), true)
+  t.equal(b.app.gate.ready(), true)
   t.equal((await b.call('tok-revoked')).status, 401, 'written back by the other instance')
   t.equal((await b.call('tok-fine')).status, 401)
   await within(3000, async () => (await a.call('tok-fine')).status === 401)

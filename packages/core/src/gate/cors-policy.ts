@@ -87,6 +87,83 @@ export interface CorsPolicy {
   ): { status: 204; headers: Record<string, string> }
   /** The `Access-Control-Expose-Headers` names this policy adds. */
   readonly exposeHeaders: readonly string[]
+  /** `exposeHeaders` as one header value. */
+  readonly fixedExposeList: string
+  /** `responseHeaders(origin)` when it is the same for every origin (`origin: '*'`), made once. */
+  readonly fixedResponseHeaders: Readonly<Record<string, string>> | undefined
+}
+
+/** A response header's value as Node keeps it (`getHeader`). */
+export type HeaderValue = string | number | readonly string[] | undefined
+
+/** The CORS headers already on an answer when the gate writes its own (another CORS layer's). */
+export interface CorsHeadersSoFar {
+  allowOrigin: HeaderValue
+  vary: HeaderValue
+  exposeHeaders: HeaderValue
+}
+
+const NOTHING: Readonly<Record<string, string>> = Object.freeze({})
+
+/**
+ * The CORS headers to set on an actual (non-preflight) answer to `origin`, beside a CORS layer
+ * that may have run first; each value already merged with what is there:
+ * - nothing set yet (the usual case): the policy's headers;
+ * - `Access-Control-Allow-Origin` set: that layer granted the origin and its grant stands; only
+ *   `Access-Control-Expose-Headers` gains the gate's names, so the challenge stays readable;
+ * - `Vary: Origin` without it: that layer refused this origin and its refusal stands (nothing).
+ *
+ * @example
+ * const set = corsHeadersBeside(gate.cors, req.headers.origin, {
+ *   allowOrigin: res.getHeader('access-control-allow-origin'),
+ *   vary: res.getHeader('vary'),
+ *   exposeHeaders: res.getHeader('access-control-expose-headers'),
+ * })
+ * for (const name in set) res.setHeader(name, set[name])
+ */
+export function corsHeadersBeside(
+  policy: CorsPolicy,
+  origin: unknown,
+  soFar: CorsHeadersSoFar,
+): Readonly<Record<string, string>> {
+  const { allowOrigin, vary, exposeHeaders } = soFar
+  if (allowOrigin === undefined && vary === undefined && exposeHeaders === undefined) {
+    return (
+      policy.fixedResponseHeaders ?? policy.responseHeaders(typeof origin === 'string' ? origin : undefined)
+    )
+  }
+  if (allowOrigin !== undefined) {
+    return { 'Access-Control-Expose-Headers': mergeHeaderList(exposeHeaders, policy.exposeHeaders) }
+  }
+  if (listNames(vary, 'origin')) return NOTHING
+  const headers = policy.responseHeaders(typeof origin === 'string' ? origin : undefined)
+  if (headers.Vary !== undefined) headers.Vary = mergeHeaderList(vary, [headers.Vary])
+  const exposed = headers['Access-Control-Expose-Headers']
+  if (exposed !== undefined && exposeHeaders !== undefined) {
+    headers['Access-Control-Expose-Headers'] = mergeHeaderList(exposeHeaders, policy.exposeHeaders)
+  }
+  return headers
+}
+
+/**
+ * The `Access-Control-Expose-Headers` to set when an answer leaves, after every other layer had
+ * its turn (one may have replaced the list): the gate's names merged in, or `undefined` when
+ * nothing needs setting (no origin granted, or the list has them already as the gate wrote it).
+ */
+export function exposeHeadersAtSend(
+  policy: CorsPolicy,
+  allowOrigin: HeaderValue,
+  current: HeaderValue,
+): string | undefined {
+  if (allowOrigin === undefined || current === policy.fixedExposeList) return undefined
+  return mergeHeaderList(current, policy.exposeHeaders)
+}
+
+/** Whether a comma-separated header value names `name` (lower case), field names being case-insensitive. */
+function listNames(value: HeaderValue, name: string): boolean {
+  if (value === undefined || typeof value === 'number') return false
+  const values = typeof value === 'string' ? [value] : value
+  return values.some((entry) => entry.split(',').some((item) => item.trim().toLowerCase() === name))
 }
 
 /**
@@ -153,8 +230,16 @@ export function corsPolicy(options: CorsOptions = {}): CorsPolicy {
     return { 'Access-Control-Allow-Origin': requestOrigin, Vary: 'Origin' }
   }
 
-  return {
+  const policy: CorsPolicy = {
     exposeHeaders: exposeList,
+    fixedExposeList: exposeHeaders,
+    fixedResponseHeaders:
+      allowed === undefined
+        ? Object.freeze({
+            'Access-Control-Allow-Origin': '*',
+            'Access-Control-Expose-Headers': exposeHeaders,
+          })
+        : undefined,
     responseHeaders(requestOrigin) {
       const headers = originHeaders(requestOrigin)
       if (headers === undefined) return { Vary: 'Origin' }
@@ -174,6 +259,7 @@ export function corsPolicy(options: CorsOptions = {}): CorsPolicy {
       return { status: 204, headers }
     },
   }
+  return policy
 }
 
 /**

@@ -96,8 +96,8 @@ const METADATA_METHODS = 'GET, HEAD, OPTIONS'
  * const result = await gate.authenticate({ authorization: req.headers.authorization })
  * if (!result.ok) return send(result.reply)
  */
-export function createGate(options: GateOptions): Gate {
-  const parsed = parseOptions(gateOptionsSchema, options, 'createGate')
+export function createGate(options: GateOptions, owner = 'createGate'): Gate {
+  const parsed = parseOptions(gateOptionsSchema, options, owner)
   const resource = parsed.resource
   const dpopSetting = resolveDpop(parsed.dpop)
   const verifier = dpopAwareVerifier(parsed.verifier, dpopSetting)

@@ -22,7 +22,7 @@ app.get('/reports', { config: { scopes: ['reports:read'] } }, async (req) => {
 })
 
 app.get('/any', { config: { scopes: { anyOf: ['a', 'b'] } } }, async () => 'ok')
-app.get('/open', { config: { auth: false } }, async () => 'ok')
+app.get('/open', { config: { public: true } }, async () => 'ok')
 app.delete('/notes/:id', { preHandler: app.requireScopes('notes:write') }, async () => 'ok')
 
 // @ts-expect-error a requirement is names or { anyOf } / { allOf }
@@ -31,5 +31,5 @@ app.get('/bad', { config: { scopes: { oneOf: ['a'] } } }, async () => 'ok')
 // @ts-expect-error scopes are strings, not numbers
 const wrong: number[] = ({} as import('fastify').FastifyRequest).auth.scopes
 void wrong
-const gate: import('@portcullis/core').Gate = app.portcullis
+const gate: import('@portcullis/core').Gate = app.gate
 void gate

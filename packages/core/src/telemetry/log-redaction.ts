@@ -1,9 +1,10 @@
+// Credentials kept out of pino log lines, for Fastify's logger and pino-http on Express alike.
 import type { IncomingMessage } from 'node:http'
 
 /**
  * pino `redact` settings that blank credentials wherever a request's headers end up in a log line
  * (a custom `req` serializer, `request.log.info({ headers })`, error logs with the request).
- * Fastify's default request serializer logs no headers, but any custom one might.
+ * Fastify's default request serializer logs no headers, but any custom one (or pino-http's) might.
  *
  * @example
  * const app = Fastify({ logger: { redact: portcullisLogRedaction, serializers: { req: portcullisRequestSerializer } } })
