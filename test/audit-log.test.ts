@@ -52,7 +52,7 @@ interface App {
   close(): Promise<void>
 }
 
-async function fastifyApp(denyList: MemoryDenyList, auditLog: boolean | 'warn' | undefined): Promise<App> {
+async function fastifyApp(denyList: MemoryDenyList, auditLog: true | 'warn' | undefined): Promise<App> {
   const lines: string[] = []
   const stream = new Writable({
     write(chunk, _encoding, done) {
