@@ -189,6 +189,8 @@ export function jwksKeySet(options: JwksKeySetOptions): RemoteKeySet {
   return {
     jwksUri,
     getKey,
+    // Only while fresh: past its lifetime getKey starts the background refresh.
+    heldKey: (header) => (held !== undefined && now() < freshUntil ? held.find(header) : undefined),
     refresh,
     status: () => {
       const stale = held !== undefined && now() >= freshUntil

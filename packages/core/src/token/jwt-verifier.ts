@@ -4,14 +4,14 @@ import { invalidToken, PortcullisError, temporarilyUnavailable } from '../suppor
 import { parseOptions } from '../support/options.js'
 import { keySetHealth } from '../telemetry/health.js'
 import type { AuthInfo } from './auth-info.js'
-import { decodeCompactJwt } from './compact-jwt.js'
+import { type DecodedJwt, decodeCompactJwt } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { fingerprintOfHash, tokenHash } from './fingerprint.js'
 import { checkJwksKeySetOptions, jwksKeySet } from './jwks.js'
 import { DEFAULT_JWS_ALGORITHMS } from './jws-algorithms.js'
 import { type JwtVerifier, type JwtVerifierOptions, jwtVerifierSchema } from './jwt-verifier-options.js'
 import { staticKeySet } from './key-import.js'
-import type { KeySet, KeySetStatus } from './key-set.js'
+import type { KeySet, KeySetStatus, VerificationKey } from './key-set.js'
 import { dpopBinding, dpopBoundRefusal, senderConstraintProblem } from './sender-constraint.js'
 import { TokenCache } from './token-cache.js'
 import { vouchFingerprint, vouchJwt } from './vouched.js'
@@ -88,8 +88,11 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
             jwksKeySet({ ...o.jwks, jwksUri, now: o.jwks?.now ?? now }),
           ))
 
-  const verifyUncached = async (token: string, _key: string): Promise<AuthInfo> => {
-    const { header, payload, signingInput, signature } = decodeCompactJwt(token)
+  // Synchronous wherever nothing needs waiting for (the key held, the signature checked in place),
+  // so a new token costs no promise beyond the one the caller gets; otherwise one per wait.
+  const verifyUncached = (token: string, _key: string): AuthInfo | Promise<AuthInfo> => {
+    const decoded = decodeCompactJwt(token)
+    const { header } = decoded
     // RFC 8725 §3.1: the allow-list decides before any key is looked at (no HMAC, no none).
     if (!allowed.has(header.alg))
       throw invalidToken('alg_not_allowed', `alg ${quote(header.alg)} is not allowed`)
@@ -97,15 +100,27 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     if (header.crit !== undefined)
       throw invalidToken('crit_unsupported', 'critical header extensions are not supported')
     checkTyp(header.typ, strictTyp)
-    const key = await keySet.getKey(header)
+    const held = keySet.heldKey?.(header)
+    if (held !== undefined) return verifyWith(held, decoded, token)
+    return keySet.getKey(header).then((key) => verifyWith(key, decoded, token))
+  }
+
+  const verifyWith = (
+    key: VerificationKey,
+    decoded: DecodedJwt,
+    token: string,
+  ): AuthInfo | Promise<AuthInfo> => {
     // RFC 8725 §3.1: each key is used with exactly one algorithm.
-    if (key.alg !== header.alg)
-      throw invalidToken('key_unsuitable', `the key is bound to ${key.alg}, not ${header.alg}`)
-    const data = Buffer.from(signingInput, 'latin1')
-    const valid =
-      onThreadPool && key.verifyOnThreadPool !== undefined
-        ? await key.verifyOnThreadPool(data, signature)
-        : key.verify(data, signature)
+    if (key.alg !== decoded.header.alg)
+      throw invalidToken('key_unsuitable', `the key is bound to ${key.alg}, not ${decoded.header.alg}`)
+    const data = Buffer.from(decoded.signingInput, 'latin1')
+    if (onThreadPool && key.verifyOnThreadPool !== undefined) {
+      return key.verifyOnThreadPool(data, decoded.signature).then((valid) => accept(valid, decoded, token))
+    }
+    return accept(key.verify(data, decoded.signature), decoded, token)
+  }
+
+  const accept = (valid: boolean, { header, payload, signingInput }: DecodedJwt, token: string): AuthInfo => {
     if (!valid) {
       throw invalidToken('signature_invalid', 'signature does not verify')
     }
@@ -202,7 +217,11 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       )
     }
     if (cache !== undefined) return cache.verify(token, tolerance, verifyUncached)
-    return verifyUncached(token, token)
+    try {
+      return Promise.resolve(verifyUncached(token, token))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   return {
@@ -346,6 +365,7 @@ function discoveredKeySet(
       return (resolved as { jwksUri?: string } | undefined)?.jwksUri
     },
     getKey: async (header) => (resolved ?? (await resolve())).getKey(header),
+    heldKey: (header) => resolved?.heldKey?.(header),
     status: (): KeySetStatus =>
       resolved?.status() ?? {
         lastFetchAt: undefined,
