@@ -1,9 +1,9 @@
 import { audienceMatches, audienceResource } from '../oauth/resource.js'
-import { scopesFromClaims } from '../oauth/scopes.js'
 import { invalidToken, PortcullisError, temporarilyUnavailable } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'
 import { keySetHealth } from '../telemetry/health.js'
 import type { AuthInfo } from './auth-info.js'
+import { checkTimeClaims, clientIdOfClaims, DEFAULT_CLIENT_ID_CLAIMS, scopesOfClaims } from './claims.js'
 import { type DecodedJwt, decodeCompactJwt } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { fingerprintOfHash, tokenHash } from './fingerprint.js'
@@ -69,7 +69,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       : new Set(typeof options.audience === 'string' ? [options.audience] : options.audience)
   const resources = audiences === false || clients !== undefined ? [] : audiences.map(resourceUrl)
   const ifPresent = o.audienceIfPresent || undefined
-  const clientIdClaims = o.clientIdClaims ?? ['client_id', 'azp']
+  const clientIdClaims = o.clientIdClaims ?? DEFAULT_CLIENT_ID_CLAIMS
   const tolerance = o.clockTolerance
   const required = [...new Set(o.requiredClaims)]
   const strictTyp = o.typ === 'strict'
@@ -156,17 +156,15 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       if (index < 0) throw invalidToken('audience_mismatch', 'token is meant for another audience')
       resource = resources[index]
     }
-    const nowSeconds = Math.floor(now() / 1000)
     const exp = claims.exp as number | undefined
-    // RFC 7519 §4.1.4 and RFC 9068 §4 item 6, with leeway.
-    if (exp !== undefined && exp <= nowSeconds - tolerance)
-      throw invalidToken('token_expired', 'token has expired')
-    if (claims.nbf !== undefined && (claims.nbf as number) > nowSeconds + tolerance) {
-      throw invalidToken('token_not_yet_valid', 'token is not valid yet (nbf)') // RFC 7519 §4.1.5
-    }
-    if (claims.iat !== undefined && (claims.iat as number) > nowSeconds + tolerance) {
-      throw invalidToken('issued_in_future', 'token is issued in the future (iat)') // RFC 7519 §4.1.6
-    }
+    // RFC 9068 §4 item 6; NumericDate seconds, as jose counts them.
+    checkTimeClaims(
+      exp,
+      claims.nbf as number | undefined,
+      claims.iat as number | undefined,
+      Math.floor(now() / 1000),
+      tolerance,
+    )
     // RFC 9449 §6.1: a DPoP-bound token is checked in full, then refused with its caller attached.
     const jkt = dpopBinding(claims.cnf)
     const bound = jkt === undefined ? senderConstraintProblem(claims.cnf) : undefined
@@ -179,19 +177,10 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         throw invalidToken('claims_malformed', 'token claims rejected by policy', error)
       }
     }
-    let scopes: string[]
-    if (o.claimsToScopes === undefined) scopes = scopesFromClaims(claims, o.scopeClaim)
-    else {
-      try {
-        scopes = o.claimsToScopes(claims).filter((scope) => typeof scope === 'string')
-      } catch (error) {
-        throw invalidToken('claims_malformed', 'token claims could not be turned into scopes', error)
-      }
-    }
+    const scopes = scopesOfClaims(claims, o.claimsToScopes, o.scopeClaim)
     const auth = freezeAuthInfo({
       token,
-      // RFC 9068 §2.2: client_id; azp where an IdP (Keycloak, Entra v2) names the client that way.
-      clientId: firstString(claims, clientIdClaims),
+      clientId: clientIdOfClaims(claims, clientIdClaims),
       scopes,
       expiresAt: exp,
       resource,
@@ -250,14 +239,6 @@ const keySetName = (keySet: KeySet, issuer: string): string => {
  */
 function resourceUrl(audience: string): URL | undefined {
   return /^https?:\/\//i.test(audience) && URL.canParse(audience) ? new URL(audience) : undefined
-}
-
-function firstString(claims: Record<string, unknown>, names: readonly string[]): string {
-  for (const name of names) {
-    const value = Object.hasOwn(claims, name) ? claims[name] : undefined
-    if (typeof value === 'string') return value
-  }
-  return ''
 }
 
 function matchedAudience(aud: unknown, audiences: readonly string[]): number {
