@@ -88,32 +88,17 @@ export function peekIssuer(token: string): string | undefined {
 
 /**
  * RFC 7515 §2: base64url without padding, strictly: Node's decoder skips what it does not
- * understand (padding, whitespace, stray characters), reads `+/` as `-_`, and ignores non-zero
- * spare bits, so the input is accepted only if it is the canonical encoding of what it decodes to
- * (RFC 4648 §3.5): one token has exactly one spelling. Checked without encoding again: a skipped
- * character shortens the output below what the length promises; `+` and `/` are looked for
- * (native searches); the last character's spare bits must be zero. Cheaper than a regular
- * expression or a JavaScript loop over the text, and than re-encoding it.
+ * understand (padding, whitespace, stray characters), reads `+/` as `-_`, ignores non-zero spare
+ * bits, and reads only the low byte of a character beyond Latin-1 (`'QUJ\u0144'` decodes as
+ * `'QUJD'`), so the input is accepted only if it is exactly the canonical encoding of what it
+ * decodes to (RFC 4648 §3.5). One token has exactly one spelling. Encoding again costs about
+ * 0.1 µs per part more than checking the length, `+/` and the spare bits, and unlike those it
+ * needs no list of decoder quirks to be complete; cheaper than a regular expression over the text.
  */
 export function decodeBase64url(text: string): Buffer | undefined {
-  const n = text.length
-  const rest = n & 3
-  if (rest === 1) return undefined // 6 bits cannot end a byte
   const bytes = Buffer.from(text, 'base64url')
-  if (bytes.length !== (n >> 2) * 3 + (rest === 0 ? 0 : rest - 1)) return undefined
-  if (text.indexOf('+') >= 0 || text.indexOf('/') >= 0) return undefined
-  if (rest !== 0 && ((BASE64URL_VALUE[text.charCodeAt(n - 1)] ?? 0) & SPARE_BITS[rest]!) !== 0)
-    return undefined
-  return bytes
+  return bytes.toString('base64url') === text ? bytes : undefined
 }
-
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-/** A base64url character's value by char code (ASCII only; the length check has refused the rest). */
-const BASE64URL_VALUE = Uint8Array.from({ length: 128 }, (_, code) =>
-  Math.max(0, BASE64URL.indexOf(String.fromCharCode(code))),
-)
-/** The bits of the last character that encode no byte, by `length % 4` (2 chars: 4 bits, 3 chars: 2). */
-const SPARE_BITS = [0, 0, 0x0f, 0x03] as const
 
 function decodeJsonPart(part: string, which: 'header' | 'payload'): Record<string, unknown> {
   const bytes = decodeBase64url(part)
