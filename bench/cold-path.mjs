@@ -4,9 +4,16 @@
 // tokens is measured in the same batches. Reports (cold - bare) / raw verify per algorithm.
 //
 //   node bench/cold-path.mjs [--algs ES256,RS256,EdDSA] [--batches 5] [--requests 2000]
-//   PORTCULLIS_CPU_PROF=1 adds nothing: run it under `node --cpu-prof` to see where the time goes.
+//   node bench/cold-path.mjs --variants bare,raw-hook,event-loop   # raw-hook: a bare route whose hook
+//                                                          # checks the signature with node:crypto alone
+//   PORTCULLIS_BASELINE=<checkout, built> node bench/cold-path.mjs --variants bare,event-loop,event-loop@baseline
+//   node bench/cold-path.mjs --cpu-prof results/profiles   # also a V8 CPU profile of each non-bare
+//                                                          # variant, of its load alone (not the minting)
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 
 const { values: args } = parseArgs({
@@ -15,6 +22,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '5' },
     requests: { type: 'string', default: '2000' },
     variants: { type: 'string', default: 'bare,thread-pool,event-loop' },
+    'cpu-prof': { type: 'string' },
   },
 })
 const { default: Fastify } = await import('fastify')
@@ -60,22 +68,50 @@ function mint(alg, privateKey, count) {
   return tokens
 }
 
+// PORTCULLIS_BASELINE=<a checkout with built packages>: `<variant>@baseline` serves the same
+// route through that checkout's plugin and verifier, loaded in the same batches (before/after in one run).
+const baselineDir = process.env.PORTCULLIS_BASELINE
+const baseline =
+  baselineDir === undefined
+    ? undefined
+    : {
+        fastify: (await import(`file://${baselineDir}/packages/fastify/dist/index.js`)).portcullis,
+        core: await import(`file://${baselineDir}/packages/core/dist/index.js`),
+      }
+
 async function server(variant, alg, jwk) {
   const app = Fastify()
-  if (variant !== 'bare') {
-    await app.register(portcullis, {
-      resource: RESOURCE,
-      authorizationServers: [ISSUER],
-      verifier: jwtVerifier({
-        issuer: ISSUER,
-        audience: RESOURCE,
-        keys: [{ ...jwk, kid: 'k1', alg }],
-        signatureCheck: variant,
-        algorithms: [alg],
-      }),
+  const [mode, from] = variant.split('@')
+  if (mode === 'raw-hook') {
+    // The floor of any server that checks the token: its signature with node:crypto, nothing else.
+    const key = createPublicKey({ key: jwk, format: 'jwk' })
+    const options = alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key
+    app.addHook('onRequest', async (request, reply) => {
+      const token = request.headers.authorization.slice(7)
+      const dot = token.lastIndexOf('.')
+      const data = Buffer.from(token.slice(0, dot), 'latin1')
+      if (!verify(digestOf(alg), data, options, Buffer.from(token.slice(dot + 1), 'base64url')))
+        return reply.code(401).send()
     })
+  } else if (mode !== 'bare') {
+    if (from !== undefined && baseline === undefined) throw new Error(`${variant} needs PORTCULLIS_BASELINE`)
+    const plugin = from === undefined ? portcullis : baseline.fastify
+    const verifier = (from === undefined ? jwtVerifier : baseline.core.jwtVerifier)({
+      issuer: ISSUER,
+      audience: RESOURCE,
+      keys: [{ ...jwk, kid: 'k1', alg }],
+      // `<mode>-uncached`: the verifier's cache off, to see what remembering each token costs.
+      signatureCheck: mode.replace('-uncached', ''),
+      algorithms: [alg],
+      ...(mode.endsWith('-uncached') ? { cache: false } : {}),
+    })
+    await app.register(plugin, { resource: RESOURCE, authorizationServers: [ISSUER], verifier })
   }
-  app.get('/hello', variant === 'bare' ? {} : { config: { scopes: [SCOPE] } }, async () => HELLO)
+  app.get(
+    '/hello',
+    mode === 'bare' || mode === 'raw-hook' ? {} : { config: { scopes: [SCOPE] } },
+    async () => HELLO,
+  )
   await app.listen({ host: '127.0.0.1', port: 0 })
   return { app, port: app.server.address().port }
 }
@@ -159,7 +195,8 @@ console.log(
 for (const alg of args.algs.split(',')) {
   const { privateKey, publicKey } = KEYS[alg]()
   const jwk = publicKey.export({ format: 'jwk' })
-  const total = WARM + batches * perBatch
+  const profiled = args['cpu-prof'] === undefined ? [] : variants.filter((v) => v !== 'bare')
+  const total = WARM + (batches + profiled.length) * perBatch
   const tokens = mint(alg, privateKey, total)
   // The raw cost: node:crypto verify of the same signatures with a ready KeyObject.
   const key = createPublicKey({ key: jwk, format: 'jwk' })
@@ -196,5 +233,25 @@ for (const alg of args.algs.split(',')) {
         .join(' | ') +
       ' |',
   )
+  // Profiles come after the measured batches, on tokens of their own, so they change no figure above.
+  for (const [i, variant] of profiled.entries()) {
+    const s = servers.find((candidate) => candidate.variant === variant)
+    const file = join(args['cpu-prof'], `cold-${alg}-${variant}-${Date.now()}.cpuprofile`)
+    await profile(file, () => load(s.port, tokens, WARM + (batches + i) * perBatch, perBatch))
+    console.error(`profile of ${alg} ${variant}: ${file}`)
+  }
   for (const s of servers) await s.app.close()
+}
+
+async function profile(file, work) {
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 100 })
+  await session.post('Profiler.start')
+  await work()
+  const { profile: result } = await session.post('Profiler.stop')
+  session.disconnect()
+  mkdirSync(args['cpu-prof'], { recursive: true })
+  writeFileSync(file, JSON.stringify(result))
 }

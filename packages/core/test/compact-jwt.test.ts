@@ -96,6 +96,62 @@ t.test('strict base64url', async (t) => {
   )
 })
 
+t.test(
+  'base64url is accepted exactly when it is the canonical spelling of its bytes (no character aliases another)',
+  async (t) => {
+    // The reference: decode, encode again, compare. Every string of up to 3 characters over the
+    // alphabet and the characters Node's decoder would skip or read as another alphabet, then longer
+    // strings made from them.
+    const canonical = (text: string) => Buffer.from(text, 'base64url').toString('base64url') === text
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    // Beyond Latin-1, Node reads a character's low byte: \u0141 is read as A, \u012d as -, \u015f as _.
+    const odd = [
+      '+',
+      '/',
+      '=',
+      ' ',
+      '\n',
+      '.',
+      '\u0000',
+      'é',
+      '€',
+      '\ud83d',
+      '\u0141',
+      '\u0144',
+      '\u012d',
+      '\u015f',
+      '\u{1f600}',
+    ]
+    const chars = [...'AQgw_-z9', ...odd]
+    let checked = 0
+    let disagreements = 0
+    const check = (text: string) => {
+      checked++
+      const bytes = decodeBase64url(text)
+      const expected = canonical(text)
+      if ((bytes !== undefined) !== expected) disagreements++
+      else if (bytes !== undefined && !bytes.equals(Buffer.from(text, 'base64url'))) disagreements++
+    }
+    const all = [...alphabet, ...odd]
+    check('')
+    for (const a of all) {
+      check(a)
+      for (const b of all) {
+        check(a + b)
+        for (const c of chars) check(a + b + c)
+      }
+    }
+    for (const stem of ['QUJD', 'QUJDRA', 'QUJDREU', 'eyJhbGciOiJFUzI1NiJ9']) {
+      for (let at = 0; at <= stem.length; at++) {
+        for (const c of odd) check(stem.slice(0, at) + c + stem.slice(at))
+      }
+      for (const c of alphabet) check(stem + c)
+    }
+    t.ok(checked > 50_000, `${checked} strings checked`)
+    t.equal(disagreements, 0, 'no string where the fast check and re-encoding disagree')
+  },
+)
+
 t.test('JSON objects only, UTF-8 only', async (t) => {
   const h = part({ alg: 'RS256' })
   const p = part({ sub: 'x' })

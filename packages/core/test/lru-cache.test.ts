@@ -93,3 +93,39 @@ t.test('keys that look like object properties are plain keys', async (t) => {
   cache.set('__proto__', 'x', 1000)
   t.equal(cache.get('__proto__'), 'x')
 })
+
+t.test('evicts the least recently used entry, as a reference model does, over many operations', async (t) => {
+  const cache = new LruCache<number>({ maxEntries: 50 })
+  const model: string[] = [] // oldest first
+  let seed = 7
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+    return seed % n
+  }
+  let mismatches = 0
+  for (let i = 0; i < 20_000; i++) {
+    const key = `k${random(120)}`
+    const op = random(10)
+    const at = model.indexOf(key)
+    if (op < 5) {
+      if (at >= 0) model.splice(at, 1)
+      model.push(key)
+      if (model.length > 50) model.shift()
+      cache.set(key, i, 60_000)
+    } else if (op < 9) {
+      const held = cache.get(key) !== undefined
+      if (held !== at >= 0) mismatches++
+      if (at >= 0) model.push(...model.splice(at, 1))
+    } else {
+      if (at >= 0) model.splice(at, 1)
+      cache.delete(key)
+    }
+    if (cache.size !== model.length) mismatches++
+  }
+  t.equal(mismatches, 0, 'same entries as the model after every operation')
+  for (const key of model) t.not(cache.get(key), undefined, `${key} held`)
+  cache.clear()
+  t.equal(cache.size, 0)
+  cache.set('again', 1, 60_000)
+  t.equal(cache.get('again'), 1, 'usable after clear')
+})

@@ -73,3 +73,24 @@ t.test('a verified outcome carries the fingerprint of the token', async (t) => {
   t.equal(cache.peek(`${token}z`), undefined)
   t.equal(cache.peek(token.slice(1)), undefined, 'a token with the same end but shorter is no hit')
 })
+
+t.test('a synchronous verify is remembered before verify returns, refusals too', async (t) => {
+  const cache = new TokenCache({ maxEntries: 10 })
+  const good = `good.${'g'.repeat(40)}`
+  const bad = `bad.${'b'.repeat(40)}`
+  const outage = `outage.${'o'.repeat(40)}`
+  const answer = cache.verify(good, 0, (token) => authInfo(token))
+  t.equal(cache.peek(good)?.authInfo?.token, good, 'remembered at once')
+  t.equal((await answer).token, good)
+  const refused = cache.verify(bad, 0, () => {
+    throw invalidToken('signature_invalid', 'no')
+  })
+  t.equal(cache.peek(bad)?.error?.reason, 'signature_invalid', 'the refusal is remembered at once')
+  await t.rejects(refused, { reason: 'signature_invalid' })
+  const failing = cache.verify(outage, 0, () => {
+    throw new Error('down')
+  })
+  await t.rejects(failing, /down/)
+  t.equal(cache.peek(outage), undefined, 'a failure that is not a verdict is not remembered')
+  t.equal(cache.stats().pending, 0, 'nothing left under way')
+})

@@ -88,9 +88,12 @@ export function peekIssuer(token: string): string | undefined {
 
 /**
  * RFC 7515 §2: base64url without padding, strictly: Node's decoder skips what it does not
- * understand (padding, `+/`, whitespace, stray characters) and ignores non-zero spare bits, so the
- * input is accepted only if it is exactly the canonical encoding of what it decodes to (RFC 4648
- * §3.5). One token has exactly one spelling. Cheaper than a regular expression over the text.
+ * understand (padding, whitespace, stray characters), reads `+/` as `-_`, ignores non-zero spare
+ * bits, and reads only the low byte of a character beyond Latin-1 (`'QUJ\u0144'` decodes as
+ * `'QUJD'`), so the input is accepted only if it is exactly the canonical encoding of what it
+ * decodes to (RFC 4648 §3.5). One token has exactly one spelling. Encoding again costs about
+ * 0.1 µs per part more than checking the length, `+/` and the spare bits, and unlike those it
+ * needs no list of decoder quirks to be complete; cheaper than a regular expression over the text.
  */
 export function decodeBase64url(text: string): Buffer | undefined {
   const bytes = Buffer.from(text, 'base64url')

@@ -1,10 +1,11 @@
 import { z } from 'zod'
-import { canonicalResource, secureUrlProblem } from '../oauth/resource.js'
+import { canonicalResource } from '../oauth/resource.js'
 import type { CacheStats } from '../support/lru-cache.js'
 import type { ComponentHealth } from '../telemetry/health.js'
 import type { TokenVerifier } from './auth-info.js'
 import { clockToleranceSchema } from './clock-tolerance.js'
 import { authorizationServerMetadataUrls } from './discovery.js'
+import { fetchBoundsShape, nowSchema, secureUrlSchema } from './fetch-options.js'
 
 // The options of `introspectionVerifier`, validated at start-up, and what it returns.
 
@@ -24,15 +25,6 @@ export interface IntrospectionCache {
   /** How full the store's bounded part is, for `stats()`. */
   stats?(): CacheStats
 }
-
-const secureUrl = (name: string) =>
-  z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
-    const text = String(value)
-    // Client secrets travel to these URLs: plain http only where no network is crossed.
-    const problem = secureUrlProblem(text)
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `${name} ${problem}` })
-    return text
-  })
 
 const seconds = (fallback: number, max: number) => z.number().nonnegative().max(max).default(fallback)
 
@@ -64,7 +56,8 @@ export const introspectionVerifierSchema = z
         ctx.addIssue({ code: 'custom', message: (error as Error).message })
       }
     }),
-    endpoint: secureUrl('endpoint').optional(),
+    // Client secrets travel to it: https, or plain http only where no network is crossed.
+    endpoint: secureUrlSchema('endpoint').optional(),
     clientId: z.string().min(1, 'clientId must not be empty'),
     clientSecret: z.string().min(1, 'clientSecret must not be empty'),
     clientAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
@@ -88,13 +81,7 @@ export const introspectionVerifierSchema = z
         'must be a function',
       )
       .optional(),
-    fetchTimeoutMs: z.number().int().positive().max(60_000).default(5000),
-    maxBytes: z
-      .number()
-      .int()
-      .positive()
-      .max(16 * 1024 * 1024)
-      .default(64 * 1024),
+    ...fetchBoundsShape(64 * 1024),
     // Not a z.union: its error would not say which member of `cache` is wrong.
     cache: z
       .custom<false | z.input<typeof cacheSchema>>(() => true)
@@ -112,7 +99,7 @@ export const introspectionVerifierSchema = z
     /** Seconds a client is told to wait when the endpoint cannot be used. */
     retryAfter: z.number().int().positive().max(3600).default(5),
     /** Clock in milliseconds (tests). */
-    now: z.custom<() => number>((v) => typeof v === 'function', 'now must be a function').optional(),
+    now: nowSchema,
   })
   .refine((o) => o.scopeClaim === undefined || o.claimsToScopes === undefined, {
     message: 'give scopeClaim or claimsToScopes, not both',

@@ -1,5 +1,4 @@
 import { audienceMatches } from '../oauth/resource.js'
-import { scopesFromClaims } from '../oauth/scopes.js'
 import { FetchFailure, fetchJson } from '../support/bounded-fetch.js'
 import { deepFreeze } from '../support/deep-freeze.js'
 import { invalidToken, PortcullisError, temporarilyUnavailable } from '../support/errors.js'
@@ -8,6 +7,7 @@ import { parseOptions } from '../support/options.js'
 import { SingleFlight } from '../support/single-flight.js'
 import { traceIntrospection } from '../telemetry/telemetry-channels.js'
 import type { AuthInfo, CachedOutcome } from './auth-info.js'
+import { checkTimeClaims, clientIdOfClaims, scopesOfClaims } from './claims.js'
 import { discoverAuthorizationServer } from './discovery.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { introspectionKeyScope } from './introspection-cache-key.js'
@@ -62,7 +62,6 @@ const NON_ACCESS_TYP = new Set(['refresh', 'offline', 'logout'])
 export function introspectionVerifier(options: IntrospectionVerifierOptions): IntrospectionVerifier {
   const o = parseOptions(introspectionVerifierSchema, options, 'introspectionVerifier')
   const now = o.now ?? Date.now
-  const leewayMs = o.clockTolerance * 1000
   const expected = o.audience
   const cache = o.cache ?? cacheSchema.parse({})
   const store: IntrospectionCache | undefined =
@@ -200,29 +199,18 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       throw invalidToken('token_type_invalid', `token typ ${describe(typ)} is not an access token`)
     }
     const resource = audienceCheck(aud)
-    const nowMs = now()
-    if (exp !== undefined) {
-      if (typeof exp !== 'number' || !Number.isFinite(exp))
-        throw invalidToken('claims_malformed', 'exp is not a number')
-      if (exp * 1000 + leewayMs <= nowMs) throw invalidToken('token_expired', 'token has expired')
-    }
-    if (nbf !== undefined) {
-      if (typeof nbf !== 'number' || !Number.isFinite(nbf))
-        throw invalidToken('claims_malformed', 'nbf is not a number')
-      if (nbf * 1000 - leewayMs > nowMs) throw invalidToken('token_not_yet_valid', 'token is not valid yet')
-    }
-    const clientId = stringOr(answer.client_id, stringOr(answer.azp, ''))
+    // Each checked as soon as its type is (an expired token with a malformed nbf is expired).
+    const nowSeconds = now() / 1000
+    if (exp !== undefined && (typeof exp !== 'number' || !Number.isFinite(exp)))
+      throw invalidToken('claims_malformed', 'exp is not a number')
+    checkTimeClaims(exp, undefined, undefined, nowSeconds, o.clockTolerance)
+    if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf)))
+      throw invalidToken('claims_malformed', 'nbf is not a number')
+    checkTimeClaims(undefined, nbf, undefined, nowSeconds, o.clockTolerance)
+    const clientId = clientIdOfClaims(answer)
     const sub = typeof answer.sub === 'string' ? answer.sub : undefined
     const claims = answer as Record<string, unknown>
-    let scopes: string[]
-    if (o.claimsToScopes === undefined) scopes = scopesFromClaims(claims, o.scopeClaim)
-    else {
-      try {
-        scopes = o.claimsToScopes(claims).filter((scope) => typeof scope === 'string')
-      } catch (error) {
-        throw invalidToken('claims_malformed', 'token claims could not be turned into scopes', error)
-      }
-    }
+    const scopes = scopesOfClaims(claims, o.claimsToScopes, o.scopeClaim)
     const auth: AuthInfo = {
       token,
       clientId,
@@ -350,8 +338,6 @@ function describeFailure(url: string, error: unknown): string {
 
 /** application/x-www-form-urlencoded encoding of one value (space as "+"). */
 const formEncode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2)
-
-const stringOr = (value: unknown, fallback: string) => (typeof value === 'string' ? value : fallback)
 
 function describe(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value)

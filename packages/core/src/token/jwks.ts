@@ -1,10 +1,10 @@
 import { z } from 'zod'
-import { secureUrlProblem } from '../oauth/resource.js'
 import { fetchJson } from '../support/bounded-fetch.js'
 import { invalidToken, temporarilyUnavailable } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'
 import { SingleFlight } from '../support/single-flight.js'
 import { traceKeySetFetch } from '../telemetry/telemetry-channels.js'
+import { fetchBoundsShape, nowSchema, secureUrlSchema } from './fetch-options.js'
 import { RSA_JWS_ALGORITHMS } from './jws-algorithms.js'
 import { importJwks, KeyIndex } from './key-import.js'
 import type { IgnoredKey, RemoteKeySet, VerificationKey } from './key-set.js'
@@ -22,19 +22,9 @@ const seconds = (name: string, fallback: number) =>
 
 const jwksKeySetSchema = z
   .strictObject({
-    jwksUri: z.union([z.string(), z.instanceof(URL)]).transform((value, ctx) => {
-      // Key sets are fetched over https only; plain http only on loopback (development and tests).
-      const problem = secureUrlProblem(String(value))
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `jwksUri ${problem}` })
-      return String(value)
-    }),
-    fetchTimeoutMs: z.number().int().positive().max(60_000).default(5000),
-    maxBytes: z
-      .number()
-      .int()
-      .positive()
-      .max(16 * 1024 * 1024)
-      .default(512 * 1024),
+    // Key sets are fetched over https only; plain http only on loopback (development and tests).
+    jwksUri: secureUrlSchema('jwksUri'),
+    ...fetchBoundsShape(512 * 1024),
     maxKeys: z.number().int().positive().max(10_000).default(100),
     cacheMaxAge: seconds('cacheMaxAge', 600),
     cacheMinAge: seconds('cacheMinAge', 60),
@@ -42,7 +32,7 @@ const jwksKeySetSchema = z
     staleIfError: seconds('staleIfError', 86_400),
     rsaAlgorithm: z.enum(RSA_JWS_ALGORITHMS).default('RS256'),
     headers: z.record(z.string(), z.string()).optional(),
-    now: z.custom<() => number>((value) => typeof value === 'function', 'now must be a function').optional(),
+    now: nowSchema,
   })
   .refine((o) => o.cacheMinAge <= o.cacheMaxAge, {
     message: 'cacheMinAge must not exceed cacheMaxAge',
@@ -189,6 +179,8 @@ export function jwksKeySet(options: JwksKeySetOptions): RemoteKeySet {
   return {
     jwksUri,
     getKey,
+    // Only while fresh: past its lifetime getKey starts the background refresh.
+    heldKey: (header) => (held !== undefined && now() < freshUntil ? held.find(header) : undefined),
     refresh,
     status: () => {
       const stale = held !== undefined && now() >= freshUntil

@@ -1,17 +1,17 @@
 import { audienceMatches, audienceResource } from '../oauth/resource.js'
-import { scopesFromClaims } from '../oauth/scopes.js'
 import { invalidToken, PortcullisError, temporarilyUnavailable } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'
 import { keySetHealth } from '../telemetry/health.js'
 import type { AuthInfo } from './auth-info.js'
-import { decodeCompactJwt } from './compact-jwt.js'
+import { checkTimeClaims, clientIdOfClaims, DEFAULT_CLIENT_ID_CLAIMS, scopesOfClaims } from './claims.js'
+import { type DecodedJwt, decodeCompactJwt } from './compact-jwt.js'
 import { type DiscoveryOptions, discoverAuthorizationServer } from './discovery.js'
 import { fingerprintOfHash, tokenHash } from './fingerprint.js'
 import { checkJwksKeySetOptions, jwksKeySet } from './jwks.js'
 import { DEFAULT_JWS_ALGORITHMS } from './jws-algorithms.js'
 import { type JwtVerifier, type JwtVerifierOptions, jwtVerifierSchema } from './jwt-verifier-options.js'
 import { staticKeySet } from './key-import.js'
-import type { KeySet, KeySetStatus } from './key-set.js'
+import type { KeySet, KeySetStatus, VerificationKey } from './key-set.js'
 import { dpopBinding, dpopBoundRefusal, senderConstraintProblem } from './sender-constraint.js'
 import { TokenCache } from './token-cache.js'
 import { vouchFingerprint, vouchJwt } from './vouched.js'
@@ -69,7 +69,7 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       : new Set(typeof options.audience === 'string' ? [options.audience] : options.audience)
   const resources = audiences === false || clients !== undefined ? [] : audiences.map(resourceUrl)
   const ifPresent = o.audienceIfPresent || undefined
-  const clientIdClaims = o.clientIdClaims ?? ['client_id', 'azp']
+  const clientIdClaims = o.clientIdClaims ?? DEFAULT_CLIENT_ID_CLAIMS
   const tolerance = o.clockTolerance
   const required = [...new Set(o.requiredClaims)]
   const strictTyp = o.typ === 'strict'
@@ -88,8 +88,11 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
             jwksKeySet({ ...o.jwks, jwksUri, now: o.jwks?.now ?? now }),
           ))
 
-  const verifyUncached = async (token: string, _key: string): Promise<AuthInfo> => {
-    const { header, payload, signingInput, signature } = decodeCompactJwt(token)
+  // Synchronous wherever nothing needs waiting for (the key held, the signature checked in place),
+  // so a new token costs no promise beyond the one the caller gets; otherwise one per wait.
+  const verifyUncached = (token: string, _key: string): AuthInfo | Promise<AuthInfo> => {
+    const decoded = decodeCompactJwt(token)
+    const { header } = decoded
     // RFC 8725 §3.1: the allow-list decides before any key is looked at (no HMAC, no none).
     if (!allowed.has(header.alg))
       throw invalidToken('alg_not_allowed', `alg ${quote(header.alg)} is not allowed`)
@@ -97,15 +100,27 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     if (header.crit !== undefined)
       throw invalidToken('crit_unsupported', 'critical header extensions are not supported')
     checkTyp(header.typ, strictTyp)
-    const key = await keySet.getKey(header)
+    const held = keySet.heldKey?.(header)
+    if (held !== undefined) return verifyWith(held, decoded, token)
+    return keySet.getKey(header).then((key) => verifyWith(key, decoded, token))
+  }
+
+  const verifyWith = (
+    key: VerificationKey,
+    decoded: DecodedJwt,
+    token: string,
+  ): AuthInfo | Promise<AuthInfo> => {
     // RFC 8725 §3.1: each key is used with exactly one algorithm.
-    if (key.alg !== header.alg)
-      throw invalidToken('key_unsuitable', `the key is bound to ${key.alg}, not ${header.alg}`)
-    const data = Buffer.from(signingInput, 'latin1')
-    const valid =
-      onThreadPool && key.verifyOnThreadPool !== undefined
-        ? await key.verifyOnThreadPool(data, signature)
-        : key.verify(data, signature)
+    if (key.alg !== decoded.header.alg)
+      throw invalidToken('key_unsuitable', `the key is bound to ${key.alg}, not ${decoded.header.alg}`)
+    const data = Buffer.from(decoded.signingInput, 'latin1')
+    if (onThreadPool && key.verifyOnThreadPool !== undefined) {
+      return key.verifyOnThreadPool(data, decoded.signature).then((valid) => accept(valid, decoded, token))
+    }
+    return accept(key.verify(data, decoded.signature), decoded, token)
+  }
+
+  const accept = (valid: boolean, { header, payload, signingInput }: DecodedJwt, token: string): AuthInfo => {
     if (!valid) {
       throw invalidToken('signature_invalid', 'signature does not verify')
     }
@@ -141,17 +156,15 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       if (index < 0) throw invalidToken('audience_mismatch', 'token is meant for another audience')
       resource = resources[index]
     }
-    const nowSeconds = Math.floor(now() / 1000)
     const exp = claims.exp as number | undefined
-    // RFC 7519 §4.1.4 and RFC 9068 §4 item 6, with leeway.
-    if (exp !== undefined && exp <= nowSeconds - tolerance)
-      throw invalidToken('token_expired', 'token has expired')
-    if (claims.nbf !== undefined && (claims.nbf as number) > nowSeconds + tolerance) {
-      throw invalidToken('token_not_yet_valid', 'token is not valid yet (nbf)') // RFC 7519 §4.1.5
-    }
-    if (claims.iat !== undefined && (claims.iat as number) > nowSeconds + tolerance) {
-      throw invalidToken('issued_in_future', 'token is issued in the future (iat)') // RFC 7519 §4.1.6
-    }
+    // RFC 9068 §4 item 6; NumericDate seconds, as jose counts them.
+    checkTimeClaims(
+      exp,
+      claims.nbf as number | undefined,
+      claims.iat as number | undefined,
+      Math.floor(now() / 1000),
+      tolerance,
+    )
     // RFC 9449 §6.1: a DPoP-bound token is checked in full, then refused with its caller attached.
     const jkt = dpopBinding(claims.cnf)
     const bound = jkt === undefined ? senderConstraintProblem(claims.cnf) : undefined
@@ -164,19 +177,10 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         throw invalidToken('claims_malformed', 'token claims rejected by policy', error)
       }
     }
-    let scopes: string[]
-    if (o.claimsToScopes === undefined) scopes = scopesFromClaims(claims, o.scopeClaim)
-    else {
-      try {
-        scopes = o.claimsToScopes(claims).filter((scope) => typeof scope === 'string')
-      } catch (error) {
-        throw invalidToken('claims_malformed', 'token claims could not be turned into scopes', error)
-      }
-    }
+    const scopes = scopesOfClaims(claims, o.claimsToScopes, o.scopeClaim)
     const auth = freezeAuthInfo({
       token,
-      // RFC 9068 §2.2: client_id; azp where an IdP (Keycloak, Entra v2) names the client that way.
-      clientId: firstString(claims, clientIdClaims),
+      clientId: clientIdOfClaims(claims, clientIdClaims),
       scopes,
       expiresAt: exp,
       resource,
@@ -202,7 +206,11 @@ export function jwtVerifier(options: JwtVerifierOptions): JwtVerifier {
       )
     }
     if (cache !== undefined) return cache.verify(token, tolerance, verifyUncached)
-    return verifyUncached(token, token)
+    try {
+      return Promise.resolve(verifyUncached(token, token))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   return {
@@ -231,14 +239,6 @@ const keySetName = (keySet: KeySet, issuer: string): string => {
  */
 function resourceUrl(audience: string): URL | undefined {
   return /^https?:\/\//i.test(audience) && URL.canParse(audience) ? new URL(audience) : undefined
-}
-
-function firstString(claims: Record<string, unknown>, names: readonly string[]): string {
-  for (const name of names) {
-    const value = Object.hasOwn(claims, name) ? claims[name] : undefined
-    if (typeof value === 'string') return value
-  }
-  return ''
 }
 
 function matchedAudience(aud: unknown, audiences: readonly string[]): number {
@@ -346,6 +346,7 @@ function discoveredKeySet(
       return (resolved as { jwksUri?: string } | undefined)?.jwksUri
     },
     getKey: async (header) => (resolved ?? (await resolve())).getKey(header),
+    heldKey: (header) => resolved?.heldKey?.(header),
     status: (): KeySetStatus =>
       resolved?.status() ?? {
         lastFetchAt: undefined,

@@ -63,6 +63,7 @@ export function staticKeySet(
       if (found === undefined) throw invalidToken('kid_unknown', 'token signed with an unknown key')
       return found
     },
+    heldKey: (header) => index.find(header),
     status: () => ({ ...status }),
   }
 }

@@ -39,6 +39,12 @@ export interface KeySet {
    * key_unsuitable) or `temporarily_unavailable` (jwks_unavailable).
    */
   getKey(header: { alg: string; kid?: string | undefined }): Promise<VerificationKey>
+  /**
+   * The key `getKey` would give at once, without waiting, when the set holds it and needs no
+   * fetch first; `undefined` otherwise (then `getKey` decides). May throw what `getKey` would
+   * (key_unsuitable). Optional: it spares a promise on every new token.
+   */
+  heldKey?(header: { alg: string; kid?: string | undefined }): VerificationKey | undefined
   status(): KeySetStatus
 }
 

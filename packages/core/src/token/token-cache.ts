@@ -108,73 +108,89 @@ export class TokenCache {
   /**
    * The remembered outcome for `token`, else the outcome of `verify(token, key)`, remembered.
    * `leeway` (seconds) is the clock tolerance the verifier applies to `exp`. `verify` gets the
-   * token back so callers need no per-call closure (the hit path allocates nothing).
+   * token back so callers need no per-call closure (the hit path allocates nothing). It may answer
+   * (or throw) synchronously: that outcome is remembered before this returns, with no promise
+   * between, and there is nothing under way for a concurrent sighting to share.
    */
   verify(
     token: string,
     leeway: number,
-    verify: (token: string, key: string) => Promise<AuthInfo>,
+    verify: (token: string, key: string) => AuthInfo | Promise<AuthInfo>,
   ): Promise<AuthInfo> {
     const entry = this.peek(token)
     if (entry !== undefined) {
       return entry.authInfo !== undefined ? Promise.resolve(entry.authInfo) : Promise.reject(entry.error)
     }
     // A lean single-flight (SingleFlight's promise chain costs more than this whole cold path
-    // outside the signature check): the map entry is set before the async body can finish.
+    // outside the signature check).
     const key = verifiedKey(token)
     const pending = this.#pending.get(key)
     if (pending?.token === token) return pending.promise
-    const promise = this.#verifyAndRemember(token, key, leeway, verify)
+    let outcome: AuthInfo | Promise<AuthInfo>
+    try {
+      outcome = verify(token, key)
+    } catch (error) {
+      return Promise.reject(this.#refused(token, leeway, error))
+    }
+    if (!isThenable(outcome)) return Promise.resolve(this.#verified(token, key, leeway, outcome))
+    // The handlers run after the entry below is set: a settled promise calls them on a later tick.
+    const promise = Promise.resolve(outcome).then(
+      (authInfo) => {
+        this.#settled(token, key)
+        return this.#verified(token, key, leeway, authInfo)
+      },
+      (error: unknown) => {
+        this.#settled(token, key)
+        throw this.#refused(token, leeway, error)
+      },
+    )
     // Another token that ends alike is under way: this one is verified on its own, unshared.
     if (pending === undefined) this.#pending.set(key, { token, promise })
     return promise
   }
 
-  async #verifyAndRemember(
-    token: string,
-    key: string,
-    leeway: number,
-    verify: (token: string, key: string) => Promise<AuthInfo>,
-  ) {
-    try {
-      await undefined // yield once: the caller registers this promise before any outcome settles it
-      const authInfo = await verify(token, key)
-      const now = this.#now()
-      const validUntil =
-        authInfo.expiresAt === undefined ? Number.POSITIVE_INFINITY : (authInfo.expiresAt + leeway) * 1000
-      const ttl = Math.min(this.#maxTtlMs, validUntil - now)
-      // The fingerprint its verifier vouched for (jwtVerifier's), else computed: no second hash.
-      const fingerprint = authInfo.token === token ? fingerprintOf(authInfo) : tokenFingerprint(token)
-      this.#entries.set(key, { authInfo, error: undefined, fingerprint, validUntil }, ttl)
-      return authInfo
-    } catch (error) {
-      // A DPoP-bound token is a good token refused only as Bearer: remembered as long as a good one.
-      const bound = dpopBoundCaller(error)
-      const validUntil =
-        bound === undefined
-          ? this.#now() + this.#negativeTtlMs
-          : bound.expiresAt === undefined
-            ? Number.POSITIVE_INFINITY
-            : (bound.expiresAt + leeway) * 1000
-      const ttl = Math.min(
-        bound === undefined ? this.#negativeTtlMs : this.#maxTtlMs,
-        validUntil - this.#now(),
+  #settled(token: string, key: string): void {
+    if (this.#pending.get(key)?.token === token) this.#pending.delete(key)
+  }
+
+  /** Remembers a verified token until the earlier of its `exp` (plus leeway) and `maxTtl`. */
+  #verified(token: string, key: string, leeway: number, authInfo: AuthInfo): AuthInfo {
+    const now = this.#now()
+    const validUntil =
+      authInfo.expiresAt === undefined ? Number.POSITIVE_INFINITY : (authInfo.expiresAt + leeway) * 1000
+    const ttl = Math.min(this.#maxTtlMs, validUntil - now)
+    // The fingerprint its verifier vouched for (jwtVerifier's), else computed: no second hash.
+    const fingerprint = authInfo.token === token ? fingerprintOf(authInfo) : tokenFingerprint(token)
+    this.#entries.set(key, { authInfo, error: undefined, fingerprint, validUntil }, ttl)
+    return authInfo
+  }
+
+  /** Remembers a refusal worth remembering, and gives the error back to be thrown. */
+  #refused(token: string, leeway: number, error: unknown): unknown {
+    // A DPoP-bound token is a good token refused only as Bearer: remembered as long as a good one.
+    const bound = dpopBoundCaller(error)
+    const validUntil =
+      bound === undefined
+        ? this.#now() + this.#negativeTtlMs
+        : bound.expiresAt === undefined
+          ? Number.POSITIVE_INFINITY
+          : (bound.expiresAt + leeway) * 1000
+    const ttl = Math.min(bound === undefined ? this.#negativeTtlMs : this.#maxTtlMs, validUntil - this.#now())
+    // Only a verdict on the token itself is worth remembering; an outage is not (it may end now).
+    if (error instanceof PortcullisError && error.code === 'invalid_token' && ttl > 0) {
+      this.#refusalsUntil = Math.max(this.#refusalsUntil, this.#now() + ttl)
+      this.#entries.set(
+        refusedKey(token),
+        { authInfo: undefined, error, fingerprint: tokenFingerprint(token), validUntil },
+        ttl,
       )
-      // Only a verdict on the token itself is worth remembering; an outage is not (it may end now).
-      if (error instanceof PortcullisError && error.code === 'invalid_token' && ttl > 0) {
-        this.#refusalsUntil = Math.max(this.#refusalsUntil, this.#now() + ttl)
-        this.#entries.set(
-          refusedKey(token),
-          { authInfo: undefined, error, fingerprint: tokenFingerprint(token), validUntil },
-          ttl,
-        )
-      }
-      throw error
-    } finally {
-      if (this.#pending.get(key)?.token === token) this.#pending.delete(key)
     }
+    return error
   }
 }
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 
 /** Characters of a token that key its verified outcome: its end (a JWT's signature). */
 const TAIL = 32
