@@ -86,7 +86,7 @@ t.test('a synchronous verify is remembered before verify returns, refusals too',
     throw invalidToken('signature_invalid', 'no')
   })
   t.equal(cache.peek(bad)?.error?.reason, 'signature_invalid', 'the refusal is remembered at once')
-  await t.rejects(refused, { reason: 'signature_invalid' })
+  await t.rejects(refused, { name: 'PortcullisError', reason: 'signature_invalid' })
   const failing = cache.verify(outage, 0, () => {
     throw new Error('down')
   })
