@@ -31,7 +31,10 @@ export type {
 export {
   authInfoFrom,
   type McpDeclaration,
+  type McpScopeRegistry,
+  mcpScopeRegistry,
   principalBinding,
+  processScopeRegistry,
   type ScopedRegistrar,
   withScopes,
 } from './mcp/declarations.js'

@@ -7,6 +7,7 @@ import { parseOptions } from '../support/options.js'
 import { auditing, publishAudit } from '../telemetry/audit.js'
 import { addHealthPart, sessionTableHealth } from '../telemetry/health.js'
 import type { AuthInfo } from '../token/auth-info.js'
+import type { McpScopeRegistry } from './declarations.js'
 import { isMcpEventStore, sessionEventStore } from './event-store.js'
 import { hostServer } from './hosting.js'
 import { announceListChanges, scopeSetKey } from './list-changes.js'
@@ -87,11 +88,11 @@ export async function createMcpEndpoint(
   )
   const factory = async (context: McpFactoryContext): Promise<McpServerLike> => {
     const server = await parsed.server(context)
-    hostServer(server, rules, { listing, owner })
+    hostServer(server, rules, { listing, owner, registry: parsed.scopeRegistry })
     return server
   }
 
-  if (parsed.probe ?? true) await learnDeclarations(parsed.server, rules, owner)
+  if (parsed.probe ?? true) await learnDeclarations(parsed.server, rules, owner, parsed.scopeRegistry)
   if (parsed.checkScopesSupported ?? true) checkScopesSupported(gate, rules, owner)
 
   const Transport = parsed.transport
@@ -298,6 +299,7 @@ async function learnDeclarations(
   factory: McpServerFactory,
   rules: McpScopeRules,
   owner: string,
+  registry: McpScopeRegistry | undefined,
 ): Promise<void> {
   let server: McpServerLike
   try {
@@ -309,7 +311,7 @@ async function learnDeclarations(
       { cause: error },
     )
   }
-  hostServer(server, rules, { listing: undefined, owner })
+  hostServer(server, rules, { listing: undefined, owner, registry })
   await server.close().catch(() => {})
 }
 
