@@ -31,7 +31,6 @@ import type {
   onSendHookHandler,
   preHandlerAsyncHookHandler,
   preValidationHookHandler,
-  RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
@@ -159,7 +158,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   /** Methods each protected URL answers, for preflight `Access-Control-Allow-Methods` and `Allow`. */
   const methodsByUrl = new Map<string, Set<string>>()
 
-  fastify.addHook('onRoute', function checkRoute(route: RouteOptions) {
+  fastify.addHook('onRoute', function checkRoute(route) {
     const config = route.config ?? {}
     const where = `${OWNER}: route ${String(route.method)} ${route.url}`
     if (config.auth !== undefined && typeof config.auth !== 'boolean') {
@@ -185,7 +184,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     if (this.hasRoute({ method: 'OPTIONS', url: route.url })) return
     this.route({
       method: 'OPTIONS',
-      url: (route as RouteOptions & { routePath?: string }).routePath ?? route.url,
+      // Fastify's documented onRoute `routePath`: the URL without this scope's prefix, which `this.route` adds back.
+      url: route.routePath,
       ...(route.prefixTrailingSlash === undefined ? {} : { prefixTrailingSlash: route.prefixTrailingSlash }),
       config: { ...config },
       handler: async (_request, reply) => {
