@@ -81,6 +81,7 @@ export {
   temporarilyUnavailable,
 } from './support/errors.js'
 export { type CacheStats, type CacheStore, LruCache, type LruCacheOptions } from './support/lru-cache.js'
+export { OptionsError } from './support/options.js'
 export { AUDIT_CHANNEL, AUDIT_SCHEMA_VERSION, type AuditEvent, onAuditEvent } from './telemetry/audit.js'
 export {
   type ComponentHealth,

@@ -6,6 +6,7 @@ import {
   type JwsHeader,
   type JwtVerifier,
   jwtVerifier,
+  OptionsError,
   type ScopeMapper,
   type StaticKey,
   scopeMapper,
@@ -267,15 +268,12 @@ export function presetOf(
   }
 }
 
-/** Runs a core factory, re-labelling its option errors with the preset's name. */
+/** Runs a core factory, its option errors re-labelled with the preset's name (core's `OptionsError.relabel`). */
 export function withOwner<T>(owner: IdpName, build: () => T): T {
   try {
     return build()
   } catch (error) {
-    if (error instanceof TypeError) {
-      throw new TypeError(error.message.replace(/^[A-Za-z]+: /, `${owner}: `), { cause: error })
-    }
-    throw error
+    throw error instanceof OptionsError ? error.relabel(owner) : error
   }
 }
 
