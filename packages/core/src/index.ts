@@ -125,6 +125,7 @@ export {
   type DiscoveryOptions,
   discoverAuthorizationServer,
   IssuerMismatchError,
+  processDiscoveryCache,
 } from './token/discovery.js'
 export { tokenFingerprint } from './token/fingerprint.js'
 export {

@@ -25,5 +25,5 @@ t.test('option errors name their owner, and a factory building another re-labels
   t.equal(relabelled.message, `keycloak: ${error.problem}`)
   t.equal(relabelled.owner, 'keycloak')
   t.equal(relabelled.cause, error)
-  t.equal(relabelled.name, 'OptionsError')
+  t.equal(relabelled.name, 'TypeError', 'named as before')
 })

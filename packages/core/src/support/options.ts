@@ -28,8 +28,8 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, own
  *   throw error instanceof OptionsError ? error.relabel('keycloak') : error
  * }
  */
+// Its `name` stays `TypeError`: code that tells bad options apart by name keeps working.
 export class OptionsError extends TypeError {
-  override readonly name = 'OptionsError'
   constructor(
     /** The factory whose options are wrong, e.g. `jwtVerifier`. */
     readonly owner: string,
