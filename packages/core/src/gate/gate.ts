@@ -425,7 +425,6 @@ export function createGate(options: GateOptions): Gate {
     metadataDocument,
     policy,
     cors,
-    idp: parsed.idp,
     authenticate: (input: AuthenticateInput): Promise<AuthenticateResult> => {
       const result = observed(input)
       return result instanceof Promise ? result : Promise.resolve(result)
