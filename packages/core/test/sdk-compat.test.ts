@@ -8,8 +8,9 @@ import {
   McpServer as McpServer2,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server'
-import { mcpScopeRegistry } from '@portcullis/core'
+import { createGate, mcpScopeRegistry } from '@portcullis/core'
 import {
+  createMcpEndpoint,
   hostServer,
   McpSdkInternalsError,
   mcpListingPolicy,
@@ -158,4 +159,31 @@ t.test('2.x: withScopes fills the SDK scopeChallenge hook, so its own transport 
   t.match(implied.headers.get('www-authenticate'), /scope="never:asked"/)
   const open = await call('open', [])
   t.equal(open.status, 200)
+})
+
+t.test('a route whose server lacks the SDK internals refuses to start, naming the field', async (t) => {
+  const gate = createGate({
+    resource: 'https://mcp.example.com/mcp',
+    authorizationServers: ['https://id.example.com'],
+    verifier: { verifyAccessToken: async () => Promise.reject(new Error('unused')) },
+  })
+  let closed = false
+  const notAnSdkServer = {
+    connect: async () => {},
+    close: async () => {
+      closed = true
+    },
+  }
+  await t.rejects(
+    createMcpEndpoint(gate, { server: () => notAnSdkServer, handler: () => async () => {} }, 'mcpRoute'),
+    { name: 'McpSdkInternalsError', message: /^mcpRoute: .*_requestHandlers/ },
+  )
+  t.ok(closed, 'the probe server is closed all the same')
+  const started = await createMcpEndpoint(
+    gate,
+    { server: () => new McpServer2({ name: 'ok', version: '1' }), handler: () => async () => {} },
+    'mcpRoute',
+  )
+  t.equal(started.path, '/mcp', 'an SDK server starts')
+  await started.close()
 })

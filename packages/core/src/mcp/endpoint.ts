@@ -26,6 +26,7 @@ import {
   mcpRouteOptionsSchema,
 } from './route-options.js'
 import { type McpScopeRules, type McpTarget, mcpScopeRules, messageTargets } from './scope-rules.js'
+import { checkSdkInternals } from './sdk-compat.js'
 import { type McpSession, McpSessionStore } from './sessions.js'
 import { serveTraced } from './trace-context.js'
 
@@ -312,7 +313,12 @@ async function learnDeclarations(
     )
   }
   hostServer(server, rules, { listing: undefined, owner, registry })
-  await server.close().catch(() => {})
+  // Lists are shaped per caller through SDK internals: refuse to start if they are not there.
+  try {
+    checkSdkInternals(server, owner)
+  } finally {
+    await server.close().catch(() => {})
+  }
 }
 
 function checkScopesSupported(gate: Gate, rules: McpScopeRules, owner: string): void {

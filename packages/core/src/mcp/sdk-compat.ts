@@ -87,17 +87,14 @@ type Marked = { [WRAPPED]?: true; [WATCHED]?: true }
 const isMarked = (value: object, mark: typeof WRAPPED | typeof WATCHED) => (value as Marked)[mark] === true
 
 /**
- * Wraps the server's handlers for `methods` (those installed now and those installed later), once
- * per server and handler. Throws `McpSdkInternalsError` when the handler table or
- * `setRequestHandler` is not where the supported SDK lines keep them.
+ * The handler table and `setRequestHandler` of a server, or `McpSdkInternalsError` naming what is
+ * missing. The route calls it at startup (on the server its probe builds), so an SDK whose
+ * internals moved stops the route from starting instead of failing its first list request.
  */
-export function wrapRequestHandlers(
+export function checkSdkInternals(
   server: object,
-  methods: readonly string[],
-  wrap: (method: string, handler: SdkRequestHandler) => SdkRequestHandler,
   owner: string,
-): void {
-  if (isMarked(server, WATCHED)) return
+): { table: Map<string, SdkRequestHandler>; setRequestHandler: (...args: unknown[]) => unknown } {
   const protocol = protocolOf(server)
   const line = mcpSdkLineOf(server)
   const handlers = protocol._requestHandlers
@@ -109,7 +106,26 @@ export function wrapRequestHandlers(
     // Without it, a list handler installed later would be served unshaped.
     throw new McpSdkInternalsError(owner, `${fieldPath(server, 'setRequestHandler')} (a method)`, line)
   }
-  const table = handlers as Map<string, SdkRequestHandler>
+  return {
+    table: handlers as Map<string, SdkRequestHandler>,
+    setRequestHandler: setRequestHandler as (...args: unknown[]) => unknown,
+  }
+}
+
+/**
+ * Wraps the server's handlers for `methods` (those installed now and those installed later), once
+ * per server and handler. Throws `McpSdkInternalsError` when the handler table or
+ * `setRequestHandler` is not where the supported SDK lines keep them.
+ */
+export function wrapRequestHandlers(
+  server: object,
+  methods: readonly string[],
+  wrap: (method: string, handler: SdkRequestHandler) => SdkRequestHandler,
+  owner: string,
+): void {
+  if (isMarked(server, WATCHED)) return
+  const { table, setRequestHandler } = checkSdkInternals(server, owner)
+  const protocol = protocolOf(server)
   const wrapAll = () => {
     for (const method of methods) {
       const handler = table.get(method)
@@ -124,7 +140,7 @@ export function wrapRequestHandlers(
   // McpServer installs a list handler when the first item of its kind is registered, which may
   // happen after this (tools added while serving): wrap those as they come.
   protocol.setRequestHandler = function watchedSetRequestHandler(this: unknown, ...args: unknown[]) {
-    const result = (setRequestHandler as (...a: unknown[]) => unknown).apply(this, args)
+    const result = setRequestHandler.apply(this, args)
     wrapAll()
     return result
   }
