@@ -289,24 +289,28 @@ function senderConstrainedAdvice(idp: IdpDescription, claims: Record<string, unk
   const dpop =
     claims?.typ === 'DPoP' || (typeof cnf === 'object' && cnf !== null && Object.hasOwn(cnf, 'jkt'))
   const binding = dpop ? 'a DPoP key' : 'a key or client certificate'
-  const hint = `the client must obtain a Bearer token (a binding to ${binding} cannot be checked here yet)`
+  // DPoP (RFC 9449) is checked by the gate when its `dpop` option allows it; a certificate binding
+  // (RFC 8705) needs the TLS layer, which this server does not see.
+  const hint = dpop
+    ? "the client must send it with a DPoP proof to a gate whose dpop option is 'allowed' or 'required', or obtain a Bearer token"
+    : `the client must obtain a Bearer token (a binding to ${binding} cannot be checked here)`
   if (idp.name === 'keycloak') {
     return {
       hint,
       // Keycloak DPoP guide: a DPoP proof at the token endpoint binds the token (typ "DPoP", cnf.jkt).
-      fix: 'Keycloak bound the token to the client\'s DPoP key (payload typ "DPoP", cnf.jkt) because the client sent a DPoP proof to the token endpoint or its client has DPoP required. Until this server verifies DPoP proofs, the client must request plain Bearer tokens: turn DPoP off for that client and let it send no DPoP proof.',
+      fix: "Keycloak bound the token to the client's DPoP key (payload typ \"DPoP\", cnf.jkt) because the client sent a DPoP proof to the token endpoint or its client has DPoP required. Either set the gate's dpop option to 'allowed' (or 'required') so the client presents the token with a DPoP proof, or turn DPoP off for that client and let it send no DPoP proof.",
     }
   }
   if (idp.name === 'auth0') {
     return {
       hint,
       // Auth0 sender constraining: "you must also enforce it for the resource server".
-      fix: 'The client application has sender constraining (DPoP or mTLS) on, so Auth0 bound its tokens to a key. Until this server verifies the binding, turn sender constraining off for that application.',
+      fix: "The client application has sender constraining (DPoP or mTLS) on, so Auth0 bound its tokens to a key. For DPoP, set the gate's dpop option to 'allowed' (or 'required'); for mTLS, which this server cannot check, turn sender constraining off for that application.",
     }
   }
   return {
     hint,
-    fix: `The authorization server bound this token to ${binding} (RFC 9449 DPoP or RFC 8705 mutual TLS). This server cannot check that binding yet: the client must obtain a plain Bearer token.`,
+    fix: `The authorization server bound this token to ${binding} (RFC 9449 DPoP or RFC 8705 mutual TLS). ${dpop ? "Set the gate's dpop option to 'allowed' (or 'required') so the client presents it with a DPoP proof, or let the client obtain a plain Bearer token." : 'This server cannot check a certificate binding: the client must obtain a plain Bearer token.'}`,
   }
 }
 

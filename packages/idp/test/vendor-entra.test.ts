@@ -111,6 +111,17 @@ t.test('sender-constrained tokens are refused, naming the binding', async (t) =>
   )
   t.equal(dpop.reason, 'token_sender_constrained')
   t.match(dpop.message, /DPoP key \(cnf\.jkt/)
+  const dpopToken = await idp.mint(entraV2Access, {
+    ...v2Claims,
+    cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' },
+  })
+  const dpopAdvice = adviceFor(v2.idp, dpop, dpopToken)
+  t.match(
+    dpopAdvice?.hint,
+    /dpop option is 'allowed' or 'required'/,
+    'a DPoP binding names the gate option that checks it',
+  )
+  t.match(dpopAdvice?.fix, /dpop option to 'allowed'/)
   const mtls = await refusal(
     v1.options.verifier,
     await idp.mint(entraV1Access, {
@@ -120,6 +131,15 @@ t.test('sender-constrained tokens are refused, naming the binding', async (t) =>
   )
   t.equal(mtls.reason, 'token_sender_constrained')
   t.match(mtls.message, /client certificate \(cnf x5t#S256/)
+  const mtlsToken = await idp.mint(entraV1Access, {
+    ...v1Claims,
+    cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
+  })
+  t.match(
+    adviceFor(v1.idp, mtls, mtlsToken)?.fix,
+    /cannot check a certificate binding/,
+    'an mTLS binding cannot be checked here',
+  )
 })
 
 t.test('version, tenant and lifetime refusals', async (t) => {

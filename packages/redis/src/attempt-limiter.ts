@@ -81,9 +81,12 @@ export function redisAttemptLimiter(
     return counted
   }
 
-  const limiterOf = (counted: Scope): RedisAttemptLimiter => ({
-    retryAfter: (address: string) => counted.windows.retryAfter(address),
-    recordFailure: (address: string) => counted.recordFailure(address),
+  // A scope (its hash and its channel subscription) is made when first used (the gate asks
+  // `forResource` when it is created): a limiter only ever used per resource never subscribes to
+  // the resource-less channel.
+  const limiterOf = (name: string): RedisAttemptLimiter => ({
+    retryAfter: (address: string) => scope(name).windows.retryAfter(address),
+    recordFailure: (address: string) => scope(name).recordFailure(address),
     // Two deployments on one Redis (the same keyPrefix) count apart: each gate's resource names its
     // own hash and channel, so one deployment's refusals never answer 429 on the other.
     forResource(resource: string): RedisAttemptLimiter {
@@ -91,7 +94,9 @@ export function redisAttemptLimiter(
         throw new Error(
           `@portcullis/redis redisAttemptLimiter: one limiter serves at most ${MAX_RESOURCES} resources; create one per group of gates`,
         )
-      return limiterOf(scope(resourceScope(resource)))
+      const name = resourceScope(resource)
+      scope(name)
+      return limiterOf(name)
     },
     stats: () => ({
       addresses: [...scopes.values()].reduce((sum, counted) => sum + counted.windows.size, 0),
@@ -100,7 +105,7 @@ export function redisAttemptLimiter(
     }),
   })
 
-  return limiterOf(scope(''))
+  return limiterOf('')
 }
 
 /** A shared `AttemptLimiter`; the one `forResource` returns counts that resource's refusals alone. */

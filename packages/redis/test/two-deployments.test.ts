@@ -39,6 +39,11 @@ t.test("one deployment's refusals never answer 429 at the other", async (t) => {
   const keys = (await a.redis.client.keys('portcullis:attempts:*')).sort()
   t.equal(keys.length, 2, `one hash per deployment (${keys.join(', ')})`)
   for (const key of keys) t.match(key, /^portcullis:attempts:[A-Za-z0-9_-]{22}:\d+$/)
+  const channels = (
+    (await a.redis.client.call('PUBSUB', 'CHANNELS', 'portcullis:attempts*')) as string[]
+  ).sort()
+  t.equal(channels.length, 2, `one channel per deployment, none without a resource (${channels.join(', ')})`)
+  for (const channel of channels) t.match(channel, /^portcullis:attempts:[A-Za-z0-9_-]{22}$/)
 })
 
 t.test("a jti revocation names its issuer and refuses that issuer's token only", async (t) => {

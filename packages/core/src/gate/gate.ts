@@ -45,6 +45,7 @@ import type {
   RejectionLog,
   VerifiedAuthInfo,
 } from './gate-types.js'
+import { describeRequirement, scopeDenial } from './scope-denial.js'
 
 export { gateOptionsSchema, gateSchema } from './gate-options.js'
 export {
@@ -383,15 +384,9 @@ export function createGate(options: GateOptions): Gate {
   ): AuthorizeResult => {
     if (policy.satisfies(requirement, auth.scopes)) return ALLOWED
     const missing = policy.missing(requirement, auth.scopes)
-    const anyOf = !Array.isArray(requirement) && 'anyOf' in requirement
-    const description = anyOf
-      ? `This operation requires one of the scopes: ${(requirement as { anyOf: readonly string[] }).anyOf.join(' ')}`
-      : `This operation requires the scope${missing.length === 1 ? '' : 's'}: ${missing.join(' ')}`
-    const error = new PortcullisError('insufficient_scope', 'scope_insufficient', description, {
-      scopes: missing,
-    })
     const fingerprint = auth.extra?.fingerprint ?? tokenFingerprint(auth.token)
-    return reject(error, { fingerprint, missingScopes: missing })
+    const { error, log } = scopeDenial(missing, describeRequirement(requirement, missing), fingerprint)
+    return { ok: false as const, error, reply: reply(error), log }
   }
 
   const metadataPreflight = publicDocumentPreflight(

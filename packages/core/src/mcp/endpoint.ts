@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Gate } from '../gate/gate.js'
 import { stepUpAuditEvent } from '../gate/gate-audit.js'
+import { scopeDenial } from '../gate/scope-denial.js'
 import { PortcullisError } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'
 import { auditing, publishAudit } from '../telemetry/audit.js'
@@ -250,33 +251,11 @@ export async function createMcpEndpoint(
   }
 
   const insufficientScope = (auth: AuthInfo, missing: string[], denied: McpTarget[]): McpDecision => {
-    const error = new PortcullisError(
-      'insufficient_scope',
-      'scope_insufficient',
-      describeDenial(missing, denied),
-      {
-        scopes: missing,
-      },
-    )
-    const answer = gate.reply(error)
+    const { error, log } = scopeDenial(missing, describeDenial(missing, denied), auth.extra?.fingerprint)
     // Built on every 403 (a cold path): published when someone listens, and handed to the adapter's logger.
     const audit = stepUpAuditEvent(gate.resource, auth, error, denied)
     if (auditing()) publishAudit(audit)
-    const fingerprint = auth.extra?.fingerprint
-    return {
-      kind: 'reply',
-      ...answer,
-      audit,
-      log: {
-        severity: 'rejection',
-        fields: {
-          reason: error.reason,
-          status: answer.status,
-          ...(fingerprint === undefined ? {} : { fingerprint }),
-          missingScopes: missing,
-        },
-      },
-    }
+    return { kind: 'reply', ...gate.reply(error), audit, log }
   }
 
   const path = parsed.path ?? (new URL(gate.resource).pathname || '/')

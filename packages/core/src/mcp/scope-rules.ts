@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { isValidatedRequirement } from '../gate/gate-support.js'
 import {
+  requirementParts,
   type ScopeImplications,
   type ScopePolicy,
   type ScopeRequirement,
@@ -327,7 +328,7 @@ export function mcpScopeRules(options: McpScopeRulesOptions = {}): McpScopeRules
     const asked: string[] = []
     const anyOf: ScopeRequirement[] = []
     for (const requirement of requirements) {
-      if (!Array.isArray(requirement) && 'anyOf' in requirement) anyOf.push(requirement)
+      if (requirementParts(requirement).kind === 'any') anyOf.push(requirement)
       else asked.push(...policy.missing(requirement, granted))
     }
     for (const requirement of anyOf) {
@@ -365,12 +366,7 @@ export function mcpScopeRules(options: McpScopeRulesOptions = {}): McpScopeRules
     const out = new Set<string>()
     const add = (requirement: ScopeRequirement | undefined) => {
       if (requirement === undefined) return
-      const scopes = Array.isArray(requirement)
-        ? requirement
-        : 'allOf' in requirement
-          ? requirement.allOf
-          : (requirement as { anyOf: readonly string[] }).anyOf
-      for (const scope of scopes) out.add(scope)
+      for (const scope of requirementParts(requirement).scopes) out.add(scope)
     }
     for (const r of tools.values()) add(r)
     for (const r of prompts.values()) add(r)
@@ -400,15 +396,9 @@ function normaliseUri(uri: string): string | undefined {
   return new URL(uri).href
 }
 
-function scopesOf(requirement: ScopeRequirement): { kind: string; scopes: readonly string[] } {
-  if (Array.isArray(requirement)) return { kind: 'allOf', scopes: requirement }
-  if ('allOf' in requirement) return { kind: 'allOf', scopes: requirement.allOf }
-  return { kind: 'anyOf', scopes: (requirement as { anyOf: readonly string[] }).anyOf }
-}
-
 function sameRequirement(a: ScopeRequirement, b: ScopeRequirement): boolean {
-  const x = scopesOf(a)
-  const y = scopesOf(b)
+  const x = requirementParts(a)
+  const y = requirementParts(b)
   if (x.scopes.length === 0 && y.scopes.length === 0) return true
   if (x.kind !== y.kind) return false
   const set = new Set(x.scopes)
@@ -416,7 +406,7 @@ function sameRequirement(a: ScopeRequirement, b: ScopeRequirement): boolean {
 }
 
 function describe(requirement: ScopeRequirement): string {
-  const { kind, scopes } = scopesOf(requirement)
+  const { kind, scopes } = requirementParts(requirement)
   if (scopes.length === 0) return 'no scopes'
-  return kind === 'anyOf' ? `any of [${scopes.join(' ')}]` : `[${scopes.join(' ')}]`
+  return kind === 'any' ? `any of [${scopes.join(' ')}]` : `[${scopes.join(' ')}]`
 }

@@ -111,7 +111,7 @@ export function scopePolicy(implies: ScopeImplications = {}): ScopePolicy {
         requirement.every((s) => granted.includes(s))
       )
         return true
-      const { kind, scopes } = normalise(requirement)
+      const { kind, scopes } = requirementParts(requirement)
       if (scopes.length === 0) return true
       const have = expand(granted)
       return kind === 'all' ? scopes.every((s) => have.has(s)) : scopes.some((s) => have.has(s))
@@ -123,7 +123,7 @@ export function scopePolicy(implies: ScopeImplications = {}): ScopePolicy {
         requirement.every((s) => granted.includes(s))
       )
         return []
-      const { kind, scopes } = normalise(requirement)
+      const { kind, scopes } = requirementParts(requirement)
       if (scopes.length === 0) return []
       const have = expand(granted)
       if (kind === 'any') return scopes.some((s) => have.has(s)) ? [] : [scopes[0]!]
@@ -138,7 +138,11 @@ export function scopePolicy(implies: ScopeImplications = {}): ScopePolicy {
   }
 }
 
-function normalise(requirement: ScopeRequirement): { kind: 'all' | 'any'; scopes: readonly string[] } {
+/** A requirement as its kind and its scopes: the one reading of the three forms (array, `allOf`, `anyOf`). */
+export function requirementParts(requirement: ScopeRequirement): {
+  kind: 'all' | 'any'
+  scopes: readonly string[]
+} {
   if (Array.isArray(requirement)) return { kind: 'all', scopes: requirement }
   if (requirement !== null && typeof requirement === 'object') {
     if ('allOf' in requirement && Array.isArray(requirement.allOf))

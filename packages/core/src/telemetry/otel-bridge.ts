@@ -13,7 +13,7 @@ import {
 } from '@opentelemetry/api'
 import { z } from 'zod'
 import type { AuthenticateResult } from '../gate/gate-types.js'
-import type { ScopeRequirement } from '../oauth/scopes.js'
+import { requirementParts, type ScopeRequirement } from '../oauth/scopes.js'
 import { parseOptions } from '../support/options.js'
 import { subscribeSafely } from '../token/key-set-events.js'
 import { AUDIT_CHANNEL, type AuditEvent } from './audit.js'
@@ -335,7 +335,5 @@ function errorMessage(error: unknown): string {
 }
 
 function requiredScopes(requirement: ScopeRequirement): string[] {
-  if (Array.isArray(requirement)) return [...requirement]
-  const r = requirement as { allOf?: readonly string[]; anyOf?: readonly string[] }
-  return [...(r.allOf ?? r.anyOf ?? [])]
+  return [...requirementParts(requirement).scopes]
 }
