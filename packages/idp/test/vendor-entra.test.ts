@@ -115,7 +115,7 @@ t.test('sender-constrained tokens are refused, naming the binding', async (t) =>
     ...v2Claims,
     cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' },
   })
-  const dpopAdvice = adviceFor(v2.idp, dpop, dpopToken)
+  const dpopAdvice = adviceFor(v2.description, dpop, dpopToken)
   t.match(
     dpopAdvice?.hint,
     /dpop option is 'allowed' or 'required'/,
@@ -136,7 +136,7 @@ t.test('sender-constrained tokens are refused, naming the binding', async (t) =>
     cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
   })
   t.match(
-    adviceFor(v1.idp, mtls, mtlsToken)?.fix,
+    adviceFor(v1.description, mtls, mtlsToken)?.fix,
     /cannot check a certificate binding/,
     'an mTLS binding cannot be checked here',
   )
