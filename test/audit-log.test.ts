@@ -205,9 +205,10 @@ t.test('fastify: auditLog takes a level', async (t) => {
 t.test('options are validated, naming the owner', async (t) => {
   const app = Fastify()
   await t.rejects(
-    app
-      .register(fastifyPortcullis, { ...notesGateOptions(kit, jwtVerifier), auditLog: 'loud' as never })
-      .ready(),
+    async () =>
+      app
+        .register(fastifyPortcullis, { ...notesGateOptions(kit, jwtVerifier), auditLog: 'loud' as never })
+        .ready(),
     /@portcullis\/fastify: option "auditLog"/,
   )
   t.throws(

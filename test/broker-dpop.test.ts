@@ -1,7 +1,7 @@
 // DPoP (RFC 9449) at the broker: off by default (a DPoP-capable client still gets a Bearer token
 // the MCP server accepts); when on, a token request with a proof gets tokens bound to the client's
 // key, a public client's refresh token needs the same key, and bad or replayed proofs are refused.
-import { randomUUID } from 'node:crypto'
+import { randomUUID, type webcrypto } from 'node:crypto'
 import {
   auth,
   type DpopSession,
@@ -48,7 +48,7 @@ async function authorize(stack: BrokerStack, provider: DpopProvider) {
 
 /** A DPoP proof JWT (RFC 9449 §4.2) for `htm` `htu`, signed with `key`; `change` alters it. */
 async function proof(
-  key: CryptoKeyPair & { publicJwk: Record<string, unknown> },
+  key: webcrypto.CryptoKeyPair & { publicJwk: Record<string, unknown> },
   htm: string,
   htu: string,
   change: { payload?: Record<string, unknown>; jwk?: Record<string, unknown> } = {},
@@ -132,7 +132,7 @@ t.test('on: tokens bound to the client key', async (t) => {
     t.same(decodeJwt(tokens.access_token).cnf, { jkt: session.thumbprint }, 'RFC 9449 §6.1 cnf.jkt')
     await t.rejects(
       stack.broker.jwtVerifier(stack.resource).verifyAccessToken(tokens.access_token),
-      { reason: 'token_sender_constrained' },
+      { name: 'PortcullisError', reason: 'token_sender_constrained' },
       'the bound token is refused as a Bearer token by a verifier that checks no proof',
     )
   })

@@ -1,22 +1,15 @@
 // The broker mounted into an Express app, before any body parser: oidc-provider reads the bodies.
 import { createServer } from 'node:http'
 import { createAuthorizationServer } from '@portcullis/authorization-server'
-import { startDevIdp } from '@portcullis/dev-idp'
 import express from 'express'
 import t from 'tap'
-import { BROKER_CLIENT, brokerUpstreamClient } from './fixtures/broker-stack.js'
+import { BROKER_CLIENT, startBrokerUpstream } from './fixtures/broker-stack.js'
 import { freePort } from './fixtures/journey-stack.js'
 
 t.test('Express: metadata and registration through the app, other routes untouched', async (t) => {
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
-  const idp = await startDevIdp({
-    host: 'localhost',
-    registration: false,
-    resources: [],
-    extraClients: [brokerUpstreamClient(origin)],
-  })
-  t.teardown(() => idp.close())
+  const idp = await startBrokerUpstream(t, origin)
   const broker = await createAuthorizationServer({
     issuer: origin,
     resources: [{ resource: `${origin}/mcp`, scopes: ['notes:read'] }],

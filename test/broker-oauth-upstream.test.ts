@@ -2,11 +2,10 @@
 // the user from a user endpoint. The dev IdP stands in for the authorization server, and the test
 // serves the user endpoint (it asks the dev IdP who the token belongs to).
 import { createServer } from 'node:http'
-import { startDevIdp } from '@portcullis/dev-idp'
 import { createBrokerNotesServer } from '@portcullis/example-broker-notes-server'
 import t from 'tap'
 import { BrokerBrowser } from './fixtures/broker-browser.js'
-import { BROKER_CLIENT, brokerUpstreamClient } from './fixtures/broker-stack.js'
+import { BROKER_CLIENT, startBrokerUpstream } from './fixtures/broker-stack.js'
 import { exchangeRecorder, HeadlessOAuthProvider } from './fixtures/headless-oauth-client.js'
 import { freePort } from './fixtures/journey-stack.js'
 import { signInV2, toolResult } from './fixtures/sdk-clients.js'
@@ -14,13 +13,9 @@ import { signInV2, toolResult } from './fixtures/sdk-clients.js'
 t.test('an OAuth-only upstream with a user endpoint', async (t) => {
   const port = await freePort()
   const origin = `http://127.0.0.1:${port}`
-  const idp = await startDevIdp({
-    host: 'localhost',
-    registration: false,
-    resources: [],
-    extraClients: [{ ...brokerUpstreamClient(origin), token_endpoint_auth_method: 'client_secret_post' }],
+  const idp = await startBrokerUpstream(t, origin, {
+    client: { token_endpoint_auth_method: 'client_secret_post' },
   })
-  t.teardown(() => idp.close())
 
   const users = createServer(async (req, res) => {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]

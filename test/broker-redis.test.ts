@@ -5,14 +5,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createPkce, requestToken, startDevIdp } from '@portcullis/dev-idp'
+import { createPkce, requestToken } from '@portcullis/dev-idp'
 import { createBrokerNotesServer, NOTES_ROLES } from '@portcullis/example-broker-notes-server'
 import { oidc } from '@portcullis/idp'
 import { redisAdapter, redisConnection } from '@portcullis/redis'
 import { redisServer } from '@portcullis/test-kit'
 import t from 'tap'
 import { BrokerBrowser } from './fixtures/broker-browser.js'
-import { BROKER_CLIENT, brokerUpstreamClient } from './fixtures/broker-stack.js'
+import { BROKER_CLIENT, startBrokerUpstream } from './fixtures/broker-stack.js'
 import { exchangeRecorder, HeadlessOAuthProvider } from './fixtures/headless-oauth-client.js'
 import { freePort } from './fixtures/journey-stack.js'
 import { signInV2, toolResult } from './fixtures/sdk-clients.js'
@@ -22,13 +22,7 @@ t.test('authorize on one instance, callback and token on the other', async (t) =
   const lbPort = await freePort()
   const origin = `http://127.0.0.1:${lbPort}`
   const upstreamApi = `${origin}/upstream-api`
-  const idp = await startDevIdp({
-    host: 'localhost',
-    registration: false,
-    resources: [{ resource: upstreamApi }],
-    extraClients: [brokerUpstreamClient(origin)],
-  })
-  t.teardown(() => idp.close())
+  const idp = await startBrokerUpstream(t, origin, { resources: [{ resource: upstreamApi }] })
   const dir = await mkdtemp(join(tmpdir(), 'broker-redis-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
 
@@ -135,5 +129,9 @@ t.test('authorize on one instance, callback and token on the other', async (t) =
       { client_id: clientId },
     )
   t.type((await exchange(instances[0]!.port)).access_token, 'string', 'redeemed on A')
-  await t.rejects(exchange(instances[1]!.port), { error: 'invalid_grant' }, 'replayed on B: invalid_grant')
+  await t.rejects(
+    exchange(instances[1]!.port),
+    { name: 'OAuthResponseError', error: 'invalid_grant' },
+    'replayed on B: invalid_grant',
+  )
 })

@@ -1,5 +1,6 @@
 // @portcullis/client's client credentials grant against the dev IdP (oidc-provider), calling the
 // notes example through both MCP SDK client lines and as a plain HTTP client.
+import type { webcrypto } from 'node:crypto'
 import {
   Client as ClientV2,
   StreamableHTTPClientTransport as TransportV2,
@@ -51,7 +52,7 @@ t.test('client authentication methods and ways to the token endpoint', async (t)
   const keys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
     'sign',
     'verify',
-  ])) as CryptoKeyPair
+  ])) as webcrypto.CryptoKeyPair
   const publicJwk = {
     ...(await crypto.subtle.exportKey('jwk', keys.publicKey)),
     kid: 'signer-1',

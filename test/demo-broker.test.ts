@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { CookieJar } from '@portcullis/dev-idp'
 import t from 'tap'
-import { CookieJar } from './fixtures/broker-browser.js'
 import { freePort } from './fixtures/journey-stack.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')

@@ -1,7 +1,6 @@
 // The whole MCP authorization journey with the 2.x client (@modelcontextprotocol/client) against
 // the notes server and a real authorization server (@portcullis/dev-idp on oidc-provider): first
 // contact, step-up on 403, expiry and refresh, client credentials, a token for another resource.
-import { setTimeout as sleep } from 'node:timers/promises'
 import {
   Client,
   ClientCredentialsProvider,
@@ -18,6 +17,7 @@ import {
   withoutEventStreams,
 } from './fixtures/headless-oauth-client.js'
 import {
+  assertRefreshOnExpiry,
   assertSignInJourney,
   bearerParams,
   missingScopesByName,
@@ -143,38 +143,7 @@ t.test('2.x client: an expired access token is refreshed; a refresh token used t
   const recorder = exchangeRecorder()
   const { client } = await signInV2(notes.url, provider, recorder.fetch, 'modern')
   t.teardown(() => client.close())
-  t.match(toolResult(await client.callTool({ name: 'whoami', arguments: {} })), {
-    sub: 'alice',
-    scopes: ['notes:read'],
-  })
-  const first = provider.tokens()
-  t.equal(first.expires_in, 2, 'a 2-second access token')
-  t.ok(first.refresh_token, 'and a refresh token')
-
-  await sleep(3100)
-  recorder.clear()
-  t.match(
-    toolResult(await client.callTool({ name: 'whoami', arguments: {} })),
-    { sub: 'alice' },
-    'the call succeeds',
-  )
-  const [expired, refresh, retried, ...rest] = withoutEventStreams(recorder.log)
-  t.match(expired, { url: notes.resource, status: 401 }, 'the expired token is refused')
-  t.match(bearerParams(expired), { error: 'invalid_token', resource_metadata: notes.metadataUrl })
-  t.match(
-    refresh,
-    {
-      url: idp.endpoints.token,
-      status: 200,
-      form: { grant_type: 'refresh_token', resource: notes.resource },
-    },
-    'the SDK refreshes on 401',
-  )
-  t.match(retried, { url: notes.resource, status: 200, rpc: 'tools/call' }, 'and retries once')
-  t.same(rest, [], 'nothing else')
-  const second = provider.tokens()
-  t.not(second.access_token, first.access_token, 'a new access token')
-  t.not(second.refresh_token, first.refresh_token, 'the refresh token rotated (public client)')
+  const { first, second } = await assertRefreshOnExpiry(t, { client, provider, recorder, idp, notes })
 
   // OAuth 2.1 §4.3.1 / RFC 9700 §4.14.2: a rotated refresh token presented again is refused.
   const reuse = await refreshAuthorization(idp.issuer, {

@@ -49,7 +49,7 @@ for (const { framework, sdk } of servers) {
         response.headers.get('www-authenticate'),
         `Bearer scope="notes:read", resource_metadata="${notes.metadataUrl}"`,
       )
-      const metadata = await (await fetch(notes.metadataUrl)).json()
+      const metadata = (await (await fetch(notes.metadataUrl)).json()) as Record<string, unknown>
       t.same(metadata.scopes_supported, ['notes:read'])
       t.equal(metadata.resource, notes.url)
     })

@@ -25,7 +25,7 @@ t.test(
           { 'MCP-Protocol-Version': '2025-11-25' },
           { 'MCP-Protocol-Version': '2025-06-18', 'Content-Type': 'application/json' },
           { 'MCP-Protocol-Version': '2026-07-28', 'X-Custom-Header': 'set through requestInit' },
-        ]) {
+        ] as Record<string, string>[]) {
           const answer = await page.evaluate(
             async ({ url, headers }) => {
               try {

@@ -181,6 +181,6 @@ t.test('fastify: @fastify/cors registered after us with our CORS on refuses to s
   const app = Fastify()
   await app.register(fastifyPortcullis, reviewGateOptions())
   await app.register(fastifyCors, {})
-  await t.rejects(app.ready(), /register it first/)
+  await t.rejects(async () => app.ready(), /register it first/)
   await app.close()
 })

@@ -14,7 +14,8 @@ export interface MatrixRequest {
 
 export interface MatrixResponse {
   status: number
-  headers: Record<string, string | string[] | undefined>
+  /** As the client read them (`fastify.inject` types a header as possibly a number). */
+  headers: Record<string, string | string[] | number | undefined>
   body: string
 }
 
@@ -79,7 +80,7 @@ async function prepare(kit: TokenKit, entry: MatrixCase): Promise<MatrixRequest>
 }
 
 function normalise(response: MatrixResponse) {
-  const headers: Record<string, string | string[]> = {}
+  const headers: Record<string, string | string[] | number> = {}
   for (const [name, value] of Object.entries(response.headers)) {
     if (value !== undefined && !TRANSPORT_HEADERS.has(name.toLowerCase())) headers[name.toLowerCase()] = value
   }

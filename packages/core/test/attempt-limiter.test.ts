@@ -199,7 +199,7 @@ t.test('a limiter with forResource is asked once for the gate resource, and that
   const counted: string[] = []
   const shared: AttemptLimiter = {
     retryAfter: () => 0,
-    recordFailure: () => t.fail('the shared limiter itself is not used'),
+    recordFailure: () => void t.fail('the shared limiter itself is not used'),
     forResource: (resource) => {
       asked.push(resource)
       return { retryAfter: () => 0, recordFailure: (address) => void counted.push(address) }

@@ -338,7 +338,10 @@ t.test('introspection: cnf.jkt in the answer binds the token (RFC 9449 §6.2)', 
   )
   t.equal(unbound.ok ? 'ok' : unbound.error.reason, 'token_not_bound')
   // Used alone (the SDK's bearer middleware), the verifier still refuses a bound token.
-  await t.rejects(verifier.verifyAccessToken('bound-opaque'), { reason: 'token_sender_constrained' })
+  await t.rejects(verifier.verifyAccessToken('bound-opaque'), {
+    name: 'PortcullisError',
+    reason: 'token_sender_constrained',
+  })
 })
 
 t.test(

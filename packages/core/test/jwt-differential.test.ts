@@ -242,7 +242,7 @@ function mutate(token: string): string {
     case 7: // bytes flipped inside the decoded signature
     case 8: {
       const sig = Buffer.from(parts[2] ?? '', 'base64url')
-      if (sig.length > 0) sig[Math.floor(random() * sig.length)] ^= 1 << Math.floor(random() * 8)
+      if (sig.length > 0) sig[Math.floor(random() * sig.length)]! ^= 1 << Math.floor(random() * 8)
       parts[2] = b64(sig)
       return parts.join('.')
     }

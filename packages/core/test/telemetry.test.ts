@@ -3,14 +3,6 @@
 import { tracingChannel } from 'node:diagnostics_channel'
 import { SpanStatusCode } from '@opentelemetry/api'
 import {
-  AggregationTemporality,
-  type DataPoint,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics'
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import {
   type AuthenticateResult,
   createGate,
   type InstrumentOptions,
@@ -24,40 +16,26 @@ import {
 import {
   CLIENT_ID,
   CLIENT_SECRET,
+  inMemoryTelemetry,
   introspectionServer,
   loopbackServer,
   refusedPort,
   tokenSigner,
 } from '@portcullis/test-kit'
 import t, { type Test } from 'tap'
+import type { DiscoveryCacheEntry } from '../src/token/discovery.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 
 function instrumented(t: Test, options: InstrumentOptions = {}) {
-  const exporter = new InMemorySpanExporter()
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
-  const reader = new PeriodicExportingMetricReader({
-    exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
-    exportIntervalMillis: 3_600_000,
-  })
-  const meterProvider = new MeterProvider({ readers: [reader] })
+  const otel = inMemoryTelemetry()
+  const { tracerProvider, meterProvider } = otel
   const stop = instrumentPortcullis({ tracerProvider, meterProvider, ...options })
   t.teardown(async () => {
     stop()
-    await tracerProvider.shutdown()
-    await meterProvider.shutdown()
+    await otel.shutdown()
   })
-  return {
-    stop,
-    spans: () => exporter.getFinishedSpans(),
-    async points(name: string): Promise<DataPoint<unknown>[]> {
-      const { resourceMetrics } = await reader.collect()
-      return resourceMetrics.scopeMetrics
-        .flatMap((scope) => scope.metrics)
-        .filter((metric) => metric.descriptor.name === name)
-        .flatMap((metric) => metric.dataPoints as DataPoint<unknown>[])
-    },
-  }
+  return { stop, spans: otel.spans, points: otel.points }
 }
 
 const subscribed = () =>
@@ -87,7 +65,9 @@ function rememberingVerifier(): TokenVerifier {
       return auth(token)
     },
     cachedOutcome: (token) =>
-      known.has(token) ? { authInfo: auth(token), fingerprint: tokenFingerprint(token) } : undefined,
+      known.has(token)
+        ? { authInfo: auth(token), error: undefined, fingerprint: tokenFingerprint(token) }
+        : undefined,
   }
 }
 
@@ -345,7 +325,7 @@ t.test('authorization server discoveries: a client span per discovery, counted b
     res.end(JSON.stringify({ issuer: as.origin, token_endpoint: `${as.origin}/token` }))
   })
   t.teardown(as.close)
-  const cache = () => new LruCache({ maxEntries: 4 })
+  const cache = () => new LruCache<DiscoveryCacheEntry>({ maxEntries: 4 })
   const found = await discoverAuthorizationServer(as.origin, { cache: cache() })
   t.equal(found.metadata.issuer, as.origin)
   const gone = `http://127.0.0.1:${await refusedPort()}`

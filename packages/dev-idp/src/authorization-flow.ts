@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { CookieJar } from './cookie-jar.js'
 
 /** A PKCE verifier and its S256 challenge (RFC 7636 §4.1, §4.2). */
 export interface PkcePair {
@@ -59,15 +60,15 @@ export async function completeAuthorization(
   const start = new URL(authorizationUrl)
   const maxRedirects = options.maxRedirects ?? 20
   const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000)
-  const cookies = new Map<string, Cookie>()
+  const cookies = new CookieJar()
   let url = start
 
   for (let hop = 0; hop <= maxRedirects; hop++) {
     const headers: Record<string, string> = {}
-    const cookie = cookieHeader(cookies, url.pathname)
+    const cookie = cookies.header(url)
     if (cookie !== undefined) headers.cookie = cookie
     const response = await fetch(url, { redirect: 'manual', headers, signal })
-    storeCookies(cookies, response.headers.getSetCookie(), url.pathname)
+    cookies.store(url, response.headers.getSetCookie())
     const location = response.headers.get('location')
     if (response.status < 300 || response.status > 399 || location === null) {
       const text = await response.text()
@@ -82,13 +83,14 @@ export async function completeAuthorization(
       options.redirectUri === undefined
         ? next.origin !== start.origin
         : next.href.startsWith(options.redirectUri)
-    if (reachedClient) return authorizationResponse(next)
+    if (reachedClient) return readAuthorizationResponse(next)
     url = next
   }
   throw new Error(`authorization did not reach the client after ${maxRedirects} redirects`)
 }
 
-function authorizationResponse(url: URL): AuthorizationResponse {
+/** The authorization response a redirect to the client carries (RFC 6749 §4.1.2, RFC 9207 `iss`). */
+export function readAuthorizationResponse(url: URL): AuthorizationResponse {
   // Query response mode (RFC 6749 §4.1.2); the fragment only for clients that asked for it.
   const params = url.searchParams.size > 0 ? url.searchParams : new URLSearchParams(url.hash.slice(1))
   const get = (name: string) => params.get(name) ?? undefined
@@ -100,47 +102,6 @@ function authorizationResponse(url: URL): AuthorizationResponse {
     error: get('error'),
     errorDescription: get('error_description'),
   }
-}
-
-interface Cookie {
-  name: string
-  value: string
-  path: string
-}
-
-/** RFC 6265 §5.2: stores, replaces or (when expired) removes cookies by name and path. */
-function storeCookies(jar: Map<string, Cookie>, setCookies: string[], requestPath: string): void {
-  for (const header of setCookies) {
-    const [pair = '', ...attributes] = header.split(';')
-    const eq = pair.indexOf('=')
-    if (eq <= 0) continue
-    const name = pair.slice(0, eq).trim()
-    const value = pair.slice(eq + 1).trim()
-    // RFC 6265 §5.1.4: the default path is the request path up to its last slash.
-    let path = requestPath.slice(0, Math.max(1, requestPath.lastIndexOf('/')))
-    let expired = false
-    for (const attribute of attributes) {
-      const at = attribute.indexOf('=')
-      const key = (at === -1 ? attribute : attribute.slice(0, at)).trim().toLowerCase()
-      const v = at === -1 ? '' : attribute.slice(at + 1).trim()
-      if (key === 'path' && v.startsWith('/')) path = v
-      if (key === 'max-age' && Number(v) <= 0) expired = true
-      if (key === 'expires' && Date.parse(v) < Date.now()) expired = true
-    }
-    const key = `${name};${path}`
-    if (expired) jar.delete(key)
-    else jar.set(key, { name, value, path })
-  }
-}
-
-/** RFC 6265 §5.4: the Cookie header value for a request path. */
-function cookieHeader(jar: Map<string, Cookie>, requestPath: string): string | undefined {
-  const matching = [...jar.values()].filter(
-    (c) =>
-      requestPath === c.path ||
-      (requestPath.startsWith(c.path) && (c.path.endsWith('/') || requestPath[c.path.length] === '/')),
-  )
-  return matching.length > 0 ? matching.map((c) => `${c.name}=${c.value}`).join('; ') : undefined
 }
 
 const summary = (text: string) =>

@@ -71,6 +71,8 @@ export interface OidcProviderInstance {
   urlFor(name: string, options?: Record<string, unknown>): string
   /** Adds Koa middleware (`ctx` is Koa's context with oidc-provider's `ctx.oidc`), also after start. */
   use(middleware: (ctx: any, next: () => Promise<unknown>) => unknown): unknown
+  /** oidc-provider's events (the provider is an EventEmitter), e.g. `grant.success`, `grant.error`. */
+  on(event: string, listener: (...args: any[]) => void): unknown
 }
 
 export interface DevIdp {

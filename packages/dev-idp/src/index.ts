@@ -6,9 +6,11 @@ export {
   createPkce,
   OAuthResponseError,
   type PkcePair,
+  readAuthorizationResponse,
   requestToken,
   type TokenResponse,
 } from './authorization-flow.js'
+export { CookieJar } from './cookie-jar.js'
 export {
   type DevIdp,
   type DevIdpEndpoints,

@@ -18,7 +18,7 @@ type Idp = Awaited<ReturnType<typeof startDevIdp>>
 
 /** RFC 7591 registration of a public client, as an MCP client does it. */
 async function registerPublicClient(idp: Idp, grantTypes = ['authorization_code', 'refresh_token']) {
-  const { status, body } = await postJson(idp.endpoints.registration, {
+  const { status, body } = await postJson(idp.endpoints.registration!, {
     client_name: 'test client',
     application_type: 'native',
     redirect_uris: [REDIRECT],
@@ -49,7 +49,7 @@ t.test('dynamic registration of a public client', async (t) => {
   const client = await registerPublicClient(idp)
   t.type(client.client_id, 'string')
   t.equal(client.client_secret, undefined, 'a public client gets no secret')
-  const bad = await postJson(idp.endpoints.registration, { redirect_uris: ['not a url'] })
+  const bad = await postJson(idp.endpoints.registration!, { redirect_uris: ['not a url'] })
   t.equal(bad.status, 400)
   t.equal(bad.body?.error, 'invalid_redirect_uri')
 })
@@ -58,7 +58,7 @@ t.test(
   'registration with resource scopes, as MCP SDK clients send it, leaves room for step-up',
   async (t) => {
     const idp = await startIdp(t)
-    const registered = await postJson(idp.endpoints.registration, {
+    const registered = await postJson(idp.endpoints.registration!, {
       client_name: 'sdk-like client',
       redirect_uris: [REDIRECT],
       grant_types: ['authorization_code', 'refresh_token'],
@@ -89,14 +89,14 @@ t.test(
     })
     t.equal((await verify(idp, token.body?.access_token)).payload.scope, 'notes:read notes:write')
 
-    const malformed = await fetch(idp.endpoints.registration, {
+    const malformed = await fetch(idp.endpoints.registration!, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{"redirect_uris": [',
     })
     t.equal(malformed.status, 400)
     t.equal(((await malformed.json()) as { error: string }).error, 'invalid_request')
-    const huge = await postJson(idp.endpoints.registration, {
+    const huge = await postJson(idp.endpoints.registration!, {
       redirect_uris: [REDIRECT],
       padding: 'x'.repeat(60_000),
     })
@@ -187,7 +187,7 @@ t.test('userToken narrows scopes; scopes unknown to the resource are dropped', a
 t.test('PKCE is required for every client, S256 only', async (t) => {
   const idp = await startIdp(t)
   const publicClient = await registerPublicClient(idp)
-  const confidential = await postJson(idp.endpoints.registration, {
+  const confidential = await postJson(idp.endpoints.registration!, {
     redirect_uris: [REDIRECT],
     token_endpoint_auth_method: 'client_secret_basic',
   })

@@ -20,7 +20,7 @@ t.test('registration and token endpoints answer loopback browser origins', async
   const idp = await startDevIdp()
   t.teardown(idp.close)
 
-  for (const url of [idp.endpoints.registration, idp.endpoints.token]) {
+  for (const url of [idp.endpoints.registration!, idp.endpoints.token]) {
     const response = await preflight(url, ORIGIN)
     t.equal(response.status, 204, `${url} preflight`)
     t.equal(response.headers.get('access-control-allow-origin'), ORIGIN)
@@ -28,7 +28,7 @@ t.test('registration and token endpoints answer loopback browser origins', async
     t.match(response.headers.get('access-control-allow-headers') ?? '', /content-type/)
   }
 
-  const registration = await fetch(idp.endpoints.registration, {
+  const registration = await fetch(idp.endpoints.registration!, {
     method: 'POST',
     headers: { origin: ORIGIN, 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -62,7 +62,7 @@ t.test('127.0.0.1 and [::1] origins on any port are loopback too', async (t) => 
   const idp = await startDevIdp()
   t.teardown(idp.close)
   for (const origin of ['http://127.0.0.1:5173', 'http://[::1]:8080']) {
-    const response = await preflight(idp.endpoints.registration, origin)
+    const response = await preflight(idp.endpoints.registration!, origin)
     t.equal(response.headers.get('access-control-allow-origin'), origin)
   }
 })
@@ -70,11 +70,11 @@ t.test('127.0.0.1 and [::1] origins on any port are loopback too', async (t) => 
 t.test('other origins get no CORS grant unless configured', async (t) => {
   const idp = await startDevIdp({ corsOrigins: ['https://inspector.example'] })
   t.teardown(idp.close)
-  const refused = await preflight(idp.endpoints.registration, 'https://evil.example')
+  const refused = await preflight(idp.endpoints.registration!, 'https://evil.example')
   t.equal(refused.status, 403)
   t.equal(refused.headers.get('access-control-allow-origin'), null)
 
-  const post = await fetch(idp.endpoints.registration, {
+  const post = await fetch(idp.endpoints.registration!, {
     method: 'POST',
     headers: { origin: 'https://evil.example', 'content-type': 'application/json' },
     body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:1/cb'], token_endpoint_auth_method: 'none' }),
@@ -91,7 +91,7 @@ t.test('other origins get no CORS grant unless configured', async (t) => {
   t.equal(token.headers.get('access-control-allow-origin'), null)
   t.match(((await token.json()) as { error_description: string }).error_description, /origin/)
 
-  const allowed = await preflight(idp.endpoints.registration, 'https://inspector.example')
+  const allowed = await preflight(idp.endpoints.registration!, 'https://inspector.example')
   t.equal(allowed.headers.get('access-control-allow-origin'), 'https://inspector.example')
 })
 

@@ -12,7 +12,7 @@ t.test('quiet by default: no oidc-provider notices while starting and serving', 
     t.teardown(idp.close)
     await idp.userToken()
     await idp.machineToken({ resource: 'http://localhost:3001/mcp' })
-    const registration = await fetch(idp.endpoints.registration, {
+    const registration = await fetch(idp.endpoints.registration!, {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: 'http://localhost:6274' },
       body: JSON.stringify({

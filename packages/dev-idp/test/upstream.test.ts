@@ -106,7 +106,11 @@ for (const shape of ['generic', 'keycloak', 'auth0'] as const) {
         headers: { authorization: `Bearer ${token.body?.access_token}` },
       })
       t.equal(userinfo.status, 200)
-      t.same(ROLE_CLAIMS[shape](await userinfo.json()), BOB_ROLES[shape], 'so does userinfo')
+      t.same(
+        ROLE_CLAIMS[shape]((await userinfo.json()) as Record<string, unknown>),
+        BOB_ROLES[shape],
+        'so does userinfo',
+      )
 
       // A client id that is a URL is unknown here: no metadata document is fetched.
       const cimd = await fetch(

@@ -1,6 +1,6 @@
 import { createGate, jwtVerifier, type RejectionLog, type TokenVerifier } from '@portcullis/core'
 import { portcullis, protect, requireScopes, verifiedAuth } from '@portcullis/express'
-import { ISSUER, METADATA_URL, tokenKit } from '@portcullis/test-kit'
+import { ISSUER, METADATA_URL, RESOURCE, tokenKit } from '@portcullis/test-kit'
 import cors from 'cors'
 import express, { type ErrorRequestHandler } from 'express'
 import t from 'tap'
@@ -109,7 +109,7 @@ t.test('a request passes one verification, however many guards it meets', async 
   let verifications = 0
   const jwt = jwtVerifier({
     issuer: ISSUER,
-    audience: notesOptions(kit).resource as string,
+    audience: RESOURCE,
     keys: [kit.publicJwk],
   })
   const counting: TokenVerifier = {

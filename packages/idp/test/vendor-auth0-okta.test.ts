@@ -127,7 +127,7 @@ t.test('Okta', async (t) => {
       t.equal(
         await outcome(preset.options.verifier, await idp.mint(oktaAccess, { iss: issuer, cnf })),
         'invalid_token/token_sender_constrained',
-        Object.keys(cnf)[0],
+        Object.keys(cnf)[0]!,
       )
     }
     t.equal(

@@ -92,7 +92,7 @@ t.test('Cognito', async (t) => {
       t.equal(
         await outcome(preset.options.verifier, await idp.mint(cognitoAccess, { cnf })),
         'invalid_token/token_sender_constrained',
-        Object.keys(cnf)[0],
+        Object.keys(cnf)[0]!,
       )
     }
   })

@@ -12,6 +12,7 @@ export {
 } from './deny-list.js'
 export { type RedisDpopReplayCacheOptions, redisDpopReplayCache } from './dpop-replay-cache.js'
 export {
+  type RedisIntrospectionCache,
   type RedisIntrospectionCacheOptions,
   type RedisIntrospectionCacheStats,
   redisIntrospectionCache,

@@ -58,6 +58,15 @@ export interface RedisIntrospectionCacheStats extends CacheStats {
   redisErrors: number
 }
 
+/**
+ * The cache `redisIntrospectionCache` returns. An interface, not `IntrospectionCache & { stats() }`:
+ * calling an intersection of the optional and the required `stats` picks the first signature, which
+ * would hide the Redis counters from the caller's types.
+ */
+export interface RedisIntrospectionCache extends IntrospectionCache {
+  stats(): RedisIntrospectionCacheStats
+}
+
 /** What is stored under a key: the answer and when it expires (ms), for the local copy's TTL. */
 interface Stored {
   x: number
@@ -92,7 +101,7 @@ const POLL_MAX_MS = 100
 export function redisIntrospectionCache(
   connection: RedisConnection,
   options: RedisIntrospectionCacheOptions = {},
-): IntrospectionCache & { stats(): RedisIntrospectionCacheStats } {
+): RedisIntrospectionCache {
   const o = parseOptions(optionsSchema, options, '@portcullis/redis redisIntrospectionCache')
   const now = o.now ?? Date.now
   const client = connection.client

@@ -1,6 +1,7 @@
 // The workspace's shared test kit: tokens, issuers, MCP clients and servers that tests of every
 // package use. Private (never published); imported by name, so no test reaches into another
 // package's folder.
+export { type InMemoryTelemetry, inMemoryTelemetry } from './in-memory-telemetry.js'
 export {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -9,6 +10,7 @@ export {
   introspectionServer,
 } from './introspection-server.js'
 export { type JwksIssuer, startJwksIssuer } from './jwks-issuer.js'
+export { libraryServer, text, type WithScopes } from './library-server.js'
 export {
   freePort,
   type Handler,
@@ -21,6 +23,7 @@ export {
 } from './loopback-server.js'
 export {
   callTool,
+  clientV1,
   connectV1,
   connectV2,
   type Exchange,
@@ -29,6 +32,7 @@ export {
   recordingFetch,
   toolNames,
 } from './mcp-clients.js'
+export { type McpRouteCaseOptions, type McpRouteHarness, mcpRouteCases } from './mcp-route-cases.js'
 export { type RedisServer, redisServer } from './redis-server.js'
 export {
   type Claims,
