@@ -24,7 +24,7 @@ export function allowedScopes(options: ResolvedOptions): AllowedScopes {
     const granted = new Set<string>(fromClaims?.(signIn.claims) ?? [])
     if (preset !== undefined) {
       try {
-        const info = await preset.verifier.verifyAccessToken(signIn.tokens.accessToken)
+        const info = await preset.options.verifier.verifyAccessToken(signIn.tokens.accessToken)
         for (const scope of info.scopes) granted.add(scope)
       } catch {
         // The upstream access token is not one the preset accepts: its roles grant nothing.

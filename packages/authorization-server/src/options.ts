@@ -179,7 +179,7 @@ const presetSchema = z.custom<IdpPreset>(
   (value) =>
     typeof value === 'object' &&
     value !== null &&
-    typeof (value as IdpPreset).verifier?.verifyAccessToken === 'function',
+    typeof (value as IdpPreset).options?.verifier?.verifyAccessToken === 'function',
   { error: 'must be a @portcullis/idp preset (keycloak(...), auth0(...), oidc(...), ...)' },
 )
 
@@ -342,6 +342,6 @@ export type ResolvedOptions = z.output<typeof optionsSchema> & {
 export function resolveOptions(input: AuthorizationServerOptions): ResolvedOptions {
   const options = parseOptions(optionsSchema, input, OWNER)
   // The preset already knows its issuer: reuse it rather than ask for it twice.
-  const issuer = options.upstream.issuer ?? options.upstream.preset!.idp.issuers[0]!
+  const issuer = options.upstream.issuer ?? options.upstream.preset!.description.issuers[0]!
   return { ...options, upstream: { ...options.upstream, issuer } }
 }

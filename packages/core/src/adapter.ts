@@ -58,7 +58,6 @@ export {
   type RouteDecision,
   type RouteDeclaration,
 } from './gate/route-decision.js'
-export { markHosted, scopeDeclarationsOf } from './mcp/declarations.js'
 export { createMcpEndpoint } from './mcp/endpoint.js'
 export { isMcpEventStore, sessionEventStore } from './mcp/event-store.js'
 export { type HostOptions, hostServer } from './mcp/hosting.js'
@@ -90,6 +89,13 @@ export {
   mcpScopeRules,
   messageTargets,
 } from './mcp/scope-rules.js'
+export {
+  McpSdkInternalsError,
+  type McpSdkLine,
+  mcpSdkLineOf,
+  supportsScopeChallenge,
+  wrapRequestHandlers,
+} from './mcp/sdk-compat.js'
 export {
   DEFAULT_SESSION_LIMITS,
   type McpSession,

@@ -31,7 +31,10 @@ export type {
 export {
   authInfoFrom,
   type McpDeclaration,
+  type McpScopeRegistry,
+  mcpScopeRegistry,
   principalBinding,
+  processScopeRegistry,
   type ScopedRegistrar,
   withScopes,
 } from './mcp/declarations.js'
@@ -78,6 +81,7 @@ export {
   temporarilyUnavailable,
 } from './support/errors.js'
 export { type CacheStats, type CacheStore, LruCache, type LruCacheOptions } from './support/lru-cache.js'
+export { OptionsError } from './support/options.js'
 export { AUDIT_CHANNEL, AUDIT_SCHEMA_VERSION, type AuditEvent, onAuditEvent } from './telemetry/audit.js'
 export {
   type ComponentHealth,
@@ -127,6 +131,7 @@ export {
   type DiscoveryOptions,
   discoverAuthorizationServer,
   IssuerMismatchError,
+  processDiscoveryCache,
 } from './token/discovery.js'
 export { tokenFingerprint } from './token/fingerprint.js'
 export {

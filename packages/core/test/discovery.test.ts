@@ -1,12 +1,15 @@
 import {
   authorizationServerMetadataUrls,
+  createGate,
   discoverAuthorizationServer,
   type FetchFailure,
   IssuerMismatchError,
+  jwtVerifier,
   LruCache,
   PortcullisError,
+  processDiscoveryCache,
 } from '@portcullis/core'
-import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep } from '@portcullis/test-kit'
+import { loopbackServer, refusedPort, rejectionOf, sendJson, sleep, tokenSigner } from '@portcullis/test-kit'
 import t from 'tap'
 import type { DiscoveryCacheEntry } from '../src/token/discovery.js'
 
@@ -326,4 +329,54 @@ t.test('options are validated and the error names the option', async (t) => {
   await t.rejects(discoverAuthorizationServer('https://a.example', { timeout: 5 } as never), {
     message: /Unrecognized key: "timeout"/,
   })
+})
+
+t.test(
+  'separate discovery caches share neither results nor probes; the default is process-wide',
+  async (t) => {
+    const server = await loopbackServer(async (req, res) => {
+      await sleep(30)
+      if (req.url === '/.well-known/oauth-authorization-server') return sendJson(res, 200, doc(server.origin))
+      sendJson(res, 404, {})
+    })
+    t.teardown(server.close)
+    const a = freshCache()
+    const b = freshCache()
+    const [fromA, fromB] = await Promise.all([
+      discoverAuthorizationServer(server.origin, { cache: a }),
+      discoverAuthorizationServer(server.origin, { cache: b }),
+    ])
+    t.not(fromA, fromB, 'each cache probed for itself')
+    t.equal(server.count('/.well-known/oauth-authorization-server'), 2)
+    t.equal(a.get(server.origin)?.ok, true)
+    t.equal(processDiscoveryCache.get(server.origin), undefined, 'the process-wide cache was not touched')
+    await discoverAuthorizationServer(server.origin)
+    t.equal(processDiscoveryCache.get(server.origin)?.ok, true, 'no cache given: the process-wide one')
+  },
+)
+
+t.test('two gates whose verifiers have their own discovery caches discover separately', async (t) => {
+  const signer = await tokenSigner({ kid: 'k1' })
+  const server = await loopbackServer((req, res) => {
+    if (req.url === '/.well-known/oauth-authorization-server')
+      return sendJson(res, 200, { issuer: server.origin, jwks_uri: `${server.origin}/jwks` })
+    if (req.url === '/jwks') return sendJson(res, 200, { keys: [signer.publicJwk] })
+    sendJson(res, 404, {})
+  })
+  t.teardown(server.close)
+  const resource = 'https://mcp.example.com/mcp'
+  const gateWith = (cache: ReturnType<typeof freshCache>) =>
+    createGate({
+      resource,
+      authorizationServers: [server.origin],
+      verifier: jwtVerifier({ issuer: server.origin, audience: resource, discovery: { cache } }),
+    })
+  const shared = freshCache()
+  const gates = [gateWith(shared), gateWith(freshCache()), gateWith(shared)]
+  const token = await signer.mint({ iss: server.origin, aud: resource, sub: 'alice', client_id: 'app' })
+  for (const gate of gates) {
+    const outcome = await gate.authenticate({ authorization: `Bearer ${token}` })
+    t.equal(outcome.ok, true)
+  }
+  t.equal(server.count('/.well-known/oauth-authorization-server'), 2, 'the third gate reused the first cache')
 })

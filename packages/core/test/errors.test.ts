@@ -10,3 +10,20 @@ t.test('status follows the OAuth code', async (t) => {
   t.ok(isPortcullisError(e))
   t.notOk(isPortcullisError(new Error('x')))
 })
+
+t.test('option errors name their owner, and a factory building another re-labels them', async (t) => {
+  const { OptionsError, jwtVerifier } = await import('@portcullis/core')
+  const error = t.throws(() =>
+    jwtVerifier({ issuer: 'https://id.example.com', audience: 'a', clockTolerance: 9999, keys: [] } as never),
+  ) as InstanceType<typeof OptionsError>
+  t.ok(error instanceof OptionsError)
+  t.ok(error instanceof TypeError, 'still a TypeError')
+  t.equal(error.owner, 'jwtVerifier')
+  t.match(error.message, /^jwtVerifier: .*option "clockTolerance"/)
+  t.equal(error.message, `jwtVerifier: ${error.problem}`)
+  const relabelled = error.relabel('keycloak')
+  t.equal(relabelled.message, `keycloak: ${error.problem}`)
+  t.equal(relabelled.owner, 'keycloak')
+  t.equal(relabelled.cause, error)
+  t.equal(relabelled.name, 'TypeError', 'named as before')
+})

@@ -4,7 +4,9 @@ import {
   type IntrospectionCache,
   type IntrospectionVerifierOptions,
   introspectionVerifier,
+  LruCache,
   PortcullisError,
+  processDiscoveryCache,
   scopeMapper,
 } from '@portcullis/core'
 import {
@@ -17,6 +19,7 @@ import {
   sendJson,
 } from '@portcullis/test-kit'
 import t, { type Test } from 'tap'
+import type { DiscoveryCacheEntry } from '../src/token/discovery.js'
 
 const RESOURCE = 'https://mcp.example.com/mcp'
 const nowS = () => Math.floor(Date.now() / 1000)
@@ -384,6 +387,39 @@ t.test('the endpoint is discovered from the issuer metadata when not configured'
   t.equal(err.status, 503)
   t.equal(err.reason, 'discovery_failed')
   t.match(err.message, /has no introspection_endpoint/)
+})
+
+t.test("discovery.cache keeps an introspection verifier's discovery apart from the process", async (t) => {
+  const as = await introspectionServer()
+  t.teardown(as.close)
+  const meta = await loopbackServer((req, res) => {
+    if (req.url === '/.well-known/oauth-authorization-server')
+      return sendJson(res, 200, { issuer: meta.origin, introspection_endpoint: as.endpoint })
+    sendJson(res, 404, {})
+  })
+  t.teardown(meta.close)
+  as.answers.set('tok-c', { active: true, iss: meta.origin, aud: RESOURCE })
+  const cache = new LruCache<DiscoveryCacheEntry>({ maxEntries: 4 })
+  const verifier = introspectionVerifier({
+    issuer: meta.origin,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    audience: RESOURCE,
+    discovery: { cache },
+  })
+  await verifier.verifyAccessToken('tok-c')
+  t.equal(cache.get(meta.origin)?.ok, true, 'discovered into the given cache')
+  t.equal(processDiscoveryCache.get(meta.origin), undefined, 'not into the process-wide one')
+  t.throws(
+    () =>
+      introspectionVerifier({
+        issuer: meta.origin,
+        clientId: 'c',
+        audience: RESOURCE,
+        discovery: 7,
+      } as never),
+    { message: /option "discovery"/ },
+  )
 })
 
 t.test('a string that is not a bearer token is refused without any call', async (t) => {

@@ -2,7 +2,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { createRequestStateCodec } from '@modelcontextprotocol/server'
-import { authInfoFrom, principalBinding, withScopes } from '@portcullis/core'
+import {
+  authInfoFrom,
+  mcpScopeRegistry,
+  principalBinding,
+  processScopeRegistry,
+  withScopes,
+} from '@portcullis/core'
 import { hostServer, mcpListingPolicy, mcpScopeRules } from '@portcullis/core/adapter'
 import t from 'tap'
 
@@ -97,3 +103,36 @@ t.test('principalBinding ties a 2.x requestState to its principal', async (t) =>
   await t.rejects(codec.verify(state, ctx({ ...alice, clientId: 'other' })), 'another client')
   await t.rejects(codec.mint({ step: 1 }, ctx(undefined)), { message: /authenticated caller/ })
 })
+
+t.test(
+  'routes with separate scope registries share no declarations; the default is process-wide',
+  async (t) => {
+    const a = mcpScopeRegistry()
+    const b = mcpScopeRegistry()
+    const server = new McpServer({ name: 'x', version: '1' })
+    a.withScopes(server, 'notes:write').registerTool('add', {}, async () => ({ content: [] }))
+    t.same(
+      a.declarationsOf(server).map((d) => d.target),
+      [{ kind: 'tool', name: 'add' }],
+    )
+    t.same(b.declarationsOf(server), [], 'another registry does not see it')
+    t.same(processScopeRegistry.declarationsOf(server), [], 'nor does the process-wide one')
+    const rulesB = mcpScopeRules()
+    hostServer(server, rulesB, { listing: undefined, registry: b })
+    t.same(rulesB.requirementsFor({ kind: 'tool', name: 'add' }), [], 'a route on registry b learns nothing')
+    const client = await connected(server)
+    t.teardown(() => client.close())
+    const result = await client.callTool({ name: 'add', arguments: {} })
+    t.match(
+      result.content,
+      [{ text: /not served behind the Portcullis MCP route/ }],
+      'a is not hosting: refused',
+    )
+
+    const plain = notes()
+    t.equal(processScopeRegistry.declarationsOf(plain).length, 2, 'withScopes records process-wide')
+    const rulesDefault = mcpScopeRules()
+    hostServer(plain, rulesDefault, { listing: undefined })
+    t.same(rulesDefault.requirementsFor({ kind: 'tool', name: 'add' }), [['notes:write']])
+  },
+)

@@ -25,7 +25,6 @@ import type {
   HookHandlerDoneFunction,
   onSendHookHandler,
   preHandlerAsyncHookHandler,
-  RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
@@ -116,7 +115,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   /** Methods each protected URL answers, for preflight `Access-Control-Allow-Methods` and `Allow`. */
   const methodsByUrl = new Map<string, Set<string>>()
 
-  fastify.addHook('onRoute', function checkRoute(route: RouteOptions) {
+  fastify.addHook('onRoute', function checkRoute(route) {
     const config = route.config ?? {}
     const decision = decideRoute(config, routesMode, `${OWNER}: route ${String(route.method)} ${route.url}`)
     route.config = { ...config, [ROUTE_DECISION]: decision } as typeof config
@@ -130,7 +129,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     if (this.hasRoute({ method: 'OPTIONS', url: route.url })) return
     this.route({
       method: 'OPTIONS',
-      url: (route as RouteOptions & { routePath?: string }).routePath ?? route.url,
+      // Fastify's documented onRoute `routePath`: the URL without this scope's prefix, which `this.route` adds back.
+      url: route.routePath,
       ...(route.prefixTrailingSlash === undefined ? {} : { prefixTrailingSlash: route.prefixTrailingSlash }),
       config: { ...config },
       handler: async (_request, reply) => {

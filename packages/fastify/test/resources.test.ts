@@ -127,6 +127,32 @@ t.test(
   },
 )
 
+t.test('under a route prefix: the OPTIONS route the gate adds is at the prefixed URL once', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  const gate = createGate({ ...optionsFor(A), cors: { origin: ['https://app.example.com'] } })
+  await app.register(portcullisMetadata, { gate })
+  await app.register(
+    async (api) => {
+      await api.register(portcullis, { gate, metadataRoutes: false })
+      api.post('/mcp', async () => 'ok')
+    },
+    { prefix: '/a' },
+  )
+  await app.ready()
+  // Fastify's onRoute `routePath` is the URL without the prefix; `this.route` adds it back.
+  t.equal(app.hasRoute({ method: 'OPTIONS', url: '/a/mcp' }), true)
+  t.equal(app.hasRoute({ method: 'OPTIONS', url: '/a/a/mcp' }), false)
+  const token = await kit.mint({ aud: A })
+  const reply = await app.inject({
+    method: 'OPTIONS',
+    url: '/a/mcp',
+    headers: { authorization: `Bearer ${token}` },
+  })
+  t.equal(reply.statusCode, 204)
+  t.match(reply.headers.allow, /POST/)
+})
+
 t.test('options are validated at register time with errors naming the option', async (t) => {
   const cases: Array<[object, RegExp]> = [
     [

@@ -49,7 +49,7 @@ const GRAPH_AUDIENCES = ['00000003-0000-0000-c000-000000000000', 'https://graph.
  * produces the token this resource server expects. `undefined` when there is nothing to add.
  *
  * @example
- * const advice = adviceFor(preset.idp, error, token)
+ * const advice = adviceFor(preset.description, error, token)
  * log.warn({ fix: advice?.fix }, error.message)
  */
 export function adviceFor(idp: IdpDescription, error: PortcullisError, token: string): Advice | undefined {

@@ -55,7 +55,7 @@ const auth0Schema = z.strictObject({
  *
  * @example
  * const preset = auth0({ domain: 'acme.eu.auth0.com', audience: 'https://mcp.example.com/mcp' })
- * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset.options, resource: 'https://mcp.example.com/mcp' })
  */
 export function auth0(options: Auth0Options): IdpPreset {
   const o = parsePresetOptions(auth0Schema, options, 'auth0')

@@ -55,7 +55,7 @@ const cognitoSchema = z.strictObject({
  *
  * @example
  * const preset = cognito({ region: 'eu-west-1', userPoolId: 'eu-west-1_AbCdEf123', clientIds: ['4u5v6w7x8y9z'] })
- * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset.options, resource: 'https://mcp.example.com/mcp' })
  */
 export function cognito(options: CognitoOptions): IdpPreset {
   const o = parsePresetOptions(cognitoSchema, options, 'cognito')

@@ -11,10 +11,10 @@ export async function checkSampleToken(
   resource: string | undefined,
   add: Add,
 ) {
-  const idp = preset.idp
+  const idp = preset.description
   let auth: AuthInfo
   try {
-    auth = await preset.verifier.verifyAccessToken(token)
+    auth = await preset.options.verifier.verifyAccessToken(token)
   } catch (error) {
     if (error instanceof PortcullisError && error.code === 'invalid_token') {
       const advice = adviceFor(idp, error, token)

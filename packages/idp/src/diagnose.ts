@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { checkAuthorizationServer, checkJwks } from './diagnose-server.js'
 import { checkSampleToken } from './diagnose-token.js'
 import { type OidcOptions, oidc } from './oidc.js'
-import type { IdpDescription, IdpPreset } from './preset.js'
+import { type IdpDescription, type IdpPreset, isPreset } from './preset.js'
 
 /** One thing `diagnose` found. `code` is stable; `message` says what, `fix` what to change and where. */
 export interface Finding {
@@ -60,8 +60,8 @@ export async function diagnose(
     throw new TypeError(`diagnose: option "${issue.path.map(String).join('.')}": ${issue.message}`)
   }
   const o = parsed.data
-  const preset = 'verifier' in target ? target : oidc(target)
-  const idp = preset.idp
+  const preset = isPreset(target) ? target : oidc(target)
+  const idp = preset.description
   const fetchOptions = { timeoutMs: o.fetchTimeoutMs ?? 5000, maxBytes: o.maxBytes ?? 512 * 1024 }
   const findings: Finding[] = []
   const add = (severity: Finding['severity'], code: string, message: string, fix: string) =>
@@ -71,7 +71,9 @@ export async function diagnose(
 
   let jwksFromMetadata: string | undefined
   const results = await Promise.all(
-    preset.authorizationServers.map((issuer) => checkAuthorizationServer(issuer, idp, fetchOptions, add)),
+    preset.options.authorizationServers.map((issuer) =>
+      checkAuthorizationServer(issuer, idp, fetchOptions, add),
+    ),
   )
   for (const metadata of results) {
     if (typeof metadata?.jwks_uri === 'string') jwksFromMetadata ??= metadata.jwks_uri

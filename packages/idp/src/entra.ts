@@ -109,7 +109,7 @@ function applicationIds(audiences: readonly string[]): string[] {
  *   version: 2,
  *   roles: { 'Notes.Admin': ['notes:admin'] },
  * })
- * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset.options, resource: 'https://mcp.example.com/mcp' })
  */
 export function entra(options: EntraOptions): IdpPreset {
   const o = parsePresetOptions(entraSchema, options, 'entra')

@@ -8,7 +8,7 @@ import type { IdpDescription } from './preset.js'
  * status stay the same, the message gains one sentence. Outages pass through unchanged.
  *
  * @example
- * const verifier = explainedVerifier(jwtVerifier({ ... }), preset.idp)
+ * const verifier = explainedVerifier(jwtVerifier({ ... }), preset.description)
  */
 export function explainedVerifier(inner: TokenVerifier, idp: IdpDescription): TokenVerifier {
   return {

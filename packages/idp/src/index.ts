@@ -10,4 +10,12 @@ export { type KeycloakIntrospectionOptions, type KeycloakOptions, keycloak } fro
 export { type DiagnosisLogger, type LogDiagnosisOptions, logDiagnosis } from './log-diagnosis.js'
 export { type OidcOptions, oidc } from './oidc.js'
 export { type OktaOptions, okta } from './okta.js'
-export type { ClaimSources, IdpDescription, IdpName, IdpPreset, PresetOverrides } from './preset.js'
+export {
+  type ClaimSources,
+  type IdpDescription,
+  type IdpName,
+  type IdpPreset,
+  isPreset,
+  type PresetGateOptions,
+  type PresetOverrides,
+} from './preset.js'

@@ -83,7 +83,7 @@ const keycloakSchema = z.strictObject({
  *   clientId: 'notes-api',
  *   roles: { 'notes-admin': ['notes:admin'] },
  * })
- * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset.options, resource: 'https://mcp.example.com/mcp' })
  */
 export function keycloak(options: KeycloakOptions): IdpPreset {
   const o = parsePresetOptions(keycloakSchema, options, 'keycloak')

@@ -1,6 +1,6 @@
 import { type DiagnoseOptions, diagnose, type Finding } from './diagnose.js'
 import type { OidcOptions } from './oidc.js'
-import type { IdpPreset } from './preset.js'
+import { type IdpPreset, isPreset } from './preset.js'
 
 /** A logger with pino's `(object, message)` methods: Fastify's `app.log`, pino, or `console`. */
 export interface DiagnosisLogger {
@@ -32,7 +32,7 @@ export async function logDiagnosis(
 ): Promise<Finding[]> {
   const { throwOnError, ...diagnoseOptions } = options
   const findings = await diagnose(target, diagnoseOptions)
-  const idp = 'verifier' in target ? target.idp.name : 'oidc'
+  const idp = isPreset(target) ? target.description.name : 'oidc'
   for (const finding of findings) {
     log[LEVEL[finding.severity]](
       { idp, code: finding.code, fix: finding.fix },

@@ -40,7 +40,7 @@ const RFC9068_CLAIMS = ['exp', 'iat', 'sub', 'client_id', 'jti']
  *
  * @example
  * const preset = oidc({ issuer: 'https://auth.example.com', audience: 'https://mcp.example.com/mcp' })
- * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset.options, resource: 'https://mcp.example.com/mcp' })
  */
 export function oidc(options: OidcOptions): IdpPreset {
   const o = parsePresetOptions(oidcSchema, options, 'oidc')

@@ -46,7 +46,7 @@ const oktaSchema = z.strictObject({
  *
  * @example
  * const preset = okta({ issuer: 'https://acme.okta.com/oauth2/default', audience: 'api://notes' })
- * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset.options, resource: 'https://mcp.example.com/mcp' })
  */
 export function okta(options: OktaOptions): IdpPreset {
   const o = parsePresetOptions(oktaSchema, options, 'okta')

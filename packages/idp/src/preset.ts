@@ -6,6 +6,7 @@ import {
   type JwsHeader,
   type JwtVerifier,
   jwtVerifier,
+  OptionsError,
   type ScopeMapper,
   type StaticKey,
   scopeMapper,
@@ -39,8 +40,7 @@ export interface ClaimSources {
  * What a preset decided, as plain data: enough to read in a log, to diff against the IdP's
  * console, and for `diagnose` to check against the IdP. Nothing here holds a secret.
  */
-// A type alias, not an interface: it must be assignable to the gate's `idp` (a plain record).
-export type IdpDescription = {
+export interface IdpDescription {
   name: IdpName
   /** Every `iss` value a token may carry, exactly (RFC 8414 §3.3: a trailing slash matters). */
   issuers: readonly string[]
@@ -71,21 +71,31 @@ export type IdpDescription = {
   version?: 1 | 2
 }
 
-/**
- * A preset: the `GateOptions` fields that say where tokens come from, ready to spread into the
- * Fastify plugin or the Express middleware next to `resource`, plus `idp`, the description the
- * gate keeps for diagnostics.
- *
- * @example
- * const preset = keycloak({ url: 'https://id.example.com', realm: 'acme', audience: 'https://mcp.example.com/mcp' })
- * await app.register(portcullis, { ...preset, resource: 'https://mcp.example.com/mcp' })
- */
-export interface IdpPreset {
+/** The `GateOptions` fields a preset sets: where tokens come from and how they are verified. */
+export interface PresetGateOptions {
   verifier: TokenVerifier
   authorizationServers: string[]
   scopes?: GateScopeOptions
-  idp: IdpDescription
 }
+
+/**
+ * A preset: `options`, the `GateOptions` fields that say where tokens come from, ready to spread
+ * into the Fastify plugin or the Express middleware next to `resource`; and `description`, what
+ * the preset decided as plain data, for logs and `diagnose` (not a gate option).
+ *
+ * @example
+ * const preset = keycloak({ url: 'https://id.example.com', realm: 'acme', audience: 'https://mcp.example.com/mcp' })
+ * await app.register(portcullis, { ...preset.options, resource: 'https://mcp.example.com/mcp' })
+ * app.log.info({ idp: preset.description }, 'tokens from Keycloak')
+ */
+export interface IdpPreset {
+  readonly options: PresetGateOptions
+  readonly description: IdpDescription
+}
+
+/** Whether a value is a preset (rather than, say, plain `oidc()` options). */
+export const isPreset = (value: unknown): value is IdpPreset =>
+  typeof value === 'object' && value !== null && 'options' in value && 'description' in value
 
 /** What every preset lets you override, field by field. */
 export interface PresetOverrides {
@@ -252,7 +262,7 @@ export function presetScopeMapper(description: IdpDescription, overrides: Preset
   })
 }
 
-/** The preset object: plain, spreadable into the gate's options. */
+/** The preset: its gate options (plain, spreadable) and its description, apart. */
 export function presetOf(
   description: IdpDescription,
   verifier: TokenVerifier,
@@ -260,22 +270,21 @@ export function presetOf(
   scopes: GateScopeOptions | undefined,
 ): IdpPreset {
   return {
-    verifier,
-    authorizationServers: [...authorizationServers],
-    ...(scopes === undefined ? {} : { scopes }),
-    idp: description,
+    options: {
+      verifier,
+      authorizationServers: [...authorizationServers],
+      ...(scopes === undefined ? {} : { scopes }),
+    },
+    description,
   }
 }
 
-/** Runs a core factory, re-labelling its option errors with the preset's name. */
+/** Runs a core factory, its option errors re-labelled with the preset's name (core's `OptionsError.relabel`). */
 export function withOwner<T>(owner: IdpName, build: () => T): T {
   try {
     return build()
   } catch (error) {
-    if (error instanceof TypeError) {
-      throw new TypeError(error.message.replace(/^[A-Za-z]+: /, `${owner}: `), { cause: error })
-    }
-    throw error
+    throw error instanceof OptionsError ? error.relabel(owner) : error
   }
 }
 

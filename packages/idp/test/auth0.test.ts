@@ -26,15 +26,15 @@ const preset = auth0({
 
 t.test('issuer with its trailing slash, keys at /.well-known/jwks.json', async (t) => {
   t.equal(idp.issuer, `${idp.url}/`)
-  t.same(preset.authorizationServers, [idp.issuer])
-  t.same(preset.idp.issuers, [idp.issuer])
-  t.equal(preset.idp.jwksUri, `${idp.url}/.well-known/jwks.json`)
-  t.equal(preset.idp.jwksUri, idp.endpoints.jwks)
-  t.same(auth0({ domain: 'acme.eu.auth0.com', audience: RESOURCE }).authorizationServers, [
+  t.same(preset.options.authorizationServers, [idp.issuer])
+  t.same(preset.description.issuers, [idp.issuer])
+  t.equal(preset.description.jwksUri, `${idp.url}/.well-known/jwks.json`)
+  t.equal(preset.description.jwksUri, idp.endpoints.jwks)
+  t.same(auth0({ domain: 'acme.eu.auth0.com', audience: RESOURCE }).options.authorizationServers, [
     'https://acme.eu.auth0.com/',
   ])
   t.equal(
-    auth0({ domain: 'login.example.com', audience: RESOURCE }).idp.jwksUri,
+    auth0({ domain: 'login.example.com', audience: RESOURCE }).description.jwksUri,
     'https://login.example.com/.well-known/jwks.json',
     'a custom domain changes issuer and keys alike',
   )
@@ -44,11 +44,11 @@ t.test('a user token (aud array with /userinfo) is accepted; permissions map to 
   const token = (await idp.userToken({ user: 'alice', scope: 'openid notes:read' })).access_token
   const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())
   t.same(payload.aud, [RESOURCE, `${idp.url}/userinfo`], 'the array aud Auth0 issues with openid')
-  const auth = await preset.verifier.verifyAccessToken(token)
+  const auth = await preset.options.verifier.verifyAccessToken(token)
   t.equal(auth.clientId, idp.clients.public.client_id, 'azp')
   t.same(auth.scopes, ['notes:read', 'notes:admin', 'reports:read'], 'scope, then the mapped permission')
 
-  const bob = await preset.verifier.verifyAccessToken(
+  const bob = await preset.options.verifier.verifyAccessToken(
     (await idp.userToken({ user: 'bob', scope: 'notes:read' })).access_token,
   )
   t.same(bob.scopes, ['notes:read'], 'unmapped permissions grant nothing')
@@ -58,14 +58,14 @@ t.test('a user token (aud array with /userinfo) is accepted; permissions map to 
     audience: RESOURCE,
     claims: { scopes: ['scope', 'permissions'] },
   })
-  const direct = await asScopes.verifier.verifyAccessToken(
+  const direct = await asScopes.options.verifier.verifyAccessToken(
     (await idp.userToken({ user: 'alice', scope: 'notes:read' })).access_token,
   )
   t.same(direct.scopes, ['notes:read', 'notes:write', 'notes:admin'], 'permissions read as scopes when asked')
 })
 
 t.test('a machine token (gty client-credentials) is accepted', async (t) => {
-  const auth = await preset.verifier.verifyAccessToken(
+  const auth = await preset.options.verifier.verifyAccessToken(
     (await idp.machineToken({ scope: 'notes:read' })).access_token,
   )
   t.equal(auth.extra?.sub, `${idp.clients.machine.client_id}@clients`)
@@ -79,7 +79,7 @@ t.test('the RFC 9068 dialect (typ at+jwt, client_id) is accepted too', async (t)
     resources: [{ resource: RESOURCE }],
   })
   t.teardown(() => rfc.close())
-  const auth = await auth0({ domain: rfc.url, audience: RESOURCE }).verifier.verifyAccessToken(
+  const auth = await auth0({ domain: rfc.url, audience: RESOURCE }).options.verifier.verifyAccessToken(
     (await rfc.userToken({ user: 'alice', scope: 'notes:read' })).access_token,
   )
   t.equal(auth.clientId, rfc.clients.public.client_id, 'client_id')
@@ -88,7 +88,7 @@ t.test('the RFC 9068 dialect (typ at+jwt, client_id) is accepted too', async (t)
 t.test('a token requested without an audience is refused with the reason and the fix', async (t) => {
   const opaque = (await idp.machineToken({ resource: null, scope: '' })).access_token
   t.equal(opaque.split('.').length, 1, 'no audience: not a JWT')
-  const error = await refusal(preset.verifier, opaque)
+  const error = await refusal(preset.options.verifier, opaque)
   t.equal(error.code, 'invalid_token')
   t.equal(error.reason, 'token_malformed')
   t.match(error.message, /Auth0 issued an opaque token, which it does when no API audience is requested/)
@@ -96,11 +96,11 @@ t.test('a token requested without an audience is refused with the reason and the
 
   // What Auth0 hands out for /userinfo can also be a JWE (five parts).
   const jwe = ['eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0', '', 'aXY', 'Y2lwaGVy', 'dGFn'].join('.')
-  const encrypted = await refusal(preset.verifier, jwe)
+  const encrypted = await refusal(preset.options.verifier, jwe)
   t.equal(encrypted.reason, 'token_encrypted')
   t.match(encrypted.message, /Auth0 issued an encrypted \(JWE\) token/)
 
-  const gate = createGate({ ...preset, resource: RESOURCE })
+  const gate = createGate({ ...preset.options, resource: RESOURCE })
   const result = await gate.authenticate({ authorization: `Bearer ${opaque}` })
   t.equal(result.ok, false)
   if (!result.ok) {
@@ -111,16 +111,16 @@ t.test('a token requested without an audience is refused with the reason and the
 
 t.test('the classic misconfigurations are refused', async (t) => {
   const idToken = (await idp.userToken({ user: 'alice', scope: 'openid notes:read' })).id_token!
-  const id = await refusal(preset.verifier, idToken)
+  const id = await refusal(preset.options.verifier, idToken)
   t.equal(id.reason, 'audience_mismatch', 'ID token')
   t.match(id.message, /looks like an ID token/)
 
   const refresh = (await idp.userToken({ user: 'alice', scope: 'notes:read' })).refresh_token!
-  t.equal(await outcome(preset.verifier, refresh), 'invalid_token/token_malformed', 'refresh token')
+  t.equal(await outcome(preset.options.verifier, refresh), 'invalid_token/token_malformed', 'refresh token')
 
   const other = (await idp.userToken({ user: 'alice', resource: OTHER_API, scope: 'notes:read' }))
     .access_token
-  const foreign = await refusal(preset.verifier, other)
+  const foreign = await refusal(preset.options.verifier, other)
   t.equal(foreign.reason, 'audience_mismatch', 'token for another API of the tenant')
   t.match(foreign.message, /Auth0 sets aud to the Identifier of the API requested/)
 })
@@ -142,13 +142,13 @@ t.test('array aud of a real tenant host, minted for the shape only a real tenant
       .setIssuedAt()
       .setExpirationTime('5m')
       .sign(privateKey)
-  t.equal(await outcome(tenant.verifier, await mint({})), 'ok')
-  const noSlash = await refusal(tenant.verifier, await mint({ iss: 'https://acme.eu.auth0.com' }))
+  t.equal(await outcome(tenant.options.verifier, await mint({})), 'ok')
+  const noSlash = await refusal(tenant.options.verifier, await mint({ iss: 'https://acme.eu.auth0.com' }))
   t.equal(noSlash.reason, 'issuer_mismatch', 'the issuer without its trailing slash')
   t.match(noSlash.message, /they differ only by a trailing slash/)
   t.equal(
     await outcome(
-      tenant.verifier,
+      tenant.options.verifier,
       await mint({ aud: ['https://other.example.com/api', 'https://acme.eu.auth0.com/userinfo'] }),
     ),
     'invalid_token/audience_mismatch',

@@ -33,10 +33,10 @@ const preset = cognito({
 })
 
 t.test('issuer, keys, and an audience strategy by client_id', async (t) => {
-  t.same(preset.authorizationServers, [ISSUER])
-  t.same(preset.idp.audienceStrategy, { type: 'client_id', values: ['app-client-1', 'app-client-2'] })
+  t.same(preset.options.authorizationServers, [ISSUER])
+  t.same(preset.description.audienceStrategy, { type: 'client_id', values: ['app-client-1', 'app-client-2'] })
   t.equal(
-    cognito({ region: 'eu-west-1', userPoolId: 'eu-west-1_AbCdEf123', clientIds: ['a'] }).idp.jwksUri,
+    cognito({ region: 'eu-west-1', userPoolId: 'eu-west-1_AbCdEf123', clientIds: ['a'] }).description.jwksUri,
     `${ISSUER}/.well-known/jwks.json`,
   )
 })
@@ -44,35 +44,35 @@ t.test('issuer, keys, and an audience strategy by client_id', async (t) => {
 t.test('an access token without aud is accepted; groups map to scopes', async (t) => {
   const token = await accessToken()
   t.notOk('aud' in JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()), 'no aud at all')
-  const auth = await preset.verifier.verifyAccessToken(token)
+  const auth = await preset.options.verifier.verifyAccessToken(token)
   t.equal(auth.clientId, 'app-client-1')
   t.same(auth.scopes, ['notes-api/notes.read', 'notes-api/notes.admin'])
-  const gate = createGate({ ...preset, resource: RESOURCE })
+  const gate = createGate({ ...preset.options, resource: RESOURCE })
   const result = await gate.authenticate({ authorization: `Bearer ${token}` })
   t.equal(result.ok, true)
   if (result.ok) t.equal(result.auth.resource.href, RESOURCE, 'bound to the gate resource')
-  t.equal(await outcome(preset.verifier, await accessToken({ client_id: 'app-client-2' })), 'ok')
+  t.equal(await outcome(preset.options.verifier, await accessToken({ client_id: 'app-client-2' })), 'ok')
 })
 
 t.test('misconfigurations are refused', async (t) => {
-  const other = await refusal(preset.verifier, await accessToken({ client_id: 'someone-else' }))
+  const other = await refusal(preset.options.verifier, await accessToken({ client_id: 'someone-else' }))
   t.equal(other.reason, 'audience_mismatch', 'an app client not allowed')
   t.match(other.message, /the app client is not in clientIds/)
 
   const id = await refusal(
-    preset.verifier,
+    preset.options.verifier,
     await accessToken({ token_use: 'id', client_id: undefined, aud: 'app-client-1', scope: undefined }),
   )
   t.equal(id.reason, 'claim_missing', 'ID token: no client_id claim')
   t.match(id.message, /looks like an ID token/)
 
-  const idWithClient = await refusal(preset.verifier, await accessToken({ token_use: 'id' }))
+  const idWithClient = await refusal(preset.options.verifier, await accessToken({ token_use: 'id' }))
   t.equal(idWithClient.reason, 'id_token_presented', 'token_use must be access')
   t.match(idWithClient.message, /send the access token/)
 
   t.equal(
     await outcome(
-      preset.verifier,
+      preset.options.verifier,
       await accessToken({ iss: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other' }),
     ),
     'invalid_token/issuer_mismatch',
@@ -80,7 +80,10 @@ t.test('misconfigurations are refused', async (t) => {
   )
   // Cognito refresh tokens are not signed JWTs (five parts, encrypted).
   t.equal(
-    await outcome(preset.verifier, 'eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIiwiYWxnIjoiUlNBLU9BRVAifQ.a.b.c.d'),
+    await outcome(
+      preset.options.verifier,
+      'eyJjdHkiOiJKV1QiLCJlbmMiOiJBMjU2R0NNIiwiYWxnIjoiUlNBLU9BRVAifQ.a.b.c.d',
+    ),
     'invalid_token/token_encrypted',
   )
 })

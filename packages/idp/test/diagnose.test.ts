@@ -75,7 +75,7 @@ t.test('an issuer listed in authorizationServers that is not the token issuer', 
   t.teardown(() => idp.close())
   const preset = auth0({ domain: idp.url, audience: RESOURCE })
   const findings = await diagnose(
-    { ...preset, authorizationServers: [`${idp.url}/oauth/token`] },
+    { ...preset, options: { ...preset.options, authorizationServers: [`${idp.url}/oauth/token`] } },
     { resource: RESOURCE },
   )
   t.equal(find(findings, 'issuer_differs_from_authorization_server').severity, 'error')

@@ -52,28 +52,28 @@ const v2 = entra({
 })
 
 t.test('v2: issuer, keys and metadata location of the tenant', async (t) => {
-  t.same(v2.idp.issuers, [v2Issuer(TENANT)])
-  t.same(v2.authorizationServers, [v2Issuer(TENANT)])
-  t.same(v2.idp.tenants, [TENANT])
+  t.same(v2.description.issuers, [v2Issuer(TENANT)])
+  t.same(v2.options.authorizationServers, [v2Issuer(TENANT)])
+  t.same(v2.description.tenants, [TENANT])
   t.equal(
-    entra({ tenantId: TENANT, audience: APP_ID, version: 2 }).idp.jwksUri,
+    entra({ tenantId: TENANT, audience: APP_ID, version: 2 }).description.jwksUri,
     `https://login.microsoftonline.com/${TENANT}/discovery/v2.0/keys`,
   )
 })
 
 t.test('v2: a delegated token (scp string) and an app token (roles) are accepted', async (t) => {
-  const auth = await v2.verifier.verifyAccessToken(await v2Token())
+  const auth = await v2.options.verifier.verifyAccessToken(await v2Token())
   t.same(auth.scopes, ['notes.read', 'notes.write'], 'scp is space-separated')
   t.equal(auth.clientId, CLIENT, 'azp')
   t.equal(auth.resource, undefined, 'a GUID audience names no URL: the gate uses its own resource')
 
-  const app = await v2.verifier.verifyAccessToken(
+  const app = await v2.options.verifier.verifyAccessToken(
     await v2Token({ scp: undefined, roles: ['Notes.Admin', 'Other'] }),
   )
   t.same(app.scopes, ['notes.admin'], 'app roles through the role map')
 
   // typ "JWT" is what Entra sets; accepted on purpose (see entra.ts).
-  const gate = createGate({ ...v2, resource: RESOURCE })
+  const gate = createGate({ ...v2.options, resource: RESOURCE })
   const result = await gate.authenticate({ authorization: `Bearer ${await v2Token()}` })
   t.equal(result.ok, true, 'the gate accepts it for its resource')
   if (result.ok) t.equal(result.auth.resource.href, RESOURCE)
@@ -81,47 +81,53 @@ t.test('v2: a delegated token (scp string) and an app token (roles) are accepted
 
 t.test('v1: sts.windows.net issuer (trailing slash), App ID URI audience, appid', async (t) => {
   const v1 = entra({ tenantId: TENANT, audience: [APP_ID, APP_ID_URI], version: 1, keys: [key.jwk] })
-  t.same(v1.idp.issuers, [v1Issuer(TENANT)])
-  t.same(v1.authorizationServers, [v2Issuer(TENANT)], 'clients discover the v2 metadata either way')
-  const auth = await v1.verifier.verifyAccessToken(await v1Token())
+  t.same(v1.description.issuers, [v1Issuer(TENANT)])
+  t.same(v1.options.authorizationServers, [v2Issuer(TENANT)], 'clients discover the v2 metadata either way')
+  const auth = await v1.options.verifier.verifyAccessToken(await v1Token())
   t.equal(auth.clientId, CLIENT, 'appid')
   t.equal(auth.resource, undefined, 'api:// names no resource URL')
-  const gate = createGate({ ...v1, resource: RESOURCE })
+  const gate = createGate({ ...v1.options, resource: RESOURCE })
   t.equal((await gate.authenticate({ authorization: `Bearer ${await v1Token()}` })).ok, true)
 
-  const v2InV1 = await refusal(v1.verifier, await v2Token({ aud: APP_ID_URI }))
+  const v2InV1 = await refusal(v1.options.verifier, await v2Token({ aud: APP_ID_URI }))
   t.equal(v2InV1.reason, 'issuer_mismatch')
   t.match(v2InV1.message, /create the preset with version: 2/)
 })
 
 t.test('a v1 token given to a v2 preset names the manifest setting', async (t) => {
-  const error = await refusal(v2.verifier, await v1Token({ aud: APP_ID }))
+  const error = await refusal(v2.options.verifier, await v1Token({ aud: APP_ID }))
   t.equal(error.reason, 'issuer_mismatch')
   t.match(error.message, /set accessTokenAcceptedVersion to 2/)
 })
 
 t.test('misconfigurations are refused', async (t) => {
-  const other = await refusal(v2.verifier, await v2Token({ iss: v2Issuer(STRANGER), tid: STRANGER }))
+  const other = await refusal(v2.options.verifier, await v2Token({ iss: v2Issuer(STRANGER), tid: STRANGER }))
   t.equal(other.reason, 'issuer_mismatch', 'wrong tenant')
   t.match(other.message, new RegExp(`tokens of tenant ${STRANGER} are not accepted`))
 
-  const spoofedTid = await refusal(v2.verifier, await v2Token({ tid: STRANGER }))
+  const spoofedTid = await refusal(v2.options.verifier, await v2Token({ tid: STRANGER }))
   t.equal(spoofedTid.reason, 'issuer_mismatch', 'tid disagreeing with the issuer')
 
-  const id = await refusal(v2.verifier, await v2Token({ aud: CLIENT, scp: undefined, nonce: 'n' }))
+  const id = await refusal(v2.options.verifier, await v2Token({ aud: CLIENT, scp: undefined, nonce: 'n' }))
   t.equal(id.reason, 'audience_mismatch', 'ID token (aud = the client)')
   t.match(id.message, /looks like an ID token/)
 
-  const graph = await refusal(v2.verifier, await v2Token({ aud: '00000003-0000-0000-c000-000000000000' }))
+  const graph = await refusal(
+    v2.options.verifier,
+    await v2Token({ aud: '00000003-0000-0000-c000-000000000000' }),
+  )
   t.equal(graph.reason, 'audience_mismatch', 'token for Microsoft Graph')
   t.match(graph.message, /for Microsoft Graph/)
 
-  const otherApi = await refusal(v2.verifier, await v2Token({ aud: 'c0ffee00-0000-4000-8000-000000000000' }))
+  const otherApi = await refusal(
+    v2.options.verifier,
+    await v2Token({ aud: 'c0ffee00-0000-4000-8000-000000000000' }),
+  )
   t.equal(otherApi.reason, 'audience_mismatch', 'token for another API of the tenant')
   t.match(otherApi.message, /application \(client\) ID/)
 
   t.equal(
-    await outcome(v2.verifier, await v2Token({ exp: Math.floor(Date.now() / 1000) - 3600 })),
+    await outcome(v2.options.verifier, await v2Token({ exp: Math.floor(Date.now() / 1000) - 3600 })),
     'invalid_token/token_expired',
   )
 })
@@ -136,15 +142,21 @@ t.test(
       version: 2,
       keys: [key.jwk],
     })
-    t.same(multi.idp.issuers, [v2Issuer(TENANT), v2Issuer(PARTNER)])
-    t.same(multi.authorizationServers, [v2Issuer(TENANT), v2Issuer(PARTNER)])
-    t.equal(await outcome(multi.verifier, await v2Token()), 'ok')
-    t.equal(await outcome(multi.verifier, await v2Token({ iss: v2Issuer(PARTNER), tid: PARTNER })), 'ok')
-    const stranger = await refusal(multi.verifier, await v2Token({ iss: v2Issuer(STRANGER), tid: STRANGER }))
+    t.same(multi.description.issuers, [v2Issuer(TENANT), v2Issuer(PARTNER)])
+    t.same(multi.options.authorizationServers, [v2Issuer(TENANT), v2Issuer(PARTNER)])
+    t.equal(await outcome(multi.options.verifier, await v2Token()), 'ok')
+    t.equal(
+      await outcome(multi.options.verifier, await v2Token({ iss: v2Issuer(PARTNER), tid: PARTNER })),
+      'ok',
+    )
+    const stranger = await refusal(
+      multi.options.verifier,
+      await v2Token({ iss: v2Issuer(STRANGER), tid: STRANGER }),
+    )
     t.equal(stranger.reason, 'issuer_untrusted')
     t.match(stranger.message, new RegExp(`tokens of tenant ${STRANGER} are not accepted`))
     t.equal(
-      await outcome(multi.verifier, await v2Token({ iss: v2Issuer(PARTNER), tid: TENANT })),
+      await outcome(multi.options.verifier, await v2Token({ iss: v2Issuer(PARTNER), tid: TENANT })),
       'invalid_token/issuer_mismatch',
       "a partner issuer with the home tenant's tid",
     )
@@ -166,7 +178,7 @@ t.test('options are validated', async (t) => {
     'v1 aud may be the application ID: an App ID URI alone would refuse such tokens',
   )
   t.same(
-    entra({ tenantId: TENANT, audience: `api://${APP_ID}`, version: 1 }).idp.audienceStrategy.values,
+    entra({ tenantId: TENANT, audience: `api://${APP_ID}`, version: 1 }).description.audienceStrategy.values,
     [`api://${APP_ID}`, APP_ID],
     'the application ID of an api://<application ID> URI comes along',
   )

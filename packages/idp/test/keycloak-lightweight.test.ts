@@ -52,15 +52,15 @@ t.test('fallback: full tokens stay local, stripped tokens and opaque ones are in
   const preset = keycloak(options)
   const calls = () => server.requests.filter((r) => r.url.split('?')[0]?.endsWith('/introspect')).length
   const before = calls()
-  t.same((await preset.verifier.verifyAccessToken(full)).scopes, ['notes:read', 'notes:admin'])
+  t.same((await preset.options.verifier.verifyAccessToken(full)).scopes, ['notes:read', 'notes:admin'])
   t.equal(calls(), before, 'a full token needs no introspection')
 
-  const auth = await preset.verifier.verifyAccessToken(lightweight)
+  const auth = await preset.options.verifier.verifyAccessToken(lightweight)
   t.same(auth.scopes, ['notes:read', 'notes:admin'], 'roles recovered by introspection')
   t.equal(calls(), before + 1)
 
-  t.same((await preset.verifier.verifyAccessToken('opaque-token-1')).scopes, ['notes:read'])
-  t.equal(await outcome(preset.verifier, 'revoked-token'), 'invalid_token/token_inactive')
+  t.same((await preset.options.verifier.verifyAccessToken('opaque-token-1')).scopes, ['notes:read'])
+  t.equal(await outcome(preset.options.verifier, 'revoked-token'), 'invalid_token/token_inactive')
 })
 
 t.test('a stripped token must still pass every local check first', async (t) => {
@@ -72,30 +72,34 @@ t.test('a stripped token must still pass every local check first', async (t) => 
     exp,
   })
   t.equal(
-    await outcome(preset.verifier, foreign),
+    await outcome(preset.options.verifier, foreign),
     'invalid_token/audience_mismatch',
     'no introspection rescue',
   )
   const idToken = await key.mint(base({ typ: 'ID' }))
-  t.equal(await outcome(preset.verifier, idToken), 'invalid_token/id_token_presented', 'payload typ ID')
+  t.equal(
+    await outcome(preset.options.verifier, idToken),
+    'invalid_token/id_token_presented',
+    'payload typ ID',
+  )
 })
 
 t.test('use: always introspects every token; without roles to recover, fallback never does', async (t) => {
   const always = keycloak({ ...options, introspection: { ...options.introspection, use: 'always' } })
   answers.set(full, { active: true, ...base({ realm_access: { roles: ['notes-admin'] } }), exp })
   const before = server.requests.length
-  await always.verifier.verifyAccessToken(full)
+  await always.options.verifier.verifyAccessToken(full)
   t.equal(server.requests.length, before + 1, 'introspected though complete')
 
   answers.set(full, { active: false })
   t.equal(
     await outcome(
-      keycloak({ ...options, introspection: { ...options.introspection, use: 'always' } }).verifier,
+      keycloak({ ...options, introspection: { ...options.introspection, use: 'always' } }).options.verifier,
       full,
     ),
     'invalid_token/token_inactive',
     'revocation is seen',
   )
   const noRoles = keycloak({ ...options, roles: {} })
-  t.equal(await outcome(noRoles.verifier, full), 'ok', 'local only: nothing to recover')
+  t.equal(await outcome(noRoles.options.verifier, full), 'ok', 'local only: nothing to recover')
 })

@@ -37,11 +37,16 @@ const preset = keycloak({
   scopes: { implies, base: ['notes:read'] },
 })
 
-t.test('the preset is plain data in the shape of the gate options', async (t) => {
-  t.same(Object.keys(preset).sort(), ['authorizationServers', 'idp', 'scopes', 'verifier'])
-  t.same(preset.authorizationServers, [idp.issuer])
+t.test('the preset is its gate options and, apart, its description as plain data', async (t) => {
+  t.same(Object.keys(preset).sort(), ['description', 'options'])
+  t.same(
+    Object.keys(preset.options).sort(),
+    ['authorizationServers', 'scopes', 'verifier'],
+    'only gate options',
+  )
+  t.same(preset.options.authorizationServers, [idp.issuer])
   t.equal(idp.issuer, `${idp.url}/realms/acme`, 'issuer has no trailing slash')
-  t.match(preset.idp, {
+  t.match(preset.description, {
     name: 'keycloak',
     issuers: [idp.issuer],
     jwksUri: idp.endpoints.jwks,
@@ -58,27 +63,30 @@ t.test('the preset is plain data in the shape of the gate options', async (t) =>
     typ: 'lenient',
     realm: 'acme',
   })
-  t.equal(JSON.parse(JSON.stringify(preset.idp)).name, 'keycloak', 'serialisable as it is')
-  t.ok(Object.isFrozen(preset.idp.claims), 'the description is read-only')
+  t.equal(JSON.parse(JSON.stringify(preset.description)).name, 'keycloak', 'serialisable as it is')
+  t.ok(Object.isFrozen(preset.description.claims), 'the description is read-only')
 })
 
 t.test(
   'a token from the authorization-code flow is accepted; realm and client roles grant scopes',
   async (t) => {
     const alice = await idp.userToken({ user: 'alice', scope: 'notes:read' })
-    const auth = await preset.verifier.verifyAccessToken(alice.access_token)
+    const auth = await preset.options.verifier.verifyAccessToken(alice.access_token)
     t.equal(auth.clientId, idp.clients.public.client_id, 'azp names the client')
     t.equal(auth.extra?.sub, 'alice')
     t.same(auth.scopes, ['notes:read', 'notes:admin', 'reports:admin'], 'scope, realm role, client role')
 
     const bob = await idp.userToken({ user: 'bob', scope: 'notes:read' })
-    t.same((await preset.verifier.verifyAccessToken(bob.access_token)).scopes, ['notes:read', 'reports:read'])
+    t.same((await preset.options.verifier.verifyAccessToken(bob.access_token)).scopes, [
+      'notes:read',
+      'reports:read',
+    ])
   },
 )
 
 t.test('a client-credentials token is accepted', async (t) => {
   const machine = await idp.machineToken({ scope: 'notes:read' })
-  const auth = await preset.verifier.verifyAccessToken(machine.access_token)
+  const auth = await preset.options.verifier.verifyAccessToken(machine.access_token)
   t.equal(auth.clientId, idp.clients.machine.client_id)
   t.same(auth.scopes, ['notes:read'])
 })
@@ -86,7 +94,7 @@ t.test('a client-credentials token is accepted', async (t) => {
 t.test('per-route scopes through roles, with implication, in the Fastify plugin', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(portcullis, { ...preset, resource: RESOURCE })
+  await app.register(portcullis, { ...preset.options, resource: RESOURCE })
   app.get('/admin', { config: { scopes: ['notes:admin'] } }, async (req) => ({ sub: req.auth.extra.sub }))
   app.post('/notes', { config: { scopes: ['notes:write'] } }, async () => ({ created: true }))
   app.get('/reports', { config: { scopes: ['reports:read'] } }, async () => ({ reports: [] }))
@@ -115,19 +123,19 @@ t.test('per-route scopes through roles, with implication, in the Fastify plugin'
 t.test('the classic misconfigurations are refused, and the refusal says what to change', async (t) => {
   const idToken = (await idp.userToken({ user: 'alice', scope: 'openid notes:read' })).id_token
   t.ok(idToken, 'the dev IdP issued an ID token')
-  const id = await refusal(preset.verifier, idToken!)
+  const id = await refusal(preset.options.verifier, idToken!)
   t.equal(id.reason, 'audience_mismatch', 'ID token instead of access token')
   t.match(id.message, /looks like an ID token/)
 
   const refresh = (await idp.userToken({ user: 'alice', scope: 'notes:read' })).refresh_token
   t.ok(refresh, 'the dev IdP issued a refresh token')
-  const refreshed = await refusal(preset.verifier, refresh!)
+  const refreshed = await refusal(preset.options.verifier, refresh!)
   t.equal(refreshed.reason, 'token_malformed', 'refresh token')
   t.match(refreshed.message, /not a Keycloak access token/)
 
   const other = (await idp.userToken({ user: 'alice', resource: OTHER_API, scope: 'notes:read' }))
     .access_token
-  const foreign = await refusal(preset.verifier, other)
+  const foreign = await refusal(preset.options.verifier, other)
   t.equal(foreign.reason, 'audience_mismatch', 'token for another API of the same realm')
   t.match(foreign.message, /Audience mapper/)
 
@@ -137,7 +145,7 @@ t.test('the classic misconfigurations are refused, and the refusal says what to 
     resources: [{ resource: RESOURCE }],
   })
   t.teardown(() => otherRealm.close())
-  const wrongRealm = await refusal(preset.verifier, (await otherRealm.machineToken()).access_token)
+  const wrongRealm = await refusal(preset.options.verifier, (await otherRealm.machineToken()).access_token)
   t.equal(
     wrongRealm.reason,
     'kid_unknown',
@@ -155,7 +163,7 @@ t.test("Keycloak's default audience (no Audience mapper) is refused with the map
   })
   t.teardown(() => account.close())
   const kc = keycloak({ url: account.url, realm: 'acme', audience: RESOURCE })
-  const error = await refusal(kc.verifier, (await account.userToken({ user: 'alice' })).access_token)
+  const error = await refusal(kc.options.verifier, (await account.userToken({ user: 'alice' })).access_token)
   t.equal(error.code, 'invalid_token')
   t.equal(error.reason, 'audience_mismatch')
   t.match(error.message, /token has aud "account"; Keycloak adds .* only through an Audience mapper/)
@@ -169,7 +177,7 @@ t.test("Keycloak's default audience (no Audience mapper) is refused with the map
   t.teardown(() => both.close())
   const kcBoth = keycloak({ url: both.url, realm: 'acme', audience: RESOURCE })
   const token = (await both.userToken({ user: 'alice' })).access_token
-  t.equal(await outcome(kcBoth.verifier, token), 'ok', 'aud ["<resource>", "account"] is accepted')
+  t.equal(await outcome(kcBoth.options.verifier, token), 'ok', 'aud ["<resource>", "account"] is accepted')
 })
 
 t.test('opaque tokens are introspected with a confidential client; roles map the same way', async (t) => {
@@ -184,15 +192,19 @@ t.test('opaque tokens are introspected with a confidential client; roles map the
       clientSecret: idp.clients.resourceServer.client_secret,
     },
   })
-  t.equal(kc.idp.introspection?.endpoint, idp.endpoints.introspection, 'the realm introspection endpoint')
-  t.equal(kc.idp.introspection?.use, 'fallback')
+  t.equal(
+    kc.description.introspection?.endpoint,
+    idp.endpoints.introspection,
+    'the realm introspection endpoint',
+  )
+  t.equal(kc.description.introspection?.use, 'fallback')
   t.notOk(
-    JSON.stringify(kc.idp).includes(idp.clients.resourceServer.client_secret),
+    JSON.stringify(kc.description).includes(idp.clients.resourceServer.client_secret),
     'no secret in the description',
   )
   const token = (await idp.userToken({ user: 'alice', resource: OPAQUE, scope: 'notes:read' })).access_token
   t.equal(token.split('.').length, 1, 'an opaque token')
-  const auth = await kc.verifier.verifyAccessToken(token)
+  const auth = await kc.options.verifier.verifyAccessToken(token)
   t.same(auth.scopes, ['notes:read', 'notes:admin', 'reports:admin'])
   t.equal(auth.extra?.sub, 'alice')
 
@@ -202,7 +214,7 @@ t.test('opaque tokens are introspected with a confidential client; roles map the
     audience: OPAQUE,
     introspection: { clientId: idp.clients.resourceServer.client_id, clientSecret: 'not-the-secret' },
   })
-  const unavailable = await refusal(wrong.verifier, token)
+  const unavailable = await refusal(wrong.options.verifier, token)
   t.equal(unavailable.code, 'temporarily_unavailable', 'refused credentials are an outage, not a bad token')
 })
 
@@ -245,10 +257,14 @@ t.test('overrides replace defaults field by field', async (t) => {
     algorithms: ['ES256'],
     clockTolerance: 5,
   })
-  t.equal(kc.idp.issuers[0], 'https://id.example.com/realms/acme', 'a trailing slash on url is dropped')
-  t.same(kc.idp.audienceStrategy, { type: 'azp', values: ['notes-app'] })
-  t.same(kc.idp.claims.roles, ['groups'])
-  t.same(kc.idp.claims.scopes, ['scope'], 'claims not overridden keep their default')
-  t.same(kc.idp.algorithms, ['ES256'])
-  t.equal(kc.idp.clockTolerance, 5)
+  t.equal(
+    kc.description.issuers[0],
+    'https://id.example.com/realms/acme',
+    'a trailing slash on url is dropped',
+  )
+  t.same(kc.description.audienceStrategy, { type: 'azp', values: ['notes-app'] })
+  t.same(kc.description.claims.roles, ['groups'])
+  t.same(kc.description.claims.scopes, ['scope'], 'claims not overridden keep their default')
+  t.same(kc.description.algorithms, ['ES256'])
+  t.equal(kc.description.clockTolerance, 5)
 })

@@ -50,9 +50,9 @@ async function check(t: Tap, preset: IdpPreset, resource: string, sampleToken: s
     [],
     'no error findings',
   )
-  const auth = await preset.verifier.verifyAccessToken(sampleToken)
+  const auth = await preset.options.verifier.verifyAccessToken(sampleToken)
   t.ok(
-    auth.extra?.iss !== undefined && preset.idp.issuers.includes(auth.extra.iss),
+    auth.extra?.iss !== undefined && preset.description.issuers.includes(auth.extra.iss),
     'accepted, from the issuer',
   )
 }
@@ -67,7 +67,7 @@ const lanes: Lane[] = [
       const preset = keycloak({ url: env.URL!, realm: env.REALM!, audience: env.AUDIENCE! })
       const token =
         env.TOKEN ??
-        (await clientCredentials(`${preset.idp.issuers[0]}/protocol/openid-connect/token`, {
+        (await clientCredentials(`${preset.description.issuers[0]}/protocol/openid-connect/token`, {
           client_id: env.CLIENT_ID ?? '',
           client_secret: env.CLIENT_SECRET ?? '',
         }))
@@ -81,7 +81,7 @@ const lanes: Lane[] = [
     optional: [],
     async run(t, env) {
       const preset = auth0({ domain: env.DOMAIN!, audience: env.AUDIENCE! })
-      const token = await clientCredentials(`${preset.idp.issuers[0]}oauth/token`, {
+      const token = await clientCredentials(`${preset.description.issuers[0]}oauth/token`, {
         client_id: env.CLIENT_ID!,
         client_secret: env.CLIENT_SECRET!,
         audience: env.AUDIENCE!,

@@ -50,7 +50,7 @@ const preset = auth0({
   roles: { 'notes:admin': ['reports:export'] },
   scopes: { base: ['notes:read'] },
 })
-await app.register(portcullis, { ...preset, resource })
+await app.register(portcullis, { ...preset.options, resource })
 await app.register(mcpRoute, {
   server: notesServer,
   transport: StreamableHTTPServerTransport,

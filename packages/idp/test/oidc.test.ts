@@ -26,10 +26,10 @@ const preset = oidc({
 })
 
 t.test('keys come from discovery; RFC 9068 typ and claims are required', async (t) => {
-  t.equal(preset.idp.jwksUri, undefined, 'found through the metadata on first use')
-  t.equal(preset.idp.typ, 'strict')
-  t.same(preset.idp.requiredClaims, ['exp', 'iat', 'sub', 'client_id', 'jti'])
-  const auth = await preset.verifier.verifyAccessToken(
+  t.equal(preset.description.jwksUri, undefined, 'found through the metadata on first use')
+  t.equal(preset.description.typ, 'strict')
+  t.same(preset.description.requiredClaims, ['exp', 'iat', 'sub', 'client_id', 'jti'])
+  const auth = await preset.options.verifier.verifyAccessToken(
     (await idp.userToken({ user: 'alice', scope: 'notes:read' })).access_token,
   )
   t.equal(auth.clientId, idp.clients.public.client_id)
@@ -40,13 +40,13 @@ t.test('tokens in other shapes are refused, and relaxing is explicit', async (t)
   const key = await signer('ES256')
   const strictLocal = oidc({ issuer: 'https://as.example.com', audience: RESOURCE, keys: [key.jwk] })
   const claims = { iss: 'https://as.example.com', aud: RESOURCE, sub: 'alice', client_id: 'c', jti: 'j' }
-  t.equal(await outcome(strictLocal.verifier, await key.mint(claims, { typ: 'at+jwt' })), 'ok')
-  const typed = await refusal(strictLocal.verifier, await key.mint(claims, { typ: 'JWT' }))
+  t.equal(await outcome(strictLocal.options.verifier, await key.mint(claims, { typ: 'at+jwt' })), 'ok')
+  const typed = await refusal(strictLocal.options.verifier, await key.mint(claims, { typ: 'JWT' }))
   t.equal(typed.reason, 'typ_invalid', 'typ JWT is not RFC 9068')
   t.match(typed.message, /send an access token/)
   t.equal(
     await outcome(
-      strictLocal.verifier,
+      strictLocal.options.verifier,
       await key.mint({ ...claims, client_id: undefined }, { typ: 'at+jwt' }),
     ),
     'invalid_token/claim_missing',
@@ -59,7 +59,10 @@ t.test('tokens in other shapes are refused, and relaxing is explicit', async (t)
     requiredClaims: ['exp'],
   })
   t.equal(
-    await outcome(lenient.verifier, await key.mint({ ...claims, client_id: undefined }, { typ: 'JWT' })),
+    await outcome(
+      lenient.options.verifier,
+      await key.mint({ ...claims, client_id: undefined }, { typ: 'JWT' }),
+    ),
     'ok',
   )
 })
@@ -73,11 +76,11 @@ t.test('the same preset in Fastify and in Express gives the same answers', async
 
   const fastify = Fastify()
   t.teardown(() => fastify.close())
-  await fastify.register(portcullis, { ...preset, resource: RESOURCE })
+  await fastify.register(portcullis, { ...preset.options, resource: RESOURCE })
   fastify.post('/notes', { config: { scopes: ['notes:write'] } }, async (req) => ({ by: req.auth.extra.sub }))
 
   const app = express()
-  app.use(expressPortcullis({ ...preset, resource: RESOURCE }))
+  app.use(expressPortcullis({ ...preset.options, resource: RESOURCE }))
   app.post('/notes', requireScopes('notes:write'), (req, res) => {
     res.json({ by: req.auth?.extra?.sub })
   })

@@ -30,38 +30,40 @@ const preset = okta({
 })
 
 t.test('issuer and keys of the custom authorization server', async (t) => {
-  t.same(preset.authorizationServers, [ISSUER])
-  t.equal(okta({ issuer: ISSUER, audience: 'api://notes' }).idp.jwksUri, `${ISSUER}/v1/keys`)
+  t.same(preset.options.authorizationServers, [ISSUER])
+  t.equal(okta({ issuer: ISSUER, audience: 'api://notes' }).description.jwksUri, `${ISSUER}/v1/keys`)
 })
 
 t.test('an access token with scp as an array is accepted; cid names the client', async (t) => {
-  const auth = await preset.verifier.verifyAccessToken(await token())
+  const auth = await preset.options.verifier.verifyAccessToken(await token())
   t.same(auth.scopes, ['notes:read', 'notes:write'])
   t.equal(auth.clientId, '0oa1client')
   t.equal(auth.extra?.sub, 'alice@example.com')
-  const admin = await preset.verifier.verifyAccessToken(await token({ groups: ['Everyone', 'Admins'] }))
+  const admin = await preset.options.verifier.verifyAccessToken(
+    await token({ groups: ['Everyone', 'Admins'] }),
+  )
   t.same(admin.scopes, ['notes:read', 'notes:write', 'notes:admin'], 'a custom groups claim mapped to scopes')
 })
 
 t.test('misconfigurations are refused', async (t) => {
-  const defaultServer = await refusal(preset.verifier, await token({ aud: 'api://default' }))
+  const defaultServer = await refusal(preset.options.verifier, await token({ aud: 'api://default' }))
   t.equal(defaultServer.reason, 'audience_mismatch', "the default authorization server's audience")
   t.match(defaultServer.message, /Okta sets aud to the authorization server's Audience/)
   t.equal(
-    await outcome(preset.verifier, await token({ iss: 'https://acme.okta.com/oauth2/default' })),
+    await outcome(preset.options.verifier, await token({ iss: 'https://acme.okta.com/oauth2/default' })),
     'invalid_token/issuer_mismatch',
     'token of another authorization server of the org',
   )
   t.equal(
     await outcome(
-      preset.verifier,
+      preset.options.verifier,
       await token({ iss: 'https://acme.okta.com', aud: 'https://acme.okta.com' }),
     ),
     'invalid_token/issuer_mismatch',
     'org authorization server token',
   )
   const id = await refusal(
-    preset.verifier,
+    preset.options.verifier,
     await token({ aud: '0oa1client', scp: undefined, nonce: 'n', at_hash: 'x' }),
   )
   t.equal(id.reason, 'audience_mismatch', 'ID token')

@@ -38,11 +38,11 @@ const v1 = entra({
 
 t.test('v2: Microsoft’s sample access token (aud == azp, one app registration) is accepted', async (t) => {
   const token = await idp.mint(entraV2Access, v2Claims)
-  const auth = await v2.verifier.verifyAccessToken(token)
+  const auth = await v2.options.verifier.verifyAccessToken(token)
   t.equal(auth.clientId, APP_ID, 'azp')
   t.same(auth.scopes, ['access_as_user'], 'scp')
   t.equal(auth.extra?.sub, entraV2Access.payload.sub)
-  const gate = createGate({ ...v2, resource: RESOURCE })
+  const gate = createGate({ ...v2.options, resource: RESOURCE })
   const result = await gate.authenticate({ authorization: `Bearer ${token}` })
   t.equal(result.ok, true, 'through the gate too')
 })
@@ -53,16 +53,20 @@ t.test('v2: an ID token is refused as one, whatever its aud and roles', async (t
     ['aud = the API, with the user’s app roles', { aud: APP_ID, roles: ['Notes.Admin'] }],
   ] as const) {
     const token = await idp.mint(entraV2Id, { ...v2Claims, ...claims })
-    const error = await refusal(v2.verifier, token)
+    const error = await refusal(v2.options.verifier, token)
     t.equal(error.reason, 'id_token_presented', name)
     t.match(
       error.message,
       /no azp: it is an Entra ID token.*: this is an ID token; send the access token/,
       name,
     )
-    t.match(adviceFor(v2.idp, error, token)?.fix, /You shouldn't use an ID token to call an API/, name)
+    t.match(
+      adviceFor(v2.description, error, token)?.fix,
+      /You shouldn't use an ID token to call an API/,
+      name,
+    )
   }
-  const client = await refusal(v2.verifier, await idp.mint(entraV2Id, v2Claims))
+  const client = await refusal(v2.options.verifier, await idp.mint(entraV2Id, v2Claims))
   t.equal(client.reason, 'audience_mismatch', 'aud = the client: not this API')
   t.match(client.message, /looks like an ID token/)
 })
@@ -70,13 +74,16 @@ t.test('v2: an ID token is refused as one, whatever its aud and roles', async (t
 t.test(
   'v1: Microsoft’s sample (aud = the application ID) and the App ID URI form are accepted',
   async (t) => {
-    const sample = await v1.verifier.verifyAccessToken(await idp.mint(entraV1Access, v1Claims))
+    const sample = await v1.options.verifier.verifyAccessToken(await idp.mint(entraV1Access, v1Claims))
     t.equal(sample.clientId, entraV1Access.payload.appid, 'appid')
-    const uri = await v1.verifier.verifyAccessToken(
+    const uri = await v1.options.verifier.verifyAccessToken(
       await idp.mint(entraV1Access, { ...v1Claims, aud: V1_APP_ID_URI }),
     )
     t.equal(uri.clientId, entraV1Access.payload.appid)
-    const other = await refusal(v1.verifier, await idp.mint(entraV1Access, { ...v1Claims, aud: OTHER_API }))
+    const other = await refusal(
+      v1.options.verifier,
+      await idp.mint(entraV1Access, { ...v1Claims, aud: OTHER_API }),
+    )
     t.equal(other.reason, 'audience_mismatch', 'another API of the tenant')
     t.match(other.message, /application \(client\) ID or App ID URI/)
     t.notMatch(other.message, /sets aud to the API's App ID URI/, 'the old, wrong hint is gone')
@@ -88,7 +95,7 @@ t.test('v1: an ID token is refused as one, with and without roles', async (t) =>
     ['aud = the API', { aud: V1_APP_ID }],
     ['aud = the API, with roles', { aud: V1_APP_ID, roles: ['Notes.Admin'] }],
   ] as const) {
-    const error = await refusal(v1.verifier, await idp.mint(entraV1Id, { ...v1Claims, ...claims }))
+    const error = await refusal(v1.options.verifier, await idp.mint(entraV1Id, { ...v1Claims, ...claims }))
     t.equal(error.reason, 'id_token_presented', name)
     t.match(error.message, /no appid: it is an Entra ID token/, name)
   }
@@ -96,7 +103,7 @@ t.test('v1: an ID token is refused as one, with and without roles', async (t) =>
 
 t.test('sender-constrained tokens are refused, naming the binding', async (t) => {
   const dpop = await refusal(
-    v2.verifier,
+    v2.options.verifier,
     await idp.mint(entraV2Access, {
       ...v2Claims,
       cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' },
@@ -108,7 +115,7 @@ t.test('sender-constrained tokens are refused, naming the binding', async (t) =>
     ...v2Claims,
     cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' },
   })
-  const dpopAdvice = adviceFor(v2.idp, dpop, dpopToken)
+  const dpopAdvice = adviceFor(v2.description, dpop, dpopToken)
   t.match(
     dpopAdvice?.hint,
     /dpop option is 'allowed' or 'required'/,
@@ -116,7 +123,7 @@ t.test('sender-constrained tokens are refused, naming the binding', async (t) =>
   )
   t.match(dpopAdvice?.fix, /dpop option to 'allowed'/)
   const mtls = await refusal(
-    v1.verifier,
+    v1.options.verifier,
     await idp.mint(entraV1Access, {
       ...v1Claims,
       cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
@@ -129,7 +136,7 @@ t.test('sender-constrained tokens are refused, naming the binding', async (t) =>
     cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' },
   })
   t.match(
-    adviceFor(v1.idp, mtls, mtlsToken)?.fix,
+    adviceFor(v1.description, mtls, mtlsToken)?.fix,
     /cannot check a certificate binding/,
     'an mTLS binding cannot be checked here',
   )
@@ -137,22 +144,22 @@ t.test('sender-constrained tokens are refused, naming the binding', async (t) =>
 
 t.test('version, tenant and lifetime refusals', async (t) => {
   t.equal(
-    await outcome(v2.verifier, await idp.mint(entraV2Access, { ...v2Claims, ver: '1.0' })),
+    await outcome(v2.options.verifier, await idp.mint(entraV2Access, { ...v2Claims, ver: '1.0' })),
     'invalid_token/token_type_invalid',
     'ver disagreeing with the preset',
   )
   t.equal(
-    await outcome(v2.verifier, await idp.mint(entraV1Access, { ...v1Claims, aud: APP_ID })),
+    await outcome(v2.options.verifier, await idp.mint(entraV1Access, { ...v1Claims, aud: APP_ID })),
     'invalid_token/issuer_mismatch',
     'a v1 token given to a v2 preset',
   )
   t.equal(
-    await outcome(v2.verifier, await idp.mint(entraV2Access, { ...v2Claims, tid: OTHER_API })),
+    await outcome(v2.options.verifier, await idp.mint(entraV2Access, { ...v2Claims, tid: OTHER_API })),
     'invalid_token/issuer_mismatch',
     'tid disagreeing with the issuer',
   )
   t.equal(
-    await outcome(v2.verifier, await idp.mint(entraV2Access, { ...v2Claims, exp: 1537234948 })),
+    await outcome(v2.options.verifier, await idp.mint(entraV2Access, { ...v2Claims, exp: 1537234948 })),
     'invalid_token/token_expired',
     'the sample as published has long expired',
   )
@@ -160,17 +167,17 @@ t.test('version, tenant and lifetime refusals', async (t) => {
 
 t.test('keys: the v1 or v2 document, with ?appid= for custom signing keys', async (t) => {
   t.equal(
-    entra({ tenantId: TENANT, audience: APP_ID, version: 2 }).idp.jwksUri,
+    entra({ tenantId: TENANT, audience: APP_ID, version: 2 }).description.jwksUri,
     `${LOGIN}/${TENANT}/discovery/v2.0/keys`,
   )
   t.equal(
-    entra({ tenantId: TENANT, audience: [V1_APP_ID, V1_APP_ID_URI], version: 1 }).idp.jwksUri,
+    entra({ tenantId: TENANT, audience: [V1_APP_ID, V1_APP_ID_URI], version: 1 }).description.jwksUri,
     `${LOGIN}/${TENANT}/discovery/keys`,
     'v1 tokens are described by the v1.0 metadata',
   )
   t.equal(
-    entra({ tenantId: TENANT, audience: APP_ID, version: 2, customSigningKeys: true }).idp.jwksUri,
+    entra({ tenantId: TENANT, audience: APP_ID, version: 2, customSigningKeys: true }).description.jwksUri,
     `${LOGIN}/${TENANT}/discovery/v2.0/keys?appid=${APP_ID}`,
   )
-  t.same(v1.authorizationServers, [`${LOGIN}/${TENANT}/v2.0`], 'clients still sign in through v2.0')
+  t.same(v1.options.authorizationServers, [`${LOGIN}/${TENANT}/v2.0`], 'clients still sign in through v2.0')
 })

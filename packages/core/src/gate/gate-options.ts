@@ -70,12 +70,6 @@ export const gateOptionsSchema = z.strictObject({
   cors: z.union([z.boolean(), corsOptionsSchema]).optional(),
   metadataMaxAge: z.number().int().min(0).max(31_536_000).optional(),
   verifyTimeoutMs: z.number().int().min(1).max(120_000).optional(),
-  idp: z
-    .custom<Readonly<Record<string, unknown>>>(
-      (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-      { error: 'must be a plain object describing the token issuer (an @portcullis/idp preset sets it)' },
-    )
-    .optional(),
   denyList: z
     .custom<DenyList>(
       (value) =>

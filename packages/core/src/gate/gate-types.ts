@@ -40,12 +40,6 @@ export interface GateOptions {
   /** Longest a verifier may take before the request is answered 503. Default 10000 ms. */
   verifyTimeoutMs?: number
   /**
-   * A plain description of where tokens come from and how they are checked, as an `@portcullis/idp`
-   * preset gives it (issuer, audience strategy, claim paths). The gate verifies nothing with it
-   * (`verifier` does); it is kept as `gate.idp` for start-up diagnostics and logs.
-   */
-  idp?: Readonly<Record<string, unknown>>
-  /**
    * Revoked tokens to refuse (401 `invalid_token`, reason `token_revoked`) even while their
    * signature or introspection answer is good: asked on every request, cache hits included. A
    * `MemoryDenyList`, or a shared one such as `@portcullis/redis`'s `redisDenyList`.
@@ -153,8 +147,6 @@ export interface Gate {
   readonly policy: ScopePolicy
   /** CORS rules for protected routes, `undefined` when disabled. */
   readonly cors: CorsPolicy | undefined
-  /** The `idp` description given in the options, if any. */
-  readonly idp: Readonly<Record<string, unknown>> | undefined
   authenticate(input: AuthenticateInput): Promise<AuthenticateResult>
   /**
    * `authenticate`, answered at once when nothing needs waiting for (a malformed request, a token

@@ -420,7 +420,6 @@ export function createGate(options: GateOptions, owner = 'createGate'): Gate {
     metadataDocument,
     policy,
     cors,
-    idp: parsed.idp,
     authenticate: (input: AuthenticateInput): Promise<AuthenticateResult> => {
       const result = observed(input)
       return result instanceof Promise ? result : Promise.resolve(result)

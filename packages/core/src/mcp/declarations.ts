@@ -3,6 +3,7 @@ import type { ScopeRequirement } from '../oauth/scopes.js'
 import { type AuthInfo, isAuthInfo } from '../token/auth-info.js'
 import { principalKey } from './principal.js'
 import type { McpScopeRules, McpTarget } from './scope-rules.js'
+import { supportsScopeChallenge } from './sdk-compat.js'
 
 type RegisterMethod = 'registerTool' | 'registerPrompt' | 'registerResource'
 
@@ -20,19 +21,49 @@ export interface McpDeclaration {
   requirement: ScopeRequirement
 }
 
-interface DeclarationRegistry {
+/** The data of a scope registry: what `withScopes` recorded, and which route hosts each server. */
+interface RegistryData {
   declarations: WeakMap<object, McpDeclaration[]>
   hostedBy: WeakMap<object, McpScopeRules>
 }
 
-// One registry per process, shared by every loaded copy of this module (two installed versions of
-// @portcullis/core, one through each adapter; test loaders): a tool declared through one copy must
-// be seen by a route hosted through another, or its scopes would be lost.
+/**
+ * Where `withScopes` records declarations and the MCP route reads them. `withScopes` and every
+ * route use the process-wide registry unless a route is given its own (`scopeRegistry`) and the
+ * server's items are declared through that registry's `withScopes`.
+ *
+ * @example
+ * const scopes = mcpScopeRegistry()
+ * scopes.withScopes(server, 'notes:write').registerTool('add_note', config, addNote)
+ * app.register(mcpRoute, { server: () => server, scopeRegistry: scopes })
+ */
+export interface McpScopeRegistry {
+  /** `withScopes`, recording into this registry. */
+  withScopes<S extends object>(server: S, ...scopes: ScopeArgs): ScopedRegistrar<S>
+  /** The declarations recorded on a server instance. */
+  declarationsOf(server: object): readonly McpDeclaration[]
+  /** Marks a server instance as hosted by a route with these rules (what guarded handlers check against). */
+  markHosted(server: object, rules: McpScopeRules): void
+}
+
+/** A registry of its own: declarations made through it are seen only by routes given it. */
+export function mcpScopeRegistry(): McpScopeRegistry {
+  return registryOver({ declarations: new WeakMap(), hostedBy: new WeakMap() })
+}
+
+// The default registry is one per process, shared by every loaded copy of this module (two
+// installed versions of @portcullis/core, one through each adapter; test loaders): a tool declared
+// through one copy must be seen by a route hosted through another, or its scopes would be lost.
+// Only the data lives on globalThis (its shape is fixed), never one copy's functions.
 const REGISTRY = Symbol.for('@portcullis/core mcp declarations')
 const globalSlots = globalThis as Record<symbol, unknown>
 globalSlots[REGISTRY] ??= { declarations: new WeakMap(), hostedBy: new WeakMap() }
-const registry = globalSlots[REGISTRY] as DeclarationRegistry
-const { declarations, hostedBy } = registry
+
+/**
+ * The process-wide registry, used by `withScopes` and by every route not given a `scopeRegistry`.
+ * Its data is kept on `globalThis` under `Symbol.for('@portcullis/core mcp declarations')`.
+ */
+export const processScopeRegistry: McpScopeRegistry = registryOver(globalSlots[REGISTRY] as RegistryData)
 
 const OWNER = 'withScopes'
 
@@ -40,11 +71,14 @@ const OWNER = 'withScopes'
  * Declares the scopes of the tool, prompt or resource registered next: `withScopes(server, ...)`
  * returns the server's own `registerTool` / `registerPrompt` / `registerResource` (typed by the
  * SDK), which record the requirement and then register as usual. Works with `McpServer` of both
- * SDK lines. With no scopes, the item is declared open to any valid token.
+ * SDK lines. With no scopes, the item is declared open to any valid token. Declarations go to the
+ * process-wide registry (`processScopeRegistry`); `mcpScopeRegistry()` makes a separate one.
  *
  * The MCP route (`mcpRoute`) reads these declarations: a `tools/call` (or `prompts/get`,
  * `resources/read`) the token lacks scopes for gets HTTP 403 with an `insufficient_scope`
  * challenge before the SDK runs anything, and `tools/list` names each tool's scopes (`McpListing`).
+ * On `@modelcontextprotocol/server` 2.1 and later the item also gets the SDK's own
+ * `scopeChallenge` hook with the same rule, so the SDK's transports challenge it too.
  * The handler is also guarded where it runs: called without a caller that has the scopes (or on a
  * server the route does not host), it fails instead of running.
  *
@@ -55,29 +89,80 @@ const OWNER = 'withScopes'
  * withScopes(server).registerTool('whoami', {}, whoami) // any valid token
  */
 export function withScopes<S extends object>(server: S, ...scopes: ScopeArgs): ScopedRegistrar<S> {
-  if (typeof server !== 'object' || server === null) throw new TypeError(`${OWNER}: expected an McpServer`)
-  const requirement = parseScopeArgs(scopes, OWNER)
-  const target = server as Record<RegisterMethod, ((...args: unknown[]) => unknown) | undefined>
+  return processScopeRegistry.withScopes(server, ...scopes)
+}
 
-  const register = (method: RegisterMethod, declaration: McpDeclaration, args: unknown[]) => {
-    const original = target[method]
-    if (typeof original !== 'function') throw new TypeError(`${OWNER}: the server has no ${method} method`)
-    const callback = args.at(-1)
-    if (typeof callback !== 'function')
-      throw new TypeError(`${OWNER}: ${method} needs a callback as its last argument`)
-    const list = declarations.get(server) ?? []
-    list.push(declaration)
-    declarations.set(server, list)
-    args[args.length - 1] = guarded(server, declaration, callback as (...a: unknown[]) => unknown)
-    return original.apply(server, args)
-  }
+function registryOver(data: RegistryData): McpScopeRegistry {
+  const { declarations, hostedBy } = data
+  return Object.freeze({
+    withScopes<S extends object>(server: S, ...scopes: ScopeArgs): ScopedRegistrar<S> {
+      if (typeof server !== 'object' || server === null)
+        throw new TypeError(`${OWNER}: expected an McpServer`)
+      const requirement = parseScopeArgs(scopes, OWNER)
+      const target = server as Record<RegisterMethod, ((...args: unknown[]) => unknown) | undefined>
+      const rulesOf = () => hostedBy.get(server)
 
-  const registrar: Partial<Record<RegisterMethod, (...args: unknown[]) => unknown>> = {
-    registerTool: (...args) => register('registerTool', declare('tool', args[0], requirement), args),
-    registerPrompt: (...args) => register('registerPrompt', declare('prompt', args[0], requirement), args),
-    registerResource: (...args) => register('registerResource', declareResource(args[1], requirement), args),
+      const register = (method: RegisterMethod, declaration: McpDeclaration, args: unknown[]) => {
+        const original = target[method]
+        if (typeof original !== 'function')
+          throw new TypeError(`${OWNER}: the server has no ${method} method`)
+        const callback = args.at(-1)
+        if (typeof callback !== 'function')
+          throw new TypeError(`${OWNER}: ${method} needs a callback as its last argument`)
+        const list = declarations.get(server) ?? []
+        list.push(declaration)
+        declarations.set(server, list)
+        args[args.length - 1] = guarded(rulesOf, declaration, callback as (...a: unknown[]) => unknown)
+        // The config is the argument before the callback in every register method of both lines.
+        if (supportsScopeChallenge(server) && args.length >= 3) {
+          args[args.length - 2] = withScopeChallenge(args[args.length - 2], rulesOf)
+        }
+        return original.apply(server, args)
+      }
+
+      const registrar: Partial<Record<RegisterMethod, (...args: unknown[]) => unknown>> = {
+        registerTool: (...args) => register('registerTool', declare('tool', args[0], requirement), args),
+        registerPrompt: (...args) =>
+          register('registerPrompt', declare('prompt', args[0], requirement), args),
+        registerResource: (...args) =>
+          register('registerResource', declareResource(args[1], requirement), args),
+      }
+      return registrar as ScopedRegistrar<S>
+    },
+    declarationsOf: (server: object): readonly McpDeclaration[] => declarations.get(server) ?? [],
+    markHosted(server: object, rules: McpScopeRules): void {
+      hostedBy.set(server, rules)
+    },
+  })
+}
+
+/** What the 2.x SDK hands a `scopeChallenge` handler. */
+interface ScopeChallengeContext {
+  request: unknown
+  authInfo?: AuthInfo
+}
+type ScopeChallengeHandler = (context: ScopeChallengeContext) => unknown
+
+/**
+ * The item's config with the SDK's `scopeChallenge` hook (`@modelcontextprotocol/server` ≥ 2.1)
+ * answering from the hosting route's rules: the same scopes as the route's 403. A challenge the
+ * config already had runs when these rules find nothing missing. Unhosted, or without a caller,
+ * it asks for nothing: the guarded handler refuses such calls itself.
+ */
+function withScopeChallenge(config: unknown, rulesOf: () => McpScopeRules | undefined): unknown {
+  if (typeof config !== 'object' || config === null) return config
+  const own = (config as { scopeChallenge?: unknown }).scopeChallenge
+  const theirs = typeof own === 'function' ? (own as ScopeChallengeHandler) : undefined
+  const scopeChallenge: ScopeChallengeHandler = (context) => {
+    const rules = rulesOf()
+    const auth = context?.authInfo
+    if (rules !== undefined && auth !== undefined) {
+      const missing = rules.requiredFor(context.request, auth.scopes)
+      if (missing.length > 0) return { scopes: missing }
+    }
+    return theirs?.(context)
   }
-  return registrar as ScopedRegistrar<S>
+  return { ...config, scopeChallenge }
 }
 
 function declare(kind: 'tool' | 'prompt', name: unknown, requirement: ScopeRequirement): McpDeclaration {
@@ -97,12 +182,16 @@ function declareResource(uriOrTemplate: unknown, requirement: ScopeRequirement):
 }
 
 /** The handler as registered: it runs only for a caller whose scopes meet the requirement. */
-function guarded(server: object, declaration: McpDeclaration, callback: (...args: unknown[]) => unknown) {
+function guarded(
+  rulesOf: () => McpScopeRules | undefined,
+  declaration: McpDeclaration,
+  callback: (...args: unknown[]) => unknown,
+) {
   const what = describeTarget(declaration.target)
   return function scopeGuardedHandler(this: unknown, ...args: unknown[]) {
     // The SDKs pass the request context (1.x `extra`, 2.x `ctx`) last, whatever comes before it.
     const auth = authInfoFrom(args.at(-1))
-    const rules = hostedBy.get(server)
+    const rules = rulesOf()
     if (rules === undefined) throw new Error(`${what} is not served behind the Portcullis MCP route`)
     if (auth === undefined) throw new Error(`${what} needs an authenticated caller`)
     if (!rules.policy.satisfies(declaration.requirement, auth.scopes)) {
@@ -115,16 +204,6 @@ function guarded(server: object, declaration: McpDeclaration, callback: (...args
 
 const describeTarget = (target: McpTarget) =>
   target.kind === 'resource' ? `resource ${target.uri}` : `${target.kind} ${target.name}`
-
-/** The declarations recorded on a server instance by `withScopes`. */
-export function scopeDeclarationsOf(server: object): readonly McpDeclaration[] {
-  return declarations.get(server) ?? []
-}
-
-/** Marks a server instance as hosted by an MCP route with these rules (what guarded handlers check against). */
-export function markHosted(server: object, rules: McpScopeRules): void {
-  hostedBy.set(server, rules)
-}
 
 /**
  * The caller's `AuthInfo` from the context an MCP SDK hands a tool, prompt or resource handler:

@@ -8,6 +8,7 @@ import { parseOptions } from '../support/options.js'
 import { auditing, publishAudit } from '../telemetry/audit.js'
 import { addHealthPart, sessionTableHealth } from '../telemetry/health.js'
 import type { AuthInfo } from '../token/auth-info.js'
+import type { McpScopeRegistry } from './declarations.js'
 import { isMcpEventStore, sessionEventStore } from './event-store.js'
 import { hostServer } from './hosting.js'
 import { announceListChanges, scopeSetKey } from './list-changes.js'
@@ -26,6 +27,7 @@ import {
   mcpRouteOptionsSchema,
 } from './route-options.js'
 import { type McpScopeRules, type McpTarget, mcpScopeRules, messageTargets } from './scope-rules.js'
+import { checkSdkInternals } from './sdk-compat.js'
 import { type McpSession, McpSessionStore } from './sessions.js'
 import { serveTraced } from './trace-context.js'
 
@@ -88,11 +90,11 @@ export async function createMcpEndpoint(
   )
   const factory = async (context: McpFactoryContext): Promise<McpServerLike> => {
     const server = await parsed.server(context)
-    hostServer(server, rules, { listing, owner })
+    hostServer(server, rules, { listing, owner, registry: parsed.scopeRegistry })
     return server
   }
 
-  if (parsed.probe ?? true) await learnDeclarations(parsed.server, rules, owner)
+  if (parsed.probe ?? true) await learnDeclarations(parsed.server, rules, owner, parsed.scopeRegistry)
   if (parsed.checkScopesSupported ?? true) checkScopesSupported(gate, rules, owner)
 
   const Transport = parsed.transport
@@ -277,6 +279,7 @@ async function learnDeclarations(
   factory: McpServerFactory,
   rules: McpScopeRules,
   owner: string,
+  registry: McpScopeRegistry | undefined,
 ): Promise<void> {
   let server: McpServerLike
   try {
@@ -288,8 +291,13 @@ async function learnDeclarations(
       { cause: error },
     )
   }
-  hostServer(server, rules, { listing: undefined, owner })
-  await server.close().catch(() => {})
+  hostServer(server, rules, { listing: undefined, owner, registry })
+  // Lists are shaped per caller through SDK internals: refuse to start if they are not there.
+  try {
+    checkSdkInternals(server, owner)
+  } finally {
+    await server.close().catch(() => {})
+  }
 }
 
 function checkScopesSupported(gate: Gate, rules: McpScopeRules, owner: string): void {

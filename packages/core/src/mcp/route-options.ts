@@ -4,6 +4,7 @@ import type { RejectionLog } from '../gate/gate.js'
 import { type ScopeRequirement, scopeRequirementSchema, scopeTokenSchema } from '../oauth/scopes.js'
 import type { AuditEvent } from '../telemetry/audit.js'
 import type { AuthInfo } from '../token/auth-info.js'
+import type { McpScopeRegistry } from './declarations.js'
 import type { McpListing } from './listing.js'
 import type { McpScopeRules } from './scope-rules.js'
 import { type McpSessionLimits, sessionLimitsSchema } from './sessions.js'
@@ -110,6 +111,13 @@ export interface McpRouteOptions {
    * a tool, prompt or resource needs, so the two cannot drift apart. Default true.
    */
   checkScopesSupported?: boolean
+  /**
+   * Where the route reads `withScopes` declarations from, and records which route hosts each server.
+   * Default: the process-wide registry (`processScopeRegistry`, what plain `withScopes` records
+   * into). Give an `mcpScopeRegistry()` and declare through its `withScopes` to keep this route's
+   * declarations apart from every other in the process.
+   */
+  scopeRegistry?: McpScopeRegistry
 }
 
 /** One request to the endpoint, as an adapter reads it. */
@@ -191,6 +199,16 @@ export const mcpRouteOptionsSchema = z
     maxBatch: z.number().int().min(1).max(100_000).optional(),
     probe: z.boolean().optional(),
     checkScopesSupported: z.boolean().optional(),
+    scopeRegistry: z
+      .custom<McpScopeRegistry>(
+        (value) =>
+          typeof value === 'object' &&
+          value !== null &&
+          isFunction((value as McpScopeRegistry).declarationsOf) &&
+          isFunction((value as McpScopeRegistry).markHosted),
+        { error: 'must be a registry made by mcpScopeRegistry()' },
+      )
+      .optional(),
   })
   .refine((value) => value.transport !== undefined || value.handler !== undefined, {
     error: 'give a transport class (transport) or a handler (handler), or both',

@@ -15,5 +15,33 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, own
     const path = issue.path.map(String).join('.')
     return path === '' ? issue.message : `option "${path}": ${issue.message}`
   })
-  throw new TypeError(`${owner}: ${problems.join('; ')}`)
+  throw new OptionsError(owner, problems.join('; '))
+}
+
+/**
+ * Bad options given to a public factory: `message` is `${owner}: ${problem}`. A factory that
+ * builds another (an `@portcullis/idp` preset building a `jwtVerifier`) names itself as the owner
+ * with `relabel`, so the user reads the name of what they called.
+ *
+ * @example
+ * try { jwtVerifier(options) } catch (error) {
+ *   throw error instanceof OptionsError ? error.relabel('keycloak') : error
+ * }
+ */
+// Its `name` stays `TypeError`: code that tells bad options apart by name keeps working.
+export class OptionsError extends TypeError {
+  constructor(
+    /** The factory whose options are wrong, e.g. `jwtVerifier`. */
+    readonly owner: string,
+    /** What is wrong, without the owner: `option "clockTolerance": Too big: ...`. */
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${owner}: ${problem}`, options)
+  }
+
+  /** The same problem under another owner; this error is its `cause`. */
+  relabel(owner: string): OptionsError {
+    return new OptionsError(owner, this.problem, { cause: this })
+  }
 }

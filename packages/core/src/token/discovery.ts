@@ -49,7 +49,12 @@ export interface DiscoveryOptions {
   fetchTimeoutMs?: number
   /** Largest metadata document accepted, in bytes. Default 256 KiB. */
   maxBytes?: number
-  /** Where results are kept. Default: one shared bounded LRU cache for the process. */
+  /**
+   * Where results are kept, and the scope within which concurrent discoveries of one issuer share
+   * one probe. Default: the process-wide cache (`processDiscoveryCache`, 100 issuers, LRU),
+   * shared by every verifier not given its own. Give a `new LruCache({ maxEntries })` (or any
+   * `CacheStore`) to keep a verifier's discoveries apart from the rest of the process.
+   */
   cache?: CacheStore<DiscoveryCacheEntry>
   /** How long a discovered document is reused, in ms. Default 1 hour. */
   ttlMs?: number
@@ -72,8 +77,23 @@ const optionsSchema = z.strictObject({
 
 const DEFAULT_TTL_MS = 60 * 60 * 1000
 const DEFAULT_FAILURE_TTL_MS = 5000
-const sharedCache = new LruCache<DiscoveryCacheEntry>({ maxEntries: 100 })
-const inFlight = new SingleFlight<DiscoveredAuthorizationServer>()
+/** The discovery cache used when none is given: one per process (per loaded copy of this module). */
+export const processDiscoveryCache: CacheStore<DiscoveryCacheEntry> = new LruCache<DiscoveryCacheEntry>({
+  maxEntries: 100,
+})
+// Probes in flight, per cache: callers with separate caches never share a probe (or its options).
+const inFlightByCache = new WeakMap<
+  CacheStore<DiscoveryCacheEntry>,
+  SingleFlight<DiscoveredAuthorizationServer>
+>()
+const inFlightFor = (cache: CacheStore<DiscoveryCacheEntry>) => {
+  let flights = inFlightByCache.get(cache)
+  if (flights === undefined) {
+    flights = new SingleFlight<DiscoveredAuthorizationServer>()
+    inFlightByCache.set(cache, flights)
+  }
+  return flights
+}
 
 /** Raised (inside a discovery failure's `cause`) when a document names another issuer. */
 export class IssuerMismatchError extends Error {
@@ -125,7 +145,8 @@ export function authorizationServerMetadataUrls(issuer: string): string[] {
  * Finds and reads an authorization server's metadata, trying each well-known URL in the MCP
  * order until one answers with a document whose `issuer` is exactly the one given (RFC 8414 §3.3:
  * byte for byte, a trailing slash included). Results are cached (1 hour), failures briefly (5 s),
- * and concurrent calls for one issuer share one probe.
+ * and concurrent calls for one issuer with the same cache share one probe. The cache is
+ * `options.cache`, by default the process-wide `processDiscoveryCache`.
  *
  * Fails with a PortcullisError `temporarily_unavailable` (reason `discovery_failed`) whose message
  * lists every URL tried and what it answered; `cause` is an AggregateError of the per-URL errors
@@ -141,14 +162,16 @@ export async function discoverAuthorizationServer(
 ): Promise<DiscoveredAuthorizationServer> {
   const opts: DiscoveryOptions = parseOptions(optionsSchema, options, 'discoverAuthorizationServer')
   const urls = authorizationServerMetadataUrls(issuer)
-  const cache = opts.cache ?? sharedCache
+  const cache = opts.cache ?? processDiscoveryCache
   const cached = cache.get(issuer)
   if (cached !== undefined) {
     if (cached.ok) return cached.value
     throw cached.error
   }
   try {
-    const value = await inFlight.run(issuer, () => traceDiscovery(issuer, () => probe(issuer, urls, opts)))
+    const value = await inFlightFor(cache).run(issuer, () =>
+      traceDiscovery(issuer, () => probe(issuer, urls, opts)),
+    )
     cache.set(issuer, { ok: true, value }, opts.ttlMs ?? DEFAULT_TTL_MS)
     return value
   } catch (error) {

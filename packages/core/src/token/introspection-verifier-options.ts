@@ -4,7 +4,7 @@ import type { CacheStats } from '../support/lru-cache.js'
 import type { ComponentHealth } from '../telemetry/health.js'
 import type { TokenVerifier } from './auth-info.js'
 import { clockToleranceSchema } from './clock-tolerance.js'
-import { authorizationServerMetadataUrls } from './discovery.js'
+import { authorizationServerMetadataUrls, type DiscoveryOptions } from './discovery.js'
 import { fetchBoundsShape, nowSchema, secureUrlSchema } from './fetch-options.js'
 
 // The options of `introspectionVerifier`, validated at start-up, and what it returns.
@@ -82,6 +82,19 @@ export const introspectionVerifierSchema = z
       )
       .optional(),
     ...fetchBoundsShape(64 * 1024),
+    /**
+     * How the endpoint is discovered when not configured: `cache` (default: the process-wide
+     * discovery cache, see `DiscoveryOptions.cache`), `ttlMs`, `failureTtlMs`, `maxBytes`. The
+     * deadline is `fetchTimeoutMs`.
+     */
+    discovery: z
+      .custom<Omit<DiscoveryOptions, 'fetchTimeoutMs'>>(
+        (value) => typeof value === 'object' && value !== null,
+        {
+          error: 'must be discovery options ({ cache, ttlMs, failureTtlMs, maxBytes })',
+        },
+      )
+      .optional(),
     // Not a z.union: its error would not say which member of `cache` is wrong.
     cache: z
       .custom<false | z.input<typeof cacheSchema>>(() => true)

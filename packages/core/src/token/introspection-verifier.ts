@@ -82,6 +82,7 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
   async function resolveEndpoint(): Promise<string> {
     if (endpoint !== undefined) return endpoint
     const { metadata, metadataUrl } = await discoverAuthorizationServer(o.issuer, {
+      ...o.discovery,
       fetchTimeoutMs: o.fetchTimeoutMs,
     })
     const found = metadata.introspection_endpoint

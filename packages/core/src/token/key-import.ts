@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, KeyObject } from 'node:crypto'
 import { invalidToken } from '../support/errors.js'
+import { OptionsError } from '../support/options.js'
 import {
   inferJwsAlgorithm,
   isJwsAlgorithm,
@@ -31,7 +32,7 @@ export function staticKeySet(
   options: { rsaAlgorithm?: JwsAlgorithm } = {},
 ): KeySet {
   if (!Array.isArray(keys) || keys.length === 0)
-    throw new TypeError('staticKeySet: keys must be a non-empty list')
+    throw new OptionsError('staticKeySet', 'keys must be a non-empty list')
   const imported: VerificationKey[] = []
   keys.forEach((entry, index) => {
     const explicit: ExplicitKey = isExplicitKey(entry) ? entry : { key: entry as JsonWebKey | KeyObject }
@@ -43,11 +44,11 @@ export function staticKeySet(
       explicit.key instanceof KeyObject
         ? bindKey(explicit.key, jwk, options.rsaAlgorithm ?? 'RS256')
         : importJwk(jwk, options.rsaAlgorithm ?? 'RS256')
-    if (typeof result === 'string') throw new TypeError(`staticKeySet: key ${index}: ${result}`)
+    if (typeof result === 'string') throw new OptionsError('staticKeySet', `key ${index}: ${result}`)
     imported.push(result)
   })
   if (new Set(imported.map((k) => `${k.alg} ${k.kid ?? ''}`)).size !== imported.length) {
-    throw new TypeError('staticKeySet: two keys share a kid and algorithm')
+    throw new OptionsError('staticKeySet', 'two keys share a kid and algorithm')
   }
   const index = new KeyIndex(imported)
   const status: KeySetStatus = {
