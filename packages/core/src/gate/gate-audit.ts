@@ -2,7 +2,7 @@ import type { McpTarget } from '../mcp/scope-rules.js'
 import type { PortcullisError } from '../support/errors.js'
 import { type AuditEvent, auditCaller, auditEvent, auditing, publishAudit } from '../telemetry/audit.js'
 import type { AuthInfo } from '../token/auth-info.js'
-import type { AuthenticateResult, AuthorizeResult } from './gate.js'
+import type { AuthenticateResult, AuthorizeResult } from './gate-types.js'
 
 type Caller = Partial<Pick<AuthInfo, 'clientId' | 'extra'>>
 

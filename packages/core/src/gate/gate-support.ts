@@ -6,26 +6,7 @@ import { PortcullisError, type PortcullisReason } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'
 import { tokenFingerprint } from '../token/fingerprint.js'
 import type { AttemptLimiter } from './attempt-limiter.js'
-import type { AuthorizeResult, RejectionLog } from './gate-types.js'
-
-export { gateOptionsSchema, gateSchema } from './gate-options.js'
-export type {
-  AuthenticateInput,
-  AuthenticateResult,
-  AuthorizeResult,
-  Gate,
-  GateOptions,
-  GateReply,
-  GateScopeOptions,
-  MetadataReply,
-  RejectionLog,
-  VerifiedAuthInfo,
-} from './gate-types.js'
-
-const _ALLOWED: AuthorizeResult = Object.freeze({ ok: true })
-const _NO_STORE = 'no-store'
-const _JSON_TYPE = 'application/json; charset=utf-8'
-const _METADATA_METHODS = 'GET, HEAD, OPTIONS'
+import type { RejectionLog } from './gate-types.js'
 
 // Requirements validated before, frozen: a stateless MCP route registers its tools on a new
 // server for every request, and a zod parse per declaration (twice: withScopes, then the route's

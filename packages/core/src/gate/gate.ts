@@ -47,26 +47,6 @@ import type {
 } from './gate-types.js'
 import { describeRequirement, scopeDenial } from './scope-denial.js'
 
-export { gateOptionsSchema, gateSchema } from './gate-options.js'
-export {
-  authorizationHeaders,
-  parseScopeArgs,
-  parseScopeRequirement,
-  type ScopeArgs,
-} from './gate-support.js'
-export type {
-  AuthenticateInput,
-  AuthenticateResult,
-  AuthorizeResult,
-  Gate,
-  GateOptions,
-  GateReply,
-  GateScopeOptions,
-  MetadataReply,
-  RejectionLog,
-  VerifiedAuthInfo,
-} from './gate-types.js'
-
 const ALLOWED: AuthorizeResult = Object.freeze({ ok: true })
 const NO_STORE = 'no-store'
 const JSON_TYPE = 'application/json; charset=utf-8'

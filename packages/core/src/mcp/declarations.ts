@@ -1,4 +1,4 @@
-import { parseScopeArgs, type ScopeArgs } from '../gate/gate.js'
+import { parseScopeArgs, type ScopeArgs } from '../gate/gate-support.js'
 import type { ScopeRequirement } from '../oauth/scopes.js'
 import { type AuthInfo, isAuthInfo } from '../token/auth-info.js'
 import { principalKey } from './principal.js'

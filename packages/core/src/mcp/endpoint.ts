@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Gate } from '../gate/gate.js'
 import { stepUpAuditEvent } from '../gate/gate-audit.js'
+import type { Gate } from '../gate/gate-types.js'
 import { scopeDenial } from '../gate/scope-denial.js'
 import { PortcullisError } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'

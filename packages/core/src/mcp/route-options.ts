@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { z } from 'zod'
-import type { RejectionLog } from '../gate/gate.js'
+import type { RejectionLog } from '../gate/gate-types.js'
 import { type ScopeRequirement, scopeRequirementSchema, scopeTokenSchema } from '../oauth/scopes.js'
 import type { AuditEvent } from '../telemetry/audit.js'
 import type { AuthInfo } from '../token/auth-info.js'
