@@ -31,21 +31,6 @@ import { checkSdkInternals } from './sdk-compat.js'
 import { type McpSession, McpSessionStore } from './sessions.js'
 import { serveTraced } from './trace-context.js'
 
-export {
-  type McpDecision,
-  type McpEndpoint,
-  type McpEndpointRequest,
-  type McpFactoryContext,
-  type McpNodeHandler,
-  type McpRouteFactory,
-  type McpRouteOptions,
-  type McpServerFactory,
-  type McpServerLike,
-  type McpTransportClass,
-  type McpTransportLike,
-  mcpRouteOptionsSchema,
-} from './route-options.js'
-
 type SessionEntry = McpSession & {
   transport: McpTransportLike
   server: McpServerLike
