@@ -8,12 +8,14 @@
 import { execFileSync, fork } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:http'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { serveJwks } from './lib/loopback.mjs'
+import { median } from './lib/measure.mjs'
+import { fmtInt } from './lib/table.mjs'
 import { benchKeyPair, mintProof, mintProofs, mintToken, mintTokens } from './token-mint.mjs'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
@@ -443,11 +445,6 @@ function summarize(scenario, runs) {
   const base = { name: scenario.name, label: scenario.label }
   const errors = runs.filter((run) => run.error !== undefined)
   if (errors.length > 0) return { ...base, error: errors.map((run) => run.error).join('; '), runs }
-  const median = (values) => {
-    const sorted = [...values].sort((a, b) => a - b)
-    const middle = Math.floor(sorted.length / 2)
-    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-  }
   return {
     ...base,
     rps: median(runs.map((run) => run.rps)),
@@ -559,22 +556,6 @@ function startServer(kind, extraEnv = {}) {
       clearTimeout(timer)
       reject(new Error(`server ${kind} exited early (${signal ?? code})`))
     })
-  })
-}
-
-/** The issuer's JWKS endpoint, served from this process (fetched once per server). */
-function serveJwks(jwks) {
-  const body = JSON.stringify(jwks)
-  const server = createServer((req, res) => {
-    if (req.url !== '/jwks') {
-      res.writeHead(404).end()
-      return
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' }).end(body)
-  })
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(server))
   })
 }
 
@@ -788,10 +769,6 @@ function nonNegativeNumber(name, value) {
   const number = Number(value)
   if (!Number.isFinite(number) || number < 0) fail(`--${name} must be a number >= 0, got "${value}"`)
   return number
-}
-
-function fmtInt(value) {
-  return Math.round(value).toLocaleString('en-US')
 }
 
 function fail(message) {
