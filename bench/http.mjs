@@ -13,8 +13,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { serveJwks } from './lib/loopback.mjs'
-import { median } from './lib/measure.mjs'
+import { scenarioList } from './http-scenarios.mjs'
+import { printTwoProcessTable } from './http-two-processes.mjs'
+import { redisCommand, redisCpuMicros, serveJwks, startRedis } from './lib/loopback.mjs'
+import { median, range } from './lib/measure.mjs'
 import { fmtInt } from './lib/table.mjs'
 import { benchKeyPair, mintProof, mintProofs, mintToken, mintTokens } from './token-mint.mjs'
 
@@ -25,17 +27,6 @@ const EXPRESS_ENTRY = join(EXPRESS_PACKAGE, 'dist/index.js')
 const RESOURCE = 'https://bench.example'
 const SCOPE = 'bench:read'
 const JSON_HEADERS = { 'content-type': 'application/json' }
-const MCP_HEADERS = {
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': '2025-06-18',
-}
-const MCP_CALL = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'tools/call',
-  params: { name: 'echo', arguments: { text: 'ping' } },
-})
 // Throughput guess for sizing the distinct-token pool; a pool above the verifier cache size (10,000
 // entries) and replayed in order still misses the LRU on every request, see README.
 const COLD_RPS_GUESS = 12_000
@@ -88,6 +79,12 @@ if (args.only !== undefined) {
   const known = new Set(scenarioList({ expressAvailable: true }).map((s) => s.name))
   for (const name of wanted) if (!known.has(name)) fail(`--only: unknown scenario "${name}"`)
   scenarios = scenarios.filter((s) => wanted.has(s.name))
+}
+// The Redis scenarios share one redis-server started here; without one they are skipped, said so.
+const redis = scenarios.some((s) => s.redis) ? await startRedis() : undefined
+if (redis?.missing !== undefined) {
+  console.log(`Redis scenarios skipped: ${redis.missing}`)
+  scenarios = scenarios.filter((s) => !s.redis)
 }
 
 const startedAt = new Date()
@@ -146,8 +143,16 @@ const env = {
   BENCH_RESOURCE: RESOURCE,
   BENCH_SCOPE: SCOPE,
   BENCH_EXPRESS_ENTRY: EXPRESS_ENTRY,
+  ...(redis?.url === undefined ? {} : { BENCH_REDIS_URL: redis.url }),
   NODE_ENV: 'production',
 }
+// The introspection scenarios' authorization server, in a process of its own (not this one's CPU,
+// which drives the load, nor the measured server's).
+const introspectionEndpoint = scenarios.some((s) => s.introspection)
+  ? await startServer('introspection-endpoint')
+  : undefined
+if (introspectionEndpoint !== undefined)
+  env.BENCH_INTROSPECTION_ENDPOINT = `http://127.0.0.1:${introspectionEndpoint.port}/introspect`
 
 console.log(
   `${scenarios.length} scenarios, ${warmup} s warm-up + ${duration} s measured each, ${connections} connections, ` +
@@ -185,6 +190,8 @@ try {
   }
 } finally {
   jwksServer.close()
+  await introspectionEndpoint?.stop()
+  await redis?.stop?.()
 }
 
 const results = scenarios.map((scenario) => summarize(scenario, runsByName.get(scenario.name)))
@@ -215,168 +222,9 @@ process.exit(failed ? 1 : 0)
 
 // ---------------------------------------------------------------------------------------------
 
-function scenarioList({ expressAvailable }) {
-  const hello = { method: 'GET', path: '/hello', expect: (body) => body?.hello === 'world' }
-  const mcp = {
-    method: 'POST',
-    path: '/mcp',
-    headers: MCP_HEADERS,
-    body: MCP_CALL,
-  }
-  const list = [
-    { name: 'fastify-bare', label: 'Fastify, bare route', server: 'fastify-bare', tokens: 'none', ...hello },
-    {
-      name: 'portcullis-warm',
-      label: 'Fastify + Portcullis, one token (warm)',
-      server: 'fastify-portcullis',
-      tokens: 'one',
-      ...hello,
-    },
-    {
-      name: 'portcullis-dpop-warm',
-      label: 'Fastify + Portcullis, one DPoP-bound token, a new proof each request (warm)',
-      server: 'fastify-portcullis-dpop',
-      tokens: 'dpop',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold',
-      label: 'Fastify + Portcullis, distinct tokens (cold)',
-      server: 'fastify-portcullis',
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold-event-loop',
-      label: "Fastify + Portcullis, distinct tokens, signatureCheck 'event-loop'",
-      server: 'fastify-portcullis',
-      env: { BENCH_SIGNATURE_CHECK: 'event-loop' },
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold-thread-pool',
-      label: "Fastify + Portcullis, distinct tokens, signatureCheck 'thread-pool'",
-      server: 'fastify-portcullis',
-      env: { BENCH_SIGNATURE_CHECK: 'thread-pool' },
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'portcullis-warm-2p',
-      label: 'Fastify + Portcullis, one token, two server processes',
-      server: 'fastify-portcullis',
-      env: { BENCH_WORKERS: '2' },
-      tokens: 'one',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold-event-loop-2p',
-      label: "Fastify + Portcullis, distinct tokens, 'event-loop', two server processes",
-      server: 'fastify-portcullis',
-      env: { BENCH_WORKERS: '2', BENCH_SIGNATURE_CHECK: 'event-loop' },
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold-thread-pool-2p',
-      label: "Fastify + Portcullis, distinct tokens, 'thread-pool', two server processes",
-      server: 'fastify-portcullis',
-      env: { BENCH_WORKERS: '2', BENCH_SIGNATURE_CHECK: 'thread-pool' },
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'fastify-jwt-warm',
-      label: '@fastify/jwt + get-jwks (fast-jwt cache on), one token',
-      server: 'fastify-jwt',
-      tokens: 'one',
-      ...hello,
-    },
-    {
-      name: 'fastify-jwt-cold',
-      label: '@fastify/jwt + get-jwks (fast-jwt cache on), distinct tokens',
-      server: 'fastify-jwt',
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'fastify-jwt-static-warm',
-      label: '@fastify/jwt, key given statically (fast-jwt cache on), one token',
-      server: 'fastify-jwt-static',
-      tokens: 'one',
-      ...hello,
-    },
-    {
-      name: 'fastify-jwt-static-cold',
-      label: '@fastify/jwt, key given statically (fast-jwt cache on), distinct tokens',
-      server: 'fastify-jwt-static',
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'jose-hook',
-      label: 'Fastify + jose jwtVerify hook, distinct tokens',
-      server: 'fastify-jose-hook',
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'express-sdk',
-      label: 'Express 5 + SDK requireBearerAuth (jose), one token',
-      server: 'express-sdk',
-      tokens: 'one',
-      ...hello,
-    },
-  ]
-  if (expressAvailable) {
-    list.push(
-      {
-        name: 'express-bare',
-        label: 'Express 5, bare route',
-        server: 'express-bare',
-        tokens: 'none',
-        ...hello,
-      },
-      {
-        name: 'express-jwt',
-        label: 'Express 5 + express-jwt + jwks-rsa, one token (no cache)',
-        server: 'express-jwt',
-        tokens: 'one',
-        ...hello,
-      },
-      {
-        name: 'express-portcullis-warm',
-        label: 'Express 5 + Portcullis, one token (warm)',
-        server: 'express-portcullis',
-        tokens: 'one',
-        ...hello,
-      },
-    )
-  }
-  list.push(
-    {
-      name: 'mcp-bare',
-      label: 'MCP tools/call, SDK 1.x transport on Fastify',
-      server: 'mcp-fastify-bare',
-      tokens: 'none',
-      ...mcp,
-      expect: (body) => body?.result?.content?.[0]?.text === 'ping from anonymous',
-    },
-    {
-      name: 'mcp-portcullis',
-      label: 'MCP tools/call, same + Portcullis mcpRoute (warm)',
-      server: 'mcp-fastify-portcullis',
-      tokens: 'one',
-      ...mcp,
-      // The tool sees the caller: proof the verified AuthInfo reached the SDK.
-      expect: (body) => body?.result?.content?.[0]?.text === 'ping from bench-client',
-    },
-  )
-  return list
-}
-
 async function runScenario(scenario) {
+  // Each Redis scenario starts from an empty Redis: no deny list, counts or answers of the last one.
+  if (scenario.redis) await redisCommand(redis.url, 'FLUSHALL')
   const child = await startServer(scenario.server, scenario.env)
   try {
     const url = `http://127.0.0.1:${child.port}`
@@ -407,8 +255,10 @@ async function runScenario(scenario) {
     const problems = []
     if (warmup > 0) problems.push(...checkRun('warm-up', await load(warmup)))
     const cpuBefore = await child.cpuUsage()
+    const redisBefore = scenario.redis ? await redisCpuMicros(redis.url) : 0
     const run = await load(duration)
     const cpuAfter = await child.cpuUsage()
+    const redisMicros = scenario.redis ? (await redisCpuMicros(redis.url)) - redisBefore : undefined
     problems.push(...checkRun('measured', run))
     const cpuMicros = cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system
     const seconds = run.duration
@@ -420,6 +270,9 @@ async function runScenario(scenario) {
       p50Ms: run.latency.p50,
       // Server CPU per request: what the server spent, whatever share of the machine it got.
       cpuUsPerRequest: run.requests.total > 0 ? cpuMicros / run.requests.total : undefined,
+      // redis-server's CPU per request: what the shared state costs beside the servers' own.
+      redisCpuUsPerRequest:
+        redisMicros !== undefined && run.requests.total > 0 ? redisMicros / run.requests.total : undefined,
       cpuUserUsPerRequest:
         run.requests.total > 0 ? (cpuAfter.user - cpuBefore.user) / run.requests.total : undefined,
       requests: run.requests.total,
@@ -450,6 +303,12 @@ function summarize(scenario, runs) {
     rps: median(runs.map((run) => run.rps)),
     p99Ms: median(runs.map((run) => run.p99Ms)),
     cpuUsPerRequest: median(runs.map((run) => run.cpuUsPerRequest)),
+    redisCpuUsPerRequest:
+      runs[0].redisCpuUsPerRequest === undefined
+        ? undefined
+        : median(runs.map((run) => run.redisCpuUsPerRequest)),
+    rpsRange: range(runs.map((run) => run.rps)),
+    cpuRange: range(runs.map((run) => run.cpuUsPerRequest)),
     requests: runs.reduce((sum, run) => sum + run.requests, 0),
     problems: runs.flatMap((run) => run.problems),
     tokens:
@@ -680,15 +539,20 @@ function dpopOverBearer(results) {
 }
 
 function printTables(results, ratios) {
-  console.log('\n| scenario | req/s | p99 ms | server CPU µs/req | requests |')
-  console.log('|---|---:|---:|---:|---:|')
+  console.log('\n| scenario | req/s | req/s range | p99 ms | server CPU µs/req | CPU range | requests |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|')
+  const span = ([low, high], f) => (low === high ? '' : `${f(low)}–${f(high)}`)
   for (const r of results) {
-    if (r.error !== undefined) console.log(`| ${r.label} | failed: ${r.error} | | | |`)
+    if (r.error !== undefined) console.log(`| ${r.label} | failed: ${r.error} | | | | | |`)
     else {
       const cpu = r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0)
-      console.log(`| ${r.label} | ${fmtInt(r.rps)} | ${r.p99Ms} | ${cpu} | ${fmtInt(r.requests)} |`)
+      const cpuSpan = r.cpuUsPerRequest === undefined ? '' : span(r.cpuRange, (v) => v.toFixed(0))
+      console.log(
+        `| ${r.label} | ${fmtInt(r.rps)} | ${span(r.rpsRange, fmtInt)} | ${r.p99Ms} | ${cpu} | ${cpuSpan} | ${fmtInt(r.requests)} |`,
+      )
     }
   }
+  printTwoProcessTable(results)
   for (const r of results.filter((result) => result.tokens !== undefined)) {
     const runs = r.runs.filter((run) => run.tokens !== undefined)
     for (const [index, run] of runs.entries()) {

@@ -3,7 +3,7 @@
 // scenarios.
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:http'
-import { createServer as createNetServer } from 'node:net'
+import { connect, createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 
 const listen = (server) =>
@@ -117,4 +117,47 @@ export async function startRedis() {
   child.stdout.resume()
   child.stderr.resume()
   return { url: `redis://127.0.0.1:${port}`, stop }
+}
+
+/**
+ * One command to the Redis at `url` over RESP, without a client library: resolves the reply's
+ * text (a status line's or a bulk string's). For FLUSHALL between scenarios and INFO cpu.
+ */
+export function redisCommand(url, ...words) {
+  const { hostname, port } = new URL(url)
+  const request = `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname)
+    let reply = Buffer.alloc(0)
+    const timer = setTimeout(() => socket.destroy(new Error(`redis ${words[0]}: no answer in 5 s`)), 5000)
+    socket.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    socket.on('data', (chunk) => {
+      reply = Buffer.concat([reply, chunk])
+      const line = reply.indexOf('\r\n')
+      if (line < 0) return
+      const kind = String.fromCharCode(reply[0])
+      if (kind === '-') return done(new Error(`redis ${words[0]}: ${reply.subarray(1, line)}`))
+      if (kind !== '$') return done(undefined, reply.subarray(1, line).toString())
+      const length = Number(reply.subarray(1, line).toString())
+      if (reply.length >= line + 2 + length)
+        done(undefined, reply.subarray(line + 2, line + 2 + length).toString())
+    })
+    socket.write(request)
+    const done = (error, text) => {
+      clearTimeout(timer)
+      socket.end()
+      if (error) reject(error)
+      else resolve(text)
+    }
+  })
+}
+
+/** redis-server's own CPU time (user + system, from INFO cpu), in µs. */
+export async function redisCpuMicros(url) {
+  const info = await redisCommand(url, 'INFO', 'cpu')
+  const seconds = (name) => Number(info.match(new RegExp(`^used_cpu_${name}:([\\d.]+)`, 'm'))?.[1])
+  return (seconds('user') + seconds('sys')) * 1e6
 }
