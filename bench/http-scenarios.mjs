@@ -185,71 +185,40 @@ export function scenarioList({ expressAvailable }) {
  * beside the introspection verifier alone in one process.
  */
 function redisScenarios(hello) {
-  const two = { BENCH_WORKERS: '2' }
-  const jwt = 'Fastify + Portcullis (JWT) + Redis deny list and limiter'
-  const introspection = 'Fastify + Portcullis (introspection) + Redis cache, deny list and limiter'
-  const shared = (name, label, server, tokens, env = {}) => ({
-    name,
-    label,
-    server,
-    tokens,
-    env,
-    redis: true,
-    ...(server.includes('introspection') ? { introspection: true } : {}),
-    ...hello,
-  })
-  return [
-    shared('redis-jwt-warm', `${jwt}, one token`, 'fastify-portcullis-redis', 'one'),
-    shared('redis-jwt-warm-2p', `${jwt}, one token, two processes`, 'fastify-portcullis-redis', 'one', two),
-    shared('redis-jwt-cold', `${jwt}, distinct tokens`, 'fastify-portcullis-redis', 'distinct'),
-    shared(
-      'redis-jwt-cold-2p',
-      `${jwt}, distinct tokens, two processes`,
-      'fastify-portcullis-redis',
-      'distinct',
-      two,
-    ),
-    {
-      name: 'introspection-warm',
-      label: 'Fastify + Portcullis (introspection, in-memory cache), one token',
-      server: 'fastify-portcullis-introspection',
-      tokens: 'one',
-      introspection: true,
-      ...hello,
-    },
-    {
-      name: 'introspection-cold',
-      label: 'Fastify + Portcullis (introspection, in-memory cache), distinct tokens',
-      server: 'fastify-portcullis-introspection',
-      tokens: 'distinct',
-      introspection: true,
-      ...hello,
-    },
-    shared(
-      'redis-introspection-warm',
-      `${introspection}, one token`,
+  const kinds = [
+    ['redis-jwt', 'fastify-portcullis-redis', 'Fastify + Portcullis (JWT) + Redis deny list and limiter'],
+    [
+      'introspection',
+      'fastify-portcullis-introspection',
+      'Fastify + Portcullis (introspection, in-memory cache)',
+    ],
+    [
+      'redis-introspection',
       'fastify-portcullis-introspection-redis',
-      'one',
-    ),
-    shared(
-      'redis-introspection-warm-2p',
-      `${introspection}, one token, two processes`,
-      'fastify-portcullis-introspection-redis',
-      'one',
-      two,
-    ),
-    shared(
-      'redis-introspection-cold',
-      `${introspection}, distinct tokens`,
-      'fastify-portcullis-introspection-redis',
-      'distinct',
-    ),
-    shared(
-      'redis-introspection-cold-2p',
-      `${introspection}, distinct tokens, two processes`,
-      'fastify-portcullis-introspection-redis',
-      'distinct',
-      two,
-    ),
+      'Fastify + Portcullis (introspection) + Redis cache, deny list and limiter',
+    ],
   ]
+  const list = []
+  for (const [prefix, server, what] of kinds) {
+    const redis = server.endsWith('-redis')
+    for (const [tokens, temperature, tokenText] of [
+      ['one', 'warm', 'one token'],
+      ['distinct', 'cold', 'distinct tokens'],
+    ]) {
+      // Two processes only where the state is shared: alone, each would introspect every token.
+      for (const workers of redis ? [1, 2] : [1]) {
+        list.push({
+          name: `${prefix}-${temperature}${workers === 2 ? '-2p' : ''}`,
+          label: `${what}, ${tokenText}${workers === 2 ? ', two processes' : ''}`,
+          server,
+          tokens,
+          env: workers === 2 ? { BENCH_WORKERS: '2' } : {},
+          redis,
+          introspection: server.includes('introspection'),
+          ...hello,
+        })
+      }
+    }
+  }
+  return list
 }

@@ -67,18 +67,9 @@ export async function startRedis() {
   if (probe.error !== undefined || probe.status !== 0)
     return { missing: `redis-server does not run (${probe.error?.message ?? probe.stderr.trim()})` }
   const port = await freePort()
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    tmpdir(),
-  ]
+  // No persistence: the bench's state lives for one run.
+  const config = { port, bind: '127.0.0.1', save: '', appendonly: 'no', dir: tmpdir() }
+  const args = Object.entries(config).flatMap(([name, value]) => [`--${name}`, String(value)])
   const child = spawn('sh', ['-c', WATCHED, 'sh', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   const stop = async () => {
