@@ -1,10 +1,15 @@
 import type { McpRouteOptions } from '@portcullis/core'
-import { createMcpEndpoint, type McpEndpoint, reportMcpReply } from '@portcullis/core/adapter'
+import {
+  createMcpEndpoint,
+  keptBinding,
+  type McpEndpoint,
+  reportMcpReply,
+  sendReply,
+  verifiedAuthBy,
+} from '@portcullis/core/adapter'
 import express, { type Request, type RequestHandler, type Router } from 'express'
 import { OWNER } from './guard.js'
-import { bindingOfMiddleware, type PortcullisMiddleware } from './portcullis.js'
-import { verifiedAuthOf, verifiedBy } from './request-state.js'
-import { sendReply } from './send-reply.js'
+import type { PortcullisMiddleware } from './portcullis.js'
 
 const ROUTE_OWNER = `${OWNER} mcpRoute`
 
@@ -37,7 +42,7 @@ export async function mcpRoute(
   portcullis: PortcullisMiddleware,
   options: ExpressMcpRouteOptions,
 ): Promise<McpRouter> {
-  const binding = typeof portcullis === 'function' ? bindingOfMiddleware(portcullis) : undefined
+  const binding = typeof portcullis === 'function' ? keptBinding<Request>(portcullis) : undefined
   if (binding === undefined) {
     throw new TypeError(`${ROUTE_OWNER}: the first argument must be the middleware portcullis() returned`)
   }
@@ -56,7 +61,7 @@ export async function mcpRoute(
       // A POST body that no parser read goes to the SDK as `null`, never unread: the SDK must not
       // parse a body whose scopes were not checked.
       body: req.method === 'POST' ? (req.body ?? null) : req.body,
-      auth: verifiedBy(req) === binding.gate ? verifiedAuthOf(req) : undefined,
+      auth: verifiedAuthBy(req, binding.gate),
     })
     if (decision.kind === 'reply') {
       reportMcpReply(binding, req, decision)
