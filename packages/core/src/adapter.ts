@@ -81,6 +81,7 @@ export {
   type SdkAuthInfo,
   sendMetadata,
   sendReply,
+  serveMcp,
   verifiedCaller,
 } from './gate/node-guard.js'
 export {

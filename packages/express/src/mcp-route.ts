@@ -1,12 +1,5 @@
 import type { McpRouteOptions } from '@portcullis/core'
-import {
-  createMcpEndpoint,
-  keptBinding,
-  type McpEndpoint,
-  reportMcpReply,
-  sendReply,
-  verifiedAuthBy,
-} from '@portcullis/core/adapter'
+import { createMcpEndpoint, keptBinding, type McpEndpoint, serveMcp } from '@portcullis/core/adapter'
 import express, { type Request, type RequestHandler, type Router } from 'express'
 import { OWNER } from './guard.js'
 import type { PortcullisMiddleware } from './portcullis.js'
@@ -55,20 +48,10 @@ export async function mcpRoute(
   const endpoint = await createMcpEndpoint(binding.gate, routeOptions, ROUTE_OWNER)
 
   const serve: RequestHandler = (req, res, next) => {
-    const decision = endpoint.handle({
-      method: req.method,
-      sessionId: req.headers['mcp-session-id'],
-      // A POST body that no parser read goes to the SDK as `null`, never unread: the SDK must not
-      // parse a body whose scopes were not checked.
-      body: req.method === 'POST' ? (req.body ?? null) : req.body,
-      auth: verifiedAuthBy(req, binding.gate),
-    })
-    if (decision.kind === 'reply') {
-      reportMcpReply(binding, req, decision)
-      sendReply(res, decision)
-      return
-    }
-    decision.serve(req, res, (error) => reportError(error, req)).catch(next)
+    // A POST body that no parser read goes to the SDK as `null`, never unread: the SDK must not
+    // parse a body whose scopes were not checked.
+    const body = req.method === 'POST' ? (req.body ?? null) : req.body
+    serveMcp(endpoint, binding, req, res, body, (error) => reportError(error, req), next)
   }
 
   const guard = portcullis.protect()

@@ -4,12 +4,14 @@
 // read it), and `next` called when the request may go on. The adapter reads what only its
 // framework knows (the parsed body, the client address) into the gate's input.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { McpEndpoint } from '../mcp/route-options.js'
 import type { ScopeRequirement } from '../oauth/scopes.js'
 import {
   type Admission,
   type Answering,
   applyAdmission,
   authenticateAndAdmit,
+  reportMcpReply,
   scopeRefusal,
 } from './adapter-reports.js'
 import {
@@ -20,7 +22,14 @@ import {
   type HeaderValue,
 } from './cors-policy.js'
 import type { AuthenticateInput, Gate, VerifiedAuthInfo } from './gate-types.js'
-import { bindingOf, type GateBinding, markVerified, verifiedAuthOf, verifiedBy } from './request-state.js'
+import {
+  bindingOf,
+  type GateBinding,
+  markVerified,
+  verifiedAuthBy,
+  verifiedAuthOf,
+  verifiedBy,
+} from './request-state.js'
 import { FALLBACK_METHODS } from './route-methods.js'
 
 /**
@@ -197,4 +206,32 @@ function checkVerifiedScopes<R extends NodeRequest>(
       : scopeRefusal(binding.gate, binding, req, verifiedAuthOf(req)!, requirement)
   if (refusal === undefined) next()
   else sendReply(res, refusal)
+}
+
+/**
+ * Serves a request of an MCP endpoint on Node's request and response: the endpoint's own answer
+ * (a refusal, reported to the binding) or the SDK server's, with the caller the binding's gate
+ * verified. `body` is the parsed body, exactly what the SDK gets; `onError` hears a failure of the
+ * MCP server (answered 500), `next` an unexpected one.
+ */
+export function serveMcp<R extends NodeRequest>(
+  endpoint: McpEndpoint,
+  binding: GateBinding<R>,
+  req: R,
+  res: ServerResponse,
+  body: unknown,
+  onError: (error: unknown) => void,
+  next: NodeNext,
+): void {
+  const decision = endpoint.handle({
+    method: req.method ?? '',
+    sessionId: req.headers['mcp-session-id'],
+    body,
+    auth: verifiedAuthBy(req, binding.gate),
+  })
+  if (decision.kind === 'reply') {
+    reportMcpReply(binding, req, decision)
+    return sendReply(res, decision)
+  }
+  decision.serve(req, res, onError).catch(next)
 }
