@@ -14,6 +14,7 @@ import {
   gateInput,
   gateOption,
   isFormContentType,
+  loggingAdapterOptionsShape,
   parseScopeArgs,
   type RouteDecision,
   type RouteDeclaration,
@@ -30,7 +31,7 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { registerMetadataRoutes } from './metadata-routes.js'
-import { type PortcullisOptions, pluginOptionsShape } from './plugin-options.js'
+import type { PortcullisOptions } from './plugin-options.js'
 import { reportKeySetEvents, setReporters } from './reporters.js'
 import type { RequireScopesArgs } from './types.js'
 
@@ -74,7 +75,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
         'Register it inside an encapsulated plugin (app.register(async (scope) => { await scope.register(portcullis, ...) }, { prefix }))',
     )
   }
-  const { gate, own } = gateFromAdapterOptions(options, OWNER, pluginOptionsShape, RENAMED)
+  const { gate, own } = gateFromAdapterOptions(options, OWNER, loggingAdapterOptionsShape, RENAMED)
   const routesMode = own.routes ?? 'all'
   if (fastify.hasDecorator('gate')) {
     throw new Error(

@@ -4,7 +4,7 @@
 import { z } from 'zod'
 import type { AuditEvent } from '../telemetry/audit.js'
 import type { KeySetEvent } from '../token/key-set-events.js'
-import { listenerSchema } from './adapter-options.js'
+import { type AdapterOptions, adapterOptionsShape, listenerSchema } from './adapter-options.js'
 import {
   type AdapterReporters,
   FAILED_MESSAGE,
@@ -28,6 +28,21 @@ export const levelOrListenerSchema = <F extends (...args: never[]) => unknown>()
 export interface LevelOrListeners<R> {
   onRejection?: LogLevelName | AdapterReporters<R>['onRejection'] | undefined
   onAudit?: LogLevelName | AdapterReporters<R>['onAudit'] | undefined
+}
+
+/**
+ * The options of an adapter with a logger on each request (Fastify): those of every adapter,
+ * where `onRejection` and `onAudit` also take the level at which the request's logger writes them.
+ */
+export interface LoggingAdapterOptions<R>
+  extends Omit<AdapterOptions<R>, 'onRejection' | 'onAudit'>,
+    LevelOrListeners<R> {}
+
+/** The shape of `LoggingAdapterOptions`. */
+export const loggingAdapterOptionsShape = {
+  ...adapterOptionsShape,
+  onRejection: levelOrListenerSchema<(event: RejectionLog, request: unknown) => void>(),
+  onAudit: levelOrListenerSchema<(event: AuditEvent, request: unknown) => void>(),
 }
 
 /**

@@ -229,9 +229,10 @@ export function serveMcp<R extends NodeRequest>(
     body,
     auth: verifiedAuthBy(req, binding.gate),
   })
-  if (decision.kind === 'reply') {
-    reportMcpReply(binding, req, decision)
-    return sendReply(res, decision)
+  if (decision.kind === 'serve') {
+    decision.serve(req, res, onError).catch(next)
+    return
   }
-  decision.serve(req, res, onError).catch(next)
+  reportMcpReply(binding, req, decision)
+  sendReply(res, decision)
 }
