@@ -279,6 +279,17 @@ export const CORPUS: CorpusCase[] = [
     expect: unauthenticated,
   },
   {
+    // RFC 6750 §2.2: the form-body method is never used with GET, so there is one method here.
+    name: 'GET with a header token and a form body holding access_token: the body is no method, 200',
+    request: {
+      method: 'GET',
+      headers: [BEARER],
+      body: { form: { access_token: '$TOKEN' } },
+      token: VALID,
+    },
+    expect: ok,
+  },
+  {
     name: 'header token plus an access_token member in a JSON body: JSON is no form, 200',
     request: {
       method: 'POST',

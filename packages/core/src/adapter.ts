@@ -158,6 +158,7 @@ export {
   FORM_MEDIA_TYPE,
   formBodyToken,
   isFormContentType,
+  mayCarryFormToken,
   type ReadBearerInput,
   readBearer,
 } from './oauth/bearer.js'

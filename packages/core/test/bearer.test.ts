@@ -4,6 +4,7 @@ import {
   DEFAULT_MAX_TOKEN_LENGTH,
   formBodyToken,
   isFormContentType,
+  mayCarryFormToken,
   readBearer,
 } from '@portcullis/core/adapter'
 import { loopbackServer } from '@portcullis/test-kit'
@@ -304,19 +305,30 @@ t.test('formBodyToken: the access_token of a form-encoded body only (RFC 6750 §
   t.notOk(isFormContentType('application/x-www-form-urlencoded-extra'))
   t.notOk(isFormContentType(undefined))
   t.notOk(isFormContentType(['application/x-www-form-urlencoded']))
-  t.equal(formBodyToken(form, { access_token: 'abc' }), 'abc')
+  t.equal(formBodyToken('POST', form, { access_token: 'abc' }), 'abc')
   t.equal(
-    formBodyToken(`${form}; charset=utf-8`, { access_token: '' }),
+    formBodyToken('POST', `${form}; charset=utf-8`, { access_token: '' }),
     '',
     'an empty token still counts as sent',
   )
   t.equal(
-    formBodyToken('application/json', { access_token: 'abc' }),
+    formBodyToken('POST', 'application/json', { access_token: 'abc' }),
     undefined,
     'a JSON body carries no token',
   )
-  t.equal(formBodyToken(form, { other: 'x' }), undefined)
-  t.equal(formBodyToken(form, Object.create({ access_token: 'inherited' })), undefined, 'own properties only')
-  t.equal(formBodyToken(form, 'access_token=abc'), undefined, 'an unparsed body is not read')
-  t.equal(formBodyToken(form, null), undefined)
+  t.equal(formBodyToken('POST', form, { other: 'x' }), undefined)
+  t.equal(
+    formBodyToken('POST', form, Object.create({ access_token: 'inherited' })),
+    undefined,
+    'own properties only',
+  )
+  t.equal(formBodyToken('POST', form, 'access_token=abc'), undefined, 'an unparsed body is not read')
+  t.equal(formBodyToken('POST', form, null), undefined)
+  // RFC 6750 §2.2: never with GET (nor HEAD); any method with body semantics may.
+  t.equal(formBodyToken('GET', form, { access_token: 'abc' }), undefined, 'not on GET')
+  t.equal(formBodyToken('HEAD', form, { access_token: 'abc' }), undefined, 'not on HEAD')
+  t.equal(formBodyToken('PUT', form, { access_token: 'abc' }), 'abc')
+  t.notOk(mayCarryFormToken('GET', form))
+  t.ok(mayCarryFormToken('PATCH', `${form}; charset=utf-8`))
+  t.notOk(mayCarryFormToken('POST', 'application/json'))
 })

@@ -41,7 +41,7 @@ export function guard(
   next: NextFunction,
   requirement: ScopeRequirement | undefined,
 ): void {
-  const bodyToken = formBodyToken(req.headers['content-type'], req.body)
+  const bodyToken = formBodyToken(req.method, req.headers['content-type'], req.body)
   // req.ip parses the forwarding headers ("trust proxy") on every read: only when the limiter asks.
   const input = gateInput(req, req.method, req.originalUrl, bodyToken, () => req.ip)
   guardNodeRequest(binding, req, res, input, requirement, next)

@@ -13,8 +13,8 @@ import {
   gateFromAdapterOptions,
   gateInput,
   gateOption,
-  isFormContentType,
   loggingAdapterOptionsShape,
+  mayCarryFormToken,
   parseScopeArgs,
   type RouteDecision,
   type RouteDeclaration,
@@ -27,7 +27,7 @@ import type {
   FastifyRequest,
   HookHandlerDoneFunction,
   onSendHookHandler,
-  preHandlerAsyncHookHandler,
+  preHandlerHookHandler,
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { registerMetadataRoutes } from './metadata-routes.js'
@@ -152,27 +152,20 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     })
   })
 
-  /** Authenticates and checks `requirement`, then `settled(true)` when the request may go on. */
-  const authenticate = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    bodyToken: unknown,
-    requirement: ScopeRequirement | undefined,
-    settled: (goOn: boolean) => void,
-    fail: (error: Error) => void,
-  ): void => {
-    // request.ip is resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
-    const input = gateInput(request.raw, request.method, request.url, bodyToken, request.ip)
-    const then = (admission: Admission) => settled(applyAdmission(answering, gate, request, reply, admission))
-    authenticateAndAdmit(gate, reporters, request, input, requirement, then, fail)
-  }
+  /** Authenticates and checks `requirement`: `done()` when the request may go on, else the refusal is sent. */
   const authenticateThen = (
     request: FastifyRequest,
     reply: FastifyReply,
     bodyToken: unknown,
     requirement: ScopeRequirement | undefined,
     done: HookHandlerDoneFunction,
-  ) => authenticate(request, reply, bodyToken, requirement, (goOn) => goOn && done(), done)
+  ): void => {
+    // request.ip is resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
+    const input = gateInput(request.raw, request.method, request.url, bodyToken, request.ip)
+    const then = (admission: Admission) =>
+      applyAdmission(answering, gate, request, reply, admission) && done()
+    authenticateAndAdmit(gate, reporters, request, input, requirement, then, done)
+  }
 
   const applyCors = (request: FastifyRequest, reply: FastifyReply) => {
     if (gate.cors !== undefined && !corsDelegated)
@@ -195,7 +188,10 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     slots[GATED] = decision
     applyCors(request, reply)
     // A form-body token (RFC 6750 §2.2) is read once the body is parsed: header and body is a 400 (§3.1).
-    if (mayCarryFormToken(request)) {
+    if (
+      mayCarryFormToken(request.method, request.headers['content-type']) &&
+      request.server.hasContentTypeParser(FORM_MEDIA_TYPE)
+    ) {
       slots[AWAITING_BODY] = true
       return done()
     }
@@ -206,7 +202,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     const slots = request as unknown as GateSlots
     if (!slots[AWAITING_BODY]) return done()
     slots[AWAITING_BODY] = false
-    const bodyToken = formBodyToken(request.headers['content-type'], request.body)
+    const bodyToken = formBodyToken(request.method, request.headers['content-type'], request.body)
     authenticateThen(request, reply, bodyToken, slots[GATED]?.requirement, done)
   })
 
@@ -220,41 +216,25 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     fastify.addHook('onSend', exposeHeaders)
   }
 
+  // A callback hook, like the gate's: no promise per guarded request.
   fastify.decorate(
     'requireScopes',
-    function requireScopes(...args: RequireScopesArgs): preHandlerAsyncHookHandler {
+    function requireScopes(...args: RequireScopesArgs): preHandlerHookHandler {
       const requirement = parseScopeArgs(args, `${OWNER}: requireScopes`)
-      return function scopeGuard(request, reply) {
+      return function scopeGuard(request, reply, done) {
         // On a route the gate does not protect, authenticate here rather than let it through (fail closed).
         if (request.auth === undefined) {
           applyCors(request, reply)
-          return new Promise<FastifyReply | undefined>((resolve, reject) =>
-            authenticate(
-              request,
-              reply,
-              undefined,
-              requirement,
-              (on) => resolve(on ? undefined : reply),
-              reject,
-            ),
-          )
+          return authenticateThen(request, reply, undefined, requirement, done)
         }
         const refusal = scopeRefusal(gate, reporters, request, request.auth, requirement)
-        if (refusal !== undefined) answering.send(reply, refusal)
-        return Promise.resolve(refusal === undefined ? undefined : reply)
+        if (refusal === undefined) return done()
+        answering.send(reply, refusal)
       }
     },
   )
 
   if (serveMetadata) registerMetadataRoutes(fastify, gate)
-}
-
-/** True for a body-carrying request in `application/x-www-form-urlencoded` that this scope can parse. */
-function mayCarryFormToken(request: FastifyRequest): boolean {
-  if (request.method === 'GET' || request.method === 'HEAD') return false
-  return (
-    isFormContentType(request.headers['content-type']) && request.server.hasContentTypeParser(FORM_MEDIA_TYPE)
-  )
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Gate, ScopeRequirement, VerifiedAuthInfo } from '@portcullis/core'
 import type { ScopeArgs } from '@portcullis/core/adapter'
-import type { preHandlerAsyncHookHandler } from 'fastify'
+import type { preHandlerHookHandler } from 'fastify'
 
 /** Arguments of `requireScopes`: scope names (all required), or one `ScopeRequirement`. */
 export type RequireScopesArgs = ScopeArgs
@@ -33,6 +33,6 @@ declare module 'fastify' {
      * app.delete('/notes/:id', { preHandler: app.requireScopes('notes:write') }, handler)
      * app.get('/search', { preHandler: app.requireScopes({ anyOf: ['notes:read', 'files:read'] }) }, handler)
      */
-    requireScopes(...scopes: RequireScopesArgs): preHandlerAsyncHookHandler
+    requireScopes(...scopes: RequireScopesArgs): preHandlerHookHandler
   }
 }

@@ -175,10 +175,19 @@ export function isFormContentType(contentType: unknown): boolean {
 }
 
 /**
- * The `access_token` parameter of a parsed form body (RFC 6750 §2.2), for `readBearer`'s
- * `bodyToken`; `undefined` for any other body. Only own properties count.
+ * True when a request may carry its token in a form body (RFC 6750 §2.2): form-encoded, and not a
+ * GET ("MUST NOT be used") or a HEAD (no body semantics either). Fastify asks it before the body
+ * is parsed; `formBodyToken` applies it after.
  */
-export function formBodyToken(contentType: unknown, body: unknown): unknown {
-  if (body === null || typeof body !== 'object' || !isFormContentType(contentType)) return undefined
+export function mayCarryFormToken(method: string, contentType: unknown): boolean {
+  return method !== 'GET' && method !== 'HEAD' && isFormContentType(contentType)
+}
+
+/**
+ * The `access_token` parameter of a parsed form body (RFC 6750 §2.2), for `readBearer`'s
+ * `bodyToken`; `undefined` for any other body, and on a GET or HEAD. Only own properties count.
+ */
+export function formBodyToken(method: string, contentType: unknown, body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || !mayCarryFormToken(method, contentType)) return undefined
   return Object.hasOwn(body, 'access_token') ? (body as Record<string, unknown>).access_token : undefined
 }
