@@ -1,0 +1,323 @@
+// The MCP overhead of Portcullis (`1 - mcp-portcullis / mcp-bare`) by two measures, both in one
+// process with a light in-process client (the same for every variant, so differences are server cost):
+//
+// - CPU per request: the servers are loaded in alternating batches; process CPU µs per request,
+//   median of batches. With PORTCULLIS_BASELINE=<a checkout with built packages>, the same
+//   Portcullis server built from it (`mcp-portcullis@baseline`) joins the batches: before and after
+//   in one run.
+// - Instructions per request (`--instructions`): each variant runs under valgrind (cachegrind, no
+//   cache simulation) twice, with `--requests` and with three times as many; the difference of the two
+//   instruction counts over the difference of the request counts leaves start-up out. Deterministic
+//   where the timings are not, but blind to what the collector and the memory system cost.
+//
+//   node bench/mcp-overhead.mjs [--batches 11] [--requests 1500] [--cpu-prof <dir>]
+//   node bench/mcp-overhead.mjs --instructions [--requests 400]
+//   PORTCULLIS_BASELINE=/path/to/checkout node bench/mcp-overhead.mjs
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { connect } from 'node:net'
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { benchKeyPair, mintToken } from './token-mint.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    batches: { type: 'string', default: '11' },
+    requests: { type: 'string' },
+    variants: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    instructions: { type: 'boolean', default: false },
+    // Internal (the --instructions runs): one variant, a fixed number of requests, no report.
+    count: { type: 'string' },
+  },
+})
+
+const RESOURCE = 'https://bench.example'
+const ISSUER = 'https://issuer.example'
+const SCOPE = 'bench:read'
+const SCRIPT = fileURLToPath(import.meta.url)
+const baselineDir = process.env.PORTCULLIS_BASELINE
+// Requests in flight per connection (4 connections).
+const DEPTH = 8
+
+if (args.instructions) {
+  await countInstructions()
+} else {
+  await measureCpu()
+}
+
+/** A Fastify app serving an MCP `tools/call` the way bench/http-servers.mjs does: bare, or behind Portcullis. */
+async function variantApps(keys) {
+  const { default: Fastify } = await import('fastify')
+  const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js')
+  const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js')
+  const { z } = await import('zod')
+  const serverFactory = (registrar) => () => {
+    const server = new McpServer({ name: 'bench', version: '1.0.0' })
+    registrar(server).registerTool(
+      'echo',
+      { description: 'Echoes its text', inputSchema: { text: z.string() } },
+      async ({ text }, extra) => ({
+        content: [{ type: 'text', text: `${text} from ${extra.authInfo?.clientId ?? 'anonymous'}` }],
+      }),
+    )
+    return server
+  }
+  const portcullisVariant = (core, fastify) => async () => {
+    const app = Fastify()
+    await app.register(fastify.portcullis, {
+      resource: RESOURCE,
+      authorizationServers: [ISSUER],
+      verifier: core.jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
+      scopes: { implies: { 'bench:admin': [SCOPE] } },
+    })
+    await app.register(fastify.mcpRoute, {
+      path: '/mcp',
+      server: serverFactory((server) => fastify.withScopes(server, SCOPE)),
+      transport: StreamableHTTPServerTransport,
+      sessions: false,
+      transportOptions: { enableJsonResponse: true },
+    })
+    return app
+  }
+  const apps = {
+    'mcp-bare': async () => {
+      const app = Fastify()
+      const build = serverFactory((server) => server)
+      // Stateless with JSON responses, as the SDK 1.x documents it: a new server and transport per request.
+      app.post('/mcp', async (request, reply) => {
+        const server = build()
+        const transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: undefined,
+          enableJsonResponse: true,
+        })
+        reply.hijack()
+        reply.raw.on('close', () => {
+          transport.close()
+          server.close()
+        })
+        await server.connect(transport)
+        await transport.handleRequest(request.raw, reply.raw, request.body)
+      })
+      return app
+    },
+    'mcp-portcullis': portcullisVariant(
+      await import('@portcullis/core'),
+      await import('@portcullis/fastify'),
+    ),
+  }
+  if (baselineDir !== undefined) {
+    const from = (path) => import(new URL(`file://${baselineDir}/${path}`).href)
+    apps['mcp-portcullis@baseline'] = portcullisVariant(
+      await from('packages/core/dist/index.js'),
+      await from('packages/fastify/dist/index.js'),
+    )
+  }
+  return apps
+}
+
+async function startServers(names) {
+  const keys = benchKeyPair()
+  const now = Math.floor(Date.now() / 1000)
+  const token = mintToken({
+    privateJwk: keys.privateJwk,
+    claims: {
+      iss: ISSUER,
+      aud: RESOURCE,
+      client_id: 'bench-client',
+      scope: `${SCOPE} bench:write`,
+      iat: now,
+      exp: now + 3600,
+    },
+    index: 1,
+  })
+  const apps = await variantApps(keys)
+  const servers = []
+  for (const name of names ?? Object.keys(apps)) {
+    if (apps[name] === undefined)
+      throw new Error(`unknown variant ${name} (known: ${Object.keys(apps).join(', ')})`)
+    const app = await apps[name]()
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    servers.push({ name, app, port: app.server.address().port, samples: [] })
+  }
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'echo', arguments: { text: 'ping' } },
+  })
+  const wire = Buffer.from(
+    'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n' +
+      `Authorization: Bearer ${token}\r\n` +
+      'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+      `Mcp-Protocol-Version: 2025-06-18\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    'latin1',
+  )
+  return { servers, wire }
+}
+
+// A raw keep-alive client that pipelines ready-made requests: it costs little per request, so the
+// process CPU per request is mostly the server's.
+async function batch(port, wire, n) {
+  const perSocket = Math.ceil(n / 4)
+  await Promise.all(Array.from({ length: 4 }, () => pipeline(port, wire, perSocket)))
+}
+
+function pipeline(port, wire, count) {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1')
+    let sent = 0
+    let answered = 0
+    let tail = ''
+    const send = () => {
+      const k = Math.min(DEPTH, count - sent)
+      if (k <= 0) return
+      socket.write(k === 1 ? wire : Buffer.concat(Array(k).fill(wire)))
+      sent += k
+    }
+    socket.on('connect', send)
+    socket.on('data', (chunk) => {
+      const text = tail + chunk.toString('latin1')
+      let at = 0
+      for (;;) {
+        const i = text.indexOf('HTTP/1.1 ', at)
+        if (i < 0) break
+        if (text.length < i + 12) break
+        if (!text.startsWith('HTTP/1.1 200', i)) {
+          reject(new Error(`status ${text.slice(i, i + 12)}`))
+          socket.destroy()
+          return
+        }
+        answered++
+        at = i + 12
+      }
+      tail = text.slice(Math.max(at, text.length - 12))
+      if (answered >= count) {
+        socket.end()
+        resolve()
+      } else if (sent - answered < DEPTH / 2) send()
+    })
+    socket.on('error', reject)
+  })
+}
+
+async function measureCpu() {
+  const n = Number(args.requests ?? 1500)
+  const { servers, wire } = await startServers(args.variants?.split(','))
+  for (const s of servers) await batch(s.port, wire, 600) // warm up the JIT and the token cache
+  if (args.count !== undefined) {
+    // One variant under valgrind: exactly `--count` more requests, then exit.
+    await batch(servers[0].port, wire, Number(args.count))
+    for (const s of servers) await s.app.close()
+    return
+  }
+  for (let b = 0; b < Number(args.batches); b++) {
+    const order = b % 2 === 0 ? servers : [...servers].reverse()
+    for (const s of order) {
+      const before = process.cpuUsage()
+      await batch(s.port, wire, n)
+      const used = process.cpuUsage(before)
+      s.samples.push((used.user + used.system) / n)
+    }
+  }
+  if (args['cpu-prof'] !== undefined) {
+    // One more batch per variant under the inspector's profiler: the request path only, no start-up.
+    const session = new Session()
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.setSamplingInterval', { interval: 200 })
+    for (const s of servers) {
+      await session.post('Profiler.start')
+      await batch(s.port, wire, n)
+      const { profile } = await session.post('Profiler.stop')
+      const file = join(args['cpu-prof'], `${s.name}.cpuprofile`)
+      writeFileSync(file, JSON.stringify(profile))
+      console.log(`profile: ${file}`)
+    }
+    session.disconnect()
+  }
+  const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
+  const bare = servers.find((s) => s.name === 'mcp-bare')
+  const base = bare === undefined ? undefined : median(bare.samples)
+  console.log(`${args.batches} batches of ${n} requests, load ${loadAverage()}`)
+  console.log('| variant | CPU µs/req, median (range) | overhead vs mcp-bare |')
+  console.log('|---|---:|---:|')
+  for (const s of servers) {
+    const m = median(s.samples)
+    const range = `${Math.min(...s.samples).toFixed(0)}–${Math.max(...s.samples).toFixed(0)}`
+    const overhead = base === undefined ? '' : `${((1 - base / m) * 100).toFixed(1)} %`
+    console.log(`| ${s.name} | ${m.toFixed(0)} (${range}) | ${overhead} |`)
+  }
+  for (const s of servers) await s.app.close()
+}
+
+/**
+ * Instructions per request of each variant, by difference of two cachegrind runs (`--requests`
+ * and three times as many, after the same warm-up), and the overhead `1 - bare / portcullis`
+ * computed on them (the same ratio as the CPU measure). V8 runs single-threaded (`--single-threaded`:
+ * no concurrent compiler or collector threads), so the counts repeat from run to run.
+ */
+async function countInstructions() {
+  const low = Number(args.requests ?? 400)
+  const names = args.variants?.split(',') ?? [
+    'mcp-bare',
+    'mcp-portcullis',
+    ...(baselineDir === undefined ? [] : ['mcp-portcullis@baseline']),
+  ]
+  const refs = (name, count) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(
+        'valgrind',
+        [
+          '--tool=cachegrind',
+          '--cache-sim=no',
+          '--cachegrind-out-file=/dev/null',
+          process.execPath,
+          '--single-threaded',
+          SCRIPT,
+          '--variants',
+          name,
+          '--count',
+          String(count),
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      )
+      let stderr = ''
+      child.stderr.on('data', (chunk) => {
+        stderr = (stderr + chunk).slice(-20_000)
+      })
+      child.on('error', reject)
+      child.on('close', (status) => {
+        const match = /I\s+refs:\s+([\d,]+)/.exec(stderr)
+        if (status !== 0 || match === null) {
+          reject(
+            new Error(`valgrind run of ${name} failed (is valgrind installed?):\n${stderr.slice(-2000)}`),
+          )
+        } else resolve(Number(match[1].replaceAll(',', '')))
+      })
+    })
+  // Every run at once: each is single-threaded and counting instructions does not care about load.
+  const counts = await Promise.all(names.map((name) => Promise.all([refs(name, low), refs(name, 3 * low)])))
+  const perRequest = {}
+  console.log(`instructions per request, (${3 * low} requests − ${low}) / ${2 * low}, cachegrind`)
+  names.forEach((name, i) => {
+    const [few, many] = counts[i]
+    perRequest[name] = (many - few) / (2 * low)
+    console.log(`${name}: ${(perRequest[name] / 1e6).toFixed(3)} M instructions per request`)
+  })
+  const bare = perRequest['mcp-bare']
+  if (bare === undefined) return
+  for (const name of names) {
+    if (name === 'mcp-bare') continue
+    console.log(`overhead of ${name}: ${((1 - bare / perRequest[name]) * 100).toFixed(1)} %`)
+  }
+}
+
+function loadAverage() {
+  return loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')
+}
