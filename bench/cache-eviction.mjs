@@ -6,22 +6,15 @@
 //   node bench/cache-eviction.mjs [--inserts 300000]
 //   PORTCULLIS_BASELINE=<checkout, built> node bench/cache-eviction.mjs   # adds that checkout's LruCache
 import { parseArgs } from 'node:util'
+import { builds } from './lib/load-builds.mjs'
+import { cpuMicrosSync, loadAverage } from './lib/measure.mjs'
+import { printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({ options: { inserts: { type: 'string', default: '300000' } } })
-const { LruCache } = await import('@portcullis/core')
-const baselineDir = process.env.PORTCULLIS_BASELINE
-const BaselineLru =
-  baselineDir === undefined
-    ? undefined
-    : (await import(`file://${baselineDir}/packages/core/dist/index.js`)).LruCache
+const { core } = await builds('core')
 const inserts = Number(args.inserts)
 const keys = Array.from({ length: inserts + 50_000 }, (_, i) => `token-tail-${i}-${'x'.repeat(16)}`)
-const perInsert = (run) => {
-  const before = process.cpuUsage()
-  run()
-  const used = process.cpuUsage(before)
-  return ((used.user + used.system) / inserts).toFixed(2)
-}
+const perInsert = (run) => (cpuMicrosSync(run) / inserts).toFixed(2)
 
 const fill = (Lru, max) => {
   const cache = new Lru({ maxEntries: max })
@@ -30,20 +23,30 @@ const fill = (Lru, max) => {
     for (let i = 50_000; i < 50_000 + inserts; i++) cache.set(keys[i], i, 60_000)
   })
 }
-const baselineColumn = BaselineLru === undefined ? '' : ' baseline LruCache µs/insert |'
-console.log(`| entries | LruCache µs/insert |${baselineColumn} Map (insertion order) µs/insert |`)
-console.log(`|---:|---:|${BaselineLru === undefined ? '' : '---:|'}---:|`)
-for (const max of [100, 10_000]) {
-  const lru = fill(LruCache, max)
-  const before = BaselineLru === undefined ? '' : ` ${fill(BaselineLru, max)} |`
+const mapEviction = (max) => {
   const map = new Map()
   const evict = (i) => {
     map.set(keys[i], i)
     if (map.size > max) map.delete(map.keys().next().value)
   }
   for (let i = 0; i < 50_000; i++) evict(i)
-  const bare = perInsert(() => {
+  return perInsert(() => {
     for (let i = 50_000; i < 50_000 + inserts; i++) evict(i)
   })
-  console.log(`| ${max.toLocaleString('en')} | ${lru} |${before} ${bare} |`)
 }
+const baseline = core.baseline?.LruCache
+console.log(`load average ${loadAverage().join(' ')}`)
+printTable(
+  [
+    'entries>',
+    'LruCache µs/insert>',
+    ...(baseline === undefined ? [] : ['baseline LruCache µs/insert>']),
+    'Map (insertion order) µs/insert>',
+  ],
+  [100, 10_000].map((max) => [
+    max.toLocaleString('en'),
+    fill(core.this.LruCache, max),
+    ...(baseline === undefined ? [] : [fill(baseline, max)]),
+    mapEviction(max),
+  ]),
+)

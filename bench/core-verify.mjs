@@ -8,10 +8,11 @@
 // Verifications run one after another (each awaited), so every figure is one core's worth: jose
 // and pool pay a thread hop per call here that a busy server overlaps with other requests.
 // Run with `npm run bench:core` (builds @portcullis/core first; this file imports the build).
-import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { cpus } from 'node:os'
 import { jwtVerifier } from '@portcullis/core'
 import { importJWK, jwtVerify } from 'jose'
+import { keyPair, mintJwts, publicJwk, rawVerifier } from './lib/jwt.mjs'
+import { loadAverage, quantile } from './lib/measure.mjs'
 
 const BUDGET_MS = Number(process.env.BENCH_BUDGET_MS ?? 12_000) // per algorithm, all four variants
 const BATCH_MS = 40
@@ -19,38 +20,7 @@ const ISSUER = 'https://as.example.com/realms/bench'
 const AUDIENCE = 'https://mcp.example.com/mcp'
 const POOL = { RS256: 1000, ES256: 4000, EdDSA: 4000 } // distinct tokens per algorithm
 
-const b64 = (value) => Buffer.from(value).toString('base64url')
-
-function keyPair(alg) {
-  if (alg === 'RS256') return generateKeyPairSync('rsa', { modulusLength: 2048 })
-  if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  return generateKeyPairSync('ed25519')
-}
-
-function mintPool(alg, privateKey, count) {
-  const now = Math.floor(Date.now() / 1000)
-  const header = b64(JSON.stringify({ alg, typ: 'at+jwt', kid: `bench-${alg}` }))
-  const hash = alg === 'EdDSA' ? null : 'sha256'
-  const keyOptions = alg === 'ES256' ? { key: privateKey, dsaEncoding: 'ieee-p1363' } : privateKey
-  const tokens = new Array(count)
-  for (let i = 0; i < count; i++) {
-    const payload = b64(
-      JSON.stringify({
-        iss: ISSUER,
-        aud: AUDIENCE,
-        sub: `user-${i}`,
-        client_id: 'bench-client',
-        scope: 'notes:read notes:write',
-        iat: now,
-        exp: now + 3600,
-        jti: `bench-${alg}-${i}`,
-      }),
-    )
-    const input = `${header}.${payload}`
-    tokens[i] = `${input}.${b64(sign(hash, Buffer.from(input), keyOptions))}`
-  }
-  return tokens
-}
+const claims = { iss: ISSUER, aud: AUDIENCE, scope: 'notes:read notes:write' }
 
 /** Runs `step(i)` (sync or async) for about BATCH_MS; returns calls per second. */
 async function batch(step, counter) {
@@ -81,10 +51,6 @@ async function interleaved(variants) {
   while (performance.now() < end) {
     for (const name of names) rates[name].push(await batch(variants[name], counters[name]))
   }
-  const quantile = (list, q) => {
-    const sorted = [...list].sort((a, b) => a - b)
-    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
-  }
   return {
     median: Object.fromEntries(names.map((name) => [name, quantile(rates[name], 0.5)])),
     p90: Object.fromEntries(names.map((name) => [name, quantile(rates[name], 0.9)])),
@@ -94,20 +60,19 @@ async function interleaved(variants) {
 
 async function benchAlgorithm(alg) {
   const { privateKey, publicKey } = keyPair(alg)
-  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: `bench-${alg}`, alg, use: 'sig' }
-  const tokens = mintPool(alg, privateKey, POOL[alg])
+  const jwk = publicJwk(publicKey, alg, `bench-${alg}`)
+  const tokens = mintJwts({
+    alg,
+    privateKey,
+    count: POOL[alg],
+    kid: `bench-${alg}`,
+    claims,
+    jtiPrefix: `bench-${alg}`,
+  })
   const size = tokens.length
 
   // (a) raw: only crypto.verify, inputs decoded beforehand.
-  const hash = alg === 'EdDSA' ? null : 'sha256'
-  const keyOptions = alg === 'ES256' ? { key: publicKey, dsaEncoding: 'ieee-p1363' } : publicKey
-  const decoded = tokens.map((token) => {
-    const dot = token.lastIndexOf('.')
-    return {
-      data: Buffer.from(token.slice(0, dot)),
-      signature: Buffer.from(token.slice(dot + 1), 'base64url'),
-    }
-  })
+  const raw = rawVerifier(alg, jwk, tokens)
   // (b) jose, with the key imported once (its fastest path).
   const joseKey = await importJWK(jwk, alg)
   const joseOptions = { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg], requiredClaims: ['exp'] }
@@ -121,10 +86,7 @@ async function benchAlgorithm(alg) {
   const pooled = jwtVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: [jwk] })
   const warmToken = tokens[0]
   const summary = await interleaved({
-    raw: (i) => {
-      const { data, signature } = decoded[i % size]
-      if (!verify(hash, data, keyOptions, signature)) throw new Error('raw verify failed')
-    },
+    raw,
     jose: (i) => jwtVerify(tokens[i % size], joseKey, joseOptions),
     cold: (i) => {
       if (i % size === 0) verifier.clearCache()
@@ -143,7 +105,9 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(10)
 const ratio = (n) => n.toFixed(2).padStart(9)
 
 const started = Date.now()
-console.log(`node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} (${cpus().length} cores), one thread`)
+console.log(
+  `node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} (${cpus().length} cores), one thread, load average ${loadAverage().join(' ')}`,
+)
 console.log(
   `verifications per second; variants interleaved in ${BATCH_MS} ms batches for ${BUDGET_MS / 1000} s per algorithm\n`,
 )

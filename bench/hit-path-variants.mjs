@@ -5,35 +5,27 @@
 //
 //   node bench/hit-path-variants.mjs [--batches 15] [--requests 4000]
 //   VARIANTS=express-bare,express-portcullis node bench/hit-path-variants.mjs   (the Express pair only on request)
-import { connect } from 'node:net'
+import { createServer } from 'node:http'
 import { parseArgs } from 'node:util'
-import { benchKeyPair, mintToken } from './token-mint.mjs'
+import { HELLO, ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
+import { builds } from './lib/load-builds.mjs'
+import { alternate, cpuMicros, loadAverage, median, range } from './lib/measure.mjs'
+import { bearerRequest, loadPipelined } from './lib/pipeline-client.mjs'
+import { fmt1, printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({
   options: { batches: { type: 'string', default: '15' }, requests: { type: 'string', default: '4000' } },
 })
 const { default: Fastify } = await import('fastify')
-const { default: portcullis } = await import('@portcullis/fastify')
-const { jwtVerifier } = await import('@portcullis/core')
+const { default: express } = await import('express')
+const { core, fastify, express: expressBuilds } = await builds('core', 'fastify', 'express')
+const { portcullis } = fastify.this
+const { jwtVerifier } = core.this
+const expressPortcullis = expressBuilds.this
 
-const RESOURCE = 'https://bench.example'
-const ISSUER = 'https://issuer.example'
-const SCOPE = 'bench:read'
-const HELLO = { hello: 'world' }
-const keys = benchKeyPair()
-const now = Math.floor(Date.now() / 1000)
-const token = mintToken({
-  privateJwk: keys.privateJwk,
-  claims: {
-    iss: ISSUER,
-    aud: RESOURCE,
-    client_id: 'bench-client',
-    scope: `${SCOPE} bench:write`,
-    iat: now,
-    exp: now + 3600,
-  },
-  index: 1,
-})
+const { privateKey, publicKey } = keyPair('ES256')
+const keys = { jwks: { keys: [publicJwk(publicKey, 'ES256')] } }
+const [token] = mintJwts({ alg: 'ES256', privateKey, count: 1, from: 1 })
 
 // Reads whose result must not be optimised away.
 const sink = { count: 0 }
@@ -101,9 +93,6 @@ const variants = {
   },
 }
 
-const express = (await import('express')).default
-const expressPortcullis = await import(new URL('../packages/express/dist/index.js', import.meta.url).href)
-const { createServer } = await import('node:http')
 const expressVariants = {
   'express-bare': (app) => app.get('/hello', (_req, res) => res.json(HELLO)),
   // What any middleware pair costs Express: an app.use() layer and a guard on the route, doing nothing.
@@ -130,12 +119,8 @@ const expressVariants = {
 
 // PORTCULLIS_BASELINE=<a checkout with built packages>: the same Portcullis servers built from it,
 // loaded in the same batches, for a before/after measured in one run.
-const baselineDir = process.env.PORTCULLIS_BASELINE
-if (baselineDir !== undefined) {
-  const from = (path) => import(new URL(`file://${baselineDir}/${path}`).href)
-  const baseCore = await from('packages/core/dist/index.js')
-  const baseFastify = await from('packages/fastify/dist/index.js')
-  const baseExpress = await from('packages/express/dist/index.js')
+if (core.baseline !== undefined) {
+  const [baseCore, baseFastify, baseExpress] = [core.baseline, fastify.baseline, expressBuilds.baseline]
   const options = (cors) => ({
     resource: RESOURCE,
     authorizationServers: [ISSUER],
@@ -178,71 +163,19 @@ for (const [name, setup] of Object.entries(variants)) {
   servers.push({ name, app, port: app.server.address().port, samples: [] })
 }
 
-// A raw keep-alive client that pipelines ready-made requests: it costs little per request, so the
-// process CPU per request is mostly the server's.
-const wire = Buffer.from(
-  `GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`,
-  'latin1',
-)
-const DEPTH = 16
-async function batch(port, n) {
-  const perSocket = Math.ceil(n / 4)
-  await Promise.all(Array.from({ length: 4 }, () => pipeline(port, perSocket)))
-}
-function pipeline(port, count) {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
-    let sent = 0
-    let answered = 0
-    let tail = ''
-    const send = () => {
-      const k = Math.min(DEPTH, count - sent)
-      if (k <= 0) return
-      socket.write(k === 1 ? wire : Buffer.concat(Array(k).fill(wire)))
-      sent += k
-    }
-    socket.on('connect', send)
-    socket.on('data', (chunk) => {
-      const text = tail + chunk.toString('latin1')
-      let at = 0
-      for (;;) {
-        const i = text.indexOf('HTTP/1.1 ', at)
-        if (i < 0) break
-        if (text.startsWith('HTTP/1.1 200', i) === false && text.length >= i + 12) {
-          reject(new Error(`status ${text.slice(i, i + 12)}`))
-          socket.destroy()
-          return
-        }
-        answered++
-        at = i + 9
-      }
-      tail = text.slice(Math.max(at, text.length - 12))
-      if (answered >= count) {
-        socket.end()
-        resolve()
-      } else if (sent - answered < DEPTH / 2) send()
-    })
-    socket.on('error', reject)
-  })
-}
-
+const wire = bearerRequest(token)
+const batch = (port, count) => loadPipelined(port, { count, wire: () => wire })
 const n = Number(args.requests)
+console.log(`load average ${loadAverage().join(' ')}`)
 for (const s of servers) await batch(s.port, 2000) // warm up the JIT and the cache
-for (let b = 0; b < Number(args.batches); b++) {
-  const order = b % 2 === 0 ? servers : [...servers].reverse()
-  for (const s of order) {
-    const before = process.cpuUsage()
-    await batch(s.port, n)
-    const used = process.cpuUsage(before)
-    s.samples.push((used.user + used.system) / n)
-  }
-}
-const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
+await alternate(servers, Number(args.batches), async (s) => (await cpuMicros(() => batch(s.port, n))) / n)
 const base = median(servers[0].samples)
-console.log('| variant | CPU µs/req (server + a light client) | above bare |')
-console.log('|---|---:|---:|')
-for (const s of servers) {
-  const m = median(s.samples)
-  console.log(`| ${s.name} | ${m.toFixed(1)} | ${(m - base).toFixed(1)} |`)
-}
+printTable(
+  ['variant', 'CPU µs/req (server + a light client)>', 'range>', 'above the first>'],
+  servers.map((s) => {
+    const m = median(s.samples)
+    return [s.name, fmt1(m), range(s.samples).map(fmt1).join('–'), fmt1(m - base)]
+  }),
+)
+console.log(`load average ${loadAverage().join(' ')}`)
 for (const s of servers) await s.app.close()

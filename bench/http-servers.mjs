@@ -2,10 +2,12 @@
 // Each listens on 127.0.0.1, port 0, and reports its port to the parent over IPC. Every server
 // answers the same route the same way, so the only difference between two of them is the auth layer.
 //
-// Environment (set by http.mjs): BENCH_ISSUER, BENCH_JWKS_URI, BENCH_RESOURCE, BENCH_SCOPE, and
-// BENCH_EXPRESS_ENTRY (the built @portcullis/express, for the express-portcullis server).
+// Environment (set by http.mjs): BENCH_ISSUER, BENCH_JWKS_URI, BENCH_RESOURCE, BENCH_SCOPE,
+// BENCH_EXPRESS_ENTRY (the built @portcullis/express, for the express-portcullis server), and for
+// the Redis servers (http-servers-redis.mjs) BENCH_REDIS_URL and BENCH_INTROSPECTION_ENDPOINT.
 import cluster from 'node:cluster'
 import { pathToFileURL } from 'node:url'
+import { redisServers } from './http-servers-redis.mjs'
 
 const ISSUER = requiredEnv('BENCH_ISSUER')
 const JWKS_URI = requiredEnv('BENCH_JWKS_URI')
@@ -347,6 +349,20 @@ function requiredEnv(name) {
   if (value === undefined || value === '') throw new Error(`http-servers: ${name} is not set`)
   return value
 }
+
+Object.assign(
+  servers,
+  redisServers(
+    {
+      ISSUER,
+      RESOURCE,
+      SCOPE,
+      HELLO,
+      INTROSPECTION_ENDPOINT: process.env.BENCH_INTROSPECTION_ENDPOINT,
+    },
+    { portcullisOptions, listenFastify },
+  ),
+)
 
 const kind = process.argv[2]
 const start = servers[kind]

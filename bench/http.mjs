@@ -8,12 +8,16 @@
 import { execFileSync, fork } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:http'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { computeRatios, dpopOverBearer, printTables } from './http-report.mjs'
+import { scenarioList } from './http-scenarios.mjs'
+import { redisCommand, redisCpuMicros, serveJwks, startRedis } from './lib/loopback.mjs'
+import { median, range } from './lib/measure.mjs'
+import { fmtInt } from './lib/table.mjs'
 import { benchKeyPair, mintProof, mintProofs, mintToken, mintTokens } from './token-mint.mjs'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
@@ -23,17 +27,6 @@ const EXPRESS_ENTRY = join(EXPRESS_PACKAGE, 'dist/index.js')
 const RESOURCE = 'https://bench.example'
 const SCOPE = 'bench:read'
 const JSON_HEADERS = { 'content-type': 'application/json' }
-const MCP_HEADERS = {
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': '2025-06-18',
-}
-const MCP_CALL = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'tools/call',
-  params: { name: 'echo', arguments: { text: 'ping' } },
-})
 // Throughput guess for sizing the distinct-token pool; a pool above the verifier cache size (10,000
 // entries) and replayed in order still misses the LRU on every request, see README.
 const COLD_RPS_GUESS = 12_000
@@ -86,6 +79,12 @@ if (args.only !== undefined) {
   const known = new Set(scenarioList({ expressAvailable: true }).map((s) => s.name))
   for (const name of wanted) if (!known.has(name)) fail(`--only: unknown scenario "${name}"`)
   scenarios = scenarios.filter((s) => wanted.has(s.name))
+}
+// The Redis scenarios share one redis-server started here; without one they are skipped, said so.
+const redis = scenarios.some((s) => s.redis) ? await startRedis() : undefined
+if (redis?.missing !== undefined) {
+  console.log(`Redis scenarios skipped: ${redis.missing}`)
+  scenarios = scenarios.filter((s) => !s.redis)
 }
 
 const startedAt = new Date()
@@ -144,8 +143,16 @@ const env = {
   BENCH_RESOURCE: RESOURCE,
   BENCH_SCOPE: SCOPE,
   BENCH_EXPRESS_ENTRY: EXPRESS_ENTRY,
+  ...(redis?.url === undefined ? {} : { BENCH_REDIS_URL: redis.url }),
   NODE_ENV: 'production',
 }
+// The introspection scenarios' authorization server, in a process of its own (not this one's CPU,
+// which drives the load, nor the measured server's).
+const introspectionEndpoint = scenarios.some((s) => s.introspection)
+  ? await startServer('introspection-endpoint')
+  : undefined
+if (introspectionEndpoint !== undefined)
+  env.BENCH_INTROSPECTION_ENDPOINT = `http://127.0.0.1:${introspectionEndpoint.port}/introspect`
 
 console.log(
   `${scenarios.length} scenarios, ${warmup} s warm-up + ${duration} s measured each, ${connections} connections, ` +
@@ -183,6 +190,8 @@ try {
   }
 } finally {
   jwksServer.close()
+  await introspectionEndpoint?.stop()
+  await redis?.stop?.()
 }
 
 const results = scenarios.map((scenario) => summarize(scenario, runsByName.get(scenario.name)))
@@ -213,168 +222,9 @@ process.exit(failed ? 1 : 0)
 
 // ---------------------------------------------------------------------------------------------
 
-function scenarioList({ expressAvailable }) {
-  const hello = { method: 'GET', path: '/hello', expect: (body) => body?.hello === 'world' }
-  const mcp = {
-    method: 'POST',
-    path: '/mcp',
-    headers: MCP_HEADERS,
-    body: MCP_CALL,
-  }
-  const list = [
-    { name: 'fastify-bare', label: 'Fastify, bare route', server: 'fastify-bare', tokens: 'none', ...hello },
-    {
-      name: 'portcullis-warm',
-      label: 'Fastify + Portcullis, one token (warm)',
-      server: 'fastify-portcullis',
-      tokens: 'one',
-      ...hello,
-    },
-    {
-      name: 'portcullis-dpop-warm',
-      label: 'Fastify + Portcullis, one DPoP-bound token, a new proof each request (warm)',
-      server: 'fastify-portcullis-dpop',
-      tokens: 'dpop',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold',
-      label: 'Fastify + Portcullis, distinct tokens (cold)',
-      server: 'fastify-portcullis',
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold-event-loop',
-      label: "Fastify + Portcullis, distinct tokens, signatureCheck 'event-loop'",
-      server: 'fastify-portcullis',
-      env: { BENCH_SIGNATURE_CHECK: 'event-loop' },
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold-thread-pool',
-      label: "Fastify + Portcullis, distinct tokens, signatureCheck 'thread-pool'",
-      server: 'fastify-portcullis',
-      env: { BENCH_SIGNATURE_CHECK: 'thread-pool' },
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'portcullis-warm-2p',
-      label: 'Fastify + Portcullis, one token, two server processes',
-      server: 'fastify-portcullis',
-      env: { BENCH_WORKERS: '2' },
-      tokens: 'one',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold-event-loop-2p',
-      label: "Fastify + Portcullis, distinct tokens, 'event-loop', two server processes",
-      server: 'fastify-portcullis',
-      env: { BENCH_WORKERS: '2', BENCH_SIGNATURE_CHECK: 'event-loop' },
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'portcullis-cold-thread-pool-2p',
-      label: "Fastify + Portcullis, distinct tokens, 'thread-pool', two server processes",
-      server: 'fastify-portcullis',
-      env: { BENCH_WORKERS: '2', BENCH_SIGNATURE_CHECK: 'thread-pool' },
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'fastify-jwt-warm',
-      label: '@fastify/jwt + get-jwks (fast-jwt cache on), one token',
-      server: 'fastify-jwt',
-      tokens: 'one',
-      ...hello,
-    },
-    {
-      name: 'fastify-jwt-cold',
-      label: '@fastify/jwt + get-jwks (fast-jwt cache on), distinct tokens',
-      server: 'fastify-jwt',
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'fastify-jwt-static-warm',
-      label: '@fastify/jwt, key given statically (fast-jwt cache on), one token',
-      server: 'fastify-jwt-static',
-      tokens: 'one',
-      ...hello,
-    },
-    {
-      name: 'fastify-jwt-static-cold',
-      label: '@fastify/jwt, key given statically (fast-jwt cache on), distinct tokens',
-      server: 'fastify-jwt-static',
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'jose-hook',
-      label: 'Fastify + jose jwtVerify hook, distinct tokens',
-      server: 'fastify-jose-hook',
-      tokens: 'distinct',
-      ...hello,
-    },
-    {
-      name: 'express-sdk',
-      label: 'Express 5 + SDK requireBearerAuth (jose), one token',
-      server: 'express-sdk',
-      tokens: 'one',
-      ...hello,
-    },
-  ]
-  if (expressAvailable) {
-    list.push(
-      {
-        name: 'express-bare',
-        label: 'Express 5, bare route',
-        server: 'express-bare',
-        tokens: 'none',
-        ...hello,
-      },
-      {
-        name: 'express-jwt',
-        label: 'Express 5 + express-jwt + jwks-rsa, one token (no cache)',
-        server: 'express-jwt',
-        tokens: 'one',
-        ...hello,
-      },
-      {
-        name: 'express-portcullis-warm',
-        label: 'Express 5 + Portcullis, one token (warm)',
-        server: 'express-portcullis',
-        tokens: 'one',
-        ...hello,
-      },
-    )
-  }
-  list.push(
-    {
-      name: 'mcp-bare',
-      label: 'MCP tools/call, SDK 1.x transport on Fastify',
-      server: 'mcp-fastify-bare',
-      tokens: 'none',
-      ...mcp,
-      expect: (body) => body?.result?.content?.[0]?.text === 'ping from anonymous',
-    },
-    {
-      name: 'mcp-portcullis',
-      label: 'MCP tools/call, same + Portcullis mcpRoute (warm)',
-      server: 'mcp-fastify-portcullis',
-      tokens: 'one',
-      ...mcp,
-      // The tool sees the caller: proof the verified AuthInfo reached the SDK.
-      expect: (body) => body?.result?.content?.[0]?.text === 'ping from bench-client',
-    },
-  )
-  return list
-}
-
 async function runScenario(scenario) {
+  // Each Redis scenario starts from an empty Redis: no deny list, counts or answers of the last one.
+  if (scenario.redis) await redisCommand(redis.url, 'FLUSHALL')
   const child = await startServer(scenario.server, scenario.env)
   try {
     const url = `http://127.0.0.1:${child.port}`
@@ -405,8 +255,10 @@ async function runScenario(scenario) {
     const problems = []
     if (warmup > 0) problems.push(...checkRun('warm-up', await load(warmup)))
     const cpuBefore = await child.cpuUsage()
+    const redisBefore = scenario.redis ? await redisCpuMicros(redis.url) : 0
     const run = await load(duration)
     const cpuAfter = await child.cpuUsage()
+    const redisMicros = scenario.redis ? (await redisCpuMicros(redis.url)) - redisBefore : undefined
     problems.push(...checkRun('measured', run))
     const cpuMicros = cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system
     const seconds = run.duration
@@ -418,6 +270,9 @@ async function runScenario(scenario) {
       p50Ms: run.latency.p50,
       // Server CPU per request: what the server spent, whatever share of the machine it got.
       cpuUsPerRequest: run.requests.total > 0 ? cpuMicros / run.requests.total : undefined,
+      // redis-server's CPU per request: what the shared state costs beside the servers' own.
+      redisCpuUsPerRequest:
+        redisMicros !== undefined && run.requests.total > 0 ? redisMicros / run.requests.total : undefined,
       cpuUserUsPerRequest:
         run.requests.total > 0 ? (cpuAfter.user - cpuBefore.user) / run.requests.total : undefined,
       requests: run.requests.total,
@@ -443,16 +298,17 @@ function summarize(scenario, runs) {
   const base = { name: scenario.name, label: scenario.label }
   const errors = runs.filter((run) => run.error !== undefined)
   if (errors.length > 0) return { ...base, error: errors.map((run) => run.error).join('; '), runs }
-  const median = (values) => {
-    const sorted = [...values].sort((a, b) => a - b)
-    const middle = Math.floor(sorted.length / 2)
-    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-  }
   return {
     ...base,
     rps: median(runs.map((run) => run.rps)),
     p99Ms: median(runs.map((run) => run.p99Ms)),
     cpuUsPerRequest: median(runs.map((run) => run.cpuUsPerRequest)),
+    redisCpuUsPerRequest:
+      runs[0].redisCpuUsPerRequest === undefined
+        ? undefined
+        : median(runs.map((run) => run.redisCpuUsPerRequest)),
+    rpsRange: range(runs.map((run) => run.rps)),
+    cpuRange: range(runs.map((run) => run.cpuUsPerRequest)),
     requests: runs.reduce((sum, run) => sum + run.requests, 0),
     problems: runs.flatMap((run) => run.problems),
     tokens:
@@ -562,183 +418,6 @@ function startServer(kind, extraEnv = {}) {
   })
 }
 
-/** The issuer's JWKS endpoint, served from this process (fetched once per server). */
-function serveJwks(jwks) {
-  const body = JSON.stringify(jwks)
-  const server = createServer((req, res) => {
-    if (req.url !== '/jwks') {
-      res.writeHead(404).end()
-      return
-    }
-    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=3600' }).end(body)
-  })
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(server))
-  })
-}
-
-function computeRatios(results) {
-  const byName = new Map(results.filter((r) => r.rps !== undefined).map((r) => [r.name, r]))
-  const ratio = (name, label, over, under, target, kind = 'atLeast') => {
-    const a = byName.get(over)
-    const b = byName.get(under)
-    if (a === undefined || b === undefined) return undefined
-    // Throughput ratio from req/s, and the same ratio from server CPU per request (b's cost over a's),
-    // which holds up better when other work on the machine takes CPU away from the servers.
-    const throughput = a.rps / b.rps
-    const cpu =
-      a.cpuUsPerRequest > 0 && b.cpuUsPerRequest > 0 ? b.cpuUsPerRequest / a.cpuUsPerRequest : undefined
-    const value = kind === 'overhead' ? 1 - throughput : throughput
-    const byCpu = cpu === undefined ? undefined : kind === 'overhead' ? 1 - cpu : cpu
-    const meets = (v) => (kind === 'overhead' ? v <= target : v >= target)
-    return {
-      name,
-      label,
-      value,
-      byCpu,
-      target,
-      kind,
-      met: meets(value),
-      metByCpu: byCpu === undefined ? undefined : meets(byCpu),
-    }
-  }
-  return [
-    ratio('warm-vs-bare-fastify', 'Portcullis warm / bare Fastify', 'portcullis-warm', 'fastify-bare', 0.85),
-    ratio('warm-vs-express-sdk', 'Portcullis warm / Express + SDK', 'portcullis-warm', 'express-sdk', 5),
-    ratio('cold-vs-jose-hook', 'Portcullis cold / jose hook', 'portcullis-cold', 'jose-hook', 2),
-    ratio('mcp-overhead', 'MCP overhead of Portcullis', 'mcp-portcullis', 'mcp-bare', 0.1, 'overhead'),
-    ratio(
-      'warm-vs-fastify-jwt',
-      'Portcullis warm / @fastify/jwt warm',
-      'portcullis-warm',
-      'fastify-jwt-warm',
-      1,
-    ),
-    ratio(
-      'cold-vs-fastify-jwt',
-      'Portcullis cold / @fastify/jwt cold',
-      'portcullis-cold',
-      'fastify-jwt-cold',
-      1.3,
-    ),
-    ratio(
-      'warm-vs-fastify-jwt-static',
-      'Portcullis warm / @fastify/jwt static key warm',
-      'portcullis-warm',
-      'fastify-jwt-static-warm',
-      1,
-    ),
-    ratio(
-      'cold-vs-fastify-jwt-static',
-      'Portcullis cold / @fastify/jwt static key cold',
-      'portcullis-cold',
-      'fastify-jwt-static-cold',
-      1.3,
-    ),
-    ratio(
-      'event-loop-vs-thread-pool',
-      "Cold: signatureCheck 'event-loop' / 'thread-pool'",
-      'portcullis-cold-event-loop',
-      'portcullis-cold-thread-pool',
-      1,
-    ),
-    ratio(
-      'event-loop-vs-thread-pool-2p',
-      "Cold, two processes: 'event-loop' / 'thread-pool'",
-      'portcullis-cold-event-loop-2p',
-      'portcullis-cold-thread-pool-2p',
-      1,
-    ),
-    ratio('warm-2p-vs-1p', 'Warm: two processes / one', 'portcullis-warm-2p', 'portcullis-warm', 1),
-    ratio(
-      'cold-2p-vs-1p',
-      "Cold ('event-loop'): two processes / one",
-      'portcullis-cold-event-loop-2p',
-      'portcullis-cold-event-loop',
-      1,
-    ),
-    ratio(
-      'express-vs-express-jwt',
-      'Express + Portcullis / express-jwt',
-      'express-portcullis-warm',
-      'express-jwt',
-      1,
-    ),
-    ratio(
-      'express-vs-bare-express',
-      'Express + Portcullis / bare Express',
-      'express-portcullis-warm',
-      'express-bare',
-      0.85,
-    ),
-    ratio(
-      'express-vs-express-sdk',
-      'Express + Portcullis / Express + SDK',
-      'express-portcullis-warm',
-      'express-sdk',
-      1.5,
-    ),
-  ].filter((r) => r !== undefined)
-}
-
-/** What DPoP costs over Bearer, warm: server CPU per request of both, and the difference. */
-function dpopOverBearer(results) {
-  const dpop = results.find((r) => r.name === 'portcullis-dpop-warm')
-  const bearer = results.find((r) => r.name === 'portcullis-warm')
-  if (!(dpop?.cpuUsPerRequest > 0) || !(bearer?.cpuUsPerRequest > 0)) return undefined
-  const more = dpop.cpuUsPerRequest - bearer.cpuUsPerRequest
-  return {
-    bearerCpuUs: bearer.cpuUsPerRequest,
-    dpopCpuUs: dpop.cpuUsPerRequest,
-    text:
-      `DPoP over Bearer, warm: ${dpop.cpuUsPerRequest.toFixed(0)} against ${bearer.cpuUsPerRequest.toFixed(0)} µs ` +
-      `of server CPU per request (+${more.toFixed(0)} µs, ${(dpop.cpuUsPerRequest / bearer.cpuUsPerRequest).toFixed(2)}x); ` +
-      `req/s ${fmtInt(dpop.rps)} against ${fmtInt(bearer.rps)}`,
-  }
-}
-
-function printTables(results, ratios) {
-  console.log('\n| scenario | req/s | p99 ms | server CPU µs/req | requests |')
-  console.log('|---|---:|---:|---:|---:|')
-  for (const r of results) {
-    if (r.error !== undefined) console.log(`| ${r.label} | failed: ${r.error} | | | |`)
-    else {
-      const cpu = r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0)
-      console.log(`| ${r.label} | ${fmtInt(r.rps)} | ${r.p99Ms} | ${cpu} | ${fmtInt(r.requests)} |`)
-    }
-  }
-  for (const r of results.filter((result) => result.tokens !== undefined)) {
-    const runs = r.runs.filter((run) => run.tokens !== undefined)
-    for (const [index, run] of runs.entries()) {
-      const { pool, presented, distinct } = run.tokens
-      const replayed = presented - distinct
-      console.log(
-        `${r.name}${runs.length > 1 ? ` (round ${index + 1})` : ''}: ${fmtInt(presented)} requests (warm-up + measured) ` +
-          `with ${fmtInt(distinct)} distinct tokens of a pool of ${fmtInt(pool)}` +
-          (replayed > 0 ? `, ${fmtInt(replayed)} tokens replayed in pool order` : ', none replayed'),
-      )
-    }
-  }
-  if (ratios.length === 0) return
-  console.log('\n| ratio | by req/s | by server CPU | target | |')
-  console.log('|---|---:|---:|---:|---|')
-  const show = (kind, value) =>
-    value === undefined
-      ? 'n/a'
-      : kind === 'overhead'
-        ? `${(value * 100).toFixed(1)} %`
-        : `${value.toFixed(2)}x`
-  for (const r of ratios) {
-    const target = r.kind === 'overhead' ? `<= ${r.target * 100} %` : `>= ${r.target}x`
-    const verdict = (met) => (met === undefined ? 'n/a' : met ? 'met' : 'below')
-    console.log(
-      `| ${r.label} | ${show(r.kind, r.value)} | ${show(r.kind, r.byCpu)} | ${target} | ` +
-        `${verdict(r.met)} / ${verdict(r.metByCpu)} |`,
-    )
-  }
-}
-
 /** Builds core and fastify (required) and express (when its package has sources). */
 function build() {
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc')
@@ -788,10 +467,6 @@ function nonNegativeNumber(name, value) {
   const number = Number(value)
   if (!Number.isFinite(number) || number < 0) fail(`--${name} must be a number >= 0, got "${value}"`)
   return number
-}
-
-function fmtInt(value) {
-  return Math.round(value).toLocaleString('en-US')
 }
 
 function fail(message) {

@@ -1,145 +1,168 @@
-// Memory per remembered outcome: fills a jwtVerifier's cache with verified ES256 tokens, then
-// with refused ones, and an introspectionVerifier's cache with active answers (from a loopback
-// endpoint), measuring the heap after a full collection before and after each fill.
+// Memory per remembered outcome, and the worst case it bounds: fills a jwtVerifier's cache with
+// verified ES256 tokens (an IdP-sized one, and one near the 8,192-character limit the bearer parser
+// allows), then with refused ones, and an introspectionVerifier's cache with active answers (from a
+// loopback endpoint), measuring the heap after full collections before and after each fill. The
+// bound is each cache's default maxEntries (read from a verifier built with the defaults) times the
+// bytes per entry.
 //
 //   node --expose-gc bench/memory.mjs [--entries 10000]
-import { generateKeyPairSync, sign } from 'node:crypto'
-import { createServer } from 'node:http'
+//   PORTCULLIS_BASELINE=<checkout, built> node --expose-gc bench/memory.mjs   # the same for that build, beside
+import { generateKeyPairSync } from 'node:crypto'
 import { parseArgs } from 'node:util'
+import { ISSUER, mintJwts, publicJwk, RESOURCE } from './lib/jwt.mjs'
+import { builds } from './lib/load-builds.mjs'
+import { serveIntrospection } from './lib/loopback.mjs'
+import { heapAfterGc, loadAverage, requireGc } from './lib/measure.mjs'
+import { fmtInt, printTable } from './lib/table.mjs'
 
-if (typeof globalThis.gc !== 'function') {
-  console.error('run with node --expose-gc bench/memory.mjs')
-  process.exit(2)
-}
+requireGc('node --expose-gc bench/memory.mjs')
 const { values: args } = parseArgs({ options: { entries: { type: 'string', default: '10000' } } })
 const N = Number(args.entries)
-const { jwtVerifier, introspectionVerifier } = await import('@portcullis/core')
-
-const RESOURCE = 'https://bench.example'
-const ISSUER = 'https://issuer.example'
-const b64 = (value) => Buffer.from(JSON.stringify(value)).toString('base64url')
-
-const heap = () => {
-  globalThis.gc()
-  globalThis.gc()
-  return process.memoryUsage().heapUsed
-}
-
-/** ES256 tokens shaped like an IdP's access token (about 480 characters). */
-function mint(privateKey, count, from = 0) {
-  const header = b64({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
-  const now = Math.floor(Date.now() / 1000)
-  return Array.from({ length: count }, (_, i) => {
-    const payload = b64({
-      iss: ISSUER,
-      aud: RESOURCE,
-      sub: `user-${from + i}`,
-      client_id: 'bench-client',
-      scope: 'bench:read bench:write',
-      iat: now,
-      exp: now + 3600,
-      jti: `memory-${from + i}-${'x'.repeat(24)}`,
-    })
-    const input = `${header}.${payload}`
-    const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' })
-    return `${input}.${signature.toString('base64url')}`
-  })
-}
-
+const { core } = await builds('core')
 const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k1', alg: 'ES256' }
-const results = []
+const jwk = publicJwk(publicKey, 'ES256')
+// A jti padded to make the token about 480 characters (an IdP's access token), or about 8,100 (the
+// most the bearer parser accepts is 8,192): a verified entry keeps the token and its claims.
+const mint = (count, from, pad, key = privateKey) =>
+  mintJwts({
+    alg: 'ES256',
+    privateKey: key,
+    count,
+    from,
+    claims: { jti: `memory-${from}-${'x'.repeat(pad)}` },
+  })
+const SIZES = { typical: 24, largest: 5_750 }
 
-{
-  const beforeTokens = heap()
-  let tokens = mint(privateKey, N)
-  const verifier = jwtVerifier({
-    issuer: ISSUER,
-    audience: RESOURCE,
-    keys: [jwk],
-    signatureCheck: 'event-loop',
-    cache: { maxEntries: N },
-  })
-  const chars = tokens.reduce((sum, token) => sum + token.length, 0) / N
-  for (const token of tokens) await verifier.verifyAccessToken(token)
-  tokens = [] // from here the cache alone holds the tokens
-  const after = heap()
-  const before = beforeTokens
-  results.push({
-    what: `jwtVerifier, verified token (${Math.round(chars)}-character ES256 JWT, its AuthInfo and claims)`,
-    entries: verifier.stats().cache.entries,
-    bytes: (after - before) / N,
-    note: `the token itself (kept as AuthInfo.token, and the key is a slice of it) is about ${Math.round(chars)} bytes of that`,
-  })
-
-  // Refusals: tokens signed by another key, remembered for negativeTtl by their SHA-256.
-  const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
-  const forged = mint(other, N, N)
-  verifier.clearCache()
-  const beforeRefused = heap()
-  for (const token of forged) await verifier.verifyAccessToken(token).catch(() => {})
-  const afterRefused = heap()
-  results.push({
-    what: 'jwtVerifier, refused token (by hash; the token is not kept)',
-    entries: verifier.stats().cache.entries,
-    bytes: (afterRefused - beforeRefused) / N,
-    note: 'its refusal (a PortcullisError) included',
-  })
+/** Heap bytes per entry that `fill()` leaves in the cache `entries()` counts. */
+async function perEntry(fill, entries) {
+  const before = heapAfterGc()
+  await fill()
+  const after = heapAfterGc()
+  const count = entries()
+  return { count, bytes: (after - before) / count }
 }
 
-{
-  const answer = (token) =>
-    JSON.stringify({
-      active: true,
-      iss: ISSUER,
-      aud: RESOURCE,
-      client_id: 'bench-client',
-      sub: `user-${token.slice(-8)}`,
-      scope: 'bench:read bench:write',
-      exp: Math.floor(Date.now() / 1000) + 3600,
-      iat: Math.floor(Date.now() / 1000),
-      token_type: 'Bearer',
+/** The rows of one build of @portcullis/core. */
+async function measure(lib, build) {
+  const rows = []
+  const defaults = lib.jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: [jwk] }).stats()
+    .cache.maxEntries
+  // A verified token is kept by the cache alone once the fill's list is dropped, so the tokens are
+  // minted inside the measurement and their bytes count; a refused token is not kept, so its list is
+  // minted before and held through the measurement, and only what the cache adds counts.
+  const jwtRow = async (what, make, after, { refused = false } = {}) => {
+    const verifier = lib.jwtVerifier({
+      issuer: ISSUER,
+      audience: RESOURCE,
+      keys: [jwk],
+      signatureCheck: 'event-loop',
+      cache: { maxEntries: N },
     })
-  const server = createServer((req, res) => {
-    let body = ''
-    req.on('data', (chunk) => {
-      body += chunk
+    const held = refused ? make() : undefined
+    let chars = 0
+    const { count, bytes } = await perEntry(
+      async () => {
+        const list = held ?? make()
+        chars = Math.round(list.reduce((sum, token) => sum + token.length, 0) / list.length)
+        for (const token of list) await verifier.verifyAccessToken(token).catch(() => {})
+      },
+      () => verifier.stats().cache.entries,
+    )
+    if (held !== undefined && held.length !== N) throw new Error('unreachable: the refused tokens are held')
+    rows.push([
+      build,
+      what.replace('{chars}', chars),
+      fmtInt(count),
+      fmtInt(bytes),
+      fmtInt(defaults),
+      mb(defaults * bytes),
+      after,
+    ])
+  }
+  await jwtRow(
+    '`jwtVerifier`, verified token ({chars}-character ES256 JWT)',
+    () => mint(N, 0, SIZES.typical),
+    'the token (kept as `AuthInfo.token`), its `AuthInfo`, claims, entry',
+  )
+  await jwtRow(
+    "`jwtVerifier`, verified token ({chars} characters, near the parser's limit)",
+    () => mint(N, N, SIZES.largest),
+    'the worst case: the largest token the bearer parser lets through',
+  )
+  const forger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+  await jwtRow(
+    '`jwtVerifier`, refused token ({chars} characters, another key)',
+    () => mint(N, 3 * N, SIZES.typical, forger),
+    'keyed by SHA-256, the token not kept',
+    { refused: true },
+  )
+  await jwtRow(
+    '`jwtVerifier`, refused token ({chars} characters, another key)',
+    () => mint(N, 2 * N, SIZES.largest, forger),
+    'keyed by SHA-256, the token not kept: any size costs the same',
+    { refused: true },
+  )
+
+  const endpoint = await serveIntrospection((token) => ({
+    active: true,
+    iss: ISSUER,
+    aud: RESOURCE,
+    client_id: 'bench-client',
+    sub: `user-${token.slice(-8)}`,
+    scope: 'bench:read bench:write',
+    exp: Math.floor(Date.now() / 1000) + 3600,
+    iat: Math.floor(Date.now() / 1000),
+    token_type: 'Bearer',
+  }))
+  const introspection = (cache) =>
+    lib.introspectionVerifier({
+      issuer: ISSUER,
+      endpoint: endpoint.endpoint,
+      clientId: 'rs',
+      clientSecret: 'secret',
+      audience: RESOURCE,
+      cache,
     })
-    req.on('end', () => {
-      const token = new URLSearchParams(body).get('token') ?? ''
-      res.writeHead(200, { 'content-type': 'application/json' }).end(answer(token))
-    })
-  })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const endpoint = `http://127.0.0.1:${server.address().port}/introspect`
-  const verifier = introspectionVerifier({
-    issuer: ISSUER,
-    endpoint,
-    clientId: 'rs',
-    clientSecret: 'secret',
-    audience: RESOURCE,
-    cache: { maxEntries: N, ttl: 3600 },
-  })
+  const introspectionDefault = introspection(undefined).stats().cache.maxEntries
+  const verifier = introspection({ maxEntries: N, ttl: 3600 })
   const tokens = Array.from(
     { length: N },
     (_, i) => `opaque-${i.toString(36).padStart(8, '0')}-${'y'.repeat(24)}`,
   )
-  // Warm up the fetch machinery (connection pool, JIT) before measuring.
-  await verifier.verifyAccessToken(`warm-${'z'.repeat(30)}`)
-  const before = heap()
-  for (let i = 0; i < N; i += 50) {
-    await Promise.all(tokens.slice(i, i + 50).map((token) => verifier.verifyAccessToken(token)))
-  }
-  const after = heap()
-  results.push({
-    what: 'introspectionVerifier, active answer (a 9-member RFC 7662 answer, keyed by hash)',
-    entries: verifier.stats().cache.entries,
-    bytes: (after - before) / N,
-    note: 'the token is not kept; the answer object is',
-  })
-  server.close()
+  await verifier.verifyAccessToken(`warm-${'z'.repeat(30)}`) // the fetch machinery (pool, JIT) before measuring
+  const { count, bytes } = await perEntry(
+    async () => {
+      for (let i = 0; i < N; i += 50)
+        await Promise.all(tokens.slice(i, i + 50).map((token) => verifier.verifyAccessToken(token)))
+    },
+    () => verifier.stats().cache.entries - 1,
+  )
+  rows.push([
+    build,
+    '`introspectionVerifier`, active answer (9 members, keyed by hash)',
+    fmtInt(count),
+    fmtInt(bytes),
+    fmtInt(introspectionDefault),
+    mb(introspectionDefault * bytes),
+    'the answer object; the token not kept',
+  ])
+  endpoint.close()
+  return rows
 }
 
-console.log(`| remembered outcome | entries | bytes per entry | |`)
-console.log('|---|---:|---:|---|')
-for (const r of results) console.log(`| ${r.what} | ${r.entries} | ${Math.round(r.bytes)} | ${r.note} |`)
+const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`
+console.log(`load average ${loadAverage().join(' ')}, ${N} entries per fill`)
+const rows = await measure(core.this, 'this')
+if (core.baseline !== undefined) rows.push(...(await measure(core.baseline, 'baseline')))
+printTable(
+  [
+    'build',
+    'remembered outcome',
+    'entries>',
+    'bytes per entry>',
+    'default maxEntries>',
+    'worst case (default × bytes)>',
+    'what it holds',
+  ],
+  rows,
+)

@@ -5,40 +5,31 @@
 // several rounds. Run with `npm run bench:telemetry` (builds @portcullis/core first).
 // MODE=none (default): not installed; MODE=noop: installed with no SDK registered.
 //
-// `CORE=<path to another build's dist/index.js>` measures another build (e.g. main's) for comparison.
-import { generateKeyPairSync, sign } from 'node:crypto'
+// PORTCULLIS_BASELINE=<checkout, built> measures that checkout's build instead (e.g. main's), and
+// `CORE=<path to another build's dist/index.js>` any build, for comparison.
 import { PerformanceObserver, performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
+import { ISSUER, keyPair, mintJwts, publicJwk, RESOURCE } from './lib/jwt.mjs'
+import { builds } from './lib/load-builds.mjs'
+import { requireGc } from './lib/measure.mjs'
 
-if (typeof globalThis.gc !== 'function') {
-  console.error(
-    'run with node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 bench/telemetry-alloc.mjs',
-  )
-  process.exit(2)
-}
-
-const core = await import(process.env.CORE ? pathToFileURL(process.env.CORE).href : '@portcullis/core')
-const ISSUER = 'https://as.example.com/realms/bench'
-const RESOURCE = 'https://mcp.example.com/mcp'
+requireGc('node --expose-gc --min-semi-space-size=256 --max-semi-space-size=256 bench/telemetry-alloc.mjs')
+const { core: builtCore } = await builds('core')
+const core = process.env.CORE
+  ? await import(pathToFileURL(process.env.CORE).href)
+  : (builtCore.baseline ?? builtCore.this)
+const buildName = process.env.CORE ? 'CORE' : builtCore.baseline ? 'PORTCULLIS_BASELINE' : 'this build'
 const CALLS = Number(process.env.CALLS ?? 25_000)
 const ROUNDS = 9
 
-const b64 = (value) => Buffer.from(value).toString('base64url')
-const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-const now = Math.floor(Date.now() / 1000)
-const input = `${b64(JSON.stringify({ alg: 'ES256', typ: 'at+jwt', kid: 'k' }))}.${b64(
-  JSON.stringify({
-    iss: ISSUER,
-    aud: RESOURCE,
-    sub: 'alice',
-    client_id: 'c',
-    scope: 'notes:read',
-    iat: now,
-    exp: now + 3600,
-  }),
-)}`
-const token = `${input}.${b64(sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }))}`
-const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'k', alg: 'ES256', use: 'sig' }
+const { publicKey, privateKey } = keyPair('ES256')
+const [token] = mintJwts({
+  alg: 'ES256',
+  privateKey,
+  count: 1,
+  claims: { sub: 'alice', scope: 'notes:read' },
+})
+const jwk = publicJwk(publicKey, 'ES256')
 
 const gate = core.createGate({
   resource: RESOURCE,
@@ -93,6 +84,4 @@ async function bytesPerCall() {
 // One configuration per process: a deoptimisation caused by one must not colour the next.
 const mode = process.env.MODE ?? 'none'
 if (mode === 'noop') core.instrumentPortcullis()
-console.log(
-  `${process.env.CORE ? 'CORE' : 'this build'}, telemetry ${mode}: ${await bytesPerCall()} heap bytes per cached authentication`,
-)
+console.log(`${buildName}, telemetry ${mode}: ${await bytesPerCall()} heap bytes per cached authentication`)

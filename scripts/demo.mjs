@@ -6,7 +6,8 @@
 // `node scripts/demo.mjs --build-only` compiles and exits.
 //
 // Environment: PORTCULLIS_DEMO_MCP_PORT (3000), PORTCULLIS_DEMO_IDP_PORT (4000),
-// PORTCULLIS_DEMO_KEYS_FILE (.dev-idp-keys.json), PORTCULLIS_SDK (v2 | v1).
+// PORTCULLIS_DEMO_KEYS_FILE (.dev-idp-keys.json), PORTCULLIS_SDK (v2 | v1), PORTCULLIS_DPOP
+// (allowed | required | off; default allowed: Bearer and DPoP-bound tokens are both accepted).
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -261,6 +262,8 @@ const notes = startChild(
     PORTCULLIS_RESOURCE: resource,
     PORTCULLIS_ISSUER: issuer,
     PORTCULLIS_SDK: sdk,
+    // Clients that bind their tokens to a key (RFC 9449: the 2.x SDK's dpop(), mcp-remote) work too.
+    PORTCULLIS_DPOP: process.env.PORTCULLIS_DPOP || 'allowed',
   },
   formatNotesLog,
 )

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { DpopSession } from '@modelcontextprotocol/client'
 import { parseChallenges } from '@portcullis/core'
 import t from 'tap'
 import { freePort } from './fixtures/journey-stack.js'
@@ -290,6 +291,57 @@ for (const sdk of ['v2', 'v1'] as const) {
       client: 'dev-machine',
       scopes: ['notes:read'],
     })
+
+    // A client that binds its token to a key (RFC 9449) gets in too: the demo accepts DPoP.
+    const session = await DpopSession.create()
+    const tokenUrl = `${issuer}/token`
+    const bound = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${credentials?.[1]}:${credentials?.[2]}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        dpop: await session.buildProof({ htm: 'POST', htu: tokenUrl }),
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'notes:read', resource }),
+    })
+    t.equal(bound.status, 200, 'a DPoP-bound token')
+    const boundToken = (await bound.json()) as { access_token: string; token_type: string }
+    t.equal(boundToken.token_type, 'DPoP')
+    const withProof = async (scheme: string, extra: Record<string, string> = {}) =>
+      fetch(resource, {
+        method: 'POST',
+        headers: {
+          authorization: `${scheme} ${boundToken.access_token}`,
+          dpop: await session.buildProof({
+            htm: 'POST',
+            htu: resource,
+            accessToken: boundToken.access_token,
+          }),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...extra,
+        },
+        body: JSON.stringify(sdk === 'v2' ? call : { ...call, method: 'tools/list', params: {} }),
+      })
+    const asBearer = await withProof('Bearer')
+    t.equal(asBearer.status, 401, 'the bound token is refused as a Bearer token')
+    await asBearer.body?.cancel()
+    const viaDpop = await withProof('DPoP')
+    if (sdk === 'v2') {
+      t.equal(viaDpop.status, 200, 'and accepted with the DPoP scheme and a proof')
+      const jkt = JSON.parse(Buffer.from(boundToken.access_token.split('.')[1]!, 'base64url').toString()).cnf
+        ?.jkt
+      t.ok(jkt, 'the token is bound to the key (cnf.jkt)')
+      t.same(
+        rpcMessage(await viaDpop.text()).result?.structuredContent,
+        { sub: 'dev-machine', client: 'dev-machine', scopes: ['notes:read'], dpopJkt: jkt },
+        'whoami sees the key the caller proved',
+      )
+    } else {
+      // The 1.x server wants a session first: past the gate means the SDK's own 400, not a 401.
+      t.not(viaDpop.status, 401, 'and accepted with the DPoP scheme and a proof')
+      await viaDpop.body?.cancel()
+    }
 
     // What MCP Inspector does from the browser: the 401, the metadata, the registration preflight.
     const anonymous = await fetch(resource, {

@@ -5,6 +5,7 @@ import {
   jwtVerifier,
   MAX_CLOCK_TOLERANCE,
   MemoryDenyList,
+  memoryDenyList,
   parseChallenges,
   revocationFromKey,
   revocationKey,
@@ -164,6 +165,12 @@ t.test(
       ['b', 'c'],
     )
     t.throws(() => new MemoryDenyList({ maxEntries: 0 }), /MemoryDenyList: option "maxEntries"/)
+    // The factory's errors name the factory, as every other factory's do.
+    t.throws(() => memoryDenyList({ maxEntries: 0 }), {
+      name: 'TypeError',
+      message: /^memoryDenyList: option "maxEntries"/,
+      owner: 'memoryDenyList',
+    })
   },
 )
 

@@ -480,6 +480,56 @@ t.test('a failing cachedOutcome costs a full verification, not the request', asy
   t.equal(calls.verify, 1)
 })
 
+t.test('a verifier that decides at once is answered at once, on its first sighting too', async (t) => {
+  const signer = await tokenSigner({
+    kid: 'k1',
+    claims: { iss: ISSUER, aud: RESOURCE, scope: 'notes:read', client_id: 'c1', sub: 'alice' },
+  })
+  // A held key on the event loop: the verifier decides before it returns.
+  const verifier = jwtVerifier({
+    issuer: ISSUER,
+    audience: RESOURCE,
+    keys: [signer.publicJwk],
+    signatureCheck: 'event-loop',
+  })
+  const gate = gateWith(verifier)
+  const token = await signer.mint()
+  const first = gate.authenticateNow({ authorization: `Bearer ${token}` })
+  if (first instanceof Promise) return t.fail('a decided verification waited for a promise')
+  if (!first.ok) return t.fail('rejected')
+  t.equal(first.auth.extra.fingerprint, tokenFingerprint(token))
+  t.equal(first.auth.resource.href, RESOURCE)
+  t.ok(gate.authorize(first.auth, ['notes:read']).ok)
+
+  // A forged token is refused at once too (its rejected promise is handled: no unhandled rejection).
+  const forged = await signer.mint({}, { forged: true })
+  const refused = gate.authenticateNow({ authorization: `Bearer ${forged}` })
+  if (refused instanceof Promise || refused.ok) return t.fail('a forged token was not refused at once')
+  t.equal(refused.reply.status, 401)
+  t.equal(refused.error.reason, 'signature_invalid')
+  t.equal(refused.log.fields.fingerprint, tokenFingerprint(forged))
+
+  // An expired one likewise, with its own reason.
+  const expired = await signer.mint({ exp: Math.floor(Date.now() / 1000) - 3600 })
+  const late = gate.authenticateNow({ authorization: `Bearer ${expired}` })
+  if (late instanceof Promise || late.ok) return t.fail('an expired token was not refused at once')
+  t.equal(late.error.reason, 'token_expired')
+
+  // Without a cache nothing is remembered, so the answer waits for the verifier's promise.
+  const uncached = gateWith(
+    jwtVerifier({
+      issuer: ISSUER,
+      audience: RESOURCE,
+      keys: [signer.publicJwk],
+      signatureCheck: 'event-loop',
+      cache: false,
+    }),
+  )
+  const waited = uncached.authenticateNow({ authorization: `Bearer ${token}` })
+  t.ok(waited instanceof Promise, 'no cache: through the promise')
+  t.ok((await waited).ok)
+})
+
 t.test(
   'with jwtVerifier: a hit is answered at once; expiry, revocation and the limiter still count',
   async (t) => {

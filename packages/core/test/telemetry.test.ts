@@ -9,6 +9,7 @@ import {
   instrumentPortcullis,
   introspectionVerifier,
   jwksKeySet,
+  jwtVerifier,
   TELEMETRY_CHANNELS,
   type TokenVerifier,
   tokenFingerprint,
@@ -136,6 +137,32 @@ t.test('a span and metrics per authentication: outcome, reason, fingerprint, cac
     decisions.find((p) => p.attributes['portcullis.reason'] === 'signature_invalid')?.value,
     1,
     'refusals by reason',
+  )
+})
+
+t.test('a verification decided at once is a cache miss, then a hit', async (t) => {
+  const telemetry = instrumented(t)
+  const signer = await tokenSigner({
+    claims: { iss: 'https://id.example.com', aud: RESOURCE, scope: 'notes:read', client_id: 'notes-app' },
+  })
+  const gate = gateWith(
+    jwtVerifier({
+      issuer: 'https://id.example.com',
+      audience: RESOURCE,
+      keys: [signer.publicJwk],
+      signatureCheck: 'event-loop',
+    }),
+  )
+  const token = await signer.mint()
+  const first = gate.authenticateNow({ authorization: `Bearer ${token}` })
+  t.notOk(first instanceof Promise, 'answered at once')
+  const second = gate.authenticateNow({ authorization: `Bearer ${token}` })
+  t.match([first, second], [{ ok: true }, { ok: true }])
+  const spans = telemetry.spans().filter((s) => s.name === 'portcullis.authenticate')
+  t.same(
+    spans.map((s) => s.attributes['portcullis.cache.hit']),
+    [false, true],
+    'the first answer came from a verification, the second from the cache',
   )
 })
 

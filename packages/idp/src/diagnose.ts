@@ -1,5 +1,5 @@
 import { canonicalResource } from '@portcullis/core'
-import { sameResource } from '@portcullis/core/adapter'
+import { parseOptions, sameResource } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import { checkAuthorizationServer, checkJwks } from './diagnose-server.js'
 import { checkSampleToken } from './diagnose-token.js'
@@ -54,12 +54,7 @@ export async function diagnose(
   target: IdpPreset | OidcOptions,
   options: DiagnoseOptions,
 ): Promise<Finding[]> {
-  const parsed = optionsSchema.safeParse(options)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new TypeError(`diagnose: option "${issue.path.map(String).join('.')}": ${issue.message}`)
-  }
-  const o = parsed.data
+  const o = parseOptions(optionsSchema, options, 'diagnose')
   const preset = isPreset(target) ? target : oidc(target)
   const idp = preset.description
   const fetchOptions = { timeoutMs: o.fetchTimeoutMs ?? 5000, maxBytes: o.maxBytes ?? 512 * 1024 }

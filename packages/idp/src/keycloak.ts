@@ -1,4 +1,4 @@
-import { introspectionVerifier, invalidToken, type TokenVerifier } from '@portcullis/core'
+import { introspectionVerifier, invalidToken, OptionsError, type TokenVerifier } from '@portcullis/core'
 import { dpopBinding } from '@portcullis/core/adapter'
 import { z } from 'zod'
 import { show } from './advice.js'
@@ -148,8 +148,9 @@ export function keycloak(options: KeycloakOptions): IdpPreset {
   if (description.introspection !== undefined && introspection !== undefined) {
     const strategy = description.audienceStrategy
     if (strategy.type !== 'aud') {
-      throw new TypeError(
-        'keycloak: option "introspection": introspection answers are checked by aud; use an audienceStrategy of type "aud"',
+      throw new OptionsError(
+        'keycloak',
+        'option "introspection": introspection answers are checked by aud; use an audienceStrategy of type "aud"',
       )
     }
     const remote = withOwner('keycloak', () =>

@@ -313,6 +313,10 @@ t.test('logDiagnosis logs each finding at its level and can stop the start-up', 
 
 t.test('options are validated', async (t) => {
   const preset = oidc({ issuer: 'https://as.example.com', audience: RESOURCE })
-  await t.rejects(diagnose(preset, {} as never), /diagnose: option "resource"/)
+  await t.rejects(diagnose(preset, {} as never), {
+    name: 'TypeError',
+    owner: 'diagnose',
+    message: /^diagnose: option "resource"/,
+  })
   await t.rejects(diagnose(preset, { resource: RESOURCE, fetchTimeoutMs: -1 }), /option "fetchTimeoutMs"/)
 })

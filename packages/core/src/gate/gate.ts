@@ -13,7 +13,7 @@ import { type ScopeRequirement, scopePolicy } from '../oauth/scopes.js'
 import { isPortcullisError, PortcullisError, temporarilyUnavailable } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'
 import { addedHealthOf, denyListHealth, summariseHealth, verifierHealth } from '../telemetry/health.js'
-import { traceAuthentication, traceAuthorization } from '../telemetry/telemetry-channels.js'
+import { type Freshness, traceAuthentication, traceAuthorization } from '../telemetry/telemetry-channels.js'
 import { type AuthInfo, type CachedOutcome, isAuthInfo } from '../token/auth-info.js'
 import { denyListWait } from '../token/deny-list.js'
 import { tokenFingerprint } from '../token/fingerprint.js'
@@ -51,6 +51,8 @@ const ALLOWED: AuthorizeResult = Object.freeze({ ok: true })
 const NO_STORE = 'no-store'
 const JSON_TYPE = 'application/json; charset=utf-8'
 const METADATA_METHODS = 'GET, HEAD, OPTIONS'
+
+const ignore = (): void => {}
 
 /**
  * Creates the request pipeline of one protected resource: bearer extraction, verification,
@@ -161,11 +163,6 @@ export function createGate(options: GateOptions, owner = 'createGate'): Gate {
     }
   }
 
-  /**
-   * The answer at once when nothing needs waiting for (a malformed header, a token the verifier
-   * remembers), else a promise. Every check runs on both paths; only real verification work arms
-   * the timeout.
-   */
   /** The verifier's remembered outcome for a token, `undefined` when unknown or the shortcut fails. */
   const lookUp = (token: string): CachedOutcome | undefined => {
     try {
@@ -176,15 +173,22 @@ export function createGate(options: GateOptions, owner = 'createGate'): Gate {
   }
   // The outcome readBearer's question looked up, for authenticateNow to use (no second lookup).
   let looked: CachedOutcome | undefined
+  // Whether the answer at once came from a verification just made (telemetry: a miss, not a hit).
+  const freshness: Freshness = { verified: false }
   // A token a jwtVerifier accepted is a compact JWS, all base64url: a token68 (RFC 6750 §2.1).
   const acceptedBefore = (token: string): boolean => {
     looked = lookUp(token)
     return looked?.authInfo !== undefined && isVouchedJwt(looked.authInfo)
   }
 
+  /**
+   * The answer at once when nothing needs waiting for (a malformed header, a remembered token, a
+   * verifier that decided at once), else a promise. Only waiting for a verifier arms the timeout.
+   */
   const authenticateBearer = (input: AuthenticateInput): AuthenticateResult | Promise<AuthenticateResult> => {
     let token: string
     looked = undefined
+    freshness.verified = false
     try {
       const bearer = readBearer({
         authorization: input.authorization,
@@ -231,10 +235,29 @@ export function createGate(options: GateOptions, owner = 'createGate'): Gate {
   const authenticateNow =
     dpop === undefined ? authenticateBearer : dpop.authenticate(authenticateBearer, reply)
 
-  const verifyAndAdmit = async (token: string, address: string | undefined): Promise<AuthenticateResult> => {
+  const verifyAndAdmit = (token: string, address: string | undefined): ReturnType<typeof authenticateNow> => {
+    let pending: Promise<AuthInfo>
+    try {
+      pending = verifier.verifyAccessToken(token)
+    } catch (error) {
+      pending = Promise.reject(error)
+    }
+    // A verifier that decided at once (a held key on the event loop) has remembered its answer
+    // before returning: take it now, with no promise or deadline, as a cache hit would be taken.
+    const decided = lookUp(token)
+    if (decided !== undefined) {
+      freshness.verified = true
+      if (decided.authInfo !== undefined) return admit(decided.authInfo, token, decided.fingerprint, address)
+      pending.catch(ignore) // the same refusal, answered below
+      return failed(decided.error, token, decided.fingerprint, address)
+    }
+    return settleVerification(pending, token, address)
+  }
+
+  const settleVerification = async (pending: Promise<AuthInfo>, token: string, address?: string) => {
     let auth: AuthInfo
     try {
-      auth = await withTimeout(verifier.verifyAccessToken(token), verifyTimeoutMs)
+      auth = await withTimeout(pending, verifyTimeoutMs)
     } catch (error) {
       const fingerprint = tokenFingerprint(token)
       if (error === TIMED_OUT) {
@@ -356,7 +379,7 @@ export function createGate(options: GateOptions, owner = 'createGate'): Gate {
 
   // Telemetry (traces, metrics) and audit observe every answer; both cost nothing unsubscribed.
   const observed = (input: AuthenticateInput) =>
-    auditAuthentication(resource, traceAuthentication(resource, authenticateNow, input))
+    auditAuthentication(resource, traceAuthentication(resource, authenticateNow, input, freshness))
 
   const authorize = (
     auth: Pick<AuthInfo, 'scopes' | 'token' | 'extra'>,

@@ -62,6 +62,14 @@ const keySetFetchChannel = traced<UpstreamTrace>(TELEMETRY_CHANNELS.keySetFetch)
 const introspectionChannel = traced<UpstreamTrace>(TELEMETRY_CHANNELS.introspection)
 const discoveryChannel = traced<UpstreamTrace>(TELEMETRY_CHANNELS.discovery)
 
+/**
+ * Set by the gate during one synchronous `authenticate` call: whether its answer at once came from
+ * a verification made in that call (a verifier that decided without waiting), not from the cache.
+ */
+export interface Freshness {
+  verified: boolean
+}
+
 // Reasons decided before any token reaches the verifier: neither a cache hit nor a miss.
 const BEFORE_VERIFIER = new Set(['attempts_exceeded'])
 
@@ -73,6 +81,7 @@ export function traceAuthentication(
   resource: string,
   authenticate: (input: AuthenticateInput) => AuthenticateResult | Promise<AuthenticateResult>,
   input: AuthenticateInput,
+  freshness?: Freshness,
 ): AuthenticateResult | Promise<AuthenticateResult> {
   if (!authenticateChannel.start.hasSubscribers) return authenticate(input)
   const trace: AuthenticateTrace = { resource }
@@ -90,7 +99,7 @@ export function traceAuthentication(
     trace.result = result
     const fingerprint = result.ok ? result.auth.extra.fingerprint : result.log.fields.fingerprint
     if (fingerprint !== undefined && (result.ok || !BEFORE_VERIFIER.has(result.error.reason))) {
-      trace.cacheHit = true
+      trace.cacheHit = freshness?.verified !== true
     }
     authenticateChannel.end.publish(trace)
     return result

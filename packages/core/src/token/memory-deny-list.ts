@@ -1,3 +1,4 @@
+import { OptionsError } from '../support/options.js'
 import { MemoryDenyList, type MemoryDenyListOptions } from './deny-list.js'
 
 /**
@@ -10,5 +11,10 @@ import { MemoryDenyList, type MemoryDenyListOptions } from './deny-list.js'
  * denyList.add(revocationOf({ token }, { defaultTtl: 3600 }))
  */
 export function memoryDenyList(options: MemoryDenyListOptions = {}): MemoryDenyList {
-  return new MemoryDenyList(options)
+  try {
+    return new MemoryDenyList(options)
+  } catch (error) {
+    // Errors name what the caller called.
+    throw error instanceof OptionsError ? error.relabel('memoryDenyList') : error
+  }
 }
