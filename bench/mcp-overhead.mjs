@@ -16,11 +16,13 @@
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
-import { connect } from 'node:net'
-import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { ISSUER, RESOURCE, SCOPE } from './lib/jwt.mjs'
+import { baselineBuild, thisBuild } from './lib/load-builds.mjs'
+import { alternate, loadAverage, median, quantile } from './lib/measure.mjs'
+import { loadPipelined } from './lib/pipeline-client.mjs'
 import { benchKeyPair, mintToken } from './token-mint.mjs'
 
 const { values: args } = parseArgs({
@@ -35,13 +37,8 @@ const { values: args } = parseArgs({
   },
 })
 
-const RESOURCE = 'https://bench.example'
-const ISSUER = 'https://issuer.example'
-const SCOPE = 'bench:read'
 const SCRIPT = fileURLToPath(import.meta.url)
 const baselineDir = process.env.PORTCULLIS_BASELINE
-// Requests in flight per connection (4 connections).
-const DEPTH = 8
 
 if (args.instructions) {
   await countInstructions()
@@ -104,16 +101,12 @@ async function variantApps(keys) {
       })
       return app
     },
-    'mcp-portcullis': portcullisVariant(
-      await import('@portcullis/core'),
-      await import('@portcullis/fastify'),
-    ),
+    'mcp-portcullis': portcullisVariant(await thisBuild('core'), await thisBuild('fastify')),
   }
   if (baselineDir !== undefined) {
-    const from = (path) => import(new URL(`file://${baselineDir}/${path}`).href)
     apps['mcp-portcullis@baseline'] = portcullisVariant(
-      await from('packages/core/dist/index.js'),
-      await from('packages/fastify/dist/index.js'),
+      await baselineBuild('core'),
+      await baselineBuild('fastify'),
     )
   }
   return apps
@@ -159,49 +152,8 @@ async function startServers(names) {
   return { servers, wire }
 }
 
-// A raw keep-alive client that pipelines ready-made requests: it costs little per request, so the
-// process CPU per request is mostly the server's.
-async function batch(port, wire, n) {
-  const perSocket = Math.ceil(n / 4)
-  await Promise.all(Array.from({ length: 4 }, () => pipeline(port, wire, perSocket)))
-}
-
-function pipeline(port, wire, count) {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1')
-    let sent = 0
-    let answered = 0
-    let tail = ''
-    const send = () => {
-      const k = Math.min(DEPTH, count - sent)
-      if (k <= 0) return
-      socket.write(k === 1 ? wire : Buffer.concat(Array(k).fill(wire)))
-      sent += k
-    }
-    socket.on('connect', send)
-    socket.on('data', (chunk) => {
-      const text = tail + chunk.toString('latin1')
-      let at = 0
-      for (;;) {
-        const i = text.indexOf('HTTP/1.1 ', at)
-        if (i < 0) break
-        if (text.length < i + 12) break
-        if (!text.startsWith('HTTP/1.1 200', i)) {
-          reject(new Error(`status ${text.slice(i, i + 12)}`))
-          socket.destroy()
-          return
-        }
-        answered++
-        at = i + 12
-      }
-      tail = text.slice(Math.max(at, text.length - 12))
-      if (answered >= count) {
-        socket.end()
-        resolve()
-      } else if (sent - answered < DEPTH / 2) send()
-    })
-    socket.on('error', reject)
-  })
+function batch(port, wire, count) {
+  return loadPipelined(port, { count, wire: () => wire })
 }
 
 async function measureCpu() {
@@ -214,15 +166,12 @@ async function measureCpu() {
     for (const s of servers) await s.app.close()
     return
   }
-  for (let b = 0; b < Number(args.batches); b++) {
-    const order = b % 2 === 0 ? servers : [...servers].reverse()
-    for (const s of order) {
-      const before = process.cpuUsage()
-      await batch(s.port, wire, n)
-      const used = process.cpuUsage(before)
-      s.samples.push((used.user + used.system) / n)
-    }
-  }
+  await alternate(servers, Number(args.batches), async (s) => {
+    const before = process.cpuUsage()
+    await batch(s.port, wire, n)
+    const used = process.cpuUsage(before)
+    return (used.user + used.system) / n
+  })
   if (args['cpu-prof'] !== undefined) {
     // One more batch per variant under the inspector's profiler: the request path only, no start-up.
     const session = new Session()
@@ -239,18 +188,15 @@ async function measureCpu() {
     }
     session.disconnect()
   }
-  const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]
   const bare = servers.find((s) => s.name === 'mcp-bare')
   const base = bare === undefined ? undefined : median(bare.samples)
-  console.log(`${args.batches} batches of ${n} requests, load ${loadAverage()}`)
+  console.log(`${args.batches} batches of ${n} requests, load ${loadAverage().join(' ')}`)
   // The machine's load moves every variant of one batch round together: the overhead within each
   // round (the variants loaded one after the other), then its median, is steadier than a ratio of medians.
-  const quartiles = (v) => {
-    const sorted = [...v].sort((a, b) => a - b)
-    const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
-    return [at(0.25), at(0.5), at(0.75)]
-  }
-  console.log('| variant | CPU µs/req, median (range) | overhead vs mcp-bare: of medians | per round, median (quartiles) |')
+  const quartiles = (v) => [quantile(v, 0.25), median(v), quantile(v, 0.75)]
+  console.log(
+    '| variant | CPU µs/req, median (range) | overhead vs mcp-bare: of medians | per round, median (quartiles) |',
+  )
   console.log('|---|---:|---:|---:|')
   for (const s of servers) {
     const m = median(s.samples)
@@ -324,10 +270,4 @@ async function countInstructions() {
     if (name === 'mcp-bare') continue
     console.log(`overhead of ${name}: ${((1 - bare / perRequest[name]) * 100).toFixed(1)} %`)
   }
-}
-
-function loadAverage() {
-  return loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')
 }
