@@ -4,7 +4,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { type AuthInfo, createGate, withScopes } from '@portcullis/core'
 import { createMcpEndpoint } from '@portcullis/core/adapter'
-import t from 'tap'
+import t, { type Test } from 'tap'
 
 // A stateless endpoint builds a server per request and wraps its list handlers only when the
 // body lists something: these tests hold that every body still gets what the route promises.
@@ -26,7 +26,7 @@ function notes() {
   return server
 }
 
-async function statelessApp(t: Tap.Test, listing: 'granted' | 'obtainable') {
+async function statelessApp(t: Test, listing: 'granted' | 'obtainable') {
   const gate = createGate({
     resource: RESOURCE,
     authorizationServers: ['https://id.example.com'],
