@@ -19,11 +19,11 @@ import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { ISSUER, RESOURCE, SCOPE } from './lib/jwt.mjs'
+import { ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
 import { baselineBuild, thisBuild } from './lib/load-builds.mjs'
+import { bareMcpRoute, mcpServerFactory } from './lib/mcp-app.mjs'
 import { alternate, loadAverage, median, quantile } from './lib/measure.mjs'
 import { loadPipelined } from './lib/pipeline-client.mjs'
-import { benchKeyPair, mintToken } from './token-mint.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -47,33 +47,20 @@ if (args.instructions) {
 }
 
 /** A Fastify app serving an MCP `tools/call` the way bench/http-servers.mjs does: bare, or behind Portcullis. */
-async function variantApps(keys) {
+async function variantApps(jwks) {
   const { default: Fastify } = await import('fastify')
-  const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js')
   const { StreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/streamableHttp.js')
-  const { z } = await import('zod')
-  const serverFactory = (registrar) => () => {
-    const server = new McpServer({ name: 'bench', version: '1.0.0' })
-    registrar(server).registerTool(
-      'echo',
-      { description: 'Echoes its text', inputSchema: { text: z.string() } },
-      async ({ text }, extra) => ({
-        content: [{ type: 'text', text: `${text} from ${extra.authInfo?.clientId ?? 'anonymous'}` }],
-      }),
-    )
-    return server
-  }
   const portcullisVariant = (core, fastify) => async () => {
     const app = Fastify()
     await app.register(fastify.portcullis, {
       resource: RESOURCE,
       authorizationServers: [ISSUER],
-      verifier: core.jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
+      verifier: core.jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: jwks }),
       scopes: { implies: { 'bench:admin': [SCOPE] } },
     })
     await app.register(fastify.mcpRoute, {
       path: '/mcp',
-      server: serverFactory((server) => fastify.withScopes(server, SCOPE)),
+      server: await mcpServerFactory((server) => fastify.withScopes(server, SCOPE)),
       transport: StreamableHTTPServerTransport,
       sessions: false,
       transportOptions: { enableJsonResponse: true },
@@ -83,22 +70,7 @@ async function variantApps(keys) {
   const apps = {
     'mcp-bare': async () => {
       const app = Fastify()
-      const build = serverFactory((server) => server)
-      // Stateless with JSON responses, as the SDK 1.x documents it: a new server and transport per request.
-      app.post('/mcp', async (request, reply) => {
-        const server = build()
-        const transport = new StreamableHTTPServerTransport({
-          sessionIdGenerator: undefined,
-          enableJsonResponse: true,
-        })
-        reply.hijack()
-        reply.raw.on('close', () => {
-          transport.close()
-          server.close()
-        })
-        await server.connect(transport)
-        await transport.handleRequest(request.raw, reply.raw, request.body)
-      })
+      await bareMcpRoute(app)
       return app
     },
     'mcp-portcullis': portcullisVariant(await thisBuild('core'), await thisBuild('fastify')),
@@ -113,21 +85,9 @@ async function variantApps(keys) {
 }
 
 async function startServers(names) {
-  const keys = benchKeyPair()
-  const now = Math.floor(Date.now() / 1000)
-  const token = mintToken({
-    privateJwk: keys.privateJwk,
-    claims: {
-      iss: ISSUER,
-      aud: RESOURCE,
-      client_id: 'bench-client',
-      scope: `${SCOPE} bench:write`,
-      iat: now,
-      exp: now + 3600,
-    },
-    index: 1,
-  })
-  const apps = await variantApps(keys)
+  const { privateKey, publicKey } = keyPair('ES256')
+  const [token] = mintJwts({ alg: 'ES256', privateKey, count: 1 })
+  const apps = await variantApps([publicJwk(publicKey, 'ES256')])
   const servers = []
   for (const name of names ?? Object.keys(apps)) {
     if (apps[name] === undefined)
