@@ -221,7 +221,8 @@ const servers = {
    */
   'mcp-fastify-portcullis': async () => {
     const app = (await import('fastify')).default()
-    const { mcpRoute, withScopes } = await import('@portcullis/fastify')
+    const { mcpRoute } = await import('@portcullis/fastify')
+    const { withScopes } = await import('@portcullis/core')
     const { StreamableHTTPServerTransport } = await import(
       '@modelcontextprotocol/sdk/server/streamableHttp.js'
     )

@@ -2,9 +2,14 @@
 // @portcullis/dev-idp): keys found by discovery, real user tokens, 200 / 401 / 403 step-up, and the
 // metadata document a client starts from.
 import { createServer, type Server } from 'node:http'
-import { jwtVerifier, parseChallenges } from '@portcullis/core'
+import {
+  jwtVerifier,
+  parseChallenges,
+  portcullisLogRedaction,
+  portcullisRequestSerializer,
+} from '@portcullis/core'
 import { startDevIdp } from '@portcullis/dev-idp'
-import portcullis, { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/fastify'
+import portcullis from '@portcullis/fastify'
 import Fastify from 'fastify'
 import t from 'tap'
 

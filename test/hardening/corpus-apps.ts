@@ -2,17 +2,14 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import type { RejectionLog } from '@portcullis/core'
+import { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/core'
 import {
   mcpRoute as expressMcpRoute,
   portcullis as expressPortcullis,
   requireScopes,
   verifiedAuth,
 } from '@portcullis/express'
-import portcullis, {
-  mcpRoute,
-  portcullisLogRedaction,
-  portcullisRequestSerializer,
-} from '@portcullis/fastify'
+import portcullis, { mcpRoute } from '@portcullis/fastify'
 import express from 'express'
 import Fastify from 'fastify'
 import { BODY_LIMIT, type HardeningStack, type ToolRuns } from './hardening-stack.js'

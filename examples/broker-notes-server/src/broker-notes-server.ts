@@ -5,6 +5,8 @@ import {
 } from '@portcullis/authorization-server'
 import { authorizationServerPlugin } from '@portcullis/authorization-server/fastify'
 import { createNotesServer } from '@portcullis/example-notes-server'
+// The plugin's types: `app.gate`, which the notes server's portcullis plugin decorates.
+import type {} from '@portcullis/fastify'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 
 /** The notes scopes, and which upstream roles grant them (the dev IdP's users have these roles). */

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url'
-import { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/fastify'
+import { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/core'
 import { oidc } from '@portcullis/idp'
 import { redisAdapter, redisConnection } from '@portcullis/redis'
 import { type BrokerNotesServerConfig, createBrokerNotesServer, NOTES_ROLES } from './broker-notes-server.js'

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url'
-import { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/fastify'
+import { portcullisLogRedaction, portcullisRequestSerializer } from '@portcullis/core'
 import { withLegacyEnv } from './legacy-env.js'
 import { createNotesServer, type NotesServerConfig } from './notes-server.js'
 

@@ -11,14 +11,18 @@ export {
   type AdapterSetup,
   adapterOptionsShape,
   gateFromAdapterOptions,
+  gateOption,
   listenerSchema,
+  publicOptionSchema,
   type RoutesMode,
   reportKeySetEventsOnce,
 } from './gate/adapter-options.js'
 export {
   type AdapterReporters,
   type Admission,
+  type Answering,
   admit,
+  applyAdmission,
   authenticateAndAdmit,
   FAILED_MESSAGE,
   gateInput,
@@ -31,6 +35,8 @@ export {
 } from './gate/adapter-reports.js'
 export {
   answersPreflight,
+  applyCorsBeside,
+  applyExposeHeadersAtSend,
   CORS_ALLOWED_HEADERS,
   CORS_EXPOSED_HEADERS,
   type CorsHeadersSoFar,
@@ -38,6 +44,7 @@ export {
   corsHeadersBeside,
   corsPolicy,
   exposeHeadersAtSend,
+  type HeaderAccess,
   type HeaderValue,
   isPreflight,
   mergeHeaderList,
@@ -53,11 +60,52 @@ export {
   type ScopeArgs,
 } from './gate/gate-support.js'
 export {
+  type LevelLogger,
+  type LevelOrListeners,
+  LOG_LEVELS,
+  type LoggingAdapterOptions,
+  type LogLevelName,
+  levelOrListenerSchema,
+  levelReporters,
+  loggingAdapterOptionsShape,
+  logKeySetEvents,
+  printFailures,
+  printKeySetEvents,
+} from './gate/log-reporters.js'
+export {
+  answerPreflight,
+  guardNodeRequest,
+  handOver,
+  type NodeNext,
+  type NodeRequest,
+  nodeAnswering,
+  nodeScopeGuard,
+  type SdkAuthInfo,
+  sendMetadata,
+  sendReply,
+  serveMcp,
+  verifiedCaller,
+} from './gate/node-guard.js'
+export {
+  bindingOf,
+  bindingSeen,
+  type GateBinding,
+  gatesSeen,
+  keepBinding,
+  keptBinding,
+  markVerified,
+  rememberGate,
+  verifiedAuthBy,
+  verifiedAuthOf,
+  verifiedBy,
+} from './gate/request-state.js'
+export {
   decideRoute,
   publicPathMatcher,
   type RouteDecision,
   type RouteDeclaration,
 } from './gate/route-decision.js'
+export { addRouteMethods, FALLBACK_METHODS, RouteMethodsBook } from './gate/route-methods.js'
 export { createMcpEndpoint } from './mcp/endpoint.js'
 export { isMcpEventStore, sessionEventStore } from './mcp/event-store.js'
 export { type HostOptions, hostServer } from './mcp/hosting.js'

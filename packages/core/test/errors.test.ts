@@ -27,3 +27,15 @@ t.test('option errors name their owner, and a factory building another re-labels
   t.equal(relabelled.cause, error)
   t.equal(relabelled.name, 'TypeError', 'named as before')
 })
+
+t.test('a refused token captures no stack: an answer to the client, not a fault', async (t) => {
+  const limit = Error.stackTraceLimit
+  const error = invalidToken('signature_invalid', 'signature does not verify', new Error('inner'))
+  t.equal(error.stack, 'PortcullisError: signature does not verify', 'no frames')
+  t.equal(error.code, 'invalid_token')
+  t.equal((error.cause as Error).message, 'inner', 'the cause is kept')
+  t.equal(Error.stackTraceLimit, limit, 'the limit is put back')
+  t.match(new Error('after').stack, /\n\s+at /, 'errors made afterwards have their stack')
+  // Other errors keep theirs: a fault worth a stack.
+  t.match(new PortcullisError('temporarily_unavailable', 'jwks_unavailable', 'down').stack, /\n\s+at /)
+})

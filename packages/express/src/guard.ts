@@ -1,26 +1,15 @@
 import type { ScopeRequirement } from '@portcullis/core'
 import {
-  type Admission,
-  authenticateAndAdmit,
-  corsHeadersBeside,
-  FAILED_MESSAGE,
   formBodyToken,
   gateInput,
+  guardNodeRequest,
+  nodeScopeGuard,
   parseScopeArgs,
+  printFailures,
   type ScopeArgs,
-  scopeRefusal,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import {
-  bindingSeen,
-  type GateBinding,
-  gatesSeen,
-  markVerified,
-  type RejectionListener,
-  verifiedAuthOf,
-  verifiedBy,
-} from './request-state.js'
-import { sendReply } from './send-reply.js'
+import type { GateBinding, RejectionListener } from './portcullis.js'
 
 export const OWNER = '@portcullis/express'
 
@@ -28,9 +17,7 @@ export const OWNER = '@portcullis/express'
 export type RequireScopesArgs = ScopeArgs
 
 /** The default rejection report: unexpected failures only, the token already replaced by its fingerprint. */
-export const reportFailures: RejectionListener = (event) => {
-  if (event.severity === 'error') console.error(`${OWNER}: ${FAILED_MESSAGE}`, event.fields)
-}
+export const reportFailures: RejectionListener = printFailures(OWNER)
 
 /** A scope requirement from `requireScopes` arguments, validated when the route is set up. */
 export const requirementOf = (scopes: RequireScopesArgs): ScopeRequirement =>
@@ -41,24 +28,10 @@ export const requirementOf = (scopes: RequireScopesArgs): ScopeRequirement =>
  * `next()`; otherwise answers with the gate's rejection. `binding`: one fixed gate, or `undefined`
  * for the gate of the portcullis middleware the request went through.
  */
-export function scopeGuard(
+export const scopeGuard = (
   fixed: GateBinding | undefined,
   requirement: ScopeRequirement | undefined,
-): RequestHandler {
-  return function portcullisScopeGuard(req: Request, res: Response, next: NextFunction) {
-    const binding = fixed ?? bindingOf(req)
-    if (binding instanceof Error) return next(binding)
-    if (verifiedBy(req) !== binding.gate) {
-      // The portcullis middleware let this request through (public path, `routes: 'declared'`):
-      // authenticate here rather than let it pass (fail closed).
-      return guard(binding, req, res, next, requirement)
-    }
-    if (requirement === undefined) return next()
-    const refusal = scopeRefusal(binding.gate, binding, req, verifiedAuthOf(req)!, requirement)
-    if (refusal === undefined) next()
-    else sendReply(res, refusal)
-  }
-}
+): RequestHandler => nodeScopeGuard(fixed, requirement, OWNER, reportFailures, guard)
 
 /** Authenticates `req` with the binding's gate, then checks `requirement`; `next()` only on success. */
 export function guard(
@@ -68,46 +41,10 @@ export function guard(
   next: NextFunction,
   requirement: ScopeRequirement | undefined,
 ): void {
-  const { gate } = binding
-  if (gate.cors !== undefined) {
-    const set = corsHeadersBeside(gate.cors, req.headers.origin, {
-      allowOrigin: res.getHeader('access-control-allow-origin'),
-      vary: res.getHeader('vary'),
-      exposeHeaders: res.getHeader('access-control-expose-headers'),
-    })
-    for (const name in set) res.setHeader(name, set[name]!)
-  }
-  const apply = (admission: Admission): void => {
-    if (admission.auth !== undefined) {
-      req.auth = admission.auth
-      markVerified(req, gate, admission.auth)
-    }
-    if (admission.headers !== undefined)
-      for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value)
-    if (admission.ok) next()
-    else sendReply(res, admission.reply)
-  }
   const bodyToken = formBodyToken(req.headers['content-type'], req.body)
   // req.ip parses the forwarding headers ("trust proxy") on every read: only when the limiter asks.
   const input = gateInput(req, req.method, req.originalUrl, bodyToken, () => req.ip)
-  authenticateAndAdmit(gate, binding, req, input, requirement, apply, next)
-}
-
-/** The gate for a guard that names none: the one portcullis middleware the request went through. */
-function bindingOf(req: Request): GateBinding | Error {
-  const verified = verifiedBy(req)
-  if (verified !== undefined)
-    return bindingSeen(req, verified) ?? { gate: verified, onRejection: reportFailures }
-  const seen = gatesSeen(req)
-  if (seen.length === 1) return seen[0]!
-  if (seen.length === 0) {
-    return new Error(
-      `${OWNER}: protect() / requireScopes() on a route no portcullis() middleware covers; mount app.use(portcullis(...)) before the route`,
-    )
-  }
-  return new Error(
-    `${OWNER}: this request went through ${seen.length} portcullis() middlewares; use the bound guard of the one that protects the route (auth.requireScopes(...), auth.protect())`,
-  )
+  guardNodeRequest(binding, req, res, input, requirement, next)
 }
 
 /**

@@ -1,10 +1,8 @@
 import type { McpRouteOptions } from '@portcullis/core'
-import { createMcpEndpoint, type McpEndpoint, reportMcpReply } from '@portcullis/core/adapter'
+import { createMcpEndpoint, keptBinding, type McpEndpoint, serveMcp } from '@portcullis/core/adapter'
 import express, { type Request, type RequestHandler, type Router } from 'express'
 import { OWNER } from './guard.js'
-import { bindingOfMiddleware, type PortcullisMiddleware } from './portcullis.js'
-import { verifiedAuthOf, verifiedBy } from './request-state.js'
-import { sendReply } from './send-reply.js'
+import type { PortcullisMiddleware } from './portcullis.js'
 
 const ROUTE_OWNER = `${OWNER} mcpRoute`
 
@@ -37,7 +35,7 @@ export async function mcpRoute(
   portcullis: PortcullisMiddleware,
   options: ExpressMcpRouteOptions,
 ): Promise<McpRouter> {
-  const binding = typeof portcullis === 'function' ? bindingOfMiddleware(portcullis) : undefined
+  const binding = typeof portcullis === 'function' ? keptBinding<Request>(portcullis) : undefined
   if (binding === undefined) {
     throw new TypeError(`${ROUTE_OWNER}: the first argument must be the middleware portcullis() returned`)
   }
@@ -50,20 +48,10 @@ export async function mcpRoute(
   const endpoint = await createMcpEndpoint(binding.gate, routeOptions, ROUTE_OWNER)
 
   const serve: RequestHandler = (req, res, next) => {
-    const decision = endpoint.handle({
-      method: req.method,
-      sessionId: req.headers['mcp-session-id'],
-      // A POST body that no parser read goes to the SDK as `null`, never unread: the SDK must not
-      // parse a body whose scopes were not checked.
-      body: req.method === 'POST' ? (req.body ?? null) : req.body,
-      auth: verifiedBy(req) === binding.gate ? verifiedAuthOf(req) : undefined,
-    })
-    if (decision.kind === 'reply') {
-      reportMcpReply(binding, req, decision)
-      sendReply(res, decision)
-      return
-    }
-    decision.serve(req, res, (error) => reportError(error, req)).catch(next)
+    // A POST body that no parser read goes to the SDK as `null`, never unread: the SDK must not
+    // parse a body whose scopes were not checked.
+    const body = req.method === 'POST' ? (req.body ?? null) : req.body
+    serveMcp(endpoint, binding, req, res, body, (error) => reportError(error, req), next)
   }
 
   const guard = portcullis.protect()

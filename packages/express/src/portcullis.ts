@@ -1,20 +1,31 @@
-import type { Gate, GateHealth, GateOptions, KeySetEvent } from '@portcullis/core'
+import type { AuditEvent, Gate, GateHealth, GateOptions, RejectionLog } from '@portcullis/core'
 import {
   type AdapterOptions,
   adapterOptionsShape,
-  answersPreflight,
+  answerPreflight,
+  type GateBinding as CoreGateBinding,
   gateFromAdapterOptions,
-  keySetEventReport,
-  listenerSchema,
+  keepBinding,
+  printKeySetEvents,
+  publicOptionSchema,
   publicPathMatcher,
+  rememberGate,
   reportKeySetEventsOnce,
+  sendMetadata,
+  verifiedBy,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { z } from 'zod'
 import { guard, OWNER, type RequireScopesArgs, reportFailures, requirementOf, scopeGuard } from './guard.js'
-import { type GateBinding, rememberGate, verifiedBy } from './request-state.js'
-import { dispatchPath, FALLBACK_METHODS, routeMethods } from './route-methods.js'
-import { sendReply } from './send-reply.js'
+import { dispatchPath, routeMethods } from './route-methods.js'
+
+/** Where rejections are reported. `req` is the rejected request (never log its headers: they hold the token). */
+export type RejectionListener = (event: RejectionLog, req: Request) => void
+
+/** Where audit events go, with the request they decide (never log its headers: they hold the token). */
+export type AuditListener = (event: AuditEvent, req: Request) => void
+
+/** A gate as a request meets it: the gate and where its middleware reports. */
+export type GateBinding = CoreGateBinding<Request>
 
 /** Options of the middleware that are not options of the gate: those of both adapters, and `public`. */
 export interface PortcullisMiddlewareOptions extends AdapterOptions<Request> {
@@ -45,14 +56,7 @@ export interface PortcullisMiddleware extends RequestHandler {
 
 const middlewareOptionsShape = {
   ...adapterOptionsShape,
-  public: z
-    .union([
-      z.array(z.union([z.string().startsWith('/', 'a public path starts with /'), z.instanceof(RegExp)])),
-      listenerSchema<(req: Request) => boolean>(
-        'a list of paths and regular expressions, or a function of the request',
-      ),
-    ])
-    .optional(),
+  public: publicOptionSchema<(req: Request) => boolean>(),
 }
 
 /**
@@ -68,7 +72,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const { gate, own } = gateFromAdapterOptions(options, OWNER, middlewareOptionsShape)
   const binding: GateBinding = { gate, onRejection: own.onRejection ?? reportFailures, onAudit: own.onAudit }
   // Express has no shutdown hook to unsubscribe in: each listener once for the process.
-  reportKeySetEventsOnce(undefined, own.onKeySetEvent, printKeySetEvent)
+  reportKeySetEventsOnce(undefined, own.onKeySetEvent, printKeySetEvents(OWNER))
   const gateAll = (own.routes ?? 'all') === 'all'
   const serveMetadata = own.metadataRoutes ?? true
   const metadataPaths = new Set(gate.metadataPaths)
@@ -76,9 +80,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
 
   const metadata: RequestHandler = function portcullisMetadata(req, res, next) {
     if (!metadataPaths.has(dispatchPath(req))) return next()
-    // RFC 9728 §3.1: clients read the document before they have a token; it is never gated.
-    res.removeHeader('Access-Control-Allow-Credentials')
-    sendReply(res, gate.metadataReply(req.method))
+    sendMetadata(gate, req.method, res)
   }
 
   const middleware = function portcullisGate(req: Request, res: Response, next: NextFunction) {
@@ -90,18 +92,12 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
     rememberGate(req, binding)
     if (isPublic?.(req)) return next()
     // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
-    const preflight = req.method === 'OPTIONS' ? req.headers['access-control-request-method'] : undefined
-    if (
-      preflight !== undefined &&
-      answersPreflight(req.method, preflight, gate.cors, res.hasHeader('access-control-allow-origin'))
-    ) {
-      return sendReply(res, gate.cors.preflight(req.headers.origin, routeMethods(req) ?? FALLBACK_METHODS))
-    }
+    if (answerPreflight(gate, req, res, routeMethods)) return
     if (!gateAll || verifiedBy(req) === gate) return next()
     guard(binding, req, res, next, undefined)
   } as PortcullisMiddleware
 
-  bindings.set(middleware, binding)
+  keepBinding(middleware, binding)
   Object.defineProperties(middleware, {
     gate: { value: gate, enumerable: true },
     metadata: { value: metadata, enumerable: true },
@@ -113,13 +109,6 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
     },
   })
   return middleware
-}
-
-const bindings = new WeakMap<PortcullisMiddleware, GateBinding>()
-
-/** The gate and reporters of a middleware made by `portcullis()`. */
-export function bindingOfMiddleware(middleware: PortcullisMiddleware): GateBinding | undefined {
-  return bindings.get(middleware)
 }
 
 function publicMatcher(
@@ -137,9 +126,4 @@ function mountedUnderPath(baseUrl: string, gate: Gate): Error {
       `${gate.metadataPaths.join(', ')}. Mount it at the root (choose the protected routes with public or ` +
       "routes: 'declared'), or set metadataRoutes: false and mount app.use(auth.metadata) at the root",
   )
-}
-
-function printKeySetEvent(event: KeySetEvent): void {
-  const { level, message, keySet } = keySetEventReport(event)
-  console[level](`${OWNER}: ${message}`, keySet)
 }

@@ -1,44 +1,22 @@
+import { addRouteMethods } from '@portcullis/core/adapter'
 import type { Request } from 'express'
 import { forEachRouteAt } from './express-compat.js'
 
-/** Methods a preflight allows when the routes of a path cannot be found (the `cors` package's default). */
-export const FALLBACK_METHODS: readonly string[] = [
-  'GET',
-  'HEAD',
-  'PUT',
-  'PATCH',
-  'POST',
-  'DELETE',
-  'OPTIONS',
-]
-
-// More methods than any route lists by hand: a route for every method.
-const ALL_METHODS_THRESHOLD = 16
-
 /**
  * The methods the application's routes accept at the path of `req`, for a preflight's
- * `Access-Control-Allow-Methods`: each matching route's methods as declared, then `OPTIONS`
- * (the gate answers preflights) and `HEAD` (Express answers it for GET routes). The order is the
- * Fastify adapter's, so both adapters send the same header.
- *
- * A middleware cannot ask Express which routes exist, so this reads the router's stack through
- * `express-compat.ts` (Express 4 and 5). Anything unexpected gives `undefined`
- * and the caller falls back to `FALLBACK_METHODS`: only the CORS answer depends on it, never
- * whether a request is authenticated.
+ * `Access-Control-Allow-Methods`, by core's rule (`addRouteMethods`: the same header as the
+ * Fastify adapter's). A middleware cannot ask Express which routes exist, so this reads the
+ * router's stack through `express-compat.ts` (Express 4 and 5). Anything unexpected gives
+ * `undefined` and the caller falls back to `FALLBACK_METHODS`: only the CORS answer depends on
+ * it, never whether a request is authenticated.
  */
 export function routeMethods(req: Request): string[] | undefined {
   try {
     const methods: string[] = []
-    const add = (method: string) => {
-      if (!methods.includes(method)) methods.push(method)
-    }
     const found = forEachRouteAt(req.app, dispatchPath(req), (route) => {
       const declared = Object.keys(route).filter((name) => route[name] === true)
-      // `app.all()`: Express 4 marks it `_all`, Express 5 registers every method Node knows.
-      if (declared.includes('_all') || declared.length > ALL_METHODS_THRESHOLD) FALLBACK_METHODS.forEach(add)
-      else for (const name of declared) add(name.toUpperCase())
-      add('OPTIONS')
-      if (route.get === true) add('HEAD')
+      // `app.all()`: Express 4 marks it `_all` (Express 5 registers every method Node knows).
+      addRouteMethods(methods, declared, declared.includes('_all'))
     })
     return !found || methods.length === 0 ? undefined : methods
   } catch {

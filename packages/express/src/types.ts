@@ -1,16 +1,10 @@
-// The MCP SDK's `AuthInfo`, member for member: SDK 1.x declares `req.auth` on this same global
-// interface (merged declarations must agree exactly) and 2.x's `express-serve-static-core` Request
-// extends it, so an app may import `@portcullis/express` beside either SDK line and still compile.
-// The verified caller with the fields the gate guarantees is `verifiedAuth(req)`.
-interface SdkAuthInfo {
-  token: string
-  clientId: string
-  scopes: string[]
-  expiresAt?: number
-  resource?: URL
-  extra?: Record<string, unknown>
-}
+import type { SdkAuthInfo } from '@portcullis/core/adapter'
 
+// `req.auth` has the MCP SDK's `AuthInfo` type, member for member: SDK 1.x declares `req.auth` on
+// this same global interface (merged declarations must agree exactly) and 2.x's
+// `express-serve-static-core` Request extends it, so an app may import `@portcullis/express` beside
+// either SDK line and still compile. The verified caller with the fields the gate guarantees is
+// `verifiedAuth(req)`.
 declare global {
   namespace Express {
     interface Request {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { VerifiedAuthInfo } from '@portcullis/core'
-import { verifiedAuthOf } from './request-state.js'
+import { verifiedCaller } from '@portcullis/core/adapter'
 
 /**
  * The caller the gate verified on this request, typed with what the gate guarantees (`resource`,
@@ -14,11 +14,5 @@ import { verifiedAuthOf } from './request-state.js'
  * })
  */
 export function verifiedAuth(req: IncomingMessage): VerifiedAuthInfo {
-  const auth = verifiedAuthOf(req)
-  if (auth === undefined) {
-    throw new Error(
-      '@portcullis/express verifiedAuth: no gate verified this request; put the route behind portcullis() (or protect() / requireScopes() with routes: "declared")',
-    )
-  }
-  return auth
+  return verifiedCaller(req, '@portcullis/express verifiedAuth')
 }

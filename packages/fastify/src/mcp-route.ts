@@ -1,5 +1,5 @@
 import type { Gate, McpRouteOptions } from '@portcullis/core'
-import { createMcpEndpoint, exposeHeadersAtSend, reportMcpReply } from '@portcullis/core/adapter'
+import { createMcpEndpoint, handOver, reportMcpReply } from '@portcullis/core/adapter'
 import type { FastifyInstance } from 'fastify'
 import { reportersOf } from './reporters.js'
 
@@ -38,19 +38,11 @@ export async function mcpRoute(fastify: FastifyInstance, options: McpRouteOption
         reportMcpReply(reporters, request, decision)
         return reply.code(decision.status).headers(decision.headers).send(decision.body)
       }
-      // Fastify lets go of the reply; headers it already set (CORS) are copied over.
+      // Fastify lets go of the reply: the headers it set (CORS) go over, and what the portcullis
+      // plugin's onSend adds, which a hijacked reply skips.
       reply.hijack()
-      const res = reply.raw
-      for (const [name, value] of Object.entries(reply.getHeaders())) {
-        if (value !== undefined) res.setHeader(name, value as string | number | string[])
-      }
-      // What the portcullis plugin does in onSend, which a hijacked reply skips.
-      const allowOrigin = res.getHeader('access-control-allow-origin')
-      const exposed =
-        gate.cors &&
-        exposeHeadersAtSend(gate.cors, allowOrigin, res.getHeader('access-control-expose-headers'))
-      if (exposed) res.setHeader('Access-Control-Expose-Headers', exposed)
-      await decision.serve(request.raw, res, (error) =>
+      handOver(reply.raw, reply.getHeaders(), gate.cors)
+      await decision.serve(request.raw, reply.raw, (error) =>
         request.log.error({ err: error }, 'the MCP server failed to handle a request'),
       )
     },

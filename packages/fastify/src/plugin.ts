@@ -1,21 +1,24 @@
 import type { Gate, ScopeRequirement, VerifiedAuthInfo } from '@portcullis/core'
 import {
   type Admission,
+  type Answering,
   answersPreflight,
+  applyAdmission,
+  applyCorsBeside,
+  applyExposeHeadersAtSend,
   authenticateAndAdmit,
-  corsHeadersBeside,
   decideRoute,
-  exposeHeadersAtSend,
   FORM_MEDIA_TYPE,
   formBodyToken,
   gateFromAdapterOptions,
   gateInput,
-  gateSchema,
+  gateOption,
   isFormContentType,
-  parseOptions,
+  loggingAdapterOptionsShape,
   parseScopeArgs,
   type RouteDecision,
   type RouteDeclaration,
+  RouteMethodsBook,
   scopeRefusal,
 } from '@portcullis/core/adapter'
 import type {
@@ -27,9 +30,8 @@ import type {
   preHandlerAsyncHookHandler,
 } from 'fastify'
 import fp from 'fastify-plugin'
-import { z } from 'zod'
 import { registerMetadataRoutes } from './metadata-routes.js'
-import { type PortcullisOptions, pluginOptionsShape } from './plugin-options.js'
+import type { PortcullisOptions } from './plugin-options.js'
 import { reportKeySetEvents, setReporters } from './reporters.js'
 import type { RequireScopesArgs } from './types.js'
 
@@ -45,6 +47,16 @@ const AWAITING_BODY = Symbol('portcullis awaiting body')
 
 type DecidedConfig = RouteDeclaration & { url?: string; [ROUTE_DECISION]?: RouteDecision }
 type GateSlots = { [GATED]: RouteDecision | null; [AWAITING_BODY]: boolean }
+
+/** How the gate's decisions are written on a Fastify request and reply. */
+const answering: Answering<FastifyRequest, FastifyReply> = {
+  get: (reply, name) => reply.getHeader(name),
+  set: (reply, name, value) => void reply.header(name, value),
+  setCaller: (request, auth) => {
+    request.auth = auth
+  },
+  send: (reply, { status, headers, body }) => void reply.code(status).headers(headers).send(body),
+}
 
 /**
  * Makes every route of the Fastify scope it is registered in an OAuth 2.1 protected resource (MCP
@@ -63,7 +75,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
         'Register it inside an encapsulated plugin (app.register(async (scope) => { await scope.register(portcullis, ...) }, { prefix }))',
     )
   }
-  const { gate, own } = gateFromAdapterOptions(options, OWNER, pluginOptionsShape, RENAMED)
+  const { gate, own } = gateFromAdapterOptions(options, OWNER, loggingAdapterOptionsShape, RENAMED)
   const routesMode = own.routes ?? 'all'
   if (fastify.hasDecorator('gate')) {
     throw new Error(
@@ -112,20 +124,18 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     return decision
   }
 
-  /** Methods each protected URL answers, for preflight `Access-Control-Allow-Methods` and `Allow`. */
-  const methodsByUrl = new Map<string, Set<string>>()
+  /** Methods each protected URL answers, for a preflight's `Access-Control-Allow-Methods` and `Allow`. */
+  const methodsByUrl = new RouteMethodsBook()
 
   fastify.addHook('onRoute', function checkRoute(route) {
     const config = route.config ?? {}
     const decision = decideRoute(config, routesMode, `${OWNER}: route ${String(route.method)} ${route.url}`)
     route.config = { ...config, [ROUTE_DECISION]: decision } as typeof config
     if (!decision.gated) return
-    const methods = methodsByUrl.get(route.url) ?? new Set<string>()
-    methodsByUrl.set(route.url, methods)
-    for (const method of ([] as string[]).concat(route.method)) methods.add(method)
-    if (gate.cors === undefined || methods.has('OPTIONS')) return
+    // Fastify adds the HEAD route of a GET route itself (this hook sees it): no HEAD implied.
+    const methods = methodsByUrl.add(route.url, ([] as string[]).concat(route.method), false)
+    if (gate.cors === undefined || methods === undefined) return
     // A preflight must reach this scope to be answered: give the URL an OPTIONS route unless it has one.
-    methods.add('OPTIONS')
     if (this.hasRoute({ method: 'OPTIONS', url: route.url })) return
     this.route({
       method: 'OPTIONS',
@@ -136,20 +146,11 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
       handler: async (_request, reply) => {
         // Reached only by a plain OPTIONS request (authenticated by the gate) or a preflight that
         // @fastify/cors chose not to answer: either way no CORS grant, just the allowed methods.
-        reply.header('Allow', [...methods].join(', '))
+        reply.header('Allow', methods.join(', '))
         return reply.code(204).header('Content-Length', '0').send()
       },
     })
   })
-
-  /** Sets the caller and the headers every answer needs; true when the request may go on, else sends the refusal. */
-  const apply = (request: FastifyRequest, reply: FastifyReply, admission: Admission): boolean => {
-    if (admission.auth !== undefined) request.auth = admission.auth
-    if (admission.headers !== undefined) reply.headers(admission.headers)
-    if (admission.ok) return true
-    reply.code(admission.reply.status).headers(admission.reply.headers).send(admission.reply.body)
-    return false
-  }
 
   /** Authenticates and checks `requirement`, then `settled(true)` when the request may go on. */
   const authenticate = (
@@ -162,7 +163,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   ): void => {
     // request.ip is resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
     const input = gateInput(request.raw, request.method, request.url, bodyToken, request.ip)
-    const then = (admission: Admission) => settled(apply(request, reply, admission))
+    const then = (admission: Admission) => settled(applyAdmission(answering, gate, request, reply, admission))
     authenticateAndAdmit(gate, reporters, request, input, requirement, then, fail)
   }
   const authenticateThen = (
@@ -174,13 +175,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
   ) => authenticate(request, reply, bodyToken, requirement, (goOn) => goOn && done(), done)
 
   const applyCors = (request: FastifyRequest, reply: FastifyReply) => {
-    if (gate.cors === undefined || corsDelegated) return
-    const set = corsHeadersBeside(gate.cors, request.headers.origin, {
-      allowOrigin: reply.getHeader('access-control-allow-origin'),
-      vary: reply.getHeader('vary'),
-      exposeHeaders: reply.getHeader('access-control-expose-headers'),
-    })
-    for (const name in set) reply.header(name, set[name])
+    if (gate.cors !== undefined && !corsDelegated)
+      applyCorsBeside(gate.cors, request.headers.origin, reply, answering)
   }
 
   // Callback-style hooks: Fastify runs them without a promise per request.
@@ -191,8 +187,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     // A preflight @fastify/cors passed on, or any with `cors: false`, is gated like any request.
     const preflightMethod = request.headers['access-control-request-method']
     if (answersPreflight(request.method, preflightMethod, gate.cors, corsDelegated)) {
-      const methods = methodsByUrl.get(request.routeOptions.url ?? '') ?? new Set([request.method])
-      const answer = gate.cors.preflight(request.headers.origin, [...methods])
+      const methods = methodsByUrl.at(request.routeOptions.url ?? '') ?? [request.method]
+      const answer = gate.cors.preflight(request.headers.origin, methods)
       return void reply.code(answer.status).headers(answer.headers).send()
     }
     const slots = request as unknown as GateSlots
@@ -218,10 +214,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     const cors = gate.cors
     // Merged at the end so another CORS layer (@fastify/cors exposedHeaders) cannot drop WWW-Authenticate.
     const exposeHeaders: onSendHookHandler = function exposeHeaders(request, reply, payload, done) {
-      if ((request as unknown as GateSlots)[GATED] === null) return done(null, payload)
-      const allowOrigin = reply.getHeader('access-control-allow-origin')
-      const merged = exposeHeadersAtSend(cors, allowOrigin, reply.getHeader('access-control-expose-headers'))
-      if (merged !== undefined) reply.header('Access-Control-Expose-Headers', merged)
+      if ((request as unknown as GateSlots)[GATED] !== null) applyExposeHeadersAtSend(cors, reply, answering)
       return done(null, payload)
     }
     fastify.addHook('onSend', exposeHeaders)
@@ -247,8 +240,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
           )
         }
         const refusal = scopeRefusal(gate, reporters, request, request.auth, requirement)
-        if (refusal === undefined) return Promise.resolve(undefined)
-        return Promise.resolve(reply.code(refusal.status).headers(refusal.headers).send(refusal.body))
+        if (refusal !== undefined) answering.send(reply, refusal)
+        return Promise.resolve(refusal === undefined ? undefined : reply)
       }
     },
   )
@@ -283,7 +276,7 @@ export const portcullis = fp(portcullisPlugin, { name: OWNER, fastify: '5.x' })
 export const portcullisMetadata = fp(
   async function portcullisMetadataPlugin(fastify: FastifyInstance, options: { gate: Gate }) {
     const owner = `${OWNER} portcullisMetadata`
-    const { gate } = parseOptions(z.strictObject({ gate: gateSchema }), options, owner)
+    const gate = gateOption(options, owner)
     if (fastify.prefix !== '') {
       throw new Error(`${owner}: register it where there is no route prefix (found "${fastify.prefix}")`)
     }

@@ -1,9 +1,10 @@
 import type { Gate } from '@portcullis/core'
 import {
-  type AdapterReporters,
-  FAILED_MESSAGE,
-  keySetEventReport,
-  REJECTED_MESSAGE,
+  type GateBinding,
+  keepBinding,
+  keptBinding,
+  levelReporters,
+  logKeySetEvents,
   reportKeySetEventsOnce,
 } from '@portcullis/core/adapter'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -12,36 +13,22 @@ import type { PortcullisPluginOptions } from './plugin-options.js'
 /** The message of every audit line; the event is under the `audit` key. */
 export const AUDIT_LOG_MESSAGE = 'portcullis audit event'
 
-type Reporters = AdapterReporters<FastifyRequest>
+// The gate and reporters of the plugin that protects it, kept under the gate for `mcpRoute` in the same scope.
+type Reporters = GateBinding<FastifyRequest>
 
-// The reporters of the plugin that protects a gate, read by `mcpRoute` in the same scope.
-const byGate = new WeakMap<Gate, Reporters>()
+const requestLog = (request: FastifyRequest) => request.log
 
 /** The plugin's `onRejection` / `onAudit` as listeners (a level writes to `request.log`), kept for `gate`. */
 export function setReporters(
   gate: Gate,
-  { onRejection = 'info', onAudit }: Pick<PortcullisPluginOptions, 'onRejection' | 'onAudit'>,
+  options: Pick<PortcullisPluginOptions, 'onRejection' | 'onAudit'>,
 ): Reporters {
-  const reporters: Reporters = {
-    onRejection:
-      typeof onRejection === 'function'
-        ? onRejection
-        : ({ severity, fields }, request) => {
-            if (severity === 'error') request.log.error(fields, FAILED_MESSAGE)
-            else request.log[onRejection](fields, REJECTED_MESSAGE)
-          },
-    onAudit:
-      typeof onAudit === 'string'
-        ? (audit, request) => request.log[onAudit]({ audit }, AUDIT_LOG_MESSAGE)
-        : onAudit,
-  }
-  byGate.set(gate, reporters)
-  return reporters
+  return keepBinding(gate, { gate, ...levelReporters(options, requestLog, AUDIT_LOG_MESSAGE) })
 }
 
 /** The reporters of `gate`'s plugin. */
 export function reportersOf(gate: Gate): Reporters {
-  return byGate.get(gate) ?? setReporters(gate, {})
+  return keptBinding<FastifyRequest>(gate) ?? setReporters(gate, {})
 }
 
 /** Reports the key set events of the process to `listener`, by default to the server's log (once per server). */
@@ -49,9 +36,6 @@ export function reportKeySetEvents(
   fastify: FastifyInstance,
   listener: PortcullisPluginOptions['onKeySetEvent'],
 ): void {
-  const stop = reportKeySetEventsOnce(fastify.server, listener, (event) => {
-    const { level, message, keySet } = keySetEventReport(event)
-    fastify.log[level]({ keySet }, message)
-  })
+  const stop = reportKeySetEventsOnce(fastify.server, listener, logKeySetEvents(fastify.log))
   if (stop !== undefined) fastify.addHook('onClose', async () => stop())
 }

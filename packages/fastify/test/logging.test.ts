@@ -1,6 +1,11 @@
 import { Writable } from 'node:stream'
-import { type TokenVerifier, tokenFingerprint } from '@portcullis/core'
-import { portcullisLogRedaction, portcullisRequestSerializer, redactQueryTokens } from '@portcullis/fastify'
+import {
+  portcullisLogRedaction,
+  portcullisRequestSerializer,
+  redactQueryTokens,
+  type TokenVerifier,
+  tokenFingerprint,
+} from '@portcullis/core'
 import { tokenKit } from '@portcullis/test-kit'
 import t from 'tap'
 import { notesApp } from './fixtures/app.js'

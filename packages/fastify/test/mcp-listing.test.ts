@@ -6,8 +6,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js'
 import { McpServer as McpServerV2 } from '@modelcontextprotocol/server'
-import { type ListedScopes, SCOPES_META_KEY } from '@portcullis/core'
-import { withScopes } from '@portcullis/fastify'
+import { type ListedScopes, SCOPES_META_KEY, withScopes } from '@portcullis/core'
 import { tokenKit } from '@portcullis/test-kit'
 import t from 'tap'
 import { libraryServer, text } from './fixtures/library-server.js'

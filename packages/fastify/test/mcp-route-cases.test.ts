@@ -1,5 +1,4 @@
-import { parseChallenges } from '@portcullis/core'
-import { withScopes } from '@portcullis/fastify'
+import { parseChallenges, withScopes } from '@portcullis/core'
 import { mcpRouteCases } from '@portcullis/test-kit'
 import t from 'tap'
 import { mcpApp } from './fixtures/mcp-app.js'

@@ -1,6 +1,7 @@
 import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
-import portcullis, { mcpRoute, withScopes } from '@portcullis/fastify'
+import { withScopes } from '@portcullis/core'
+import portcullis, { mcpRoute } from '@portcullis/fastify'
 import { text, tokenKit } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t from 'tap'

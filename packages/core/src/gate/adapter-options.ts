@@ -62,6 +62,18 @@ export const adapterOptionsShape = {
     .optional(),
 }
 
+/**
+ * The schema of a `public` option (Express's): paths, each starting with `/`, and regular
+ * expressions (`publicPathMatcher`), or a function of the framework's request `F` takes.
+ */
+export const publicOptionSchema = <F extends (...args: never[]) => unknown>() =>
+  z
+    .union([
+      z.array(z.union([z.string().startsWith('/', 'a public path starts with /'), z.instanceof(RegExp)])),
+      listenerSchema<F>('a list of paths and regular expressions, or a function of the request'),
+    ])
+    .optional()
+
 /** What `gateFromAdapterOptions` returns: the gate, and the adapter's own options, validated. */
 export interface AdapterSetup<Own> {
   gate: Gate
@@ -103,9 +115,14 @@ export function gateFromAdapterOptions<S extends z.ZodRawShape>(
   }
   const ownOptions = parseOptions(z.strictObject(shape), own, owner)
   const gate = Object.hasOwn(rest, 'gate')
-    ? parseOptions(z.strictObject({ gate: gateSchema }), rest, owner).gate
+    ? gateOption(rest, owner)
     : createGate(rest as unknown as GateOptions, owner)
   return { gate, own: ownOptions }
+}
+
+/** The gate of options that are exactly `{ gate }` (a gate made with `createGate`); errors name `owner`. */
+export function gateOption(options: unknown, owner: string): Gate {
+  return parseOptions(z.strictObject({ gate: gateSchema }), options, owner).gate
 }
 
 const keySetReporting = new WeakSet<object>()

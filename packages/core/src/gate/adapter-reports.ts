@@ -6,6 +6,7 @@ import { dpopHeaders } from '../dpop/request.js'
 import type { ScopeRequirement } from '../oauth/scopes.js'
 import type { AuditEvent } from '../telemetry/audit.js'
 import type { KeySetEvent } from '../token/key-set-events.js'
+import type { HeaderAccess } from './cors-policy.js'
 import { authenticationAuditEvent, rejectionAuditEvent } from './gate-audit.js'
 import { authorizationHeaders } from './gate-support.js'
 import type {
@@ -142,6 +143,37 @@ export function authenticateAndAdmit<R>(
   if (result instanceof Promise) {
     result.then((settled) => apply(admit(gate, reporters, request, settled, requirement))).catch(fail)
   } else apply(admit(gate, reporters, request, result, requirement))
+}
+
+/**
+ * How an adapter writes the gate's decisions on its framework's request and answer: one constant
+ * per framework (Node's response, Fastify's reply), so applying them costs no closure per request.
+ */
+export interface Answering<Q, A> extends HeaderAccess<A> {
+  /** Sets the caller `gate` verified where the application reads it (`req.auth`, `request.auth`). */
+  setCaller(request: Q, auth: VerifiedAuthInfo, gate: Gate): void
+  /** Sends a reply of the gate as given: status, headers, the body as JSON (or none). */
+  send(answer: A, reply: GateReply): void
+}
+
+/**
+ * Applies an admission: the caller and the headers every answer needs first (a refused scope check
+ * carries them too: a fresh `DPoP-Nonce`), then `true` when the request may go on, else the
+ * refusal is sent and `false`.
+ */
+export function applyAdmission<Q, A>(
+  answering: Answering<Q, A>,
+  gate: Gate,
+  request: Q,
+  answer: A,
+  admission: Admission,
+): boolean {
+  if (admission.auth !== undefined) answering.setCaller(request, admission.auth, gate)
+  const { headers } = admission
+  if (headers !== undefined) for (const name in headers) answering.set(answer, name, headers[name]!)
+  if (admission.ok) return true
+  answering.send(answer, admission.reply)
+  return false
 }
 
 /** The scope check of a caller verified before: `undefined` when allowed, else the reported refusal. */

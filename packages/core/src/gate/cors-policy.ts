@@ -126,7 +126,17 @@ export function corsHeadersBeside(
   origin: unknown,
   soFar: CorsHeadersSoFar,
 ): Readonly<Record<string, string>> {
-  const { allowOrigin, vary, exposeHeaders } = soFar
+  return headersBeside(policy, origin, soFar.allowOrigin, soFar.vary, soFar.exposeHeaders)
+}
+
+// `corsHeadersBeside` with the headers so far as arguments: no object per request on the hot path.
+function headersBeside(
+  policy: CorsPolicy,
+  origin: unknown,
+  allowOrigin: HeaderValue,
+  vary: HeaderValue,
+  exposeHeaders: HeaderValue,
+): Readonly<Record<string, string>> {
   if (allowOrigin === undefined && vary === undefined && exposeHeaders === undefined) {
     return (
       policy.fixedResponseHeaders ?? policy.responseHeaders(typeof origin === 'string' ? origin : undefined)
@@ -157,6 +167,45 @@ export function exposeHeadersAtSend(
 ): string | undefined {
   if (allowOrigin === undefined || current === policy.fixedExposeList) return undefined
   return mergeHeaderList(current, policy.exposeHeaders)
+}
+
+/**
+ * Reads and writes the headers of a framework's answer: `get` as Node's `getHeader`, `set` one
+ * header. Adapters keep one per kind of answer as a constant, so applying costs no closure per request.
+ */
+export interface HeaderAccess<T> {
+  get(target: T, name: string): HeaderValue
+  set(target: T, name: string, value: string): void
+}
+
+/**
+ * `corsHeadersBeside`, applied: reads what another CORS layer set on `target` and sets the gate's
+ * headers for an actual (non-preflight) answer to `origin`.
+ *
+ * @example
+ * if (gate.cors !== undefined) applyCorsBeside(gate.cors, req.headers.origin, res, nodeAnswering)
+ */
+export function applyCorsBeside<T>(
+  policy: CorsPolicy,
+  origin: unknown,
+  target: T,
+  access: HeaderAccess<T>,
+): void {
+  const set = headersBeside(
+    policy,
+    origin,
+    access.get(target, 'access-control-allow-origin'),
+    access.get(target, 'vary'),
+    access.get(target, 'access-control-expose-headers'),
+  )
+  for (const name in set) access.set(target, name, set[name]!)
+}
+
+/** `exposeHeadersAtSend`, applied to `target` as the answer leaves. */
+export function applyExposeHeadersAtSend<T>(policy: CorsPolicy, target: T, access: HeaderAccess<T>): void {
+  const allowOrigin = access.get(target, 'access-control-allow-origin')
+  const merged = exposeHeadersAtSend(policy, allowOrigin, access.get(target, 'access-control-expose-headers'))
+  if (merged !== undefined) access.set(target, 'Access-Control-Expose-Headers', merged)
 }
 
 /** Whether a comma-separated header value names `name` (lower case), field names being case-insensitive. */

@@ -119,7 +119,26 @@ export const isPortcullisError = (value: unknown): value is PortcullisError =>
 
 /** Shorthands: every token failure is `invalid_token` (RFC 9068 §4), every request-shape failure `invalid_request`. */
 export const invalidToken = (reason: PortcullisReason, message: string, cause?: unknown) =>
-  new PortcullisError('invalid_token', reason, message, { cause })
+  withoutStack(() => new PortcullisError('invalid_token', reason, message, { cause }))
+
+// Where `Error.stackTraceLimit` can be set (not under frozen intrinsics).
+const stackLimitWritable = Object.getOwnPropertyDescriptor(Error, 'stackTraceLimit')?.writable === true
+
+/**
+ * A refused token is the client's doing, an answer rather than a fault: its stack says nothing, and
+ * capturing one was most of the CPU and memory of each remembered refusal (a flood of forged tokens
+ * fills the cache with them).
+ */
+function withoutStack<T>(make: () => T): T {
+  if (!stackLimitWritable) return make()
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return make()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
 
 export const invalidRequest = (reason: PortcullisReason, message: string) =>
   new PortcullisError('invalid_request', reason, message)

@@ -1,0 +1,119 @@
+// What a middleware-style adapter (Express; anything that passes a Node request down a chain of
+// handlers) remembers on a request between its gate middleware and the guards of the route: which
+// gates saw the request, and which one verified its caller. `R` is the framework's request, handed
+// to the binding's listeners.
+import type { AdapterReporters } from './adapter-reports.js'
+import type { Gate, VerifiedAuthInfo } from './gate-types.js'
+
+/** A gate as a request meets it: the gate and where its middleware reports. */
+export interface GateBinding<R> extends AdapterReporters<R> {
+  gate: Gate
+}
+
+/** What the portcullis middlewares a request passed through know about it (one object per request). */
+interface RequestState {
+  /** The first gate whose middleware saw the request, and any other after it, in order. */
+  seen: GateBinding<never> | undefined
+  others: GateBinding<never>[] | undefined
+  /** The gate that verified the caller, and the caller: what `verifiedAuth(req)` returns. */
+  verifiedBy: Gate | undefined
+  auth: VerifiedAuthInfo | undefined
+}
+
+// A symbol-keyed slot on the request: nothing the application sees by name, and no WeakMap entry
+// per request (ephemerons make the collector work per request: it cost more than the gate itself).
+const STATE = Symbol('portcullis request state')
+type Slotted = { [STATE]?: RequestState }
+
+/** Records that the middleware of `binding` saw `req`; the route's guards look it up. */
+export function rememberGate<R extends object>(req: R, binding: GateBinding<R>): void {
+  const state = (req as Slotted)[STATE]
+  if (state === undefined) {
+    ;(req as Slotted)[STATE] = { seen: binding, others: undefined, verifiedBy: undefined, auth: undefined }
+  } else if (state.seen === undefined) state.seen = binding
+  else if (state.seen.gate !== binding.gate && !state.others?.some((known) => known.gate === binding.gate)) {
+    if (state.others === undefined) state.others = [binding]
+    else state.others.push(binding)
+  }
+}
+
+/** Records that `gate` verified the caller of `req` as `auth`. */
+export function markVerified(req: object, gate: Gate, auth: VerifiedAuthInfo): void {
+  const state = (req as Slotted)[STATE]
+  if (state === undefined) {
+    ;(req as Slotted)[STATE] = { seen: undefined, others: undefined, verifiedBy: gate, auth }
+  } else {
+    state.verifiedBy = gate
+    state.auth = auth
+  }
+}
+
+/** The caller a gate verified on `req`, if one has. */
+export function verifiedAuthOf(req: object): VerifiedAuthInfo | undefined {
+  return (req as Slotted)[STATE]?.auth
+}
+
+/** The gate that verified the caller of `req`, if one has. */
+export function verifiedBy(req: object): Gate | undefined {
+  return (req as Slotted)[STATE]?.verifiedBy
+}
+
+/** The caller `gate` verified on `req`; `undefined` when no gate or another one did. */
+export function verifiedAuthBy(req: object, gate: Gate): VerifiedAuthInfo | undefined {
+  const state = (req as Slotted)[STATE]
+  return state?.verifiedBy === gate ? state.auth : undefined
+}
+
+/** The binding of the middleware of `gate` that saw `req` (no list made: the guard's hot path). */
+export function bindingSeen<R extends object>(req: R, gate: Gate): GateBinding<R> | undefined {
+  const state = (req as Slotted)[STATE]
+  if (state?.seen?.gate === gate) return state.seen as GateBinding<R>
+  return state?.others?.find((binding) => binding.gate === gate) as GateBinding<R> | undefined
+}
+
+/** The gates whose middleware saw `req`. */
+export function gatesSeen<R extends object>(req: R): readonly GateBinding<R>[] {
+  const state = (req as Slotted)[STATE]
+  if (state?.seen === undefined) return []
+  const seen = state.others === undefined ? [state.seen] : [state.seen, ...state.others]
+  return seen as GateBinding<R>[]
+}
+
+/**
+ * The binding for a guard that names no gate: the one whose gate verified `req` (its middleware's,
+ * or `onRejection` as the reporter when that middleware did not see it), else the one middleware
+ * that saw it. Otherwise an error naming `owner`: no middleware covers the route, or several do
+ * and the guard cannot choose (a server mistake, handed to the framework's error handler).
+ */
+export function bindingOf<R extends object>(
+  req: R,
+  owner: string,
+  onRejection: GateBinding<R>['onRejection'],
+): GateBinding<R> | Error {
+  const verified = verifiedBy(req)
+  if (verified !== undefined) return bindingSeen(req, verified) ?? { gate: verified, onRejection }
+  const seen = gatesSeen(req)
+  if (seen.length === 1) return seen[0]!
+  if (seen.length === 0) {
+    return new Error(
+      `${owner}: protect() / requireScopes() on a route no portcullis() middleware covers; mount app.use(portcullis(...)) before the route`,
+    )
+  }
+  return new Error(
+    `${owner}: this request went through ${seen.length} portcullis() middlewares; use the bound guard of the one that protects the route (auth.requireScopes(...), auth.protect())`,
+  )
+}
+
+// The binding each middleware (or gate) was made with, for what is mounted beside it (an MCP route).
+const kept = new WeakMap<object, GateBinding<never>>()
+
+/** Keeps `binding` under `key` (the middleware made with it, or its gate) and returns it. */
+export function keepBinding<R>(key: object, binding: GateBinding<R>): GateBinding<R> {
+  kept.set(key, binding)
+  return binding
+}
+
+/** The binding kept under `key`, if any. */
+export function keptBinding<R>(key: object): GateBinding<R> | undefined {
+  return kept.get(key) as GateBinding<R> | undefined
+}
