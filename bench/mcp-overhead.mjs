@@ -60,7 +60,7 @@ async function variantApps(jwks) {
     })
     await app.register(fastify.mcpRoute, {
       path: '/mcp',
-      server: await mcpServerFactory((server) => fastify.withScopes(server, SCOPE)),
+      server: await mcpServerFactory((server) => core.withScopes(server, SCOPE)),
       transport: StreamableHTTPServerTransport,
       sessions: false,
       transportOptions: { enableJsonResponse: true },
