@@ -8,6 +8,7 @@
 import cluster from 'node:cluster'
 import { pathToFileURL } from 'node:url'
 import { redisServers } from './http-servers-redis.mjs'
+import { bareMcpRoute, mcpServerFactory } from './lib/mcp-app.mjs'
 
 const ISSUER = requiredEnv('BENCH_ISSUER')
 const JWKS_URI = requiredEnv('BENCH_JWKS_URI')
@@ -210,25 +211,7 @@ const servers = {
   /** An MCP tools/call through the SDK 1.x Streamable HTTP transport on Fastify, no auth. */
   'mcp-fastify-bare': async () => {
     const app = (await import('fastify')).default()
-    const { StreamableHTTPServerTransport } = await import(
-      '@modelcontextprotocol/sdk/server/streamableHttp.js'
-    )
-    const buildServer = await mcpServerFactory((server) => server)
-    // Stateless with JSON responses, as the SDK 1.x documents it: a new server and transport per request.
-    app.post('/mcp', async (request, reply) => {
-      const server = buildServer()
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: undefined,
-        enableJsonResponse: true,
-      })
-      reply.hijack()
-      reply.raw.on('close', () => {
-        transport.close()
-        server.close()
-      })
-      await server.connect(transport)
-      await transport.handleRequest(request.raw, reply.raw, request.body)
-    })
+    await bareMcpRoute(app)
     return listenFastify(app)
   },
 
@@ -308,26 +291,6 @@ async function expressApp() {
   app.disable('x-powered-by')
   app.set('etag', false)
   return app
-}
-
-/**
- * Builds an McpServer (SDK 1.x) with one tool that echoes its text and the caller's client id.
- * `registrar(server)` gives what the tool is registered on: the server, or `withScopes(server, ...)`.
- */
-async function mcpServerFactory(registrar) {
-  const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js')
-  const { z } = await import('zod')
-  return () => {
-    const server = new McpServer({ name: 'bench', version: '1.0.0' })
-    registrar(server).registerTool(
-      'echo',
-      { description: 'Echoes its text', inputSchema: { text: z.string() } },
-      async ({ text }, extra) => ({
-        content: [{ type: 'text', text: `${text} from ${extra.authInfo?.clientId ?? 'anonymous'}` }],
-      }),
-    )
-    return server
-  }
 }
 
 async function listenFastify(app) {

@@ -136,3 +136,27 @@ t.test(
     t.same(rulesDefault.requirementsFor({ kind: 'tool', name: 'add' }), [['notes:write']])
   },
 )
+
+t.test('declarations live on the server instance; a non-extensible server keeps them too', async (t) => {
+  const server = notes()
+  t.same(
+    Object.keys(server),
+    Object.keys(new McpServer({ name: 'notes', version: '1' })),
+    'no enumerable slot',
+  )
+  const frozen = new McpServer({ name: 'frozen', version: '1' })
+  frozen.registerTool('first', {}, async () => ({ content: [] })) // the SDK sets up its handlers
+  Object.preventExtensions(frozen)
+  withScopes(frozen, 'notes:write').registerTool('add', {}, async () => ({ content: [] }))
+  t.same(
+    processScopeRegistry.declarationsOf(frozen).map((d) => d.target),
+    [{ kind: 'tool', name: 'add' }],
+  )
+  const rules = mcpScopeRules()
+  hostServer(frozen, rules, { listing: undefined })
+  t.same(rules.requirementsFor({ kind: 'tool', name: 'add' }), [['notes:write']], 'the route learns them')
+  const client = await connected(frozen)
+  t.teardown(() => client.close())
+  const refused = await client.callTool({ name: 'add', arguments: {} })
+  t.match(refused.content, [{ text: /needs an authenticated caller/ }], 'hosted: guarded by the route rules')
+})

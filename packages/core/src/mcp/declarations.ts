@@ -21,10 +21,21 @@ export interface McpDeclaration {
   requirement: ScopeRequirement
 }
 
-/** The data of a scope registry: what `withScopes` recorded, and which route hosts each server. */
+/** What one registry keeps about one server instance: its declarations, and the route hosting it. */
+interface ServerSlot {
+  declarations: McpDeclaration[]
+  hostedBy: McpScopeRules | undefined
+}
+
+/**
+ * Where a registry keeps its slots: a symbol-keyed property on each server instance, not a
+ * `WeakMap` entry. A stateless route builds (and declares, and hosts) a new server for every
+ * request, and a `WeakMap` entry per short-lived key is an ephemeron the collector must trace and
+ * clear on every scavenge. A server that cannot take a property (frozen) falls back to `frozen`.
+ */
 interface RegistryData {
-  declarations: WeakMap<object, McpDeclaration[]>
-  hostedBy: WeakMap<object, McpScopeRules>
+  key: symbol
+  frozen: WeakMap<object, ServerSlot>
 }
 
 /**
@@ -48,20 +59,21 @@ export interface McpScopeRegistry {
 
 /** A registry of its own: declarations made through it are seen only by routes given it. */
 export function mcpScopeRegistry(): McpScopeRegistry {
-  return registryOver({ declarations: new WeakMap(), hostedBy: new WeakMap() })
+  return registryOver({ key: Symbol('@portcullis/core mcp scope registry'), frozen: new WeakMap() })
 }
 
 // The default registry is one per process, shared by every loaded copy of this module (two
 // installed versions of @portcullis/core, one through each adapter; test loaders): a tool declared
 // through one copy must be seen by a route hosted through another, or its scopes would be lost.
-// Only the data lives on globalThis (its shape is fixed), never one copy's functions.
-const REGISTRY = Symbol.for('@portcullis/core mcp declarations')
+// The slot key is a registered symbol (every copy gets the same one); the fallback map for frozen
+// servers lives on globalThis. Only data is shared (its shape is fixed), never one copy's functions.
+const REGISTRY = Symbol.for('@portcullis/core mcp scope registry')
 const globalSlots = globalThis as Record<symbol, unknown>
-globalSlots[REGISTRY] ??= { declarations: new WeakMap(), hostedBy: new WeakMap() }
+globalSlots[REGISTRY] ??= { key: REGISTRY, frozen: new WeakMap() } satisfies RegistryData
 
 /**
  * The process-wide registry, used by `withScopes` and by every route not given a `scopeRegistry`.
- * Its data is kept on `globalThis` under `Symbol.for('@portcullis/core mcp declarations')`.
+ * Its data is kept on each server under `Symbol.for('@portcullis/core mcp scope registry')`.
  */
 export const processScopeRegistry: McpScopeRegistry = registryOver(globalSlots[REGISTRY] as RegistryData)
 
@@ -93,14 +105,26 @@ export function withScopes<S extends object>(server: S, ...scopes: ScopeArgs): S
 }
 
 function registryOver(data: RegistryData): McpScopeRegistry {
-  const { declarations, hostedBy } = data
+  const { key, frozen } = data
+  type Slotted = { [slot: symbol]: ServerSlot | undefined }
+  const slotOf = (server: object): ServerSlot | undefined =>
+    Object.hasOwn(server, key) ? (server as Slotted)[key] : frozen.get(server)
+  const slotFor = (server: object): ServerSlot => {
+    const known = slotOf(server)
+    if (known !== undefined) return known
+    const slot: ServerSlot = { declarations: [], hostedBy: undefined }
+    if (Object.isExtensible(server)) (server as Slotted)[key] = slot
+    else frozen.set(server, slot)
+    return slot
+  }
+
   return Object.freeze({
     withScopes<S extends object>(server: S, ...scopes: ScopeArgs): ScopedRegistrar<S> {
       if (typeof server !== 'object' || server === null)
         throw new TypeError(`${OWNER}: expected an McpServer`)
       const requirement = parseScopeArgs(scopes, OWNER)
       const target = server as Record<RegisterMethod, ((...args: unknown[]) => unknown) | undefined>
-      const rulesOf = () => hostedBy.get(server)
+      const rulesOf = () => slotOf(server)?.hostedBy
 
       const register = (method: RegisterMethod, declaration: McpDeclaration, args: unknown[]) => {
         const original = target[method]
@@ -109,9 +133,7 @@ function registryOver(data: RegistryData): McpScopeRegistry {
         const callback = args.at(-1)
         if (typeof callback !== 'function')
           throw new TypeError(`${OWNER}: ${method} needs a callback as its last argument`)
-        const list = declarations.get(server) ?? []
-        list.push(declaration)
-        declarations.set(server, list)
+        slotFor(server).declarations.push(declaration)
         args[args.length - 1] = guarded(rulesOf, declaration, callback as (...a: unknown[]) => unknown)
         // The config is the argument before the callback in every register method of both lines.
         if (supportsScopeChallenge(server) && args.length >= 3) {
@@ -129,9 +151,9 @@ function registryOver(data: RegistryData): McpScopeRegistry {
       }
       return registrar as ScopedRegistrar<S>
     },
-    declarationsOf: (server: object): readonly McpDeclaration[] => declarations.get(server) ?? [],
+    declarationsOf: (server: object): readonly McpDeclaration[] => slotOf(server)?.declarations ?? [],
     markHosted(server: object, rules: McpScopeRules): void {
-      hostedBy.set(server, rules)
+      slotFor(server).hostedBy = rules
     },
   })
 }
@@ -187,16 +209,17 @@ function guarded(
   declaration: McpDeclaration,
   callback: (...args: unknown[]) => unknown,
 ) {
-  const what = describeTarget(declaration.target)
+  // Named only in a refusal: a stateless route registers every tool again for each request.
+  const what = () => describeTarget(declaration.target)
   return function scopeGuardedHandler(this: unknown, ...args: unknown[]) {
     // The SDKs pass the request context (1.x `extra`, 2.x `ctx`) last, whatever comes before it.
     const auth = authInfoFrom(args.at(-1))
     const rules = rulesOf()
-    if (rules === undefined) throw new Error(`${what} is not served behind the Portcullis MCP route`)
-    if (auth === undefined) throw new Error(`${what} needs an authenticated caller`)
+    if (rules === undefined) throw new Error(`${what()} is not served behind the Portcullis MCP route`)
+    if (auth === undefined) throw new Error(`${what()} needs an authenticated caller`)
     if (!rules.policy.satisfies(declaration.requirement, auth.scopes)) {
       const missing = rules.policy.missing(declaration.requirement, auth.scopes)
-      throw new Error(`Insufficient scope: ${what} requires ${missing.join(' ')}`)
+      throw new Error(`Insufficient scope: ${what()} requires ${missing.join(' ')}`)
     }
     return callback.apply(this, args)
   }

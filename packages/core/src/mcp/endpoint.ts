@@ -12,7 +12,7 @@ import type { McpScopeRegistry } from './declarations.js'
 import { isMcpEventStore, sessionEventStore } from './event-store.js'
 import { hostServer } from './hosting.js'
 import { announceListChanges, scopeSetKey } from './list-changes.js'
-import { mcpListingPolicy } from './listing.js'
+import { LISTS, mcpListingPolicy } from './listing.js'
 import { principalKey, subjectKey } from './principal.js'
 import {
   type McpDecision,
@@ -73,11 +73,16 @@ export async function createMcpEndpoint(
     parsed.listing ?? (parsed.listAll === undefined ? 'obtainable' : parsed.listAll ? 'all' : 'granted'),
     parsed.obtainableScopes,
   )
-  const factory = async (context: McpFactoryContext): Promise<McpServerLike> => {
-    const server = await parsed.server(context)
-    hostServer(server, rules, { listing, owner, registry: parsed.scopeRegistry })
+  const host = (server: McpServerLike, lists: boolean): McpServerLike => {
+    hostServer(server, rules, { listing: lists ? listing : undefined, owner, registry: parsed.scopeRegistry })
     return server
   }
+  /** A server for one caller, hosted; without a promise when the factory returns one at once. */
+  const build = (context: McpFactoryContext, lists: boolean): McpServerLike | Promise<McpServerLike> => {
+    const made = parsed.server(context)
+    return isThenable(made) ? Promise.resolve(made).then((server) => host(server, lists)) : host(made, lists)
+  }
+  const factory = async (context: McpFactoryContext): Promise<McpServerLike> => build(context, true)
 
   if (parsed.probe ?? true) await learnDeclarations(parsed.server, rules, owner, parsed.scopeRegistry)
   if (parsed.checkScopesSupported ?? true) checkScopesSupported(gate, rules, owner)
@@ -142,9 +147,14 @@ export async function createMcpEndpoint(
     }
   }
 
-  const serveStateless = (auth: AuthInfo, body: unknown): McpNodeHandler => {
+  /**
+   * A server and transport for this request only. The server answers only the messages of this
+   * body, so its list handlers are wrapped (per-caller lists) only when the body lists something.
+   */
+  const serveStateless = (auth: AuthInfo, body: unknown, lists: boolean): McpNodeHandler => {
     return async (req, res) => {
-      const server = await factory({ era: 'legacy', authInfo: auth })
+      const made = build({ era: 'legacy', authInfo: auth }, lists)
+      const server = isThenable(made) ? await made : made
       const transport = newTransport({ sessionIdGenerator: undefined })
       res.on('close', () => {
         transport.close().catch(() => {})
@@ -183,6 +193,8 @@ export async function createMcpEndpoint(
     }
 
     let initialize = false
+    // Whether the body may ask for a list (anything but a readable body of other requests may).
+    let lists = true
     if (request.method === 'POST') {
       const checked = rules.check(body, auth.scopes)
       if (checked.body.kind === 'too_large') {
@@ -197,9 +209,14 @@ export async function createMcpEndpoint(
             : []
         return insufficientScope(auth, checked.missing, denied)
       }
-      initialize =
-        checked.body.kind === 'messages' &&
-        checked.body.messages.some((m) => m.type === 'request' && m.method === 'initialize')
+      if (checked.body.kind === 'messages') {
+        lists = false
+        for (const m of checked.body.messages) {
+          if (m.type !== 'request') continue
+          if (m.method === 'initialize') initialize = true
+          else if (m.method !== undefined && Object.hasOwn(LISTS, m.method)) lists = true
+        }
+      }
     }
 
     if (session !== undefined) {
@@ -232,7 +249,7 @@ export async function createMcpEndpoint(
         : jsonRpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required')
     }
     if (request.method !== 'POST') return jsonRpcError(405, -32000, 'Method not allowed.', { Allow: 'POST' })
-    return serve(auth, body, serveStateless(auth, body))
+    return serve(auth, body, serveStateless(auth, body, lists))
   }
 
   const insufficientScope = (auth: AuthInfo, missing: string[], denied: McpTarget[]): McpDecision => {
@@ -309,6 +326,9 @@ function describeDenial(missing: readonly string[], denied: readonly McpTarget[]
       : `${target.kind === 'tool' ? 'Tool' : 'Prompt'} ${shown(target.name)}`
   return `${what} requires ${scopes}`
 }
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function'
 
 /** A client-chosen name in a description: echoed, but not at any length. */
 const shown = (text: string) => (text.length <= 80 ? text : `${text.slice(0, 77)}...`)

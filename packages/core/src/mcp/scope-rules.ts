@@ -323,6 +323,8 @@ export function mcpScopeRules(options: McpScopeRulesOptions = {}): McpScopeRules
   const inspect = (body: unknown) => inspectMcpBody(body, { maxBatch })
 
   const missingFor = (requirements: readonly ScopeRequirement[], granted: readonly string[]): string[] => {
+    // The usual answer, without building anything: the token meets every requirement.
+    if (requirements.every((requirement) => policy.satisfies(requirement, granted))) return []
     // All-of requirements add up; an any-of one counts only when what is already asked for does
     // not meet it. The union is then made minimal under implication by the policy.
     const asked: string[] = []
@@ -340,22 +342,30 @@ export function mcpScopeRules(options: McpScopeRulesOptions = {}): McpScopeRules
 
   const check = (body: unknown, granted: readonly string[]): McpScopeCheck => {
     const inspected = inspect(body)
-    const grantedList = Array.isArray(granted)
-      ? granted.filter((s): s is string => typeof s === 'string')
-      : []
+    const grantedList = !Array.isArray(granted)
+      ? []
+      : granted.every((s) => typeof s === 'string')
+        ? granted
+        : granted.filter((s): s is string => typeof s === 'string')
     if (inspected.kind === 'malformed') return { body: inspected, missing: [] }
     if (inspected.kind === 'too_large') {
       const everything = [...tools.values(), ...prompts.values(), ...everyResourceRule()]
       return { body: inspected, missing: missingFor(everything, grantedList) }
     }
     const requirements: ScopeRequirement[] = []
-    const seen = new Set<string>()
+    // Most bodies name one target: the set of those already counted is built from the second on.
+    let first: McpTarget | undefined
+    let seen: Set<string> | undefined
     for (const message of inspected.messages) {
       if (message.type !== 'request') continue
       for (const t of messageTargets(message)) {
-        const key = t.kind === 'resource' ? `r${t.uri}` : `${t.kind[0]}${t.name}`
-        if (seen.has(key)) continue
-        seen.add(key)
+        if (first === undefined) first = t
+        else {
+          seen ??= new Set([targetKey(first)])
+          const key = targetKey(t)
+          if (seen.has(key)) continue
+          seen.add(key)
+        }
         requirements.push(...requirementsFor(t))
       }
     }
@@ -390,6 +400,8 @@ export function mcpScopeRules(options: McpScopeRulesOptions = {}): McpScopeRules
     declaredScopes,
   })
 }
+
+const targetKey = (t: McpTarget) => (t.kind === 'resource' ? `r${t.uri}` : `${t.kind[0]}${t.name}`)
 
 function normaliseUri(uri: string): string | undefined {
   if (!URL.canParse(uri)) return undefined
