@@ -72,20 +72,16 @@ export {
   printFailures,
   printKeySetEvents,
 } from './gate/log-reporters.js'
+export { guardNodeRequest, type NodeNext, nodeScopeGuard, verifiedCaller } from './gate/node-guard.js'
 export {
   answerPreflight,
-  guardNodeRequest,
   handOver,
-  type NodeNext,
   type NodeRequest,
   nodeAnswering,
-  nodeScopeGuard,
   type SdkAuthInfo,
   sendMetadata,
   sendReply,
-  serveMcp,
-  verifiedCaller,
-} from './gate/node-guard.js'
+} from './gate/node-reply.js'
 export {
   bindingOf,
   bindingSeen,
@@ -144,6 +140,7 @@ export {
   supportsScopeChallenge,
   wrapRequestHandlers,
 } from './mcp/sdk-compat.js'
+export { serveMcp } from './mcp/serve-node.js'
 export {
   DEFAULT_SESSION_LIMITS,
   type McpSession,
