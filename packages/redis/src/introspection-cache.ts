@@ -192,6 +192,13 @@ export function redisIntrospectionCache(
       return promise
     },
 
+    // The local copy alone: a remembered token is answered without a promise (the gate's hit path).
+    peek(key: string): IntrospectionAnswer | undefined {
+      const hit = local.get(key)
+      if (hit !== undefined) counters.localHits++
+      return hit
+    },
+
     async set(key: string, value: IntrospectionAnswer, ttlMs: number): Promise<void> {
       if (!(ttlMs > 0)) return
       local.set(key, value, Math.min(ttlMs, localMaxTtlMs))

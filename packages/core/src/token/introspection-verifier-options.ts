@@ -20,6 +20,12 @@ export type IntrospectionAnswer = Readonly<Record<string, unknown>> & { readonly
  */
 export interface IntrospectionCache {
   get(key: string): IntrospectionAnswer | undefined | Promise<IntrospectionAnswer | undefined>
+  /**
+   * The answer held in this process, at once, without a round trip (`undefined` when it would
+   * take one). Optional: with it, a remembered token is answered without a promise, as with the
+   * built-in cache (the gate's hit path).
+   */
+  peek?(key: string): IntrospectionAnswer | undefined
   set(key: string, value: IntrospectionAnswer, ttlMs: number): unknown
   delete(key: string): unknown
   /** How full the store's bounded part is, for `stats()`. */

@@ -267,11 +267,14 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       return vouchFingerprint(check(token, await answerFor(token, cacheKey(token))))
     },
     cachedOutcome(token: string): CachedOutcome | undefined {
-      // Only the built-in store answers at once; a shared one (Redis) is asked on the async path.
-      // A token that is not a bearer token never gets an entry, so no syntax check is needed here.
-      if (!(store instanceof LruCache) || typeof token !== 'string') return undefined
-      const answer = store.get(cacheKey(token))
-      if (answer === undefined) return undefined
+      // The built-in store answers at once, a shared one (Redis) from its local copy (`peek`);
+      // anything else is asked on the async path. A token that is not a bearer token never gets
+      // an entry, so no syntax check is needed here.
+      if (store === undefined || typeof token !== 'string') return undefined
+      const held = store instanceof LruCache ? store.get(cacheKey(token)) : peekSafely(store, cacheKey(token))
+      if (held === undefined) return undefined
+      // A shared store's copy may be one it parsed: frozen like a fetched answer (once).
+      const answer = deepFreeze(held)
       // One answer per token hash: its fingerprint is computed once, not on every hit.
       const fingerprint = fingerprints.get(answer) ?? tokenFingerprint(token)
       fingerprints.set(answer, fingerprint)
@@ -296,6 +299,18 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       return { cache: cacheStats, inFlight: flight.pending }
     },
     health: () => [seen.health(endpoint ?? `introspection of ${o.issuer}`)],
+  }
+}
+
+/** A shared store's answer held in this process, if it can say at once; a failing one is a miss. */
+function peekSafely(store: IntrospectionCache, key: string): IntrospectionAnswer | undefined {
+  try {
+    const value = store.peek?.(key)
+    return value !== null && typeof value === 'object' && typeof value.active === 'boolean'
+      ? value
+      : undefined
+  } catch {
+    return undefined
   }
 }
 
