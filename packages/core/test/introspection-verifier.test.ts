@@ -557,6 +557,9 @@ t.test('a remembered answer is given at once (the gate hit path), checked again 
   t.equal(hit?.authInfo?.extra?.sub, 'alice')
   t.equal(hit?.fingerprint, first.extra?.fingerprint)
   t.same(hit?.authInfo?.scopes, ['notes:read', 'notes:write'])
+  const again = verifier.cachedOutcome?.('tok-sync')
+  t.equal(again?.authInfo, hit?.authInfo, 'the checked answer is reused, not rebuilt, on a later hit')
+  t.ok(Object.isFrozen(hit?.authInfo) && Object.isFrozen(hit?.authInfo?.scopes), 'and frozen, being shared')
   await failure(verifier.verifyAccessToken('tok-inactive'))
   t.equal(verifier.cachedOutcome?.('tok-inactive')?.error?.reason, 'token_inactive', 'a remembered refusal')
   nowMs += 31_000
@@ -584,4 +587,30 @@ t.test('a shared (asynchronous) store is not read on the synchronous path', asyn
   await verifier.verifyAccessToken('tok-shared')
   t.equal(entries.size, 1)
   t.equal(verifier.cachedOutcome?.('tok-shared'), undefined)
+})
+
+t.test('a shared store that can peek answers at once; the clock is read again on every hit', async (t) => {
+  let nowMs = Date.now()
+  const entries = new Map<string, IntrospectionAnswer>()
+  // A store whose local copy outlives the token: the verifier must still refuse past exp.
+  const store = {
+    get: async (key: string) => entries.get(key),
+    peek: (key: string) => entries.get(key),
+    set: async (key: string, value: IntrospectionAnswer) => void entries.set(key, value),
+    delete: async (key: string) => void entries.delete(key),
+  }
+  const { as, verifier, activeAnswer } = await setup(t, { cache: { store }, now: () => nowMs })
+  as.answers.set('tok-peek', activeAnswer({ exp: Math.floor(nowMs / 1000) + 30 }))
+  t.equal(verifier.cachedOutcome?.('tok-peek'), undefined, 'nothing held before the first call')
+  await verifier.verifyAccessToken('tok-peek')
+  const hit = verifier.cachedOutcome?.('tok-peek')
+  t.equal(hit?.authInfo?.extra?.sub, 'alice', 'answered from the local copy')
+  t.equal(verifier.cachedOutcome?.('tok-peek')?.authInfo, hit?.authInfo, 'the same checked answer')
+  nowMs += 31_000 + 120_000
+  t.equal(verifier.cachedOutcome?.('tok-peek')?.error?.reason, 'token_expired', 'past exp: refused')
+  store.peek = () => {
+    throw new Error('broken store')
+  }
+  t.equal(verifier.cachedOutcome?.('tok-peek'), undefined, 'a failing peek is a miss')
+  t.equal(as.callsFor('tok-peek'), 1)
 })

@@ -26,8 +26,8 @@ export const TELEMETRY_CHANNELS = Object.freeze({
 export interface AuthenticateTrace {
   resource: string
   /**
-   * Whether the verifier's cache answered: set when a token reached the verifier. A synchronous
-   * answer can only come from the cache (`cachedOutcome`), a promise means verification ran.
+   * Whether the verifier's cache answered: set when a token reached the verifier. A promise means
+   * verification ran; so does a synchronous answer the gate marks fresh (`Freshness`).
    */
   cacheHit?: boolean
   result?: AuthenticateResult

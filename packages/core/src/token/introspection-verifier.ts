@@ -115,7 +115,12 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
   }
 
   const seen = new LastSeen()
-  const fingerprints = new WeakMap<IntrospectionAnswer, string>()
+  // One checked answer per token hash, so a hit makes no fingerprint or AuthInfo again (only the
+  // clock is read again); the entry goes with the answer.
+  const checkedAnswers = new WeakMap<
+    IntrospectionAnswer,
+    { token: string; fingerprint: string; auth?: AuthInfo }
+  >()
 
   async function introspect(token: string): Promise<IntrospectionAnswer> {
     const url = await resolveEndpoint()
@@ -159,6 +164,17 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     })
   }
 
+  /** `exp` and `nbf` against the clock, each checked as soon as its type is (an expired token with a malformed nbf is expired). */
+  function checkTimes(exp: unknown, nbf: unknown): void {
+    const nowSeconds = now() / 1000
+    if (exp !== undefined && (typeof exp !== 'number' || !Number.isFinite(exp)))
+      throw invalidToken('claims_malformed', 'exp is not a number')
+    checkTimeClaims(exp, undefined, undefined, nowSeconds, o.clockTolerance)
+    if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf)))
+      throw invalidToken('claims_malformed', 'nbf is not a number')
+    checkTimeClaims(undefined, nbf, undefined, nowSeconds, o.clockTolerance)
+  }
+
   // RFC 7662 §4: never reuse an answer past the token's own expiry.
   function activeLifetime(answer: IntrospectionAnswer): number {
     const exp = answer.exp
@@ -200,14 +216,7 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       throw invalidToken('token_type_invalid', `token typ ${describe(typ)} is not an access token`)
     }
     const resource = audienceCheck(aud)
-    // Each checked as soon as its type is (an expired token with a malformed nbf is expired).
-    const nowSeconds = now() / 1000
-    if (exp !== undefined && (typeof exp !== 'number' || !Number.isFinite(exp)))
-      throw invalidToken('claims_malformed', 'exp is not a number')
-    checkTimeClaims(exp, undefined, undefined, nowSeconds, o.clockTolerance)
-    if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf)))
-      throw invalidToken('claims_malformed', 'nbf is not a number')
-    checkTimeClaims(undefined, nbf, undefined, nowSeconds, o.clockTolerance)
+    checkTimes(exp, nbf)
     const clientId = clientIdOfClaims(answer)
     const sub = typeof answer.sub === 'string' ? answer.sub : undefined
     const claims = answer as Record<string, unknown>
@@ -275,16 +284,20 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       if (held === undefined) return undefined
       // A shared store's copy may be one it parsed: frozen like a fetched answer (once).
       const answer = deepFreeze(held)
-      // One answer per token hash: its fingerprint is computed once, not on every hit.
-      const fingerprint = fingerprints.get(answer) ?? tokenFingerprint(token)
-      fingerprints.set(answer, fingerprint)
+      const seen = checkedAnswers.get(answer)
+      const known = seen?.token === token ? seen : undefined
+      const fingerprint = known?.fingerprint ?? tokenFingerprint(token)
       try {
-        return {
-          authInfo: vouchFingerprint(check(token, answer, fingerprint)),
-          error: undefined,
-          fingerprint,
+        // Everything but the clock depends on the answer alone: checked once, then the time only.
+        if (known?.auth !== undefined) {
+          checkTimes(answer.exp, answer.nbf)
+          return { authInfo: known.auth, error: undefined, fingerprint }
         }
+        const auth = frozenAuthInfo(vouchFingerprint(check(token, answer, fingerprint)))
+        checkedAnswers.set(answer, { token, fingerprint, auth })
+        return { authInfo: auth, error: undefined, fingerprint }
       } catch (error) {
+        if (known === undefined) checkedAnswers.set(answer, { token, fingerprint })
         if (error instanceof PortcullisError && error.code === 'invalid_token')
           return { authInfo: undefined, error, fingerprint }
         return undefined
@@ -300,6 +313,13 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
     },
     health: () => [seen.health(endpoint ?? `introspection of ${o.issuer}`)],
   }
+}
+
+/** Frozen like a remembered JWT's (the answer itself, its claims, is frozen already): shared by every hit. */
+function frozenAuthInfo(auth: AuthInfo): AuthInfo {
+  Object.freeze(auth.scopes)
+  if (auth.extra !== undefined) Object.freeze(auth.extra)
+  return Object.freeze(auth)
 }
 
 /** A shared store's answer held in this process, if it can say at once; a failing one is a miss. */
