@@ -64,6 +64,8 @@ export interface RedisIntrospectionCacheStats extends CacheStats {
  * would hide the Redis counters from the caller's types.
  */
 export interface RedisIntrospectionCache extends IntrospectionCache {
+  /** The answer in this instance's local copy, at once (no round trip): the gate's hit path. */
+  peek(key: string): IntrospectionAnswer | undefined
   stats(): RedisIntrospectionCacheStats
 }
 

@@ -43,10 +43,10 @@ t.test('two instances make one introspection call for a token; the second reads 
   t.equal(as.callsFor('tok-shared'), 1)
   t.equal(b.cache.stats().localHits, 5, 'later hits cost no round trip')
   // The local copy answers at once (peek): the gate's hit path, with no promise.
-  const outcome = b.verifier.cachedOutcome('tok-shared')
+  const outcome = b.verifier.cachedOutcome?.('tok-shared')
   t.equal(outcome?.authInfo?.extra?.sub, 'alice', 'a remembered token is answered at once')
   t.ok(Object.isFrozen(outcome?.authInfo?.extra?.claims), 'the answer read from Redis is frozen')
-  t.equal(b.verifier.cachedOutcome('tok-unknown'), undefined, 'an unknown token has no outcome')
+  t.equal(b.verifier.cachedOutcome?.('tok-unknown'), undefined, 'an unknown token has no outcome')
   t.equal(b.cache.peek('tok-unknown'), undefined)
   t.match(b.verifier.stats(), { cache: { entries: 1, maxEntries: 10_000 }, inFlight: 0 })
 
