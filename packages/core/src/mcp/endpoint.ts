@@ -5,6 +5,7 @@ import type { Gate } from '../gate/gate-types.js'
 import { scopeDenial } from '../gate/scope-denial.js'
 import { PortcullisError } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'
+import { isThenable } from '../support/thenable.js'
 import { auditing, publishAudit } from '../telemetry/audit.js'
 import { addHealthPart, sessionTableHealth } from '../telemetry/health.js'
 import type { AuthInfo } from '../token/auth-info.js'
@@ -326,9 +327,6 @@ function describeDenial(missing: readonly string[], denied: readonly McpTarget[]
       : `${target.kind === 'tool' ? 'Tool' : 'Prompt'} ${shown(target.name)}`
   return `${what} requires ${scopes}`
 }
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  typeof (value as { then?: unknown } | null)?.then === 'function'
 
 /** A client-chosen name in a description: echoed, but not at any length. */
 const shown = (text: string) => (text.length <= 80 ? text : `${text.slice(0, 77)}...`)

@@ -280,10 +280,10 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): In
       // anything else is asked on the async path. A token that is not a bearer token never gets
       // an entry, so no syntax check is needed here.
       if (store === undefined || typeof token !== 'string') return undefined
-      const held = store instanceof LruCache ? store.get(cacheKey(token)) : peekSafely(store, cacheKey(token))
-      if (held === undefined) return undefined
-      // A shared store's copy may be one it parsed: frozen like a fetched answer (once).
-      const answer = deepFreeze(held)
+      // The built-in store holds answers frozen already; a shared one's are frozen by peekSafely.
+      const answer =
+        store instanceof LruCache ? store.get(cacheKey(token)) : peekSafely(store, cacheKey(token))
+      if (answer === undefined) return undefined
       const seen = checkedAnswers.get(answer)
       const known = seen?.token === token ? seen : undefined
       const fingerprint = known?.fingerprint ?? tokenFingerprint(token)
@@ -322,13 +322,19 @@ function frozenAuthInfo(auth: AuthInfo): AuthInfo {
   return Object.freeze(auth)
 }
 
+/**
+ * What a shared store handed back, if it is an answer: frozen like a fetched one (a store may hand
+ * back a fresh object per read, or one it parsed).
+ */
+function storedAnswer(value: IntrospectionAnswer | null | undefined): IntrospectionAnswer | undefined {
+  if (value === undefined || value === null || typeof value.active !== 'boolean') return undefined
+  return deepFreeze(value)
+}
+
 /** A shared store's answer held in this process, if it can say at once; a failing one is a miss. */
 function peekSafely(store: IntrospectionCache, key: string): IntrospectionAnswer | undefined {
   try {
-    const value = store.peek?.(key)
-    return value !== null && typeof value === 'object' && typeof value.active === 'boolean'
-      ? value
-      : undefined
+    return storedAnswer(store.peek?.(key))
   } catch {
     return undefined
   }
@@ -336,10 +342,7 @@ function peekSafely(store: IntrospectionCache, key: string): IntrospectionAnswer
 
 async function cacheGet(store: IntrospectionCache, key: string): Promise<IntrospectionAnswer | undefined> {
   try {
-    const value = await store.get(key)
-    if (value === undefined || value === null || typeof value.active !== 'boolean') return undefined
-    // A shared store hands back a fresh object per read: freeze it like a fetched answer.
-    return deepFreeze(value)
+    return storedAnswer(await store.get(key))
   } catch {
     return undefined // a failing shared store costs a call, not the request
   }

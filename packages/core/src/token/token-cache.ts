@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { PortcullisError } from '../support/errors.js'
 import { type CacheStats, LruCache } from '../support/lru-cache.js'
 import { parseOptions } from '../support/options.js'
+import { isThenable } from '../support/thenable.js'
 import type { AuthInfo, CachedOutcome } from './auth-info.js'
 import { tokenFingerprint, tokenHash } from './fingerprint.js'
 import { dpopBoundCaller } from './sender-constraint.js'
@@ -188,9 +189,6 @@ export class TokenCache {
     return error
   }
 }
-
-const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 
 /** Characters of a token that key its verified outcome: its end (a JWT's signature). */
 const TAIL = 32
