@@ -66,6 +66,8 @@ export interface CorsOptions {
    * Origins allowed to call protected routes from a browser: `'*'` (default) or a list of exact
    * origins (`https://app.example.com`), which are reflected with `Vary: Origin`. A bearer token is
    * not an ambient credential, so `'*'` exposes nothing a page could not already fetch with a token.
+   * Either way a request without `Origin` (not a browser's CORS request) gets no CORS headers, only
+   * `Vary: Origin`.
    */
   origin?: '*' | readonly string[]
   /** Seconds a browser may cache a preflight answer (`Access-Control-Max-Age`). Default 7200. */
@@ -89,7 +91,7 @@ export interface CorsPolicy {
   readonly exposeHeaders: readonly string[]
   /** `exposeHeaders` as one header value. */
   readonly fixedExposeList: string
-  /** `responseHeaders(origin)` when it is the same for every origin (`origin: '*'`), made once. */
+  /** `responseHeaders(origin)` when it is the same for every origin given (`origin: '*'`), made once. */
   readonly fixedResponseHeaders: Readonly<Record<string, string>> | undefined
 }
 
@@ -104,6 +106,7 @@ export interface CorsHeadersSoFar {
 }
 
 const NOTHING: Readonly<Record<string, string>> = Object.freeze({})
+const VARY_ORIGIN: Readonly<Record<string, string>> = Object.freeze({ Vary: 'Origin' })
 
 /**
  * The CORS headers to set on an actual (non-preflight) answer to `origin`, beside a CORS layer
@@ -138,9 +141,8 @@ function headersBeside(
   exposeHeaders: HeaderValue,
 ): Readonly<Record<string, string>> {
   if (allowOrigin === undefined && vary === undefined && exposeHeaders === undefined) {
-    return (
-      policy.fixedResponseHeaders ?? policy.responseHeaders(typeof origin === 'string' ? origin : undefined)
-    )
+    if (typeof origin !== 'string') return VARY_ORIGIN
+    return policy.fixedResponseHeaders ?? policy.responseHeaders(origin)
   }
   if (allowOrigin !== undefined) {
     return { 'Access-Control-Expose-Headers': mergeHeaderList(exposeHeaders, policy.exposeHeaders) }
@@ -271,11 +273,14 @@ export function corsPolicy(options: CorsOptions = {}): CorsPolicy {
   ])
   const exposeList = exposeHeaders.split(', ')
 
-  // A fresh object each call: callers add to it.
+  // A fresh object each call: callers add to it. A request without Origin is not a CORS request
+  // (browsers send Origin on every one, Fetch standard §3.1): it gets no grant, only `Vary: Origin`,
+  // so a cache never hands that answer to a CORS request (§3.2.5 "CORS protocol and HTTP caches").
   const originHeaders = (requestOrigin: string | undefined): Record<string, string> | undefined => {
+    if (requestOrigin === undefined) return undefined
     if (allowed === undefined) return { 'Access-Control-Allow-Origin': '*' }
-    // The answer depends on Origin, so caches must key on it (Fetch standard §3.2.5 "CORS protocol and HTTP caches").
-    if (requestOrigin === undefined || !allowed.has(requestOrigin)) return undefined
+    // The answer depends on Origin, so caches must key on it (Fetch standard §3.2.5).
+    if (!allowed.has(requestOrigin)) return undefined
     return { 'Access-Control-Allow-Origin': requestOrigin, Vary: 'Origin' }
   }
 
