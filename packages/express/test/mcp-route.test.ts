@@ -69,10 +69,11 @@ t.test('a tools/call beyond the token: 403 before the tool runs; with the scope 
   })
   t.teardown(app.close)
   const reader = { authorization: `Bearer ${await kit.mint({ scope: 'notes:read' })}` }
+  // A browser client (it sends Origin) can read the step-up challenge.
   const denied = await app.server.request(
     'POST',
     '/mcp',
-    { ...JSON_HEADERS, ...reader },
+    { ...JSON_HEADERS, ...reader, origin: 'https://inspector.example' },
     JSON.stringify(call('write')),
   )
   t.equal(denied.status, 403)
@@ -84,6 +85,7 @@ t.test('a tools/call beyond the token: 403 before the tool runs; with the scope 
     error: 'insufficient_scope',
     error_description: 'Tool write requires the scope notes:write',
   })
+  t.equal(denied.headers['access-control-allow-origin'], '*')
   t.equal(
     denied.headers['access-control-expose-headers'],
     'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',

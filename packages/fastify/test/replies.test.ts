@@ -10,14 +10,22 @@ const app = await notesApp(kit)
 t.teardown(() => app.close())
 
 const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
+const ORIGIN = 'https://inspector.example'
+// A browser's request carries Origin and gets the CORS grant; any other gets only `Vary: Origin`.
+const BROWSER_CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSE }
+const NO_CORS = { vary: 'Origin' }
 
-const rejection = (status: number, challenge: string | undefined, body: object) => {
+const rejection = (
+  status: number,
+  challenge: string | undefined,
+  body: object,
+  cors: Record<string, string> = NO_CORS,
+) => {
   const json = JSON.stringify(body)
   return {
     status,
     headers: {
-      'access-control-allow-origin': '*',
-      'access-control-expose-headers': EXPOSE,
+      ...cors,
       'cache-control': 'no-store',
       'content-type': 'application/json; charset=utf-8',
       ...(challenge === undefined ? {} : { 'www-authenticate': challenge }),
@@ -34,12 +42,16 @@ const request = async (headers: Record<string, string | string[]>, url = '/notes
 }
 
 t.test('no token: 401, challenge without error, base scope and resource_metadata', async (t) => {
+  const body = {
+    error: 'invalid_token',
+    error_description: 'An access token is required in the Authorization header (Bearer scheme)',
+  }
+  const challenge = `Bearer scope="notes:read", resource_metadata="${METADATA_URL}"`
+  t.same(await request({}), rejection(401, challenge, body))
   t.same(
-    await request({}),
-    rejection(401, `Bearer scope="notes:read", resource_metadata="${METADATA_URL}"`, {
-      error: 'invalid_token',
-      error_description: 'An access token is required in the Authorization header (Bearer scheme)',
-    }),
+    await request({ origin: ORIGIN }),
+    rejection(401, challenge, body, BROWSER_CORS),
+    'a browser can read the challenge',
   )
 })
 
@@ -129,20 +141,28 @@ t.test('expired, forged, wrong-audience, wrong-issuer and ID tokens: 401 invalid
 
 t.test('a valid token: 200, request.auth set, CORS headers exposed', async (t) => {
   const token = await kit.mint({ scope: 'notes:read notes:write' })
-  const response = await app.inject({
-    method: 'GET',
-    url: '/notes',
-    headers: { authorization: `Bearer ${token}` },
-  })
-  t.equal(response.statusCode, 200)
-  t.same(response.json(), { sub: 'alice', scopes: ['notes:read', 'notes:write'] })
-  t.same(stableHeaders(response), {
-    'access-control-allow-origin': '*',
-    'access-control-expose-headers': EXPOSE,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': String(response.body.length),
-    connection: 'keep-alive',
-  })
+  for (const [name, origin, cors] of [
+    ['from a browser', { origin: ORIGIN }, BROWSER_CORS],
+    ['not from a browser (no Origin)', {}, NO_CORS],
+  ] as const) {
+    const response = await app.inject({
+      method: 'GET',
+      url: '/notes',
+      headers: { authorization: `Bearer ${token}`, ...origin },
+    })
+    t.equal(response.statusCode, 200, name)
+    t.same(response.json(), { sub: 'alice', scopes: ['notes:read', 'notes:write'] }, name)
+    t.same(
+      stableHeaders(response),
+      {
+        ...cors,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(response.body.length),
+        connection: 'keep-alive',
+      },
+      name,
+    )
+  }
 })
 
 t.test('the scheme name is case-insensitive (RFC 9110 §11.1)', async (t) => {

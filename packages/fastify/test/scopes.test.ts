@@ -24,8 +24,7 @@ t.test('route config.scopes: 403 insufficient_scope naming the minimal missing s
   }
   t.equal(response.statusCode, 403)
   t.same(stableHeaders(response), {
-    'access-control-allow-origin': '*',
-    'access-control-expose-headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
+    vary: 'Origin',
     'cache-control': 'no-store',
     'content-type': 'application/json; charset=utf-8',
     'www-authenticate': `Bearer error="insufficient_scope", error_description="${body.error_description}", scope="reports:read", resource_metadata="${METADATA_URL}"`,
@@ -252,9 +251,11 @@ t.test('a repeated token (a cache hit) gets the same checks and headers as its f
   const app = await notesApp(kit)
   t.teardown(() => app.close())
   const reader = await kit.mint({ scope: 'notes:read' })
-  const headers = { authorization: `Bearer ${reader}` }
+  // A browser's requests (with Origin), then the same token without Origin: each kind gets its
+  // own CORS headers on every hit, whatever the first request was.
+  const browser = { authorization: `Bearer ${reader}`, origin: 'https://inspector.example' }
   for (let i = 0; i < 3; i++) {
-    const allowed = await app.inject({ method: 'GET', url: '/notes', headers })
+    const allowed = await app.inject({ method: 'GET', url: '/notes', headers: browser })
     t.equal(allowed.statusCode, 200, `request ${i + 1}`)
     t.same(allowed.json(), { sub: 'alice', scopes: ['notes:read'] })
     t.equal(allowed.headers['access-control-allow-origin'], '*')
@@ -262,10 +263,21 @@ t.test('a repeated token (a cache hit) gets the same checks and headers as its f
       allowed.headers['access-control-expose-headers'],
       'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
     )
-    const denied = await app.inject({ method: 'GET', url: '/reports', headers })
+    const denied = await app.inject({ method: 'GET', url: '/reports', headers: browser })
     t.equal(denied.statusCode, 403, `request ${i + 1}: the route's scopes are checked on every hit`)
     t.equal(challengeParams(denied.headers['www-authenticate'])?.scope, 'reports:read')
+    t.equal(denied.headers['access-control-allow-origin'], '*', 'the step-up challenge is readable')
+    t.match(denied.headers['access-control-expose-headers'], /WWW-Authenticate/)
   }
+  const plain = await app.inject({
+    method: 'GET',
+    url: '/notes',
+    headers: { authorization: `Bearer ${reader}` },
+  })
+  t.equal(plain.statusCode, 200)
+  t.equal(plain.headers['access-control-allow-origin'], undefined, 'no Origin: not a CORS request')
+  t.equal(plain.headers['access-control-expose-headers'], undefined)
+  t.equal(plain.headers.vary, 'Origin')
 })
 
 t.test('scope implications with a "__proto__" key reach the gate intact', async (t) => {

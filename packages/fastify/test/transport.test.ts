@@ -126,10 +126,11 @@ t.test('the key set on a closed port: 503 temporarily_unavailable with Retry-Aft
   })
   t.teardown(() => app.close())
   const token = await kit.mint()
+  // From a browser (Origin): the CORS grant is on the 503 too, so the client can read it.
   const response = await app.inject({
     method: 'GET',
     url: '/notes',
-    headers: { authorization: `Bearer ${token}` },
+    headers: { authorization: `Bearer ${token}`, origin: 'https://inspector.example' },
   })
   t.equal(response.statusCode, 503)
   const body = response.json()
