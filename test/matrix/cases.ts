@@ -33,39 +33,47 @@ export interface MatrixCase {
   }
 }
 
-const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
-const ALLOW_HEADERS =
+export const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
+export const ALLOW_HEADERS =
   'Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name'
-const ORIGIN = 'https://inspector.example'
-const BEARER = { authorization: 'Bearer $TOKEN' }
+export const ORIGIN = 'https://inspector.example'
+export const BEARER = { authorization: 'Bearer $TOKEN' }
 const now = Math.floor(Date.now() / 1000)
 
-const rejectionHeaders = (challenge: string | undefined, more: Record<string, string> = {}) => ({
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers': EXPOSE,
+// A request without Origin is not a browser's CORS request (Fetch standard §3.1): a protected
+// route answers it with no grant, only `Vary: Origin` (§3.2.5), so most cases below expect that.
+// A browser's request (with Origin) gets the grant and the exposed headers: see cors-cases.ts.
+export const NO_CORS = { vary: 'Origin' }
+export const BROWSER_CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSE }
+
+export const rejectionHeaders = (
+  challenge: string | undefined,
+  more: Record<string, string> = {},
+  cors: Record<string, string> = NO_CORS,
+) => ({
+  ...cors,
   'cache-control': 'no-store',
   'content-type': 'application/json; charset=utf-8',
   ...(challenge === undefined ? {} : { 'www-authenticate': challenge }),
   ...more,
 })
 
-const okHeaders = {
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers': EXPOSE,
+export const okHeaders = (cors: Record<string, string> = NO_CORS) => ({
+  ...cors,
   'content-type': 'application/json; charset=utf-8',
-}
+})
 
-const noCredentials = `Bearer scope="notes:read", resource_metadata="${METADATA_URL}"`
-const invalidToken = (description: string) =>
+export const noCredentials = `Bearer scope="notes:read", resource_metadata="${METADATA_URL}"`
+export const invalidToken = (description: string) =>
   `Bearer error="invalid_token", error_description="${description}", scope="notes:read", resource_metadata="${METADATA_URL}"`
-const insufficientScope = (description: string, scope: string) =>
+export const insufficientScope = (description: string, scope: string) =>
   `Bearer error="insufficient_scope", error_description="${description}", scope="${scope}", resource_metadata="${METADATA_URL}"`
-const invalidRequest = (description: string) =>
+export const invalidRequest = (description: string) =>
   `Bearer error="invalid_request", error_description="${description}", resource_metadata="${METADATA_URL}"`
 
-const MALFORMED =
+export const MALFORMED =
   'Malformed Authorization header: the Bearer credential must be a single token68 value (RFC 6750 §2.1)'
-const MISSING = 'An access token is required in the Authorization header (Bearer scheme)'
+export const MISSING = 'An access token is required in the Authorization header (Bearer scheme)'
 
 const rejected = (
   name: string,
@@ -210,7 +218,7 @@ export const CASES: readonly MatrixCase[] = [
     },
     expect: {
       status: 200,
-      headers: okHeaders,
+      headers: okHeaders(),
       body: { route: 'GET /notes', sub: 'alice', scopes: ['notes:read', 'notes:write'] },
     },
   },
@@ -219,7 +227,7 @@ export const CASES: readonly MatrixCase[] = [
     request: { method: 'GET', path: '/notes', headers: { authorization: 'bEaReR $TOKEN' }, token: {} },
     expect: {
       status: 200,
-      headers: okHeaders,
+      headers: okHeaders(),
       body: { route: 'GET /notes', sub: 'alice', scopes: ['notes:read'] },
     },
   },
@@ -279,7 +287,7 @@ export const CASES: readonly MatrixCase[] = [
     },
     expect: {
       status: 200,
-      headers: okHeaders,
+      headers: okHeaders(),
       body: { route: 'POST /notes', sub: 'alice', scopes: ['notes:write'] },
     },
   },
@@ -346,7 +354,7 @@ export const CASES: readonly MatrixCase[] = [
     request: { method: 'GET', path: '/search', headers: BEARER, token: { claims: { scope: 'files:read' } } },
     expect: {
       status: 200,
-      headers: okHeaders,
+      headers: okHeaders(),
       body: { route: 'GET /search', sub: 'alice', scopes: ['files:read'] },
     },
   },
@@ -355,7 +363,7 @@ export const CASES: readonly MatrixCase[] = [
     request: { method: 'POST', path: '/notes', headers: BEARER, token: { claims: { scope: 'notes:admin' } } },
     expect: {
       status: 200,
-      headers: okHeaders,
+      headers: okHeaders(),
       body: { route: 'POST /notes', sub: 'alice', scopes: ['notes:admin'] },
     },
   },
@@ -516,106 +524,4 @@ export const CASES: readonly MatrixCase[] = [
     { error: 'invalid_token', error_description: MISSING },
     { resource: 'https://mcp.example.com/' },
   ),
-
-  // CORS for browser clients.
-  {
-    name: 'a preflight on a protected route is answered, never gated',
-    request: {
-      method: 'OPTIONS',
-      path: '/notes',
-      headers: {
-        origin: ORIGIN,
-        'access-control-request-method': 'POST',
-        'access-control-request-headers': 'authorization, content-type, mcp-protocol-version',
-      },
-    },
-    expect: {
-      status: 204,
-      headers: {
-        'access-control-allow-origin': '*',
-        'access-control-allow-methods': 'GET, OPTIONS, HEAD, POST',
-        'access-control-allow-headers': ALLOW_HEADERS,
-        'access-control-max-age': '7200',
-        'content-length': '0',
-      },
-      body: '',
-    },
-  },
-  {
-    name: 'restricted origins: an allowed origin is reflected with Vary on the preflight',
-    options: { cors: { origin: [ORIGIN], maxAge: 600, exposeHeaders: ['X-Request-Id'] } },
-    request: {
-      method: 'OPTIONS',
-      path: '/reports',
-      headers: { origin: ORIGIN, 'access-control-request-method': 'GET' },
-    },
-    expect: {
-      status: 204,
-      headers: {
-        'access-control-allow-origin': ORIGIN,
-        vary: 'Origin',
-        'access-control-allow-methods': 'GET, OPTIONS, HEAD',
-        'access-control-allow-headers': ALLOW_HEADERS,
-        'access-control-max-age': '600',
-        'content-length': '0',
-      },
-      body: '',
-    },
-  },
-  {
-    name: 'restricted origins: another origin gets a preflight answer without a grant',
-    options: { cors: { origin: [ORIGIN] } },
-    request: {
-      method: 'OPTIONS',
-      path: '/notes',
-      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
-    },
-    expect: { status: 204, headers: { vary: 'Origin', 'content-length': '0' }, body: '' },
-  },
-  {
-    name: 'restricted origins: a rejection to an allowed origin carries the grant and the exposed headers',
-    options: { cors: { origin: [ORIGIN], exposeHeaders: ['X-Request-Id'] } },
-    request: { method: 'GET', path: '/notes', headers: { origin: ORIGIN } },
-    expect: {
-      status: 401,
-      headers: {
-        'access-control-allow-origin': ORIGIN,
-        vary: 'Origin',
-        'access-control-expose-headers': `${EXPOSE}, X-Request-Id`,
-        'cache-control': 'no-store',
-        'content-type': 'application/json; charset=utf-8',
-        'www-authenticate': noCredentials,
-      },
-      body: { error: 'invalid_token', error_description: MISSING },
-    },
-  },
-  {
-    name: 'restricted origins: a rejection to another origin carries no grant',
-    options: { cors: { origin: [ORIGIN] } },
-    request: { method: 'GET', path: '/notes', headers: { origin: 'https://evil.example' } },
-    expect: {
-      status: 401,
-      headers: {
-        vary: 'Origin',
-        'cache-control': 'no-store',
-        'content-type': 'application/json; charset=utf-8',
-        'www-authenticate': noCredentials,
-      },
-      body: { error: 'invalid_token', error_description: MISSING },
-    },
-  },
-  {
-    name: 'cors: false leaves CORS to the application',
-    options: { cors: false },
-    request: { method: 'GET', path: '/notes', headers: { origin: ORIGIN } },
-    expect: {
-      status: 401,
-      headers: {
-        'cache-control': 'no-store',
-        'content-type': 'application/json; charset=utf-8',
-        'www-authenticate': noCredentials,
-      },
-      body: { error: 'invalid_token', error_description: MISSING },
-    },
-  },
 ]

@@ -3,6 +3,7 @@ import { type TokenKit, tokenKit } from '@portcullis/test-kit'
 import type { Test } from 'tap'
 import { gateOptionsFor, type MatrixOptions } from './app-spec.js'
 import { CASES, type MatrixCase } from './cases.js'
+import { CORS_CASES } from './cors-cases.js'
 
 /** A request of the matrix, ready to send: tokens already in place. */
 export interface MatrixRequest {
@@ -48,7 +49,7 @@ export async function runMatrix(t: Test, adapter: MatrixAdapter): Promise<void> 
     return app
   }
 
-  for (const entry of CASES) {
+  for (const entry of [...CASES, ...CORS_CASES]) {
     await t.test(entry.name, async (t) => {
       const app = await appFor(entry.options)
       const response = await app.send(await prepare(kit, entry))
