@@ -214,6 +214,8 @@ t.test('the gate on a Node request and response', async (t) => {
   t.match(refused.headers.get('www-authenticate'), /^Bearer /)
   t.equal(refused.headers.get('content-length'), String(Buffer.byteLength(await refused.text())))
   t.equal(rejections.length, 1, 'reported to the binding')
+  t.equal(refused.headers.get('access-control-allow-origin'), null, 'no Origin: not a CORS request')
+  t.equal(refused.headers.get('vary'), 'Origin')
 
   const scoped = await fetch(`${url}/write`, { headers: { authorization: 'Bearer good' } })
   t.equal(scoped.status, 403, 'authenticated by the guard (fail closed), then refused the scope')
