@@ -5,14 +5,8 @@
 //
 //   node bench/hit-path-variants.mjs [--batches 15] [--requests 4000]
 //   VARIANTS=express-bare,express-portcullis node bench/hit-path-variants.mjs   (the Express pair only on request)
-//   VARIANTS=bare,portcullis node bench/hit-path-variants.mjs --instructions [--requests 2000]
-//
-// `--instructions`: instructions per request of each variant instead of CPU time (two cachegrind
-// runs each, see lib/instructions.mjs): deterministic where timings on a shared machine are not.
 import { createServer } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { instructionsPerRequest } from './lib/instructions.mjs'
 import { HELLO, ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
 import { builds } from './lib/load-builds.mjs'
 import { alternate, cpuMicros, loadAverage, median, range } from './lib/measure.mjs'
@@ -20,33 +14,8 @@ import { bearerRequest, loadPipelined } from './lib/pipeline-client.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({
-  options: {
-    batches: { type: 'string', default: '15' },
-    requests: { type: 'string' },
-    instructions: { type: 'boolean', default: false },
-    // Internal (the --instructions runs): one variant, a fixed number of requests, no report.
-    count: { type: 'string' },
-  },
+  options: { batches: { type: 'string', default: '15' }, requests: { type: 'string', default: '4000' } },
 })
-if (args.instructions) {
-  const names = process.env.VARIANTS?.split(',') ?? ['bare', 'portcullis']
-  const low = Number(args.requests ?? 2000)
-  const script = fileURLToPath(import.meta.url)
-  const perRequest = await instructionsPerRequest(script, names, low, (name, count) => [
-    '--count',
-    `${name}:${count}`,
-  ])
-  console.log(`instructions per request, (${3 * low} requests − ${low}) / ${2 * low}, cachegrind`)
-  printTable(
-    ['variant', 'instructions/req (server + a light client)>', 'above the first>'],
-    names.map((name) => [
-      name,
-      Math.round(perRequest[name]),
-      Math.round(perRequest[name] - perRequest[names[0]]),
-    ]),
-  )
-  process.exit(0)
-}
 const { default: Fastify } = await import('fastify')
 const { default: express } = await import('express')
 const { core, fastify, express: expressBuilds } = await builds('core', 'fastify', 'express')
@@ -177,8 +146,7 @@ if (core.baseline !== undefined) {
 }
 
 const servers = []
-const [countVariant, countRequests] = args.count?.split(':') ?? []
-const onlyVariants = countVariant === undefined ? process.env.VARIANTS?.split(',') : [countVariant]
+const onlyVariants = process.env.VARIANTS?.split(',')
 for (const [name, setup] of Object.entries(expressVariants)) {
   if (!onlyVariants?.includes(name)) continue
   const app = express()
@@ -204,15 +172,9 @@ for (const [name, setup] of Object.entries(variants)) {
 
 const wire = bearerRequest(token)
 const batch = (port, count) => loadPipelined(port, { count, wire: () => wire })
-const n = Number(args.requests ?? 4000)
-for (const s of servers) await batch(s.port, 2000) // warm up the JIT and the cache
-if (countRequests !== undefined) {
-  // One variant under valgrind: exactly `countRequests` more requests, then exit.
-  await batch(servers[0].port, Number(countRequests))
-  for (const s of servers) await s.app.close()
-  process.exit(0)
-}
+const n = Number(args.requests)
 console.log(`load average ${loadAverage().join(' ')}`)
+for (const s of servers) await batch(s.port, 2000) // warm up the JIT and the cache
 await alternate(servers, Number(args.batches), async (s) => (await cpuMicros(() => batch(s.port, n))) / n)
 const base = median(servers[0].samples)
 printTable(
