@@ -72,6 +72,13 @@ const variants = {
     })
     app.get('/hello', async () => HELLO)
   },
+  'vary-origin': async (app) => {
+    app.addHook('onRequest', (_req, reply, done) => {
+      reply.header('vary', 'Origin')
+      done()
+    })
+    app.get('/hello', async () => HELLO)
+  },
   portcullis: async (app) => {
     await app.register(portcullis, {
       resource: RESOURCE,

@@ -27,6 +27,14 @@ export function scenarioList({ expressAvailable }) {
   const list = [
     { name: 'fastify-bare', label: 'Fastify, bare route', server: 'fastify-bare', tokens: 'none', ...hello },
     {
+      name: 'fastify-bare-bearer',
+      label: 'Fastify, bare route, the same request with its bearer token (ignored)',
+      server: 'fastify-bare',
+      tokens: 'one',
+      unprotected: true,
+      ...hello,
+    },
+    {
       name: 'portcullis-warm',
       label: 'Fastify + Portcullis, one token (warm)',
       server: 'fastify-portcullis',

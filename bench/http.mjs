@@ -46,6 +46,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'no-build': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
@@ -60,6 +61,8 @@ if (args.help) {
   --only <names>      comma-separated scenario names (default: all)
   --no-build          skip the TypeScript build of the packages
   --cpu-prof          write a V8 CPU profile of each server to bench/results/profiles/
+  --pin               one-process servers on CPU 0, this runner and its load generator on CPU 1
+                      (taskset): far steadier figures on a small machine; two-process scenarios unpinned
 Scenarios: ${scenarioList({ expressAvailable: true })
     .map((s) => s.name)
     .join(', ')}`)
@@ -70,6 +73,10 @@ const duration = positiveNumber('duration', args.duration)
 const warmup = nonNegativeNumber('warmup', args.warmup)
 const connections = Math.round(positiveNumber('connections', args.connections))
 const rounds = Math.round(positiveNumber('rounds', args.rounds))
+
+// Read before --pin narrows this process to one CPU.
+const CPU_COUNT = availableParallelism()
+if (args.pin) pinTo(process.pid, 1)
 
 const expressStatus = args['no-build'] ? expressBuiltStatus() : build()
 const expressAvailable = expressStatus.available
@@ -156,7 +163,7 @@ if (introspectionEndpoint !== undefined)
 
 console.log(
   `${scenarios.length} scenarios, ${warmup} s warm-up + ${duration} s measured each, ${connections} connections, ` +
-    `${availableParallelism()} CPUs, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
+    `${CPU_COUNT} CPUs${args.pin ? ' (pinned: servers on CPU 0, load on CPU 1)' : ''}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
 )
 if (!expressAvailable) console.log(`express scenarios skipped: ${expressStatus.reason}`)
 
@@ -204,9 +211,17 @@ const report = {
   startedAt: startedAt.toISOString(),
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
-  cpus: { count: availableParallelism(), model: cpus()[0]?.model },
+  cpus: { count: CPU_COUNT, model: cpus()[0]?.model },
   loadAverage: { before: loadBefore, after: loadavg() },
-  settings: { duration, warmup, connections, rounds, algorithm: 'ES256', resource: RESOURCE },
+  settings: {
+    duration,
+    warmup,
+    connections,
+    rounds,
+    pinned: args.pin,
+    algorithm: 'ES256',
+    resource: RESOURCE,
+  },
   tokenPool: pool.length === 0 ? undefined : { minted: pool.length, mintSeconds },
   express: expressStatus,
   scenarios: results,
@@ -226,6 +241,8 @@ async function runScenario(scenario) {
   // Each Redis scenario starts from an empty Redis: no deny list, counts or answers of the last one.
   if (scenario.redis) await redisCommand(redis.url, 'FLUSHALL')
   const child = await startServer(scenario.server, scenario.env)
+  // A cluster's workers are forked after the primary reports: only one-process servers are pinned.
+  if (args.pin && scenario.env?.BENCH_WORKERS === undefined) pinTo(child.pid, 0)
   try {
     const url = `http://127.0.0.1:${child.port}`
     await sanityCheck(url, scenario)
@@ -357,7 +374,7 @@ async function sanityCheck(url, scenario) {
     throw new Error(`sanity check: expected 200, got ${ok.status}: ${text.slice(0, 200)}`)
   const body = parseJson(text)
   if (!scenario.expect(body)) throw new Error(`sanity check: unexpected body ${text.slice(0, 200)}`)
-  if (scenario.tokens !== 'none') {
+  if (scenario.tokens !== 'none' && !scenario.unprotected) {
     const denied = await send(undefined)
     await denied.arrayBuffer()
     if (denied.status !== 401 || !denied.headers.get('www-authenticate')?.startsWith('Bearer')) {
@@ -365,6 +382,16 @@ async function sanityCheck(url, scenario) {
         `sanity check: a request without a token got ${denied.status}, not a 401 Bearer challenge`,
       )
     }
+  }
+}
+
+/** Pins every thread of process `pid` to CPU `cpu` (`taskset`, util-linux); fails the run clearly without it. */
+function pinTo(pid, cpu) {
+  if (CPU_COUNT < 2) fail('--pin needs at least 2 CPUs')
+  try {
+    execFileSync('taskset', ['-a', '-c', '-p', String(cpu), String(pid)], { stdio: 'ignore' })
+  } catch (error) {
+    fail(`--pin: taskset could not pin process ${pid} to CPU ${cpu} (${error.message})`)
   }
 }
 
@@ -409,7 +436,7 @@ function startServer(kind, extraEnv = {}) {
           })
           child.send('cpu-usage')
         })
-      resolve({ port: message.port, stop, cpuUsage })
+      resolve({ port: message.port, pid: child.pid, stop, cpuUsage })
     })
     child.once('exit', (code, signal) => {
       clearTimeout(timer)

@@ -13,12 +13,12 @@
 //   node bench/mcp-overhead.mjs [--batches 11] [--requests 1500] [--cpu-prof <dir>]
 //   node bench/mcp-overhead.mjs --instructions [--requests 400]
 //   PORTCULLIS_BASELINE=/path/to/checkout node bench/mcp-overhead.mjs
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { instructionsPerRequest } from './lib/instructions.mjs'
 import { ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
 import { baselineBuild, thisBuild } from './lib/load-builds.mjs'
 import { bareMcpRoute, mcpServerFactory } from './lib/mcp-app.mjs'
@@ -183,47 +183,16 @@ async function countInstructions() {
     'mcp-portcullis',
     ...(baselineDir === undefined ? [] : ['mcp-portcullis@baseline']),
   ]
-  const refs = (name, count) =>
-    new Promise((resolve, reject) => {
-      const child = spawn(
-        'valgrind',
-        [
-          '--tool=cachegrind',
-          '--cache-sim=no',
-          '--cachegrind-out-file=/dev/null',
-          process.execPath,
-          '--single-threaded',
-          SCRIPT,
-          '--variants',
-          name,
-          '--count',
-          String(count),
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      )
-      let stderr = ''
-      child.stderr.on('data', (chunk) => {
-        stderr = (stderr + chunk).slice(-20_000)
-      })
-      child.on('error', reject)
-      child.on('close', (status) => {
-        const match = /I\s+refs:\s+([\d,]+)/.exec(stderr)
-        if (status !== 0 || match === null) {
-          reject(
-            new Error(`valgrind run of ${name} failed (is valgrind installed?):\n${stderr.slice(-2000)}`),
-          )
-        } else resolve(Number(match[1].replaceAll(',', '')))
-      })
-    })
-  // Every run at once: each is single-threaded and counting instructions does not care about load.
-  const counts = await Promise.all(names.map((name) => Promise.all([refs(name, low), refs(name, 3 * low)])))
-  const perRequest = {}
+  const perRequest = await instructionsPerRequest(SCRIPT, names, low, (name, count) => [
+    '--variants',
+    name,
+    '--count',
+    String(count),
+  ])
   console.log(`instructions per request, (${3 * low} requests − ${low}) / ${2 * low}, cachegrind`)
-  names.forEach((name, i) => {
-    const [few, many] = counts[i]
-    perRequest[name] = (many - few) / (2 * low)
+  for (const name of names) {
     console.log(`${name}: ${(perRequest[name] / 1e6).toFixed(3)} M instructions per request`)
-  })
+  }
   const bare = perRequest['mcp-bare']
   if (bare === undefined) return
   for (const name of names) {

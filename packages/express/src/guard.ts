@@ -3,6 +3,7 @@ import {
   formBodyToken,
   gateInput,
   guardNodeRequest,
+  mayCarryFormToken,
   nodeScopeGuard,
   parseScopeArgs,
   printFailures,
@@ -41,9 +42,15 @@ export function guard(
   next: NextFunction,
   requirement: ScopeRequirement | undefined,
 ): void {
-  const bodyToken = formBodyToken(req.method, req.headers['content-type'], req.body)
+  const { method } = req
+  const contentType = req.headers['content-type']
+  // req.body is read only when it may hold a form token: on Express's request, a property nobody
+  // set is looked up along a long prototype chain.
+  const bodyToken = mayCarryFormToken(method, contentType)
+    ? formBodyToken(method, contentType, req.body)
+    : undefined
   // req.ip parses the forwarding headers ("trust proxy") on every read: only when the limiter asks.
-  const input = gateInput(req, req.method, req.originalUrl, bodyToken, () => req.ip)
+  const input = gateInput(req, method, req.originalUrl, bodyToken, () => req.ip)
   guardNodeRequest(binding, req, res, input, requirement, next)
 }
 

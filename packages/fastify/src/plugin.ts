@@ -30,6 +30,7 @@ import type {
   preHandlerHookHandler,
 } from 'fastify'
 import fp from 'fastify-plugin'
+import { routeConfigOf } from './fastify-compat.js'
 import { registerMetadataRoutes } from './metadata-routes.js'
 import type { PortcullisOptions } from './plugin-options.js'
 import { reportKeySetEvents, setReporters } from './reporters.js'
@@ -160,8 +161,8 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     requirement: ScopeRequirement | undefined,
     done: HookHandlerDoneFunction,
   ): void => {
-    // request.ip is resolved by Fastify's trustProxy setting; only the attempt limiter reads it.
-    const input = gateInput(request.raw, request.method, request.url, bodyToken, request.ip)
+    // request.ip is resolved by Fastify's trustProxy setting on every read: only when the limiter asks.
+    const input = gateInput(request.raw, request.method, request.url, bodyToken, () => request.ip)
     const then = (admission: Admission) =>
       applyAdmission(answering, gate, request, reply, admission) && done()
     authenticateAndAdmit(gate, reporters, request, input, requirement, then, done)
@@ -174,13 +175,15 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
 
   // Callback-style hooks: Fastify runs them without a promise per request.
   fastify.addHook('onRequest', function gateRequest(request, reply, done) {
-    if (request.is404) return done()
-    const decision = decisionOf(request.routeOptions.config as unknown as DecidedConfig)
+    const config = routeConfigOf(request) as DecidedConfig | undefined
+    // Fastify's `request.is404`: the not-found handler's route has no URL.
+    if (config?.url === undefined) return done()
+    const decision = decisionOf(config)
     if (!decision.gated) return done()
     // A preflight @fastify/cors passed on, or any with `cors: false`, is gated like any request.
     const preflightMethod = request.headers['access-control-request-method']
     if (answersPreflight(request.method, preflightMethod, gate.cors, corsDelegated)) {
-      const methods = methodsByUrl.at(request.routeOptions.url ?? '') ?? [request.method]
+      const methods = methodsByUrl.at(config.url) ?? [request.method]
       const answer = gate.cors.preflight(request.headers.origin, methods)
       return void reply.code(answer.status).headers(answer.headers).send()
     }

@@ -193,13 +193,13 @@ export function applyCorsBeside<T>(
   target: T,
   access: HeaderAccess<T>,
 ): void {
-  const set = headersBeside(
-    policy,
-    origin,
-    access.get(target, 'access-control-allow-origin'),
-    access.get(target, 'vary'),
-    access.get(target, 'access-control-expose-headers'),
-  )
+  const allowOrigin = access.get(target, 'access-control-allow-origin')
+  // Without Origin the exposed list matters only beside another layer's grant: one read fewer.
+  const exposed =
+    typeof origin === 'string' || allowOrigin !== undefined
+      ? access.get(target, 'access-control-expose-headers')
+      : undefined
+  const set = headersBeside(policy, origin, allowOrigin, access.get(target, 'vary'), exposed)
   for (const name in set) access.set(target, name, set[name]!)
 }
 
