@@ -200,6 +200,8 @@ export function applyCorsBeside<T>(
       ? access.get(target, 'access-control-expose-headers')
       : undefined
   const set = headersBeside(policy, origin, allowOrigin, access.get(target, 'vary'), exposed)
+  // The usual answer to a request without Origin, set without enumerating a frozen object.
+  if (set === VARY_ORIGIN) return access.set(target, 'Vary', 'Origin')
   for (const name in set) access.set(target, name, set[name]!)
 }
 
