@@ -201,8 +201,8 @@ export function applyCorsBeside<T>(
       : undefined
   const set = headersBeside(policy, origin, allowOrigin, access.get(target, 'vary'), exposed)
   // The usual answer to a request without Origin, set without enumerating a frozen object.
-  if (set === VARY_ORIGIN) return access.set(target, 'Vary', 'Origin')
-  for (const name in set) access.set(target, name, set[name]!)
+  if (set === VARY_ORIGIN) access.set(target, 'Vary', 'Origin')
+  else for (const name in set) access.set(target, name, set[name]!)
 }
 
 /** `exposeHeadersAtSend`, applied to `target` as the answer leaves. */
