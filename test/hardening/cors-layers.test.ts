@@ -60,7 +60,7 @@ async function corsHeaders(port: number, origin: string, token?: string) {
   }
 }
 
-const EXPOSED = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
+const EXPOSED = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After'
 
 const arrangements: Array<{
   name: string

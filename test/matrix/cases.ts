@@ -33,7 +33,7 @@ export interface MatrixCase {
   }
 }
 
-export const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
+export const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After'
 export const ALLOW_HEADERS =
   'Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name'
 export const ORIGIN = 'https://inspector.example'

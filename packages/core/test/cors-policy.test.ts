@@ -67,7 +67,10 @@ t.test('another layer granted without Origin: its grant stands, the exposed head
         vary: undefined,
         exposeHeaders: 'X-Trace, mcp-session-id',
       }),
-      { 'Access-Control-Expose-Headers': 'X-Trace, mcp-session-id, WWW-Authenticate, Mcp-Protocol-Version' },
+      {
+        'Access-Control-Expose-Headers':
+          'X-Trace, mcp-session-id, WWW-Authenticate, Mcp-Protocol-Version, Retry-After',
+      },
       name,
     )
     t.same(

@@ -88,7 +88,7 @@ t.test('a tools/call beyond the token: 403 before the tool runs; with the scope 
   t.equal(denied.headers['access-control-allow-origin'], '*')
   t.equal(
     denied.headers['access-control-expose-headers'],
-    'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
+    'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After',
   )
   t.equal(runs.count, 0)
 

@@ -353,7 +353,7 @@ t.test(
     t.equal(rejected.headers['access-control-allow-origin'], ORIGIN)
     t.equal(
       rejected.headers['access-control-expose-headers'],
-      'X-Trace, mcp-session-id, WWW-Authenticate, Mcp-Protocol-Version',
+      'X-Trace, mcp-session-id, WWW-Authenticate, Mcp-Protocol-Version, Retry-After',
       'merged without duplicates',
     )
     const foreign = await server.request('POST', '/mcp', { origin: 'https://evil.example' })

@@ -9,7 +9,7 @@ const kit = await tokenKit()
 const ORIGIN = 'https://inspector.example'
 const ALLOW_HEADERS =
   'Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name'
-const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
+const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After'
 
 const preflight = (method = 'POST', origin = ORIGIN) => ({
   origin,
@@ -126,7 +126,7 @@ t.test(
     t.equal(rejected.headers['access-control-allow-origin'], ORIGIN)
     t.equal(
       rejected.headers['access-control-expose-headers'],
-      'X-Trace, mcp-session-id, WWW-Authenticate, Mcp-Protocol-Version',
+      'X-Trace, mcp-session-id, WWW-Authenticate, Mcp-Protocol-Version, Retry-After',
       'merged without duplicates',
     )
     t.match(rejected.headers['www-authenticate'], /^Bearer /)

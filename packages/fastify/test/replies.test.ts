@@ -9,7 +9,7 @@ const kit = await tokenKit()
 const app = await notesApp(kit)
 t.teardown(() => app.close())
 
-const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version'
+const EXPOSE = 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After'
 const ORIGIN = 'https://inspector.example'
 // A browser's request carries Origin and gets the CORS grant; any other gets only `Vary: Origin`.
 const BROWSER_CORS = { 'access-control-allow-origin': '*', 'access-control-expose-headers': EXPOSE }

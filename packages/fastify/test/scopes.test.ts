@@ -261,7 +261,7 @@ t.test('a repeated token (a cache hit) gets the same checks and headers as its f
     t.equal(allowed.headers['access-control-allow-origin'], '*')
     t.equal(
       allowed.headers['access-control-expose-headers'],
-      'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
+      'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After',
     )
     const denied = await app.inject({ method: 'GET', url: '/reports', headers: browser })
     t.equal(denied.statusCode, 403, `request ${i + 1}: the route's scopes are checked on every hit`)

@@ -139,7 +139,7 @@ t.test('the key set on a closed port: 503 temporarily_unavailable with Retry-Aft
   t.notOk(response.body.includes(token))
   t.same(stableHeaders(response), {
     'access-control-allow-origin': '*',
-    'access-control-expose-headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version',
+    'access-control-expose-headers': 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After',
     'cache-control': 'no-store',
     'content-type': 'application/json; charset=utf-8',
     'retry-after': response.headers['retry-after'],

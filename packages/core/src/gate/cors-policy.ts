@@ -53,12 +53,14 @@ export function publicDocumentPreflight(
 
 /**
  * Response headers browser JavaScript must be able to read: without `WWW-Authenticate` a browser
- * client cannot find `resource_metadata` or the step-up `scope` (RFC 9728 §5.1).
+ * client cannot find `resource_metadata` or the step-up `scope` (RFC 9728 §5.1), and without
+ * `Retry-After` it cannot tell when to come back after a 429 or 503 (RFC 9110 §10.2.3).
  */
 export const CORS_EXPOSED_HEADERS: readonly string[] = [
   'WWW-Authenticate',
   'Mcp-Session-Id',
   'Mcp-Protocol-Version',
+  'Retry-After',
 ]
 
 export interface CorsOptions {
