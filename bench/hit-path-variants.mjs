@@ -67,7 +67,10 @@ const variants = {
   'two-cors-headers': async (app) => {
     app.addHook('onRequest', (_req, reply, done) => {
       reply.header('access-control-allow-origin', '*')
-      reply.header('access-control-expose-headers', 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After')
+      reply.header(
+        'access-control-expose-headers',
+        'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, Retry-After',
+      )
       done()
     })
     app.get('/hello', async () => HELLO)
