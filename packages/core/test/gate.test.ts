@@ -584,3 +584,33 @@ t.test(
     t.same(statuses, [401, 401, 429, 429], 'remembered refusals are counted like fresh ones')
   },
 )
+
+t.test("a jwtVerifier's answer is each request's own copy, and its resource is still checked", async (t) => {
+  const signer = await tokenSigner({
+    kid: 'k1',
+    claims: { iss: ISSUER, aud: RESOURCE, scope: 'notes:read', client_id: 'c1', sub: 'alice' },
+  })
+  const verifier = jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: [signer.publicJwk] })
+  const gate = gateWith(verifier)
+  const token = await signer.mint()
+  const input = { authorization: `Bearer ${token}` }
+  const first = await gate.authenticate(input)
+  const second = await gate.authenticate(input)
+  if (!first.ok || !second.ok) return t.fail('rejected')
+  t.not(first.auth, second.auth, 'one AuthInfo per request')
+  t.not(first.auth.extra, second.auth.extra, 'one extra per request')
+  t.not(first.auth, verifier.cachedOutcome(token)?.authInfo, "not the verifier's remembered answer")
+  t.notOk(Object.isFrozen(first.auth), 'the application may add to its copy')
+  ;(first.auth.extra as Record<string, unknown>).note = 'mine'
+  const third = await gate.authenticate(input)
+  if (!third.ok) return t.fail('rejected')
+  t.equal(third.auth.extra.note, undefined, "one request's change is not seen by the next")
+  t.equal(third.auth.extra.fingerprint, tokenFingerprint(token))
+  t.equal(third.auth.resource.href, RESOURCE)
+
+  // The same verifier behind a gate for another resource: its answer names ours, not theirs.
+  const other = gateWith(verifier, { resource: 'https://other.example.com/mcp' })
+  const refused = await other.authenticate(input)
+  if (refused.ok) return t.fail('a token for another resource was accepted')
+  t.equal(refused.error.reason, 'audience_mismatch')
+})

@@ -314,7 +314,15 @@ export function createGate(options: GateOptions, owner = 'createGate'): Gate {
     fingerprint: string,
     address: string | undefined,
   ): AuthenticateResult | Promise<AuthenticateResult> => {
-    let template = admitted.get(auth)
+    // A jwtVerifier's answer naming this resource is a template as it is (frozen, its fingerprint
+    // vouched for): a new token costs no copy and no weak-map insert.
+    let template =
+      auth.resource !== undefined &&
+      isVouchedJwt(auth) &&
+      auth.extra?.fingerprint === fingerprint &&
+      isOurResource(auth.resource)
+        ? (auth as VerifiedAuthInfo)
+        : admitted.get(auth)
     if (template === undefined || template.extra.fingerprint !== fingerprint) {
       if (!isAuthInfo(auth)) {
         return reject(internalError(), {

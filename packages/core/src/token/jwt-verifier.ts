@@ -14,7 +14,7 @@ import { staticKeySet } from './key-import.js'
 import type { KeySet, KeySetStatus, VerificationKey } from './key-set.js'
 import { dpopBinding, dpopBoundRefusal, senderConstraintProblem } from './sender-constraint.js'
 import { TokenCache } from './token-cache.js'
-import { vouchFingerprint, vouchJwt } from './vouched.js'
+import { vouchJwt } from './vouched.js'
 
 /**
  * Verifies JWT access tokens (RFC 9068 §4, RFC 8725) against the issuer's keys, with node:crypto,
@@ -293,13 +293,11 @@ const malformed = (name: string, what: string) =>
 const quote = (value: string) => JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}...` : value)
 
 /** Outcomes are shared between requests that present the same token, so they are read-only. */
-function freezeAuthInfo(authInfo: AuthInfo): AuthInfo {
+function freezeAuthInfo(authInfo: AuthInfo & { extra: { fingerprint: string; claims: object } }): AuthInfo {
   Object.freeze(authInfo.scopes)
-  if (authInfo.extra !== undefined) {
-    Object.freeze(authInfo.extra.claims)
-    Object.freeze(authInfo.extra)
-  }
-  return vouchJwt(vouchFingerprint(Object.freeze(authInfo)))
+  Object.freeze(authInfo.extra.claims)
+  Object.freeze(authInfo.extra)
+  return vouchJwt(Object.freeze(authInfo))
 }
 
 /** A key set found through the issuer's metadata (RFC 8414 `jwks_uri`) on first use. */

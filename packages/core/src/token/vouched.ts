@@ -1,7 +1,8 @@
 import { tokenFingerprint } from './fingerprint.js'
 
 // AuthInfos whose `extra.fingerprint` a Portcullis verifier computed itself (the deny list keys
-// revocations by it, so a custom verifier's value is never taken on trust).
+// revocations by it, so a custom verifier's value is never taken on trust). A jwtVerifier's answer
+// is in `jwts` only (vouched for both): a new token costs one weak-set insert, not two.
 const vouched = new WeakSet<object>()
 
 /** Marks `authInfo.extra.fingerprint` as the true `tokenFingerprint` of `authInfo.token`; returns `authInfo`. */
@@ -15,14 +16,20 @@ export function vouchFingerprint<T extends { extra?: { fingerprint?: string } }>
  * SHA-256 spared on every request that a built-in verifier answers).
  */
 export function fingerprintOf(authInfo: { token: string; extra?: { fingerprint?: string } }): string {
-  return vouched.has(authInfo) ? (authInfo.extra!.fingerprint as string) : tokenFingerprint(authInfo.token)
+  return jwts.has(authInfo) || vouched.has(authInfo)
+    ? (authInfo.extra!.fingerprint as string)
+    : tokenFingerprint(authInfo.token)
 }
 
-// AuthInfos a jwtVerifier made: their token is a compact JWS whose payload names `extra.iss`.
+// AuthInfos a jwtVerifier made: their token is a compact JWS whose payload names `extra.iss`, and
+// their `extra.fingerprint` is the token's.
 const jwts = new WeakSet<object>()
 
-/** Marks `authInfo` as made by a jwtVerifier from the token's own claims; returns `authInfo`. */
-export function vouchJwt<T extends object>(authInfo: T): T {
+/**
+ * Marks `authInfo` as made by a jwtVerifier from the token's own claims, its `extra.fingerprint`
+ * (a string) computed from the token; returns `authInfo`.
+ */
+export function vouchJwt<T extends { extra: { fingerprint: string } }>(authInfo: T): T {
   jwts.add(authInfo)
   return authInfo
 }
