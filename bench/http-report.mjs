@@ -52,6 +52,22 @@ export function computeRatios(results) {
       'fastify-bare-bearer',
       0.85,
     ),
+    // No target: the floor (a Map lookup in a hook) against bare says how much of the 15 % any
+    // remembering auth layer takes; Portcullis against the floor, what Portcullis adds to it.
+    ratio(
+      'floor-vs-bare-fastify',
+      'The floor warm / bare Fastify',
+      'fastify-floor-warm',
+      'fastify-bare',
+      0.85,
+    ),
+    ratio(
+      'warm-vs-floor-fastify',
+      'Portcullis warm / the floor warm',
+      'portcullis-warm',
+      'fastify-floor-warm',
+      0.85,
+    ),
     ratio('warm-vs-express-sdk', 'Portcullis warm / Express + SDK', 'portcullis-warm', 'express-sdk', 5),
     ratio('cold-vs-jose-hook', 'Portcullis cold / jose hook', 'portcullis-cold', 'jose-hook', 2),
     ratio('mcp-overhead', 'MCP overhead of Portcullis', 'mcp-portcullis', 'mcp-bare', 0.1, 'overhead'),

@@ -35,6 +35,13 @@ export function scenarioList({ expressAvailable }) {
       ...hello,
     },
     {
+      name: 'fastify-floor-warm',
+      label: 'Fastify, the floor: a hook that finds the token in a Map, one token (warm)',
+      server: 'fastify-floor',
+      tokens: 'one',
+      ...hello,
+    },
+    {
       name: 'portcullis-warm',
       label: 'Fastify + Portcullis, one token (warm)',
       server: 'fastify-portcullis',

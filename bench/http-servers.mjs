@@ -51,6 +51,43 @@ const servers = {
     return listenFastify(app)
   },
 
+  /**
+   * The floor of any auth layer that remembers tokens, for the warm ratio: a callback onRequest hook
+   * that finds the token in a Map (verified with jose on a miss), checks the scope, sets
+   * `request.auth` and `Vary: Origin`. No challenge, CORS, metadata, telemetry, bound or expiry
+   * re-check: what Portcullis does beyond this is what it costs above the floor.
+   */
+  'fastify-floor': async () => {
+    const { createRemoteJWKSet, jwtVerify } = await import('jose')
+    const app = (await import('fastify')).default()
+    const jwks = createRemoteJWKSet(new URL(JWKS_URI))
+    const known = new Map()
+    app.decorateRequest('auth', undefined)
+    const admit = (request, reply, auth, done) => {
+      if (!auth.scopes.includes(SCOPE)) return void reply.code(403).send()
+      request.auth = auth
+      reply.header('vary', 'Origin')
+      done()
+    }
+    app.addHook('onRequest', (request, reply, done) => {
+      const header = request.headers.authorization
+      const auth = known.get(header)
+      if (auth !== undefined) return admit(request, reply, auth, done)
+      if (typeof header !== 'string' || !header.startsWith('Bearer ')) return void reply.code(401).send()
+      jwtVerify(header.slice(7), jwks, { issuer: ISSUER, audience: RESOURCE, algorithms: ['ES256'] }).then(
+        ({ payload }) => {
+          const verified = { token: header.slice(7), scopes: String(payload.scope).split(' '), payload }
+          if (known.size >= 10_000) known.clear()
+          known.set(header, verified)
+          admit(request, reply, verified, done)
+        },
+        () => reply.code(401).send(),
+      )
+    })
+    app.get('/hello', async () => HELLO)
+    return listenFastify(app)
+  },
+
   /** The route behind the Portcullis plugin, JWKS from the issuer, scope required on the route. */
   'fastify-portcullis': async () => {
     const app = (await import('fastify')).default()
