@@ -5,8 +5,13 @@
 //
 //   node bench/hit-path-variants.mjs [--batches 15] [--requests 4000]
 //   VARIANTS=express-bare,express-portcullis node bench/hit-path-variants.mjs   (the Express pair only on request)
+//   VARIANTS=bare,floor,portcullis node bench/hit-path-variants.mjs --instructions [--requests 1000]
+//     instructions per request of each variant instead (cachegrind, see lib/instructions.mjs):
+//     deterministic where CPU time on a shared machine is not, blind to the memory system
 import { createServer } from 'node:http'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { instructionsPerRequest } from './lib/instructions.mjs'
 import { HELLO, ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
 import { builds } from './lib/load-builds.mjs'
 import { alternate, cpuMicros, loadAverage, median, range } from './lib/measure.mjs'
@@ -14,8 +19,39 @@ import { bearerRequest, loadPipelined } from './lib/pipeline-client.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({
-  options: { batches: { type: 'string', default: '15' }, requests: { type: 'string', default: '4000' } },
+  options: {
+    batches: { type: 'string', default: '15' },
+    requests: { type: 'string', default: '4000' },
+    instructions: { type: 'boolean', default: false },
+    // Internal (the --instructions runs): the one variant in VARIANTS, `count` requests, no report.
+    count: { type: 'string' },
+    only: { type: 'string' },
+  },
 })
+if (args.instructions) {
+  const names = process.env.VARIANTS?.split(',') ?? ['bare', 'floor', 'portcullis']
+  const low = Number(args.requests === '4000' ? 1000 : args.requests)
+  const script = fileURLToPath(import.meta.url)
+  // One variant per run (`--only`), the same warm-up in each.
+  const perRequest = await instructionsPerRequest(script, names, low, (name, count) => [
+    '--count',
+    String(count),
+    '--only',
+    name,
+  ])
+  const base = perRequest[names[0]]
+  console.log(`instructions per request, (${3 * low} requests − ${low}) / ${2 * low}, cachegrind`)
+  printTable(
+    ['variant', 'instructions per request>', `above ${names[0]}>`, `${names[0]} / variant>`],
+    names.map((name) => [
+      name,
+      Math.round(perRequest[name]).toLocaleString('en'),
+      Math.round(perRequest[name] - base).toLocaleString('en'),
+      `${(base / perRequest[name]).toFixed(3)}x`,
+    ]),
+  )
+  process.exit(0)
+}
 const { default: Fastify } = await import('fastify')
 const { default: express } = await import('express')
 const { core, fastify, express: expressBuilds } = await builds('core', 'fastify', 'express')
@@ -82,6 +118,21 @@ const variants = {
     })
     app.get('/hello', async () => HELLO)
   },
+  // The least any remembering auth layer does: the token found in a Map, the scope checked, the
+  // caller set, `Vary: Origin` (as http-servers.mjs fastify-floor, warm).
+  floor: async (app) => {
+    const known = new Map([[`Bearer ${token}`, { token, scopes: [SCOPE] }]])
+    app.decorateRequest('auth', undefined)
+    app.addHook('onRequest', (req, reply, done) => {
+      const auth = known.get(req.headers.authorization)
+      if (auth === undefined) return void reply.code(401).header('WWW-Authenticate', 'Bearer').send()
+      if (!auth.scopes.includes(SCOPE)) return void reply.code(403).send()
+      req.auth = auth
+      reply.header('vary', 'Origin')
+      done()
+    })
+    app.get('/hello', async () => HELLO)
+  },
   portcullis: async (app) => {
     await app.register(portcullis, {
       resource: RESOURCE,
@@ -113,6 +164,18 @@ const expressVariants = {
       (_req, _res, next) => next(),
       (_req, res) => res.json(HELLO),
     )
+  },
+  'express-floor': (app) => {
+    const known = new Map([[`Bearer ${token}`, { token, scopes: [SCOPE] }]])
+    app.use((req, res, next) => {
+      const auth = known.get(req.headers.authorization)
+      if (auth === undefined) return void res.status(401).set('WWW-Authenticate', 'Bearer').end()
+      if (!auth.scopes.includes(SCOPE)) return void res.status(403).end()
+      req.auth = auth
+      res.setHeader('Vary', 'Origin')
+      next()
+    })
+    app.get('/hello', (_req, res) => res.json(HELLO))
   },
   'express-portcullis': (app) => {
     app.use(
@@ -149,7 +212,7 @@ if (core.baseline !== undefined) {
 }
 
 const servers = []
-const onlyVariants = process.env.VARIANTS?.split(',')
+const onlyVariants = args.only !== undefined ? [args.only] : process.env.VARIANTS?.split(',')
 for (const [name, setup] of Object.entries(expressVariants)) {
   if (!onlyVariants?.includes(name)) continue
   const app = express()
@@ -176,6 +239,15 @@ for (const [name, setup] of Object.entries(variants)) {
 const wire = bearerRequest(token)
 const batch = (port, count) => loadPipelined(port, { count, wire: () => wire })
 const n = Number(args.requests)
+if (args.count !== undefined) {
+  // One variant under valgrind: the same warm-up, exactly `--count` more requests, then exit. One
+  // request at a time, so each is read and answered alone and the counts repeat from run to run.
+  const oneByOne = (count) => loadPipelined(servers[0].port, { count, wire: () => wire, lanes: 1, depth: 1 })
+  await oneByOne(2000)
+  await oneByOne(Number(args.count))
+  for (const s of servers) await s.app.close()
+  process.exit(0)
+}
 console.log(`load average ${loadAverage().join(' ')}`)
 for (const s of servers) await batch(s.port, 2000) // warm up the JIT and the cache
 await alternate(servers, Number(args.batches), async (s) => (await cpuMicros(() => batch(s.port, n))) / n)

@@ -136,6 +136,20 @@ export function computeRatios(results) {
       0.85,
     ),
     ratio(
+      'floor-vs-bare-express',
+      'The Express floor / bare Express',
+      'express-floor-warm',
+      'express-bare',
+      0.85,
+    ),
+    ratio(
+      'express-vs-floor',
+      'Express + Portcullis / the Express floor',
+      'express-portcullis-warm',
+      'express-floor-warm',
+      0.85,
+    ),
+    ratio(
       'express-vs-express-sdk',
       'Express + Portcullis / Express + SDK',
       'express-portcullis-warm',

@@ -162,6 +162,13 @@ export function scenarioList({ expressAvailable }) {
         ...hello,
       },
       {
+        name: 'express-floor-warm',
+        label: 'Express 5, the floor: a middleware that finds the token in a Map, one token (warm)',
+        server: 'express-floor',
+        tokens: 'one',
+        ...hello,
+      },
+      {
         name: 'express-portcullis-warm',
         label: 'Express 5 + Portcullis, one token (warm)',
         server: 'express-portcullis',

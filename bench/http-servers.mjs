@@ -58,12 +58,11 @@ const servers = {
    * re-check: what Portcullis does beyond this is what it costs above the floor.
    */
   'fastify-floor': async () => {
-    const { createRemoteJWKSet, jwtVerify } = await import('jose')
+    const floor = await floorVerifier()
     const app = (await import('fastify')).default()
-    const jwks = createRemoteJWKSet(new URL(JWKS_URI))
-    const known = new Map()
     app.decorateRequest('auth', undefined)
     const admit = (request, reply, auth, done) => {
+      if (auth === undefined) return void reply.code(401).header('WWW-Authenticate', 'Bearer').send()
       if (!auth.scopes.includes(SCOPE)) return void reply.code(403).send()
       request.auth = auth
       reply.header('vary', 'Origin')
@@ -71,18 +70,9 @@ const servers = {
     }
     app.addHook('onRequest', (request, reply, done) => {
       const header = request.headers.authorization
-      const auth = known.get(header)
+      const auth = floor.known.get(header)
       if (auth !== undefined) return admit(request, reply, auth, done)
-      if (typeof header !== 'string' || !header.startsWith('Bearer ')) return void reply.code(401).send()
-      jwtVerify(header.slice(7), jwks, { issuer: ISSUER, audience: RESOURCE, algorithms: ['ES256'] }).then(
-        ({ payload }) => {
-          const verified = { token: header.slice(7), scopes: String(payload.scope).split(' '), payload }
-          if (known.size >= 10_000) known.clear()
-          known.set(header, verified)
-          admit(request, reply, verified, done)
-        },
-        () => reply.code(401).send(),
-      )
+      floor.verify(header).then((verified) => admit(request, reply, verified, done))
     })
     app.get('/hello', async () => HELLO)
     return listenFastify(app)
@@ -234,6 +224,27 @@ const servers = {
     return listenNode(app)
   },
 
+  /** The floor on Express (see fastify-floor): a middleware that finds the token in a Map. */
+  'express-floor': async () => {
+    const floor = await floorVerifier()
+    const app = await expressApp()
+    const admit = (req, res, auth, next) => {
+      if (auth === undefined) return void res.status(401).set('WWW-Authenticate', 'Bearer').end()
+      if (!auth.scopes.includes(SCOPE)) return void res.status(403).end()
+      req.auth = auth
+      res.setHeader('Vary', 'Origin')
+      next()
+    }
+    app.use((req, res, next) => {
+      const header = req.headers.authorization
+      const auth = floor.known.get(header)
+      if (auth !== undefined) return admit(req, res, auth, next)
+      floor.verify(header).then((verified) => admit(req, res, verified, next))
+    })
+    app.get('/hello', (_req, res) => res.json(HELLO))
+    return listenNode(app)
+  },
+
   /** Express behind the Portcullis middleware (when packages/express is built). */
   'express-portcullis': async () => {
     const module = await import(pathToFileURL(requiredEnv('BENCH_EXPRESS_ENTRY')).href)
@@ -289,6 +300,34 @@ async function portcullisOptions() {
     }),
     scopes: { implies: { 'bench:admin': [SCOPE] } },
   }
+}
+
+/**
+ * The floors' token check: verified tokens in a Map by their Authorization header (emptied when
+ * full), jose with the issuer's JWKS on a miss. `verify` gives the caller, or `undefined` (refused).
+ */
+async function floorVerifier() {
+  const { createRemoteJWKSet, jwtVerify } = await import('jose')
+  const jwks = createRemoteJWKSet(new URL(JWKS_URI))
+  const known = new Map()
+  const verify = async (header) => {
+    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined
+    const token = header.slice(7)
+    try {
+      const { payload } = await jwtVerify(token, jwks, {
+        issuer: ISSUER,
+        audience: RESOURCE,
+        algorithms: ['ES256'],
+      })
+      const verified = { token, scopes: String(payload.scope).split(' '), payload }
+      if (known.size >= 10_000) known.clear()
+      known.set(header, verified)
+      return verified
+    } catch {
+      return undefined
+    }
+  }
+  return { known, verify }
 }
 
 async function registerPortcullis(app) {

@@ -11,13 +11,15 @@ export const bearerRequest = (token, path = '/hello') =>
 
 /**
  * Sends `count` requests to 127.0.0.1:`port` over `lanes` sockets; `wire(i)` gives request i's bytes
- * (lane k sends the requests i with i % lanes === k). Rejects on any status but 200.
+ * (lane k sends the requests i with i % lanes === k), up to `depth` in flight on each. Rejects on
+ * any status but 200. `lanes: 1, depth: 1` sends one request at a time: every request is read and
+ * answered on its own, the same way in every run (instruction counts repeat).
  */
-export function loadPipelined(port, { count, wire, lanes = 4 }) {
-  return Promise.all(Array.from({ length: lanes }, (_, k) => lane(port, count, wire, lanes, k)))
+export function loadPipelined(port, { count, wire, lanes = 4, depth = DEPTH }) {
+  return Promise.all(Array.from({ length: lanes }, (_, k) => lane(port, count, wire, lanes, k, depth)))
 }
 
-function lane(port, count, wire, lanes, k) {
+function lane(port, count, wire, lanes, k, depth) {
   const mine = []
   for (let i = k; i < count; i += lanes) mine.push(i)
   if (mine.length === 0) return Promise.resolve()
@@ -27,7 +29,7 @@ function lane(port, count, wire, lanes, k) {
     let answered = 0
     let tail = ''
     const send = () => {
-      const n = Math.min(DEPTH, mine.length - sent)
+      const n = Math.min(depth, mine.length - sent)
       if (n <= 0) return
       const chunk = []
       for (let j = sent; j < sent + n; j++) chunk.push(wire(mine[j]))
@@ -54,7 +56,7 @@ function lane(port, count, wire, lanes, k) {
       if (answered >= mine.length) {
         socket.end()
         resolve()
-      } else if (sent - answered < DEPTH / 2) send()
+      } else if (sent - answered < depth / 2) send()
     })
     socket.on('error', reject)
   })
