@@ -209,9 +209,12 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     authenticateThen(request, reply, bodyToken, slots[GATED]?.requirement, done)
   })
 
-  if (gate.cors !== undefined) {
+  // @fastify/cors may set its headers after the gate's (its `hook` option: preHandler, onSend...),
+  // replacing the exposed list: merged again as the answer leaves. Without it, the gate set them
+  // last in onRequest; a handler that sets its own list on its answer means it (and no onSend hook
+  // costs every request a dispatch).
+  if (gate.cors !== undefined && corsAtRegister) {
     const cors = gate.cors
-    // Merged at the end so another CORS layer (@fastify/cors exposedHeaders) cannot drop WWW-Authenticate.
     const exposeHeaders: onSendHookHandler = function exposeHeaders(request, reply, payload, done) {
       if ((request as unknown as GateSlots)[GATED] !== null) applyExposeHeadersAtSend(cors, reply, answering)
       return done(null, payload)

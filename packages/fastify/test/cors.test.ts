@@ -196,3 +196,47 @@ t.test('@fastify/cors registered after the gate in the same scope is refused at 
   await app.register(cors)
   await t.rejects(async () => app.ready(), /@fastify\/cors is registered after @portcullis\/fastify/)
 })
+
+t.test(
+  "@fastify/cors in a later hook (preHandler): its list is merged again as the answer leaves",
+  async (t) => {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(cors, { origin: [ORIGIN], exposedHeaders: ['X-Trace'], hook: 'preHandler' })
+    await app.register(portcullis, notesOptions(kit))
+    app.get('/notes', async (request) => request.auth.extra.sub)
+    const token = await kit.mint()
+    const ok = await app.inject({
+      method: 'GET',
+      url: '/notes',
+      headers: { origin: ORIGIN, authorization: `Bearer ${token}` },
+    })
+    t.equal(ok.statusCode, 200)
+    t.equal(ok.headers['access-control-allow-origin'], ORIGIN)
+    // @fastify/cors set `X-Trace` after the gate's list: the gate's names are added back to it.
+    t.equal(ok.headers['access-control-expose-headers'], `X-Trace, ${EXPOSE}`)
+  },
+)
+
+t.test("without another CORS layer, a handler's own exposed list stands on its answer", async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(portcullis, notesOptions(kit))
+  app.get('/notes', async (_request, reply) => {
+    reply.header('access-control-expose-headers', 'X-Page')
+    return 'listed'
+  })
+  const token = await kit.mint()
+  const ok = await app.inject({
+    method: 'GET',
+    url: '/notes',
+    headers: { origin: ORIGIN, authorization: `Bearer ${token}` },
+  })
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.headers['access-control-allow-origin'], '*')
+  t.equal(ok.headers['access-control-expose-headers'], 'X-Page', 'what the handler chose')
+  // Every answer of the gate itself exposes the challenge.
+  const refused = await app.inject({ method: 'GET', url: '/notes', headers: { origin: ORIGIN } })
+  t.equal(refused.statusCode, 401)
+  t.equal(refused.headers['access-control-expose-headers'], EXPOSE)
+})
