@@ -198,7 +198,7 @@ t.test('@fastify/cors registered after the gate in the same scope is refused at 
 })
 
 t.test(
-  "@fastify/cors in a later hook (preHandler): its list is merged again as the answer leaves",
+  '@fastify/cors in a later hook (preHandler): its list is merged again as the answer leaves',
   async (t) => {
     const app = Fastify()
     t.teardown(() => app.close())
