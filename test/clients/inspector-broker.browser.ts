@@ -86,7 +86,12 @@ t.test('MCP Inspector 2.x signs in through the broker and calls the tools', asyn
     // The upstream remembers alice (its session cookie): the broker asks consent for the new scope.
     const second = await signInAndConsent(page, 'alice')
     t.match(second.consent, /notes:write/, 'the step-up consent asks for notes:write')
-    await page.getByText('Connected', { exact: true }).first().waitFor({ timeout: 60_000 })
+    // Inspector reconnects: its server card ("Connected"), or the tool list of the tab it reopens.
+    await page
+      .getByText('Connected', { exact: true })
+      .or(page.getByText('Tools (4)'))
+      .first()
+      .waitFor({ timeout: 60_000 })
     await page.locator('label[for$="-Tools"]').first().click()
     await runTool(page, 'add_note', 'through the broker')
     await page

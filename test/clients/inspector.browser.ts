@@ -96,7 +96,13 @@ t.test('MCP Inspector 2.x: sign-in, tool calls, step-up with the union of scopes
       signIn(page, 'alice'),
       page.getByText('Authorization complete').waitFor({ timeout: 60_000 }),
     ])
-    await page.getByText('Connected', { exact: true }).first().waitFor({ timeout: 60_000 })
+    // Back from the authorization server, Inspector reconnects: it shows its server card
+    // ("Connected") or, when it reopens the tab it was on, the tool list again.
+    await page
+      .getByText('Connected', { exact: true })
+      .or(page.getByText('Tools (4)'))
+      .first()
+      .waitFor({ timeout: 60_000 })
     await page.locator('label[for$="-Tools"]').first().click()
     await runTool(page, 'add_note', 'from the browser')
     await page
