@@ -150,6 +150,13 @@ export function computeRatios(results) {
       0.85,
     ),
     ratio(
+      'express-vs-floor-guarded',
+      'Express + Portcullis / the Express floor in two layers',
+      'express-portcullis-warm',
+      'express-floor-guarded-warm',
+      0.85,
+    ),
+    ratio(
       'express-vs-express-sdk',
       'Express + Portcullis / Express + SDK',
       'express-portcullis-warm',

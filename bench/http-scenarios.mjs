@@ -169,6 +169,15 @@ export function scenarioList({ expressAvailable }) {
         ...hello,
       },
       {
+        name: 'express-floor-guarded-warm',
+        label:
+          'Express 5, the floor with its scope check in a route middleware (two layers, as Portcullis), one token (warm)',
+        server: 'express-floor',
+        env: { BENCH_FLOOR_GUARD: '1' },
+        tokens: 'one',
+        ...hello,
+      },
+      {
         name: 'express-portcullis-warm',
         label: 'Express 5 + Portcullis, one token (warm)',
         server: 'express-portcullis',
