@@ -314,15 +314,7 @@ export function createGate(options: GateOptions, owner = 'createGate'): Gate {
     fingerprint: string,
     address: string | undefined,
   ): AuthenticateResult | Promise<AuthenticateResult> => {
-    // A jwtVerifier's answer naming this resource is a template as it is (frozen, its fingerprint
-    // vouched for): a new token costs no copy and no weak-map insert.
-    let template =
-      auth.resource !== undefined &&
-      isVouchedJwt(auth) &&
-      auth.extra?.fingerprint === fingerprint &&
-      isOurResource(auth.resource)
-        ? (auth as VerifiedAuthInfo)
-        : admitted.get(auth)
+    let template = isOwnTemplate(auth, fingerprint) ? auth : admitted.get(auth)
     if (template === undefined || template.extra.fingerprint !== fingerprint) {
       if (!isAuthInfo(auth)) {
         return reject(internalError(), {
@@ -384,6 +376,11 @@ export function createGate(options: GateOptions, owner = 'createGate'): Gate {
   const resourceHref = new URL(resource).href
   const isOurResource = (value: URL | string): boolean =>
     (value instanceof URL && value.href === resourceHref) || sameResource(value, resource)
+  // A jwtVerifier's answer naming this resource is a template as it is (frozen, fingerprint vouched).
+  const isOwnTemplate = (auth: AuthInfo, fingerprint: string): auth is VerifiedAuthInfo => {
+    if (auth.resource === undefined || auth.extra?.fingerprint !== fingerprint) return false
+    return isVouchedJwt(auth) && isOurResource(auth.resource)
+  }
 
   // Telemetry (traces, metrics) and audit observe every answer; both cost nothing unsubscribed.
   const observed = (input: AuthenticateInput) =>
