@@ -209,7 +209,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     authenticateThen(request, reply, bodyToken, slots[GATED]?.requirement, done)
   })
 
-  // @fastify/cors may set its headers after the gate's (its `hook` option: preHandler, onSend...),
+  // @fastify/cors may set its headers after the gate's (its `hook` option: preHandler, ...),
   // replacing the exposed list: merged again as the answer leaves. Without it, the gate set them
   // last in onRequest; a handler that sets its own list on its answer means it (and no onSend hook
   // costs every request a dispatch).
