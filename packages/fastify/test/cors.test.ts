@@ -1,7 +1,7 @@
 import cors from '@fastify/cors'
 import portcullis from '@portcullis/fastify'
 import { tokenKit } from '@portcullis/test-kit'
-import Fastify from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import t from 'tap'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
 
@@ -197,6 +197,14 @@ t.test('@fastify/cors registered after the gate in the same scope is refused at 
   await t.rejects(async () => app.ready(), /@fastify\/cors is registered after @portcullis\/fastify/)
 })
 
+/** A browser's GET of /notes from ORIGIN, with the token when given. */
+const browserGet = (app: FastifyInstance, token?: string) =>
+  app.inject({
+    method: 'GET',
+    url: '/notes',
+    headers: { origin: ORIGIN, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
+  })
+
 t.test(
   '@fastify/cors in a later hook (preHandler): its list is merged again as the answer leaves',
   async (t) => {
@@ -206,11 +214,7 @@ t.test(
     await app.register(portcullis, notesOptions(kit))
     app.get('/notes', async (request) => request.auth.extra.sub)
     const token = await kit.mint()
-    const ok = await app.inject({
-      method: 'GET',
-      url: '/notes',
-      headers: { origin: ORIGIN, authorization: `Bearer ${token}` },
-    })
+    const ok = await browserGet(app, token)
     t.equal(ok.statusCode, 200)
     t.equal(ok.headers['access-control-allow-origin'], ORIGIN)
     // @fastify/cors set `X-Trace` after the gate's list: the gate's names are added back to it.
@@ -227,16 +231,12 @@ t.test("without another CORS layer, a handler's own exposed list stands on its a
     return 'listed'
   })
   const token = await kit.mint()
-  const ok = await app.inject({
-    method: 'GET',
-    url: '/notes',
-    headers: { origin: ORIGIN, authorization: `Bearer ${token}` },
-  })
+  const ok = await browserGet(app, token)
   t.equal(ok.statusCode, 200)
   t.equal(ok.headers['access-control-allow-origin'], '*')
   t.equal(ok.headers['access-control-expose-headers'], 'X-Page', 'what the handler chose')
   // Every answer of the gate itself exposes the challenge.
-  const refused = await app.inject({ method: 'GET', url: '/notes', headers: { origin: ORIGIN } })
+  const refused = await browserGet(app)
   t.equal(refused.statusCode, 401)
   t.equal(refused.headers['access-control-expose-headers'], EXPOSE)
 })
