@@ -83,6 +83,7 @@ export {
   sendReply,
 } from './gate/node-reply.js'
 export {
+  bindingIn,
   bindingOf,
   bindingSeen,
   type GateBinding,
@@ -90,7 +91,9 @@ export {
   keepBinding,
   keptBinding,
   markVerified,
+  type RequestState,
   rememberGate,
+  requestStateOf,
   verifiedAuthBy,
   verifiedAuthOf,
   verifiedBy,

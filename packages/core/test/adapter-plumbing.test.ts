@@ -15,6 +15,7 @@ import {
   addRouteMethods,
   answerPreflight,
   applyCorsBeside,
+  bindingIn,
   bindingOf,
   FALLBACK_METHODS,
   type GateBinding,
@@ -30,6 +31,7 @@ import {
   printFailures,
   RouteMethodsBook,
   rememberGate,
+  requestStateOf,
   sendReply,
   verifiedAuthBy,
   verifiedAuthOf,
@@ -65,9 +67,12 @@ t.test('request state: the gates a request went through, and the one that verifi
     String(bindingOf(req, '@x', quiet)),
     /@x: protect\(\) \/ requireScopes\(\) on a route no portcullis/,
   )
-  rememberGate(req, bindingA)
-  rememberGate(req, { gate: a, onRejection: quiet })
+  t.equal(requestStateOf(req), undefined, 'nothing known before a middleware saw it')
+  const state = rememberGate(req, bindingA)
+  t.equal(rememberGate(req, { gate: a, onRejection: quiet }), state, 'one state object per request')
+  t.equal(requestStateOf(req), state)
   t.equal(bindingOf(req, '@x', quiet), bindingA, 'one gate seen (twice): its first binding')
+  t.equal(bindingIn(state, '@x', quiet), bindingA, 'the same answer from the state read once')
   rememberGate(req, { gate: b, onRejection: quiet })
   t.match(String(bindingOf(req, '@x', quiet)), /went through 2 portcullis\(\) middlewares/)
   t.equal(verifiedBy(req), undefined)
@@ -80,6 +85,9 @@ t.test('request state: the gates a request went through, and the one that verifi
   t.equal(verifiedAuthBy(req, a), auth)
   t.equal(verifiedAuthBy(req, b), undefined, 'another gate verified nothing')
   t.equal(bindingOf(req, '@x', quiet), bindingA, 'the verifying gate decides among several')
+  t.equal(state.verifiedBy, a, 'the state a middleware holds sees the verification')
+  t.equal(state.auth, auth)
+  t.equal(bindingIn(requestStateOf(req), '@x', quiet), bindingA)
   t.same(Object.keys(req), [], 'the state is in a symbol-keyed slot, no name the application sees')
 
   const unseen = {}

@@ -12,7 +12,6 @@ import {
   rememberGate,
   reportKeySetEventsOnce,
   sendMetadata,
-  verifiedBy,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { guard, OWNER, type RequireScopesArgs, reportFailures, requirementOf, scopeGuard } from './guard.js'
@@ -89,11 +88,11 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
       // Mounted at the root: the dispatch path is req.path, no concatenation per request.
       if (metadataPaths.has(req.path)) return metadata(req, res, next)
     }
-    rememberGate(req, binding)
+    const state = rememberGate(req, binding)
     if (isPublic?.(req)) return next()
     // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
     if (answerPreflight(gate, req, res, routeMethods)) return
-    if (!gateAll || verifiedBy(req) === gate) return next()
+    if (!gateAll || state.verifiedBy === gate) return next()
     guard(binding, req, res, next, undefined)
   } as PortcullisMiddleware
 

@@ -8,7 +8,7 @@ import { type Admission, applyAdmission, authenticateAndAdmit, scopeRefusal } fr
 import { applyCorsBeside } from './cors-policy.js'
 import type { AuthenticateInput, VerifiedAuthInfo } from './gate-types.js'
 import { type NodeRequest, nodeAnswering, sendReply } from './node-reply.js'
-import { bindingOf, type GateBinding, verifiedAuthOf, verifiedBy } from './request-state.js'
+import { bindingIn, type GateBinding, requestStateOf, verifiedAuthOf } from './request-state.js'
 
 /** A connect-style continuation: no argument to go on, an error for the framework's error handler. */
 export type NodeNext = (error?: unknown) => void
@@ -70,28 +70,29 @@ export function nodeScopeGuard<R extends NodeRequest, S extends ServerResponse>(
   ) => void,
 ): (req: R, res: S, next: NodeNext) => void {
   return function portcullisScopeGuard(req, res, next) {
-    const binding = fixed ?? bindingOf(req, owner, onRejection)
+    // What the middlewares know of `req`, read once: each read is a megamorphic load on Express.
+    const state = requestStateOf(req)
+    const binding = fixed ?? bindingIn(state, owner, onRejection)
     if (binding instanceof Error) return next(binding)
-    if (verifiedBy(req) !== binding.gate) return authenticate(binding, req, res, next, requirement)
-    checkVerifiedScopes(binding, req, res, requirement, next)
+    if (state?.verifiedBy !== binding.gate) return authenticate(binding, req, res, next, requirement)
+    checkVerifiedScopes(binding, req, res, requirement, state.auth!, next)
   }
 }
 
 /**
- * The scope check of a request whose caller the binding's gate verified before: `next()` when the
- * caller has `requirement` (or there is none), else the reported 403 is sent.
+ * The scope check of a request whose caller (`auth`) the binding's gate verified before: `next()`
+ * when the caller has `requirement` (or there is none), else the reported 403 is sent.
  */
 function checkVerifiedScopes<R extends NodeRequest>(
   binding: GateBinding<R>,
   req: R,
   res: ServerResponse,
   requirement: ScopeRequirement | undefined,
+  auth: VerifiedAuthInfo,
   next: NodeNext,
 ): void {
   const refusal =
-    requirement === undefined
-      ? undefined
-      : scopeRefusal(binding.gate, binding, req, verifiedAuthOf(req)!, requirement)
+    requirement === undefined ? undefined : scopeRefusal(binding.gate, binding, req, auth, requirement)
   if (refusal === undefined) next()
   else sendReply(res, refusal)
 }

@@ -10,8 +10,12 @@ export interface GateBinding<R> extends AdapterReporters<R> {
   gate: Gate
 }
 
-/** What the portcullis middlewares a request passed through know about it (one object per request). */
-interface RequestState {
+/**
+ * What the portcullis middlewares a request passed through know about it (one object per request).
+ * Read it once per handler (`requestStateOf`): on Express, every read of the request's slot is a
+ * megamorphic load.
+ */
+export interface RequestState {
   /** The first gate whose middleware saw the request, and any other after it, in order. */
   seen: GateBinding<never> | undefined
   others: GateBinding<never>[] | undefined
@@ -25,16 +29,25 @@ interface RequestState {
 const STATE = Symbol('portcullis request state')
 type Slotted = { [STATE]?: RequestState }
 
-/** Records that the middleware of `binding` saw `req`; the route's guards look it up. */
-export function rememberGate<R extends object>(req: R, binding: GateBinding<R>): void {
+/** Records that the middleware of `binding` saw `req`, for the route's guards; returns what is known of `req`. */
+export function rememberGate<R extends object>(req: R, binding: GateBinding<R>): RequestState {
   const state = (req as Slotted)[STATE]
   if (state === undefined) {
-    ;(req as Slotted)[STATE] = { seen: binding, others: undefined, verifiedBy: undefined, auth: undefined }
-  } else if (state.seen === undefined) state.seen = binding
+    const made: RequestState = { seen: binding, others: undefined, verifiedBy: undefined, auth: undefined }
+    ;(req as Slotted)[STATE] = made
+    return made
+  }
+  if (state.seen === undefined) state.seen = binding
   else if (state.seen.gate !== binding.gate && !state.others?.some((known) => known.gate === binding.gate)) {
     if (state.others === undefined) state.others = [binding]
     else state.others.push(binding)
   }
+  return state
+}
+
+/** What the portcullis middlewares know of `req`, if any saw it or verified its caller. */
+export function requestStateOf(req: object): RequestState | undefined {
+  return (req as Slotted)[STATE]
 }
 
 /** Records that `gate` verified the caller of `req` as `auth`. */
@@ -66,14 +79,20 @@ export function verifiedAuthBy(req: object, gate: Gate): VerifiedAuthInfo | unde
 
 /** The binding of the middleware of `gate` that saw `req` (no list made: the guard's hot path). */
 export function bindingSeen<R extends object>(req: R, gate: Gate): GateBinding<R> | undefined {
-  const state = (req as Slotted)[STATE]
+  return seenIn<R>((req as Slotted)[STATE], gate)
+}
+
+function seenIn<R>(state: RequestState | undefined, gate: Gate): GateBinding<R> | undefined {
   if (state?.seen?.gate === gate) return state.seen as GateBinding<R>
   return state?.others?.find((binding) => binding.gate === gate) as GateBinding<R> | undefined
 }
 
 /** The gates whose middleware saw `req`. */
 export function gatesSeen<R extends object>(req: R): readonly GateBinding<R>[] {
-  const state = (req as Slotted)[STATE]
+  return seenAll<R>((req as Slotted)[STATE])
+}
+
+function seenAll<R>(state: RequestState | undefined): readonly GateBinding<R>[] {
   if (state?.seen === undefined) return []
   const seen = state.others === undefined ? [state.seen] : [state.seen, ...state.others]
   return seen as GateBinding<R>[]
@@ -90,9 +109,18 @@ export function bindingOf<R extends object>(
   owner: string,
   onRejection: GateBinding<R>['onRejection'],
 ): GateBinding<R> | Error {
-  const verified = verifiedBy(req)
-  if (verified !== undefined) return bindingSeen(req, verified) ?? { gate: verified, onRejection }
-  const seen = gatesSeen(req)
+  return bindingIn((req as Slotted)[STATE], owner, onRejection)
+}
+
+/** `bindingOf` from what is known of the request (`requestStateOf`), read once by the caller. */
+export function bindingIn<R>(
+  state: RequestState | undefined,
+  owner: string,
+  onRejection: GateBinding<R>['onRejection'],
+): GateBinding<R> | Error {
+  const verified = state?.verifiedBy
+  if (verified !== undefined) return seenIn<R>(state, verified) ?? { gate: verified, onRejection }
+  const seen = seenAll<R>(state)
   if (seen.length === 1) return seen[0]!
   if (seen.length === 0) {
     return new Error(
