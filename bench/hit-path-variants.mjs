@@ -177,6 +177,31 @@ const expressVariants = {
     })
     app.get('/hello', (_req, res) => res.json(HELLO))
   },
+  // The floor as two layers, the shape of portcullis() with requireScopes(): the scope checked on the route.
+  'express-floor-guarded': (app) => {
+    const known = new Map([[`Bearer ${token}`, { token, scopes: [SCOPE] }]])
+    app.use((req, res, next) => {
+      const auth = known.get(req.headers.authorization)
+      if (auth === undefined) return void res.status(401).set('WWW-Authenticate', 'Bearer').end()
+      req.auth = auth
+      res.setHeader('Vary', 'Origin')
+      next()
+    })
+    const guard = (req, res, next) => (req.auth.scopes.includes(SCOPE) ? next() : void res.status(403).end())
+    app.get('/hello', guard, (_req, res) => res.json(HELLO))
+  },
+  // The gate's middleware alone (the scope left to implication-free routes): what the route guard adds, by difference.
+  'express-portcullis-gate-only': (app) => {
+    app.use(
+      expressPortcullis.portcullis({
+        resource: RESOURCE,
+        authorizationServers: [ISSUER],
+        verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
+        scopes: { implies: { 'bench:admin': [SCOPE] } },
+      }),
+    )
+    app.get('/hello', (_req, res) => res.json(HELLO))
+  },
   'express-portcullis': (app) => {
     app.use(
       expressPortcullis.portcullis({

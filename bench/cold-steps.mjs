@@ -1,0 +1,241 @@
+// Where a new token's cost goes, on one thread and without HTTP. Two measures:
+// - steps: each step alone over fresh tokens, the steps in alternating batches, CPU µs per token
+//   (median of batches): the signature, the parsing any verifier does, what Portcullis adds to it;
+// - profile: a V8 CPU profile of the gate taking new tokens (the path of a cold request after the
+//   adapter), each sample given to the nearest frame that says what it does (the signature, the
+//   decoding, the checks and the answer, remembering it, the gate, the collector). Shares come
+//   from one run, so they hold when the machine's speed moves between batches, which the medians
+//   of separate steps do not; `everything / signature` is then the cold target's ratio without
+//   HTTP (cold − bare over the raw verify, `cold-path.mjs`), and `min-verifier` is the same for
+//   the least a correct verifier does.
+//
+//   node bench/cold-steps.mjs [--algs ES256,RS256,EdDSA] [--batches 9] [--tokens 2000] [--profile-tokens 6000]
+//                             [--cpu-prof <dir>]   (also writes each profile there, for a viewer)
+import * as nodeCrypto from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import {
+  ISSUER,
+  keyPair,
+  mintJwts,
+  publicJwk,
+  RESOURCE,
+  rawVerifier,
+  SCOPE,
+  signatureCheck,
+} from './lib/jwt.mjs'
+import { builds } from './lib/load-builds.mjs'
+import { alternate, cpuMicrosSync, loadAverage, median, range } from './lib/measure.mjs'
+import { fmt1, printTable } from './lib/table.mjs'
+
+const { values: args } = parseArgs({
+  options: {
+    algs: { type: 'string', default: 'ES256,RS256,EdDSA' },
+    batches: { type: 'string', default: '9' },
+    tokens: { type: 'string', default: '2000' },
+    'profile-tokens': { type: 'string', default: '6000' },
+    'cpu-prof': { type: 'string' },
+  },
+})
+const batches = Number(args.batches)
+const perBatch = Number(args.tokens)
+const profiled = Number(args['profile-tokens'])
+const WARM = 500
+const { core } = await builds('core')
+
+/**
+ * The gate of `core`'s build taking new tokens, signatures checked in place (`'event-loop'`);
+ * `headers[i]` is the `Authorization` header carrying token `i`.
+ */
+function gateStep(alg, jwk, headers) {
+  const verifier = core.this.jwtVerifier({
+    issuer: ISSUER,
+    audience: RESOURCE,
+    keys: [jwk],
+    algorithms: [alg],
+    signatureCheck: 'event-loop',
+  })
+  const gate = core.this.createGate({ resource: RESOURCE, authorizationServers: [ISSUER], verifier })
+  return (_token, i) => {
+    const result = gate.authenticateNow({ authorization: headers[i], method: 'GET', path: '/hello' })
+    if (result instanceof Promise || !result.ok) throw new Error('gate: not admitted at once')
+  }
+}
+
+/** What `min-verifier` in cold-path.mjs does per new token: parse, verify, iss, aud, exp, scope, a bounded Map. */
+function minVerifierStep(alg, jwk) {
+  const check = signatureCheck(alg, jwk)
+  const known = new Map()
+  return (token) => {
+    let auth = known.get(token)
+    if (auth === undefined) {
+      const [head, body] = token.split('.')
+      const header = JSON.parse(Buffer.from(head, 'base64url').toString())
+      const claims = JSON.parse(Buffer.from(body, 'base64url').toString())
+      if (
+        header.alg !== alg ||
+        !check(token) ||
+        claims.iss !== ISSUER ||
+        claims.aud !== RESOURCE ||
+        !(claims.exp > Date.now() / 1000)
+      )
+        throw new Error('min-verifier: refused')
+      auth = { token, scopes: String(claims.scope).split(' '), expiresAt: claims.exp, claims }
+      if (known.size >= 10_000) known.clear()
+      known.set(token, auth)
+    }
+    if (!auth.scopes.includes(SCOPE)) throw new Error('min-verifier: scope')
+  }
+}
+
+// Categories of a profile sample, by the nearest frame (from the sample up) that one names.
+const CATEGORIES = [
+  ['signature', (f) => f.functionName === 'verifyOneShot' || f.url.includes('crypto/sig')],
+  ['collector', (f) => f.functionName === '(garbage collector)'],
+  ['decoding', (f) => /core\/dist\/token\/compact-jwt\.js$/.test(f.url)],
+  ['fingerprint hash', (f) => /core\/dist\/token\/fingerprint\.js$/.test(f.url)],
+  ['remembering (cache)', (f) => /core\/dist\/(token\/token-cache|support\/lru-cache)\.js$/.test(f.url)],
+  [
+    'checks and the answer',
+    (f) =>
+      /core\/dist\/(token\/(jwt-verifier|claims|vouched|auth-info|sender-constraint)|oauth\/scopes)\.js$/.test(
+        f.url,
+      ),
+  ],
+  ['gate (bearer, admit, copy)', (f) => /core\/dist\/(gate|oauth|telemetry|support)\//.test(f.url)],
+  // What the step does in its own code (this file): all of min-verifier's parsing and checks; for
+  // the gate, the bench building the header.
+  ['the step itself', (f) => f.url.endsWith('/bench/cold-steps.mjs')],
+  // Not the step's: the profiler's own frames, idle time before and after.
+  [
+    'outside',
+    (f) => ['(idle)', '(program)', '(root)'].includes(f.functionName) || f.url.startsWith('node:inspector'),
+  ],
+]
+
+/** CPU µs per token and a profile of `step` over `tokens`, the samples' time by category. */
+async function profileOf(step, tokens, from, count, file) {
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 50 })
+  await session.post('Profiler.start')
+  const micros = cpuMicrosSync(() => {
+    for (let i = from; i < from + count; i++) step(tokens[i], i)
+  })
+  const { profile } = await session.post('Profiler.stop')
+  session.disconnect()
+  if (file !== undefined) writeFileSync(file, JSON.stringify(profile))
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parent = new Map()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const category = new Map()
+  const categoryOf = (id) => {
+    if (category.has(id)) return category.get(id)
+    const frame = nodes.get(id).callFrame
+    const own = CATEGORIES.find(([, matches]) => matches(frame))?.[0]
+    const up = parent.get(id)
+    const found = own ?? (up === undefined ? 'other' : categoryOf(up))
+    category.set(id, found)
+    return found
+  }
+  // Samples counted, not their time deltas: the last one carries the wait for Profiler.stop.
+  const time = new Map()
+  for (const id of profile.samples) {
+    const name = categoryOf(id)
+    time.set(name, (time.get(name) ?? 0) + 1)
+  }
+  // Only what ran for the tokens: the profiler's idle and program time before and after is left out.
+  time.delete('outside')
+  const total = [...time.values()].reduce((sum, t) => sum + t, 0)
+  return { micros: micros / count, shares: new Map([...time].map(([name, t]) => [name, t / total])) }
+}
+
+console.log(`load average ${loadAverage().join(' ')}`)
+for (const alg of args.algs.split(',')) {
+  const { privateKey, publicKey } = keyPair(alg)
+  const jwk = publicJwk(publicKey, alg)
+  // Flat strings, as a header read from a request is (minted ones are concatenations, which V8
+  // would flatten, a copy, the first time one is sliced: a cost no served request pays).
+  const flat = (text) => Buffer.from(text, 'latin1').toString('latin1')
+  const count = WARM + batches * perBatch + 2 * (WARM + profiled)
+  const tokens = mintJwts({ alg, privateKey, count, jtiPrefix: 'steps' }).map(flat)
+  const headers = tokens.map((token) => flat(`Bearer ${token}`))
+  const raw = rawVerifier(alg, jwk, tokens)
+  const check = signatureCheck(alg, jwk)
+  const steps = {
+    // node:crypto alone over bytes decoded beforehand: the physical limit.
+    'raw verify': (_token, i) => raw(i),
+    // The signature from the token's text: decode it, verify (what min-verifier does).
+    'signature from the text': (token) => {
+      if (!check(token)) throw new Error('bad signature')
+    },
+    // The parsing every verifier does (min-verifier): split, base64url, JSON.parse of both parts.
+    'loose parse': (token) => {
+      const [head, body] = token.split('.')
+      JSON.parse(Buffer.from(head, 'base64url').toString())
+      JSON.parse(Buffer.from(body, 'base64url').toString())
+    },
+    // Portcullis's decoding: one spelling per part (RFC 7515), UTF-8 (RFC 8725 §3.7), no repeated
+    // member names, the header from its small cache.
+    'strict decode': (token) => core.this.decodeCompactJwt(token),
+    // The fingerprint: SHA-256 of the signing input, for the deny list and the logs.
+    'fingerprint hash': (token) =>
+      nodeCrypto.hash('sha256', token.slice(0, token.lastIndexOf('.')), 'base64url'),
+    'gate (new token)': gateStep(alg, jwk, headers),
+  }
+  const subjects = Object.entries(steps).map(([name, step]) => ({ name, step }))
+  for (const s of subjects) for (let i = 0; i < WARM; i++) s.step(tokens[i], i)
+  await alternate(subjects, batches, async (s, b) => {
+    const from = WARM + b * perBatch
+    return (
+      cpuMicrosSync(() => {
+        for (let i = from; i < from + perBatch; i++) s.step(tokens[i], i)
+      }) / perBatch
+    )
+  })
+  const rawMicros = median(subjects[0].samples)
+  console.log(
+    `\n${alg}: steps, CPU µs per token, median of ${batches} batches of ${perBatch} (one thread, no HTTP)`,
+  )
+  printTable(
+    ['step', 'µs per token>', 'range>', '/ raw verify>'],
+    subjects.map((s) => {
+      const [low, high] = range(s.samples)
+      return [
+        s.name,
+        fmt1(median(s.samples)),
+        `${fmt1(low)}–${fmt1(high)}`,
+        `${(median(s.samples) / rawMicros).toFixed(2)}x`,
+      ]
+    }),
+  )
+
+  // The profiles: fresh tokens for each, after a warm-up of its own.
+  let next = WARM + batches * perBatch
+  const rows = []
+  for (const [name, make] of [
+    ['gate', gateStep],
+    ['min-verifier', minVerifierStep],
+  ]) {
+    const step = make(alg, jwk, headers)
+    for (let i = next; i < next + WARM; i++) step(tokens[i], i)
+    const file = args['cpu-prof'] && join(args['cpu-prof'], `steps-${alg}-${name}-${Date.now()}.cpuprofile`)
+    const { micros, shares } = await profileOf(step, tokens, next + WARM, profiled, file)
+    next += WARM + profiled
+    const signature = shares.get('signature') ?? 0
+    const others = [...shares].filter(([category]) => category !== 'signature')
+    rows.push([
+      name,
+      fmt1(micros),
+      `${(1 / signature).toFixed(2)}x`,
+      others.map(([category, share]) => `${category} ${(share * 100).toFixed(1)} %`).join(', '),
+    ])
+  }
+  console.log(
+    `\n${alg}: profile of ${profiled} new tokens (CPU µs per token in that run; shares of its samples)`,
+  )
+  printTable(['path', 'µs per token>', 'everything / signature>', 'besides the signature'], rows)
+}
