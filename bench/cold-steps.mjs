@@ -9,7 +9,8 @@
 //   HTTP (cold − bare over the raw verify, `cold-path.mjs`), and `min-verifier` is the same for
 //   the least a correct verifier does.
 //
-//   node bench/cold-steps.mjs [--algs ES256,RS256,EdDSA] [--batches 9] [--tokens 2000] [--profile-tokens 6000]
+//   node bench/cold-steps.mjs [--algs ES256,RS256,EdDSA] [--batches 9] [--tokens 2000]
+//                             [--profiles 3] [--profile-tokens 6000]
 //                             [--cpu-prof <dir>]   (also writes each profile there, for a viewer)
 import * as nodeCrypto from 'node:crypto'
 import { writeFileSync } from 'node:fs'
@@ -36,12 +37,14 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '9' },
     tokens: { type: 'string', default: '2000' },
     'profile-tokens': { type: 'string', default: '6000' },
+    profiles: { type: 'string', default: '3' },
     'cpu-prof': { type: 'string' },
   },
 })
 const batches = Number(args.batches)
 const perBatch = Number(args.tokens)
 const profiled = Number(args['profile-tokens'])
+const profiles = Number(args.profiles)
 const WARM = 500
 const { core } = await builds('core')
 
@@ -120,7 +123,7 @@ async function profileOf(step, tokens, from, count, file) {
   const session = new Session()
   session.connect()
   await session.post('Profiler.enable')
-  await session.post('Profiler.setSamplingInterval', { interval: 50 })
+  await session.post('Profiler.setSamplingInterval', { interval: 100 })
   await session.post('Profiler.start')
   const micros = cpuMicrosSync(() => {
     for (let i = from; i < from + count; i++) step(tokens[i], i)
@@ -157,11 +160,11 @@ console.log(`load average ${loadAverage().join(' ')}`)
 for (const alg of args.algs.split(',')) {
   const { privateKey, publicKey } = keyPair(alg)
   const jwk = publicJwk(publicKey, alg)
-  // Flat strings, as a header read from a request is (minted ones are concatenations, which V8
-  // would flatten, a copy, the first time one is sliced: a cost no served request pays).
+  // Flat strings, as a header read from a request is (a concatenation would be flattened, a copy,
+  // the first time one is sliced: a cost no served request pays). mintJwts makes flat tokens.
   const flat = (text) => Buffer.from(text, 'latin1').toString('latin1')
-  const count = WARM + batches * perBatch + 2 * (WARM + profiled)
-  const tokens = mintJwts({ alg, privateKey, count, jtiPrefix: 'steps' }).map(flat)
+  const count = WARM + batches * perBatch + 2 * (WARM + profiles * profiled)
+  const tokens = mintJwts({ alg, privateKey, count, jtiPrefix: 'steps' })
   const headers = tokens.map((token) => flat(`Bearer ${token}`))
   const raw = rawVerifier(alg, jwk, tokens)
   const check = signatureCheck(alg, jwk)
@@ -213,29 +216,40 @@ for (const alg of args.algs.split(',')) {
     }),
   )
 
-  // The profiles: fresh tokens for each, after a warm-up of its own.
+  // The profiles: the two paths in turn, each profile over fresh tokens, after a warm-up.
   let next = WARM + batches * perBatch
-  const rows = []
-  for (const [name, make] of [
-    ['gate', gateStep],
-    ['min-verifier', minVerifierStep],
-  ]) {
-    const step = make(alg, jwk, headers)
-    for (let i = next; i < next + WARM; i++) step(tokens[i], i)
-    const file = args['cpu-prof'] && join(args['cpu-prof'], `steps-${alg}-${name}-${Date.now()}.cpuprofile`)
-    const { micros, shares } = await profileOf(step, tokens, next + WARM, profiled, file)
-    next += WARM + profiled
-    const signature = shares.get('signature') ?? 0
-    const others = [...shares].filter(([category]) => category !== 'signature')
-    rows.push([
-      name,
-      fmt1(micros),
-      `${(1 / signature).toFixed(2)}x`,
-      others.map(([category, share]) => `${category} ${(share * 100).toFixed(1)} %`).join(', '),
-    ])
+  const paths = [
+    { name: 'gate', step: gateStep(alg, jwk, headers), runs: [] },
+    { name: 'min-verifier', step: minVerifierStep(alg, jwk), runs: [] },
+  ]
+  for (const path of paths) {
+    for (let i = next; i < next + WARM; i++) path.step(tokens[i], i)
+    next += WARM
   }
+  for (let run = 0; run < profiles; run++) {
+    for (const path of paths) {
+      const file =
+        args['cpu-prof'] && join(args['cpu-prof'], `steps-${alg}-${path.name}-${Date.now()}.cpuprofile`)
+      path.runs.push(await profileOf(path.step, tokens, next, profiled, file))
+      next += profiled
+    }
+  }
+  const rows = paths.map(({ name, runs }) => {
+    const ratios = runs.map((r) => 1 / (r.shares.get('signature') ?? 1))
+    const [low, high] = range(ratios)
+    const besides = CATEGORIES.map(([category]) => category)
+      .filter((category) => category !== 'signature' && category !== 'outside')
+      .map((category) => [category, median(runs.map((r) => r.shares.get(category) ?? 0))])
+      .filter(([, share]) => share > 0)
+    return [
+      name,
+      fmt1(median(runs.map((r) => r.micros))),
+      `${median(ratios).toFixed(2)}x (${low.toFixed(2)}–${high.toFixed(2)})`,
+      besides.map(([category, share]) => `${category} ${(share * 100).toFixed(1)} %`).join(', '),
+    ]
+  })
   console.log(
-    `\n${alg}: profile of ${profiled} new tokens (CPU µs per token in that run; shares of its samples)`,
+    `\n${alg}: ${profiles} profiles of ${profiled} new tokens per path (CPU µs per token while profiled; medians of shares)`,
   )
   printTable(['path', 'µs per token>', 'everything / signature>', 'besides the signature'], rows)
 }
