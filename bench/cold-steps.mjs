@@ -21,6 +21,7 @@ import {
   ISSUER,
   keyPair,
   mintJwts,
+  minVerifier,
   publicJwk,
   RESOURCE,
   rawVerifier,
@@ -67,28 +68,12 @@ function gateStep(alg, jwk, headers) {
   }
 }
 
-/** What `min-verifier` in cold-path.mjs does per new token: parse, verify, iss, aud, exp, scope, a bounded Map. */
+/** What `min-verifier` in cold-path.mjs does per new token (lib/jwt.mjs `minVerifier`), and the scope. */
 function minVerifierStep(alg, jwk) {
-  const check = signatureCheck(alg, jwk)
-  const known = new Map()
+  const verify = minVerifier(alg, jwk)
   return (token) => {
-    let auth = known.get(token)
-    if (auth === undefined) {
-      const [head, body] = token.split('.')
-      const header = JSON.parse(Buffer.from(head, 'base64url').toString())
-      const claims = JSON.parse(Buffer.from(body, 'base64url').toString())
-      if (
-        header.alg !== alg ||
-        !check(token) ||
-        claims.iss !== ISSUER ||
-        claims.aud !== RESOURCE ||
-        !(claims.exp > Date.now() / 1000)
-      )
-        throw new Error('min-verifier: refused')
-      auth = { token, scopes: String(claims.scope).split(' '), expiresAt: claims.exp, claims }
-      if (known.size >= 10_000) known.clear()
-      known.set(token, auth)
-    }
+    const auth = verify(token)
+    if (auth === undefined) throw new Error('min-verifier: refused')
     if (!auth.scopes.includes(SCOPE)) throw new Error('min-verifier: scope')
   }
 }

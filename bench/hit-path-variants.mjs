@@ -154,6 +154,13 @@ const variants = {
   },
 }
 
+const expressGate = () =>
+  expressPortcullis.portcullis({
+    resource: RESOURCE,
+    authorizationServers: [ISSUER],
+    verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
+    scopes: { implies: { 'bench:admin': [SCOPE] } },
+  })
 const expressVariants = {
   'express-bare': (app) => app.get('/hello', (_req, res) => res.json(HELLO)),
   // What any middleware pair costs Express: an app.use() layer and a guard on the route, doing nothing.
@@ -190,27 +197,13 @@ const expressVariants = {
     const guard = (req, res, next) => (req.auth.scopes.includes(SCOPE) ? next() : void res.status(403).end())
     app.get('/hello', guard, (_req, res) => res.json(HELLO))
   },
-  // The gate's middleware alone (the scope left to implication-free routes): what the route guard adds, by difference.
+  // The gate's middleware alone (no route guard): what the guard adds, by difference.
   'express-portcullis-gate-only': (app) => {
-    app.use(
-      expressPortcullis.portcullis({
-        resource: RESOURCE,
-        authorizationServers: [ISSUER],
-        verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
-        scopes: { implies: { 'bench:admin': [SCOPE] } },
-      }),
-    )
+    app.use(expressGate())
     app.get('/hello', (_req, res) => res.json(HELLO))
   },
   'express-portcullis': (app) => {
-    app.use(
-      expressPortcullis.portcullis({
-        resource: RESOURCE,
-        authorizationServers: [ISSUER],
-        verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
-        scopes: { implies: { 'bench:admin': [SCOPE] } },
-      }),
-    )
+    app.use(expressGate())
     app.get('/hello', expressPortcullis.requireScopes(SCOPE), (_req, res) => res.json(HELLO))
   },
 }

@@ -87,3 +87,34 @@ export function signatureCheck(alg, jwk) {
     return verify(digest, data, options, Buffer.from(token.slice(dot + 1), 'base64url'))
   }
 }
+
+/**
+ * The least any correct verifier does per new token, with nothing Portcullis adds (no strict
+ * base64url or duplicate-member check, no typ, nbf or iat, no fingerprint, no LRU order, no frozen
+ * answer): parse, verify, check the claims a route needs, remember the answer (bounded).
+ * `verify(token)` gives the caller (`{ token, scopes, expiresAt, claims }`), or `undefined` when
+ * the token is refused; the scope is the caller's to check.
+ */
+export function minVerifier(alg, jwk) {
+  const check = signatureCheck(alg, jwk)
+  const known = new Map()
+  return (token) => {
+    const remembered = known.get(token)
+    if (remembered !== undefined) return remembered
+    const [head, body] = token.split('.')
+    const header = JSON.parse(Buffer.from(head, 'base64url').toString())
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString())
+    if (
+      header.alg !== alg ||
+      !check(token) ||
+      claims.iss !== ISSUER ||
+      claims.aud !== RESOURCE ||
+      !(claims.exp > Date.now() / 1000)
+    )
+      return undefined
+    const auth = { token, scopes: String(claims.scope).split(' '), expiresAt: claims.exp, claims }
+    if (known.size >= 10_000) known.clear()
+    known.set(token, auth)
+    return auth
+  }
+}
