@@ -30,6 +30,7 @@ import {
 } from './lib/jwt.mjs'
 import { builds } from './lib/load-builds.mjs'
 import { alternate, cpuMicrosSync, loadAverage, median, range } from './lib/measure.mjs'
+import { countSamples, profileClasses } from './lib/profile.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({
@@ -116,25 +117,12 @@ async function profileOf(step, tokens, from, count, file) {
   const { profile } = await session.post('Profiler.stop')
   session.disconnect()
   if (file !== undefined) writeFileSync(file, JSON.stringify(profile))
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
-  const parent = new Map()
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
-  const category = new Map()
-  const categoryOf = (id) => {
-    if (category.has(id)) return category.get(id)
-    const frame = nodes.get(id).callFrame
-    const own = CATEGORIES.find(([, matches]) => matches(frame))?.[0]
-    const up = parent.get(id)
-    const found = own ?? (up === undefined ? 'other' : categoryOf(up))
-    category.set(id, found)
-    return found
-  }
-  // Samples counted, not their time deltas: the last one carries the wait for Profiler.stop.
-  const time = new Map()
-  for (const id of profile.samples) {
-    const name = categoryOf(id)
-    time.set(name, (time.get(name) ?? 0) + 1)
-  }
+  const { classOf } = profileClasses(
+    profile,
+    (frame) => CATEGORIES.find(([, matches]) => matches(frame))?.[0],
+    'other',
+  )
+  const time = countSamples(profile.samples, classOf)
   // Only what ran for the tokens: the profiler's idle and program time before and after is left out.
   time.delete('outside')
   const total = [...time.values()].reduce((sum, t) => sum + t, 0)

@@ -20,6 +20,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { median, range } from './lib/measure.mjs'
+import { countSamples, profileClasses } from './lib/profile.mjs'
 import { printTable } from './lib/table.mjs'
 
 const { values: options, positionals: inputs } = parseArgs({
@@ -59,36 +60,16 @@ function groupOf({ functionName, url }) {
 /** Shares of one profile's samples, by group (samples outside serving left out). */
 function sharesOf(file) {
   const profile = JSON.parse(readFileSync(file, 'utf8'))
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
-  const parent = new Map()
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
-  const known = new Map()
-  const groupOfNode = (id) => {
-    if (known.has(id)) return known.get(id)
-    const own = groupOf(nodes.get(id).callFrame)
-    const up = parent.get(id)
-    const group = own ?? (up === undefined ? 'Node (no JS caller)' : groupOfNode(up))
-    known.set(id, group)
-    return group
-  }
+  const { classOf, nearest } = profileClasses(profile, groupOf, 'Node (no JS caller)')
   // The frame of Portcullis a sample is charged to: the nearest one up from the sample.
   const ownFrame = (id) => {
-    for (let at = id; at !== undefined; at = parent.get(at)) {
-      const frame = nodes.get(at).callFrame
-      if (groupOf(frame) === 'Portcullis') {
-        const where = frame.url.replace(/^.*\/packages\//, '')
-        return `${frame.functionName || '(anonymous)'} ${where}:${frame.lineNumber + 1}`
-      }
-    }
-    return undefined
+    const frame = nearest(id, (f) => groupOf(f) === 'Portcullis')
+    if (frame === undefined) return undefined
+    return `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/packages\//, '')}:${frame.lineNumber + 1}`
   }
   // Serving starts with the first request the HTTP server parses: what ran before (loading
   // modules, the first key set fetch, a startup probe) is start-up, left out.
-  const serving = (id) => {
-    for (let at = id; at !== undefined; at = parent.get(at))
-      if (nodes.get(at).callFrame.functionName === 'parserOnIncoming') return true
-    return false
-  }
+  const serving = (id) => nearest(id, (f) => f.functionName === 'parserOnIncoming') !== undefined
   // Sample times (µs), to leave out the first `--skip-ms` of serving too: first sightings (the key
   // set's first fetch, code compiled on the first requests) are not the steady cost.
   const times = []
@@ -99,16 +80,12 @@ function sharesOf(file) {
   }
   const first = profile.samples.findIndex(serving)
   const from = first < 0 ? 0 : times.findIndex((time) => time >= times[first] + skipMicros)
-  const counts = new Map()
-  const functions = new Map()
-  for (const id of profile.samples.slice(Math.max(from, 0))) {
-    const group = groupOfNode(id)
-    counts.set(group, (counts.get(group) ?? 0) + 1)
-    if (group === 'Portcullis') {
-      const name = ownFrame(id)
-      functions.set(name, (functions.get(name) ?? 0) + 1)
-    }
-  }
+  const served = profile.samples.slice(Math.max(from, 0))
+  const counts = countSamples(served, classOf)
+  const functions = countSamples(
+    served.filter((id) => classOf(id) === 'Portcullis'),
+    ownFrame,
+  )
   counts.delete('outside')
   const total = [...counts.values()].reduce((sum, n) => sum + n, 0)
   const share = (map) => new Map([...map].map(([name, n]) => [name, n / total]))

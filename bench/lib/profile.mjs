@@ -1,0 +1,40 @@
+// Reading V8 CPU profiles (`.cpuprofile`, the inspector's `Profiler.stop`): each sample is charged
+// to the nearest frame, from the sample up, that a classifier names.
+
+/**
+ * For a profile and `classify(callFrame)` (a name, or `undefined` to ask the caller's frame):
+ * `classOf(nodeId)`, memoized, `rootClass` when no frame up to the root is named; and
+ * `nearest(nodeId, test)`, the nearest call frame (from the node up) that passes `test`.
+ */
+export function profileClasses(profile, classify, rootClass) {
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parent = new Map()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const known = new Map()
+  const classOf = (id) => {
+    if (known.has(id)) return known.get(id)
+    const own = classify(nodes.get(id).callFrame)
+    const up = parent.get(id)
+    const found = own ?? (up === undefined ? rootClass : classOf(up))
+    known.set(id, found)
+    return found
+  }
+  const nearest = (id, test) => {
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const frame = nodes.get(at).callFrame
+      if (test(frame)) return frame
+    }
+    return undefined
+  }
+  return { classOf, nearest }
+}
+
+/** Counts of `profile.samples` by `classOf` (samples, not time deltas: the last carries the wait for the stop). */
+export function countSamples(samples, classOf) {
+  const counts = new Map()
+  for (const id of samples) {
+    const name = classOf(id)
+    counts.set(name, (counts.get(name) ?? 0) + 1)
+  }
+  return counts
+}
