@@ -56,12 +56,20 @@ const { default: Fastify } = await import('fastify')
 const { default: express } = await import('express')
 const { core, fastify, express: expressBuilds } = await builds('core', 'fastify', 'express')
 const { portcullis } = fastify.this
-const { jwtVerifier } = core.this
 const expressPortcullis = expressBuilds.this
 
 const { privateKey, publicKey } = keyPair('ES256')
 const keys = { jwks: { keys: [publicJwk(publicKey, 'ES256')] } }
 const [token] = mintJwts({ alg: 'ES256', privateKey, count: 1, from: 1 })
+
+/** The gate's options every Portcullis variant shares, with `build`'s jwtVerifier (this build or the baseline's). */
+const gateOptions = (build, cors = true) => ({
+  resource: RESOURCE,
+  authorizationServers: [ISSUER],
+  verifier: build.jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
+  scopes: { implies: { 'bench:admin': [SCOPE] } },
+  ...(cors ? {} : { cors: false }),
+})
 
 // Reads whose result must not be optimised away.
 const sink = { count: 0 }
@@ -134,33 +142,35 @@ const variants = {
     app.get('/hello', async () => HELLO)
   },
   portcullis: async (app) => {
-    await app.register(portcullis, {
-      resource: RESOURCE,
-      authorizationServers: [ISSUER],
-      verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
-      scopes: { implies: { 'bench:admin': [SCOPE] } },
-    })
+    await app.register(portcullis, gateOptions(core.this))
     app.get('/hello', { config: { scopes: [SCOPE] } }, async () => HELLO)
   },
   'portcullis-no-cors': async (app) => {
-    await app.register(portcullis, {
-      resource: RESOURCE,
-      authorizationServers: [ISSUER],
-      verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
-      scopes: { implies: { 'bench:admin': [SCOPE] } },
-      cors: false,
-    })
+    await app.register(portcullis, gateOptions(core.this, false))
     app.get('/hello', { config: { scopes: [SCOPE] } }, async () => HELLO)
   },
 }
 
-const expressGate = () =>
-  expressPortcullis.portcullis({
-    resource: RESOURCE,
-    authorizationServers: [ISSUER],
-    verifier: jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
-    scopes: { implies: { 'bench:admin': [SCOPE] } },
+const expressGate = () => expressPortcullis.portcullis(gateOptions(core.this))
+
+/**
+ * The floor on Express (as http-servers.mjs express-floor, warm): a middleware that finds the token
+ * in a Map, sets the caller and `Vary: Origin`; the scope checked in it, or (`guarded`) by a second
+ * middleware on the route, the shape of portcullis() with requireScopes().
+ */
+const expressFloor = (guarded) => (app) => {
+  const known = new Map([[`Bearer ${token}`, { token, scopes: [SCOPE] }]])
+  app.use((req, res, next) => {
+    const auth = known.get(req.headers.authorization)
+    if (auth === undefined) return void res.status(401).set('WWW-Authenticate', 'Bearer').end()
+    if (!guarded && !auth.scopes.includes(SCOPE)) return void res.status(403).end()
+    req.auth = auth
+    res.setHeader('Vary', 'Origin')
+    next()
   })
+  const guard = (req, res, next) => (req.auth.scopes.includes(SCOPE) ? next() : void res.status(403).end())
+  app.get('/hello', ...(guarded ? [guard] : []), (_req, res) => res.json(HELLO))
+}
 const expressVariants = {
   'express-bare': (app) => app.get('/hello', (_req, res) => res.json(HELLO)),
   // What any middleware pair costs Express: an app.use() layer and a guard on the route, doing nothing.
@@ -172,31 +182,8 @@ const expressVariants = {
       (_req, res) => res.json(HELLO),
     )
   },
-  'express-floor': (app) => {
-    const known = new Map([[`Bearer ${token}`, { token, scopes: [SCOPE] }]])
-    app.use((req, res, next) => {
-      const auth = known.get(req.headers.authorization)
-      if (auth === undefined) return void res.status(401).set('WWW-Authenticate', 'Bearer').end()
-      if (!auth.scopes.includes(SCOPE)) return void res.status(403).end()
-      req.auth = auth
-      res.setHeader('Vary', 'Origin')
-      next()
-    })
-    app.get('/hello', (_req, res) => res.json(HELLO))
-  },
-  // The floor as two layers, the shape of portcullis() with requireScopes(): the scope checked on the route.
-  'express-floor-guarded': (app) => {
-    const known = new Map([[`Bearer ${token}`, { token, scopes: [SCOPE] }]])
-    app.use((req, res, next) => {
-      const auth = known.get(req.headers.authorization)
-      if (auth === undefined) return void res.status(401).set('WWW-Authenticate', 'Bearer').end()
-      req.auth = auth
-      res.setHeader('Vary', 'Origin')
-      next()
-    })
-    const guard = (req, res, next) => (req.auth.scopes.includes(SCOPE) ? next() : void res.status(403).end())
-    app.get('/hello', guard, (_req, res) => res.json(HELLO))
-  },
+  'express-floor': expressFloor(false),
+  'express-floor-guarded': expressFloor(true),
   // The gate's middleware alone (no route guard): what the guard adds, by difference.
   'express-portcullis-gate-only': (app) => {
     app.use(expressGate())
@@ -212,19 +199,12 @@ const expressVariants = {
 // loaded in the same batches, for a before/after measured in one run.
 if (core.baseline !== undefined) {
   const [baseCore, baseFastify, baseExpress] = [core.baseline, fastify.baseline, expressBuilds.baseline]
-  const options = (cors) => ({
-    resource: RESOURCE,
-    authorizationServers: [ISSUER],
-    verifier: baseCore.jwtVerifier({ issuer: ISSUER, audience: RESOURCE, keys: keys.jwks.keys }),
-    scopes: { implies: { 'bench:admin': [SCOPE] } },
-    ...(cors ? {} : { cors: false }),
-  })
   variants['portcullis@baseline'] = async (app) => {
-    await app.register(baseFastify.portcullis, options(true))
+    await app.register(baseFastify.portcullis, gateOptions(baseCore))
     app.get('/hello', { config: { scopes: [SCOPE] } }, async () => HELLO)
   }
   expressVariants['express-portcullis@baseline'] = (app) => {
-    app.use(baseExpress.portcullis(options(true)))
+    app.use(baseExpress.portcullis(gateOptions(baseCore)))
     app.get('/hello', baseExpress.requireScopes(SCOPE), (_req, res) => res.json(HELLO))
   }
 }

@@ -3,7 +3,7 @@ import t from 'tap'
 import { startBrokerStack } from '../fixtures/broker-stack.js'
 import { launchChromium } from './chromium.js'
 import { installedVersion } from './client-stack.js'
-import { runTool, startInspectorWeb } from './inspector-web.js'
+import { runTool, startInspectorWeb, waitUntilReconnected } from './inspector-web.js'
 
 // The upstream shows its sign-in form (a person at the organisation's IdP), on `localhost`.
 const stack = await startBrokerStack(t, { idp: { login: 'form' } })
@@ -86,12 +86,7 @@ t.test('MCP Inspector 2.x signs in through the broker and calls the tools', asyn
     // The upstream remembers alice (its session cookie): the broker asks consent for the new scope.
     const second = await signInAndConsent(page, 'alice')
     t.match(second.consent, /notes:write/, 'the step-up consent asks for notes:write')
-    // Inspector reconnects: its server card ("Connected"), or the tool list of the tab it reopens.
-    await page
-      .getByText('Connected', { exact: true })
-      .or(page.getByText('Tools (4)'))
-      .first()
-      .waitFor({ timeout: 60_000 })
+    await waitUntilReconnected(page, 4)
     await page.locator('label[for$="-Tools"]').first().click()
     await runTool(page, 'add_note', 'through the broker')
     await page

@@ -39,3 +39,15 @@ export async function runTool(page: Page, name: string, text?: string): Promise<
   if (text !== undefined) await page.getByLabel(/^text/).first().fill(text)
   await page.getByRole('button', { name: 'Execute Tool' }).click()
 }
+
+/**
+ * Waits until Inspector is back after a sign-in or a step-up: its server card says "Connected",
+ * or, when it reopens the tab it was on, the tool list (`toolCount` tools) is shown again.
+ */
+export async function waitUntilReconnected(page: Page, toolCount: number): Promise<void> {
+  await page
+    .getByText('Connected', { exact: true })
+    .or(page.getByText(`Tools (${toolCount})`))
+    .first()
+    .waitFor({ timeout: 60_000 })
+}

@@ -4,7 +4,7 @@ import t from 'tap'
 import { startNotesEndpoint } from '../fixtures/journey-stack.js'
 import { launchChromium } from './chromium.js'
 import { installedVersion, recordRow } from './client-stack.js'
-import { runTool, startInspectorWeb } from './inspector-web.js'
+import { runTool, startInspectorWeb, waitUntilReconnected } from './inspector-web.js'
 
 const idp = await startDevIdp({ resources: [], login: 'form' })
 t.teardown(() => idp.close())
@@ -96,13 +96,7 @@ t.test('MCP Inspector 2.x: sign-in, tool calls, step-up with the union of scopes
       signIn(page, 'alice'),
       page.getByText('Authorization complete').waitFor({ timeout: 60_000 }),
     ])
-    // Back from the authorization server, Inspector reconnects: it shows its server card
-    // ("Connected") or, when it reopens the tab it was on, the tool list again.
-    await page
-      .getByText('Connected', { exact: true })
-      .or(page.getByText('Tools (4)'))
-      .first()
-      .waitFor({ timeout: 60_000 })
+    await waitUntilReconnected(page, 4)
     await page.locator('label[for$="-Tools"]').first().click()
     await runTool(page, 'add_note', 'from the browser')
     await page
