@@ -96,6 +96,37 @@ t.test('request state: the gates a request went through, and the one that verifi
   t.same(bindingOf(unseen, '@x', report), { gate: b, onRejection: report }, 'verified by a bound guard only')
 })
 
+t.test(
+  "request state: kept in the response's locals when there are some (Express), else on the request",
+  async (t) => {
+    const gate = gateOf()
+    const locals = Object.create(null) as object
+    const req = { res: { locals } }
+    const state = rememberGate(req, { gate, onRejection: quiet })
+    t.same(Object.getOwnPropertySymbols(req), [], 'nothing added to the request')
+    t.equal(Object.getOwnPropertySymbols(locals).length, 1, 'one slot in res.locals')
+    t.same(Object.keys(locals), [], 'not enumerable')
+    t.equal(requestStateOf(req), state)
+    markVerified(req, gate, { token: 't' } as never)
+    t.equal(verifiedBy(req), gate)
+
+    req.res.locals = Object.create(null) as object
+    t.equal(requestStateOf(req), undefined, 'res.locals replaced: the state is gone (the guards fail closed)')
+    t.type(bindingOf(req, '@x', quiet), Error)
+    t.match(String(bindingOf(req, '@x', quiet)), /add to res\.locals rather than replace it/)
+
+    for (const res of [undefined, {}, { locals: null }, { locals: 'x' }]) {
+      const plain = { res }
+      rememberGate(plain, { gate, onRejection: quiet })
+      t.equal(
+        Object.getOwnPropertySymbols(plain).length,
+        1,
+        `no usable res.locals (${JSON.stringify(res)}): on the request`,
+      )
+    }
+  },
+)
+
 t.test('kept bindings: by middleware or by gate', async (t) => {
   const gate = gateOf()
   const middleware = () => {}

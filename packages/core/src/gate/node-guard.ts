@@ -42,7 +42,7 @@ export function verifiedCaller(req: object, owner: string): VerifiedAuthInfo {
   const auth = verifiedAuthOf(req)
   if (auth === undefined) {
     throw new Error(
-      `${owner}: no gate verified this request; put the route behind portcullis() (or protect() / requireScopes() with routes: "declared")`,
+      `${owner}: no gate verified this request; put the route behind portcullis() (or protect() / requireScopes() with routes: "declared"), and add to res.locals rather than replace it`,
     )
   }
   return auth

@@ -24,18 +24,37 @@ export interface RequestState {
   auth: VerifiedAuthInfo | undefined
 }
 
-// A symbol-keyed slot on the request: nothing the application sees by name, and no WeakMap entry
-// per request (ephemerons make the collector work per request: it cost more than the gate itself).
+// A symbol-keyed slot: nothing the application sees by name, and no WeakMap entry per request
+// (ephemerons make the collector work per request: it cost more than the gate itself). Not
+// enumerable: `console.log` and `Object.assign` (Express's `res.render`) leave it, and its token, out.
 const STATE = Symbol('portcullis request state')
 type Slotted = { [STATE]?: RequestState }
 
+/**
+ * Where a request's state is kept: Express's `res.locals` (made per request with no prototype, so a
+ * key added to it allocates nothing), else the request itself. On Express's request, whose hidden
+ * class is its own, every property added copies that class: 1.4 KB and ~4 % of a warm request.
+ * An application that replaces `res.locals` after the middleware loses the state: the guards then
+ * refuse to serve the route (fail closed) and say why.
+ */
+function holderOf(req: object): Slotted {
+  const locals = (req as { res?: { locals?: unknown } }).res?.locals
+  return typeof locals === 'object' && locals !== null ? (locals as Slotted) : (req as Slotted)
+}
+
+const stateOf = (req: object): RequestState | undefined => holderOf(req)[STATE]
+
+function keep(holder: Slotted, state: RequestState): RequestState {
+  Object.defineProperty(holder, STATE, { value: state, writable: true, configurable: true })
+  return state
+}
+
 /** Records that the middleware of `binding` saw `req`, for the route's guards; returns what is known of `req`. */
 export function rememberGate<R extends object>(req: R, binding: GateBinding<R>): RequestState {
-  const state = (req as Slotted)[STATE]
+  const holder = holderOf(req)
+  const state = holder[STATE]
   if (state === undefined) {
-    const made: RequestState = { seen: binding, others: undefined, verifiedBy: undefined, auth: undefined }
-    ;(req as Slotted)[STATE] = made
-    return made
+    return keep(holder, { seen: binding, others: undefined, verifiedBy: undefined, auth: undefined })
   }
   if (state.seen === undefined) state.seen = binding
   else if (state.seen.gate !== binding.gate && !state.others?.some((known) => known.gate === binding.gate)) {
@@ -47,14 +66,15 @@ export function rememberGate<R extends object>(req: R, binding: GateBinding<R>):
 
 /** What the portcullis middlewares know of `req`, if any saw it or verified its caller. */
 export function requestStateOf(req: object): RequestState | undefined {
-  return (req as Slotted)[STATE]
+  return stateOf(req)
 }
 
 /** Records that `gate` verified the caller of `req` as `auth`. */
 export function markVerified(req: object, gate: Gate, auth: VerifiedAuthInfo): void {
-  const state = (req as Slotted)[STATE]
+  const holder = holderOf(req)
+  const state = holder[STATE]
   if (state === undefined) {
-    ;(req as Slotted)[STATE] = { seen: undefined, others: undefined, verifiedBy: gate, auth }
+    keep(holder, { seen: undefined, others: undefined, verifiedBy: gate, auth })
   } else {
     state.verifiedBy = gate
     state.auth = auth
@@ -63,23 +83,23 @@ export function markVerified(req: object, gate: Gate, auth: VerifiedAuthInfo): v
 
 /** The caller a gate verified on `req`, if one has. */
 export function verifiedAuthOf(req: object): VerifiedAuthInfo | undefined {
-  return (req as Slotted)[STATE]?.auth
+  return stateOf(req)?.auth
 }
 
 /** The gate that verified the caller of `req`, if one has. */
 export function verifiedBy(req: object): Gate | undefined {
-  return (req as Slotted)[STATE]?.verifiedBy
+  return stateOf(req)?.verifiedBy
 }
 
 /** The caller `gate` verified on `req`; `undefined` when no gate or another one did. */
 export function verifiedAuthBy(req: object, gate: Gate): VerifiedAuthInfo | undefined {
-  const state = (req as Slotted)[STATE]
+  const state = stateOf(req)
   return state?.verifiedBy === gate ? state.auth : undefined
 }
 
 /** The binding of the middleware of `gate` that saw `req` (no list made: the guard's hot path). */
 export function bindingSeen<R extends object>(req: R, gate: Gate): GateBinding<R> | undefined {
-  return seenIn<R>((req as Slotted)[STATE], gate)
+  return seenIn<R>(stateOf(req), gate)
 }
 
 function seenIn<R>(state: RequestState | undefined, gate: Gate): GateBinding<R> | undefined {
@@ -89,7 +109,7 @@ function seenIn<R>(state: RequestState | undefined, gate: Gate): GateBinding<R> 
 
 /** The gates whose middleware saw `req`. */
 export function gatesSeen<R extends object>(req: R): readonly GateBinding<R>[] {
-  return seenAll<R>((req as Slotted)[STATE])
+  return seenAll<R>(stateOf(req))
 }
 
 function seenAll<R>(state: RequestState | undefined): readonly GateBinding<R>[] {
@@ -109,7 +129,7 @@ export function bindingOf<R extends object>(
   owner: string,
   onRejection: GateBinding<R>['onRejection'],
 ): GateBinding<R> | Error {
-  return bindingIn((req as Slotted)[STATE], owner, onRejection)
+  return bindingIn(stateOf(req), owner, onRejection)
 }
 
 /** `bindingOf` from what is known of the request (`requestStateOf`), read once by the caller. */
@@ -124,7 +144,7 @@ export function bindingIn<R>(
   if (seen.length === 1) return seen[0]!
   if (seen.length === 0) {
     return new Error(
-      `${owner}: protect() / requireScopes() on a route no portcullis() middleware covers; mount app.use(portcullis(...)) before the route`,
+      `${owner}: protect() / requireScopes() on a route no portcullis() middleware covers; mount app.use(portcullis(...)) before the route (and add to res.locals rather than replace it: the middleware keeps what it knows of the request there)`,
     )
   }
   return new Error(
