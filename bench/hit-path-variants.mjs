@@ -8,13 +8,16 @@
 //   VARIANTS=bare,floor,portcullis node bench/hit-path-variants.mjs --instructions [--requests 1000]
 //     instructions per request of each variant instead (cachegrind, see lib/instructions.mjs):
 //     deterministic where CPU time on a shared machine is not, blind to the memory system
+//   VARIANTS=express-bare,express-floor-guarded,express-portcullis node --expose-gc \
+//     --max-semi-space-size=256 bench/hit-path-variants.mjs --heap [--requests 4000]
+//     heap bytes allocated per request instead (server + the light client; no scavenge in a batch)
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { instructionsPerRequest } from './lib/instructions.mjs'
 import { HELLO, ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
 import { builds } from './lib/load-builds.mjs'
-import { alternate, cpuMicros, loadAverage, median, range } from './lib/measure.mjs'
+import { alternate, cpuMicros, loadAverage, median, range, requireGc } from './lib/measure.mjs'
 import { bearerRequest, loadPipelined } from './lib/pipeline-client.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
@@ -23,6 +26,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '15' },
     requests: { type: 'string', default: '4000' },
     instructions: { type: 'boolean', default: false },
+    heap: { type: 'boolean', default: false },
     // Internal (the --instructions runs): the one variant in VARIANTS, `count` requests, no report.
     count: { type: 'string' },
     only: { type: 'string' },
@@ -52,6 +56,7 @@ if (args.instructions) {
   )
   process.exit(0)
 }
+if (args.heap) requireGc('node --expose-gc --max-semi-space-size=256 bench/hit-path-variants.mjs --heap')
 const { default: Fastify } = await import('fastify')
 const { default: express } = await import('express')
 const { core, fastify, express: expressBuilds } = await builds('core', 'fastify', 'express')
@@ -248,10 +253,25 @@ if (args.count !== undefined) {
 }
 console.log(`load average ${loadAverage().join(' ')}`)
 for (const s of servers) await batch(s.port, 2000) // warm up the JIT and the cache
-await alternate(servers, Number(args.batches), async (s) => (await cpuMicros(() => batch(s.port, n))) / n)
+// --heap: the heap's growth over a batch, from a collected heap; the young generation is made
+// large enough that no scavenge happens within a batch (the lowest batches would show one).
+const heapBytes = async (port) => {
+  globalThis.gc()
+  const before = process.memoryUsage().heapUsed
+  await batch(port, n)
+  return (process.memoryUsage().heapUsed - before) / n
+}
+await alternate(servers, Number(args.batches), async (s) =>
+  args.heap ? heapBytes(s.port) : (await cpuMicros(() => batch(s.port, n))) / n,
+)
 const base = median(servers[0].samples)
 printTable(
-  ['variant', 'CPU µs/req (server + a light client)>', 'range>', 'above the first>'],
+  [
+    'variant',
+    args.heap ? 'heap bytes/req (server + a light client)>' : 'CPU µs/req (server + a light client)>',
+    'range>',
+    'above the first>',
+  ],
   servers.map((s) => {
     const m = median(s.samples)
     return [s.name, fmt1(m), range(s.samples).map(fmt1).join('–'), fmt1(m - base)]

@@ -183,16 +183,19 @@ export function dpopOverBearer(results) {
 }
 
 export function printTables(results, ratios) {
-  console.log('\n| scenario | req/s | req/s range | p99 ms | server CPU µs/req | CPU range | requests |')
-  console.log('|---|---:|---:|---:|---:|---:|---:|')
+  console.log(
+    '\n| scenario | req/s | req/s range | p99 ms | server CPU µs/req | CPU range | of which main thread | requests |',
+  )
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
   const span = ([low, high], f) => (low === high ? '' : `${f(low)}–${f(high)}`)
   for (const r of results) {
-    if (r.error !== undefined) console.log(`| ${r.label} | failed: ${r.error} | | | | | |`)
+    if (r.error !== undefined) console.log(`| ${r.label} | failed: ${r.error} | | | | | | |`)
     else {
       const cpu = r.cpuUsPerRequest === undefined ? '' : r.cpuUsPerRequest.toFixed(0)
       const cpuSpan = r.cpuUsPerRequest === undefined ? '' : span(r.cpuRange, (v) => v.toFixed(0))
+      const main = r.mainThreadUsPerRequest === undefined ? '' : r.mainThreadUsPerRequest.toFixed(0)
       console.log(
-        `| ${r.label} | ${fmtInt(r.rps)} | ${span(r.rpsRange, fmtInt)} | ${r.p99Ms} | ${cpu} | ${cpuSpan} | ${fmtInt(r.requests)} |`,
+        `| ${r.label} | ${fmtInt(r.rps)} | ${span(r.rpsRange, fmtInt)} | ${r.p99Ms} | ${cpu} | ${cpuSpan} | ${main} | ${fmtInt(r.requests)} |`,
       )
     }
   }

@@ -7,7 +7,7 @@
 
 import { execFileSync, fork } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
+    'warmup-requests': { type: 'string', default: '15000' },
     connections: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '1' },
     tokens: { type: 'string' },
@@ -55,6 +56,9 @@ if (args.help) {
   console.log(`Usage: node bench/http.mjs [options]
   --duration <s>      measured seconds per scenario (default 8)
   --warmup <s>        unmeasured seconds per scenario before that (default 2)
+  --warmup-requests <n>  and at least n requests in that warm-up, one-token scenarios (default 15000):
+                      V8 optimizes a function by how often it has run, so a 1 ms MCP call needs
+                      more seconds than a 30 µs route to be as warm; 0 for seconds only
   --connections <n>   concurrent connections (default 50)
   --rounds <n>        run every scenario n times, alternating the order; report medians (default 1)
   --tokens <n>        distinct tokens to mint for the cold scenarios (default: sized to the run)
@@ -71,6 +75,7 @@ Scenarios: ${scenarioList({ expressAvailable: true })
 
 const duration = positiveNumber('duration', args.duration)
 const warmup = nonNegativeNumber('warmup', args.warmup)
+const warmupRequests = Math.round(nonNegativeNumber('warmup-requests', args['warmup-requests']))
 const connections = Math.round(positiveNumber('connections', args.connections))
 const rounds = Math.round(positiveNumber('rounds', args.rounds))
 
@@ -162,7 +167,7 @@ if (introspectionEndpoint !== undefined)
   env.BENCH_INTROSPECTION_ENDPOINT = `http://127.0.0.1:${introspectionEndpoint.port}/introspect`
 
 console.log(
-  `${scenarios.length} scenarios, ${warmup} s warm-up + ${duration} s measured each, ${connections} connections, ` +
+  `${scenarios.length} scenarios, ${warmup} s warm-up (at least ${warmupRequests} requests with one token) + ${duration} s measured each, ${connections} connections, ` +
     `${CPU_COUNT} CPUs${args.pin ? ' (pinned: servers on CPU 0, load on CPU 1)' : ''}, load ${loadBefore.map((l) => l.toFixed(2)).join(' ')}`,
 )
 if (!expressAvailable) console.log(`express scenarios skipped: ${expressStatus.reason}`)
@@ -216,6 +221,7 @@ const report = {
   settings: {
     duration,
     warmup,
+    warmupRequests,
     connections,
     rounds,
     pinned: args.pin,
@@ -242,7 +248,8 @@ async function runScenario(scenario) {
   if (scenario.redis) await redisCommand(redis.url, 'FLUSHALL')
   const child = await startServer(scenario.server, scenario.env)
   // A cluster's workers are forked after the primary reports: only one-process servers are pinned.
-  if (args.pin && scenario.env?.BENCH_WORKERS === undefined) pinTo(child.pid, 0)
+  const oneProcess = scenario.env?.BENCH_WORKERS === undefined
+  if (args.pin && oneProcess) pinTo(child.pid, 0)
   try {
     const url = `http://127.0.0.1:${child.port}`
     await sanityCheck(url, scenario)
@@ -270,11 +277,25 @@ async function runScenario(scenario) {
       autocannon({ url, connections, duration: seconds, timeout: 10, requests: [request] })
 
     const problems = []
-    if (warmup > 0) problems.push(...checkRun('warm-up', await load(warmup)))
+    let warmed = 0
+    if (warmup > 0) {
+      const run = await load(warmup)
+      warmed = run.requests.total
+      problems.push(...checkRun('warm-up', run))
+    }
+    // Distinct-token pools are sized by seconds: those scenarios warm up by seconds only.
+    const oneToken = scenario.tokens !== 'distinct' && scenario.tokens !== 'dpop'
+    if (oneToken && warmed < warmupRequests) {
+      const amount = warmupRequests - warmed
+      const run = await autocannon({ url, connections, amount, timeout: 10, requests: [request] })
+      problems.push(...checkRun('warm-up by requests', run))
+    }
     const cpuBefore = await child.cpuUsage()
+    const mainBefore = oneProcess ? mainThreadMicros(child.pid) : undefined
     const redisBefore = scenario.redis ? await redisCpuMicros(redis.url) : 0
     const run = await load(duration)
     const cpuAfter = await child.cpuUsage()
+    const mainAfter = oneProcess ? mainThreadMicros(child.pid) : undefined
     const redisMicros = scenario.redis ? (await redisCpuMicros(redis.url)) - redisBefore : undefined
     problems.push(...checkRun('measured', run))
     const cpuMicros = cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system
@@ -287,6 +308,12 @@ async function runScenario(scenario) {
       p50Ms: run.latency.p50,
       // Server CPU per request: what the server spent, whatever share of the machine it got.
       cpuUsPerRequest: run.requests.total > 0 ? cpuMicros / run.requests.total : undefined,
+      // Of which the main thread (what a CPU profile samples); the rest is V8's helper threads
+      // (the collector's parallel work, compilers) and libuv's pool. Linux only, 10 ms ticks.
+      mainThreadUsPerRequest:
+        mainBefore !== undefined && mainAfter !== undefined && run.requests.total > 0
+          ? (mainAfter - mainBefore) / run.requests.total
+          : undefined,
       // redis-server's CPU per request: what the shared state costs beside the servers' own.
       redisCpuUsPerRequest:
         redisMicros !== undefined && run.requests.total > 0 ? redisMicros / run.requests.total : undefined,
@@ -320,6 +347,10 @@ function summarize(scenario, runs) {
     rps: median(runs.map((run) => run.rps)),
     p99Ms: median(runs.map((run) => run.p99Ms)),
     cpuUsPerRequest: median(runs.map((run) => run.cpuUsPerRequest)),
+    mainThreadUsPerRequest:
+      runs[0].mainThreadUsPerRequest === undefined
+        ? undefined
+        : median(runs.map((run) => run.mainThreadUsPerRequest)),
     redisCpuUsPerRequest:
       runs[0].redisCpuUsPerRequest === undefined
         ? undefined
@@ -382,6 +413,17 @@ async function sanityCheck(url, scenario) {
         `sanity check: a request without a token got ${denied.status}, not a 401 Bearer challenge`,
       )
     }
+  }
+}
+
+/** CPU time of the main thread of process `pid` so far, in µs (`/proc`), or `undefined` where there is none. */
+function mainThreadMicros(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    // utime + stime, in USER_HZ ticks: 100 a second on every Linux Node supports.
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return undefined
   }
 }
 
