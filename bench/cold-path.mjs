@@ -13,7 +13,6 @@
 //   node bench/cold-path.mjs --cpu-prof results/profiles   # also a V8 CPU profile of each non-bare
 //                                                          # variant, of its load alone (not the minting)
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
@@ -31,6 +30,7 @@ import {
 import { builds, needBaseline } from './lib/load-builds.mjs'
 import { alternate, cpuMicros, loadAverage, median, range } from './lib/measure.mjs'
 import { bearerRequest, loadPipelined } from './lib/pipeline-client.mjs'
+import { cpuProfile } from './lib/profile.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({
@@ -167,14 +167,7 @@ for (const line of ranges) console.log(`- ${line}`)
 console.log(`load average ${loadAverage().join(' ')}`)
 
 async function profile(file, work) {
-  const session = new Session()
-  session.connect()
-  await session.post('Profiler.enable')
-  await session.post('Profiler.setSamplingInterval', { interval: 100 })
-  await session.post('Profiler.start')
-  await work()
-  const { profile: result } = await session.post('Profiler.stop')
-  session.disconnect()
+  const { profile: taken } = await cpuProfile(work)
   mkdirSync(args['cpu-prof'], { recursive: true })
-  writeFileSync(file, JSON.stringify(result))
+  writeFileSync(file, JSON.stringify(taken))
 }

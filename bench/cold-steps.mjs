@@ -14,7 +14,6 @@
 //                             [--cpu-prof <dir>]   (also writes each profile there, for a viewer)
 import * as nodeCrypto from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
@@ -30,7 +29,7 @@ import {
 } from './lib/jwt.mjs'
 import { builds } from './lib/load-builds.mjs'
 import { alternate, cpuMicrosSync, loadAverage, median, range } from './lib/measure.mjs'
-import { countSamples, profileClasses } from './lib/profile.mjs'
+import { countSamples, cpuProfile, profileClasses } from './lib/profile.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({
@@ -106,16 +105,11 @@ const CATEGORIES = [
 
 /** CPU µs per token and a profile of `step` over `tokens`, the samples' time by category. */
 async function profileOf(step, tokens, from, count, file) {
-  const session = new Session()
-  session.connect()
-  await session.post('Profiler.enable')
-  await session.post('Profiler.setSamplingInterval', { interval: 100 })
-  await session.post('Profiler.start')
-  const micros = cpuMicrosSync(() => {
-    for (let i = from; i < from + count; i++) step(tokens[i], i)
-  })
-  const { profile } = await session.post('Profiler.stop')
-  session.disconnect()
+  const { profile, result: micros } = await cpuProfile(() =>
+    cpuMicrosSync(() => {
+      for (let i = from; i < from + count; i++) step(tokens[i], i)
+    }),
+  )
   if (file !== undefined) writeFileSync(file, JSON.stringify(profile))
   const { classOf } = profileClasses(
     profile,

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 import { instructionsPerRequest } from './lib/instructions.mjs'
 import { HELLO, ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
 import { builds } from './lib/load-builds.mjs'
-import { alternate, cpuMicros, loadAverage, median, range, requireGc } from './lib/measure.mjs'
+import { alternate, cpuMicros, heapAfterGc, loadAverage, median, range, requireGc } from './lib/measure.mjs'
 import { bearerRequest, loadPipelined } from './lib/pipeline-client.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
@@ -256,8 +256,7 @@ for (const s of servers) await batch(s.port, 2000) // warm up the JIT and the ca
 // --heap: the heap's growth over a batch, from a collected heap; the young generation is made
 // large enough that no scavenge happens within a batch (the lowest batches would show one).
 const heapBytes = async (port) => {
-  globalThis.gc()
-  const before = process.memoryUsage().heapUsed
+  const before = heapAfterGc()
   await batch(port, n)
   return (process.memoryUsage().heapUsed - before) / n
 }

@@ -13,8 +13,7 @@
 //   node bench/mcp-overhead.mjs [--batches 11] [--requests 1500] [--cpu-prof <dir>]
 //   node bench/mcp-overhead.mjs --instructions [--requests 400]
 //   PORTCULLIS_BASELINE=/path/to/checkout node bench/mcp-overhead.mjs
-import { writeFileSync } from 'node:fs'
-import { Session } from 'node:inspector/promises'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -24,6 +23,7 @@ import { baselineBuild, thisBuild } from './lib/load-builds.mjs'
 import { bareMcpRoute, mcpServerFactory } from './lib/mcp-app.mjs'
 import { alternate, loadAverage, median, quantile } from './lib/measure.mjs'
 import { loadPipelined } from './lib/pipeline-client.mjs'
+import { cpuProfile } from './lib/profile.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -134,19 +134,13 @@ async function measureCpu() {
   })
   if (args['cpu-prof'] !== undefined) {
     // One more batch per variant under the inspector's profiler: the request path only, no start-up.
-    const session = new Session()
-    session.connect()
-    await session.post('Profiler.enable')
-    await session.post('Profiler.setSamplingInterval', { interval: 200 })
+    mkdirSync(args['cpu-prof'], { recursive: true })
     for (const s of servers) {
-      await session.post('Profiler.start')
-      await batch(s.port, wire, n)
-      const { profile } = await session.post('Profiler.stop')
+      const { profile } = await cpuProfile(() => batch(s.port, wire, n), 200)
       const file = join(args['cpu-prof'], `${s.name}.cpuprofile`)
       writeFileSync(file, JSON.stringify(profile))
       console.log(`profile: ${file}`)
     }
-    session.disconnect()
   }
   const bare = servers.find((s) => s.name === 'mcp-bare')
   const base = bare === undefined ? undefined : median(bare.samples)

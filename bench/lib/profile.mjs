@@ -1,5 +1,7 @@
-// Reading V8 CPU profiles (`.cpuprofile`, the inspector's `Profiler.stop`): each sample is charged
-// to the nearest frame, from the sample up, that a classifier names.
+// Taking V8 CPU profiles in-process (`cpuProfile`) and reading them (`.cpuprofile`, the inspector's
+// `Profiler.stop`): each sample is charged to the nearest frame, from the sample up, that a
+// classifier names.
+import { Session } from 'node:inspector/promises'
 
 /**
  * For a profile and `classify(callFrame)` (a name, or `undefined` to ask the caller's frame):
@@ -37,4 +39,23 @@ export function countSamples(samples, classOf) {
     counts.set(name, (counts.get(name) ?? 0) + 1)
   }
   return counts
+}
+
+/**
+ * A V8 CPU profile of `work` (sync or async) in this process, sampled every `interval` µs; returns
+ * `{ profile, result }`, `result` being what `work` returned.
+ */
+export async function cpuProfile(work, interval = 100) {
+  const session = new Session()
+  session.connect()
+  try {
+    await session.post('Profiler.enable')
+    await session.post('Profiler.setSamplingInterval', { interval })
+    await session.post('Profiler.start')
+    const result = await work()
+    const { profile } = await session.post('Profiler.stop')
+    return { profile, result }
+  } finally {
+    session.disconnect()
+  }
 }

@@ -42,8 +42,6 @@ function holderOf(req: object): Slotted {
   return typeof locals === 'object' && locals !== null ? (locals as Slotted) : (req as Slotted)
 }
 
-const stateOf = (req: object): RequestState | undefined => holderOf(req)[STATE]
-
 function keep(holder: Slotted, state: RequestState): RequestState {
   Object.defineProperty(holder, STATE, { value: state, writable: true, configurable: true })
   return state
@@ -66,7 +64,7 @@ export function rememberGate<R extends object>(req: R, binding: GateBinding<R>):
 
 /** What the portcullis middlewares know of `req`, if any saw it or verified its caller. */
 export function requestStateOf(req: object): RequestState | undefined {
-  return stateOf(req)
+  return holderOf(req)[STATE]
 }
 
 /** Records that `gate` verified the caller of `req` as `auth`. */
@@ -83,23 +81,23 @@ export function markVerified(req: object, gate: Gate, auth: VerifiedAuthInfo): v
 
 /** The caller a gate verified on `req`, if one has. */
 export function verifiedAuthOf(req: object): VerifiedAuthInfo | undefined {
-  return stateOf(req)?.auth
+  return requestStateOf(req)?.auth
 }
 
 /** The gate that verified the caller of `req`, if one has. */
 export function verifiedBy(req: object): Gate | undefined {
-  return stateOf(req)?.verifiedBy
+  return requestStateOf(req)?.verifiedBy
 }
 
 /** The caller `gate` verified on `req`; `undefined` when no gate or another one did. */
 export function verifiedAuthBy(req: object, gate: Gate): VerifiedAuthInfo | undefined {
-  const state = stateOf(req)
+  const state = requestStateOf(req)
   return state?.verifiedBy === gate ? state.auth : undefined
 }
 
 /** The binding of the middleware of `gate` that saw `req` (no list made: the guard's hot path). */
 export function bindingSeen<R extends object>(req: R, gate: Gate): GateBinding<R> | undefined {
-  return seenIn<R>(stateOf(req), gate)
+  return seenIn<R>(requestStateOf(req), gate)
 }
 
 function seenIn<R>(state: RequestState | undefined, gate: Gate): GateBinding<R> | undefined {
@@ -109,7 +107,7 @@ function seenIn<R>(state: RequestState | undefined, gate: Gate): GateBinding<R> 
 
 /** The gates whose middleware saw `req`. */
 export function gatesSeen<R extends object>(req: R): readonly GateBinding<R>[] {
-  return seenAll<R>(stateOf(req))
+  return seenAll<R>(requestStateOf(req))
 }
 
 function seenAll<R>(state: RequestState | undefined): readonly GateBinding<R>[] {
@@ -129,7 +127,7 @@ export function bindingOf<R extends object>(
   owner: string,
   onRejection: GateBinding<R>['onRejection'],
 ): GateBinding<R> | Error {
-  return bindingIn(stateOf(req), owner, onRejection)
+  return bindingIn(requestStateOf(req), owner, onRejection)
 }
 
 /** `bindingOf` from what is known of the request (`requestStateOf`), read once by the caller. */
