@@ -72,6 +72,14 @@ export function computeRatios(results) {
     ratio('cold-vs-jose-hook', 'Portcullis cold / jose hook', 'portcullis-cold', 'jose-hook', 2),
     ratio('mcp-overhead', 'MCP overhead of Portcullis', 'mcp-portcullis', 'mcp-bare', 0.1, 'overhead'),
     ratio(
+      'mcp-overhead-same-request',
+      'MCP overhead of Portcullis, the bare route sent the same request',
+      'mcp-portcullis',
+      'mcp-bare-bearer',
+      0.1,
+      'overhead',
+    ),
+    ratio(
       'warm-vs-fastify-jwt',
       'Portcullis warm / @fastify/jwt warm',
       'portcullis-warm',
@@ -133,6 +141,13 @@ export function computeRatios(results) {
       'Express + Portcullis / bare Express',
       'express-portcullis-warm',
       'express-bare',
+      0.85,
+    ),
+    ratio(
+      'express-vs-bare-express-same-request',
+      'Express + Portcullis / bare Express sent the same request',
+      'express-portcullis-warm',
+      'express-bare-bearer',
       0.85,
     ),
     ratio(

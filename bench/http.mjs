@@ -5,28 +5,34 @@
 //   node bench/http.mjs [--duration 8] [--warmup 2] [--connections 50] [--tokens N]
 //                       [--only name,name] [--no-build]
 
-import { execFileSync, fork } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { computeRatios, dpopOverBearer, printTables } from './http-report.mjs'
 import { scenarioList } from './http-scenarios.mjs'
+import {
+  BENCH_DIR,
+  CPU_COUNT,
+  checkRun,
+  EXPRESS_ENTRY,
+  mainThreadMicros,
+  pinTo,
+  ROOT,
+  sanityCheck,
+  startServer,
+} from './lib/http-harness.mjs'
 import { redisCommand, redisCpuMicros, serveJwks, startRedis } from './lib/loopback.mjs'
 import { median, range } from './lib/measure.mjs'
 import { fmtInt } from './lib/table.mjs'
 import { benchKeyPair, mintProof, mintProofs, mintToken, mintTokens } from './token-mint.mjs'
 
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
-const ROOT = dirname(BENCH_DIR)
 const EXPRESS_PACKAGE = join(ROOT, 'packages/express')
-const EXPRESS_ENTRY = join(EXPRESS_PACKAGE, 'dist/index.js')
 const RESOURCE = 'https://bench.example'
 const SCOPE = 'bench:read'
-const JSON_HEADERS = { 'content-type': 'application/json' }
 // Throughput guess for sizing the distinct-token pool; a pool above the verifier cache size (10,000
 // entries) and replayed in order still misses the LRU on every request, see README.
 const COLD_RPS_GUESS = 12_000
@@ -34,7 +40,6 @@ const COLD_RPS_GUESS = 12_000
 const DPOP_RPS_GUESS = 15_000
 const MIN_POOL = 20_000
 const MAX_POOL = 250_000
-const SERVER_START_TIMEOUT_MS = 20_000
 
 const { values: args } = parseArgs({
   options: {
@@ -79,9 +84,7 @@ const warmupRequests = Math.round(nonNegativeNumber('warmup-requests', args['war
 const connections = Math.round(positiveNumber('connections', args.connections))
 const rounds = Math.round(positiveNumber('rounds', args.rounds))
 
-// Read before --pin narrows this process to one CPU.
-const CPU_COUNT = availableParallelism()
-if (args.pin) pinTo(process.pid, 1)
+if (args.pin) pinOrFail(process.pid, 1)
 
 const expressStatus = args['no-build'] ? expressBuiltStatus() : build()
 const expressAvailable = expressStatus.available
@@ -161,7 +164,7 @@ const env = {
 // The introspection scenarios' authorization server, in a process of its own (not this one's CPU,
 // which drives the load, nor the measured server's).
 const introspectionEndpoint = scenarios.some((s) => s.introspection)
-  ? await startServer('introspection-endpoint')
+  ? await startScenarioServer('introspection-endpoint')
   : undefined
 if (introspectionEndpoint !== undefined)
   env.BENCH_INTROSPECTION_ENDPOINT = `http://127.0.0.1:${introspectionEndpoint.port}/introspect`
@@ -246,13 +249,13 @@ process.exit(failed ? 1 : 0)
 async function runScenario(scenario) {
   // Each Redis scenario starts from an empty Redis: no deny list, counts or answers of the last one.
   if (scenario.redis) await redisCommand(redis.url, 'FLUSHALL')
-  const child = await startServer(scenario.server, scenario.env)
+  const child = await startScenarioServer(scenario.server, scenario.env)
   // A cluster's workers are forked after the primary reports: only one-process servers are pinned.
   const oneProcess = scenario.env?.BENCH_WORKERS === undefined
-  if (args.pin && oneProcess) pinTo(child.pid, 0)
+  if (args.pin && oneProcess) pinOrFail(child.pid, 0)
   try {
     const url = `http://127.0.0.1:${child.port}`
-    await sanityCheck(url, scenario)
+    await sanityCheck(url, scenario, goodCredentials(scenario))
 
     let next = 0
     const request = { method: scenario.method, path: scenario.path, headers: { ...scenario.headers } }
@@ -371,122 +374,29 @@ function summarize(scenario, runs) {
   }
 }
 
-function checkRun(phase, run) {
-  const problems = []
-  if (run.non2xx > 0) problems.push(`${phase}: ${run.non2xx} responses not 2xx`)
-  if (run.errors > 0) problems.push(`${phase}: ${run.errors} connection errors`)
-  if (run.timeouts > 0) problems.push(`${phase}: ${run.timeouts} timeouts`)
-  if (run.requests.total === 0) problems.push(`${phase}: no request completed`)
-  return problems
+/** A scenario's server, with this run's environment (and a CPU profile with --cpu-prof). */
+function startScenarioServer(kind, extraEnv = {}) {
+  const cpuProfile = args['cpu-prof'] ? join(BENCH_DIR, 'results/profiles') : undefined
+  return startServer(kind, { ...env, ...extraEnv }, { cpuProfile })
 }
 
-/** Before loading a server, prove it answers as the scenario claims (and that the gate is really on). */
-async function sanityCheck(url, scenario) {
-  const send = (authorization, more = {}) =>
-    fetch(`${url}${scenario.path}`, {
-      method: scenario.method,
-      headers: {
-        ...(scenario.headers ?? JSON_HEADERS),
-        ...(authorization ? { authorization } : {}),
-        ...more,
-      },
-      body: scenario.body,
-      signal: AbortSignal.timeout(10_000),
-    })
-  // The warm token is not in the pool, so the check leaves no pool token in the verifier's cache.
-  const ok =
-    scenario.tokens === 'dpop'
-      ? await send(`DPoP ${boundToken}`, {
-          dpop: mintProof({ privateJwk: dpopKey.privateJwk, claims: proofClaims, index: -1 }),
-        })
-      : await send(scenario.tokens === 'none' ? undefined : `Bearer ${warmToken}`)
-  const text = await ok.text()
-  if (ok.status !== 200)
-    throw new Error(`sanity check: expected 200, got ${ok.status}: ${text.slice(0, 200)}`)
-  const body = parseJson(text)
-  if (!scenario.expect(body)) throw new Error(`sanity check: unexpected body ${text.slice(0, 200)}`)
-  if (scenario.tokens !== 'none' && !scenario.unprotected) {
-    const denied = await send(undefined)
-    await denied.arrayBuffer()
-    if (denied.status !== 401 || !denied.headers.get('www-authenticate')?.startsWith('Bearer')) {
-      throw new Error(
-        `sanity check: a request without a token got ${denied.status}, not a 401 Bearer challenge`,
-      )
+/** The credentials a scenario's requests carry. The warm token is not in the pool, so the sanity check leaves no pool token in the verifier's cache. */
+function goodCredentials(scenario) {
+  if (scenario.tokens === 'none') return {}
+  if (scenario.tokens === 'dpop')
+    return {
+      authorization: `DPoP ${boundToken}`,
+      headers: { dpop: mintProof({ privateJwk: dpopKey.privateJwk, claims: proofClaims, index: -1 }) },
     }
-  }
+  return { authorization: `Bearer ${warmToken}` }
 }
 
-/** CPU time of the main thread of process `pid` so far, in µs (`/proc`), or `undefined` where there is none. */
-function mainThreadMicros(pid) {
+function pinOrFail(pid, cpu) {
   try {
-    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
-    // utime + stime, in USER_HZ ticks: 100 a second on every Linux Node supports.
-    return (Number(fields[11]) + Number(fields[12])) * 10_000
-  } catch {
-    return undefined
-  }
-}
-
-/** Pins every thread of process `pid` to CPU `cpu` (`taskset`, util-linux); fails the run clearly without it. */
-function pinTo(pid, cpu) {
-  if (CPU_COUNT < 2) fail('--pin needs at least 2 CPUs')
-  try {
-    execFileSync('taskset', ['-a', '-c', '-p', String(cpu), String(pid)], { stdio: 'ignore' })
+    pinTo(pid, cpu)
   } catch (error) {
-    fail(`--pin: taskset could not pin process ${pid} to CPU ${cpu} (${error.message})`)
+    fail(error.message)
   }
-}
-
-/** Starts one server in a child process and waits for its port. */
-function startServer(kind, extraEnv = {}) {
-  return new Promise((resolve, reject) => {
-    const child = fork(join(BENCH_DIR, 'http-servers.mjs'), [kind], {
-      cwd: BENCH_DIR,
-      env: { ...env, ...extraEnv },
-      execArgv: args['cpu-prof']
-        ? [
-            '--cpu-prof',
-            // 4 samples per ms (the default is 1): enough for a layer's share (profile-shares.mjs).
-            '--cpu-prof-interval=250',
-            `--cpu-prof-dir=${join(BENCH_DIR, 'results/profiles')}`,
-            `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`,
-          ]
-        : [],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    })
-    const exited = new Promise((done) => child.once('exit', done))
-    const stop = async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(timer)
-    }
-    const timer = setTimeout(() => {
-      stop()
-      reject(new Error(`server ${kind} did not start within ${SERVER_START_TIMEOUT_MS} ms`))
-    }, SERVER_START_TIMEOUT_MS)
-    child.once('message', (message) => {
-      clearTimeout(timer)
-      const cpuUsage = () =>
-        new Promise((answer, refuse) => {
-          const timer = setTimeout(
-            () => refuse(new Error(`server ${kind} did not report its CPU time`)),
-            10_000,
-          )
-          child.once('message', (reply) => {
-            clearTimeout(timer)
-            answer(reply.cpuUsage)
-          })
-          child.send('cpu-usage')
-        })
-      resolve({ port: message.port, pid: child.pid, stop, cpuUsage })
-    })
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`server ${kind} exited early (${signal ?? code})`))
-    })
-  })
 }
 
 /** Builds core and fastify (required) and express (when its package has sources). */
@@ -518,14 +428,6 @@ function expressBuiltStatus() {
   return existsSync(EXPRESS_ENTRY)
     ? { available: true }
     : { available: false, reason: 'packages/express/dist/index.js is missing (build it)' }
-}
-
-function parseJson(text) {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
 }
 
 function positiveNumber(name, value) {
