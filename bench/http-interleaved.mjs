@@ -6,10 +6,12 @@
 //
 //   node bench/http-interleaved.mjs --only express-bare,express-floor-guarded-warm,express-portcullis-warm --pin
 //   node bench/http-interleaved.mjs --only mcp-bare,mcp-portcullis --phases 4 --pin   # the ratio as the processes age
+//   node bench/http-interleaved.mjs --only mcp-bare,mcp-portcullis --pin --cpu-prof <dir>   # and a CPU profile of each server (profile-diff.mjs)
 //
 // Each set starts fresh servers, warms them in turn (at least --warmup seconds and
 // --warmup-requests requests each), then measures --phases phases of --slices slices; every slice
-// loads each server for --slice seconds with autocannon (50 connections), the order rotating.
+// loads each server for about --slice seconds with autocannon (50 connections): a number of
+// requests, all answered before the slice ends, so no request's CPU goes uncounted. The order rotates.
 // Server CPU per request is the server's CPU time (IPC, all threads) over its requests; each
 // ratio is given from the sums and as the median of the slices' own ratios (range in brackets).
 // One-token and bare scenarios only (the cold ones need a token pool sized by seconds: http.mjs).
@@ -44,6 +46,7 @@ const { values: args } = parseArgs({
     slice: { type: 'string', default: '0.5' },
     connections: { type: 'string', default: '50' },
     pin: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
   },
 })
 const number = (name, min) => {
@@ -111,7 +114,11 @@ try {
     const servers = []
     try {
       for (const scenario of scenarios) {
-        const server = await startServer(scenario.server, { ...env, ...scenario.env })
+        const server = await startServer(
+          scenario.server,
+          { ...env, ...scenario.env },
+          { cpuProfile: args['cpu-prof'] },
+        )
         servers.push(server)
         if (args.pin) pinOrFail(server.pid, 0)
         server.scenario = scenario
@@ -136,7 +143,7 @@ try {
       for (const s of servers) Object.assign(s, { warmSeconds: 0, warmRequests: 0 })
       while (servers.some((s) => s.warmSeconds < warmup || s.warmRequests < warmupRequests)) {
         for (const s of servers) {
-          const run = await load(s, slice)
+          const run = await load(s, slice, false)
           problems.push(...checkRun(`${s.scenario.name} warm-up`, run))
           s.warmSeconds += run.duration
           s.warmRequests += run.requests.total
@@ -150,7 +157,7 @@ try {
           for (const s of order) {
             const before = await s.cpuUsage()
             const mainBefore = mainThreadMicros(s.pid)
-            const run = await load(s, slice)
+            const run = await load(s, slice, true)
             const after = await s.cpuUsage()
             const mainAfter = mainThreadMicros(s.pid)
             problems.push(...checkRun(`${s.scenario.name} measured`, run))
@@ -226,14 +233,29 @@ if (problems.length > 0) {
   process.exit(1)
 }
 
-function load(server, seconds) {
-  return autocannon({
+/**
+ * One slice of load on `server`. Warm-up slices (`byCount` false) run for `seconds`, and give the
+ * server's rate. Measured ones send that rate times `seconds` requests and end when all are
+ * answered: a slice cut by time leaves requests in flight, whose CPU the server spends but no
+ * count includes (50 of them are a tenth of a 1 ms MCP call's slice).
+ */
+async function load(server, seconds, byCount) {
+  // No warm-up slice yet (--warmup 0): this one, by time, gives the rate.
+  const amount =
+    byCount && server.rate !== undefined
+      ? Math.max(connections * 4, Math.round(server.rate * seconds))
+      : undefined
+  const run = await autocannon({
     url: server.url,
     connections,
-    duration: seconds,
+    ...(amount === undefined ? { duration: seconds } : { amount }),
     timeout: 10,
     requests: [server.request],
   })
+  // autocannon stops on its one-second tick: `duration` is how long the run took, the server's
+  // rate the last warm-up slice's (a run by count idles until the tick).
+  if (amount === undefined && run.requests.total > 0) server.rate = run.requests.total / run.duration
+  return run
 }
 
 function pinOrFail(pid, cpu) {
