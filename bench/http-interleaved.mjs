@@ -21,19 +21,14 @@ import autocannon from 'autocannon'
 import { computeRatios } from './http-report.mjs'
 import { scenarioList } from './http-scenarios.mjs'
 import {
+  benchIssuer,
   CPU_COUNT,
   checkRun,
-  EXPRESS_ENTRY,
   mainThreadMicros,
   pinTo,
   sanityCheck,
   startServer,
 } from './lib/http-harness.mjs'
-import { serveJwks } from './lib/loopback.mjs'
-import { benchKeyPair, mintToken } from './token-mint.mjs'
-
-const RESOURCE = 'https://bench.example'
-const SCOPE = 'bench:read'
 
 const { values: args } = parseArgs({
   options: {
@@ -74,28 +69,7 @@ const scenarios = args.only.split(',').map((name) => {
 if (scenarios.length < 2) fail('--only: two or more scenarios')
 if (args.pin) pinOrFail(process.pid, 1)
 
-const keys = benchKeyPair()
-const jwksServer = await serveJwks(keys.jwks)
-const issuer = `http://127.0.0.1:${jwksServer.address().port}`
-const now = Math.floor(Date.now() / 1000)
-const claims = {
-  iss: issuer,
-  aud: RESOURCE,
-  client_id: 'bench-client',
-  scope: `${SCOPE} bench:write`,
-  iat: now,
-  exp: now + 3600,
-}
-const token = mintToken({ privateJwk: keys.privateJwk, claims, index: -1 })
-const env = {
-  ...process.env,
-  BENCH_ISSUER: issuer,
-  BENCH_JWKS_URI: `${issuer}/jwks`,
-  BENCH_RESOURCE: RESOURCE,
-  BENCH_SCOPE: SCOPE,
-  BENCH_EXPRESS_ENTRY: EXPRESS_ENTRY,
-  NODE_ENV: 'production',
-}
+const { jwksServer, warmToken: token, env } = await benchIssuer()
 
 console.log(
   `${scenarios.length} servers at a time, ${sets} sets; warm-up ${warmup} s and ${warmupRequests} requests each; ` +

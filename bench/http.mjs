@@ -16,23 +16,23 @@ import { computeRatios, dpopOverBearer, printTables } from './http-report.mjs'
 import { scenarioList } from './http-scenarios.mjs'
 import {
   BENCH_DIR,
+  benchIssuer,
   CPU_COUNT,
   checkRun,
   EXPRESS_ENTRY,
   mainThreadMicros,
   pinTo,
+  RESOURCE,
   ROOT,
   sanityCheck,
   startServer,
 } from './lib/http-harness.mjs'
-import { redisCommand, redisCpuMicros, serveJwks, startRedis } from './lib/loopback.mjs'
+import { redisCommand, redisCpuMicros, startRedis } from './lib/loopback.mjs'
 import { median, range } from './lib/measure.mjs'
 import { fmtInt } from './lib/table.mjs'
 import { benchKeyPair, mintProof, mintProofs, mintToken, mintTokens } from './token-mint.mjs'
 
 const EXPRESS_PACKAGE = join(ROOT, 'packages/express')
-const RESOURCE = 'https://bench.example'
-const SCOPE = 'bench:read'
 // Throughput guess for sizing the distinct-token pool; a pool above the verifier cache size (10,000
 // entries) and replayed in order still misses the LRU on every request, see README.
 const COLD_RPS_GUESS = 12_000
@@ -104,19 +104,7 @@ if (redis?.missing !== undefined) {
 
 const startedAt = new Date()
 const loadBefore = loadavg()
-const keys = benchKeyPair()
-const jwksServer = await serveJwks(keys.jwks)
-const issuer = `http://127.0.0.1:${jwksServer.address().port}`
-const nowSeconds = Math.floor(Date.now() / 1000)
-const claims = {
-  iss: issuer,
-  aud: RESOURCE,
-  client_id: 'bench-client',
-  scope: `${SCOPE} bench:write`,
-  iat: nowSeconds,
-  exp: nowSeconds + 3600,
-}
-const warmToken = mintToken({ privateJwk: keys.privateJwk, claims, index: -1 })
+const { keys, jwksServer, claims, nowSeconds, warmToken, env: issuerEnv } = await benchIssuer()
 
 let pool = []
 let mintSeconds = 0
@@ -151,16 +139,7 @@ if (scenarios.some((s) => s.tokens === 'dpop')) {
   console.log(`signed ${proofs.length} DPoP proofs in ${((performance.now() - began) / 1000).toFixed(1)} s`)
 }
 
-const env = {
-  ...process.env,
-  BENCH_ISSUER: issuer,
-  BENCH_JWKS_URI: `${issuer}/jwks`,
-  BENCH_RESOURCE: RESOURCE,
-  BENCH_SCOPE: SCOPE,
-  BENCH_EXPRESS_ENTRY: EXPRESS_ENTRY,
-  ...(redis?.url === undefined ? {} : { BENCH_REDIS_URL: redis.url }),
-  NODE_ENV: 'production',
-}
+const env = { ...issuerEnv, ...(redis?.url === undefined ? {} : { BENCH_REDIS_URL: redis.url }) }
 // The introspection scenarios' authorization server, in a process of its own (not this one's CPU,
 // which drives the load, nor the measured server's).
 const introspectionEndpoint = scenarios.some((s) => s.introspection)

@@ -6,11 +6,16 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { benchKeyPair, mintToken } from '../token-mint.mjs'
+import { serveJwks } from './loopback.mjs'
 
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)))
 export const ROOT = dirname(BENCH_DIR)
 export const EXPRESS_ENTRY = join(ROOT, 'packages/express/dist/index.js')
 const JSON_HEADERS = { 'content-type': 'application/json' }
+/** The resource every scenario's server protects, and the scope its route needs. */
+export const RESOURCE = 'https://bench.example'
+export const SCOPE = 'bench:read'
 const SERVER_START_TIMEOUT_MS = 20_000
 
 /** CPUs of this machine, read before a bench pins itself to one. */
@@ -71,6 +76,37 @@ export function startServer(kind, env, { cpuProfile } = {}) {
       reject(new Error(`server ${kind} exited early (${signal ?? code})`))
     })
   })
+}
+
+/**
+ * The issuer every scenario's server trusts: an ES256 key pair, its JWKS served on loopback, the
+ * claims of the bench's tokens and one token with them (the warm scenarios' own), and the
+ * environment the servers read (http-servers.mjs). Close `jwksServer` when done.
+ */
+export async function benchIssuer() {
+  const keys = benchKeyPair()
+  const jwksServer = await serveJwks(keys.jwks)
+  const issuer = `http://127.0.0.1:${jwksServer.address().port}`
+  const nowSeconds = Math.floor(Date.now() / 1000)
+  const claims = {
+    iss: issuer,
+    aud: RESOURCE,
+    client_id: 'bench-client',
+    scope: `${SCOPE} bench:write`,
+    iat: nowSeconds,
+    exp: nowSeconds + 3600,
+  }
+  const warmToken = mintToken({ privateJwk: keys.privateJwk, claims, index: -1 })
+  const env = {
+    ...process.env,
+    BENCH_ISSUER: issuer,
+    BENCH_JWKS_URI: `${issuer}/jwks`,
+    BENCH_RESOURCE: RESOURCE,
+    BENCH_SCOPE: SCOPE,
+    BENCH_EXPRESS_ENTRY: EXPRESS_ENTRY,
+    NODE_ENV: 'production',
+  }
+  return { keys, jwksServer, claims, nowSeconds, warmToken, env }
 }
 
 /** CPU time of the main thread of process `pid` so far, in µs (`/proc`), or `undefined` where there is none. */
