@@ -25,10 +25,12 @@ import {
   CPU_COUNT,
   checkRun,
   mainThreadMicros,
-  pinTo,
+  pinOrExit,
   sanityCheck,
   startServer,
 } from './lib/http-harness.mjs'
+
+const WHO = 'bench/http-interleaved'
 
 const { values: args } = parseArgs({
   options: {
@@ -67,7 +69,7 @@ const scenarios = args.only.split(',').map((name) => {
   return scenario
 })
 if (scenarios.length < 2) fail('--only: two or more scenarios')
-if (args.pin) pinOrFail(process.pid, 1)
+if (args.pin) pinOrExit(process.pid, 1, WHO)
 
 const { jwksServer, warmToken: token, env } = await benchIssuer()
 
@@ -94,23 +96,17 @@ try {
           { cpuProfile: args['cpu-prof'] },
         )
         servers.push(server)
-        if (args.pin) pinOrFail(server.pid, 0)
+        if (args.pin) pinOrExit(server.pid, 0, WHO)
         server.scenario = scenario
         server.url = `http://127.0.0.1:${server.port}`
+        const credentials = scenario.tokens === 'one' ? { authorization: `Bearer ${token}` } : {}
         server.request = {
           method: scenario.method,
           path: scenario.path,
-          headers: {
-            ...scenario.headers,
-            ...(scenario.tokens === 'one' ? { authorization: `Bearer ${token}` } : {}),
-          },
+          headers: { ...scenario.headers, ...credentials },
           ...(scenario.body === undefined ? {} : { body: scenario.body }),
         }
-        await sanityCheck(
-          server.url,
-          scenario,
-          scenario.tokens === 'one' ? { authorization: `Bearer ${token}` } : {},
-        )
+        await sanityCheck(server.url, scenario, credentials)
       }
       const born = performance.now()
       // Warm-up: in turns too, so no server is older than another when measured.
@@ -173,7 +169,7 @@ for (let phase = 0; phase < phases; phase++) {
     const result = {
       name: scenario.name,
       label: scenario.label,
-      // Every server is loaded for the same seconds: requests stand for req/s in computeRatios.
+      // computeRatios wants a req/s; only its CPU ratios are printed here (slices differ in length).
       rps: requests,
       cpuUsPerRequest: sum('cpuUs') / requests,
       mainThreadUsPerRequest: mine.every((s) => s.mainUs !== undefined)
@@ -232,15 +228,7 @@ async function load(server, seconds, byCount) {
   return run
 }
 
-function pinOrFail(pid, cpu) {
-  try {
-    pinTo(pid, cpu)
-  } catch (error) {
-    fail(error.message)
-  }
-}
-
 function fail(message) {
-  console.error(`bench/http-interleaved: ${message}`)
+  console.error(`${WHO}: ${message}`)
   process.exit(2)
 }

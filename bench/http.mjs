@@ -21,7 +21,7 @@ import {
   checkRun,
   EXPRESS_ENTRY,
   mainThreadMicros,
-  pinTo,
+  pinOrExit,
   RESOURCE,
   ROOT,
   sanityCheck,
@@ -84,7 +84,7 @@ const warmupRequests = Math.round(nonNegativeNumber('warmup-requests', args['war
 const connections = Math.round(positiveNumber('connections', args.connections))
 const rounds = Math.round(positiveNumber('rounds', args.rounds))
 
-if (args.pin) pinOrFail(process.pid, 1)
+if (args.pin) pinOrExit(process.pid, 1, 'bench/http')
 
 const expressStatus = args['no-build'] ? expressBuiltStatus() : build()
 const expressAvailable = expressStatus.available
@@ -231,7 +231,7 @@ async function runScenario(scenario) {
   const child = await startScenarioServer(scenario.server, scenario.env)
   // A cluster's workers are forked after the primary reports: only one-process servers are pinned.
   const oneProcess = scenario.env?.BENCH_WORKERS === undefined
-  if (args.pin && oneProcess) pinOrFail(child.pid, 0)
+  if (args.pin && oneProcess) pinOrExit(child.pid, 0, 'bench/http')
   try {
     const url = `http://127.0.0.1:${child.port}`
     await sanityCheck(url, scenario, goodCredentials(scenario))
@@ -359,7 +359,10 @@ function startScenarioServer(kind, extraEnv = {}) {
   return startServer(kind, { ...env, ...extraEnv }, { cpuProfile })
 }
 
-/** The credentials a scenario's requests carry. The warm token is not in the pool, so the sanity check leaves no pool token in the verifier's cache. */
+/**
+ * The credentials a scenario's requests carry. The warm token is not in the pool, so the sanity
+ * check leaves no pool token in the verifier's cache.
+ */
 function goodCredentials(scenario) {
   if (scenario.tokens === 'none') return {}
   if (scenario.tokens === 'dpop')
@@ -368,14 +371,6 @@ function goodCredentials(scenario) {
       headers: { dpop: mintProof({ privateJwk: dpopKey.privateJwk, claims: proofClaims, index: -1 }) },
     }
   return { authorization: `Bearer ${warmToken}` }
-}
-
-function pinOrFail(pid, cpu) {
-  try {
-    pinTo(pid, cpu)
-  } catch (error) {
-    fail(error.message)
-  }
 }
 
 /** Builds core and fastify (required) and express (when its package has sources). */

@@ -13,6 +13,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { isPortcullisUrl } from './lib/profile.mjs'
 import { printTable } from './lib/table.mjs'
 
 const { values: options, positionals } = parseArgs({
@@ -31,7 +32,7 @@ const skipMicros = Number(options['skip-ms']) * 1000
 /** Where a frame's code lives: Portcullis's packages, a dependency, Node, the bench, or V8's own. */
 function originOf({ functionName, url }) {
   if (url === '') return functionName.startsWith('(') ? functionName : 'native'
-  if (/\/packages\/[\w-]+\/dist\//.test(url)) return 'Portcullis'
+  if (isPortcullisUrl(url)) return 'Portcullis'
   if (url.includes('/node_modules/')) return 'framework and deps'
   if (url.startsWith('node:')) return 'Node'
   return 'bench (the floor)'

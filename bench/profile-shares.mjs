@@ -20,7 +20,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { median, range } from './lib/measure.mjs'
-import { countSamples, profileClasses } from './lib/profile.mjs'
+import { countSamples, isPortcullisUrl, profileClasses } from './lib/profile.mjs'
 import { printTable } from './lib/table.mjs'
 
 const { values: options, positionals: inputs } = parseArgs({
@@ -49,7 +49,7 @@ function groupOf({ functionName, url }) {
   // part of serving, Node's.
   if (functionName === '(idle)') return 'outside'
   if (functionName === '(program)' || functionName === '(root)') return 'Node (no JS caller)'
-  if (/\/packages\/[\w-]+\/dist\//.test(url)) return 'Portcullis'
+  if (isPortcullisUrl(url)) return 'Portcullis'
   if (url.includes('/node_modules/')) return 'framework and SDK'
   if (url.includes('/bench/')) return 'bench'
   // Starting up (loading modules) is not serving requests.

@@ -130,6 +130,16 @@ export function pinTo(pid, cpu) {
   }
 }
 
+/** `pinTo`, or the run ends (exit 2) with its message, prefixed with `who`. */
+export function pinOrExit(pid, cpu, who) {
+  try {
+    pinTo(pid, cpu)
+  } catch (error) {
+    console.error(`${who}: ${error.message}`)
+    process.exit(2)
+  }
+}
+
 /** What went wrong in an autocannon run, as lines (none: the run is good). */
 export function checkRun(phase, run) {
   const problems = []

@@ -3,6 +3,9 @@
 // classifier names.
 import { Session } from 'node:inspector/promises'
 
+/** Whether a frame's script is Portcullis's own code: a package's build, `packages/<name>/dist`. */
+export const isPortcullisUrl = (url) => /\/packages\/[\w-]+\/dist\//.test(url)
+
 /**
  * For a profile and `classify(callFrame)` (a name, or `undefined` to ask the caller's frame):
  * `classOf(nodeId)`, memoized, `rootClass` when no frame up to the root is named; and
