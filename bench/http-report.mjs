@@ -172,6 +172,27 @@ export function computeRatios(results) {
       0.85,
     ),
     ratio(
+      'least-vs-bare-express',
+      'The least layer keeping the rules / bare Express',
+      'express-least-warm',
+      'express-bare',
+      0.85,
+    ),
+    ratio(
+      'least-vs-floor-guarded',
+      'The least layer keeping the rules / the Express floor in two layers',
+      'express-least-warm',
+      'express-floor-guarded-warm',
+      0.85,
+    ),
+    ratio(
+      'express-vs-least',
+      'Express + Portcullis / the least layer keeping its rules',
+      'express-portcullis-warm',
+      'express-least-warm',
+      0.85,
+    ),
+    ratio(
       'express-vs-express-sdk',
       'Express + Portcullis / Express + SDK',
       'express-portcullis-warm',

@@ -186,6 +186,13 @@ export function scenarioList({ expressAvailable }) {
         ...hello,
       },
       {
+        name: 'express-least-warm',
+        label: 'Express 5, the least layer that keeps the rules of Portcullis, one token (warm)',
+        server: 'express-least',
+        tokens: 'one',
+        ...hello,
+      },
+      {
         name: 'express-portcullis-warm',
         label: 'Express 5 + Portcullis, one token (warm)',
         server: 'express-portcullis',

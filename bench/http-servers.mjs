@@ -8,6 +8,7 @@
 import cluster from 'node:cluster'
 import { pathToFileURL } from 'node:url'
 import { redisServers } from './http-servers-redis.mjs'
+import { floorVerifier, leastLayer } from './lib/floor-layers.mjs'
 import { bareMcpRoute, mcpServerFactory } from './lib/mcp-app.mjs'
 
 const ISSUER = requiredEnv('BENCH_ISSUER')
@@ -58,7 +59,7 @@ const servers = {
    * re-check: what Portcullis does beyond this is what it costs above the floor.
    */
   'fastify-floor': async () => {
-    const floor = await floorVerifier()
+    const floor = await floorVerifier({ jwksUri: JWKS_URI, issuer: ISSUER, audience: RESOURCE })
     const app = (await import('fastify')).default()
     app.decorateRequest('auth', undefined)
     const admit = (request, reply, auth, done) => {
@@ -230,7 +231,7 @@ const servers = {
    * shape of `portcullis()` with `requireScopes()`.
    */
   'express-floor': async () => {
-    const floor = await floorVerifier()
+    const floor = await floorVerifier({ jwksUri: JWKS_URI, issuer: ISSUER, audience: RESOURCE })
     const app = await expressApp()
     const guarded = process.env.BENCH_FLOOR_GUARD === '1'
     const admit = (req, res, auth, next) => {
@@ -249,6 +250,25 @@ const servers = {
     const scopeGuard = (req, res, next) =>
       req.auth.scopes.includes(SCOPE) ? next() : void res.status(403).end()
     app.get('/hello', ...(guarded ? [scopeGuard] : []), (_req, res) => res.json(HELLO))
+    return listenNode(app)
+  },
+
+  /** The least layer that keeps Portcullis's rules on a remembered token (lib/floor-layers.mjs). */
+  'express-least': async () => {
+    const floor = await floorVerifier({ jwksUri: JWKS_URI, issuer: ISSUER, audience: RESOURCE })
+    const path = new URL(RESOURCE).pathname
+    const metadataPath = `/.well-known/oauth-protected-resource${path === '/' ? '' : path}`
+    const metadata = { resource: RESOURCE, authorization_servers: [ISSUER] }
+    const least = leastLayer({
+      verify: floor.verify,
+      resource: RESOURCE,
+      metadataPath,
+      metadata,
+      scope: SCOPE,
+    })
+    const app = await expressApp()
+    app.use(least.middleware)
+    app.get('/hello', least.guard, (_req, res) => res.json(HELLO))
     return listenNode(app)
   },
 
@@ -313,30 +333,6 @@ async function portcullisOptions() {
  * The floors' token check: verified tokens in a Map by their Authorization header (emptied when
  * full), jose with the issuer's JWKS on a miss. `verify` gives the caller, or `undefined` (refused).
  */
-async function floorVerifier() {
-  const { createRemoteJWKSet, jwtVerify } = await import('jose')
-  const jwks = createRemoteJWKSet(new URL(JWKS_URI))
-  const known = new Map()
-  const verify = async (header) => {
-    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return undefined
-    const token = header.slice(7)
-    try {
-      const { payload } = await jwtVerify(token, jwks, {
-        issuer: ISSUER,
-        audience: RESOURCE,
-        algorithms: ['ES256'],
-      })
-      const verified = { token, scopes: String(payload.scope).split(' '), payload }
-      if (known.size >= 10_000) known.clear()
-      known.set(header, verified)
-      return verified
-    } catch {
-      return undefined
-    }
-  }
-  return { known, verify }
-}
-
 async function registerPortcullis(app) {
   const { default: portcullis } = await import('@portcullis/fastify')
   await app.register(portcullis, await portcullisOptions())
