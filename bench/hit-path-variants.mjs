@@ -14,6 +14,7 @@
 import { createServer } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { leastLayer } from './lib/floor-layers.mjs'
 import { instructionsPerRequest } from './lib/instructions.mjs'
 import { HELLO, ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
 import { builds } from './lib/load-builds.mjs'
@@ -189,6 +190,17 @@ const expressVariants = {
   },
   'express-floor': expressFloor(false),
   'express-floor-guarded': expressFloor(true),
+  // The least layer that keeps Portcullis's rules on a remembered token (lib/floor-layers.mjs).
+  'express-least': (app) => {
+    const payload = { sub: 'bench', client_id: 'bench', exp: Math.floor(Date.now() / 1000) + 3600 }
+    const verify = async (header) =>
+      header === `Bearer ${token}` ? { token, scopes: [SCOPE], payload } : undefined
+    const path = `/.well-known/oauth-protected-resource${new URL(RESOURCE).pathname.replace(/^\/$/, '')}`
+    const metadata = { resource: RESOURCE, authorization_servers: [ISSUER] }
+    const least = leastLayer({ verify, resource: RESOURCE, metadataPath: path, metadata, scope: SCOPE })
+    app.use(least.middleware)
+    app.get('/hello', least.guard, (_req, res) => res.json(HELLO))
+  },
   // The gate's middleware alone (no route guard): what the guard adds, by difference.
   'express-portcullis-gate-only': (app) => {
     app.use(expressGate())
