@@ -195,9 +195,7 @@ const expressVariants = {
     const payload = { sub: 'bench', client_id: 'bench', exp: Math.floor(Date.now() / 1000) + 3600 }
     const verify = async (header) =>
       header === `Bearer ${token}` ? { token, scopes: [SCOPE], payload } : undefined
-    const path = `/.well-known/oauth-protected-resource${new URL(RESOURCE).pathname.replace(/^\/$/, '')}`
-    const metadata = { resource: RESOURCE, authorization_servers: [ISSUER] }
-    const least = leastLayer({ verify, resource: RESOURCE, metadataPath: path, metadata, scope: SCOPE })
+    const least = leastLayer({ verify, resource: RESOURCE, issuer: ISSUER, scope: SCOPE })
     app.use(least.middleware)
     app.get('/hello', least.guard, (_req, res) => res.json(HELLO))
   },

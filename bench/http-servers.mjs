@@ -256,16 +256,7 @@ const servers = {
   /** The least layer that keeps Portcullis's rules on a remembered token (lib/floor-layers.mjs). */
   'express-least': async () => {
     const floor = await floorVerifier({ jwksUri: JWKS_URI, issuer: ISSUER, audience: RESOURCE })
-    const path = new URL(RESOURCE).pathname
-    const metadataPath = `/.well-known/oauth-protected-resource${path === '/' ? '' : path}`
-    const metadata = { resource: RESOURCE, authorization_servers: [ISSUER] }
-    const least = leastLayer({
-      verify: floor.verify,
-      resource: RESOURCE,
-      metadataPath,
-      metadata,
-      scope: SCOPE,
-    })
+    const least = leastLayer({ verify: floor.verify, resource: RESOURCE, issuer: ISSUER, scope: SCOPE })
     const app = await expressApp()
     app.use(least.middleware)
     app.get('/hello', least.guard, (_req, res) => res.json(HELLO))

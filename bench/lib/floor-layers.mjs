@@ -49,11 +49,13 @@ const MAX_ENTRIES = 10_000
 
 /**
  * The middleware and the route guard. `verify(header)`: the floor's (`floorVerifier`), the token's
- * claims or `undefined`. `metadata`: the document served at `metadataPath`.
+ * claims or `undefined`. The metadata document names `resource` and `issuer` (RFC 9728 §3.1 path).
  */
-export function leastLayer({ verify, resource, metadataPath, metadata, scope }) {
+export function leastLayer({ verify, resource, issuer, scope }) {
   const known = new Map()
-  const document = JSON.stringify(metadata)
+  const { pathname } = new URL(resource)
+  const metadataPath = `/.well-known/oauth-protected-resource${pathname === '/' ? '' : pathname}`
+  const document = JSON.stringify({ resource, authorization_servers: [issuer] })
   const challenge = `Bearer resource_metadata="${new URL(metadataPath, resource).href}"`
   const gate = {}
 
