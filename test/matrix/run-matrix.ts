@@ -4,6 +4,7 @@ import type { Test } from 'tap'
 import { gateOptionsFor, type MatrixOptions } from './app-spec.js'
 import { CASES, type MatrixCase } from './cases.js'
 import { CORS_CASES } from './cors-cases.js'
+import { METADATA_CASES } from './metadata-cases.js'
 
 /** A request of the matrix, ready to send: tokens already in place. */
 export interface MatrixRequest {
@@ -49,7 +50,7 @@ export async function runMatrix(t: Test, adapter: MatrixAdapter): Promise<void> 
     return app
   }
 
-  for (const entry of [...CASES, ...CORS_CASES]) {
+  for (const entry of [...CASES, ...METADATA_CASES, ...CORS_CASES]) {
     await t.test(entry.name, async (t) => {
       const app = await appFor(entry.options)
       const response = await app.send(await prepare(kit, entry))
