@@ -59,7 +59,7 @@ const servers = {
    * re-check: what Portcullis does beyond this is what it costs above the floor.
    */
   'fastify-floor': async () => {
-    const floor = await floorVerifier({ jwksUri: JWKS_URI, issuer: ISSUER, audience: RESOURCE })
+    const floor = await benchFloorVerifier()
     const app = (await import('fastify')).default()
     app.decorateRequest('auth', undefined)
     const admit = (request, reply, auth, done) => {
@@ -231,7 +231,7 @@ const servers = {
    * shape of `portcullis()` with `requireScopes()`.
    */
   'express-floor': async () => {
-    const floor = await floorVerifier({ jwksUri: JWKS_URI, issuer: ISSUER, audience: RESOURCE })
+    const floor = await benchFloorVerifier()
     const app = await expressApp()
     const guarded = process.env.BENCH_FLOOR_GUARD === '1'
     const admit = (req, res, auth, next) => {
@@ -255,7 +255,7 @@ const servers = {
 
   /** The least layer that keeps Portcullis's rules on a remembered token (lib/floor-layers.mjs). */
   'express-least': async () => {
-    const floor = await floorVerifier({ jwksUri: JWKS_URI, issuer: ISSUER, audience: RESOURCE })
+    const floor = await benchFloorVerifier()
     const least = leastLayer({ verify: floor.verify, resource: RESOURCE, issuer: ISSUER, scope: SCOPE })
     const app = await expressApp()
     app.use(least.middleware)
@@ -320,10 +320,9 @@ async function portcullisOptions() {
   }
 }
 
-/**
- * The floors' token check: verified tokens in a Map by their Authorization header (emptied when
- * full), jose with the issuer's JWKS on a miss. `verify` gives the caller, or `undefined` (refused).
- */
+/** The floors' verifier (lib/floor-layers.mjs) for the bench's issuer and resource. */
+const benchFloorVerifier = () => floorVerifier({ jwksUri: JWKS_URI, issuer: ISSUER, audience: RESOURCE })
+
 async function registerPortcullis(app) {
   const { default: portcullis } = await import('@portcullis/fastify')
   await app.register(portcullis, await portcullisOptions())

@@ -184,7 +184,8 @@ function withScopeChallenge(config: unknown, rulesOf: () => McpScopeRules | unde
     }
     return theirs?.(context)
   }
-  // Object.assign, not a spread that adds a member: cheaper for the SDK to read (see newTransport).
+  // Object.assign, not a spread that adds a member: cheaper to build and for the SDK to read
+  // (createMcpEndpoint's newTransport says by how much).
   return Object.assign({}, config, { scopeChallenge })
 }
 
