@@ -6,10 +6,15 @@
  * - each layer: `match(path)`, `route.methods` for a route, `handle.stack` for a mounted router,
  *   `path` (Express 4 keeps what matched there; Express 5 returns it from `match`).
  *
+ * - each request's prototype: the app's `app.request`, which extends the Express copy's own
+ *   request prototype (`express.request`), which extends Node's `IncomingMessage.prototype`.
+ *
  * Pinned by `packages/express/test/express-compat.test.ts` against Express 4 and 5. Nothing here
  * decides whether a request is authenticated: when the shape is not found, the caller falls back
- * to a default list of methods.
+ * to a default list of methods, and the gate writes `req.auth` on each request.
  */
+import { IncomingMessage } from 'node:http'
+import { callerAccessor } from '@portcullis/core/adapter'
 
 interface LayerLike {
   route?: { methods?: Record<string, boolean> }
@@ -68,5 +73,23 @@ function collect(
       const rest = path.slice(prefix.length)
       collect(nested as LayerLike[], rest.startsWith('/') ? rest : `/${rest}`, depth + 1, onRoute)
     }
+  }
+}
+
+/**
+ * Defines `auth` as core's `callerAccessor` on the request prototype of the Express copy that
+ * dispatched `req` (`express.request`: every app's requests inherit it, mounted apps' too), unless
+ * something defines `auth` there already: `req.auth` then reads the caller the gate verified, with
+ * no property added to each request. A no-op for a request Express did not dispatch.
+ */
+export function exposeCaller(req: object): void {
+  let proto: object | null = Object.getPrototypeOf(req)
+  for (let depth = 0; proto !== null && depth < MAX_DEPTH; depth++) {
+    const parent: object | null = Object.getPrototypeOf(proto)
+    if (parent === IncomingMessage.prototype) {
+      if (!Object.hasOwn(proto, 'auth')) Object.defineProperty(proto, 'auth', callerAccessor)
+      return
+    }
+    proto = parent
   }
 }

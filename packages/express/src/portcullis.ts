@@ -14,6 +14,7 @@ import {
   sendMetadata,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { exposeCaller } from './express-compat.js'
 import { guard, OWNER, type RequireScopesArgs, reportFailures, requirementOf, scopeGuard } from './guard.js'
 import { dispatchPath, routeMethods } from './route-methods.js'
 
@@ -76,6 +77,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const serveMetadata = own.metadataRoutes ?? true
   const metadataPaths = new Set(gate.metadataPaths)
   const isPublic = publicMatcher(own.public)
+  let exposedFor: unknown
 
   const metadata: RequestHandler = function portcullisMetadata(req, res, next) {
     if (!metadataPaths.has(dispatchPath(req))) return next()
@@ -89,6 +91,12 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
       if (metadataPaths.has(req.path)) return metadata(req, res, next)
     }
     const state = rememberGate(req, binding)
+    // Once per request prototype (an app's, a mounted app's): `req.auth` read from the state.
+    const proto = Object.getPrototypeOf(req)
+    if (proto !== exposedFor) {
+      exposeCaller(req)
+      exposedFor = proto
+    }
     if (isPublic?.(req)) return next()
     // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
     if (answerPreflight(gate, req, res, routeMethods)) return

@@ -7,7 +7,8 @@ import { listen, notesOptions } from './fixtures/app.js'
 
 // Where the middleware keeps what it knows of a request for the route's guards: in res.locals,
 // under a symbol nobody sees, not on Express's request (each property added to it copies the
-// request's hidden class); and what happens when an application replaces res.locals.
+// request's hidden class; `req.auth` is an accessor reading the state, request-auth.test.ts); and
+// what happens when an application replaces res.locals.
 
 const kit = await tokenKit()
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
@@ -19,7 +20,7 @@ const errorMessage: ErrorRequestHandler = (error, _req, res, _next) => {
 /** The symbol-keyed own properties of an object, by description. */
 const symbolsOf = (value: object) => Object.getOwnPropertySymbols(value).map((symbol) => symbol.description)
 
-t.test('the state is kept in res.locals, hidden; the request gains only req.auth', async (t) => {
+t.test('the state is kept in res.locals, hidden; the request gains no property', async (t) => {
   const app = express()
   let before: { req: (string | undefined)[]; keys: string[] } | undefined
   app.use((req, _res, next) => {
@@ -30,6 +31,7 @@ t.test('the state is kept in res.locals, hidden; the request gains only req.auth
   app.get('/notes', requireScopes('notes:read'), (req: Request, res: Response) => {
     const token = verifiedAuth(req).token
     res.json({
+      readsCaller: req.auth === verifiedAuth(req),
       reqSymbols: symbolsOf(req),
       // Express's router sets req.route on the way to the route.
       newKeys: Object.keys(req).filter((key) => !before!.keys.includes(key) && key !== 'route'),
@@ -47,7 +49,8 @@ t.test('the state is kept in res.locals, hidden; the request gains only req.auth
   t.equal(answer.status, 200)
   const seen = answer.json()
   t.same(seen.reqSymbols, before!.req, 'no symbol added to the request')
-  t.same(seen.newKeys, ['auth'], 'the request gains req.auth and nothing else')
+  t.same(seen.newKeys, [], 'the request gains no key: not even req.auth')
+  t.equal(seen.readsCaller, true, 'req.auth reads the caller the gate verified')
   t.same(seen.localsSymbols, ['portcullis request state'], 'kept in res.locals')
   t.same(seen.localsKeys, [], 'not enumerable')
   t.same(seen.assigned, [], 'Object.assign (res.render) does not carry it')
@@ -73,6 +76,7 @@ t.test('res.locals replaced after the middleware: the guard fails closed and say
   app.get('/open', (req, res) =>
     res.json({ auth: req.auth?.clientId ?? null, sub: verifiedAuth(req).extra.sub }),
   )
+  app.get('/reads', (req, res) => res.json({ auth: req.auth ?? null }))
   app.use(errorMessage)
   const server = await listen(app)
   t.teardown(server.close)
@@ -90,6 +94,8 @@ t.test('res.locals replaced after the middleware: the guard fails closed and say
   t.equal(open.status, 500, 'verifiedAuth throws rather than answer without the gate')
   t.match(open.json().message, /no gate verified this request.*res\.locals/)
   t.equal(reached, 0, 'no handler reached without its guard passing')
+  const reads = await server.request('GET', '/reads', bearer(token))
+  t.same(reads.json(), { auth: null }, 'req.auth reads the lost state: no caller, as verifiedAuth says')
 
   const bound = await server.request('GET', '/bound', bearer(token))
   t.equal(bound.status, 200, 'a bound guard knows its gate: it verifies the request again')

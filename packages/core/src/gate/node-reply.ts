@@ -10,7 +10,7 @@ import {
   type HeaderValue,
 } from './cors-policy.js'
 import type { Gate } from './gate-types.js'
-import { markVerified } from './request-state.js'
+import { markVerified, setCallerOn } from './request-state.js'
 import { FALLBACK_METHODS } from './route-methods.js'
 
 /**
@@ -36,8 +36,9 @@ export const nodeAnswering: Answering<NodeRequest, ServerResponse> = {
   get: (res, name) => res.getHeader(name),
   set: (res, name, value) => void res.setHeader(name, value),
   setCaller: (req, auth, gate) => {
-    req.auth = auth
+    // The state first: a request whose prototype has `callerAccessor` reads `req.auth` from it.
     markVerified(req, gate, auth)
+    setCallerOn(req, auth)
   },
   send: (res, reply) => sendReply(res, reply),
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { stepUpAuditEvent } from '../gate/gate-audit.js'
 import type { Gate } from '../gate/gate-types.js'
+import { setCallerOn } from '../gate/request-state.js'
 import { scopeDenial } from '../gate/scope-denial.js'
 import { PortcullisError } from '../support/errors.js'
 import { parseOptions } from '../support/options.js'
@@ -116,7 +117,7 @@ export async function createMcpEndpoint(
     (auth: AuthInfo, body: unknown, serve: McpNodeHandler) =>
     async (raw: IncomingMessage, res: ServerResponse, onError: (error: unknown) => void) => {
       const req = raw as IncomingMessage & { auth?: AuthInfo }
-      req.auth = auth
+      setCallerOn(req, auth)
       try {
         await serveTraced(serve, req, res, body)
       } catch (error) {

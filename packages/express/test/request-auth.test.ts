@@ -1,0 +1,116 @@
+// `req.auth` on Express: an accessor on the Express copy's request prototype (`express.request`)
+// that reads the caller the gate verified, so that no property is added to each request; what a
+// handler writes there is still the request's own. Against Express 4 and 5.
+import { IncomingMessage } from 'node:http'
+import { Socket } from 'node:net'
+import { portcullis, requireScopes, verifiedAuth } from '@portcullis/express'
+import { tokenKit } from '@portcullis/test-kit'
+import express5, { type Request, type Response } from 'express'
+import express4 from 'express4'
+import t from 'tap'
+import { exposeCaller } from '../src/express-compat.js'
+import { listen, notesOptions } from './fixtures/app.js'
+
+const kit = await tokenKit()
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+const LINES = [
+  { name: 'express 4', make: express4 as unknown as typeof express5 },
+  { name: 'express 5', make: express5 },
+]
+
+for (const line of LINES) {
+  t.test(`${line.name}: req.auth reads the verified caller, and a write is the request's own`, async (t) => {
+    const { make } = line
+    const app = make()
+    app.use(portcullis(notesOptions(kit, { public: ['/health'] })))
+    app.get('/notes', requireScopes('notes:read'), (req: Request, res: Response) => {
+      const read = { own: Object.hasOwn(req, 'auth'), same: req.auth === verifiedAuth(req) }
+      req.auth = { token: 'written', clientId: 'another layer', scopes: [] }
+      res.json({
+        ...read,
+        written: req.auth.clientId,
+        ownAfter: Object.hasOwn(req, 'auth'),
+        verifiedSub: verifiedAuth(req).extra.sub,
+      })
+    })
+    app.get('/health', (req, res) => res.json({ auth: req.auth ?? null }))
+    const sub = make()
+    sub.get('/who', requireScopes('notes:read'), (req, res) => res.json({ sub: req.auth?.extra?.sub }))
+    app.use('/sub', sub)
+    const router = make.Router()
+    router.get('/who', (req, res) => res.json({ sub: req.auth?.extra?.sub }))
+    app.use('/router', router)
+
+    // Another app of the same Express copy, without Portcullis: nothing to read, writes its own.
+    const other = make()
+    other.get('/plain', (req, res) => res.json({ auth: req.auth ?? null }))
+    other.get('/set', (req, _res, next) => {
+      req.auth = { token: 'x', clientId: 'theirs', scopes: [] }
+      next()
+    })
+    other.get('/set', (req, res) => res.json({ clientId: req.auth?.clientId }))
+
+    const server = await listen(app)
+    const otherServer = await listen(other)
+    t.teardown(server.close)
+    t.teardown(otherServer.close)
+
+    const first = await server.request('GET', '/notes', bearer(await kit.mint({ sub: 'alice' })))
+    t.equal(first.status, 200)
+    t.same(
+      first.json(),
+      { own: false, same: true, written: 'another layer', ownAfter: true, verifiedSub: 'alice' },
+      'read from the state, not an own property; a handler that writes it gets its own',
+    )
+    const second = await server.request('GET', '/notes', bearer(await kit.mint({ sub: 'bob' })))
+    t.equal(second.json().verifiedSub, 'bob', 'the next request reads its own caller')
+    t.equal(second.json().same, true, 'not what the last request wrote')
+
+    const accessor = Object.getOwnPropertyDescriptor(make.request, 'auth')
+    t.equal(typeof accessor?.get, 'function', `${line.name}: express.request has the accessor`)
+    t.equal(accessor?.enumerable, false, 'not enumerable: a dump of the request does not show it')
+    t.notOk(Object.hasOwn(IncomingMessage.prototype, 'auth'), "Node's own request prototype untouched")
+
+    t.same((await server.request('GET', '/health')).json(), { auth: null }, 'a public route: no caller')
+    const token = await kit.mint({ sub: 'carol' })
+    t.same((await server.request('GET', '/sub/who', bearer(token))).json(), { sub: 'carol' }, 'a mounted app')
+    t.same((await server.request('GET', '/router/who', bearer(token))).json(), { sub: 'carol' }, 'a router')
+    t.same((await otherServer.request('GET', '/plain')).json(), { auth: null }, 'an app without the gate')
+    t.same((await otherServer.request('GET', '/set')).json(), { clientId: 'theirs' }, 'its own writes kept')
+  })
+}
+
+t.test('exposeCaller touches only the prototype of a request Express dispatched', async (t) => {
+  const plain = new IncomingMessage(new Socket())
+  exposeCaller(plain)
+  t.notOk(Object.hasOwn(IncomingMessage.prototype, 'auth'), 'a plain Node request: nothing defined')
+
+  const expressLike = Object.create(IncomingMessage.prototype)
+  const theirs = { value: 'theirs', writable: true, configurable: true, enumerable: false }
+  Object.defineProperty(expressLike, 'auth', theirs)
+  exposeCaller(Object.create(Object.create(expressLike)))
+  t.same(
+    Object.getOwnPropertyDescriptor(expressLike, 'auth'),
+    theirs,
+    'an auth defined there already is kept',
+  )
+})
+
+t.test('where express.request defines auth already, the gate writes req.auth as before', async (t) => {
+  const before = Object.getOwnPropertyDescriptor(express4.request, 'auth')
+  Object.defineProperty(express4.request, 'auth', { value: undefined, writable: true, configurable: true })
+  t.teardown(() => {
+    delete (express4.request as { auth?: unknown }).auth
+    if (before !== undefined) Object.defineProperty(express4.request, 'auth', before)
+  })
+  const app = (express4 as unknown as typeof express5)()
+  app.use(portcullis(notesOptions(kit)))
+  app.get('/notes', (req, res) =>
+    res.json({ own: Object.hasOwn(req, 'auth'), same: req.auth === verifiedAuth(req) }),
+  )
+  const server = await listen(app)
+  t.teardown(server.close)
+  const answer = await server.request('GET', '/notes', bearer(await kit.mint()))
+  t.same(answer.json(), { own: true, same: true })
+})
