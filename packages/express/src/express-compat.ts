@@ -80,16 +80,30 @@ function collect(
  * Defines `auth` as core's `callerAccessor` on the request prototype of the Express copy that
  * dispatched `req` (`express.request`: every app's requests inherit it, mounted apps' too), unless
  * something defines `auth` there already: `req.auth` then reads the caller the gate verified, with
- * no property added to each request. A no-op for a request Express did not dispatch.
+ * no property added to each request. Returns whether it does (`false` for a request Express did
+ * not dispatch, and where another `auth` is kept): then the gate writes `req.auth` on each request.
  */
-export function exposeCaller(req: object): void {
+export function exposeCaller(req: object): boolean {
   let proto: object | null = Object.getPrototypeOf(req)
   for (let depth = 0; proto !== null && depth < MAX_DEPTH; depth++) {
     const parent: object | null = Object.getPrototypeOf(proto)
     if (parent === IncomingMessage.prototype) {
       if (!Object.hasOwn(proto, 'auth')) Object.defineProperty(proto, 'auth', callerAccessor)
-      return
+      // Whoever defined it, and whether anything between the request and here shadows it.
+      return (
+        Object.getOwnPropertyDescriptor(proto, 'auth')?.get === callerAccessor.get &&
+        !shadowedBelow(req, proto)
+      )
     }
     proto = parent
   }
+  return false
+}
+
+/** Whether a prototype between `req` and `proto` defines its own `auth` (an app's `app.request`). */
+function shadowedBelow(req: object, proto: object): boolean {
+  for (let at = Object.getPrototypeOf(req); at !== null && at !== proto; at = Object.getPrototypeOf(at)) {
+    if (Object.hasOwn(at, 'auth')) return true
+  }
+  return false
 }

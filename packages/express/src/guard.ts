@@ -7,6 +7,7 @@ import {
   nodeScopeGuard,
   parseScopeArgs,
   printFailures,
+  type RequestState,
   type ScopeArgs,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
@@ -34,13 +35,17 @@ export const scopeGuard = (
   requirement: ScopeRequirement | undefined,
 ): RequestHandler => nodeScopeGuard(fixed, requirement, OWNER, reportFailures, guard)
 
-/** Authenticates `req` with the binding's gate, then checks `requirement`; `next()` only on success. */
+/**
+ * Authenticates `req` with the binding's gate, then checks `requirement`; `next()` only on success.
+ * `exposed`: the request's state, when `req.auth` reads it (`exposeCaller`).
+ */
 export function guard(
   binding: GateBinding,
   req: Request,
   res: Response,
   next: NextFunction,
   requirement: ScopeRequirement | undefined,
+  exposed?: RequestState,
 ): void {
   const { method } = req
   const contentType = req.headers['content-type']
@@ -51,7 +56,7 @@ export function guard(
     : undefined
   // req.ip parses the forwarding headers ("trust proxy") on every read: only when the limiter asks.
   const input = gateInput(req, method, req.originalUrl, bodyToken, () => req.ip)
-  guardNodeRequest(binding, req, res, input, requirement, next)
+  guardNodeRequest(binding, req, res, input, requirement, next, exposed)
 }
 
 /**

@@ -78,6 +78,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const metadataPaths = new Set(gate.metadataPaths)
   const isPublic = publicMatcher(own.public)
   let exposedFor: unknown
+  let callerExposed = false
 
   const metadata: RequestHandler = function portcullisMetadata(req, res, next) {
     if (!metadataPaths.has(dispatchPath(req))) return next()
@@ -90,18 +91,26 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
       // Mounted at the root: the dispatch path is req.path, no concatenation per request.
       if (metadataPaths.has(req.path)) return metadata(req, res, next)
     }
-    const state = rememberGate(req, binding)
+    const state = rememberGate(req, binding, res)
     // Once per request prototype (an app's, a mounted app's): `req.auth` read from the state.
     const proto = Object.getPrototypeOf(req)
     if (proto !== exposedFor) {
-      exposeCaller(req)
+      callerExposed = exposeCaller(req)
       exposedFor = proto
     }
     if (isPublic?.(req)) return next()
     // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
     if (answerPreflight(gate, req, res, routeMethods)) return
     if (!gateAll || state.verifiedBy === gate) return next()
-    guard(binding, req, res, next, undefined)
+    // A `req.auth` another layer wrote before is the request's own: the gate's caller replaces it.
+    guard(
+      binding,
+      req,
+      res,
+      next,
+      undefined,
+      callerExposed && !Object.hasOwn(req, 'auth') ? state : undefined,
+    )
   } as PortcullisMiddleware
 
   keepBinding(middleware, binding)

@@ -81,15 +81,41 @@ for (const line of LINES) {
   })
 }
 
+for (const line of LINES) {
+  t.test(
+    `${line.name}: a req.auth another layer wrote before the gate is replaced by the gate's caller`,
+    async (t) => {
+      const app = line.make()
+      app.use((req, _res, next) => {
+        req.auth = { token: 'earlier', clientId: 'earlier layer', scopes: ['notes:read', 'notes:write'] }
+        next()
+      })
+      app.use(portcullis(notesOptions(kit)))
+      app.get('/notes', requireScopes('notes:read'), (req, res) =>
+        res.json({ sub: req.auth?.extra?.sub ?? null, same: req.auth === verifiedAuth(req) }),
+      )
+      const server = await listen(app)
+      t.teardown(server.close)
+      const answer = await server.request('GET', '/notes', bearer(await kit.mint({ sub: 'dave' })))
+      t.same(answer.json(), { sub: 'dave', same: true })
+      t.equal(
+        (await server.request('GET', '/notes')).status,
+        401,
+        'and no caller of its own lets a request in',
+      )
+    },
+  )
+}
+
 t.test('exposeCaller touches only the prototype of a request Express dispatched', async (t) => {
   const plain = new IncomingMessage(new Socket())
-  exposeCaller(plain)
+  t.equal(exposeCaller(plain), false, 'not exposed: the gate writes req.auth')
   t.notOk(Object.hasOwn(IncomingMessage.prototype, 'auth'), 'a plain Node request: nothing defined')
 
   const expressLike = Object.create(IncomingMessage.prototype)
   const theirs = { value: 'theirs', writable: true, configurable: true, enumerable: false }
   Object.defineProperty(expressLike, 'auth', theirs)
-  exposeCaller(Object.create(Object.create(expressLike)))
+  t.equal(exposeCaller(Object.create(Object.create(expressLike))), false, 'not ours: not exposed')
   t.same(
     Object.getOwnPropertyDescriptor(expressLike, 'auth'),
     theirs,
@@ -105,6 +131,19 @@ t.test('where express.request defines auth already, the gate writes req.auth as 
     if (before !== undefined) Object.defineProperty(express4.request, 'auth', before)
   })
   const app = (express4 as unknown as typeof express5)()
+  app.use(portcullis(notesOptions(kit)))
+  app.get('/notes', (req, res) =>
+    res.json({ own: Object.hasOwn(req, 'auth'), same: req.auth === verifiedAuth(req) }),
+  )
+  const server = await listen(app)
+  t.teardown(server.close)
+  const answer = await server.request('GET', '/notes', bearer(await kit.mint()))
+  t.same(answer.json(), { own: true, same: true })
+})
+
+t.test("where an app's own request prototype shadows it, the gate writes req.auth as before", async (t) => {
+  const app = express5()
+  Object.defineProperty(app.request, 'auth', { value: undefined, writable: true, configurable: true })
   app.use(portcullis(notesOptions(kit)))
   app.get('/notes', (req, res) =>
     res.json({ own: Object.hasOwn(req, 'auth'), same: req.auth === verifiedAuth(req) }),

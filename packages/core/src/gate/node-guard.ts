@@ -4,11 +4,24 @@
 // address) into the gate's input.
 import type { ServerResponse } from 'node:http'
 import type { ScopeRequirement } from '../oauth/scopes.js'
-import { type Admission, applyAdmission, authenticateAndAdmit, scopeRefusal } from './adapter-reports.js'
+import {
+  type Admission,
+  type Answering,
+  applyAdmission,
+  authenticateAndAdmit,
+  scopeRefusal,
+} from './adapter-reports.js'
 import { applyCorsBeside } from './cors-policy.js'
 import type { AuthenticateInput, VerifiedAuthInfo } from './gate-types.js'
 import { type NodeRequest, nodeAnswering, sendReply } from './node-reply.js'
-import { bindingIn, type GateBinding, requestStateOf, verifiedAuthOf } from './request-state.js'
+import {
+  bindingIn,
+  type GateBinding,
+  markVerifiedIn,
+  type RequestState,
+  requestStateOf,
+  verifiedAuthOf,
+} from './request-state.js'
 
 /** A connect-style continuation: no argument to go on, an error for the framework's error handler. */
 export type NodeNext = (error?: unknown) => void
@@ -16,7 +29,9 @@ export type NodeNext = (error?: unknown) => void
 /**
  * Authenticates `req` with the binding's gate (its CORS headers set first, beside another layer's)
  * and checks `requirement`: on success the caller is `req.auth` and `next()` is called, otherwise
- * the refusal is sent. `input` is the gate's input, read by the adapter (`gateInput`).
+ * the refusal is sent. `input` is the gate's input, read by the adapter (`gateInput`). `exposed`:
+ * the request's state when `req.auth` reads it (the adapter defined `callerAccessor` on the
+ * request's prototype): the caller is recorded there, and nothing is written on the request.
  */
 export function guardNodeRequest<R extends NodeRequest>(
   binding: GateBinding<R>,
@@ -25,13 +40,24 @@ export function guardNodeRequest<R extends NodeRequest>(
   input: AuthenticateInput,
   requirement: ScopeRequirement | undefined,
   next: NodeNext,
+  exposed?: RequestState,
 ): void {
   const { gate } = binding
   if (gate.cors !== undefined) applyCorsBeside(gate.cors, req.headers.origin, res, nodeAnswering)
   const apply = (admission: Admission): void => {
-    if (applyAdmission(nodeAnswering, gate, req, res, admission)) next()
+    const admitted =
+      exposed === undefined
+        ? applyAdmission(nodeAnswering, gate, req, res, admission)
+        : applyAdmission(stateAnswering, gate, exposed, res, admission)
+    if (admitted) next()
   }
   authenticateAndAdmit(gate, binding, req, input, requirement, apply, next)
+}
+
+// The caller recorded in a request's state only: where `req.auth` reads the state (`callerAccessor`).
+const stateAnswering: Answering<RequestState, ServerResponse> = {
+  ...nodeAnswering,
+  setCaller: (state, auth, gate) => markVerifiedIn(state, gate, auth),
 }
 
 /**
@@ -71,7 +97,7 @@ export function nodeScopeGuard<R extends NodeRequest, S extends ServerResponse>(
 ): (req: R, res: S, next: NodeNext) => void {
   return function portcullisScopeGuard(req, res, next) {
     // What the middlewares know of `req`, read once: each read is a megamorphic load on Express.
-    const state = requestStateOf(req)
+    const state = requestStateOf(req, res)
     const binding = fixed ?? bindingIn(state, owner, onRejection)
     if (binding instanceof Error) return next(binding)
     if (state?.verifiedBy !== binding.gate) return authenticate(binding, req, res, next, requirement)

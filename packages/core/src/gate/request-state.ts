@@ -37,8 +37,9 @@ type Slotted = { [STATE]?: RequestState }
  * An application that replaces `res.locals` after the middleware loses the state: the guards then
  * refuse to serve the route (fail closed) and say why.
  */
-function holderOf(req: object): Slotted {
-  const locals = (req as { res?: { locals?: unknown } }).res?.locals
+function holderOf(req: object, res?: object): Slotted {
+  // The response when the caller has it: one read of Express's request fewer.
+  const locals = ((res ?? (req as { res?: object }).res) as { locals?: unknown } | undefined)?.locals
   return typeof locals === 'object' && locals !== null ? (locals as Slotted) : (req as Slotted)
 }
 
@@ -47,9 +48,12 @@ function keep(holder: Slotted, state: RequestState): RequestState {
   return state
 }
 
-/** Records that the middleware of `binding` saw `req`, for the route's guards; returns what is known of `req`. */
-export function rememberGate<R extends object>(req: R, binding: GateBinding<R>): RequestState {
-  const holder = holderOf(req)
+/**
+ * Records that the middleware of `binding` saw `req` (answered by `res`, when the caller has it),
+ * for the route's guards; returns what is known of `req`.
+ */
+export function rememberGate<R extends object>(req: R, binding: GateBinding<R>, res?: object): RequestState {
+  const holder = holderOf(req, res)
   const state = holder[STATE]
   if (state === undefined) {
     return keep(holder, { seen: binding, others: undefined, verifiedBy: undefined, auth: undefined })
@@ -62,9 +66,9 @@ export function rememberGate<R extends object>(req: R, binding: GateBinding<R>):
   return state
 }
 
-/** What the portcullis middlewares know of `req`, if any saw it or verified its caller. */
-export function requestStateOf(req: object): RequestState | undefined {
-  return holderOf(req)[STATE]
+/** What the portcullis middlewares know of `req` (answered by `res`, when the caller has it), if any saw it or verified its caller. */
+export function requestStateOf(req: object, res?: object): RequestState | undefined {
+  return holderOf(req, res)[STATE]
 }
 
 /**
@@ -99,10 +103,13 @@ export function markVerified(req: object, gate: Gate, auth: VerifiedAuthInfo): v
   const state = holder[STATE]
   if (state === undefined) {
     keep(holder, { seen: undefined, others: undefined, verifiedBy: gate, auth })
-  } else {
-    state.verifiedBy = gate
-    state.auth = auth
-  }
+  } else markVerifiedIn(state, gate, auth)
+}
+
+/** Records in a request's state that `gate` verified its caller as `auth`. */
+export function markVerifiedIn(state: RequestState, gate: Gate, auth: VerifiedAuthInfo): void {
+  state.verifiedBy = gate
+  state.auth = auth
 }
 
 /** The caller a gate verified on `req`, if one has. */

@@ -73,6 +73,12 @@ const impliesSchema = z.unknown().superRefine((input, ctx) => {
 /** `offline_access` asks for a refresh token: never advertised by a resource server (MCP 2026-07-28, SEP-2207). */
 export const OFFLINE_ACCESS = 'offline_access'
 
+/** Whether every scope `required` names is in `granted` as such (no implication): a loop, no closure per check. */
+function grantedAsSuch(required: readonly string[], granted: readonly string[]): boolean {
+  for (let i = 0; i < required.length; i++) if (!granted.includes(required[i]!)) return false
+  return true
+}
+
 /**
  * A scope policy with implication (a broader scope grants narrower ones). Implication is
  * transitive and cycles are harmless; closures are computed once, here. MCP 2026-07-28 §Step-Up
@@ -105,11 +111,7 @@ export function scopePolicy(implies: ScopeImplications = {}): ScopePolicy {
     expand,
     satisfies(requirement, granted) {
       // Most checks are met by a scope granted as such: no closure to build.
-      if (
-        Array.isArray(granted) &&
-        Array.isArray(requirement) &&
-        requirement.every((s) => granted.includes(s))
-      )
+      if (Array.isArray(granted) && Array.isArray(requirement) && grantedAsSuch(requirement, granted))
         return true
       const { kind, scopes } = requirementParts(requirement)
       if (scopes.length === 0) return true
@@ -117,11 +119,7 @@ export function scopePolicy(implies: ScopeImplications = {}): ScopePolicy {
       return kind === 'all' ? scopes.every((s) => have.has(s)) : scopes.some((s) => have.has(s))
     },
     missing(requirement, granted) {
-      if (
-        Array.isArray(granted) &&
-        Array.isArray(requirement) &&
-        requirement.every((s) => granted.includes(s))
-      )
+      if (Array.isArray(granted) && Array.isArray(requirement) && grantedAsSuch(requirement, granted))
         return []
       const { kind, scopes } = requirementParts(requirement)
       if (scopes.length === 0) return []
