@@ -196,6 +196,7 @@ const expressVariants = {
     const verify = async (header) =>
       header === `Bearer ${token}` ? { token, scopes: [SCOPE], payload } : undefined
     const least = leastLayer({ verify, resource: RESOURCE, issuer: ISSUER, scope: SCOPE })
+    least.exposeCaller(app)
     app.use(least.middleware)
     app.get('/hello', least.guard, (_req, res) => res.json(HELLO))
   },

@@ -258,6 +258,7 @@ const servers = {
     const floor = await benchFloorVerifier()
     const least = leastLayer({ verify: floor.verify, resource: RESOURCE, issuer: ISSUER, scope: SCOPE })
     const app = await expressApp()
+    least.exposeCaller(app)
     app.use(least.middleware)
     app.get('/hello', least.guard, (_req, res) => res.json(HELLO))
     return listenNode(app)

@@ -11,7 +11,9 @@
 //   5. a form-encoded body could carry the token (RFC 6750 §2.2): a GET or HEAD skips the test;
 //   6. the remembered outcome is found by the exact header, in a bounded table;
 //   7. a token that expired while remembered is refused;
-//   8. each request gets its own copy of the caller (a handler changing `req.auth` changes no other);
+//   8. each request gets its own copy of the caller (a handler changing `req.auth` changes no other),
+//      read as `req.auth` through an accessor on the app's request prototype (as Portcullis does:
+//      adding a property to Express's request costs a copy of its hidden class);
 //   9. the route guard fails closed when the gate did not verify this request, and checks the scope.
 // Not kept: telemetry, audit hooks, the attempt limiter, deny lists, DPoP proofs, introspection,
 // several gates or issuers, options, reports. A refusal is a bare 401 or 403 with a challenge.
@@ -66,13 +68,13 @@ export function leastLayer({ verify, resource, issuer, scope }) {
     res.end()
   }
 
-  const admit = (req, res, next, template) => {
+  const admit = (res, next, template) => {
     if (template === undefined) return refuse(res, 401)
     // 7: expired while remembered.
     if (template.expiresAt * 1000 <= Date.now()) return refuse(res, 401)
-    // 8: the caller's own copy; 9: what the guard reads, not enumerable (no token in a dump).
+    // 8: the caller's own copy, read by `req.auth` (`exposeCaller`); 9: what the guard reads, not
+    // enumerable (no token in a dump).
     const auth = { ...template, extra: { ...template.extra } }
-    req.auth = auth
     Object.defineProperty(res.locals, STATE, { value: { gate, auth }, writable: true, configurable: true })
     next()
   }
@@ -125,12 +127,24 @@ export function leastLayer({ verify, resource, issuer, scope }) {
     }
     // 6
     const template = known.get(header)
-    if (template !== undefined) return admit(req, res, next, template)
+    if (template !== undefined) return admit(res, next, template)
     learn(header).then(
-      (learned) => admit(req, res, next, learned),
+      (learned) => admit(res, next, learned),
       () => refuse(res, 401),
     )
   }
+
+  // 8: `req.auth` on the app's request prototype, once: mount the middleware with `exposeCaller(app)`.
+  const exposeCaller = (app) =>
+    Object.defineProperty(app.request, 'auth', {
+      configurable: true,
+      get() {
+        return this.res.locals[STATE]?.auth
+      },
+      set(value) {
+        Object.defineProperty(this, 'auth', { value, writable: true, enumerable: true, configurable: true })
+      },
+    })
 
   // 9
   const guard = function leastGuard(_req, res, next) {
@@ -140,7 +154,7 @@ export function leastLayer({ verify, resource, issuer, scope }) {
     next()
   }
 
-  return { middleware, guard }
+  return { middleware, guard, exposeCaller }
 }
 
 const isForm = (type) =>

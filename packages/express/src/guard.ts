@@ -37,7 +37,8 @@ export const scopeGuard = (
 
 /**
  * Authenticates `req` with the binding's gate, then checks `requirement`; `next()` only on success.
- * `exposed`: the request's state, when `req.auth` reads it (`exposeCaller`).
+ * `exposed`: the request's state, when `req.auth` reads it (`exposeCaller`); `method`: `req.method`,
+ * when the caller has read it.
  */
 export function guard(
   binding: GateBinding,
@@ -46,8 +47,8 @@ export function guard(
   next: NextFunction,
   requirement: ScopeRequirement | undefined,
   exposed?: RequestState,
+  method: string = req.method,
 ): void {
-  const { method } = req
   const contentType = req.headers['content-type']
   // req.body is read only when it may hold a form token: on Express's request, a property nobody
   // set is looked up along a long prototype chain.

@@ -99,18 +99,14 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
       exposedFor = proto
     }
     if (isPublic?.(req)) return next()
+    // Each read of Express's request is a lookup of its own: the method read once.
+    const { method } = req
     // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
-    if (answerPreflight(gate, req, res, routeMethods)) return
+    if (method === 'OPTIONS' && answerPreflight(gate, req, res, routeMethods)) return
     if (!gateAll || state.verifiedBy === gate) return next()
     // A `req.auth` another layer wrote before is the request's own: the gate's caller replaces it.
-    guard(
-      binding,
-      req,
-      res,
-      next,
-      undefined,
-      callerExposed && !Object.hasOwn(req, 'auth') ? state : undefined,
-    )
+    const exposed = callerExposed && !Object.hasOwn(req, 'auth') ? state : undefined
+    guard(binding, req, res, next, undefined, exposed, method)
   } as PortcullisMiddleware
 
   keepBinding(middleware, binding)

@@ -43,8 +43,13 @@ function holderOf(req: object, res?: object): Slotted {
   return typeof locals === 'object' && locals !== null ? (locals as Slotted) : (req as Slotted)
 }
 
+// One descriptor, its value set for each call and cleared after: no object made per request.
+const SLOT: PropertyDescriptor = { value: undefined, writable: true, configurable: true }
+
 function keep(holder: Slotted, state: RequestState): RequestState {
-  Object.defineProperty(holder, STATE, { value: state, writable: true, configurable: true })
+  SLOT.value = state
+  Object.defineProperty(holder, STATE, SLOT)
+  SLOT.value = undefined
   return state
 }
 
