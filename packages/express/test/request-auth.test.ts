@@ -7,7 +7,7 @@ import { portcullis, requireScopes, verifiedAuth } from '@portcullis/express'
 import { tokenKit } from '@portcullis/test-kit'
 import express5, { type Request, type Response } from 'express'
 import express4 from 'express4'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { exposeCaller } from '../src/express-compat.js'
 import { listen, notesOptions } from './fixtures/app.js'
 
@@ -123,6 +123,18 @@ t.test('exposeCaller touches only the prototype of a request Express dispatched'
   )
 })
 
+/** A verified request to `app` (with the gate mounted here) has `req.auth` as its own property, the gate's caller. */
+async function gateWritesReqAuth(t: Test, app: ReturnType<typeof express5>): Promise<void> {
+  app.use(portcullis(notesOptions(kit)))
+  app.get('/notes', (req, res) =>
+    res.json({ own: Object.hasOwn(req, 'auth'), same: req.auth === verifiedAuth(req) }),
+  )
+  const server = await listen(app)
+  t.teardown(server.close)
+  const answer = await server.request('GET', '/notes', bearer(await kit.mint()))
+  t.same(answer.json(), { own: true, same: true })
+}
+
 t.test('where express.request defines auth already, the gate writes req.auth as before', async (t) => {
   const before = Object.getOwnPropertyDescriptor(express4.request, 'auth')
   Object.defineProperty(express4.request, 'auth', { value: undefined, writable: true, configurable: true })
@@ -130,26 +142,11 @@ t.test('where express.request defines auth already, the gate writes req.auth as 
     delete (express4.request as { auth?: unknown }).auth
     if (before !== undefined) Object.defineProperty(express4.request, 'auth', before)
   })
-  const app = (express4 as unknown as typeof express5)()
-  app.use(portcullis(notesOptions(kit)))
-  app.get('/notes', (req, res) =>
-    res.json({ own: Object.hasOwn(req, 'auth'), same: req.auth === verifiedAuth(req) }),
-  )
-  const server = await listen(app)
-  t.teardown(server.close)
-  const answer = await server.request('GET', '/notes', bearer(await kit.mint()))
-  t.same(answer.json(), { own: true, same: true })
+  await gateWritesReqAuth(t, (express4 as unknown as typeof express5)())
 })
 
 t.test("where an app's own request prototype shadows it, the gate writes req.auth as before", async (t) => {
   const app = express5()
   Object.defineProperty(app.request, 'auth', { value: undefined, writable: true, configurable: true })
-  app.use(portcullis(notesOptions(kit)))
-  app.get('/notes', (req, res) =>
-    res.json({ own: Object.hasOwn(req, 'auth'), same: req.auth === verifiedAuth(req) }),
-  )
-  const server = await listen(app)
-  t.teardown(server.close)
-  const answer = await server.request('GET', '/notes', bearer(await kit.mint()))
-  t.same(answer.json(), { own: true, same: true })
+  await gateWritesReqAuth(t, app)
 })
