@@ -5,7 +5,7 @@
  * - the root router: `app._router` (Express 4) or `app.router` (Express 5);
  * - each layer: `match(path)`, `route.methods` for a route, `handle.stack` for a mounted router,
  *   `path` (Express 4 keeps what matched there; Express 5 returns it from `match`).
- *
+ * And it defines `req.auth` where every Express request inherits it (`exposeCaller`):
  * - each request's prototype: the app's `app.request`, which extends the Express copy's own
  *   request prototype (`express.request`), which extends Node's `IncomingMessage.prototype`.
  *

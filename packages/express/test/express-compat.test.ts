@@ -1,6 +1,7 @@
 // Pins the Express internals `src/express-compat.ts` reads, against Express 4 and 5: when a
 // release moves them, these fail naming the field and the version.
 import { readFileSync } from 'node:fs'
+import { IncomingMessage } from 'node:http'
 import express5 from 'express'
 import express4 from 'express4'
 import t from 'tap'
@@ -47,6 +48,38 @@ for (const line of LINES) {
     t.ok(all[0]!.includes('_all') || all[0]!.length > 16, `${line.name}: app.all() no longer readable`)
     t.same(at('/nothing'), [], 'no route at the path')
   })
+}
+
+for (const line of LINES) {
+  t.test(
+    `${line.name}: a request's prototypes are where exposeCaller looks for express.request`,
+    async (t) => {
+      const app = line.make()
+      let seen: object | null = null
+      app.get('/', (req, res) => {
+        seen = Object.getPrototypeOf(req)
+        res.end()
+      })
+      const request = Object.create(IncomingMessage.prototype)
+      // app.handle with a response double: only what the route above needs.
+      const response = Object.assign(Object.create(null), { setHeader() {}, end() {} })
+      Object.assign(request, { url: '/', method: 'GET', headers: {} })
+      const handle = (app as unknown as { handle: (req: unknown, res: unknown, done: () => void) => void })
+        .handle
+      handle.call(app, request, response, () => t.fail('the route answers'))
+      t.equal(seen, app.request, `${line.name}: a request no longer takes app.request as its prototype`)
+      t.equal(
+        Object.getPrototypeOf(app.request),
+        line.make.request,
+        `${line.name}: app.request no longer extends express.request`,
+      )
+      t.equal(
+        Object.getPrototypeOf(line.make.request),
+        IncomingMessage.prototype,
+        `${line.name}: express.request no longer extends IncomingMessage.prototype`,
+      )
+    },
+  )
 }
 
 t.test('anything that is not an Express app has no router stack', async (t) => {
