@@ -1,16 +1,10 @@
-import { ISSUER, RESOURCE } from '@portcullis/test-kit'
+import { ISSUER, NOTES_METADATA_DOCUMENT, RESOURCE } from '@portcullis/test-kit'
 import { ALLOW_HEADERS, type MatrixCase, ORIGIN } from './cases.js'
 
 // The matrix's cases of the RFC 9728 metadata document: served on its own path (path-inserted or
 // at the root), never gated, its preflight and its 405s, the same bytes from both adapters.
 
-const DOCUMENT = {
-  resource: RESOURCE,
-  authorization_servers: [ISSUER],
-  scopes_supported: ['notes:read'],
-  bearer_methods_supported: ['header'],
-  resource_name: 'Notes',
-}
+const DOCUMENT = NOTES_METADATA_DOCUMENT
 const METADATA_PATH = '/.well-known/oauth-protected-resource/mcp'
 const metadataHeaders = {
   'access-control-allow-origin': '*',

@@ -95,7 +95,6 @@ export {
   type RequestState,
   rememberGate,
   requestStateOf,
-  setCallerOn,
   verifiedAuthBy,
   verifiedAuthOf,
   verifiedBy,

@@ -104,9 +104,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
     // A preflight another CORS layer passed on (or with `cors: false`) is gated like any request.
     if (method === 'OPTIONS' && answerPreflight(gate, req, res, routeMethods)) return
     if (!gateAll || state.verifiedBy === gate) return next()
-    // A `req.auth` another layer wrote before is the request's own: the gate's caller replaces it.
-    const exposed = callerExposed && !Object.hasOwn(req, 'auth') ? state : undefined
-    guard(binding, req, res, next, undefined, exposed, method)
+    guard(binding, req, res, next, undefined, callerExposed ? state : undefined, method)
   } as PortcullisMiddleware
 
   keepBinding(middleware, binding)

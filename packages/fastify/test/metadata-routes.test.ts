@@ -1,18 +1,12 @@
 import portcullis from '@portcullis/fastify'
-import { ISSUER, RESOURCE, tokenKit } from '@portcullis/test-kit'
+import { NOTES_METADATA_DOCUMENT, tokenKit } from '@portcullis/test-kit'
 import Fastify from 'fastify'
 import t from 'tap'
 import { notesApp, notesOptions, stableHeaders } from './fixtures/app.js'
 
 const kit = await tokenKit()
 const PATH = '/.well-known/oauth-protected-resource/mcp'
-const DOCUMENT = {
-  resource: RESOURCE,
-  authorization_servers: [ISSUER],
-  scopes_supported: ['notes:read'],
-  bearer_methods_supported: ['header'],
-  resource_name: 'Notes',
-}
+const DOCUMENT = NOTES_METADATA_DOCUMENT
 
 const app = await notesApp(kit, { resourceName: 'Notes' })
 t.teardown(() => app.close())

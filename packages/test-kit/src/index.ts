@@ -45,6 +45,7 @@ export {
 export {
   ISSUER,
   METADATA_URL,
+  NOTES_METADATA_DOCUMENT,
   type NotesVerifierOptions,
   notesGateOptions,
   RESOURCE,

@@ -30,8 +30,9 @@ export type NodeNext = (error?: unknown) => void
  * Authenticates `req` with the binding's gate (its CORS headers set first, beside another layer's)
  * and checks `requirement`: on success the caller is `req.auth` and `next()` is called, otherwise
  * the refusal is sent. `input` is the gate's input, read by the adapter (`gateInput`). `exposed`:
- * the request's state when `req.auth` reads it (the adapter defined `callerAccessor` on the
- * request's prototype): the caller is recorded there, and nothing is written on the request.
+ * the request's state when the request's prototype reads `req.auth` from it (the adapter defined
+ * `callerAccessor` there): the caller is recorded there only, unless the request has a `req.auth`
+ * of its own (another layer's), which the gate's caller replaces.
  */
 export function guardNodeRequest<R extends NodeRequest>(
   binding: GateBinding<R>,
@@ -44,11 +45,12 @@ export function guardNodeRequest<R extends NodeRequest>(
 ): void {
   const { gate } = binding
   if (gate.cors !== undefined) applyCorsBeside(gate.cors, req.headers.origin, res, nodeAnswering)
+  const state = exposed !== undefined && !Object.hasOwn(req, 'auth') ? exposed : undefined
   const apply = (admission: Admission): void => {
     const admitted =
-      exposed === undefined
+      state === undefined
         ? applyAdmission(nodeAnswering, gate, req, res, admission)
-        : applyAdmission(stateAnswering, gate, exposed, res, admission)
+        : applyAdmission(stateAnswering, gate, state, res, admission)
     if (admitted) next()
   }
   authenticateAndAdmit(gate, binding, req, input, requirement, apply, next)

@@ -39,7 +39,8 @@ type Slotted = { [STATE]?: RequestState }
  */
 function holderOf(req: object, res?: object): Slotted {
   // The response when the caller has it: one read of Express's request fewer.
-  const locals = ((res ?? (req as { res?: object }).res) as { locals?: unknown } | undefined)?.locals
+  const response = (res ?? (req as { res?: object }).res) as { locals?: unknown } | undefined
+  const locals = response?.locals
   return typeof locals === 'object' && locals !== null ? (locals as Slotted) : (req as Slotted)
 }
 
