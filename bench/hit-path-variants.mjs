@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 import { leastLayer } from './lib/floor-layers.mjs'
 import { instructionsPerRequest } from './lib/instructions.mjs'
 import { HELLO, ISSUER, keyPair, mintJwts, publicJwk, RESOURCE, SCOPE } from './lib/jwt.mjs'
-import { builds } from './lib/load-builds.mjs'
+import { baselineExpress, builds } from './lib/load-builds.mjs'
 import { alternate, cpuMicros, heapAfterGc, loadAverage, median, range, requireGc } from './lib/measure.mjs'
 import { bearerRequest, loadPipelined } from './lib/pipeline-client.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
@@ -219,6 +219,7 @@ if (core.baseline !== undefined) {
     await app.register(baseFastify.portcullis, gateOptions(baseCore))
     app.get('/hello', { config: { scopes: [SCOPE] } }, async () => HELLO)
   }
+  // On the baseline checkout's own Express (`baselineExpress`): each build defines `req.auth` on its copy.
   expressVariants['express-portcullis@baseline'] = (app) => {
     app.use(baseExpress.portcullis(gateOptions(baseCore)))
     app.get('/hello', baseExpress.requireScopes(SCOPE), (_req, res) => res.json(HELLO))
@@ -229,7 +230,7 @@ const servers = []
 const onlyVariants = args.only !== undefined ? [args.only] : process.env.VARIANTS?.split(',')
 for (const [name, setup] of Object.entries(expressVariants)) {
   if (!onlyVariants?.includes(name)) continue
-  const app = express()
+  const app = (name.endsWith('@baseline') ? baselineExpress() : express)()
   app.disable('x-powered-by')
   app.set('etag', false)
   setup(app)

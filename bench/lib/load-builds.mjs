@@ -1,6 +1,7 @@
 // The packages a bench measures: the built ones of this checkout (`tsc -b` first; the scripts import
 // dist/, not sources), and, when PORTCULLIS_BASELINE names another checkout whose packages are built,
 // the same packages from there, so a script can load before and after in the same batches.
+import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 
 const ROOT = new URL('../../', import.meta.url)
@@ -13,6 +14,18 @@ export function baselineBuild(name) {
   const dir = process.env.PORTCULLIS_BASELINE
   if (dir === undefined || dir === '') return undefined
   return import(pathToFileURL(`${dir}/packages/${name}/dist/index.js`).href)
+}
+
+/**
+ * The Express the PORTCULLIS_BASELINE checkout's `@portcullis/express` resolves (its own install, so
+ * its own module), or undefined without one. Portcullis defines `req.auth` once on the request
+ * prototype of the Express copy it meets first; a second build in the same process meeting the same
+ * copy finds `auth` taken and writes `req.auth` on every request, which it would not do alone.
+ */
+export function baselineExpress() {
+  const dir = process.env.PORTCULLIS_BASELINE
+  if (dir === undefined || dir === '') return undefined
+  return createRequire(`${dir}/packages/express/package.json`)('express')
 }
 
 /** `{ this: module, baseline: module | undefined }` for each of `names`. */
