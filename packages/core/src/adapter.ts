@@ -162,6 +162,7 @@ export {
   mayCarryFormToken,
   type ReadBearerInput,
   readBearer,
+  requestFormToken,
 } from './oauth/bearer.js'
 export {
   type BearerChallengeParams,

@@ -6,6 +6,7 @@ import {
   isFormContentType,
   mayCarryFormToken,
   readBearer,
+  requestFormToken,
 } from '@portcullis/core/adapter'
 import { loopbackServer } from '@portcullis/test-kit'
 import t from 'tap'
@@ -332,3 +333,51 @@ t.test('formBodyToken: the access_token of a form-encoded body only (RFC 6750 §
   t.ok(mayCarryFormToken('PATCH', `${form}; charset=utf-8`))
   t.notOk(mayCarryFormToken('POST', 'application/json'))
 })
+
+t.test(
+  'requestFormToken: reads the content type only for a method with a body, the body only for a form',
+  async (t) => {
+    const form = 'application/x-www-form-urlencoded'
+    /** A request whose header and body reads are counted. */
+    const request = (contentType: string | undefined, body: unknown) => {
+      const reads = { headers: 0, body: 0 }
+      const headers = {
+        get 'content-type'() {
+          reads.headers++
+          return contentType
+        },
+      }
+      return {
+        reads,
+        request: {
+          headers,
+          get body() {
+            reads.body++
+            return body
+          },
+        },
+      }
+    }
+    for (const method of ['GET', 'HEAD']) {
+      const { reads, request: req } = request(form, { access_token: 'abc' })
+      t.equal(requestFormToken(method, req), undefined, `not on ${method}`)
+      t.same(reads, { headers: 0, body: 0 }, `${method}: neither the header nor the body is read`)
+    }
+    const posted = request(`${form}; charset=utf-8`, { access_token: 'abc' })
+    t.equal(requestFormToken('POST', posted.request), 'abc', 'a form body carries it')
+    t.same(posted.reads, { headers: 1, body: 1 })
+    const json = request('application/json', { access_token: 'abc' })
+    t.equal(requestFormToken('POST', json.request), undefined, 'a JSON body carries no token')
+    t.same(json.reads, { headers: 1, body: 0 }, 'the body of another media type is not read')
+    t.equal(
+      requestFormToken('PUT', request(form, Object.create({ access_token: 'x' })).request),
+      undefined,
+      'own properties only',
+    )
+    t.equal(
+      requestFormToken('DELETE', request(undefined, { access_token: 'abc' }).request),
+      undefined,
+      'no content type, no form',
+    )
+  },
+)

@@ -1,13 +1,12 @@
 import type { ScopeRequirement } from '@portcullis/core'
 import {
-  formBodyToken,
   gateInput,
   guardNodeRequest,
-  mayCarryFormToken,
   nodeScopeGuard,
   parseScopeArgs,
   printFailures,
   type RequestState,
+  requestFormToken,
   type ScopeArgs,
 } from '@portcullis/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
@@ -49,12 +48,7 @@ export function guard(
   exposed?: RequestState,
   method: string = req.method,
 ): void {
-  const contentType = req.headers['content-type']
-  // req.body is read only when it may hold a form token: on Express's request, a property nobody
-  // set is looked up along a long prototype chain.
-  const bodyToken = mayCarryFormToken(method, contentType)
-    ? formBodyToken(method, contentType, req.body)
-    : undefined
+  const bodyToken = requestFormToken(method, req)
   // req.ip parses the forwarding headers ("trust proxy") on every read: only when the limiter asks.
   const input = gateInput(req, method, req.originalUrl, bodyToken, () => req.ip)
   guardNodeRequest(binding, req, res, input, requirement, next, exposed)

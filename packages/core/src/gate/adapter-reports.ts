@@ -139,10 +139,28 @@ export function authenticateAndAdmit<R>(
   apply: (admission: Admission) => void,
   fail: (error: Error) => void,
 ): void {
+  const admission = admitNow(gate, reporters, request, input, requirement)
+  if (admission instanceof Promise) admission.then(apply).catch(fail)
+  else apply(admission)
+}
+
+/**
+ * Authenticates `input` and admits the caller (`admit`): the admission at once when the gate
+ * answers synchronously (a remembered token: no promise, and no callback to make, on the hot path),
+ * else a promise of it.
+ */
+export function admitNow<R>(
+  gate: Gate,
+  reporters: AdapterReporters<R>,
+  request: R,
+  input: AuthenticateInput,
+  requirement: ScopeRequirement | undefined,
+): Admission | Promise<Admission> {
   const result = gate.authenticateNow(input)
   if (result instanceof Promise) {
-    result.then((settled) => apply(admit(gate, reporters, request, settled, requirement))).catch(fail)
-  } else apply(admit(gate, reporters, request, result, requirement))
+    return result.then((settled) => admit(gate, reporters, request, settled, requirement))
+  }
+  return admit(gate, reporters, request, result, requirement)
 }
 
 /**

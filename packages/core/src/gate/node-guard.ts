@@ -4,15 +4,9 @@
 // address) into the gate's input.
 import type { ServerResponse } from 'node:http'
 import type { ScopeRequirement } from '../oauth/scopes.js'
-import {
-  type Admission,
-  type Answering,
-  applyAdmission,
-  authenticateAndAdmit,
-  scopeRefusal,
-} from './adapter-reports.js'
+import { type Admission, type Answering, admitNow, applyAdmission, scopeRefusal } from './adapter-reports.js'
 import { applyCorsBeside } from './cors-policy.js'
-import type { AuthenticateInput, VerifiedAuthInfo } from './gate-types.js'
+import type { AuthenticateInput, Gate, VerifiedAuthInfo } from './gate-types.js'
 import { type NodeRequest, nodeAnswering, sendReply } from './node-reply.js'
 import {
   bindingIn,
@@ -46,14 +40,26 @@ export function guardNodeRequest<R extends NodeRequest>(
   const { gate } = binding
   if (gate.cors !== undefined) applyCorsBeside(gate.cors, req.headers.origin, res, nodeAnswering)
   const state = exposed !== undefined && !Object.hasOwn(req, 'auth') ? exposed : undefined
-  const apply = (admission: Admission): void => {
-    const admitted =
-      state === undefined
-        ? applyAdmission(nodeAnswering, gate, req, res, admission)
-        : applyAdmission(stateAnswering, gate, state, res, admission)
-    if (admitted) next()
-  }
-  authenticateAndAdmit(gate, binding, req, input, requirement, apply, next)
+  const admission = admitNow(gate, binding, req, input, requirement)
+  if (admission instanceof Promise) {
+    admission.then((settled) => applyToNode(gate, req, res, state, settled, next)).catch(next)
+  } else applyToNode(gate, req, res, state, admission, next)
+}
+
+/** Applies an admission to a Node request (the caller in `state` when given) and goes on when admitted. */
+function applyToNode(
+  gate: Gate,
+  req: NodeRequest,
+  res: ServerResponse,
+  state: RequestState | undefined,
+  admission: Admission,
+  next: NodeNext,
+): void {
+  const admitted =
+    state === undefined
+      ? applyAdmission(nodeAnswering, gate, req, res, admission)
+      : applyAdmission(stateAnswering, gate, state, res, admission)
+  if (admitted) next()
 }
 
 // The caller recorded in a request's state only: where `req.auth` reads the state (`callerAccessor`).

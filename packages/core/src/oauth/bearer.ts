@@ -180,7 +180,26 @@ export function isFormContentType(contentType: unknown): boolean {
  * is parsed; `formBodyToken` applies it after.
  */
 export function mayCarryFormToken(method: string, contentType: unknown): boolean {
-  return method !== 'GET' && method !== 'HEAD' && isFormContentType(contentType)
+  return mayHaveFormBody(method) && isFormContentType(contentType)
+}
+
+// RFC 6750 §2.2: never on a GET; a HEAD has no body semantics either.
+const mayHaveFormBody = (method: string) => method !== 'GET' && method !== 'HEAD'
+
+/**
+ * `formBodyToken` of a request whose framework parsed its body into `request.body` (Express): the
+ * content type and the body are read only for a method that may carry one, so a GET or HEAD costs
+ * no header read.
+ */
+export function requestFormToken(
+  method: string,
+  request: { readonly headers: { readonly 'content-type'?: unknown }; readonly body?: unknown },
+): unknown {
+  if (!mayHaveFormBody(method)) return undefined
+  const contentType = request.headers['content-type']
+  // The body only for a form: on Express's request, a property nobody set is looked up along a
+  // long prototype chain.
+  return isFormContentType(contentType) ? formBodyToken(method, contentType, request.body) : undefined
 }
 
 /**
