@@ -171,6 +171,21 @@ export function computeRatios(results) {
       'express-floor-guarded-warm',
       0.85,
     ),
+    // What the shape of an auth layer (a middleware and a route guard) costs Express by itself.
+    ratio(
+      'two-layers-vs-bare-express',
+      'Two Express layers doing nothing / bare Express',
+      'express-two-layers',
+      'express-bare',
+      0.85,
+    ),
+    ratio(
+      'express-vs-two-layers',
+      'Express + Portcullis / two Express layers doing nothing',
+      'express-portcullis-warm',
+      'express-two-layers',
+      0.85,
+    ),
     ratio(
       'least-vs-bare-express',
       'The least layer keeping the rules / bare Express',

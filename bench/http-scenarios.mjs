@@ -163,6 +163,15 @@ export function scenarioList({ expressAvailable }) {
         ...hello,
       },
       {
+        name: 'express-two-layers',
+        label:
+          'Express 5, bare route behind two layers that do nothing (a middleware and a route middleware: the shape of an auth layer and its scope guard), the same request with its bearer token',
+        server: 'express-two-layers',
+        tokens: 'one',
+        unprotected: true,
+        ...hello,
+      },
+      {
         name: 'express-jwt',
         label: 'Express 5 + express-jwt + jwks-rsa, one token (no cache)',
         server: 'express-jwt',

@@ -226,6 +226,21 @@ const servers = {
   },
 
   /**
+   * What the shape of an auth layer costs Express by itself: a middleware (`app.use`) and a route
+   * middleware before the handler, both only calling `next()`; every floor and Portcullis have it.
+   */
+  'express-two-layers': async () => {
+    const app = await expressApp()
+    app.use((_req, _res, next) => next())
+    app.get(
+      '/hello',
+      (_req, _res, next) => next(),
+      (_req, res) => res.json(HELLO),
+    )
+    return listenNode(app)
+  },
+
+  /**
    * The floor on Express (see fastify-floor): a middleware that finds the token in a Map. With
    * BENCH_FLOOR_GUARD=1 the scope is checked by a second middleware on the route instead, the
    * shape of `portcullis()` with `requireScopes()`.
