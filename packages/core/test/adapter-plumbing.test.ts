@@ -3,6 +3,7 @@
 // response, and the default reporters. The adapters' suites and `test/matrix` run them end to end.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { inspect } from 'node:util'
 import {
   type AuthInfo,
   createGate,
@@ -105,10 +106,19 @@ t.test(
     const state = rememberGate(req, { gate, onRejection: quiet })
     t.same(Object.getOwnPropertySymbols(req), [], 'nothing added to the request')
     t.equal(Object.getOwnPropertySymbols(locals).length, 1, 'one slot in res.locals')
-    t.same(Object.keys(locals), [], 'not enumerable')
+    t.same(Object.keys(locals), [], 'no string key')
     t.equal(requestStateOf(req), state)
-    markVerified(req, gate, { token: 't' } as never)
+    markVerified(req, gate, { token: 'secret-token' } as never)
     t.equal(verifiedBy(req), gate)
+    // Printed or serialised, the state says whether the request was verified, never by whom.
+    for (const shown of [
+      inspect(locals, { depth: 5, showHidden: true }),
+      inspect({ ...locals }, { depth: 5 }),
+      JSON.stringify(state),
+    ]) {
+      t.notMatch(shown, /secret-token/, 'the token is not shown')
+      t.match(shown, /verified"?:\s*true/, 'whether it was verified is')
+    }
 
     req.res.locals = Object.create(null) as object
     t.equal(requestStateOf(req), undefined, 'res.locals replaced: the state is gone (the guards fail closed)')

@@ -6,7 +6,7 @@ import t from 'tap'
 import { listen, notesOptions } from './fixtures/app.js'
 
 // Where the middleware keeps what it knows of a request for the route's guards: in res.locals,
-// under a symbol nobody sees, not on Express's request (each property added to it copies the
+// under a symbol (never printed with the caller's token), not on Express's request (each property added to it copies the
 // request's hidden class; `req.auth` is an accessor reading the state, request-auth.test.ts); and
 // what happens when an application replaces res.locals.
 
@@ -37,8 +37,14 @@ t.test('the state is kept in res.locals, hidden; the request gains no property',
       newKeys: Object.keys(req).filter((key) => !before!.keys.includes(key) && key !== 'route'),
       localsSymbols: symbolsOf(res.locals),
       localsKeys: Object.keys(res.locals),
-      assigned: symbolsOf(Object.assign({}, res.locals)),
+      // What copies the slot (Object.assign, a spread, res.render's options) and prints the copy.
+      copiedHasToken: [Object.assign({}, res.locals), { ...res.locals }].map(
+        (copy) =>
+          inspect(copy, { depth: 5, showHidden: true }).includes(token) ||
+          JSON.stringify(copy).includes(token),
+      ),
       inspectedHasToken: inspect(res.locals, { depth: 5 }).includes(token),
+      hiddenHasToken: inspect(res.locals, { depth: 5, showHidden: true }).includes(token),
       json: JSON.stringify(res.locals),
     })
   })
@@ -52,9 +58,10 @@ t.test('the state is kept in res.locals, hidden; the request gains no property',
   t.same(seen.newKeys, [], 'the request gains no key: not even req.auth')
   t.equal(seen.readsCaller, true, 'req.auth reads the caller the gate verified')
   t.same(seen.localsSymbols, ['portcullis request state'], 'kept in res.locals')
-  t.same(seen.localsKeys, [], 'not enumerable')
-  t.same(seen.assigned, [], 'Object.assign (res.render) does not carry it')
+  t.same(seen.localsKeys, [], 'no string key: Object.keys and for...in do not see it')
+  t.same(seen.copiedHasToken, [false, false], 'a copy of res.locals (res.render) does not show the token')
   t.equal(seen.inspectedHasToken, false, 'console.log(res.locals) does not show the token')
+  t.equal(seen.hiddenHasToken, false, 'nor util.inspect with showHidden')
   t.equal(seen.json, '{}')
 })
 
