@@ -76,6 +76,9 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const gateAll = (own.routes ?? 'all') === 'all'
   const serveMetadata = own.metadataRoutes ?? true
   const metadataPaths = new Set(gate.metadataPaths)
+  // RFC 9728 §3.1 puts every metadata path under /.well-known/, and the path Express dispatches on
+  // is part of req.url as sent: a URL without that segment names none, decided without req.path's parse.
+  const metadataMarker = gate.metadataPaths.every((path) => path.startsWith(WELL_KNOWN)) ? WELL_KNOWN : ''
   const isPublic = publicMatcher(own.public)
   let exposedFor: unknown
   let callerExposed = false
@@ -89,7 +92,7 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
     if (serveMetadata) {
       if (req.baseUrl !== '') return next(mountedUnderPath(req.baseUrl, gate))
       // Mounted at the root: the dispatch path is req.path, no concatenation per request.
-      if (metadataPaths.has(req.path)) return metadata(req, res, next)
+      if (req.url.includes(metadataMarker) && metadataPaths.has(req.path)) return metadata(req, res, next)
     }
     const state = rememberGate(req, binding, res)
     // Once per request prototype (an app's, a mounted app's): `req.auth` read from the state.
@@ -120,6 +123,8 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   })
   return middleware
 }
+
+const WELL_KNOWN = '/.well-known/'
 
 function publicMatcher(
   option: PortcullisMiddlewareOptions['public'],

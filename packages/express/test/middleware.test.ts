@@ -73,6 +73,29 @@ t.test("routes: 'declared' gates only routes with protect() or requireScopes()",
   t.equal((await server.request('GET', '/.well-known/oauth-protected-resource/mcp')).status, 200)
 })
 
+t.test(
+  'the metadata document is served at its path in every form Express dispatches on it, and nowhere else',
+  async (t) => {
+    const app = express()
+    app.use(portcullis(notesOptions(kit)))
+    app.get('/mcp', (_req, res) => res.send('reached'))
+    const server = await listen(app)
+    t.teardown(server.close)
+    const path = '/.well-known/oauth-protected-resource/mcp'
+    for (const target of [path, `${path}?x=1`, `${server.url}${path}`]) {
+      const answer = await server.request('GET', target)
+      t.equal(answer.status, 200, `${target}: the document`)
+      t.equal(answer.json().resource, 'https://mcp.example.com/mcp')
+    }
+    // Not the metadata path: gated like any route (Express routes on the raw path, so neither does).
+    for (const target of [`/mcp?next=${path}`, '/%2Ewell-known/oauth-protected-resource/mcp', `${path}/`]) {
+      const answer = await server.request('GET', target)
+      t.equal(answer.status, 401, `${target}: gated`)
+      t.equal(answer.body.includes('authorization_servers'), false)
+    }
+  },
+)
+
 t.test('requireScopes on a public path authenticates instead of letting the request through', async (t) => {
   const app = express()
   app.use(portcullis(notesOptions(kit, { public: ['/guarded'] })))
