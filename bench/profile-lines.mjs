@@ -7,10 +7,9 @@
 //   VARIANTS=express-portcullis node --cpu-prof --cpu-prof-dir <dir> --cpu-prof-interval 50 \
 //     bench/hit-path-variants.mjs --batches 30 --requests 2000
 //   node bench/profile-lines.mjs [--lines 30] [--functions 20] <dir or .cpuprofile> ...
-import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { isPortcullisUrl } from './lib/profile.mjs'
+import { isPortcullisUrl, profileFiles } from './lib/profile.mjs'
 import { printTable } from './lib/table.mjs'
 
 const { values: options, positionals: inputs } = parseArgs({
@@ -21,13 +20,7 @@ if (inputs.length === 0) {
   console.error('usage: node bench/profile-lines.mjs [--lines N] [--functions N] <profile or directory> ...')
   process.exit(2)
 }
-const files = inputs.flatMap((input) =>
-  statSync(input).isDirectory()
-    ? readdirSync(input)
-        .filter((name) => name.endsWith('.cpuprofile'))
-        .map((name) => join(input, name))
-    : [input],
-)
+const files = profileFiles(inputs)
 
 // A built file's path from `packages/` on, and the frame's name: short enough for a table.
 const where = (url) => url.replace(/^.*\/packages\//, '')

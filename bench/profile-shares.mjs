@@ -16,11 +16,11 @@
 // the bare route's speed: the warm target's ratio by profile. What Portcullis makes others do
 // later (the collector's work for what it allocated) is not in the share: compare the collector's
 // share with the bare scenario's.
-import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { basename } from 'node:path'
 import { parseArgs } from 'node:util'
 import { median, range } from './lib/measure.mjs'
-import { countSamples, isPortcullisUrl, profileClasses } from './lib/profile.mjs'
+import { countSamples, isPortcullisUrl, profileClasses, profileFiles } from './lib/profile.mjs'
 import { printTable } from './lib/table.mjs'
 
 const { values: options, positionals: inputs } = parseArgs({
@@ -32,13 +32,7 @@ if (inputs.length === 0) {
   process.exit(2)
 }
 const skipMicros = Number(options['skip-ms']) * 1000
-const files = inputs.flatMap((input) =>
-  statSync(input).isDirectory()
-    ? readdirSync(input)
-        .filter((name) => name.endsWith('.cpuprofile'))
-        .map((name) => join(input, name))
-    : [input],
-)
+const files = profileFiles(inputs)
 
 const GROUPS = ['Portcullis', 'framework and SDK', 'Node (no JS caller)', 'collector', 'bench']
 

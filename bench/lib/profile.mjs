@@ -1,7 +1,19 @@
 // Taking V8 CPU profiles in-process (`cpuProfile`) and reading them (`.cpuprofile`, the inspector's
 // `Profiler.stop`): each sample is charged to the nearest frame, from the sample up, that a
 // classifier names.
+import { readdirSync, statSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
+
+/** The `.cpuprofile` files named by `inputs`: files as given, directories by their profiles. */
+export const profileFiles = (inputs) =>
+  inputs.flatMap((input) =>
+    statSync(input).isDirectory()
+      ? readdirSync(input)
+          .filter((name) => name.endsWith('.cpuprofile'))
+          .map((name) => join(input, name))
+      : [input],
+  )
 
 /** Whether a frame's script is Portcullis's own code: a package's build, `packages/<name>/dist`. */
 export const isPortcullisUrl = (url) => /\/packages\/[\w-]+\/dist\//.test(url)
