@@ -76,9 +76,9 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   const gateAll = (own.routes ?? 'all') === 'all'
   const serveMetadata = own.metadataRoutes ?? true
   const metadataPaths = new Set(gate.metadataPaths)
-  // RFC 9728 §3.1 puts every metadata path under /.well-known/, and the path Express dispatches on
-  // is part of req.url as sent: a URL without that segment names none, decided without req.path's parse.
-  const metadataMarker = gate.metadataPaths.every((path) => path.startsWith(WELL_KNOWN)) ? WELL_KNOWN : ''
+  // The path Express dispatches on is part of req.url as sent: a URL without the metadata paths'
+  // common start names none of them, decided without req.path's parse.
+  const metadataMarker = commonStart(gate.metadataPaths)
   const isPublic = publicMatcher(own.public)
   let exposedFor: unknown
   let callerExposed = false
@@ -124,7 +124,12 @@ export function portcullis(options: PortcullisOptions): PortcullisMiddleware {
   return middleware
 }
 
-const WELL_KNOWN = '/.well-known/'
+/** The longest string every one of `paths` starts with. */
+function commonStart(paths: readonly string[]): string {
+  let start = paths[0] ?? ''
+  for (const path of paths) while (!path.startsWith(start)) start = start.slice(0, -1)
+  return start
+}
 
 function publicMatcher(
   option: PortcullisMiddlewareOptions['public'],
