@@ -199,7 +199,7 @@ export function requestFormToken(
   const contentType = request.headers['content-type']
   // The body only for a form: on Express's request, a property nobody set is looked up along a
   // long prototype chain.
-  return isFormContentType(contentType) ? formBodyToken(method, contentType, request.body) : undefined
+  return isFormContentType(contentType) ? ownAccessToken(request.body) : undefined
 }
 
 /**
@@ -207,6 +207,11 @@ export function requestFormToken(
  * `bodyToken`; `undefined` for any other body, and on a GET or HEAD. Only own properties count.
  */
 export function formBodyToken(method: string, contentType: unknown, body: unknown): unknown {
-  if (body === null || typeof body !== 'object' || !mayCarryFormToken(method, contentType)) return undefined
+  return mayCarryFormToken(method, contentType) ? ownAccessToken(body) : undefined
+}
+
+/** The `access_token` member of a parsed body, its own only (not inherited). */
+function ownAccessToken(body: unknown): unknown {
+  if (body === null || typeof body !== 'object') return undefined
   return Object.hasOwn(body, 'access_token') ? (body as Record<string, unknown>).access_token : undefined
 }
