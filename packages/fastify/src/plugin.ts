@@ -9,7 +9,6 @@ import {
   authenticateAndAdmit,
   decideRoute,
   FORM_MEDIA_TYPE,
-  formBodyToken,
   gateFromAdapterOptions,
   gateInput,
   gateOption,
@@ -19,6 +18,7 @@ import {
   type RouteDecision,
   type RouteDeclaration,
   RouteMethodsBook,
+  requestFormToken,
   scopeRefusal,
 } from '@portcullis/core/adapter'
 import type {
@@ -205,7 +205,7 @@ async function portcullisPlugin(fastify: FastifyInstance, options: PortcullisOpt
     const slots = request as unknown as GateSlots
     if (!slots[AWAITING_BODY]) return done()
     slots[AWAITING_BODY] = false
-    const bodyToken = formBodyToken(request.method, request.headers['content-type'], request.body)
+    const bodyToken = requestFormToken(request.method, request)
     authenticateThen(request, reply, bodyToken, slots[GATED]?.requirement, done)
   })
 
