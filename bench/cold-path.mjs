@@ -9,6 +9,8 @@
 //   node bench/cold-path.mjs --variants bare,raw-hook,min-verifier,event-loop   # min-verifier: the least a
 //                                  # correct verifier does: the signature, JSON.parse of header and
 //                                  # payload, iss, aud, exp and scope, the outcome kept in a bounded Map
+//   node bench/cold-path.mjs --variants bare,min-verifier,rules-verifier,event-loop   # rules-verifier:
+//                                  # min-verifier with every rule the gate applies, without the gate
 //   PORTCULLIS_BASELINE=<checkout, built> node bench/cold-path.mjs --variants bare,event-loop,event-loop@baseline
 //   node bench/cold-path.mjs --cpu-prof results/profiles   # also a V8 CPU profile of each non-bare
 //                                                          # variant, of its load alone (not the minting)
@@ -31,6 +33,7 @@ import { builds, needBaseline } from './lib/load-builds.mjs'
 import { alternate, cpuMicros, loadAverage, median, range } from './lib/measure.mjs'
 import { bearerRequest, loadPipelined } from './lib/pipeline-client.mjs'
 import { cpuProfile } from './lib/profile.mjs'
+import { rulesVerifier } from './lib/rules-verifier.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({
@@ -70,6 +73,22 @@ async function server(variant, alg, jwk) {
       request.auth = auth
       done()
     })
+  } else if (mode === 'rules-verifier') {
+    // min-verifier with every rule the gate applies, without the gate (lib/rules-verifier.mjs).
+    const verify = rulesVerifier(alg, jwk)
+    app.decorateRequest('auth', undefined)
+    app.addHook('onRequest', (request, reply, done) => {
+      let auth
+      try {
+        auth = verify(request.headers.authorization)
+      } catch {
+        return void reply.code(400).send()
+      }
+      if (auth === undefined) return void reply.code(401).send()
+      if (!auth.scopes.includes(SCOPE)) return void reply.code(403).send()
+      request.auth = auth
+      done()
+    })
   } else if (mode !== 'bare') {
     // `<mode>@baseline`: the same server from the PORTCULLIS_BASELINE checkout's build.
     const build = from === undefined ? 'this' : 'baseline'
@@ -90,7 +109,9 @@ async function server(variant, alg, jwk) {
   }
   app.get(
     '/hello',
-    mode === 'bare' || mode === 'raw-hook' || mode === 'min-verifier' ? {} : { config: { scopes: [SCOPE] } },
+    ['bare', 'raw-hook', 'min-verifier', 'rules-verifier'].includes(mode)
+      ? {}
+      : { config: { scopes: [SCOPE] } },
     async () => HELLO,
   )
   await app.listen({ host: '127.0.0.1', port: 0 })

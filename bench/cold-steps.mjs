@@ -7,7 +7,9 @@
 //   from one run, so they hold when the machine's speed moves between batches, which the medians
 //   of separate steps do not; `everything / signature` is then the cold target's ratio without
 //   HTTP (cold − bare over the raw verify, `cold-path.mjs`), and `min-verifier` is the same for
-//   the least a correct verifier does.
+//   the least a correct verifier does; `rules-verifier` adds to it every rule the gate applies,
+//   without the gate's structure, so the two gaps say what the rules cost and what the structure
+//   costs.
 //
 //   node bench/cold-steps.mjs [--algs ES256,RS256,EdDSA] [--batches 9] [--tokens 2000]
 //                             [--profiles 3] [--profile-tokens 6000]
@@ -30,6 +32,7 @@ import {
 import { builds } from './lib/load-builds.mjs'
 import { alternate, cpuMicrosSync, loadAverage, median, range } from './lib/measure.mjs'
 import { countSamples, cpuProfile, profileClasses } from './lib/profile.mjs'
+import { rulesVerifier } from './lib/rules-verifier.mjs'
 import { fmt1, printTable } from './lib/table.mjs'
 
 const { values: args } = parseArgs({
@@ -51,13 +54,21 @@ const { core } = await builds('core')
 
 /**
  * The gate of `core`'s build taking new tokens, signatures checked in place (`'event-loop'`);
- * `headers[i]` is the `Authorization` header carrying token `i`.
+ * `headers[i]` is the `Authorization` header carrying token `i`. `signature: false` takes every
+ * signature as valid without checking it (a key whose `verify` says yes): what the gate does
+ * around the signature, measured without the signature's noise.
  */
-function gateStep(alg, jwk, headers) {
+function gateStep(alg, jwk, headers, { signature = true } = {}) {
+  const keys = core.this.staticKeySet([jwk])
+  const held = keys.heldKey({ alg, kid: jwk.kid })
+  const unchecked = { ...held, verify: () => true, verifyOnThreadPool: undefined }
+  const keySet = signature
+    ? keys
+    : { getKey: async () => unchecked, heldKey: () => unchecked, status: () => keys.status() }
   const verifier = core.this.jwtVerifier({
     issuer: ISSUER,
     audience: RESOURCE,
-    keys: [jwk],
+    keySet,
     algorithms: [alg],
     signatureCheck: 'event-loop',
   })
@@ -65,6 +76,16 @@ function gateStep(alg, jwk, headers) {
   return (_token, i) => {
     const result = gate.authenticateNow({ authorization: headers[i], method: 'GET', path: '/hello' })
     if (result instanceof Promise || !result.ok) throw new Error('gate: not admitted at once')
+  }
+}
+
+/** What `rules-verifier` (lib/rules-verifier.mjs) does per new token, and the scope; `signature` as for `gateStep`. */
+function rulesVerifierStep(alg, jwk, headers, { signature = true } = {}) {
+  const verify = rulesVerifier(alg, jwk, signature ? {} : { check: () => true })
+  return (_token, i) => {
+    const auth = verify(headers[i])
+    if (auth === undefined) throw new Error('rules-verifier: refused')
+    if (!auth.scopes.includes(SCOPE)) throw new Error('rules-verifier: scope')
   }
 }
 
@@ -130,7 +151,7 @@ for (const alg of args.algs.split(',')) {
   // Flat strings, as a header read from a request is (a concatenation would be flattened, a copy,
   // the first time one is sliced: a cost no served request pays). mintJwts makes flat tokens.
   const flat = (text) => Buffer.from(text, 'latin1').toString('latin1')
-  const count = WARM + batches * perBatch + 2 * (WARM + profiles * profiled)
+  const count = WARM + batches * perBatch + 3 * (WARM + profiles * profiled)
   const tokens = mintJwts({ alg, privateKey, count, jtiPrefix: 'steps' })
   const headers = tokens.map((token) => flat(`Bearer ${token}`))
   const raw = rawVerifier(alg, jwk, tokens)
@@ -154,7 +175,12 @@ for (const alg of args.algs.split(',')) {
     // The fingerprint: SHA-256 of the signing input, for the deny list and the logs.
     'fingerprint hash': (token) =>
       nodeCrypto.hash('sha256', token.slice(0, token.lastIndexOf('.')), 'base64url'),
+    'min-verifier': minVerifierStep(alg, jwk),
+    'rules-verifier': rulesVerifierStep(alg, jwk, headers),
     'gate (new token)': gateStep(alg, jwk, headers),
+    // Around the signature only: the gate's structure is the difference of these two.
+    'rules-verifier, signature not checked': rulesVerifierStep(alg, jwk, headers, { signature: false }),
+    'gate, signature not checked': gateStep(alg, jwk, headers, { signature: false }),
   }
   const subjects = Object.entries(steps).map(([name, step]) => ({ name, step }))
   for (const s of subjects) for (let i = 0; i < WARM; i++) s.step(tokens[i], i)
@@ -187,6 +213,7 @@ for (const alg of args.algs.split(',')) {
   let next = WARM + batches * perBatch
   const paths = [
     { name: 'gate', step: gateStep(alg, jwk, headers), runs: [] },
+    { name: 'rules-verifier', step: rulesVerifierStep(alg, jwk, headers), runs: [] },
     { name: 'min-verifier', step: minVerifierStep(alg, jwk), runs: [] },
   ]
   for (const path of paths) {

@@ -77,14 +77,19 @@ export function rawVerifier(alg, jwk, tokens) {
   }
 }
 
-/** A check of one token's signature from scratch (decode the signature, verify), for a hook. */
-export function signatureCheck(alg, jwk) {
+/** node:crypto's verify of `signature` over `data` with the public key `jwk`, as `(data, signature) => boolean`. */
+export function bytesCheck(alg, jwk) {
   const options = keyOptions(alg, createPublicKey({ key: jwk, format: 'jwk' }))
   const digest = digestOf(alg)
+  return (data, signature) => verify(digest, data, options, signature)
+}
+
+/** A check of one token's signature from scratch (decode the signature, verify), for a hook. */
+export function signatureCheck(alg, jwk) {
+  const check = bytesCheck(alg, jwk)
   return (token) => {
     const dot = token.lastIndexOf('.')
-    const data = Buffer.from(token.slice(0, dot), 'latin1')
-    return verify(digest, data, options, Buffer.from(token.slice(dot + 1), 'base64url'))
+    return check(Buffer.from(token.slice(0, dot), 'latin1'), Buffer.from(token.slice(dot + 1), 'base64url'))
   }
 }
 
