@@ -14,6 +14,7 @@ import { cpus, loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { slopePerMinute } from './lib/measure.mjs'
 import { benchKeyPair, mintToken, mintTokens } from './token-mint.mjs'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
@@ -422,20 +423,6 @@ ${Object.entries(bounds)
 if (wrong.length > 0) console.log('first wrong answers:', wrong)
 console.log(`written to ${file}`)
 process.exit(errors > 0 || overBound.length > 0 ? 1 : 0)
-
-function slopePerMinute(points) {
-  if (points.length < 2) return 0
-  const n = points.length
-  const mx = points.reduce((s, [x]) => s + x, 0) / n
-  const my = points.reduce((s, [, y]) => s + y, 0) / n
-  let num = 0
-  let den = 0
-  for (const [x, y] of points) {
-    num += (x - mx) * (y - my)
-    den += (x - mx) ** 2
-  }
-  return den === 0 ? 0 : num / den
-}
 
 function mb(bytes) {
   return Number((bytes / 2 ** 20).toFixed(1))

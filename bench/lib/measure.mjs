@@ -62,3 +62,18 @@ export function requireGc(command) {
   console.error(`run with ${command}`)
   process.exit(2)
 }
+
+/** The least-squares slope of `[x, y]` points (y per unit of x); 0 with fewer than two or one x. */
+export function slopePerMinute(points) {
+  if (points.length < 2) return 0
+  const n = points.length
+  const mx = points.reduce((s, [x]) => s + x, 0) / n
+  const my = points.reduce((s, [, y]) => s + y, 0) / n
+  let num = 0
+  let den = 0
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my)
+    den += (x - mx) ** 2
+  }
+  return den === 0 ? 0 : num / den
+}
