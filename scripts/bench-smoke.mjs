@@ -9,7 +9,7 @@
 //   node scripts/bench-smoke.mjs --list     # the commands, without running them
 //   node scripts/bench-smoke.mjs --only soak   # the build and the steps whose description names soak
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,12 +39,16 @@ function checkHttpResults(file) {
   return problems
 }
 
-const newest = (prefix) => {
-  const names = readdirSync(RESULTS).filter((name) => name.startsWith(prefix) && name.endsWith('.json'))
-  return join(RESULTS, names.sort().at(-1))
+// The newest HTTP results (http.mjs writes one JSON per run), named in a step's arguments.
+const NEWEST_HTTP_JSON = '<the newest bench/results/http-*.json>'
+const newestHttpJson = () => {
+  if (!existsSync(RESULTS)) return undefined
+  const names = readdirSync(RESULTS).filter((name) => name.startsWith('http-') && name.endsWith('.json'))
+  return names.length === 0 ? undefined : join(RESULTS, names.sort().at(-1))
 }
 
-// [what, command and arguments, environment, lines the output must contain, a check of its own]
+// Each step: what it measures; node and its arguments (or `command`, a script node runs, such as
+// tsc); `env`; lines its output must contain; `check`, problems found in what it wrote.
 const STEPS = [
   {
     what: 'the build of the packages the benches import (tsc -b)',
@@ -67,11 +71,14 @@ const STEPS = [
       '| Fastify + Portcullis (JWT) + Redis deny list and limiter, distinct tokens, two processes |',
       '| Portcullis warm / bare Fastify |',
     ],
-    check: () => checkHttpResults(newest('http-')),
+    check: () => {
+      const file = newestHttpJson()
+      return file === undefined ? ['it wrote no results'] : checkHttpResults(file)
+    },
   },
   {
     what: 'the HTTP tables again from the JSON (http-report.mjs)',
-    args: () => ['bench/http-report.mjs', newest('http-')],
+    args: ['bench/http-report.mjs', NEWEST_HTTP_JSON],
     expect: ['| Fastify + Portcullis, one token (warm) |', '| Portcullis warm / bare Fastify |'],
   },
   {
@@ -210,8 +217,8 @@ const STEPS = [
 
 if (process.argv.includes('--list')) {
   for (const step of STEPS) {
-    const args = typeof step.args === 'function' ? ['<the newest http JSON>'] : step.args
-    console.log(`${step.what}:\n  ${[step.command ?? 'node', ...(step.nodeArgs ?? []), ...args].join(' ')}`)
+    const command = ['node', ...(step.nodeArgs ?? []), ...(step.command ? [step.command] : []), ...step.args]
+    console.log(`${step.what}:\n  ${command.join(' ')}`)
   }
   process.exit(0)
 }
@@ -223,7 +230,7 @@ const chosen = STEPS.filter((step, i) => i === 0 || only === undefined || step.w
 const failures = []
 for (const step of chosen) {
   const started = performance.now()
-  const args = typeof step.args === 'function' ? step.args() : step.args
+  const args = step.args.map((arg) => (arg === NEWEST_HTTP_JSON ? (newestHttpJson() ?? arg) : arg))
   const result = spawnSync(
     node,
     [...(step.nodeArgs ?? []), ...(step.command ? [step.command] : []), ...args],
