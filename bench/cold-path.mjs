@@ -53,6 +53,26 @@ const WARM = 500
 const variants = args.variants.split(',')
 if (variants.some((v) => v.endsWith('@baseline'))) needBaseline('a <variant>@baseline')
 
+/**
+ * An onRequest hook around `verify(authorizationHeader)` (the caller, or `undefined` when refused;
+ * it may throw on a malformed header): 400, 401, or 403 without the scope, else `request.auth`.
+ */
+function verifierHook(app, verify) {
+  app.decorateRequest('auth', undefined)
+  app.addHook('onRequest', (request, reply, done) => {
+    let auth
+    try {
+      auth = verify(request.headers.authorization)
+    } catch {
+      return void reply.code(400).send()
+    }
+    if (auth === undefined) return void reply.code(401).send()
+    if (!auth.scopes.includes(SCOPE)) return void reply.code(403).send()
+    request.auth = auth
+    done()
+  })
+}
+
 async function server(variant, alg, jwk) {
   const app = Fastify()
   const [mode, from] = variant.split('@')
@@ -65,30 +85,10 @@ async function server(variant, alg, jwk) {
   } else if (mode === 'min-verifier') {
     // The least any correct verifier does per new token (lib/jwt.mjs `minVerifier`).
     const verify = minVerifier(alg, jwk)
-    app.decorateRequest('auth', undefined)
-    app.addHook('onRequest', (request, reply, done) => {
-      const auth = verify(request.headers.authorization?.slice(7) ?? '')
-      if (auth === undefined) return void reply.code(401).send()
-      if (!auth.scopes.includes(SCOPE)) return void reply.code(403).send()
-      request.auth = auth
-      done()
-    })
+    verifierHook(app, (authorization) => verify(authorization?.slice(7) ?? ''))
   } else if (mode === 'rules-verifier') {
     // min-verifier with every rule the gate applies, without the gate (lib/rules-verifier.mjs).
-    const verify = rulesVerifier(alg, jwk)
-    app.decorateRequest('auth', undefined)
-    app.addHook('onRequest', (request, reply, done) => {
-      let auth
-      try {
-        auth = verify(request.headers.authorization)
-      } catch {
-        return void reply.code(400).send()
-      }
-      if (auth === undefined) return void reply.code(401).send()
-      if (!auth.scopes.includes(SCOPE)) return void reply.code(403).send()
-      request.auth = auth
-      done()
-    })
+    verifierHook(app, rulesVerifier(alg, jwk))
   } else if (mode !== 'bare') {
     // `<mode>@baseline`: the same server from the PORTCULLIS_BASELINE checkout's build.
     const build = from === undefined ? 'this' : 'baseline'

@@ -79,24 +79,25 @@ function gateStep(alg, jwk, headers, { signature = true } = {}) {
   }
 }
 
-/** What `rules-verifier` (lib/rules-verifier.mjs) does per new token, and the scope; `signature` as for `gateStep`. */
-function rulesVerifierStep(alg, jwk, headers, { signature = true } = {}) {
-  const verify = rulesVerifier(alg, jwk, signature ? {} : { check: () => true })
-  return (_token, i) => {
-    const auth = verify(headers[i])
-    if (auth === undefined) throw new Error('rules-verifier: refused')
-    if (!auth.scopes.includes(SCOPE)) throw new Error('rules-verifier: scope')
+/**
+ * A step of `verify(token, i)`, a verifier's answer for token `i` (the caller, or `undefined` when
+ * refused), with the scope a route asks for checked as min-verifier's hook in cold-path.mjs does.
+ */
+function acceptingStep(name, verify) {
+  return (token, i) => {
+    const auth = verify(token, i)
+    if (auth === undefined) throw new Error(`${name}: refused`)
+    if (!auth.scopes.includes(SCOPE)) throw new Error(`${name}: scope`)
   }
 }
 
-/** What `min-verifier` in cold-path.mjs does per new token (lib/jwt.mjs `minVerifier`), and the scope. */
-function minVerifierStep(alg, jwk) {
-  const verify = minVerifier(alg, jwk)
-  return (token) => {
-    const auth = verify(token)
-    if (auth === undefined) throw new Error('min-verifier: refused')
-    if (!auth.scopes.includes(SCOPE)) throw new Error('min-verifier: scope')
-  }
+/** What `min-verifier` (lib/jwt.mjs `minVerifier`) does per new token. */
+const minVerifierStep = (alg, jwk) => acceptingStep('min-verifier', minVerifier(alg, jwk))
+
+/** What `rules-verifier` (lib/rules-verifier.mjs) does per new token; `signature` as for `gateStep`. */
+function rulesVerifierStep(alg, jwk, headers, { signature = true } = {}) {
+  const verify = rulesVerifier(alg, jwk, signature ? {} : { check: () => true })
+  return acceptingStep('rules-verifier', (_token, i) => verify(headers[i]))
 }
 
 // Categories of a profile sample, by the nearest frame (from the sample up) that one names.

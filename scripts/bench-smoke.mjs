@@ -9,7 +9,7 @@
 //   node scripts/bench-smoke.mjs --list     # the commands, without running them
 //   node scripts/bench-smoke.mjs --only soak   # the build and the steps whose description names soak
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const RESULTS = join(ROOT, 'bench/results')
 const node = process.execPath
-const profiles = mkdtempSync(join(tmpdir(), 'bench-smoke-'))
+// Where cold-steps writes its profiles for the profile tools to read; made when the steps run.
+const profiles = join(tmpdir(), `bench-smoke-${process.pid}`)
 
 /** Every HTTP scenario of the run whose JSON is `file` served requests, all answered as expected. */
 function checkHttpResults(file) {
@@ -227,6 +228,7 @@ if (process.argv.includes('--list')) {
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
 const chosen = STEPS.filter((step, i) => i === 0 || only === undefined || step.what.includes(only))
 
+mkdirSync(profiles, { recursive: true })
 const failures = []
 for (const step of chosen) {
   const started = performance.now()

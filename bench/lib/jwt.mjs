@@ -65,15 +65,14 @@ export function mintJwts({ alg, privateKey, count, from = 0, kid = 'k1', claims 
  * KeyObject over inputs decoded beforehand, and throws on a bad signature.
  */
 export function rawVerifier(alg, jwk, tokens) {
-  const options = keyOptions(alg, createPublicKey({ key: jwk, format: 'jwk' }))
-  const digest = digestOf(alg)
+  const check = bytesCheck(alg, jwk)
   const parts = tokens.map((token) => {
     const dot = token.lastIndexOf('.')
     return [Buffer.from(token.slice(0, dot)), Buffer.from(token.slice(dot + 1), 'base64url')]
   })
   return (i) => {
     const [data, signature] = parts[i % parts.length]
-    if (!verify(digest, data, options, signature)) throw new Error('raw verify: bad signature')
+    if (!check(data, signature)) throw new Error('raw verify: bad signature')
   }
 }
 
